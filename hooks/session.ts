@@ -1,0 +1,22 @@
+// c2s session hooks (RFC 6120 §4.3 stream features, §7 resource binding).
+import type { Element } from '@xmpp/xml';
+import type { Session } from '../src/core/session.js';
+import type { HookSpec } from './spec.js';
+
+export type FeatureStage = 'pre-tls' | 'pre-auth' | 'post-auth';
+export interface StreamFeaturesCtx { host: string; stage: FeatureStage; secure: boolean; session?: Session }
+
+export interface SessionHooks {
+  c2s_stream_features: { kind: 'filter'; drop: false; value: Element[]; ctx: StreamFeaturesCtx };
+  session_opened: { kind: 'notify'; ctx: { session: Session } };
+  session_closed: { kind: 'notify'; ctx: { session: Session; reason: string } };
+}
+
+export const SESSION_HOOKS: Record<keyof SessionHooks, HookSpec> = {
+  c2s_stream_features: {
+    kind: 'filter', drop: false, value: 'Element[]', ctx: '{ host; stage: pre-tls | pre-auth | post-auth; secure; session? }',
+    doc: 'The children of <stream:features/> offered at each stage; add or remove features.',
+  },
+  session_opened: { kind: 'notify', drop: false, ctx: '{ session: Session }', doc: 'A resource was bound.' },
+  session_closed: { kind: 'notify', drop: false, ctx: '{ session: Session; reason: string }', doc: 'A bound session ended (any cause).' },
+};

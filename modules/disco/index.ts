@@ -1,0 +1,45 @@
+// XEP-0030 Service Discovery: disco#info and disco#items for the server and for accounts, built from what
+// running modules advertise and extended through the disco_info hook.
+import { defineModule, NS, xml, StanzaError, type IqRequest } from '../../src/sdk.js';
+import type { DiscoInfo } from '../../hooks/index.js';
+
+export default defineModule({
+  name: 'disco',
+  xeps: ['XEP-0030'],
+  features: [NS.DISCO_INFO, NS.DISCO_ITEMS],
+  accountFeatures: [NS.DISCO_INFO, NS.DISCO_ITEMS],
+  options: {},
+  start(ctx) {
+    ctx.identity({ category: 'server', type: 'im', name: 'xmppd' });
+
+    const info = async (req: IqRequest, target: 'server' | 'account') => {
+      if (req.type !== 'get') throw new StanzaError('bad-request', 'disco#info is read-only');
+      const node = req.payload.attrs.node as string | undefined;
+      // Account info is for the account itself (and, later, its contacts); others see nothing.
+      if (target === 'account' && !req.from.bare().equals(req.to.bare())) throw new StanzaError('service-unavailable');
+      let result: DiscoInfo = target === 'server'
+        ? { identities: ctx.core.disco.identitiesOf(ctx.host), features: ctx.core.disco.featuresOf(ctx.host, 'server'), forms: [] }
+        : { identities: [{ category: 'account', type: 'registered' }], features: ctx.core.disco.featuresOf(ctx.host, 'account'), forms: [] };
+      if (node !== undefined) result = { identities: [], features: [], forms: [] };
+      if (ctx.core.hooks.has('disco_info')) {
+        result = (await ctx.core.hooks.filter('disco_info', result, { host: ctx.host, target, node, from: req.from, to: req.to })) as DiscoInfo;
+      }
+      if (node !== undefined && !result.identities.length && !result.features.length) throw new StanzaError('item-not-found');
+      const q = xml('query', node !== undefined ? { xmlns: NS.DISCO_INFO, node } : { xmlns: NS.DISCO_INFO });
+      for (const i of result.identities) q.c('identity', { category: i.category, type: i.type, ...(i.name ? { name: i.name } : {}) });
+      for (const f of [...new Set(result.features)].sort()) q.c('feature', { var: f });
+      for (const form of result.forms) q.cnode(form);
+      return q;
+    };
+    const items = (req: IqRequest) => {
+      if (req.type !== 'get') throw new StanzaError('bad-request', 'disco#items is read-only');
+      const node = req.payload.attrs.node as string | undefined;
+      if (node !== undefined) throw new StanzaError('item-not-found');
+      return xml('query', { xmlns: NS.DISCO_ITEMS });
+    };
+    ctx.iq('host', NS.DISCO_INFO, (req) => info(req, 'server'));
+    ctx.iq('account', NS.DISCO_INFO, (req) => info(req, 'account'));
+    ctx.iq('host', NS.DISCO_ITEMS, items);
+    ctx.iq('account', NS.DISCO_ITEMS, items);
+  },
+});

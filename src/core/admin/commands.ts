@@ -1,0 +1,155 @@
+// The admin command registry: one definition per command, served by the control socket (CLI) and
+// later by the REST API and XEP-0133 ad-hoc commands.
+import type { Core } from '../core.js';
+import type { ModuleManager } from '../modules/module-manager.js';
+import { Jid, JidError } from '../jid.js';
+import { OperatorError, StreamError } from '../errors.js';
+import { AccountExistsError, NoSuchAccountError } from '../accounts.js';
+
+export interface AdminTarget {
+  core: Core;
+  modules?: ModuleManager;
+  /** Live listener and connection figures, when the server is running. */
+  status?: () => Record<string, unknown>;
+}
+
+export interface CommandDef {
+  name: string;
+  description: string;
+  args: string[];
+  /** Can run against the data directory with no server running (user management). */
+  offline?: boolean;
+  run(t: AdminTarget, args: Record<string, unknown>): Promise<unknown>;
+}
+
+export class CommandError extends OperatorError {
+  constructor(message: string) {
+    super('XMPPD_ERR_COMMAND', message);
+  }
+}
+
+function bareJid(t: AdminTarget, s: unknown): Jid {
+  let j: Jid;
+  try {
+    j = Jid.parse(String(s ?? ''));
+  } catch (err) {
+    throw new CommandError(`"${s}" is not a valid JID: ${err instanceof JidError ? err.message : err}`);
+  }
+  if (!j.local || j.resource) throw new CommandError(`"${s}" must be a bare JID such as alice@${t.core.config.hosts[0]}`);
+  if (!t.core.config.hosts.includes(j.domain)) throw new CommandError(`${j.domain} is not one of this server's hosts (${t.core.config.hosts.join(', ')})`);
+  return j;
+}
+
+function needPassword(p: unknown): string {
+  if (typeof p !== 'string' || p === '') throw new CommandError('a non-empty password is required');
+  return p;
+}
+
+function modules(t: AdminTarget): ModuleManager {
+  if (!t.modules) throw new CommandError('the server is not running');
+  return t.modules;
+}
+
+const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof AccountExistsError || err instanceof NoSuchAccountError) throw new CommandError(err.message);
+    throw err;
+  }
+};
+
+export const COMMANDS: CommandDef[] = [
+  {
+    name: 'user.add', description: 'Create an account', args: ['jid', 'password'], offline: true,
+    run: (t, a) => wrap(async () => {
+      const j = bareJid(t, a.jid);
+      await t.core.accounts.create(j, needPassword(a.password));
+      return { created: j.toString() };
+    }),
+  },
+  {
+    name: 'user.del', description: 'Delete an account and end its sessions', args: ['jid'], offline: true,
+    run: (t, a) => wrap(async () => {
+      const j = bareJid(t, a.jid);
+      await t.core.accounts.remove(j);
+      for (const s of t.core.sessions.resources(j)) s.close(new StreamError('not-authorized', 'account removed'));
+      return { deleted: j.toString() };
+    }),
+  },
+  {
+    name: 'user.passwd', description: "Change an account's password", args: ['jid', 'password'], offline: true,
+    run: (t, a) => wrap(async () => {
+      const j = bareJid(t, a.jid);
+      await t.core.accounts.setPassword(j, needPassword(a.password));
+      return { changed: j.toString() };
+    }),
+  },
+  {
+    name: 'user.list', description: 'List accounts (of one host, or all)', args: ['host?'], offline: true,
+    run: async (t, a) => {
+      const host = a.host ? String(a.host) : undefined;
+      if (host && !t.core.config.hosts.includes(host)) throw new CommandError(`${host} is not one of this server's hosts`);
+      return { users: await t.core.accounts.list(host) };
+    },
+  },
+  {
+    name: 'sessions.list', description: 'List bound client sessions', args: [],
+    run: async (t) => ({
+      sessions: t.core.sessions.all().map((s) => ({
+        jid: s.jid.toString(), ip: s.ip, secure: s.secure, mechanism: s.authMechanism,
+        priority: s.priority, available: s.presence !== null, since: new Date(s.startedAt).toISOString(),
+      })),
+    }),
+  },
+  {
+    name: 'session.kick', description: 'End the sessions of a full JID (or every session of a bare JID)', args: ['jid'],
+    run: async (t, a) => {
+      let j: Jid;
+      try {
+        j = Jid.parse(String(a.jid ?? ''));
+      } catch {
+        throw new CommandError(`"${a.jid}" is not a valid JID`);
+      }
+      const targets = j.resource ? [t.core.sessions.get(j)].filter((s) => s !== undefined) : t.core.sessions.resources(j);
+      if (!targets.length) throw new CommandError(`no session for ${j.toString()}`);
+      for (const s of targets) s!.close(new StreamError('policy-violation', 'kicked by an administrator'));
+      return { kicked: targets.map((s) => s!.jid.toString()) };
+    },
+  },
+  { name: 'module.list', description: 'List loaded modules', args: [], run: async (t) => ({ modules: modules(t).list() }) },
+  {
+    name: 'module.load', description: 'Load a module (bundled or from module_paths)', args: ['name', 'options?'],
+    run: async (t, a) => modules(t).load(String(a.name), (a.options as Record<string, unknown>) ?? {}),
+  },
+  {
+    name: 'module.unload', description: 'Unload a module', args: ['name'],
+    run: async (t, a) => {
+      await modules(t).unload(String(a.name));
+      return { unloaded: a.name };
+    },
+  },
+  {
+    name: 'module.reload', description: 'Reload a module, with new options if given', args: ['name', 'options?'],
+    run: async (t, a) => modules(t).reload(String(a.name), a.options as Record<string, unknown> | undefined),
+  },
+  {
+    name: 'status', description: 'Server status', args: [],
+    run: async (t) => ({
+      version: t.core.version,
+      hosts: t.core.config.hosts,
+      sessions: t.core.sessions.count(),
+      uptime_s: Math.round(process.uptime()),
+      rss_mib: Math.round(process.memoryUsage().rss / 1048576),
+      ...(t.status?.() ?? {}),
+    }),
+  },
+];
+
+export const COMMANDS_BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
+
+export async function runCommand(t: AdminTarget, name: string, args: Record<string, unknown>): Promise<unknown> {
+  const cmd = COMMANDS_BY_NAME.get(name);
+  if (!cmd) throw new CommandError(`unknown command "${name}"`);
+  return cmd.run(t, args);
+}

@@ -1,0 +1,175 @@
+// Reads and validates the YAML configuration; every error names the YAML path and what to fix.
+import { readFileSync } from 'node:fs';
+import { resolve, dirname, isAbsolute } from 'node:path';
+import { parseDocument } from 'yaml';
+import { OperatorError } from '../errors.js';
+import { prepDomainpart } from '../jid.js';
+import type { ListenerConfig, ListenerType, ServerConfig, TlsFiles } from './types.js';
+
+const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http'];
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+const DEFAULT_PORT: Record<ListenerType, number> = { c2s: 5222, c2s_tls: 5223, s2s: 5269, s2s_tls: 5270, http: 5280 };
+const KNOWN_KEYS = new Set([
+  'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',
+  'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
+  'module_paths', 'modules', 'acl', 'access_rules',
+]);
+
+export class ConfigError extends OperatorError {
+  constructor(readonly file: string, readonly yamlPath: string, problem: string) {
+    super('XMPPD_ERR_CONFIG', `${file || '<config>'}: ${yamlPath || '(top level)'}: ${problem}`);
+  }
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Load a YAML file; with no file, the embedded default (domain localhost, data under ./data). */
+export function loadConfigFile(file: string): ServerConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, '', `cannot read the file (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    throw new ConfigError(path, '', `invalid YAML: ${e.message.split('\n')[0]}`);
+  }
+  const raw = doc.toJS() ?? {};
+  return buildConfig(raw, path, dirname(path));
+}
+
+/** Validate a plain object (from YAML or from tests) and apply defaults. */
+export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): ServerConfig {
+  const fail = (p: string, problem: string): never => { throw new ConfigError(path, p, problem); };
+  if (!isObj(raw)) fail('', 'the configuration must be a mapping of keys to values');
+  const r = raw as Obj;
+  for (const key of Object.keys(r)) if (!KNOWN_KEYS.has(key)) fail(key, `unknown option (known: ${[...KNOWN_KEYS].join(', ')})`);
+
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const str = (v: unknown, p: string, def?: string): string => {
+    if (v === undefined && def !== undefined) return def;
+    if (typeof v !== 'string' || v === '') return fail(p, 'must be a non-empty string');
+    return v;
+  };
+  const int = (v: unknown, p: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    if (v === undefined) return def;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return fail(p, `must be an integer from ${min} to ${max}`);
+    return v;
+  };
+  const tlsFiles = (v: unknown, p: string): TlsFiles | undefined => {
+    if (v === undefined) return undefined;
+    if (!isObj(v)) return fail(p, 'must be a mapping with cert and key file paths');
+    return { cert: abs(str(v.cert, `${p}.cert`)), key: abs(str(v.key, `${p}.key`)) };
+  };
+
+  const hostsRaw = r.hosts ?? ['localhost'];
+  if (!Array.isArray(hostsRaw) || hostsRaw.length === 0) fail('hosts', 'must be a non-empty list of domain names');
+  const hosts = (hostsRaw as unknown[]).map((h, i) => {
+    const s = str(h, `hosts[${i}]`);
+    try {
+      return prepDomainpart(s);
+    } catch (err) {
+      return fail(`hosts[${i}]`, `"${s}" is not a valid domain name (${(err as Error).message})`);
+    }
+  });
+  if (new Set(hosts).size !== hosts.length) fail('hosts', 'lists the same domain twice');
+
+  const data_dir = abs(str(r.data_dir, 'data_dir', './data'));
+  const log_level = str(r.log_level, 'log_level', 'info');
+  if (!LOG_LEVELS.includes(log_level)) fail('log_level', `must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const listenRaw = r.listen ?? [
+    { port: 5222, type: 'c2s' },
+    { port: 5223, type: 'c2s_tls' },
+  ];
+  if (!Array.isArray(listenRaw)) fail('listen', 'must be a list of listeners');
+  const listen: ListenerConfig[] = (listenRaw as unknown[]).map((l, i) => {
+    const p = `listen[${i}]`;
+    if (!isObj(l)) return fail(p, 'must be a mapping with port, ip and type');
+    const type = str(l.type, `${p}.type`, 'c2s') as ListenerType;
+    if (!LISTENER_TYPES.includes(type)) fail(`${p}.type`, `must be one of ${LISTENER_TYPES.join(', ')}`);
+    const starttls = l.starttls_required ?? true;
+    if (typeof starttls !== 'boolean') fail(`${p}.starttls_required`, 'must be true or false');
+    return {
+      port: int(l.port, `${p}.port`, DEFAULT_PORT[type], 0, 65535),
+      ip: str(l.ip, `${p}.ip`, '::'),
+      type,
+      starttls_required: starttls as boolean,
+    };
+  });
+
+  const host_config: ServerConfig['host_config'] = {};
+  if (r.host_config !== undefined) {
+    if (!isObj(r.host_config)) fail('host_config', 'must be a mapping from a host to its options');
+    for (const [h, hc] of Object.entries(r.host_config as Obj)) {
+      if (!hosts.includes(h)) fail(`host_config.${h}`, `"${h}" is not listed in hosts`);
+      if (!isObj(hc)) fail(`host_config.${h}`, 'must be a mapping');
+      host_config[h] = { tls: tlsFiles((hc as Obj).tls, `host_config.${h}.tls`) };
+    }
+  }
+
+  const module_paths = r.module_paths ?? [];
+  if (!Array.isArray(module_paths)) fail('module_paths', 'must be a list of directories');
+  const modulesRaw = r.modules ?? { disco: {}, ping: {}, version: {}, time: {} };
+  if (!isObj(modulesRaw)) fail('modules', 'must be a mapping from a module name to its options');
+  const modules: ServerConfig['modules'] = {};
+  for (const [name, opts] of Object.entries(modulesRaw as Obj)) {
+    if (opts !== null && opts !== undefined && !isObj(opts)) fail(`modules.${name}`, 'must be a mapping of options (or empty)');
+    modules[name] = (opts as Obj | null) ?? {};
+  }
+
+  const acl: ServerConfig['acl'] = {};
+  if (r.acl !== undefined) {
+    if (!isObj(r.acl)) fail('acl', 'must be a mapping from an ACL name to its match specs');
+    for (const [name, spec] of Object.entries(r.acl as Obj)) {
+      if (!isObj(spec)) fail(`acl.${name}`, 'must be a mapping such as {user: [admin@example.com]}');
+      acl[name] = {};
+      for (const [kind, vals] of Object.entries(spec as Obj)) {
+        if (!['user', 'server', 'ip', 'user_regexp', 'resource'].includes(kind)) fail(`acl.${name}.${kind}`, 'unknown ACL kind (user, server, ip, user_regexp, resource)');
+        const list = Array.isArray(vals) ? vals : [vals];
+        acl[name]![kind] = list.map((v, i) => str(v, `acl.${name}.${kind}[${i}]`));
+      }
+    }
+  }
+  const access_rules: ServerConfig['access_rules'] = {};
+  if (r.access_rules !== undefined) {
+    if (!isObj(r.access_rules)) fail('access_rules', 'must be a mapping from a rule name to a list of {allow|deny: acl}');
+    for (const [name, rules] of Object.entries(r.access_rules as Obj)) {
+      if (!Array.isArray(rules)) fail(`access_rules.${name}`, 'must be a list such as [{allow: admin}, {deny: all}]');
+      access_rules[name] = (rules as unknown[]).map((rule, i) => {
+        const p = `access_rules.${name}[${i}]`;
+        if (!isObj(rule) || Object.keys(rule).length !== 1) return fail(p, 'must be a single {allow: ACL} or {deny: ACL}');
+        const [action, aclName] = Object.entries(rule)[0]!;
+        if (action !== 'allow' && action !== 'deny') fail(p, `"${action}" is not allow or deny`);
+        const a = str(aclName, `${p}.${action}`);
+        if (a !== 'all' && a !== 'none' && !(a in acl)) fail(`${p}.${action}`, `ACL "${a}" is not defined under acl`);
+        return { action, acl: a };
+      });
+    }
+  }
+
+  return {
+    path,
+    hosts,
+    data_dir,
+    log_level: log_level as ServerConfig['log_level'],
+    control_socket: abs(str(r.control_socket, 'control_socket', resolve(data_dir, 'xmppd.sock'))),
+    listen,
+    tls: tlsFiles(r.tls, 'tls'),
+    host_config,
+    max_stanza_size: int(r.max_stanza_size, 'max_stanza_size', 262144, 1024),
+    c2s_idle_timeout: int(r.c2s_idle_timeout, 'c2s_idle_timeout', 600, 1),
+    c2s_negotiation_timeout: int(r.c2s_negotiation_timeout, 'c2s_negotiation_timeout', 60, 1),
+    sasl_max_failures: int(r.sasl_max_failures, 'sasl_max_failures', 3, 1, 10),
+    max_send_queue: int(r.max_send_queue, 'max_send_queue', 4 * 1024 * 1024, 65536),
+    scram_iterations: int(r.scram_iterations, 'scram_iterations', 4096, 4096, 1_000_000),
+    module_paths: (module_paths as unknown[]).map((p, i) => abs(str(p, `module_paths[${i}]`))),
+    modules,
+    acl,
+    access_rules,
+  };
+}

@@ -1,0 +1,27 @@
+// The logic-layer services one server instance is made of; passed to modules through their context.
+import type { ServerConfig } from './config/types.js';
+import type { Logger } from './log.js';
+import type { HookRunner } from './hooks/hook-runner.js';
+import type { IqRouter } from './iq-router.js';
+import type { Router } from './router.js';
+import type { SessionManager } from './session-manager.js';
+import type { Store } from '../data/index.js';
+import type { Accounts } from './accounts.js';
+import type { Metrics } from './metrics.js';
+import type { DiscoRegistry } from './disco-registry.js';
+import type { Acl } from './acl.js';
+
+export interface Core {
+  config: ServerConfig;
+  log: Logger;
+  hooks: HookRunner;
+  iq: IqRouter;
+  router: Router;
+  sessions: SessionManager;
+  store: Store;
+  accounts: Accounts;
+  metrics: Metrics;
+  disco: DiscoRegistry;
+  acl: Acl;
+  version: string;
+}

@@ -1,0 +1,46 @@
+// Structured logger: one JSON object per line (or a readable line on a TTY), child loggers per host/module.
+// Never pass passwords, SASL payloads or tokens to it; message bodies only at debug.
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+export type LogFields = Record<string, unknown>;
+export type LogSink = (line: string) => void;
+
+export class Logger {
+  private readonly min: number;
+  constructor(
+    readonly level: LogLevel = 'info',
+    private readonly bindings: LogFields = {},
+    private readonly sink: LogSink = (line) => process.stderr.write(line + '\n'),
+    private readonly pretty = process.stderr.isTTY === true,
+  ) {
+    this.min = RANK[level];
+  }
+
+  child(bindings: LogFields): Logger {
+    return new Logger(this.level, { ...this.bindings, ...bindings }, this.sink, this.pretty);
+  }
+
+  isDebug(): boolean {
+    return this.min <= RANK.debug;
+  }
+
+  debug(msg: string, fields?: LogFields): void { if (this.min <= 10) this.write('debug', msg, fields); }
+  info(msg: string, fields?: LogFields): void { if (this.min <= 20) this.write('info', msg, fields); }
+  warn(msg: string, fields?: LogFields): void { if (this.min <= 30) this.write('warn', msg, fields); }
+  error(msg: string, fields?: LogFields): void { if (this.min <= 40) this.write('error', msg, fields); }
+
+  private write(level: LogLevel, msg: string, fields?: LogFields): void {
+    const rec: LogFields = { time: new Date().toISOString(), level, msg, ...this.bindings, ...fields };
+    if (rec.err instanceof Error) rec.err = { message: rec.err.message, stack: rec.err.stack };
+    if (this.pretty) {
+      const { time, level: l, msg: m, ...rest } = rec;
+      const extra = Object.keys(rest).length ? ' ' + JSON.stringify(rest) : '';
+      this.sink(`${String(time).slice(11, 23)} ${String(l).toUpperCase().padEnd(5)} ${m}${extra}`);
+    } else {
+      this.sink(JSON.stringify(rec));
+    }
+  }
+}
+
+export const silentLogger = new Logger('silent');

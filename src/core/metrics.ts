@@ -1,0 +1,22 @@
+// Prometheus metrics (prom-client), one registry per server instance so in-process test servers don't clash.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly connections = new Gauge({ name: 'xmppd_connections', help: 'Open connections by listener type', labelNames: ['type'], registers: [this.registry] });
+  readonly connectionsTotal = new Counter({ name: 'xmppd_connections_total', help: 'Accepted connections by listener type', labelNames: ['type'], registers: [this.registry] });
+  readonly sessions = new Gauge({ name: 'xmppd_sessions', help: 'Bound c2s sessions', registers: [this.registry] });
+  readonly authSuccess = new Counter({ name: 'xmppd_auth_success_total', help: 'Successful SASL authentications', labelNames: ['mechanism'], registers: [this.registry] });
+  readonly authFailure = new Counter({ name: 'xmppd_auth_failure_total', help: 'Failed SASL authentications', labelNames: ['mechanism', 'condition'], registers: [this.registry] });
+  readonly stanzasIn = new Counter({ name: 'xmppd_stanzas_in_total', help: 'Stanzas received from clients', labelNames: ['kind'], registers: [this.registry] });
+  readonly stanzasOut = new Counter({ name: 'xmppd_stanzas_out_total', help: 'Stanzas written to clients', registers: [this.registry] });
+  readonly stanzasRouted = new Counter({ name: 'xmppd_stanzas_routed_total', help: 'Stanzas through the router', registers: [this.registry] });
+  readonly stanzasDropped = new Counter({ name: 'xmppd_stanzas_dropped_total', help: 'Stanzas dropped, by hook', labelNames: ['hook'], registers: [this.registry] });
+  readonly streamErrors = new Counter({ name: 'xmppd_stream_errors_total', help: 'Stream errors sent, by condition', labelNames: ['condition'], registers: [this.registry] });
+  readonly hookErrors = new Counter({ name: 'xmppd_hook_errors_total', help: 'Hook handlers that threw', labelNames: ['hook', 'owner'], registers: [this.registry] });
+  readonly txLatency = new Histogram({ name: 'xmppd_storage_transaction_seconds', help: 'Storage transaction latency', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
+
+  constructor(withProcessMetrics = false) {
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'xmppd_' });
+  }
+}

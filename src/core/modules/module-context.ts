@@ -1,0 +1,106 @@
+// The context a running module instance gets. Every registration is recorded so stop() releases it all.
+import type { Element } from '@xmpp/xml';
+import { Counter, Gauge, type CounterConfiguration, type GaugeConfiguration } from 'prom-client';
+import type { Core } from '../core.js';
+import type { Logger } from '../log.js';
+import type { HookHandler } from '../hooks/hook-runner.js';
+import type { HookName, DiscoIdentity } from '../../../hooks/index.js';
+import type { IqHandler, IqScope } from '../iq-router.js';
+import type { Table, Store } from '../../data/index.js';
+import type { Session } from '../session.js';
+import { Jid } from '../jid.js';
+
+export class ModuleContext<O = Record<string, unknown>> {
+  private readonly disposers: Array<() => void | Promise<void>> = [];
+
+  constructor(
+    readonly core: Core,
+    readonly host: string,
+    readonly moduleName: string,
+    readonly options: O,
+    readonly log: Logger,
+  ) {}
+
+  /** Register a hook handler (higher priority runs first). */
+  hook<N extends HookName>(name: N, handler: HookHandler<N>, priority = 50): void {
+    this.disposers.push(this.core.hooks.on(name, handler, priority, `${this.moduleName}@${this.host}`));
+  }
+
+  /** Handle IQ get/set in a namespace, for the server's domain ('host') or for accounts ('account'). */
+  iq(scope: IqScope, ns: string, handler: IqHandler): void {
+    this.disposers.push(this.core.iq.register(this.host, scope, ns, handler));
+  }
+
+  feature(ns: string, target: 'server' | 'account' = 'server'): void {
+    this.disposers.push(this.core.disco.addFeature(this.host, target, ns));
+  }
+
+  identity(identity: DiscoIdentity): void {
+    this.disposers.push(this.core.disco.addIdentity(this.host, identity));
+  }
+
+  setInterval(fn: () => void, ms: number): NodeJS.Timeout {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.disposers.push(() => clearInterval(t));
+    return t;
+  }
+
+  setTimeout(fn: () => void, ms: number): NodeJS.Timeout {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    this.disposers.push(() => clearTimeout(t));
+    return t;
+  }
+
+  /** A Prometheus counter, removed from the registry when the module stops. */
+  counter<L extends string>(cfg: Omit<CounterConfiguration<L>, 'registers'>): Counter<L> {
+    const c = new Counter({ ...cfg, registers: [this.core.metrics.registry] });
+    this.disposers.push(() => this.core.metrics.registry.removeSingleMetric(cfg.name));
+    return c;
+  }
+
+  gauge<L extends string>(cfg: Omit<GaugeConfiguration<L>, 'registers'>): Gauge<L> {
+    const g = new Gauge({ ...cfg, registers: [this.core.metrics.registry] });
+    this.disposers.push(() => this.core.metrics.registry.removeSingleMetric(cfg.name));
+    return g;
+  }
+
+  /** A data-layer table (modules never see LevelDB directly). */
+  table<V>(name: string): Table<V> {
+    return this.core.store.table<V>(name);
+  }
+
+  get store(): Pick<Store, 'transact' | 'watch' | 'barrier'> {
+    return this.core.store;
+  }
+
+  /** Send a stanza through the router; from defaults to the host. */
+  send(el: Element, from?: Jid, to?: Jid): void {
+    const f = from ?? Jid.parse(el.attrs.from ?? this.host);
+    const t = to ?? Jid.parse(el.attrs.to);
+    void this.core.router.route(el, f, t);
+  }
+
+  /** Sessions of a local account. */
+  sessionsOf(bare: Jid): Session[] {
+    return this.core.sessions.resources(bare);
+  }
+
+  /** Run extra cleanup on stop. */
+  onStop(fn: () => void | Promise<void>): void {
+    this.disposers.push(fn);
+  }
+
+  /** Release everything, newest first. */
+  async dispose(): Promise<void> {
+    while (this.disposers.length) {
+      const d = this.disposers.pop()!;
+      try {
+        await d();
+      } catch (err) {
+        this.log.error('module cleanup failed', { err });
+      }
+    }
+  }
+}

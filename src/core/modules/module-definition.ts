@@ -1,0 +1,28 @@
+// The module contract (DESIGN.md "Modules"): a declarative object; everything it registers through
+// its context is recorded and released when it stops.
+import type { OptionSchema, OptionValues } from './options.js';
+import type { ModuleContext } from './module-context.js';
+
+export interface ModuleDefinition<S extends OptionSchema = OptionSchema, State = unknown> {
+  name: string;
+  description?: string;
+  /** XEPs (or RFCs) it implements, e.g. ['XEP-0199']. */
+  xeps?: string[];
+  /** Modules that must be loaded (on the same host) before this one. */
+  requires?: string[];
+  /** Modules used when present; only orders start-up. */
+  optional?: string[];
+  /** disco#info features advertised by the server while the module runs. */
+  features?: string[];
+  /** disco#info features advertised on account (bare JID) queries. */
+  accountFeatures?: string[];
+  options?: S;
+  start(ctx: ModuleContext<OptionValues<S>>): State | Promise<State>;
+  /** Extra cleanup; what was registered through ctx is released without it. */
+  stop?(ctx: ModuleContext<OptionValues<S>>, state: State): void | Promise<void>;
+}
+
+/** Identity function that gives a module definition its types. */
+export function defineModule<S extends OptionSchema, State = void>(def: ModuleDefinition<S, State>): ModuleDefinition<S, State> {
+  return def;
+}

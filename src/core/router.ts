@@ -1,0 +1,131 @@
+// The router (DESIGN.md "Stanza flow"; RFC 6120 §10): filter_packet, then local or remote delivery.
+// route() never throws: failures are logged, counted and answered with stanza errors.
+import type { Element } from '@xmpp/xml';
+import { DROP } from '../../hooks/index.js';
+import { StanzaError } from './errors.js';
+import { errorReply, mayAnswerWithError } from './stanza.js';
+import { Jid } from './jid.js';
+import type { HookRunner } from './hooks/hook-runner.js';
+import type { IqRouter } from './iq-router.js';
+import type { Logger } from './log.js';
+import type { SessionManager } from './session-manager.js';
+import type { Session } from './session.js';
+import type { Metrics } from './metrics.js';
+
+export interface AccountLookup {
+  exists(bare: Jid): Promise<boolean>;
+}
+
+/** Sends a stanza to a remote domain; replaced by the s2s layer. */
+export type RemoteRoute = (el: Element, from: Jid, to: Jid) => Promise<void>;
+
+export class Router {
+  /** Until federation exists, remote stanzas bounce with remote-server-not-found. */
+  routeRemote: RemoteRoute = async (el, from, to) => {
+    this.bounce(el, from, to, new StanzaError('remote-server-not-found', `no route to ${to.domain}`));
+  };
+
+  constructor(
+    private readonly hosts: ReadonlySet<string>,
+    private readonly sm: SessionManager,
+    private readonly iq: IqRouter,
+    private readonly hooks: HookRunner,
+    private readonly accounts: AccountLookup,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    iq.send = (el, from, to) => void this.route(el, from, to);
+  }
+
+  isLocal(domain: string): boolean {
+    return this.hosts.has(domain);
+  }
+
+  /** Route a stanza whose from/to are already validated JIDs. */
+  async route(el: Element, from: Jid, to: Jid, session?: Session): Promise<void> {
+    try {
+      this.metrics.stanzasRouted.inc();
+      if (this.hooks.has('filter_packet')) {
+        const r = await this.hooks.filter('filter_packet', el, { from, to, session });
+        if (r === DROP) {
+          this.metrics.stanzasDropped.inc({ hook: 'filter_packet' });
+          return;
+        }
+        el = r;
+      }
+      if (this.hosts.has(to.domain)) {
+        await this.routeLocal(el, from, to, session);
+      } else {
+        await this.routeRemote(el, from, to);
+      }
+    } catch (err) {
+      this.log.error('routing failed', { err, name: el.name, to: to.toString() });
+      this.bounce(el, from, to, new StanzaError('internal-server-error'));
+    }
+  }
+
+  private async routeLocal(el: Element, from: Jid, to: Jid, session?: Session): Promise<void> {
+    const name = el.name;
+    if (!to.local) {
+      // Addressed to the server itself (RFC 6121 §8.5.1).
+      if (name === 'iq') {
+        if (to.resource) return this.bounce(el, from, to, new StanzaError('service-unavailable'));
+        return this.iq.dispatch(el, from, to, 'host', to.domain, session);
+      }
+      if (name === 'message') this.bounce(el, from, to, new StanzaError('service-unavailable'));
+      return; // presence to the server: nothing to do until a module handles it
+    }
+    if (to.resource) {
+      const target = this.sm.get(to);
+      if (target) return this.deliver(target, el, from, to);
+      if (name === 'iq') return this.bounce(el, from, to, new StanzaError('service-unavailable'));
+      if (name === 'presence') return; // RFC 6121 §8.5.3.2.3: silently ignore presence to a gone resource
+      return this.toBareMessage(el, from, to);
+    }
+    if (name === 'iq') return this.iq.dispatch(el, from, to, 'account', to.domain, session);
+    if (name === 'message') return this.toBareMessage(el, from, to);
+    // presence to a bare JID: every available resource gets it (RFC 6121 §8.5.2.1.2)
+    for (const s of this.sm.resources(to)) if (s.presence) this.deliver(s, el, from, to);
+  }
+
+  /** RFC 6121 §8.5.2: a message to a bare JID (or to a resource that is gone). */
+  private async toBareMessage(el: Element, from: Jid, to: Jid): Promise<void> {
+    const type = el.attrs.type ?? 'normal';
+    const targets = this.sm.messageTargets(to);
+    if (targets.length) {
+      if (type === 'groupchat') return this.bounce(el, from, to, new StanzaError('service-unavailable'));
+      for (const s of targets) this.deliver(s, el, from, to);
+      return;
+    }
+    if (type === 'error' || type === 'groupchat' || type === 'headline') return;
+    if (this.hooks.has('offline_message') && (await this.accounts.exists(to.bare()))) {
+      const r = await this.hooks.filter('offline_message', { handled: false }, { stanza: el, from, to });
+      if (r !== DROP && r.handled) return;
+    }
+    this.bounce(el, from, to, new StanzaError('service-unavailable'));
+  }
+
+  private deliver(session: Session, el: Element, from: Jid, to: Jid): void {
+    if (this.hooks.has('user_receive_packet')) {
+      void this.hooks.filter('user_receive_packet', el, { session, from, to }).then((r) => {
+        if (r === DROP) this.metrics.stanzasDropped.inc({ hook: 'user_receive_packet' });
+        else session.send(r);
+      });
+      return;
+    }
+    session.send(el);
+  }
+
+  /** Answer `el` with an error to its sender, unless it is itself an error or a result. */
+  bounce(el: Element, from: Jid, to: Jid, error: StanzaError): void {
+    if (!mayAnswerWithError(el)) return;
+    const reply = errorReply(el, error, to.toString());
+    reply.attrs.to = from.toString();
+    void this.route(reply, to, from);
+  }
+
+  /** Parse a JID attribute, or null. */
+  static jid(s: string | undefined): Jid | null {
+    return Jid.tryParse(s);
+  }
+}

@@ -1,0 +1,135 @@
+// Channel-binding data for SCRAM -PLUS: tls-exporter (RFC 9266) and tls-server-end-point
+// (RFC 5929 §4), read from a node:tls socket and the server's certificate.
+import { createHash } from 'node:crypto';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import forge from 'node-forge';
+import type { ChannelBindingType } from './mechanism.js';
+
+/**
+ * tls-exporter (RFC 9266 §2): 32 bytes of the TLS exporter with label "EXPORTER-Channel-Binding"
+ * and no context. Only on TLS 1.3: on TLS 1.2 it is secure only with the extended master secret
+ * (RFC 7627), which node:tls does not let us detect, so we report it as unavailable.
+ */
+export function tlsExporter(sock: TLSSocket): Buffer | null {
+  if (sock.getProtocol() !== 'TLSv1.3') return null;
+  try {
+    // In TLS 1.3 an empty context and no context give the same exporter (RFC 8446 §7.5).
+    return sock.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+  } catch {
+    return null; // handshake not finished or socket gone
+  }
+}
+
+// Signature algorithm OID -> the hash it uses (null when none/several: binding undefined).
+const SIG_HASH: Record<string, string | null> = {
+  '1.2.840.113549.1.1.4': 'md5', // md5WithRSAEncryption
+  '1.2.840.113549.1.1.5': 'sha1', // sha1WithRSAEncryption
+  '1.2.840.113549.1.1.14': 'sha224',
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.2.840.10045.4.1': 'sha1', // ecdsa-with-SHA1
+  '1.2.840.10045.4.3.1': 'sha224',
+  '1.2.840.10045.4.3.2': 'sha256',
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+  '1.2.840.10040.4.3': 'sha1', // dsa-with-sha1
+  '2.16.840.1.101.3.4.3.1': 'sha224', // dsa-with-sha224
+  '2.16.840.1.101.3.4.3.2': 'sha256', // dsa-with-sha256
+  '2.16.840.1.101.3.4.3.9': 'sha3-224', // ecdsa-with-sha3-*
+  '2.16.840.1.101.3.4.3.10': 'sha3-256',
+  '2.16.840.1.101.3.4.3.11': 'sha3-384',
+  '2.16.840.1.101.3.4.3.12': 'sha3-512',
+  '2.16.840.1.101.3.4.3.13': 'sha3-224', // rsassa-pkcs1-v1_5-with-sha3-*
+  '2.16.840.1.101.3.4.3.14': 'sha3-256',
+  '2.16.840.1.101.3.4.3.15': 'sha3-384',
+  '2.16.840.1.101.3.4.3.16': 'sha3-512',
+  '1.3.101.112': null, // Ed25519: no separate hash, so RFC 5929 leaves the binding undefined
+  '1.3.101.113': null, // Ed448
+};
+
+// Digest algorithm OIDs, for RSASSA-PSS parameters.
+const DIGEST_OID: Record<string, string> = {
+  '1.3.14.3.2.26': 'sha1',
+  '2.16.840.1.101.3.4.2.4': 'sha224',
+  '2.16.840.1.101.3.4.2.1': 'sha256',
+  '2.16.840.1.101.3.4.2.2': 'sha384',
+  '2.16.840.1.101.3.4.2.3': 'sha512',
+};
+const RSASSA_PSS = '1.2.840.113549.1.1.10';
+
+type Asn1 = forge.asn1.Asn1;
+
+function children(node: Asn1 | undefined): Asn1[] {
+  return node && Array.isArray(node.value) ? node.value : [];
+}
+
+function oidOf(node: Asn1 | undefined): string | null {
+  if (!node || node.type !== forge.asn1.Type.OID || typeof node.value !== 'string') return null;
+  return forge.asn1.derToOid(node.value);
+}
+
+/** The hash named by the certificate's signatureAlgorithm, or null when it names none we know. */
+export function certificateSignatureHash(certDer: Buffer): string | null {
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm AlgorithmIdentifier, signatureValue }.
+  // Read the ASN.1 directly: forge's certificate parser only understands RSA keys.
+  const cert = forge.asn1.fromDer(forge.util.createBuffer(certDer.toString('binary')));
+  const sigAlg = children(cert)[1];
+  const [oidNode, params] = children(sigAlg);
+  const oid = oidOf(oidNode);
+  if (oid === null) throw new Error('certificate has no signatureAlgorithm');
+  if (oid === RSASSA_PSS) {
+    // RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0] HashAlgorithm DEFAULT sha1, ... } (RFC 4055)
+    const tagged = children(params).find((n) => n.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && n.type === 0);
+    if (!tagged) return 'sha1';
+    const hashOid = oidOf(children(children(tagged)[0])[0]);
+    return hashOid !== null ? DIGEST_OID[hashOid] ?? null : null;
+  }
+  return SIG_HASH[oid] ?? null;
+}
+
+/**
+ * tls-server-end-point (RFC 5929 §4.1): the hash of the server certificate (DER), where the hash
+ * is the one of its signature algorithm, except that MD5 and SHA-1 are replaced by SHA-256.
+ * Null when the algorithm has no single hash (e.g. Ed25519): the binding is undefined then.
+ */
+export function tlsServerEndPoint(certDer: Buffer): Buffer | null {
+  let hash = certificateSignatureHash(certDer);
+  if (hash === null) return null;
+  if (hash === 'md5' || hash === 'sha1') hash = 'sha256';
+  return createHash(hash).update(certDer).digest();
+}
+
+export interface ChannelBindings {
+  /** Available types, preferred first (tls-exporter, RFC 9266 §4). */
+  types: ChannelBindingType[];
+  get(type: ChannelBindingType): Buffer | null;
+}
+
+/**
+ * Binding data for one TLS connection, computed once after the handshake. On the server side
+ * `serverCertDer` defaults to the certificate the socket presented (right even with SNI); on the
+ * client side pass `sock.getPeerCertificate().raw`.
+ */
+export function channelBindingsFor(sock: TLSSocket, serverCertDer?: Buffer): ChannelBindings {
+  const data = new Map<ChannelBindingType, Buffer>();
+  const exporter = tlsExporter(sock);
+  if (exporter) data.set('tls-exporter', exporter);
+  let der = serverCertDer;
+  if (!der) {
+    const local = sock.getCertificate();
+    if (local && 'raw' in local) der = (local as PeerCertificate).raw;
+  }
+  if (der && der.length > 0) {
+    try {
+      const endPoint = tlsServerEndPoint(der);
+      if (endPoint) data.set('tls-server-end-point', endPoint);
+    } catch {
+      // An unparsable certificate just means this binding type is not offered.
+    }
+  }
+  return {
+    types: [...data.keys()],
+    get: (type) => data.get(type) ?? null,
+  };
+}

@@ -1,0 +1,59 @@
+// Stanza helpers (RFC 6120 §8): kinds, replies and error bounces.
+import xml from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
+import { StanzaError } from './errors.js';
+
+export type StanzaKind = 'message' | 'presence' | 'iq';
+
+export function stanzaKind(el: Element): StanzaKind | null {
+  const n = el.name;
+  return n === 'message' || n === 'presence' || n === 'iq' ? n : null;
+}
+
+/** RFC 6120 §8.3.1: never answer an error with an error; IQ results are not answered either. */
+export function mayAnswerWithError(el: Element): boolean {
+  const type = el.attrs.type;
+  if (type === 'error') return false;
+  if (el.name === 'iq' && type === 'result') return false;
+  return true;
+}
+
+/**
+ * The error stanza answering `el` (RFC 6120 §8.3): same kind and id, to/from swapped, the original
+ * payload kept (§8.3.1 allows it; clients correlate on it) and an <error/> child added.
+ */
+export function errorReply(el: Element, error: StanzaError, replyFrom?: string): Element {
+  const attrs: Record<string, string> = { type: 'error' };
+  if (el.attrs.id !== undefined) attrs.id = el.attrs.id;
+  const from = replyFrom ?? el.attrs.to;
+  if (from) attrs.from = from;
+  if (el.attrs.from) attrs.to = el.attrs.from;
+  const reply = xml(el.name, attrs);
+  // An IQ error carries the request payload; for messages and presence the payload is kept too, but
+  // bounded: the error must not be a way to amplify large stanzas.
+  for (const child of el.children) {
+    if (typeof child !== 'string' && child.name !== 'error') reply.cnode(cloneShallowTree(child));
+  }
+  reply.cnode(error.toElement());
+  return reply;
+}
+
+/** The result answering an IQ get/set (RFC 6120 §8.2.3). */
+export function iqResult(iq: Element, payload?: Element | null, replyFrom?: string): Element {
+  const attrs: Record<string, string> = { type: 'result', id: iq.attrs.id };
+  const from = replyFrom ?? iq.attrs.to;
+  if (from) attrs.from = from;
+  if (iq.attrs.from) attrs.to = iq.attrs.from;
+  const reply = xml('iq', attrs);
+  if (payload) reply.cnode(payload);
+  return reply;
+}
+
+function cloneShallowTree(el: Element): Element {
+  const copy = xml(el.name, { ...el.attrs });
+  for (const c of el.children) copy.children.push(typeof c === 'string' ? c : cloneShallowTree(c));
+  for (const c of copy.children) if (typeof c !== 'string') c.parent = copy;
+  return copy;
+}
+
+export { StanzaError };

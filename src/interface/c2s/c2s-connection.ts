@@ -1,0 +1,414 @@
+// One client-to-server connection: the RFC 6120 stream state machine (§4 streams, §5 STARTTLS, §6 SASL,
+// §7 resource binding) and, once bound, the Session the logic layer delivers to.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import xml from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
+import { DROP } from '../../../hooks/index.js';
+import type { FeatureStage } from '../../../hooks/index.js';
+import { NS } from '../../core/ns.js';
+import { StanzaError, StreamError } from '../../core/errors.js';
+import { errorReply, iqResult } from '../../core/stanza.js';
+import { Jid, JidError } from '../../core/jid.js';
+import type { Core } from '../../core/core.js';
+import type { Session } from '../../core/session.js';
+import type { Logger } from '../../core/log.js';
+import { StreamParser } from '../xml/stream-parser.js';
+import type { TlsContexts } from '../tls/tls-contexts.js';
+import { createSaslSession, offeredMechanisms } from '../../core/sasl/index.js';
+import { channelBindingsFor } from '../../core/sasl/channel-binding.js';
+import type { ChannelBindingType, SaslServerSession } from '../../core/sasl/mechanism.js';
+import { CLOSING_TAG, featuresElement, openingTag } from './stream-header.js';
+import { challengeElement, decodeSaslPayload, failureElement, successElement } from './sasl-negotiation.js';
+
+type Phase = 'header' | 'negotiating' | 'tls-upgrade' | 'closed';
+
+export interface C2SOptions {
+  core: Core;
+  tls: TlsContexts;
+  starttlsRequired: boolean;
+  directTls: boolean;
+  listenerType: string;
+  onClose: (conn: C2SConnection) => void;
+}
+
+/** Pause reading once this many stanzas wait for processing (a flooding client slows itself down). */
+const MAX_PENDING = 64;
+
+export class C2SConnection implements Session {
+  readonly id = randomUUID();
+  readonly startedAt = Date.now();
+  readonly ip: string;
+  jid!: Jid;
+  host = '';
+  secure: boolean;
+  authMechanism = '';
+  priority = 0;
+  presence: Element | null = null;
+
+  private socket: Socket;
+  private parser!: StreamParser;
+  private phase: Phase = 'header';
+  private streamId = '';
+  private username: string | null = null;
+  private bound = false;
+  private sasl: SaslServerSession | null = null;
+  private saslFailures = 0;
+  private channelBindings: { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null } = { types: [], get: () => null };
+  private queue: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private negotiationTimer: NodeJS.Timeout | null;
+  private readonly log: Logger;
+  private readonly core: Core;
+
+  constructor(socket: Socket, private readonly opts: C2SOptions) {
+    this.core = opts.core;
+    this.socket = socket;
+    this.ip = socket.remoteAddress ?? '';
+    this.secure = opts.directTls;
+    this.log = this.core.log.child({ c2s: this.id.slice(0, 8), ip: this.ip });
+    socket.setNoDelay(true);
+    this.negotiationTimer = setTimeout(
+      () => this.close(new StreamError('connection-timeout', 'authentication and resource binding took too long')),
+      this.core.config.c2s_negotiation_timeout * 1000,
+    );
+    this.negotiationTimer.unref();
+    this.attachSocket(socket, opts.directTls ? (socket as TLSSocket) : null);
+    this.newParser();
+  }
+
+  // ---- socket plumbing -------------------------------------------------------------------------
+
+  private attachSocket(socket: Socket, tlsSocket: TLSSocket | null): void {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => this.parser.write(chunk));
+    socket.on('error', (err) => this.log.debug('socket error', { err: err.message }));
+    socket.on('close', () => this.closed('connection closed'));
+    // Idle timeout (RFC 6120 §4.9.3.4 connection-timeout); whitespace keepalives count as activity.
+    socket.setTimeout(this.core.config.c2s_idle_timeout * 1000, () => this.close(new StreamError('connection-timeout', 'idle for too long')));
+    if (tlsSocket) this.onSecure(tlsSocket);
+  }
+
+  private onSecure(tlsSocket: TLSSocket): void {
+    this.secure = true;
+    const der = this.opts.tls.certificateDerFor(tlsSocket.servername || undefined);
+    this.channelBindings = channelBindingsFor(tlsSocket, der);
+  }
+
+  private newParser(): void {
+    this.streamId = ''; // a restarted stream needs its own header before any error (RFC 6120 §4.9.1.2)
+    this.parser = new StreamParser(
+      {
+        streamStart: (name, attrs) => this.onStreamStart(attrs),
+        stanza: (el) => this.enqueue(el),
+        streamEnd: () => this.close(),
+        error: (condition, text) => this.close(new StreamError(condition, text)),
+      },
+      { maxStanzaSize: this.core.config.max_stanza_size },
+    );
+  }
+
+  private write(data: string): void {
+    if (this.phase === 'closed' || this.socket.destroyed) return;
+    this.socket.write(data);
+    // A client that stops reading must not make the server buffer without bound.
+    if (this.socket.writableLength > this.core.config.max_send_queue) {
+      this.log.warn('client is not reading; dropping the connection', { queued: this.socket.writableLength });
+      this.core.metrics.streamErrors.inc({ condition: 'policy-violation' });
+      this.phase = 'closed';
+      this.socket.destroy();
+    }
+  }
+
+  /** Session.send: deliver a stanza to this client. */
+  send(el: Element): void {
+    if (this.phase === 'closed') return;
+    this.core.metrics.stanzasOut.inc();
+    this.write(el.toString());
+  }
+
+  close(error?: StreamError): void {
+    if (this.phase === 'closed') return;
+    if (error) {
+      this.core.metrics.streamErrors.inc({ condition: error.condition });
+      this.log.debug('stream error', { condition: error.condition, text: error.text });
+      if (!this.streamId) this.writeHeader(this.host || this.core.config.hosts[0]!);
+      this.write(error.toElement().toString());
+    }
+    this.write(CLOSING_TAG);
+    this.phase = 'closed';
+    this.socket.end();
+    // Don't wait forever for the peer's closing tag (RFC 6120 §4.4).
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  private closed(reason: string): void {
+    if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
+    this.negotiationTimer = null;
+    const wasOpen = this.phase !== 'closed';
+    this.phase = 'closed';
+    if (this.bound) {
+      this.bound = false;
+      if (this.core.sessions.remove(this)) this.core.metrics.sessions.dec();
+      void this.core.hooks.notify('session_closed', { session: this, reason: wasOpen ? reason : 'stream closed' });
+    }
+    this.opts.onClose(this);
+  }
+
+  // ---- stream negotiation ------------------------------------------------------------------------
+
+  private writeHeader(host: string): void {
+    this.streamId = randomBytes(12).toString('base64url');
+    this.write(openingTag({ contentNs: NS.CLIENT, id: this.streamId, from: host }));
+  }
+
+  private onStreamStart(attrs: Record<string, string>): void {
+    if (this.phase !== 'header') return this.close(new StreamError('not-well-formed', 'unexpected stream header'));
+    const to = attrs.to ? Jid.tryParse(attrs.to) : null;
+    const host = to && !to.local && !to.resource && this.core.router.isLocal(to.domain) ? to.domain : null;
+    this.writeHeader(host ?? (this.host || this.core.config.hosts[0]!));
+    if (attrs.xmlns !== NS.CLIENT) return this.close(new StreamError('invalid-namespace', `the content namespace must be ${NS.CLIENT}`));
+    const major = Number((attrs.version ?? '0.9').split('.')[0]);
+    if (!(major >= 1)) return this.close(new StreamError('unsupported-version', 'this server speaks XMPP 1.0 only'));
+    if (!host) return this.close(new StreamError('host-unknown', attrs.to ? `this server does not serve ${attrs.to}` : "the stream header has no 'to'"));
+    if (this.host && host !== this.host) return this.close(new StreamError('host-unknown', 'the host changed after a stream restart'));
+    this.host = host;
+    this.phase = 'negotiating';
+    void this.sendFeatures();
+  }
+
+  private stage(): FeatureStage {
+    if (this.username) return 'post-auth';
+    if (!this.secure && this.opts.starttlsRequired) return 'pre-tls';
+    return 'pre-auth';
+  }
+
+  private async sendFeatures(): Promise<void> {
+    const stage = this.stage();
+    let features: Element[] = [];
+    if (stage === 'pre-tls') {
+      features.push(xml('starttls', { xmlns: NS.TLS }, xml('required')));
+    } else if (stage === 'pre-auth') {
+      if (!this.secure) features.push(xml('starttls', { xmlns: NS.TLS }));
+      const mechs = offeredMechanisms({ secure: this.secure, channelBindings: this.channelBindings.types });
+      features.push(xml('mechanisms', { xmlns: NS.SASL }, ...mechs.map((m) => xml('mechanism', {}, m))));
+      if (this.channelBindings.types.length) {
+        // XEP-0440: tell the client which channel-binding types it may use with the -PLUS mechanisms.
+        features.push(xml('sasl-channel-binding', { xmlns: NS.SASL_CB }, ...this.channelBindings.types.map((type) => xml('channel-binding', { type }))));
+      }
+    } else {
+      features.push(xml('bind', { xmlns: NS.BIND }));
+      features.push(xml('session', { xmlns: NS.SESSION }, xml('optional')));
+    }
+    if (this.core.hooks.has('c2s_stream_features')) {
+      features = await this.core.hooks.filter('c2s_stream_features', features, { host: this.host, stage, secure: this.secure, session: this.bound ? this : undefined }) as Element[];
+    }
+    this.write(featuresElement(features).toString());
+  }
+
+  // ---- element processing (in order, RFC 6120 §10.1) -------------------------------------------------
+
+  private enqueue(el: Element): void {
+    if (this.phase === 'closed') return;
+    if (++this.pending >= MAX_PENDING) this.socket.pause();
+    this.queue = this.queue.then(() => this.handle(el)).then(
+      () => this.dequeued(),
+      (err) => {
+        this.dequeued();
+        this.log.error('stanza handling failed', { err });
+        this.close(new StreamError('internal-server-error'));
+      },
+    );
+  }
+
+  private dequeued(): void {
+    if (--this.pending === MAX_PENDING / 4 && this.socket.isPaused()) this.socket.resume();
+  }
+
+  private async handle(el: Element): Promise<void> {
+    if (this.phase !== 'negotiating') return;
+    if (this.bound) return this.handleStanza(el);
+    const ns = el.attrs.xmlns;
+    if (!this.username) {
+      if (el.name === 'starttls' && ns === NS.TLS) return this.startTls();
+      if (ns === NS.SASL) return this.handleSasl(el);
+      return this.close(new StreamError('not-authorized', 'authenticate first'));
+    }
+    if (el.name === 'iq' && (ns === undefined || ns === NS.CLIENT)) {
+      const payload = el.getChildElements()[0];
+      if (payload?.name === 'bind' && payload.attrs.xmlns === NS.BIND && el.attrs.type === 'set') return this.bind(el, payload);
+      if (payload?.name === 'session' && payload.attrs.xmlns === NS.SESSION) return this.write(iqResult(el, null, this.host).toString());
+      if (el.attrs.type === 'get' || el.attrs.type === 'set') {
+        return this.write(errorReply(el, new StanzaError('not-authorized', 'bind a resource first'), this.host).toString());
+      }
+      return;
+    }
+    return this.close(new StreamError('not-authorized', 'bind a resource first'));
+  }
+
+  private startTls(): void {
+    if (this.secure) return this.close(new StreamError('policy-violation', 'TLS is already in place'));
+    this.phase = 'tls-upgrade';
+    this.write(`<proceed xmlns='${NS.TLS}'/>`);
+    const raw = this.socket;
+    raw.removeAllListeners('data');
+    raw.removeAllListeners('close');
+    raw.setTimeout(0);
+    const tlsSocket = new TLSSocket(raw, { isServer: true, ...this.opts.tls.serverOptions() });
+    tlsSocket.once('secure', () => {
+      this.phase = 'header';
+      this.onSecure(tlsSocket);
+      this.newParser();
+    });
+    // A handshake that fails or is cut in half just ends this connection.
+    tlsSocket.once('error', (err) => {
+      this.log.debug('TLS handshake failed', { err: err.message });
+      tlsSocket.destroy();
+    });
+    this.attachSocket(tlsSocket, null);
+  }
+
+  private async handleSasl(el: Element): Promise<void> {
+    if (el.name === 'abort') {
+      this.sasl = null;
+      return this.write(failureElement('aborted').toString());
+    }
+    let session = this.sasl;
+    if (el.name === 'auth') {
+      if (session) this.sasl = session = null; // a new <auth/> restarts negotiation
+      if (!this.secure && this.opts.starttlsRequired) return this.saslFailed('encryption-required', 'STARTTLS first');
+      const mechanism = el.attrs.mechanism ?? '';
+      const offered = offeredMechanisms({ secure: this.secure, channelBindings: this.channelBindings.types });
+      session = offered.includes(mechanism) ? this.newSaslSession(mechanism) : null;
+      if (!session) return this.saslFailed('invalid-mechanism', `${mechanism || 'no mechanism'} is not offered`);
+      this.sasl = session;
+    } else if (el.name === 'response') {
+      if (!session) return this.saslFailed('malformed-request', 'no authentication in progress');
+    } else {
+      return this.close(new StreamError('unsupported-stanza-type', `<${el.name}/> in the SASL namespace`));
+    }
+    const data = decodeSaslPayload(el);
+    if (!data) {
+      this.sasl = null;
+      return this.saslFailed('incorrect-encoding', 'invalid base64');
+    }
+    const step = await session.step(data);
+    if (this.phase !== 'negotiating') return;
+    if (step.kind === 'challenge') return this.write(challengeElement(step.data).toString());
+    this.sasl = null;
+    if (step.kind === 'failure') return this.saslFailed(step.condition, step.text, session.mechanism);
+    if (step.authzid && step.authzid !== `${step.username}@${this.host}`) {
+      return this.saslFailed('invalid-authzid', 'you may only act as yourself', session.mechanism);
+    }
+    this.username = step.username;
+    this.authMechanism = session.mechanism;
+    this.core.metrics.authSuccess.inc({ mechanism: session.mechanism });
+    this.log.info('authenticated', { user: `${step.username}@${this.host}`, mechanism: session.mechanism });
+    // RFC 6120 §6.4.6: after <success/> both sides restart the stream; the old parser is discarded.
+    this.phase = 'header';
+    this.newParser();
+    this.write(successElement(step.data).toString());
+  }
+
+  private newSaslSession(mechanism: string): SaslServerSession | null {
+    const host = this.host;
+    return createSaslSession(mechanism, {
+      secure: this.secure,
+      advertisedChannelBindings: this.channelBindings.types,
+      channelBinding: (type) => this.channelBindings.get(type),
+      lookup: async (username) => {
+        let jid: Jid;
+        try {
+          jid = Jid.of(username, host);
+        } catch {
+          return null;
+        }
+        return this.core.accounts.credentials(jid);
+      },
+    });
+  }
+
+  private saslFailed(condition: Parameters<typeof failureElement>[0], text?: string, mechanism = 'none'): void {
+    this.core.metrics.authFailure.inc({ mechanism, condition });
+    this.write(failureElement(condition, text).toString());
+    if (condition === 'not-authorized') this.log.info('authentication failed', { mechanism });
+    // RFC 6120 §6.4.5: a configurable but small number of retries, then the connection ends.
+    if (condition !== 'aborted' && ++this.saslFailures >= this.core.config.sasl_max_failures) {
+      this.close(new StreamError('policy-violation', 'too many failed authentication attempts'));
+    }
+  }
+
+  private bind(iq: Element, payload: Element): void {
+    const requested = payload.getChildText('resource');
+    let resource: string;
+    try {
+      resource = requested ? Jid.of(this.username!, this.host, requested).resource : '';
+    } catch (err) {
+      const e = new StanzaError('bad-request', err instanceof JidError ? `invalid resource: ${err.message}` : 'invalid resource');
+      return this.write(errorReply(iq, e, this.host).toString());
+    }
+    if (!resource) resource = `xmppd-${randomBytes(6).toString('hex')}`;
+    this.jid = Jid.of(this.username!, this.host, resource);
+    this.bound = true;
+    if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
+    this.negotiationTimer = null;
+    if (!this.core.sessions.add(this)) this.core.metrics.sessions.inc();
+    this.write(iqResult(iq, xml('bind', { xmlns: NS.BIND }, xml('jid', {}, this.jid.toString())), this.host).toString());
+    this.log.debug('resource bound', { jid: this.jid.toString() });
+    void this.core.hooks.notify('session_opened', { session: this });
+  }
+
+  // ---- bound session: stanzas from the client (RFC 6120 §8.1, §10) ----------------------------------------
+
+  private async handleStanza(el: Element): Promise<void> {
+    const name = el.name;
+    if ((name !== 'message' && name !== 'presence' && name !== 'iq') || (el.attrs.xmlns !== undefined && el.attrs.xmlns !== NS.CLIENT)) {
+      return this.close(new StreamError('unsupported-stanza-type', `<${name}/> is not a stanza this server handles`));
+    }
+    this.core.metrics.stanzasIn.inc({ kind: name });
+    // RFC 6120 §8.1.2.1: the 'from' a client sends must be its own JID; the server stamps the full JID.
+    const claimed = el.attrs.from;
+    if (claimed !== undefined && claimed !== this.jid.toString()) {
+      const j = Jid.tryParse(claimed);
+      if (!j || (!j.equals(this.jid) && !j.equals(this.jid.bare()))) {
+        return this.close(new StreamError('invalid-from', 'the from address does not match this session'));
+      }
+    }
+    el.attrs.from = this.jid.toString();
+    let to: Jid;
+    if (el.attrs.to === undefined) {
+      to = this.jid.bare(); // RFC 6120 §10.3: no 'to' means the account itself
+    } else {
+      const parsed = Jid.tryParse(el.attrs.to);
+      if (!parsed) {
+        if (el.attrs.type !== 'error' && !(name === 'iq' && el.attrs.type === 'result')) {
+          this.send(errorReply(el, new StanzaError('jid-malformed', `"${el.attrs.to}" is not a valid JID`), this.host));
+        }
+        return;
+      }
+      to = parsed;
+    }
+    if (this.core.hooks.has('user_send_packet')) {
+      const r = await this.core.hooks.filter('user_send_packet', el, { session: this, from: this.jid, to });
+      if (r === DROP) {
+        this.core.metrics.stanzasDropped.inc({ hook: 'user_send_packet' });
+        return;
+      }
+      el = r;
+    }
+    if (name === 'presence' && el.attrs.to === undefined) {
+      // Broadcast presence (RFC 6121 §4.2): remember it; delivery to contacts is the presence module's.
+      const type = el.attrs.type;
+      if (type === undefined) {
+        this.presence = el;
+        const p = Number(el.getChildText('priority') ?? 0);
+        this.priority = Number.isInteger(p) && p >= -128 && p <= 127 ? p : 0;
+      } else if (type === 'unavailable') {
+        this.presence = null;
+      }
+      return;
+    }
+    await this.core.router.route(el, this.jid, to, this);
+  }
+}

@@ -1,0 +1,68 @@
+// Listeners of the interface layer: c2s on TCP with STARTTLS (RFC 6120 §5) and c2s over direct TLS
+// (XEP-0368, ALPN "xmpp-client"). Tracks live connections for status and graceful shutdown.
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { Core } from '../core/core.js';
+import type { ListenerConfig } from '../core/config/types.js';
+import { ConfigError } from '../core/config/load-config.js';
+import { StreamError } from '../core/errors.js';
+import type { TlsContexts } from './tls/tls-contexts.js';
+import { C2SConnection } from './c2s/c2s-connection.js';
+
+export interface BoundListener { type: string; ip: string; port: number }
+
+export class Listeners {
+  private readonly servers: Server[] = [];
+  readonly bound: BoundListener[] = [];
+  readonly connections = new Set<C2SConnection>();
+
+  constructor(private readonly core: Core, private readonly tls: TlsContexts) {}
+
+  async start(configs: ListenerConfig[]): Promise<void> {
+    for (const [i, cfg] of configs.entries()) {
+      if (cfg.type !== 'c2s' && cfg.type !== 'c2s_tls') {
+        throw new ConfigError(this.core.config.path, `listen[${i}].type`, `"${cfg.type}" listeners are not available in this version (c2s, c2s_tls)`);
+      }
+      const server = cfg.type === 'c2s'
+        ? createServer((sock) => this.accept(sock, cfg, false))
+        : createTlsServer({ ...this.tls.serverOptions(), ALPNProtocols: ['xmpp-client'] }, (sock) => this.accept(sock, cfg, true));
+      if (cfg.type === 'c2s_tls') {
+        server.on('tlsClientError', (err: Error) => this.core.log.debug('TLS handshake failed', { err: err.message }));
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err: NodeJS.ErrnoException) =>
+          reject(new ConfigError(this.core.config.path, `listen[${i}]`, `cannot listen on [${cfg.ip}]:${cfg.port}: ${err.code ?? err.message}`)));
+        server.listen({ port: cfg.port, host: cfg.ip, backlog: 4096 }, () => resolve());
+      });
+      server.on('error', (err) => this.core.log.error('listener error', { err, type: cfg.type }));
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
+      this.servers.push(server);
+      this.bound.push({ type: cfg.type, ip: cfg.ip, port });
+      this.core.log.info('listening', { type: cfg.type, ip: cfg.ip, port });
+    }
+  }
+
+  private accept(sock: Socket | TLSSocket, cfg: ListenerConfig, directTls: boolean): void {
+    this.core.metrics.connectionsTotal.inc({ type: cfg.type });
+    this.core.metrics.connections.inc({ type: cfg.type });
+    const conn = new C2SConnection(sock, {
+      core: this.core,
+      tls: this.tls,
+      starttlsRequired: cfg.starttls_required,
+      directTls,
+      listenerType: cfg.type,
+      onClose: (c) => {
+        if (this.connections.delete(c)) this.core.metrics.connections.dec({ type: cfg.type });
+      },
+    });
+    this.connections.add(conn);
+  }
+
+  /** Stop accepting, then end every stream with system-shutdown (RFC 6120 §4.9.3.19). */
+  async stop(): Promise<void> {
+    const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const c of [...this.connections]) c.close(new StreamError('system-shutdown', 'the server is shutting down'));
+    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 3000).unref())]);
+  }
+}

@@ -1,0 +1,813 @@
+// Incremental XMPP stream parser with limits: bytes -> stream header, detached top-level elements, stream end.
+// RFC 6120 §4.2-4.4 (stream open/close), §4.8 (namespaces), §4.9 (stream errors), §11 (XML usage:
+// §11.1 restricted XML, §11.6 UTF-8), §13.12 (resource exhaustion).
+import SaxLtx from 'ltx/lib/parsers/ltx.js';
+import Element from 'ltx/lib/Element.js';
+import { unescapeXML } from '@xmpp/xml';
+import type { Element as XmlElement } from '@xmpp/xml';
+import { isAscii } from 'node:buffer';
+import type { StreamErrorCondition } from '../../core/errors.js';
+import { NS } from '../../core/ns.js';
+import {
+  INVALID_CHARS, MAX_REF_LENGTH, checkReference, checkXmlDecl, isNameChar, isNameStart,
+} from './xml-chars.js';
+
+export interface StreamParserHandlers {
+  /** The stream header: qualified name as written, attributes including xmlns declarations. */
+  streamStart(name: string, attrs: Record<string, string>): void;
+  /** Each complete first-level child (stanza or nonza), detached: el.parent === null. */
+  stanza(el: XmlElement): void;
+  /** The closing </stream:stream>. */
+  streamEnd(): void;
+  /** Fatal (RFC 6120 §4.9); the parser ignores all input after it. */
+  error(condition: StreamErrorCondition, text: string): void;
+}
+
+export interface StreamParserOptions {
+  /** Bytes (UTF-8) of one top-level element, from its '<' to its last '>'; also bounds the header. */
+  maxStanzaSize?: number;
+  /** Element nesting inside one top-level element (the top-level element itself is 1). */
+  maxDepth?: number;
+  /** Attributes (namespace declarations included) on one element. */
+  maxAttributes?: number;
+}
+
+export const DEFAULT_MAX_STANZA_SIZE = 262144;
+export const DEFAULT_MAX_DEPTH = 100;
+export const DEFAULT_MAX_ATTRIBUTES = 64;
+
+const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+
+/** States of the guard scanner (the lexical position in the stream, kept across chunks). */
+const enum S {
+  Text, // character data (or whitespace between top-level elements)
+  Lt, // after '<'
+  Bang, // after '<!'
+  CdataOpen, // inside '<![CDATA['
+  Cdata, // CDATA content
+  Pi, // inside '<?...' (only the XML declaration gets here)
+  StagName, // start-tag name
+  StagSpace, // whitespace inside a start tag
+  AttrName,
+  AttrEq, // after an attribute name, before '='
+  AttrQuote, // after '=', before the opening quote
+  AttrValue,
+  AfterValue, // after a closing quote
+  EmptyEnd, // after '/' in a start tag
+  EtagStart, // after '</'
+  EtagName,
+  EtagSpace,
+  Ref, // inside '&...;'
+}
+
+const CDATA_OPEN = '[CDATA[';
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9;
+}
+
+/**
+ * ltx's SAX parser does the tokenising and ltx Elements hold the result, but ltx skips comments, PIs
+ * and DTDs, throws on unknown entities, accepts unquoted/duplicate attributes, loses text that follows
+ * a CDATA section and re-scans its whole pending remainder on every write. So each decoded chunk first
+ * goes through a guard: a small lexer (indexOf jumps over text, attribute values and CDATA; a
+ * per-character loop only inside tags) that enforces RFC 6120 §11.1 and XML well-formedness, tracks
+ * depth and the size of the current top-level element, and decides how much of the input ltx gets:
+ * only whole tokens, so ltx never holds a partial token and never sees an unbounded remainder.
+ */
+export class StreamParser {
+  private readonly maxSize: number;
+  private readonly maxDepth: number;
+  private readonly maxAttrs: number;
+  private readonly sax = new SaxLtx();
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private failed = false;
+  private seenInput = false;
+  private highSurrogate = ''; // a string chunk ended inside a surrogate pair
+
+  // ---- guard state (survives chunk boundaries) ----
+  private st = S.Text;
+  private depth = 0; // open elements, the stream root included
+  private sawRoot = false;
+  private declAllowed = true; // <?xml ...?> is allowed until the first element
+  private quote = 0; // char code of the current attribute quote
+  private refReturn = S.Text; // state to resume after a reference
+  private refBuf = ''; // start of a reference cut by a chunk boundary
+  private cdataMatched = 0; // characters of "[CDATA[" seen so far
+  private cdataBrackets = 0; // trailing ']' of a chunk that ended inside CDATA
+  private piBuf = '';
+  private attrCount = 0;
+  private unitOpen = false; // inside a top-level unit: the header, a top-level element or the end tag
+  private unitBytes = 0; // bytes of the open unit in earlier chunks
+
+  // ---- per chunk ----
+  private ascii = true; // the chunk is pure ASCII, so UTF-16 length == UTF-8 byte count
+  private unitStart = -1; // where the open unit began in this chunk (-1: in an earlier chunk)
+  private lastCut = -1; // just after the last complete token in this chunk
+  private feedFrom = 0; // what ltx has not been given yet starts here (after `pend`)
+
+  // ---- feeding ltx ----
+  private readonly pend: string[] = []; // input held back because it ends inside a token
+  private selfText = false; // ltx would drop the text after a CDATA section: we deliver it
+  private readonly attrCounts: number[] = []; // per start tag, as the guard counted them
+  private attrHead = 0;
+
+  // ---- element building ----
+  private rootName = '';
+  private rootAttrs: Record<string, string> | null = null;
+  private cursor: XmlElement | null = null; // innermost open element below the root
+  private level = 0; // like depth, but as ltx has reported it
+
+  constructor(private readonly h: StreamParserHandlers, opts: StreamParserOptions = {}) {
+    this.maxSize = opts.maxStanzaSize ?? DEFAULT_MAX_STANZA_SIZE;
+    this.maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.maxAttrs = opts.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
+    this.sax.on('startElement', (name: string, attrs: Record<string, string>) => this.onStart(name, attrs));
+    this.sax.on('endElement', (name: string) => this.onEnd(name));
+    this.sax.on('text', (text: string) => this.onText(text));
+  }
+
+  /** Feeds bytes (or already decoded text, e.g. WebSocket frames). Never throws. */
+  write(chunk: Buffer | string): void {
+    if (this.failed) return;
+    try {
+      let s: string;
+      if (typeof chunk === 'string') {
+        s = this.fromString(chunk);
+        this.ascii = s.length === Buffer.byteLength(s);
+      } else {
+        try {
+          s = this.decoder.decode(chunk, { stream: true });
+        } catch {
+          // RFC 6120 §4.9.3.22: improperly encoded stream, e.g. violating the rules of UTF-8 (§11.6).
+          this.fail('unsupported-encoding', 'the stream is not valid UTF-8');
+          return;
+        }
+        this.ascii = isAscii(chunk);
+      }
+      if (s.length === 0) return;
+      if (!this.seenInput) {
+        this.seenInput = true;
+        if (s.charCodeAt(0) === 0xfeff) s = s.slice(1); // a BOM is allowed at the start (XML 1.0 §4.3.3)
+      }
+      this.chunk(s, typeof chunk === 'string');
+    } catch (err) {
+      this.fail('internal-server-error', `stream parser failure: ${(err as Error)?.message ?? String(err)}`);
+    }
+  }
+
+  /** String input: keep a split surrogate pair for the next write; reject lone surrogates. */
+  private fromString(chunk: string): string {
+    let s = this.highSurrogate ? this.highSurrogate + chunk : chunk;
+    this.highSurrogate = '';
+    const last = s.charCodeAt(s.length - 1);
+    if (last >= 0xd800 && last <= 0xdbff) {
+      this.highSurrogate = s.slice(-1);
+      s = s.slice(0, -1);
+    }
+    return s;
+  }
+
+  private chunk(s: string, fromString: boolean): void {
+    this.feedFrom = 0;
+    this.lastCut = -1;
+    this.unitStart = -1;
+    let end = s.search(INVALID_CHARS);
+    // A lone surrogate can only come from string input (the fatal decoder never yields one); it is
+    // no XML Char (XML 1.0 §2.2). isWellFormed() is native and linear; the regex only runs on a hit.
+    if (fromString && !(s as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+      const lone = s.search(LONE_SURROGATE);
+      if (lone !== -1 && (end === -1 || lone < end)) end = lone;
+    }
+    this.scan(s, end === -1 ? s.length : end);
+    if (this.failed) return;
+    if (end !== -1) {
+      this.flush(s, this.lastCut);
+      this.fail('not-well-formed', `character U+${s.charCodeAt(end).toString(16).padStart(4, '0')} is not allowed in XML`);
+      return;
+    }
+    this.finishChunk(s);
+  }
+
+  /** End of a chunk: account the open unit, give ltx the complete tokens, keep the rest. */
+  private finishChunk(s: string): void {
+    const len = s.length;
+    if (this.unitOpen) {
+      const start = this.unitStart < 0 ? 0 : this.unitStart;
+      this.unitBytes += this.bytes(s, start, len);
+      if (this.unitBytes > this.maxSize) {
+        this.flush(s, this.unitStart);
+        this.failSize();
+        return;
+      }
+      this.unitStart = -1;
+    }
+    if (this.selfText) {
+      if (this.feedFrom < len) this.pend.push(s.slice(this.feedFrom));
+    } else {
+      this.flush(s, this.lastCut);
+      if (this.failed) return;
+      // Whitespace between top-level elements is dropped here so that keepalives never pile up.
+      if (!(this.st === S.Text && this.depth <= 1) && this.feedFrom < len) {
+        this.pend.push(this.feedFrom === 0 ? s : s.slice(this.feedFrom));
+      }
+    }
+    if (this.attrHead === this.attrCounts.length) {
+      this.attrCounts.length = 0;
+      this.attrHead = 0;
+    }
+  }
+
+  /** Writes to ltx everything held back plus s[feedFrom, upTo). */
+  private flush(s: string, upTo: number): void {
+    if (upTo <= this.feedFrom || this.failed) return;
+    let data = this.feedFrom === 0 && upTo === s.length ? s : s.slice(this.feedFrom, upTo);
+    if (this.pend.length > 0) {
+      data = this.pend.join('') + data;
+      this.pend.length = 0;
+    }
+    this.feedFrom = upTo;
+    this.sax.write(data);
+  }
+
+  private bytes(s: string, from: number, to: number): number {
+    if (to <= from) return 0;
+    return this.ascii ? to - from : Buffer.byteLength(from === 0 && to === s.length ? s : s.slice(from, to));
+  }
+
+  private failSize(): void {
+    // RFC 6120 §4.9.3.14 policy-violation; §13.12 lets a server bound stanza size.
+    this.fail('policy-violation', `top-level element larger than ${this.maxSize} bytes`);
+  }
+
+  /** A guard error: first hand ltx the complete tokens before it (they came earlier on the wire). */
+  private guardFail(s: string, condition: StreamErrorCondition, text: string): void {
+    this.flush(s, this.lastCut);
+    this.fail(condition, text);
+  }
+
+  private fail(condition: StreamErrorCondition, text: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.pend.length = 0;
+    this.cursor = null;
+    try {
+      this.h.error(condition, text);
+    } catch {
+      // The consumer's error handler must not make write() throw.
+    }
+  }
+
+  /** The guard: scans s[0, end) from the saved state. */
+  private scan(s: string, end: number): void {
+    let st = this.st;
+    let depth = this.depth;
+    let i = 0;
+    let nextLt = -1; // cached position of the next '<' at or after i (end if none)
+    let nextAmp = -1; // same for '&'
+
+    // On exit (end of input or error) the state goes back to the instance.
+    const save = (): void => {
+      this.st = st;
+      this.depth = depth;
+    };
+    const bad = (condition: StreamErrorCondition, text: string): void => {
+      save();
+      this.guardFail(s, condition, text);
+    };
+
+    while (i < end) {
+      switch (st) {
+        case S.Text: {
+          if (nextLt < i) {
+            nextLt = s.indexOf('<', i);
+            if (nextLt === -1 || nextLt > end) nextLt = end;
+          }
+          if (depth >= 2) {
+            if (nextAmp < i) {
+              nextAmp = s.indexOf('&', i);
+              if (nextAmp === -1 || nextAmp > end) nextAmp = end;
+            }
+            if (nextAmp < nextLt) {
+              i = nextAmp + 1;
+              this.refReturn = S.Text;
+              this.refBuf = '';
+              st = S.Ref;
+              break;
+            }
+            i = nextLt;
+            if (i === end) break;
+            if (this.selfText) this.deliverText(s, i);
+            i++;
+            st = S.Lt;
+            break;
+          }
+          // Between top-level elements only whitespace may appear (keepalives, RFC 6120 §4.6.1).
+          for (; i < nextLt; i++) {
+            if (!isSpace(s.charCodeAt(i))) {
+              if (depth === 1) {
+                // Well-formed XML, but the stream's content model has no text: RFC 6120 §4.9.3.1.
+                return bad('bad-format', 'text is not allowed at the top level of the stream');
+              }
+              return bad('not-well-formed', this.sawRoot ? 'content after the end of the stream' : 'text before the stream header');
+            }
+          }
+          if (i === end) break;
+          if (depth === 0 && this.sawRoot) return bad('not-well-formed', 'content after the end of the stream');
+          this.unitOpen = true;
+          this.unitStart = i;
+          this.unitBytes = 0;
+          i++;
+          st = S.Lt;
+          break;
+        }
+
+        case S.Lt: {
+          const c = s.charCodeAt(i);
+          if (isNameStart(c)) {
+            i++;
+            this.attrCount = 0;
+            this.declAllowed = false;
+            st = S.StagName;
+          } else if (c === 47 /* / */) {
+            i++;
+            st = S.EtagStart;
+          } else if (c === 33 /* ! */) {
+            i++;
+            st = S.Bang;
+          } else if (c === 63 /* ? */) {
+            if (!(this.declAllowed && depth === 0)) {
+              return bad('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)');
+            }
+            this.declAllowed = false;
+            this.piBuf = '<';
+            st = S.Pi;
+          } else {
+            return bad('not-well-formed', "'<' must start a tag");
+          }
+          break;
+        }
+
+        case S.Bang: {
+          // Only CDATA may follow '<!': comments, DOCTYPE, ENTITY etc. are restricted (RFC 6120 §11.1).
+          if (s.charCodeAt(i) !== 91 /* [ */) {
+            return bad('restricted-xml', 'comments and DTDs are not allowed (RFC 6120 §11.1)');
+          }
+          i++;
+          this.cdataMatched = 1;
+          st = S.CdataOpen;
+          break;
+        }
+
+        case S.CdataOpen: {
+          while (i < end && this.cdataMatched < CDATA_OPEN.length) {
+            if (s.charCodeAt(i) !== CDATA_OPEN.charCodeAt(this.cdataMatched)) {
+              return bad('restricted-xml', 'markup declarations are not allowed (RFC 6120 §11.1)');
+            }
+            i++;
+            this.cdataMatched++;
+          }
+          if (this.cdataMatched < CDATA_OPEN.length) break;
+          if (depth < 2) {
+            return depth === 1
+              ? bad('bad-format', 'text is not allowed at the top level of the stream')
+              : bad('not-well-formed', 'text before the stream header');
+          }
+          this.cdataBrackets = 0;
+          st = S.Cdata;
+          break;
+        }
+
+        case S.Cdata: {
+          // A ']' or ']]' at the end of the previous chunk may complete ']]>' here.
+          let br = this.cdataBrackets;
+          let closed = false;
+          while (br > 0 && i < end) {
+            const c = s.charCodeAt(i);
+            if (c === 62 /* > */ && br === 2) {
+              i++;
+              closed = true;
+              break;
+            }
+            if (c !== 93 /* ] */) break;
+            if (br < 2) br++;
+            i++;
+          }
+          this.cdataBrackets = 0;
+          if (!closed) {
+            if (br > 0 && i === end) {
+              this.cdataBrackets = br;
+              break;
+            }
+            const e = s.indexOf(']]>', i);
+            if (e === -1 || e + 3 > end) {
+              let n = 0;
+              while (n < 2 && end - n > i && s.charCodeAt(end - n - 1) === 93) n++;
+              this.cdataBrackets = n;
+              i = end;
+              break;
+            }
+            i = e + 3;
+          }
+          // ltx loses text that follows a CDATA section, so hand it everything up to here now and
+          // deliver the text up to the next '<' ourselves.
+          st = S.Text;
+          this.lastCut = i;
+          save();
+          this.flush(s, i);
+          if (this.failed) return;
+          this.selfText = true;
+          break;
+        }
+
+        case S.Pi: {
+          // The XML declaration, allowed only before the stream header; any other PI is restricted.
+          let buf = this.piBuf;
+          let done = false;
+          for (; i < end; i++) {
+            const c = s.charCodeAt(i);
+            buf += s[i];
+            if (buf.length === 6 && !/^<\?xml[ \t\r\n]$/.test(buf)) {
+              return bad('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)');
+            }
+            if (c === 62 /* > */ && buf.length >= 4 && buf.charCodeAt(buf.length - 2) === 63 /* ? */) {
+              i++;
+              done = true;
+              break;
+            }
+            if (buf.length > 256) return bad('not-well-formed', 'XML declaration too long');
+          }
+          this.piBuf = buf;
+          if (!done) break;
+          if (buf.length < 6) return bad('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)');
+          const err = checkXmlDecl(buf);
+          if (err) return bad(err[0], err[1]);
+          this.piBuf = '';
+          this.lastCut = i;
+          this.unitOpen = false;
+          st = S.Text;
+          break;
+        }
+
+        case S.StagName: {
+          while (i < end && isNameChar(s.charCodeAt(i))) i++;
+          if (i === end) break;
+          const c = s.charCodeAt(i);
+          if (isSpace(c)) {
+            i++;
+            st = S.StagSpace;
+          } else if (c === 62 /* > */) {
+            i++;
+            st = S.Text;
+            if (!this.startTagDone(s, i, false, depth)) return save();
+            depth++;
+            if (depth > this.maxDepth + 1) {
+              return bad('policy-violation', `elements nested deeper than ${this.maxDepth}`);
+            }
+          } else if (c === 47 /* / */) {
+            i++;
+            st = S.EmptyEnd;
+          } else {
+            return bad('not-well-formed', 'invalid character in element name');
+          }
+          break;
+        }
+
+        case S.StagSpace:
+        case S.AfterValue: {
+          const c = s.charCodeAt(i);
+          if (isSpace(c)) {
+            i++;
+            if (st === S.AfterValue) st = S.StagSpace;
+            else while (i < end && isSpace(s.charCodeAt(i))) i++;
+          } else if (c === 62 /* > */) {
+            i++;
+            st = S.Text;
+            if (!this.startTagDone(s, i, false, depth)) return save();
+            depth++;
+            if (depth > this.maxDepth + 1) {
+              return bad('policy-violation', `elements nested deeper than ${this.maxDepth}`);
+            }
+          } else if (c === 47 /* / */) {
+            i++;
+            st = S.EmptyEnd;
+          } else if (st === S.StagSpace && isNameStart(c)) {
+            if (++this.attrCount > this.maxAttrs) {
+              return bad('policy-violation', `more than ${this.maxAttrs} attributes on one element`);
+            }
+            i++;
+            st = S.AttrName;
+          } else {
+            return bad('not-well-formed', st === S.AfterValue ? 'attributes must be separated by whitespace' : 'malformed start tag');
+          }
+          break;
+        }
+
+        case S.AttrName: {
+          while (i < end && isNameChar(s.charCodeAt(i))) i++;
+          if (i === end) break;
+          const c = s.charCodeAt(i);
+          i++;
+          if (c === 61 /* = */) st = S.AttrQuote;
+          else if (isSpace(c)) st = S.AttrEq;
+          else return bad('not-well-formed', 'attribute without a value');
+          break;
+        }
+
+        case S.AttrEq: {
+          while (i < end && isSpace(s.charCodeAt(i))) i++;
+          if (i === end) break;
+          if (s.charCodeAt(i) !== 61 /* = */) return bad('not-well-formed', 'attribute without a value');
+          i++;
+          st = S.AttrQuote;
+          break;
+        }
+
+        case S.AttrQuote: {
+          while (i < end && isSpace(s.charCodeAt(i))) i++;
+          if (i === end) break;
+          const c = s.charCodeAt(i);
+          if (c !== 34 /* " */ && c !== 39 /* ' */) return bad('not-well-formed', 'attribute value must be quoted');
+          this.quote = c;
+          i++;
+          st = S.AttrValue;
+          break;
+        }
+
+        case S.AttrValue: {
+          let q = s.indexOf(this.quote === 34 ? '"' : "'", i);
+          if (q === -1 || q > end) q = end;
+          if (nextLt < i) {
+            nextLt = s.indexOf('<', i);
+            if (nextLt === -1 || nextLt > end) nextLt = end;
+          }
+          if (nextLt < q) return bad('not-well-formed', "'<' is not allowed in attribute values");
+          if (nextAmp < i) {
+            nextAmp = s.indexOf('&', i);
+            if (nextAmp === -1 || nextAmp > end) nextAmp = end;
+          }
+          if (nextAmp < q) {
+            i = nextAmp + 1;
+            this.refReturn = S.AttrValue;
+            this.refBuf = '';
+            st = S.Ref;
+            break;
+          }
+          if (q === end) {
+            i = end;
+            break;
+          }
+          i = q + 1;
+          st = S.AfterValue;
+          break;
+        }
+
+        case S.EmptyEnd: {
+          if (s.charCodeAt(i) !== 62 /* > */) return bad('not-well-formed', "'/' must be followed by '>'");
+          i++;
+          st = S.Text;
+          if (!this.startTagDone(s, i, true, depth)) return save();
+          break;
+        }
+
+        case S.EtagStart: {
+          if (!isNameStart(s.charCodeAt(i))) return bad('not-well-formed', 'malformed end tag');
+          i++;
+          st = S.EtagName;
+          break;
+        }
+
+        case S.EtagName:
+        case S.EtagSpace: {
+          if (st === S.EtagName) while (i < end && isNameChar(s.charCodeAt(i))) i++;
+          while (i < end && isSpace(s.charCodeAt(i))) {
+            i++;
+            st = S.EtagSpace;
+          }
+          if (i === end) break;
+          if (s.charCodeAt(i) !== 62 /* > */) return bad('not-well-formed', 'malformed end tag');
+          i++;
+          st = S.Text;
+          if (depth === 0) return bad('not-well-formed', 'end tag before the stream header');
+          depth--;
+          this.lastCut = i;
+          if (depth <= 1) {
+            if (!this.unitDone(s, i)) return save();
+            if (depth === 0) {
+              // </stream:stream>: let ltx report it now; anything after it is an error.
+              save();
+              this.flush(s, i);
+              if (this.failed) return;
+            }
+          }
+          break;
+        }
+
+        case S.Ref: {
+          const room = MAX_REF_LENGTH - this.refBuf.length;
+          const semi = s.indexOf(';', i);
+          if (semi !== -1 && semi < end && semi - i <= room) {
+            const ref = this.refBuf ? this.refBuf + s.slice(i, semi) : s.slice(i, semi);
+            this.refBuf = '';
+            i = semi + 1;
+            const err = checkReference(ref, true);
+            if (err) return bad(err[0], err[1]);
+            st = this.refReturn;
+          } else if ((semi === -1 || semi >= end) && end - i <= room) {
+            this.refBuf += s.slice(i, end);
+            i = end;
+          } else {
+            const err = checkReference(this.refBuf + s.slice(i, i + room), false);
+            return bad(err![0], err![1]);
+          }
+          break;
+        }
+      }
+    }
+    save();
+  }
+
+  /** A start tag ended just before i. Returns false if the stream failed. */
+  private startTagDone(s: string, i: number, empty: boolean, depth: number): boolean {
+    this.attrCounts.push(this.attrCount);
+    this.lastCut = i;
+    if (depth === 0) this.sawRoot = true;
+    // The header (or an empty root, i.e. a whole stream in one tag) and empty top-level elements
+    // end their unit here.
+    if (depth === 0 || (depth === 1 && empty)) return this.unitDone(s, i);
+    return true;
+  }
+
+  /** The current top-level unit ended just before i: check its size. */
+  private unitDone(s: string, i: number): boolean {
+    this.unitOpen = false;
+    const size = this.unitBytes + this.bytes(s, this.unitStart < 0 ? 0 : this.unitStart, i);
+    if (size > this.maxSize) {
+      this.flush(s, this.unitStart);
+      this.failSize();
+      return false;
+    }
+    return true;
+  }
+
+  /** Text after a CDATA section, up to the '<' at `to`, which ltx would drop. */
+  private deliverText(s: string, to: number): void {
+    let text = s.slice(this.feedFrom, to);
+    if (this.pend.length > 0) {
+      text = this.pend.join('') + text;
+      this.pend.length = 0;
+    }
+    this.feedFrom = to;
+    this.selfText = false;
+    if (text.length > 0) this.onText(unescapeXML(text));
+  }
+
+  // ---- ltx events -> elements ----
+
+  private onStart(name: string, attrs: Record<string, string>): void {
+    if (this.failed) return;
+    let n = 0;
+    let prefixed = name.indexOf(':') !== -1;
+    for (const k in attrs) {
+      n++;
+      if (!prefixed && k.indexOf(':') !== -1) prefixed = true;
+    }
+    // ltx keeps the last of duplicate attributes; the guard counted them all (XML 1.0 §3.1 WFC).
+    if (n !== this.attrCounts[this.attrHead++]) {
+      this.fail('not-well-formed', 'duplicate attribute');
+      return;
+    }
+    if (prefixed && !this.checkPrefixes(name, attrs)) return;
+    if (this.level === 0) {
+      this.onRoot(name, attrs);
+      return;
+    }
+    // Build like @xmpp/xml's Parser, but reuse ltx's fresh attrs object instead of copying it.
+    const el = new Element(name);
+    el.attrs = attrs;
+    const parent = this.cursor;
+    if (parent !== null) {
+      parent.children.push(el);
+      el.parent = parent;
+    }
+    this.cursor = el;
+    this.level++;
+  }
+
+  private onRoot(name: string, attrs: Record<string, string>): void {
+    const colon = name.indexOf(':');
+    const prefix = colon === -1 ? '' : name.slice(0, colon);
+    const local = colon === -1 ? name : name.slice(colon + 1);
+    const ns = colon === -1 ? attrs.xmlns : attrs[`xmlns:${prefix}`];
+    // RFC 6120 §4.8.1: the header must be <stream/> qualified by the stream namespace.
+    if (local !== 'stream' || ns !== NS.STREAM) {
+      this.fail('invalid-namespace', `the stream header must be <stream:stream xmlns:stream='${NS.STREAM}'>`);
+      return;
+    }
+    // RFC 6120 §4.8.5: an implementation MAY accept only the prefix 'stream' (and we do, so that
+    // <stream:features/> and <stream:error/> keep their usual names); else bad-namespace-prefix.
+    if (prefix !== 'stream') {
+      this.fail('bad-namespace-prefix', "the stream namespace must use the prefix 'stream'");
+      return;
+    }
+    this.rootName = name;
+    this.rootAttrs = attrs;
+    this.level = 1;
+    try {
+      this.h.streamStart(name, attrs);
+    } catch (err) {
+      this.handlerFailed(err);
+    }
+  }
+
+  /** Namespaces in XML 1.0 §3-§5 for a prefixed element or attribute name. */
+  private checkPrefixes(name: string, attrs: Record<string, string>): boolean {
+    const colon = name.indexOf(':');
+    if (colon !== -1) {
+      const prefix = name.slice(0, colon);
+      if (colon === 0 || colon === name.length - 1 || name.indexOf(':', colon + 1) !== -1 || prefix === 'xmlns') {
+        this.fail('not-well-formed', `${name} is not a valid qualified name`);
+        return false;
+      }
+      if (prefix !== 'xml' && this.lookupPrefix(prefix, attrs) === undefined) {
+        // RFC 6120 §4.9.3.2; during the header it also covers an undeclared stream prefix.
+        this.fail('bad-namespace-prefix', `namespace prefix ${prefix} is not declared`);
+        return false;
+      }
+    }
+    for (const k in attrs) {
+      const c = k.indexOf(':');
+      if (c === -1) continue;
+      const prefix = k.slice(0, c);
+      const local = k.slice(c + 1);
+      if (c === 0 || local.length === 0 || local.indexOf(':') !== -1) {
+        this.fail('not-well-formed', `${k} is not a valid qualified name`);
+        return false;
+      }
+      if (prefix === 'xmlns') {
+        const v = attrs[k];
+        if (v === '' || local === 'xmlns' || (local === 'xml') !== (v === XML_NS)) {
+          this.fail('not-well-formed', `invalid namespace declaration ${k}`);
+          return false;
+        }
+      } else if (prefix !== 'xml' && this.lookupPrefix(prefix, attrs) === undefined) {
+        this.fail('bad-namespace-prefix', `namespace prefix ${prefix} is not declared`);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private lookupPrefix(prefix: string, attrs: Record<string, string>): string | undefined {
+    const key = `xmlns:${prefix}`;
+    if (attrs[key] !== undefined) return attrs[key];
+    for (let el = this.cursor; el !== null; el = el.parent) {
+      if (el.attrs[key] !== undefined) return el.attrs[key] as string;
+    }
+    return this.rootAttrs?.[key];
+  }
+
+  private onEnd(name: string): void {
+    if (this.failed) return;
+    if (this.level === 1) {
+      if (name !== this.rootName) {
+        this.fail('not-well-formed', `</${name}> does not close <${this.rootName}>`);
+        return;
+      }
+      this.level = 0;
+      try {
+        this.h.streamEnd();
+      } catch (err) {
+        this.handlerFailed(err);
+      }
+      return;
+    }
+    const el = this.cursor!;
+    if (name !== el.name) {
+      this.fail('not-well-formed', `</${name}> does not close <${el.name}>`);
+      return;
+    }
+    this.level--;
+    if (this.level > 1) {
+      this.cursor = el.parent;
+      return;
+    }
+    this.cursor = null; // el.parent is already null: top-level elements are never attached
+    try {
+      this.h.stanza(el);
+    } catch (err) {
+      this.handlerFailed(err);
+    }
+  }
+
+  private onText(text: string): void {
+    // Top-level text was checked by the guard to be whitespace: drop it.
+    if (this.failed || this.level < 2) return;
+    this.cursor!.children.push(text);
+  }
+
+  private handlerFailed(err: unknown): void {
+    this.fail('internal-server-error', `stream handler failed: ${(err as Error)?.message ?? String(err)}`);
+  }
+}

@@ -1,0 +1,109 @@
+// Composition root (DESIGN.md): config -> data -> core -> modules -> listeners. No globals, so tests
+// run several servers in one process.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServerConfig } from './core/config/types.js';
+import { Logger } from './core/log.js';
+import { HookRunner } from './core/hooks/hook-runner.js';
+import { IqRouter } from './core/iq-router.js';
+import { Router } from './core/router.js';
+import { SessionManager } from './core/session-manager.js';
+import { Accounts } from './core/accounts.js';
+import { Metrics } from './core/metrics.js';
+import { DiscoRegistry } from './core/disco-registry.js';
+import { Acl } from './core/acl.js';
+import type { Core } from './core/core.js';
+import { ModuleManager } from './core/modules/module-manager.js';
+import { openStore } from './data/index.js';
+import { Listeners } from './interface/listeners.js';
+import { ControlServer } from './interface/control/control-server.js';
+import { loadTlsContexts } from './interface/tls/load-tls.js';
+import { BUNDLED_MODULES } from '../modules/index.js';
+
+export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+
+export interface StartOptions {
+  log?: Logger;
+  /** Export process-wide metrics (off for in-process test servers). */
+  processMetrics?: boolean;
+  /** Skip the control socket (tests that don't need it). */
+  controlSocket?: boolean;
+}
+
+export class XmppServer {
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    readonly core: Core,
+    readonly modules: ModuleManager,
+    readonly listeners: Listeners,
+    private readonly control: ControlServer | null,
+  ) {}
+
+  /** Port actually bound by the first listener of a type (useful with port 0). */
+  port(type: string): number {
+    const l = this.listeners.bound.find((b) => b.type === type);
+    if (!l) throw new Error(`no ${type} listener`);
+    return l.port;
+  }
+
+  /** Graceful shutdown: stop accepting, system-shutdown to every stream, stop modules, close storage. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.core.log.info('shutting down');
+      await this.control?.stop();
+      await this.listeners.stop();
+      await this.modules.stopAll();
+      this.core.iq.cancelAll();
+      await this.core.store.close();
+      this.core.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<XmppServer> {
+  const log = opts.log ?? new Logger(config.log_level);
+  mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+  const store = await openStore(join(config.data_dir, 'db'));
+  try {
+    const metrics = new Metrics(opts.processMetrics ?? false);
+    const hooks = new HookRunner(log.child({ part: 'hooks' }));
+    hooks.onHandlerError = (hook, owner) => metrics.hookErrors.inc({ hook, owner });
+    const sessions = new SessionManager();
+    const iq = new IqRouter(log.child({ part: 'iq' }));
+    const accounts = new Accounts(store, hooks, config.scram_iterations);
+    const router = new Router(new Set(config.hosts), sessions, iq, hooks, accounts, metrics, log.child({ part: 'router' }));
+    const core: Core = {
+      config, log, hooks, iq, router, sessions, store, accounts, metrics,
+      disco: new DiscoRegistry(),
+      acl: new Acl(config.acl, config.access_rules),
+      version: VERSION,
+    };
+    const tls = await loadTlsContexts(config, log);
+    const modules = new ModuleManager(core, BUNDLED_MODULES);
+    await modules.startConfigured(config.modules);
+    const listeners = new Listeners(core, tls);
+    let control: ControlServer | null = null;
+    try {
+      await listeners.start(config.listen);
+      if (opts.controlSocket !== false) {
+        control = new ControlServer(config.control_socket, {
+          core, modules,
+          status: () => ({ listeners: listeners.bound, connections: listeners.connections.size }),
+        }, log.child({ part: 'control' }));
+        await control.start();
+      }
+    } catch (err) {
+      await listeners.stop();
+      await modules.stopAll();
+      throw err;
+    }
+    const running = new XmppServer(core, modules, listeners, control);
+    log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)' });
+    return running;
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,16 @@
+// The public surface for module authors (`xmppd/sdk`): everything a module may import from the server.
+export { defineModule } from './core/modules/module-definition.js';
+export type { ModuleDefinition } from './core/modules/module-definition.js';
+export { ModuleContext } from './core/modules/module-context.js';
+export { opt } from './core/modules/options.js';
+export type { OptionSchema, OptionValues, OptionSpec } from './core/modules/options.js';
+export { default as xml, Element } from '@xmpp/xml';
+export { Jid, JidError } from './core/jid.js';
+export { StanzaError, StreamError } from './core/errors.js';
+export type { StanzaErrorCondition, StanzaErrorType } from './core/errors.js';
+export { NS } from './core/ns.js';
+export { DROP, STOP } from '../hooks/index.js';
+export type { IqRequest, IqHandler, IqScope } from './core/iq-router.js';
+export type { Session } from './core/session.js';
+export type { Table, Row, RangeOptions, Op, Cond } from './data/index.js';
+export { errorReply, iqResult } from './core/stanza.js';
