@@ -314,6 +314,7 @@ export class C2SConnection implements Session {
   private newSaslSession(mechanism: string): SaslServerSession | null {
     const host = this.host;
     return createSaslSession(mechanism, {
+      domain: host,
       secure: this.secure,
       advertisedChannelBindings: this.channelBindings.types,
       channelBinding: (type) => this.channelBindings.get(type),
@@ -326,7 +327,7 @@ export class C2SConnection implements Session {
         }
         return this.core.accounts.credentials(jid);
       },
-    });
+    }, { fakeIterations: this.core.config.scram_iterations });
   }
 
   private saslFailed(condition: Parameters<typeof failureElement>[0], text?: string, mechanism = 'none'): void {

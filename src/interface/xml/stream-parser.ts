@@ -9,7 +9,7 @@ import { isAscii } from 'node:buffer';
 import type { StreamErrorCondition } from '../../core/errors.js';
 import { NS } from '../../core/ns.js';
 import {
-  INVALID_CHARS, MAX_REF_LENGTH, checkReference, checkXmlDecl, isNameChar, isNameStart,
+  INVALID_CHARS, MAX_REF_LENGTH, checkReference, checkXmlDecl, isNameChar, isNameStart, isReferencePrefix,
 } from './xml-chars.js';
 
 export interface StreamParserHandlers {
@@ -617,6 +617,10 @@ export class StreamParser {
           } else if ((semi === -1 || semi >= end) && end - i <= room) {
             this.refBuf += s.slice(i, end);
             i = end;
+            if (!isReferencePrefix(this.refBuf)) {
+              const err = checkReference(this.refBuf, false);
+              return bad(err![0], err![1]);
+            }
           } else {
             const err = checkReference(this.refBuf + s.slice(i, i + room), false);
             return bad(err![0], err![1]);

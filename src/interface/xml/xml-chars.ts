@@ -83,6 +83,18 @@ export function checkReference(ref: string, complete: boolean): [StreamErrorCond
   return ['not-well-formed', "'&' must start an entity or character reference"];
 }
 
+const NUMERIC_REF_PREFIX = /^#(?:x[0-9A-Fa-f]*|[0-9]*)$/;
+
+/**
+ * For a reference cut by the end of a chunk: false when `partial` (after '&', no ';' yet) can no
+ * longer become a valid one, so that `a & b` fails now rather than after more input.
+ */
+export function isReferencePrefix(partial: string): boolean {
+  if (partial.length === 0) return true;
+  if (partial.charCodeAt(0) === 35 /* # */) return NUMERIC_REF_PREFIX.test(partial);
+  return isName(partial);
+}
+
 /** XML declaration (XML 1.0 §2.8 XMLDecl), already known to start with "<?xml" + whitespace. */
 const XML_DECL =
   /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(["'])1\.[0-9]+\1(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(["'])([A-Za-z][A-Za-z0-9._-]*)\2)?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(["'])(?:yes|no)\4)?[ \t\r\n]*\?>$/;

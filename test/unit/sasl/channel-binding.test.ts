@@ -96,7 +96,6 @@ describe('tls-server-end-point', () => {
 describe('channel binding over loopback TLS', () => {
   const { der, certPem, keyPem } = makeCert();
   let server: tls.Server;
-  let maxVersion: tls.SecureVersion = 'TLSv1.3';
 
   before(async () => {
     server = tls.createServer({ key: keyPem, cert: certPem, minVersion: 'TLSv1.2' });
@@ -110,11 +109,10 @@ describe('channel binding over loopback TLS', () => {
   });
 
   async function connect(version: tls.SecureVersion): Promise<{ srv: tls.TLSSocket; cli: tls.TLSSocket; done: () => void }> {
-    maxVersion = version;
     const srvP = once(server, 'test-conn') as Promise<[tls.TLSSocket]>;
     const cli = tls.connect({
       port: (server.address() as AddressInfo).port, host: '127.0.0.1', servername: 'localhost',
-      ca: certPem, maxVersion,
+      ca: certPem, maxVersion: version,
     });
     await once(cli, 'secureConnect');
     const [srv] = await srvP;

@@ -1,0 +1,65 @@
+// Test harness: a real server in-process on ephemeral loopback ports, LevelDB in a temp dir.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildConfig } from '../../src/core/config/load-config.js';
+import { Logger } from '../../src/core/log.js';
+import { Jid } from '../../src/core/jid.js';
+import { startServer, type XmppServer } from '../../src/main.js';
+import { ensureSelfSignedCertificate } from '../../src/interface/tls/self-signed.js';
+
+export interface TestServer {
+  server: XmppServer;
+  dir: string;
+  domain: string;
+  c2sPort: number;
+  c2sTlsPort: number;
+  certPem: string;
+  addUser(local: string, password: string, domain?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+let sharedCert: Promise<{ cert: string; key: string; certPem: string }> | null = null;
+
+/** One self-signed certificate per test process (RSA key generation is slow). */
+function testCertificate(): Promise<{ cert: string; key: string; certPem: string }> {
+  sharedCert ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xmppd-test-cert-'));
+    const c = await ensureSelfSignedCertificate(dir, ['localhost', 'example.test']);
+    process.once('exit', () => void rm(dir, { recursive: true, force: true }));
+    return { cert: join(dir, 'self-signed.crt'), key: join(dir, 'self-signed.key'), certPem: c.certPem };
+  })();
+  return sharedCert;
+}
+
+export async function startTestServer(overrides: Record<string, unknown> = {}, opts: { log?: Logger; dir?: string } = {}): Promise<TestServer> {
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'xmppd-test-')));
+  const cert = await testCertificate();
+  const config = buildConfig({
+    hosts: ['localhost'],
+    data_dir: dir,
+    log_level: 'silent',
+    control_socket: join(dir, 'ctl.sock'),
+    tls: { cert: cert.cert, key: cert.key },
+    listen: [
+      { port: 0, ip: '127.0.0.1', type: 'c2s' },
+      { port: 0, ip: '127.0.0.1', type: 'c2s_tls' },
+    ],
+    ...overrides,
+  });
+  const server = await startServer(config, { log: opts.log ?? new Logger('silent') });
+  const domain = config.hosts[0]!;
+  return {
+    server,
+    dir,
+    domain,
+    c2sPort: server.listeners.bound.find((l) => l.type === 'c2s')?.port ?? 0,
+    c2sTlsPort: server.listeners.bound.find((l) => l.type === 'c2s_tls')?.port ?? 0,
+    certPem: cert.certPem,
+    addUser: (local, password, d = domain) => server.core.accounts.create(Jid.of(local, d), password),
+    async stop() {
+      await server.stop();
+      if (!opts.dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,171 @@
+// A minimal XMPP client over real sockets for protocol tests: raw writes, waits on what arrives, and the
+// standard negotiation steps (STARTTLS, SASL incl. SCRAM -PLUS, bind) done by hand.
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { ScramClient } from '../../src/core/sasl/scram-client.js';
+import { tlsExporter, tlsServerEndPoint } from '../../src/core/sasl/channel-binding.js';
+
+export class RawClient {
+  buffer = '';
+  closed = false;
+  private waiters: Array<() => void> = [];
+
+  private constructor(public socket: Socket) {
+    this.attach(socket);
+  }
+
+  static async connect(port: number, opts: { tls?: boolean; servername?: string } = {}): Promise<RawClient> {
+    const sock = opts.tls
+      ? tlsConnect({ port, host: '127.0.0.1', servername: opts.servername ?? 'localhost', rejectUnauthorized: false, ALPNProtocols: ['xmpp-client'] })
+      : netConnect({ port, host: '127.0.0.1' });
+    await new Promise<void>((resolve, reject) => {
+      sock.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
+      sock.once('error', reject);
+    });
+    return new RawClient(sock);
+  }
+
+  private attach(sock: Socket): void {
+    this.socket = sock;
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      this.buffer += d;
+      this.wake();
+    });
+    sock.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    sock.on('error', () => {});
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  send(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Wait until the received text matches; returns the match and consumes everything up to its end. */
+  async expect(re: RegExp, timeoutMs = 5000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = re.exec(this.buffer);
+      if (m) {
+        this.buffer = this.buffer.slice(m.index + m[0].length);
+        return m;
+      }
+      if (this.closed) throw new Error(`connection closed while waiting for ${re}; got: ${this.buffer.slice(0, 500)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${re}; got: ${this.buffer.slice(0, 500)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Wait for the server to close the TCP connection. */
+  async waitClosed(timeoutMs = 5000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`connection still open; got: ${this.buffer.slice(0, 500)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.buffer;
+  }
+
+  openStream(to = 'localhost'): void {
+    this.send(`<?xml version='1.0'?><stream:stream to='${to}' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`);
+  }
+
+  async features(): Promise<string> {
+    return (await this.expect(/<stream:features>[\s\S]*?<\/stream:features>|<stream:features\/>/))[0];
+  }
+
+  async starttls(servername = 'localhost'): Promise<void> {
+    this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await this.expect(/<proceed xmlns=["']urn:ietf:params:xml:ns:xmpp-tls["']\/>/);
+    const raw = this.socket;
+    raw.removeAllListeners('data');
+    raw.removeAllListeners('close');
+    const tls = tlsConnect({ socket: raw, servername, rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => {
+      tls.once('secureConnect', () => resolve());
+      tls.once('error', reject);
+    });
+    this.buffer = '';
+    this.attach(tls);
+  }
+
+  get tlsSocket(): TLSSocket {
+    return this.socket as TLSSocket;
+  }
+
+  /** SASL PLAIN; resolves to the server's answer element name (success/failure). */
+  async authPlain(user: string, password: string): Promise<string> {
+    const payload = Buffer.from(`\0${user}\0${password}`).toString('base64');
+    this.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${payload}</auth>`);
+    return (await this.expect(/<(success|failure)[\s\S]*?(?:\/>|<\/\1>)/))[0];
+  }
+
+  /** SCRAM (any variant); for -PLUS the binding data comes from this connection's TLS session. */
+  async authScram(mechanism: string, user: string, password: string, cbType?: 'tls-exporter' | 'tls-server-end-point', cbOverride?: Buffer): Promise<string> {
+    let cbData: Buffer | undefined;
+    if (cbType === 'tls-exporter') cbData = tlsExporter(this.tlsSocket) ?? undefined;
+    if (cbType === 'tls-server-end-point') cbData = tlsServerEndPoint(this.tlsSocket.getPeerX509Certificate()!.raw) ?? undefined;
+    if (cbOverride) cbData = cbOverride;
+    const client = new ScramClient({ mechanism, username: user, password, cbType, cbData });
+    this.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='${mechanism}'>${client.clientFirst().toString('base64')}</auth>`);
+    const m = await this.expect(/<challenge xmlns=["']urn:ietf:params:xml:ns:xmpp-sasl["']>([^<]*)<\/challenge>|<failure[\s\S]*?<\/failure>/);
+    if (!m[0].startsWith('<challenge')) return m[0];
+    const final = await client.clientFinal(Buffer.from(m[1]!, 'base64'));
+    this.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${final.toString('base64')}</response>`);
+    const r = await this.expect(/<success xmlns=["']urn:ietf:params:xml:ns:xmpp-sasl["']>([^<]*)<\/success>|<failure[\s\S]*?<\/failure>/);
+    if (r[0].startsWith('<success')) client.verifyServerFinal(Buffer.from(r[1]!, 'base64'));
+    return r[0];
+  }
+
+  async bind(resource?: string): Promise<string> {
+    const res = resource ? `<resource>${resource}</resource>` : '';
+    this.send(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${res}</bind></iq>`);
+    const m = await this.expect(/<iq[^>]*id=["']bind1["'][^>]*>[\s\S]*?<\/iq>|<iq[^>]*id=["']bind1["'][^>]*\/>/);
+    const jid = /<jid>([^<]+)<\/jid>/.exec(m[0]);
+    if (!jid) throw new Error(`bind failed: ${m[0]}`);
+    return jid[1]!;
+  }
+
+  /** Connect, STARTTLS, authenticate (SCRAM-SHA-256 by default), bind, send initial presence. */
+  static async login(port: number, user: string, password: string, resource?: string, opts: { presence?: boolean } = {}): Promise<{ c: RawClient; jid: string }> {
+    const c = await RawClient.connect(port);
+    c.openStream();
+    await c.features();
+    await c.starttls();
+    c.openStream();
+    await c.features();
+    const r = await c.authScram('SCRAM-SHA-256', user, password);
+    if (!r.startsWith('<success')) throw new Error(`login failed: ${r}`);
+    c.openStream();
+    await c.features();
+    const jid = await c.bind(resource);
+    if (opts.presence !== false) c.send('<presence/>');
+    return { c, jid };
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
