@@ -10,7 +10,7 @@ interface Entry { handler: AnyHandler; priority: number; seq: number; owner: str
 export type FilterValue<N extends HookName> = HookCatalogue[N] extends { value: infer V } ? V : never;
 export type HookCtx<N extends HookName> = HookCatalogue[N] extends { ctx: infer C } ? C : never;
 export type FilterResult<N extends HookName> =
-  | FilterValue<N> | undefined | typeof STOP | (HookCatalogue[N] extends { drop: true } ? typeof DROP : never);
+  | FilterValue<N> | undefined | void | typeof STOP | (HookCatalogue[N] extends { drop: true } ? typeof DROP : never);
 export type HookHandler<N extends HookName> = HookCatalogue[N] extends { kind: 'filter' }
   ? (value: FilterValue<N>, ctx: HookCtx<N>) => FilterResult<N> | Promise<FilterResult<N>>
   : (ctx: HookCtx<N>) => void | typeof STOP | Promise<void | typeof STOP>;

@@ -1,0 +1,53 @@
+// Configuration loading: defaults, and errors that name the YAML path and what to fix.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildConfig, loadConfigFile, ConfigError } from '../../../src/core/config/load-config.js';
+
+test('the embedded default: localhost, ./data, c2s 5222 + c2s_tls 5223, STARTTLS required, core modules', () => {
+  const c = buildConfig({});
+  assert.deepEqual(c.hosts, ['localhost']);
+  assert.equal(c.data_dir, join(process.cwd(), 'data'));
+  assert.deepEqual(c.listen.map((l) => [l.type, l.port, l.starttls_required]), [['c2s', 5222, true], ['c2s_tls', 5223, true]]);
+  assert.equal(c.max_stanza_size, 262144);
+  assert.deepEqual(Object.keys(c.modules).sort(), ['disco', 'ping', 'time', 'version']);
+});
+
+const bad = (raw: unknown, path: RegExp) => {
+  assert.throws(() => buildConfig(raw, '/etc/xmppd.yaml'), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /^\/etc\/xmppd\.yaml: /);
+    assert.match(err.message, path);
+    assert.equal(err.code, 'XMPPD_ERR_CONFIG');
+    return true;
+  });
+};
+
+test('bad values name their YAML path', () => {
+  bad({ hosts: [] }, /hosts: must be a non-empty list/);
+  bad({ hosts: ['bad host name'] }, /hosts\[0\]: "bad host name" is not a valid domain/);
+  bad({ listen: [{ port: 99999, type: 'c2s' }] }, /listen\[0\]\.port: must be an integer from 0 to 65535/);
+  bad({ listen: [{ port: 5222, type: 'pop3' }] }, /listen\[0\]\.type: must be one of/);
+  bad({ max_stanza_size: 'big' }, /max_stanza_size: must be an integer/);
+  bad({ log_level: 'loud' }, /log_level: must be one of/);
+  bad({ colour: 'blue' }, /colour: unknown option/);
+  bad({ access_rules: { register: [{ allow: 'friends' }] } }, /access_rules\.register\[0\]\.allow: ACL "friends" is not defined/);
+  bad({ acl: { admin: { nickname: ['x'] } } }, /acl\.admin\.nickname: unknown ACL kind/);
+  bad({ host_config: { 'other.example': {} } }, /host_config\.other\.example: "other\.example" is not listed in hosts/);
+  bad({ modules: { ping: 'yes' } }, /modules\.ping: must be a mapping/);
+});
+
+test('YAML files: relative paths resolve against the file; syntax errors are reported with the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xmppd-cfg-'));
+  const f = join(dir, 'x.yaml');
+  writeFileSync(f, 'hosts: [example.org]\ndata_dir: ./state\nacl:\n  admin:\n    user: [admin@example.org]\naccess_rules:\n  configure:\n    - allow: admin\n');
+  const c = loadConfigFile(f);
+  assert.equal(c.data_dir, join(dir, 'state'));
+  assert.equal(c.control_socket, join(dir, 'state', 'xmppd.sock'));
+  assert.deepEqual(c.access_rules.configure, [{ action: 'allow', acl: 'admin' }]);
+  writeFileSync(f, 'hosts: [a\n  b: c');
+  assert.throws(() => loadConfigFile(f), /x\.yaml: \(top level\): invalid YAML/);
+  assert.throws(() => loadConfigFile(join(dir, 'missing.yaml')), /missing\.yaml: \(top level\): cannot read the file \(ENOENT\)/);
+});
