@@ -2,6 +2,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { buildConfig } from '../../src/core/config/load-config.js';
 import { Logger } from '../../src/core/log.js';
 import { Jid } from '../../src/core/jid.js';
@@ -18,6 +21,9 @@ export interface TestServer {
   addUser(local: string, password: string, domain?: string): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** config/test.yaml, the base every test server starts from. */
+const BASE_CONFIG = parse(readFileSync(fileURLToPath(new URL('../../../config/test.yaml', import.meta.url)), 'utf8')) as Record<string, unknown>;
 
 let sharedCert: Promise<{ cert: string; key: string; certPem: string }> | null = null;
 
@@ -36,15 +42,10 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, o
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'xmppd-test-')));
   const cert = await testCertificate();
   const config = buildConfig({
-    hosts: ['localhost'],
+    ...BASE_CONFIG,
     data_dir: dir,
-    log_level: 'silent',
     control_socket: join(dir, 'ctl.sock'),
     tls: { cert: cert.cert, key: cert.key },
-    listen: [
-      { port: 0, ip: '127.0.0.1', type: 'c2s' },
-      { port: 0, ip: '127.0.0.1', type: 'c2s_tls' },
-    ],
     ...overrides,
   });
   const server = await startServer(config, { log: opts.log ?? new Logger('silent') });

@@ -51,3 +51,12 @@ test('YAML files: relative paths resolve against the file; syntax errors are rep
   assert.throws(() => loadConfigFile(f), /x\.yaml: \(top level\): invalid YAML/);
   assert.throws(() => loadConfigFile(join(dir, 'missing.yaml')), /missing\.yaml: \(top level\): cannot read the file \(ENOENT\)/);
 });
+
+test('the annotated example config and the test config are valid', () => {
+  const root = new URL('../../../../config/', import.meta.url).pathname;
+  const ex = loadConfigFile(join(root, 'xmppd.example.yaml'));
+  assert.deepEqual(ex.hosts, ['localhost']);
+  assert.equal(ex.listen[0]!.starttls_required, true);
+  const t = loadConfigFile(join(root, 'test.yaml'));
+  assert.deepEqual(t.access_rules.register, [{ action: 'allow', acl: 'loopback' }, { action: 'deny', acl: 'all' }]);
+});
