@@ -99,3 +99,8 @@ test('unknown modules, and modules whose start fails, are reported; the server s
   await t.server.modules.load('shout', {});
   await t.server.modules.unload('shout');
 });
+
+test('boot is fail-fast: a bad module option or an unknown module names its YAML path', async () => {
+  await assert.rejects(startTestServer({ modules: { version: { show_os: 'sometimes' } } }), /modules\.version\.show_os: must be true or false/);
+  await assert.rejects(startTestServer({ modules: { pign: {} } }), /modules\.pign: no module named "pign"/);
+});

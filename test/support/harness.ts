@@ -48,7 +48,13 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, o
     tls: { cert: cert.cert, key: cert.key },
     ...overrides,
   });
-  const server = await startServer(config, { log: opts.log ?? new Logger('silent') });
+  let server: XmppServer;
+  try {
+    server = await startServer(config, { log: opts.log ?? new Logger('silent') });
+  } catch (err) {
+    if (!opts.dir) await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const domain = config.hosts[0]!;
   return {
     server,
