@@ -10,6 +10,7 @@ export interface SessionHooks {
   c2s_stream_features: { kind: 'filter'; drop: false; value: Element[]; ctx: StreamFeaturesCtx };
   session_opened: { kind: 'notify'; ctx: { session: Session } };
   session_closed: { kind: 'notify'; ctx: { session: Session; reason: string } };
+  c2s_unauthenticated_iq: { kind: 'filter'; drop: false; value: Element | null; ctx: { host: string; ip: string; secure: boolean; iq: Element } };
 }
 
 export const SESSION_HOOKS: Record<keyof SessionHooks, HookSpec> = {
@@ -19,4 +20,8 @@ export const SESSION_HOOKS: Record<keyof SessionHooks, HookSpec> = {
   },
   session_opened: { kind: 'notify', drop: false, ctx: '{ session: Session }', doc: 'A resource was bound.' },
   session_closed: { kind: 'notify', drop: false, ctx: '{ session: Session; reason: string }', doc: 'A bound session ended (any cause).' },
+  c2s_unauthenticated_iq: {
+    kind: 'filter', drop: false, value: 'Element | null', ctx: '{ host; ip; secure; iq: Element }',
+    doc: 'An IQ on a stream that has not authenticated (XEP-0077 registration); return the reply element, or leave null (not-authorized).',
+  },
 };

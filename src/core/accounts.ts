@@ -1,5 +1,5 @@
 // Accounts: stored SCRAM credentials per bare JID (RFC 5802 stored keys; never a plaintext password).
-import type { Store, Table } from '../data/index.js';
+import type { Op, Store, Table } from '../data/index.js';
 import { deriveCredentials, type StoredCredentials } from './sasl/scram-credentials.js';
 import type { Jid } from './jid.js';
 import type { HookRunner } from './hooks/hook-runner.js';
@@ -52,11 +52,20 @@ export class Accounts {
     if (!r.ok) throw new Error(`${bare.bareString()} changed concurrently; try again`);
   }
 
+  /**
+   * Delete an account and all of its data in ONE transaction: modules append their delete ops through
+   * remove_user_data. user_removing runs first, while contacts can still be told (RFC 6121 §3.2, §3.3).
+   */
   async remove(bare: Jid): Promise<void> {
     const key = keyOf(bare);
-    const r = await this.store.transact([{ type: 'del', table: 'accounts', key }], [{ type: 'present', table: 'accounts', key }]);
+    if (!(await this.table.get(key))) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
+    const jid = bare.bare();
+    await this.hooks.notify('user_removing', { jid });
+    let ops: Op[] = [{ type: 'del', table: 'accounts', key }];
+    if (this.hooks.has('remove_user_data')) ops = (await this.hooks.filter('remove_user_data', ops, { jid })) as Op[];
+    const r = await this.store.transact(ops, [{ type: 'present', table: 'accounts', key }]);
     if (!r.ok) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
-    await this.hooks.notify('user_removed', { jid: bare.bare() });
+    await this.hooks.notify('user_removed', { jid });
   }
 
   /** Bare JIDs of a host's accounts, in order. */

@@ -75,30 +75,56 @@ export class Router {
       if (name === 'message') this.bounce(el, from, to, new StanzaError('service-unavailable'));
       return; // presence to the server: nothing to do until a module handles it
     }
+    if (name === 'presence') return this.presenceToUser(el, from, to);
     if (to.resource) {
       const target = this.sm.get(to);
       if (target) return this.deliver(target, el, from, to);
+      // RFC 6121 §8.5.3.2: the resource is gone.
       if (name === 'iq') return this.bounce(el, from, to, new StanzaError('service-unavailable'));
-      if (name === 'presence') return; // RFC 6121 §8.5.3.2.3: silently ignore presence to a gone resource
-      return this.toBareMessage(el, from, to);
+      const type = el.attrs.type ?? 'normal';
+      if (type === 'groupchat') return this.bounce(el, from, to, new StanzaError('service-unavailable'));
+      if (type === 'headline' || type === 'error') return;
+      return this.toBareMessage(el, from, to.bare());
     }
-    if (name === 'iq') return this.iq.dispatch(el, from, to, 'account', to.domain, session);
-    if (name === 'message') return this.toBareMessage(el, from, to);
-    // presence to a bare JID: every available resource gets it (RFC 6121 §8.5.2.1.2)
+    if (name === 'iq') {
+      // An IQ to someone else's bare JID needs an account there (RFC 6121 §8.5.1).
+      if (!from.bare().equals(to.bare()) && !(await this.accounts.exists(to))) {
+        return this.bounce(el, from, to, new StanzaError('service-unavailable'));
+      }
+      return this.iq.dispatch(el, from, to, 'account', to.domain, session);
+    }
+    return this.toBareMessage(el, from, to);
+  }
+
+  /** Presence for a local account: modules (roster, subscriptions) first, then plain delivery. */
+  private async presenceToUser(el: Element, from: Jid, to: Jid): Promise<void> {
+    if (this.hooks.has('presence_in')) {
+      const r = await this.hooks.filter('presence_in', el, { from, to });
+      if (r === DROP) return;
+      el = r;
+    }
+    if (to.resource) {
+      const target = this.sm.get(to);
+      if (target) this.deliver(target, el, from, to); // else silently ignored (RFC 6121 §8.5.3.2.1)
+      return;
+    }
     for (const s of this.sm.resources(to)) if (s.presence) this.deliver(s, el, from, to);
   }
 
   /** RFC 6121 §8.5.2: a message to a bare JID (or to a resource that is gone). */
   private async toBareMessage(el: Element, from: Jid, to: Jid): Promise<void> {
     const type = el.attrs.type ?? 'normal';
-    const targets = this.sm.messageTargets(to);
+    if (type === 'error') return; // §8.5.2.1.1: silently ignored
+    if (type === 'groupchat') return this.bounce(el, from, to, new StanzaError('service-unavailable'));
+    const targets = type === 'headline' ? this.sm.availableResources(to) : this.sm.messageTargets(to);
     if (targets.length) {
-      if (type === 'groupchat') return this.bounce(el, from, to, new StanzaError('service-unavailable'));
       for (const s of targets) this.deliver(s, el, from, to);
       return;
     }
-    if (type === 'error' || type === 'groupchat' || type === 'headline') return;
-    if (this.hooks.has('offline_message') && (await this.accounts.exists(to.bare()))) {
+    const exists = await this.accounts.exists(to);
+    if (!exists) return this.bounce(el, from, to, new StanzaError('service-unavailable'));
+    if (type === 'headline') return; // §8.5.2.2.1: not stored, silently ignored
+    if (this.hooks.has('offline_message')) {
       const r = await this.hooks.filter('offline_message', { handled: false }, { stanza: el, from, to });
       if (r !== DROP && r.handled) return;
     }

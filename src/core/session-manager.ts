@@ -76,6 +76,15 @@ export class SessionManager {
     return out;
   }
 
+  /** Available resources with non-negative priority (RFC 6121 §8.5.2.1.1 headline delivery). */
+  availableResources(bare: Jid): Session[] {
+    const r = this.byBare.get(bare.bareString());
+    if (!r) return [];
+    const out: Session[] = [];
+    for (const s of r.values()) if (s.presence && s.priority >= 0) out.push(s);
+    return out;
+  }
+
   count(): number {
     return this.total;
   }

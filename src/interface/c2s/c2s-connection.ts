@@ -59,6 +59,7 @@ export class C2SConnection implements Session {
   private queue: Promise<void> = Promise.resolve();
   private pending = 0;
   private negotiationTimer: NodeJS.Timeout | null;
+  private sendQueueCheck: NodeJS.Immediate | null = null;
   private readonly log: Logger;
   private readonly core: Core;
 
@@ -112,12 +113,18 @@ export class C2SConnection implements Session {
   private write(data: string): void {
     if (this.phase === 'closed' || this.socket.destroyed) return;
     this.socket.write(data);
-    // A client that stops reading must not make the server buffer without bound.
-    if (this.socket.writableLength > this.core.config.max_send_queue) {
-      this.log.warn('client is not reading; dropping the connection', { queued: this.socket.writableLength });
-      this.core.metrics.streamErrors.inc({ condition: 'policy-violation' });
-      this.phase = 'closed';
-      this.socket.destroy();
+    // A client that stops reading must not make the server buffer without bound. writableLength counts
+    // everything written in this tick until the socket has flushed it, so a burst to a client that does
+    // read would look the same: judge what is still queued once the burst has been handed to the kernel.
+    if (this.socket.writableLength > this.core.config.max_send_queue && !this.sendQueueCheck) {
+      this.sendQueueCheck = setImmediate(() => {
+        this.sendQueueCheck = null;
+        if (this.socket.destroyed || this.socket.writableLength <= this.core.config.max_send_queue) return;
+        this.log.warn('client is not reading; dropping the connection', { queued: this.socket.writableLength });
+        this.core.metrics.streamErrors.inc({ condition: 'policy-violation' });
+        this.phase = 'closed';
+        this.socket.destroy();
+      });
     }
   }
 
