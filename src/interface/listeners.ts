@@ -25,7 +25,12 @@ export class Listeners {
       }
       const server = cfg.type === 'c2s'
         ? createServer((sock) => this.accept(sock, cfg, false))
-        : createTlsServer({ ...this.tls.serverOptions(), ALPNProtocols: ['xmpp-client'] }, (sock) => this.accept(sock, cfg, true));
+        : createTlsServer({
+          ...this.tls.serverOptions(),
+          ALPNProtocols: ['xmpp-client'],
+          // a handshake left half done must not hold a socket for Node's default 120 s
+          handshakeTimeout: this.core.config.c2s_negotiation_timeout * 1000,
+        }, (sock) => this.accept(sock, cfg, true));
       if (cfg.type === 'c2s_tls') {
         server.on('tlsClientError', (err: Error) => this.core.log.debug('TLS handshake failed', { err: err.message }));
       }

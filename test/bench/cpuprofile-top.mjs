@@ -19,7 +19,8 @@ for (const [id, us] of self) {
 }
 const idle = [...agg].filter(([k]) => /^\((idle|program|garbage collector)\)/.test(k)).reduce((s, [, v]) => s + v, 0);
 console.log(`profile ${file}: ${(total / 1e6).toFixed(1)} s sampled, ${((total - idle) / 1e6).toFixed(1)} s not idle`);
-console.log('self ms   % of busy  function  location');
+console.log('self ms  % of busy  function  location   (idle/program/GC rows: % of all samples)');
 for (const [k, us] of [...agg].sort((a, b) => b[1] - a[1]).slice(0, Number(nArg || 10))) {
-  console.log(`${(us / 1000).toFixed(0).padStart(7)}  ${(100 * us / Math.max(1, total - (k.startsWith('(idle)') ? 0 : idle))).toFixed(1).padStart(6)}%  ${k}`);
+  const base = /^\((idle|program|garbage collector)\)/.test(k) ? total : total - idle;
+  console.log(`${(us / 1000).toFixed(0).padStart(7)}  ${(100 * us / Math.max(1, base)).toFixed(1).padStart(7)}%  ${k}`);
 }

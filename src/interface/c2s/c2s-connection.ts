@@ -84,7 +84,10 @@ export class C2SConnection implements Session {
   private attachSocket(socket: Socket, tlsSocket: TLSSocket | null): void {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => this.parser.write(chunk));
-    socket.on('error', (err) => this.log.debug('socket error', { err: err.message }));
+    socket.on('error', (err) => {
+      this.log.debug('socket error', { err: err.message });
+      socket.destroy(); // node:tls reports a bad record after the handshake but leaves the socket open
+    });
     socket.on('close', () => this.closed('connection closed'));
     // Idle timeout (RFC 6120 §4.9.3.4 connection-timeout); whitespace keepalives count as activity.
     socket.setTimeout(this.core.config.c2s_idle_timeout * 1000, () => this.close(new StreamError('connection-timeout', 'idle for too long')));
@@ -271,6 +274,12 @@ export class C2SConnection implements Session {
     // A handshake that fails or is cut in half just ends this connection.
     tlsSocket.once('error', (err) => {
       this.log.debug('TLS handshake failed', { err: err.message });
+      tlsSocket.destroy();
+    });
+    // After the handshake node:tls reports a bad record on a TLSSocket that no tls.Server created only
+    // through its internal '_tlsError' event (never 'error') and leaves the socket open: end it here.
+    tlsSocket.on('_tlsError', (err: Error) => {
+      this.log.debug('TLS error', { err: err.message });
       tlsSocket.destroy();
     });
     this.attachSocket(tlsSocket, null);
