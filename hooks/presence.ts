@@ -11,7 +11,7 @@ export interface PresenceHooks {
   c2s_presence_out: { kind: 'filter'; drop: true; value: Element; ctx: PresenceOutCtx };
   presence_in: { kind: 'filter'; drop: true; value: Element; ctx: PresenceInCtx };
   user_available: { kind: 'notify'; ctx: { session: Session } };
-  user_unavailable: { kind: 'notify'; ctx: { session: Session; status: string } };
+  user_unavailable: { kind: 'notify'; ctx: { session: Session; stanza: Element | null; reason: string } };
 }
 
 export const PRESENCE_HOOKS: Record<keyof PresenceHooks, HookSpec> = {
@@ -28,7 +28,7 @@ export const PRESENCE_HOOKS: Record<keyof PresenceHooks, HookSpec> = {
     doc: 'A session sent its first available presence (RFC 6121 §4.2): time for probes and offline messages.',
   },
   user_unavailable: {
-    kind: 'notify', drop: false, ctx: '{ session: Session; status: string }',
-    doc: 'A session that was available became unavailable (unavailable presence or disconnect).',
+    kind: 'notify', drop: false, ctx: '{ session: Session; stanza: Element | null; reason: string }',
+    doc: 'An available session became unavailable: its unavailable presence (stanza), or a disconnect (stanza null; the session is already gone from the session manager).',
   },
 };

@@ -12,6 +12,7 @@ import { Accounts } from './core/accounts.js';
 import { Metrics } from './core/metrics.js';
 import { DiscoRegistry } from './core/disco-registry.js';
 import { Acl } from './core/acl.js';
+import { ServiceRegistry } from './core/service-registry.js';
 import type { Core } from './core/core.js';
 import { ModuleManager } from './core/modules/module-manager.js';
 import { openStore } from './data/index.js';
@@ -78,6 +79,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       config, log, hooks, iq, router, sessions, store, accounts, metrics,
       disco: new DiscoRegistry(),
       acl: new Acl(config.acl, config.access_rules),
+      services: new ServiceRegistry(),
       version: VERSION,
     };
     const tls = await loadTlsContexts(config, log);

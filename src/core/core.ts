@@ -10,6 +10,7 @@ import type { Accounts } from './accounts.js';
 import type { Metrics } from './metrics.js';
 import type { DiscoRegistry } from './disco-registry.js';
 import type { Acl } from './acl.js';
+import type { ServiceRegistry } from './service-registry.js';
 
 export interface Core {
   config: ServerConfig;
@@ -23,5 +24,6 @@ export interface Core {
   metrics: Metrics;
   disco: DiscoRegistry;
   acl: Acl;
+  services: ServiceRegistry;
   version: string;
 }

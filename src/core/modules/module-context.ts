@@ -87,6 +87,16 @@ export class ModuleContext<O = Record<string, unknown>> {
     return this.core.sessions.resources(bare);
   }
 
+  /** Offer a service to other modules on this host (withdrawn on stop). */
+  provide<T>(name: string, impl: T): void {
+    this.disposers.push(this.core.services.provide(this.host, name, impl));
+  }
+
+  /** A service another module offers on this host, if it is loaded. Look it up per use: it can come and go. */
+  service<T>(name: string): T | undefined {
+    return this.core.services.get<T>(this.host, name);
+  }
+
   /** Run extra cleanup on stop. */
   onStop(fn: () => void | Promise<void>): void {
     this.disposers.push(fn);

@@ -161,7 +161,13 @@ export class C2SConnection implements Session {
     if (this.bound) {
       this.bound = false;
       if (this.core.sessions.remove(this)) this.core.metrics.sessions.dec();
-      void this.core.hooks.notify('session_closed', { session: this, reason: wasOpen ? reason : 'stream closed' });
+      const why = wasOpen ? reason : 'stream closed';
+      void (async () => {
+        // RFC 6121 §4.6: a session that ends while available goes unavailable (also on a dropped TCP connection).
+        if (this.presence !== null) await this.core.hooks.notify('user_unavailable', { session: this, stanza: null, reason: why });
+        this.presence = null;
+        await this.core.hooks.notify('session_closed', { session: this, reason: why });
+      })();
     }
     this.opts.onClose(this);
   }
@@ -243,6 +249,11 @@ export class C2SConnection implements Session {
     if (!this.username) {
       if (el.name === 'starttls' && ns === NS.TLS) return this.startTls();
       if (ns === NS.SASL) return this.handleSasl(el);
+      if (el.name === 'iq' && (ns === undefined || ns === NS.CLIENT) && this.core.hooks.has('c2s_unauthenticated_iq')) {
+        // XEP-0077 in-band registration happens before authentication.
+        const reply = await this.core.hooks.filter('c2s_unauthenticated_iq', null, { host: this.host, ip: this.ip, secure: this.secure, iq: el });
+        if (reply) return this.write(reply.toString());
+      }
       return this.close(new StreamError('not-authorized', 'authenticate first'));
     }
     if (el.name === 'iq' && (ns === undefined || ns === NS.CLIENT)) {
@@ -414,18 +425,31 @@ export class C2SConnection implements Session {
       }
       el = r;
     }
-    if (name === 'presence' && el.attrs.to === undefined) {
-      // Broadcast presence (RFC 6121 §4.2): remember it; delivery to contacts is the presence module's.
-      const type = el.attrs.type;
-      if (type === undefined) {
-        this.presence = el;
-        const p = Number(el.getChildText('priority') ?? 0);
-        this.priority = Number.isInteger(p) && p >= -128 && p <= 127 ? p : 0;
-      } else if (type === 'unavailable') {
-        this.presence = null;
-      }
-      return;
-    }
+    if (name === 'presence') return this.handlePresence(el, el.attrs.to === undefined ? null : to);
     await this.core.router.route(el, this.jid, to, this);
+  }
+
+  /**
+   * Presence from the client (RFC 6121 §4): the roster/presence modules see it first (c2s_presence_out);
+   * broadcast presence (no 'to') updates this session's state and fires user_available/user_unavailable.
+   */
+  private async handlePresence(el: Element, to: Jid | null): Promise<void> {
+    if (this.core.hooks.has('c2s_presence_out')) {
+      const r = await this.core.hooks.filter('c2s_presence_out', el, { session: this, to });
+      if (r === DROP) return;
+      el = r;
+    }
+    if (to) return this.core.router.route(el, this.jid, to, this);
+    const type = el.attrs.type;
+    if (type === undefined) {
+      const first = this.presence === null;
+      this.presence = el;
+      const p = Number(el.getChildText('priority') ?? 0);
+      this.priority = Number.isInteger(p) && p >= -128 && p <= 127 ? p : 0;
+      if (first) await this.core.hooks.notify('user_available', { session: this });
+    } else if (type === 'unavailable' && this.presence !== null) {
+      await this.core.hooks.notify('user_unavailable', { session: this, stanza: el, reason: 'unavailable presence' });
+      this.presence = null;
+    }
   }
 }
