@@ -4,10 +4,15 @@ import disco from './disco/index.js';
 import ping from './ping/index.js';
 import version from './version/index.js';
 import time from './time/index.js';
+import roster from './roster/index.js';
+import presence from './presence/index.js';
+import offline from './offline/index.js';
+import vcard from './vcard/index.js';
+import privateStorage from './private/index.js';
+import last from './last/index.js';
+import blocking from './blocking/index.js';
+import register from './register/index.js';
 
-export const BUNDLED_MODULES: Record<string, ModuleDefinition<any, any>> = {
-  [disco.name]: disco,
-  [ping.name]: ping,
-  [version.name]: version,
-  [time.name]: time,
-};
+export const BUNDLED_MODULES: Record<string, ModuleDefinition<any, any>> = Object.fromEntries(
+  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register].map((m) => [m.name, m]),
+);

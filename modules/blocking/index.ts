@@ -1,0 +1,4 @@
+// Placeholder until the blocking module lands; not enabled in any configuration.
+import { defineModule } from '../../src/sdk.js';
+
+export default defineModule({ name: 'blocking', start() {} });
