@@ -4,7 +4,7 @@ import type { Session } from '../src/core/session.js';
 import type { HookSpec } from './spec.js';
 
 export type FeatureStage = 'pre-tls' | 'pre-auth' | 'post-auth';
-export interface StreamFeaturesCtx { host: string; stage: FeatureStage; secure: boolean; session?: Session }
+export interface StreamFeaturesCtx { host: string; stage: FeatureStage; secure: boolean; ip: string; session?: Session }
 
 export interface SessionHooks {
   c2s_stream_features: { kind: 'filter'; drop: false; value: Element[]; ctx: StreamFeaturesCtx };
@@ -15,7 +15,7 @@ export interface SessionHooks {
 
 export const SESSION_HOOKS: Record<keyof SessionHooks, HookSpec> = {
   c2s_stream_features: {
-    kind: 'filter', drop: false, value: 'Element[]', ctx: '{ host; stage: pre-tls | pre-auth | post-auth; secure; session? }',
+    kind: 'filter', drop: false, value: 'Element[]', ctx: '{ host; stage: pre-tls | pre-auth | post-auth; secure; ip; session? }',
     doc: 'The children of <stream:features/> offered at each stage; add or remove features.',
   },
   session_opened: { kind: 'notify', drop: false, ctx: '{ session: Session }', doc: 'A resource was bound.' },

@@ -218,7 +218,7 @@ export class C2SConnection implements Session {
       features.push(xml('session', { xmlns: NS.SESSION }, xml('optional')));
     }
     if (this.core.hooks.has('c2s_stream_features')) {
-      features = await this.core.hooks.filter('c2s_stream_features', features, { host: this.host, stage, secure: this.secure, session: this.bound ? this : undefined }) as Element[];
+      features = await this.core.hooks.filter('c2s_stream_features', features, { host: this.host, stage, secure: this.secure, ip: this.ip, session: this.bound ? this : undefined }) as Element[];
     }
     this.write(featuresElement(features).toString());
   }

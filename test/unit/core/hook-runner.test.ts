@@ -53,7 +53,7 @@ test('DROP is ignored on a hook that does not allow it', async () => {
   const h = new HookRunner(silent);
   const features = [xml('bind')];
   h.on('c2s_stream_features', () => DROP as never);
-  const out = await h.filter('c2s_stream_features', features, { host: 'x', stage: 'post-auth', secure: true });
+  const out = await h.filter('c2s_stream_features', features, { host: 'x', stage: 'post-auth', secure: true, ip: '127.0.0.1' });
   assert.deepEqual(out, features);
 });
 
