@@ -16,6 +16,13 @@ export class Metrics {
   readonly hookErrors = new Counter({ name: 'xmppd_hook_errors_total', help: 'Hook handlers that threw', labelNames: ['hook', 'owner'], registers: [this.registry] });
   readonly txLatency = new Histogram({ name: 'xmppd_storage_transaction_seconds', help: 'Storage transaction latency', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
 
+  /** Pre-bound label children for the per-stanza path (a label lookup per stanza costs more than the count). */
+  readonly stanzasInByKind: Record<string, { inc(): void }> = {
+    message: this.stanzasIn.labels('message'),
+    presence: this.stanzasIn.labels('presence'),
+    iq: this.stanzasIn.labels('iq'),
+  };
+
   constructor(withProcessMetrics = false) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'xmppd_' });
   }

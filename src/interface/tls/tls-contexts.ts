@@ -2,7 +2,7 @@
 // TLS 1.2 minimum, and the leaf DER of whatever was served, for tls-server-end-point channel binding.
 import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type SecureContext, type TlsOptions } from 'node:tls';
+import { createSecureContext, type SecureContext, type TlsOptions, type TLSSocketOptions } from 'node:tls';
 import { domainToASCII } from 'node:url';
 import { OperatorError } from '../../core/errors.js';
 
@@ -77,6 +77,23 @@ export class TlsContexts {
       minVersion: MIN_VERSION,
       cert: this.#default.certPem,
       key: this.#default.keyPem,
+      SNICallback: (servername, cb) => {
+        try {
+          cb(null, this.#resolve(servername).context);
+        } catch (err) {
+          cb(err as Error);
+        }
+      },
+    };
+  }
+
+  /**
+   * Options for `new TLSSocket(raw, { isServer: true, ... })` (STARTTLS): the prebuilt default context
+   * instead of PEM strings, so no connection pays for parsing the certificate and key again.
+   */
+  socketOptions(): TLSSocketOptions {
+    return {
+      secureContext: this.#default.context,
       SNICallback: (servername, cb) => {
         try {
           cb(null, this.#resolve(servername).context);
