@@ -71,19 +71,22 @@ export class TlsContexts {
     this.#default = def;
   }
 
+  /** Picks the certificate for the name the client asked for (RFC 6066 SNI). */
+  readonly #sniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
+    try {
+      cb(null, this.#resolve(servername).context);
+    } catch (err) {
+      cb(err as Error);
+    }
+  };
+
   /** Options for tls.createServer / new TLSSocket({ isServer: true }); spread and extend (ALPN…). */
   serverOptions(): TlsOptions {
     return {
       minVersion: MIN_VERSION,
       cert: this.#default.certPem,
       key: this.#default.keyPem,
-      SNICallback: (servername, cb) => {
-        try {
-          cb(null, this.#resolve(servername).context);
-        } catch (err) {
-          cb(err as Error);
-        }
-      },
+      SNICallback: this.#sniCallback,
     };
   }
 
@@ -94,13 +97,7 @@ export class TlsContexts {
   socketOptions(): TLSSocketOptions {
     return {
       secureContext: this.#default.context,
-      SNICallback: (servername, cb) => {
-        try {
-          cb(null, this.#resolve(servername).context);
-        } catch (err) {
-          cb(err as Error);
-        }
-      },
+      SNICallback: this.#sniCallback,
     };
   }
 
