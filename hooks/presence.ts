@@ -12,6 +12,7 @@ export interface PresenceHooks {
   presence_in: { kind: 'filter'; drop: true; value: Element; ctx: PresenceInCtx };
   user_available: { kind: 'notify'; ctx: { session: Session } };
   user_unavailable: { kind: 'notify'; ctx: { session: Session; stanza: Element | null; reason: string } };
+  user_presence_updated: { kind: 'notify'; ctx: { session: Session; wasAvailable: boolean; oldPriority: number } };
 }
 
 export const PRESENCE_HOOKS: Record<keyof PresenceHooks, HookSpec> = {
@@ -30,5 +31,9 @@ export const PRESENCE_HOOKS: Record<keyof PresenceHooks, HookSpec> = {
   user_unavailable: {
     kind: 'notify', drop: false, ctx: '{ session: Session; stanza: Element | null; reason: string }',
     doc: 'An available session became unavailable: its unavailable presence (stanza), or a disconnect (stanza null; the session is already gone from the session manager).',
+  },
+  user_presence_updated: {
+    kind: 'notify', drop: false, ctx: '{ session: Session; wasAvailable: boolean; oldPriority: number }',
+    doc: "A session's broadcast presence or priority changed (after the state update; e.g. priority negative -> non-negative).",
   },
 };

@@ -1,4 +1,5 @@
-// Stanza-path hooks (RFC 6120 §10): every routed stanza, and the c2s send/receive points.
+// Stanza-path hooks (RFC 6120 §10): every routed stanza, the c2s send/receive points and the s2s receive
+// point (RFC 6120 §13.7.2: after the peer domain was authenticated on the stream).
 import type { Element } from '@xmpp/xml';
 import type { Jid } from '../src/core/jid.js';
 import type { Session } from '../src/core/session.js';
@@ -6,12 +7,15 @@ import type { HookSpec } from './spec.js';
 
 export interface StanzaCtx { from: Jid; to: Jid; session?: Session }
 export interface UserPacketCtx { session: Session; from: Jid; to: Jid }
+/** remote: the authenticated peer domain; local: our host it addressed; auth: how remote was authenticated. */
+export interface S2sPacketCtx { from: Jid; to: Jid; remote: string; local: string; auth: 'EXTERNAL' | 'dialback' }
 
 export interface StanzaHooks {
   filter_packet: { kind: 'filter'; drop: true; value: Element; ctx: StanzaCtx };
   user_send_packet: { kind: 'filter'; drop: true; value: Element; ctx: UserPacketCtx };
   user_receive_packet: { kind: 'filter'; drop: true; value: Element; ctx: UserPacketCtx };
   offline_message: { kind: 'filter'; drop: false; value: { handled: boolean }; ctx: { stanza: Element; from: Jid; to: Jid } };
+  s2s_receive_packet: { kind: 'filter'; drop: true; value: Element; ctx: S2sPacketCtx };
 }
 
 export const STANZA_HOOKS: Record<keyof StanzaHooks, HookSpec> = {
@@ -30,5 +34,9 @@ export const STANZA_HOOKS: Record<keyof StanzaHooks, HookSpec> = {
   offline_message: {
     kind: 'filter', drop: false, value: '{ handled: boolean }', ctx: '{ stanza: Element; from: Jid; to: Jid }',
     doc: 'A message for a local account with no session that can take it; set handled to keep it from bouncing.',
+  },
+  s2s_receive_packet: {
+    kind: 'filter', drop: true, value: 'Element', ctx: "{ from: Jid; to: Jid; remote; local; auth: 'EXTERNAL' | 'dialback' }",
+    doc: 'A stanza received from a peer server whose from/to passed the stream checks, before routing. Replace it, or DROP it.',
   },
 };

@@ -13,4 +13,4 @@ export { DROP, STOP } from '../hooks/index.js';
 export type { IqRequest, IqHandler, IqScope } from './core/iq-router.js';
 export type { Session } from './core/session.js';
 export type { Table, Row, RangeOptions, Op, Cond } from './data/index.js';
-export { errorReply, iqResult } from './core/stanza.js';
+export { errorReply, iqResult, parseXml } from './core/stanza.js';

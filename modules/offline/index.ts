@@ -1,4 +1,123 @@
-// Placeholder until the offline module lands; not enabled in any configuration.
-import { defineModule } from '../../src/sdk.js';
+// XEP-0160 offline messages: chat/normal messages for an account with no available non-negative resource
+// are stored (with a XEP-0203 <delay/>) and delivered on its next non-negative available presence.
+// RFC 6121 §8.5.2.2.1; XEP-0334 <no-store/>/<store/> hints; quota answered with resource-constraint.
+import { defineModule, opt, xml, NS, DROP, Jid, StanzaError, errorReply, type Element, type Session } from '../../src/sdk.js';
+import type { OfflineApi } from './api.js';
+import { storageDecision } from './policy.js';
+import { OfflineQueue, parseStanza, userPrefix } from './queue.js';
 
-export default defineModule({ name: 'offline', start() {} });
+const TABLE = 'offline_messages';
+const METRIC = 'xmppd_offline_messages_total';
+
+export default defineModule({
+  name: 'offline',
+  description: 'Stores messages for offline users and delivers them at their next login (XEP-0160)',
+  xeps: ['XEP-0160', 'XEP-0203'],
+  features: ['msgoffline'], // XEP-0160 §4
+  options: {
+    /** Messages kept per account; further ones are refused with resource-constraint. */
+    max_messages: opt.number(1000, { min: 0, integer: true }),
+  },
+  start(ctx) {
+    const queue = new OfflineQueue(ctx, TABLE);
+    // Every host runs its own instance; they share one registry, so the first registers the metric.
+    type Counter = ReturnType<typeof ctx.counter<'host' | 'event'>>;
+    const events = (ctx.core.metrics.registry.getSingleMetric(METRIC) as Counter | undefined)
+      ?? ctx.counter({ name: METRIC, help: 'Offline messages stored, delivered and refused (queue full)', labelNames: ['host', 'event'] });
+    let stopped = false;
+    ctx.onStop(() => void (stopped = true));
+
+    /** A session that may receive offline messages: still bound and available with priority >= 0. */
+    const eligible = (s: Session) => s.presence !== null && s.priority >= 0 && ctx.sessionsOf(s.jid.bare()).includes(s);
+
+    /**
+     * Send the stored messages, in order, to one session (XEP-0160 §2: the resource that sent the
+     * non-negative presence), then delete exactly those in one transaction: a message is removed only
+     * after it was written to the session, so a crash in between repeats it rather than losing it.
+     */
+    const deliver = (session: Session): Promise<void> =>
+      queue.serial(session.jid, async () => {
+        if (stopped || !eligible(session)) return;
+        const rows = await queue.list(session.jid);
+        const done: string[] = [];
+        for (const row of rows) {
+          if (!eligible(session)) break;
+          let el: Element;
+          try {
+            el = parseStanza(row.value.xml);
+          } catch (err) {
+            ctx.log.error('dropping an unreadable offline message', { err, key: row.key });
+            done.push(row.key);
+            continue;
+          }
+          // Same path as live delivery (router): user_receive_packet may rewrite or drop it (blocking...).
+          if (ctx.core.hooks.has('user_receive_packet')) {
+            const from = Jid.tryParse(el.attrs.from) ?? Jid.parse(ctx.host);
+            const to = Jid.tryParse(el.attrs.to) ?? session.jid.bare();
+            const r = await ctx.core.hooks.filter('user_receive_packet', el, { session, from, to });
+            if (r === DROP) {
+              done.push(row.key);
+              continue;
+            }
+            el = r;
+            if (!eligible(session)) break;
+          }
+          session.send(el);
+          done.push(row.key);
+        }
+        await queue.remove(done);
+        if (done.length) events.inc({ host: ctx.host, event: 'delivered' }, done.length);
+      });
+
+    ctx.hook('offline_message', async (value, { stanza, from, to }) => {
+      if (value.handled) return undefined; // someone else took it (forwarding, push...)
+      const decision = storageDecision(stanza);
+      if (decision === 'refuse') return undefined; // the router answers service-unavailable
+      if (decision === 'discard') return { handled: true };
+      const bare = to.bare();
+      const copy = parseStanza(stanza.toString()); // the router may still use the original (bounces)
+      const stamp = new Date().toISOString(); // XEP-0082 DateTime in UTC
+      copy.cnode(xml('delay', { xmlns: NS.DELAY, from: ctx.host, stamp }, 'Offline Storage'));
+      const r = await queue.append(bare, { xml: copy.toString(), stamp, from: from.toString() }, ctx.options.max_messages);
+      if (r === 'full') {
+        // The hook can only say handled or not (not handled = service-unavailable), so the
+        // resource-constraint error (XEP-0160 §2 "queue is full"; what ejabberd sends) is sent here and
+        // the message is reported handled.
+        events.inc({ host: ctx.host, event: 'refused' });
+        // From the address the sender used (RFC 6120 §8.3.1), which may be a full JID that was gone.
+        const addressed = Jid.tryParse(stanza.attrs.to) ?? to;
+        const reply = errorReply(stanza, new StanzaError('resource-constraint', 'the offline message queue of the recipient is full'), addressed.toString());
+        reply.attrs.to = from.toString();
+        ctx.send(reply, addressed, from);
+        return { handled: true };
+      }
+      events.inc({ host: ctx.host, event: 'stored' });
+      // The router chose offline before a resource came online but the message landed after that
+      // resource's delivery ran: hand it over now instead of waiting for the next login.
+      const late = ctx.sessionsOf(bare).filter(eligible).sort((a, b) => b.priority - a.priority)[0];
+      if (late) void deliver(late).catch((err) => ctx.log.error('offline delivery failed', { err }));
+      return { handled: true };
+    });
+
+    // XEP-0160 §2: initial presence with a non-negative priority triggers delivery.
+    ctx.hook('user_available', async ({ session }) => {
+      if (session.priority >= 0) await deliver(session);
+    });
+
+    // A session that was available with a negative priority and now sends a non-negative one gets them
+    // too (user_available only fires on the first available presence). The presence state is updated
+    // after this filter chain, so look at it once the current presence has been processed.
+    ctx.hook('c2s_presence_out', (el, { session, to }) => {
+      if (to !== null || el.attrs.type !== undefined || session.presence === null || session.priority >= 0) return undefined;
+      setImmediate(() => {
+        if (!stopped && eligible(session)) void deliver(session).catch((err) => ctx.log.error('offline delivery failed', { err }));
+      });
+      return undefined;
+    }, 10);
+
+    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'delRange', table: TABLE, prefix: userPrefix(jid) }]);
+
+    const api: OfflineApi = { count: (jid) => queue.count(jid.bare()) };
+    ctx.provide('offline', api);
+  },
+});

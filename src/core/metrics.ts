@@ -1,5 +1,5 @@
 // Prometheus metrics (prom-client), one registry per server instance so in-process test servers don't clash.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -22,6 +22,34 @@ export class Metrics {
     presence: this.stanzasIn.labels('presence'),
     iq: this.stanzasIn.labels('iq'),
   };
+
+  private readonly shared = new Map<string, { metric: Metric; refs: number }>();
+
+  /**
+   * A metric several owners share (one module running on several hosts): created on first use, removed
+   * from the registry when the last owner releases it.
+   */
+  acquire<M extends Metric>(name: string, create: () => M): { metric: M; release: () => void } {
+    let entry = this.shared.get(name);
+    if (!entry) {
+      entry = { metric: create(), refs: 0 };
+      this.shared.set(name, entry);
+    }
+    entry.refs++;
+    const e = entry;
+    let released = false;
+    return {
+      metric: e.metric as M,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--e.refs === 0) {
+          this.shared.delete(name);
+          this.registry.removeSingleMetric(name);
+        }
+      },
+    };
+  }
 
   constructor(withProcessMetrics = false) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'xmppd_' });

@@ -84,7 +84,7 @@ export class Router {
       const type = el.attrs.type ?? 'normal';
       if (type === 'groupchat') return this.bounce(el, from, to, new StanzaError('service-unavailable'));
       if (type === 'headline' || type === 'error') return;
-      return this.toBareMessage(el, from, to.bare());
+      return this.toBareMessage(el, from, to.bare(), to);
     }
     if (name === 'iq') {
       // An IQ to someone else's bare JID needs an account there (RFC 6121 §8.5.1).
@@ -105,38 +105,41 @@ export class Router {
     }
     if (to.resource) {
       const target = this.sm.get(to);
-      if (target) this.deliver(target, el, from, to); // else silently ignored (RFC 6121 §8.5.3.2.1)
+      if (target) await this.deliver(target, el, from, to); // else silently ignored (RFC 6121 §8.5.3.2.1)
       return;
     }
-    for (const s of this.sm.resources(to)) if (s.presence) this.deliver(s, el, from, to);
+    for (const s of this.sm.resources(to)) if (s.presence) await this.deliver(s, el, from, to);
   }
 
-  /** RFC 6121 §8.5.2: a message to a bare JID (or to a resource that is gone). */
-  private async toBareMessage(el: Element, from: Jid, to: Jid): Promise<void> {
+  /**
+   * RFC 6121 §8.5.2: a message to a bare JID (or to a resource that is gone). Errors come back from the
+   * address the sender used (`addressed`), so clients can match them (RFC 6120 §8.3.1).
+   */
+  private async toBareMessage(el: Element, from: Jid, to: Jid, addressed: Jid = to): Promise<void> {
     const type = el.attrs.type ?? 'normal';
     if (type === 'error') return; // §8.5.2.1.1: silently ignored
-    if (type === 'groupchat') return this.bounce(el, from, to, new StanzaError('service-unavailable'));
+    if (type === 'groupchat') return this.bounce(el, from, addressed, new StanzaError('service-unavailable'));
     const targets = type === 'headline' ? this.sm.availableResources(to) : this.sm.messageTargets(to);
     if (targets.length) {
-      for (const s of targets) this.deliver(s, el, from, to);
+      for (const s of targets) await this.deliver(s, el, from, to);
       return;
     }
     const exists = await this.accounts.exists(to);
-    if (!exists) return this.bounce(el, from, to, new StanzaError('service-unavailable'));
+    if (!exists) return this.bounce(el, from, addressed, new StanzaError('service-unavailable'));
     if (type === 'headline') return; // §8.5.2.2.1: not stored, silently ignored
     if (this.hooks.has('offline_message')) {
       const r = await this.hooks.filter('offline_message', { handled: false }, { stanza: el, from, to });
       if (r !== DROP && r.handled) return;
     }
-    this.bounce(el, from, to, new StanzaError('service-unavailable'));
+    this.bounce(el, from, addressed, new StanzaError('service-unavailable'));
   }
 
-  private deliver(session: Session, el: Element, from: Jid, to: Jid): void {
+  /** Write to a session; with user_receive_packet handlers, awaited so a sender's stanzas stay in order. */
+  private async deliver(session: Session, el: Element, from: Jid, to: Jid): Promise<void> {
     if (this.hooks.has('user_receive_packet')) {
-      void this.hooks.filter('user_receive_packet', el, { session, from, to }).then((r) => {
-        if (r === DROP) this.metrics.stanzasDropped.inc({ hook: 'user_receive_packet' });
-        else session.send(r);
-      });
+      const r = await this.hooks.filter('user_receive_packet', el, { session, from, to });
+      if (r === DROP) this.metrics.stanzasDropped.inc({ hook: 'user_receive_packet' });
+      else session.send(r);
       return;
     }
     session.send(el);

@@ -1,6 +1,7 @@
 // Stanza helpers (RFC 6120 §8): kinds, replies and error bounces.
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
+import { parse } from 'ltx';
 import { StanzaError } from './errors.js';
 
 export type StanzaKind = 'message' | 'presence' | 'iq';
@@ -57,3 +58,11 @@ function cloneShallowTree(el: Element): Element {
 }
 
 export { StanzaError };
+
+/**
+ * Parse stored XML (e.g. an offline message) back into an element. Only for XML the server wrote
+ * itself: input from the network goes through the stream parser and its limits.
+ */
+export function parseXml(text: string): Element {
+  return parse(text) as Element;
+}

@@ -12,7 +12,8 @@ let t: TestServer;
 const fixtures = join(fileURLToPath(import.meta.url), '../../../../test/fixtures/external-modules');
 
 before(async () => {
-  t = await startTestServer({ module_paths: [fixtures] });
+  // every bundled module, so each is checked against all the others running
+  t = await startTestServer({ module_paths: [fixtures], modules: Object.fromEntries(Object.keys(BUNDLED_MODULES).map((n) => [n, {}])) });
   await t.addUser('alice', 'pw');
 });
 after(() => t.stop());
@@ -21,27 +22,45 @@ async function footprint() {
   const c = t.server.core;
   const metrics = (await c.metrics.registry.getMetricsAsJSON()).length;
   const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-  return { hooks: c.hooks.count(), iq: c.iq.count(), disco: c.disco.size(), metrics, timers };
+  return { hooks: c.hooks.count(), iq: c.iq.count(), disco: c.disco.size(), services: c.services.size(), metrics, timers };
+}
+
+/** Modules that require `name`, directly or not, in an order safe to unload them. */
+function dependentsOf(name: string): string[] {
+  const out: string[] = [];
+  const visit = (n: string) => {
+    for (const d of Object.values(BUNDLED_MODULES)) {
+      if (d.requires?.includes(n) && !out.includes(d.name)) {
+        visit(d.name);
+        out.push(d.name);
+      }
+    }
+  };
+  visit(name);
+  return out;
 }
 
 for (const name of Object.keys(BUNDLED_MODULES)) {
   test(`module ${name}: unload releases everything, load advertises its features, reload is leak-free`, async () => {
     const mm = t.server.modules;
     const def = BUNDLED_MODULES[name]!;
-    const dependents = Object.values(BUNDLED_MODULES).filter((d) => d.requires?.includes(name) && mm.isRunning(d.name));
-    assert.deepEqual(dependents, [], 'no bundled module requires another yet');
+    const dependents = dependentsOf(name);
     const loaded = await footprint();
+    for (const d of dependents) await mm.unload(d);
     await mm.unload(name);
     const unloaded = await footprint();
     for (const f of def.features ?? []) assert.ok(!t.server.core.disco.featuresOf('localhost', 'server').includes(f), `${f} withdrawn on unload`);
     await mm.load(name, {});
+    for (const d of [...dependents].reverse()) await mm.load(d, {});
     for (const f of def.features ?? []) assert.ok(t.server.core.disco.featuresOf('localhost', 'server').includes(f), `${name} advertises ${f}`);
     assert.deepEqual(await footprint(), loaded, 'load restores the loaded footprint');
     for (let i = 0; i < 3; i++) await mm.reload(name);
     assert.deepEqual(await footprint(), loaded, 'reloads leak nothing');
+    for (const d of dependents) await mm.unload(d);
     await mm.unload(name);
     assert.deepEqual(await footprint(), unloaded, 'unload returns to the baseline');
     await mm.load(name, {});
+    for (const d of [...dependents].reverse()) await mm.load(d, {});
   });
 }
 

@@ -4,7 +4,7 @@ import { resolve, dirname, isAbsolute } from 'node:path';
 import { parseDocument } from 'yaml';
 import { OperatorError } from '../errors.js';
 import { prepDomainpart } from '../jid.js';
-import type { ListenerConfig, ListenerType, ServerConfig, TlsFiles } from './types.js';
+import type { ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
 
 const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http'];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -12,8 +12,13 @@ const DEFAULT_PORT: Record<ListenerType, number> = { c2s: 5222, c2s_tls: 5223, s
 const KNOWN_KEYS = new Set([
   'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
-  'module_paths', 'modules', 'acl', 'access_rules',
+  'module_paths', 'modules', 'acl', 'access_rules', 's2s',
 ]);
+const S2S_KEYS = new Set([
+  'enabled', 'policy', 'domain_policy', 'require_encryption', 'cafile', 'system_ca', 'dialback_secret',
+  'overrides', 'dns_servers', 'idle_timeout', 'connect_timeout', 'max_queue',
+]);
+const S2S_POLICIES: S2sPolicy[] = ['require_valid_cert', 'allow_dialback'];
 
 export class ConfigError extends OperatorError {
   constructor(readonly file: string, readonly yamlPath: string, problem: string) {
@@ -152,6 +157,8 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     }
   }
 
+  const s2s = buildS2s(r.s2s, listen, { fail, str, int, abs });
+
   return {
     path,
     hosts,
@@ -169,7 +176,87 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     scram_iterations: int(r.scram_iterations, 'scram_iterations', 4096, 4096, 1_000_000),
     module_paths: (module_paths as unknown[]).map((p, i) => abs(str(p, `module_paths[${i}]`))),
     modules,
+    s2s,
     acl,
     access_rules,
+  };
+}
+
+interface Checkers {
+  fail: (p: string, problem: string) => never;
+  str: (v: unknown, p: string, def?: string) => string;
+  int: (v: unknown, p: string, def: number, min: number, max?: number) => number;
+  abs: (p: string) => string;
+}
+
+/** The `s2s` section (federation, RFC 6120 §13.7.2, XEP-0178, XEP-0220, XEP-0368). */
+function buildS2s(raw: unknown, listen: ListenerConfig[], c: Checkers): S2sConfig {
+  const { fail, str, int, abs } = c;
+  if (raw !== undefined && raw !== null && !isObj(raw)) fail('s2s', 'must be a mapping of federation options');
+  const s = (raw ?? {}) as Obj;
+  for (const key of Object.keys(s)) if (!S2S_KEYS.has(key)) fail(`s2s.${key}`, `unknown option (known: ${[...S2S_KEYS].join(', ')})`);
+  const bool = (v: unknown, p: string, def: boolean): boolean => {
+    if (v === undefined) return def;
+    if (typeof v !== 'boolean') fail(p, 'must be true or false');
+    return v as boolean;
+  };
+  const domain = (d: string, p: string): string => {
+    try {
+      return prepDomainpart(d);
+    } catch (err) {
+      return fail(p, `"${d}" is not a valid domain name (${(err as Error).message})`);
+    }
+  };
+  const policy = (v: unknown, p: string): S2sPolicy => {
+    if (!S2S_POLICIES.includes(v as S2sPolicy)) fail(p, `must be one of ${S2S_POLICIES.join(', ')}`);
+    return v as S2sPolicy;
+  };
+  const domain_policy: Record<string, S2sPolicy> = {};
+  if (s.domain_policy !== undefined) {
+    if (!isObj(s.domain_policy)) fail('s2s.domain_policy', 'must be a mapping from a domain to require_valid_cert or allow_dialback');
+    for (const [d, v] of Object.entries(s.domain_policy as Obj)) {
+      domain_policy[domain(d, `s2s.domain_policy.${d}`)] = policy(v, `s2s.domain_policy.${d}`);
+    }
+  }
+  const overrides: Record<string, S2sTargetOverride> = {};
+  if (s.overrides !== undefined) {
+    if (!isObj(s.overrides)) fail('s2s.overrides', "must be a mapping from a domain to 'host:port' or {host, port, tls}");
+    for (const [d, v] of Object.entries(s.overrides as Obj)) {
+      const p = `s2s.overrides.${d}`;
+      let target: S2sTargetOverride;
+      if (typeof v === 'string') {
+        // 'host:port', '[v6]:port' or a bare host (port 5269)
+        const m = /^(?:\[([^\]]+)\]|([^:\s]+))(?::(\d+))?$/.exec(v);
+        if (!m) fail(p, `"${v}" is not host:port`);
+        target = { host: (m![1] ?? m![2])!, port: int(m![3] === undefined ? undefined : Number(m![3]), p, 5269, 1, 65535), tls: 'starttls' };
+      } else if (isObj(v)) {
+        const tls = v.tls ?? 'starttls';
+        if (tls !== 'direct' && tls !== 'starttls') fail(`${p}.tls`, 'must be direct (XEP-0368) or starttls');
+        target = { host: str(v.host, `${p}.host`), port: int(v.port, `${p}.port`, tls === 'direct' ? 5270 : 5269, 1, 65535), tls: tls as 'direct' | 'starttls' };
+      } else {
+        return fail(p, "must be 'host:port' or a mapping {host, port, tls}");
+      }
+      overrides[domain(d, p)] = target;
+    }
+  }
+  const dnsRaw = s.dns_servers ?? [];
+  if (!Array.isArray(dnsRaw)) fail('s2s.dns_servers', "must be a list such as ['127.0.0.1:5353']");
+  const dns_servers = (dnsRaw as unknown[]).map((v, i) => str(v, `s2s.dns_servers[${i}]`));
+  const secret = s.dialback_secret;
+  if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) fail('s2s.dialback_secret', 'must be a string of at least 16 characters');
+  const hasListener = listen.some((l) => l.type === 's2s' || l.type === 's2s_tls');
+  return {
+    enabled: bool(s.enabled, 's2s.enabled', hasListener),
+    policy: s.policy === undefined ? 'allow_dialback' : policy(s.policy, 's2s.policy'),
+    domain_policy,
+    require_encryption: bool(s.require_encryption, 's2s.require_encryption', true),
+    cafile: s.cafile === undefined ? undefined : abs(str(s.cafile, 's2s.cafile')),
+    system_ca: bool(s.system_ca, 's2s.system_ca', true),
+    dialback_secret: secret as string | undefined,
+    overrides,
+    dns_servers,
+    idle_timeout: int(s.idle_timeout, 's2s.idle_timeout', 600, 1),
+    connect_timeout: int(s.connect_timeout, 's2s.connect_timeout', 30, 1, 3600),
+    max_queue: int(s.max_queue, 's2s.max_queue', 1000, 1),
   };
 }

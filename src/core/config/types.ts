@@ -15,6 +15,36 @@ export interface TlsFiles { cert: string; key: string }
 
 export interface HostConfig { tls?: TlsFiles }
 
+/** RFC 6120 §13.7.2 / XEP-0178 / XEP-0220: what a peer domain must show to be accepted. */
+export type S2sPolicy = 'require_valid_cert' | 'allow_dialback';
+
+/** Where to reach a peer domain instead of asking DNS (private federations, tests). */
+export interface S2sTargetOverride { host: string; port: number; tls: 'direct' | 'starttls' }
+
+export interface S2sConfig {
+  /** Federation on/off; by default on when an s2s or s2s_tls listener is configured (dialback needs peers to reach us). */
+  enabled: boolean;
+  /** Default policy for peer domains; domain_policy overrides it per domain. */
+  policy: S2sPolicy;
+  domain_policy: Record<string, S2sPolicy>;
+  /** Outbound streams refuse peers that do not offer STARTTLS (inbound: the listener's starttls_required). */
+  require_encryption: boolean;
+  /** Extra trust anchors (PEM bundle) for peer certificates, on top of the system store when system_ca. */
+  cafile?: string;
+  system_ca: boolean;
+  /** XEP-0185 dialback secret; random per start when absent (set it on every node of a cluster). */
+  dialback_secret?: string;
+  overrides: Record<string, S2sTargetOverride>;
+  /** DNS servers ('ip' or 'ip:port') for SRV/A/AAAA lookups instead of the system resolver. */
+  dns_servers: string[];
+  /** Seconds without stanzas before a stream is closed (reopened on demand). */
+  idle_timeout: number;
+  /** Seconds from the first queued stanza until the stream must be authenticated (else remote-server-timeout). */
+  connect_timeout: number;
+  /** Stanzas queued per pending outbound stream; more bounce with resource-constraint. */
+  max_queue: number;
+}
+
 export type AclSpec = Record<string, string[]>; // kind (user, server, ip, user_regexp, resource) -> values
 export type AccessRule = Array<{ action: string; acl: string }>;
 
@@ -41,6 +71,7 @@ export interface ServerConfig {
   scram_iterations: number;
   module_paths: string[];
   modules: Record<string, Record<string, unknown>>;
+  s2s: S2sConfig;
   acl: Record<string, AclSpec>;
   access_rules: Record<string, AccessRule>;
 }

@@ -53,17 +53,20 @@ export class ModuleContext<O = Record<string, unknown>> {
     return t;
   }
 
-  /** A Prometheus counter, removed from the registry when the module stops. */
+  /**
+   * A Prometheus counter (registered by name once, shared by the module's instances on every host;
+   * label it with `host` where it matters), removed from the registry when the last instance stops.
+   */
   counter<L extends string>(cfg: Omit<CounterConfiguration<L>, 'registers'>): Counter<L> {
-    const c = new Counter({ ...cfg, registers: [this.core.metrics.registry] });
-    this.disposers.push(() => this.core.metrics.registry.removeSingleMetric(cfg.name));
-    return c;
+    const { metric, release } = this.core.metrics.acquire(cfg.name, () => new Counter({ ...cfg, registers: [this.core.metrics.registry] }));
+    this.disposers.push(release);
+    return metric as Counter<L>;
   }
 
   gauge<L extends string>(cfg: Omit<GaugeConfiguration<L>, 'registers'>): Gauge<L> {
-    const g = new Gauge({ ...cfg, registers: [this.core.metrics.registry] });
-    this.disposers.push(() => this.core.metrics.registry.removeSingleMetric(cfg.name));
-    return g;
+    const { metric, release } = this.core.metrics.acquire(cfg.name, () => new Gauge({ ...cfg, registers: [this.core.metrics.registry] }));
+    this.disposers.push(release);
+    return metric as Gauge<L>;
   }
 
   /** A data-layer table (modules never see LevelDB directly). */

@@ -455,15 +455,21 @@ export class C2SConnection implements Session {
     }
     if (to) return this.core.router.route(el, this.jid, to, this);
     const type = el.attrs.type;
+    const wasAvailable = this.presence !== null;
+    const oldPriority = this.priority;
     if (type === undefined) {
-      const first = this.presence === null;
       this.presence = el;
       const p = Number(el.getChildText('priority') ?? 0);
       this.priority = Number.isInteger(p) && p >= -128 && p <= 127 ? p : 0;
-      if (first) await this.core.hooks.notify('user_available', { session: this });
-    } else if (type === 'unavailable' && this.presence !== null) {
+      if (!wasAvailable) await this.core.hooks.notify('user_available', { session: this });
+    } else if (type === 'unavailable' && wasAvailable) {
       await this.core.hooks.notify('user_unavailable', { session: this, stanza: el, reason: 'unavailable presence' });
       this.presence = null;
+    } else {
+      return;
+    }
+    if (this.core.hooks.has('user_presence_updated')) {
+      await this.core.hooks.notify('user_presence_updated', { session: this, wasAvailable, oldPriority });
     }
   }
 }

@@ -1,0 +1,98 @@
+// The per-user offline queue (XEP-0160 §2): rows keyed `${domain}/${local}\0${seq}` so one account's
+// messages are one prefix range in arrival order; one writer per account at a time in this process.
+import { xml, type Element, type Jid, type Table, type ModuleContext } from '../../src/sdk.js';
+
+export interface StoredMessage {
+  /** The stanza as serialized XML, with its XEP-0203 <delay/> already added. */
+  xml: string;
+  /** The XEP-0082 stamp of the <delay/>, for listings without parsing. */
+  stamp: string;
+  from: string;
+}
+
+export type StoreResult = 'stored' | 'full';
+
+const SEQ_DIGITS = 12;
+
+/** The prefix of one account's rows; '\0' cannot occur in a localpart, so 'bob' never matches 'bobby'. */
+export function userPrefix(jid: Jid): string {
+  return `${jid.domain}/${jid.local}\u0000`;
+}
+
+export class OfflineQueue {
+  readonly table: Table<StoredMessage>;
+  /** Per-account tail of the operations in flight: stores and deliveries of one account never overlap. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly ctx: ModuleContext, readonly tableName: string) {
+    this.table = ctx.table<StoredMessage>(tableName);
+  }
+
+  /** Run fn after every earlier operation on the same account has finished. */
+  serial<T>(jid: Jid, fn: () => Promise<T>): Promise<T> {
+    const k = userPrefix(jid);
+    const prev = this.locks.get(k) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(k, tail);
+    void tail.then(() => {
+      if (this.locks.get(k) === tail) this.locks.delete(k);
+    });
+    return run;
+  }
+
+  count(jid: Jid): Promise<number> {
+    return this.table.count({ prefix: userPrefix(jid) });
+  }
+
+  /** Append a message unless the account already holds `max` of them. Resolves once it is durable. */
+  append(jid: Jid, value: StoredMessage, max: number): Promise<StoreResult> {
+    return this.serial(jid, async () => {
+      const prefix = userPrefix(jid);
+      if ((await this.table.count({ prefix })) >= max) return 'full';
+      // The next seq after the newest row. Insert-if-absent guards against another node of a cluster
+      // taking the same seq at the same moment: then re-read and try the next one.
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const [last] = await this.table.range({ prefix, reverse: true, limit: 1 });
+        const seq = last ? Number.parseInt(last.key.slice(prefix.length), 10) + 1 : 1;
+        const key = prefix + String(seq).padStart(SEQ_DIGITS, '0');
+        const r = await this.ctx.store.transact(
+          [{ type: 'put', table: this.tableName, key, value: { ...value } }],
+          [{ type: 'absent', table: this.tableName, key }],
+        );
+        if (r.ok) return 'stored';
+      }
+      throw new Error('could not allocate an offline queue slot');
+    });
+  }
+
+  /** Every stored message of the account, oldest first. */
+  list(jid: Jid): Promise<Array<{ key: string; value: StoredMessage }>> {
+    return this.table.range({ prefix: userPrefix(jid) });
+  }
+
+  async remove(keys: string[]): Promise<void> {
+    if (!keys.length) return;
+    await this.ctx.store.transact(keys.map((key) => ({ type: 'del' as const, table: this.tableName, key })));
+  }
+}
+
+// ---- stanza (de)serialization ---------------------------------------------------------------------
+
+type XmlParser = { on(ev: string, fn: (arg: any) => void): void; write(s: string): void; end(): void };
+const Parser = (xml as unknown as { Parser: new () => XmlParser }).Parser;
+
+/** Parse one serialized stanza back into an element (what @xmpp/xml's parse() does). */
+export function parseStanza(s: string): Element {
+  const p = new Parser();
+  let root: Element | null = null;
+  let error: unknown = null;
+  p.on('start', (el: Element) => (root = el));
+  p.on('element', (el: Element) => root?.append(el));
+  p.on('error', (err: unknown) => (error = err));
+  p.write(s);
+  p.end();
+  if (error) throw error;
+  if (!root) throw new Error('no element in stored stanza');
+  return root;
+}
