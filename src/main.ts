@@ -81,6 +81,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       acl: new Acl(config.acl, config.access_rules),
       services: new ServiceRegistry(),
       version: VERSION,
+      startedAt: Date.now(),
     };
     const tls = await loadTlsContexts(config, log);
     const modules = new ModuleManager(core, BUNDLED_MODULES);

@@ -14,3 +14,4 @@ export type { IqRequest, IqHandler, IqScope } from './core/iq-router.js';
 export type { Session } from './core/session.js';
 export type { Table, Row, RangeOptions, Op, Cond } from './data/index.js';
 export { errorReply, iqResult, parseXml } from './core/stanza.js';
+export { elementToJson, elementFromJson, cloneElement, type ElementJson } from './core/element-json.js';

@@ -20,12 +20,8 @@ export default defineModule({
   },
   start(ctx) {
     const queue = new OfflineQueue(ctx, TABLE);
-    // Every host runs its own instance; they share one registry, so the first registers the metric.
-    type Counter = ReturnType<typeof ctx.counter<'host' | 'event'>>;
-    const events = (ctx.core.metrics.registry.getSingleMetric(METRIC) as Counter | undefined)
-      ?? ctx.counter({ name: METRIC, help: 'Offline messages stored, delivered and refused (queue full)', labelNames: ['host', 'event'] });
-    let stopped = false;
-    ctx.onStop(() => void (stopped = true));
+    // One metric shared by the instances of every host, labelled by host.
+    const events = ctx.counter({ name: METRIC, help: 'Offline messages stored, delivered and refused (queue full)', labelNames: ['host', 'event'] });
 
     /** A session that may receive offline messages: still bound and available with priority >= 0. */
     const eligible = (s: Session) => s.presence !== null && s.priority >= 0 && ctx.sessionsOf(s.jid.bare()).includes(s);
@@ -37,7 +33,7 @@ export default defineModule({
      */
     const deliver = (session: Session): Promise<void> =>
       queue.serial(session.jid, async () => {
-        if (stopped || !eligible(session)) return;
+        if (!eligible(session)) return;
         const rows = await queue.list(session.jid);
         const done: string[] = [];
         for (const row of rows) {
@@ -105,15 +101,10 @@ export default defineModule({
     });
 
     // A session that was available with a negative priority and now sends a non-negative one gets them
-    // too (user_available only fires on the first available presence). The presence state is updated
-    // after this filter chain, so look at it once the current presence has been processed.
-    ctx.hook('c2s_presence_out', (el, { session, to }) => {
-      if (to !== null || el.attrs.type !== undefined || session.presence === null || session.priority >= 0) return undefined;
-      setImmediate(() => {
-        if (!stopped && eligible(session)) void deliver(session).catch((err) => ctx.log.error('offline delivery failed', { err }));
-      });
-      return undefined;
-    }, 10);
+    // too (user_available only fires on the first available presence).
+    ctx.hook('user_presence_updated', async ({ session, wasAvailable, oldPriority }) => {
+      if (wasAvailable && oldPriority < 0 && eligible(session)) await deliver(session);
+    });
 
     ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'delRange', table: TABLE, prefix: userPrefix(jid) }]);
 

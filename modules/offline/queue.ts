@@ -1,6 +1,6 @@
 // The per-user offline queue (XEP-0160 §2): rows keyed `${domain}/${local}\0${seq}` so one account's
 // messages are one prefix range in arrival order; one writer per account at a time in this process.
-import { xml, type Element, type Jid, type Table, type ModuleContext } from '../../src/sdk.js';
+import { xml, parseXml, type Element, type Jid, type Table, type ModuleContext } from '../../src/sdk.js';
 
 export interface StoredMessage {
   /** The stanza as serialized XML, with its XEP-0203 <delay/> already added. */
@@ -79,20 +79,7 @@ export class OfflineQueue {
 
 // ---- stanza (de)serialization ---------------------------------------------------------------------
 
-type XmlParser = { on(ev: string, fn: (arg: any) => void): void; write(s: string): void; end(): void };
-const Parser = (xml as unknown as { Parser: new () => XmlParser }).Parser;
-
-/** Parse one serialized stanza back into an element (what @xmpp/xml's parse() does). */
+/** Parse one serialized stanza back into an element. */
 export function parseStanza(s: string): Element {
-  const p = new Parser();
-  let root: Element | null = null;
-  let error: unknown = null;
-  p.on('start', (el: Element) => (root = el));
-  p.on('element', (el: Element) => root?.append(el));
-  p.on('error', (err: unknown) => (error = err));
-  p.write(s);
-  p.end();
-  if (error) throw error;
-  if (!root) throw new Error('no element in stored stanza');
-  return root;
+  return parseXml(s);
 }

@@ -26,4 +26,6 @@ export interface Core {
   acl: Acl;
   services: ServiceRegistry;
   version: string;
+  /** When this server instance started (ms since the epoch): server uptime (XEP-0012 §5). */
+  startedAt: number;
 }

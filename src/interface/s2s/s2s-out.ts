@@ -1,0 +1,394 @@
+// An outbound server-to-server stream for one (local domain, remote domain) pair (RFC 6120 §3.2, §4-§6):
+// resolve, connect (STARTTLS or XEP-0368 direct TLS), authenticate with SASL EXTERNAL (XEP-0178) or dialback
+// (XEP-0220), then deliver. Stanzas queue until then; failure bounces them (RFC 6120 §8.3.3.13, §8.3.3.14).
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import xml, { Element } from '@xmpp/xml';
+import type { Element as XmlElement } from '@xmpp/xml';
+import { NS } from '../../core/ns.js';
+import { StreamError, type StanzaErrorCondition } from '../../core/errors.js';
+import type { Jid } from '../../core/jid.js';
+import { NS_DIALBACK, NS_DIALBACK_FEATURE, dbElement, type DialbackOutcome } from './dialback.js';
+import type { QualifiedName } from './qualified-name.js';
+import { S2SStream, s2sHeader, type S2sStreamInfo } from './s2s-stream.js';
+import { S2sTls } from './s2s-tls.js';
+import type { S2sTarget } from './s2s-resolver.js';
+import { ResolveError } from './s2s-resolver.js';
+import { NS_SM, StreamManagement } from './stream-management.js';
+import type { S2SManager } from './s2s-manager.js';
+
+export interface Outgoing { el: XmlElement; from: Jid; to: Jid; retried: boolean }
+
+type State = 'resolving' | 'connecting' | 'negotiating' | 'established' | 'closed';
+
+interface PendingVerify { key: string; sent: boolean; resolve(o: DialbackOutcome): void; timer: NodeJS.Timeout }
+
+export class S2SOut extends S2SStream {
+  readonly direction = 'out' as const;
+  state: State = 'resolving';
+  private queue: Outgoing[] = [];
+  private readonly verifies = new Map<string, PendingVerify>();
+  private streamId = '';
+  /** The latest <stream:features/>; null right after a restart until the next ones arrive. */
+  private features: XmlElement | null = null;
+  private externalTried = false;
+  private dialbackSent = false;
+  private saslDone = false;
+  private certChecked = false;
+  private target: S2sTarget | null = null;
+  private pendingSocket: Socket | null = null;
+  private lastError = '';
+  private readonly deadline: NodeJS.Timeout;
+  private ackRequest: NodeJS.Immediate | null = null;
+  private readonly sm = new StreamManagement<Outgoing>();
+
+  constructor(private readonly mgr: S2SManager, readonly local: string, readonly remote: string) {
+    super(mgr.core, { dir: 'out', local, remote });
+    const secs = this.core.config.s2s.connect_timeout;
+    this.deadline = setTimeout(() => this.fail('remote-server-timeout', `${remote} did not complete the stream negotiation within ${secs} s`), secs * 1000);
+    this.deadline.unref();
+  }
+
+  start(): void {
+    void this.connect().catch((err) => {
+      this.log.error('connecting failed', { err });
+      this.fail('remote-server-not-found', 'internal error while connecting');
+    });
+  }
+
+  info(): S2sStreamInfo {
+    const t = this.target ? `${this.target.host}:${this.target.port}${this.target.tls === 'direct' ? ' (direct TLS)' : ''}` : '';
+    return {
+      ...this.baseInfo(), direction: 'out', local: this.local, remote: this.remote, state: this.state,
+      queued: this.queue.length + this.sm.pending(), ip: this.ip ? `${this.ip} ${t}`.trim() : t,
+    };
+  }
+
+  /** Queue or write a stanza (from/to are the router's, and win over the element's attributes). */
+  submit(o: Outgoing): void {
+    if (this.state === 'established' && !this.closing) return this.deliver(o);
+    if (this.state === 'closed' || this.closing) return this.mgr.resubmit(o);
+    if (this.queue.length >= this.core.config.s2s.max_queue) {
+      return this.mgr.bounce(o, 'resource-constraint', `too many stanzas are waiting for ${this.remote}`);
+    }
+    this.queue.push(o);
+    this.mgr.queueDepth(1);
+  }
+
+  /** Send <db:verify/> for the Receiving Server role (XEP-0220 §2.1.2) and wait for the answer. */
+  requestVerify(id: string, key: string): Promise<DialbackOutcome> {
+    if (this.state === 'closed' || this.closing) return Promise.resolve({ error: 'remote-server-not-found' });
+    const existing = this.verifies.get(id);
+    if (existing) existing.resolve({ error: 'conflict' as StanzaErrorCondition });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.verifies.delete(id);
+        resolve({ error: 'remote-server-timeout', text: `${this.remote} did not answer the dialback verification` });
+      }, this.core.config.s2s.connect_timeout * 1000);
+      timer.unref();
+      this.verifies.set(id, { key, sent: false, resolve, timer });
+      this.flushVerifies();
+    });
+  }
+
+  // ---- connecting ----------------------------------------------------------------------------------------
+
+  private async connect(): Promise<void> {
+    let targets: S2sTarget[];
+    try {
+      targets = await this.mgr.resolver.targets(this.remote);
+    } catch (err) {
+      return this.fail('remote-server-not-found', err instanceof ResolveError ? err.message : `cannot resolve ${this.remote}`);
+    }
+    this.state = 'connecting';
+    for (const t of targets) {
+      const addresses = await this.mgr.resolver.addresses(t.host);
+      if (!addresses.length) this.lastError = `${t.host} has no address`;
+      for (const address of addresses) {
+        if (this.state === 'closed') return;
+        const sock = await this.tryConnect(address, t);
+        if (this.state === 'closed') {
+          sock?.destroy();
+          return;
+        }
+        if (sock) return this.connected(sock, t);
+      }
+    }
+    this.fail('remote-server-not-found', `cannot connect to ${this.remote}: ${this.lastError || 'no targets'}`);
+  }
+
+  private tryConnect(address: string, t: S2sTarget): Promise<Socket | null> {
+    return new Promise((resolve) => {
+      const direct = t.tls === 'direct';
+      const sock: Socket = direct
+        // XEP-0368 §3: ALPN xmpp-server, SNI the XMPP domain (clientOptions sets servername).
+        ? tlsConnect({ host: address, port: t.port, ...this.mgr.tls.clientOptions(this.local, this.remote), ALPNProtocols: ['xmpp-server'] })
+        : netConnect({ host: address, port: t.port });
+      this.pendingSocket = sock;
+      const done = (ok: boolean, why?: string) => {
+        sock.removeAllListeners('error');
+        sock.removeAllListeners('close');
+        sock.removeAllListeners(direct ? 'secureConnect' : 'connect');
+        this.pendingSocket = null;
+        if (ok) return resolve(sock);
+        this.lastError = `${address} port ${t.port}${direct ? ' (direct TLS)' : ''}: ${why}`;
+        sock.on('error', () => {});
+        sock.destroy();
+        resolve(null);
+      };
+      sock.once(direct ? 'secureConnect' : 'connect', () => done(true));
+      sock.once('error', (err: NodeJS.ErrnoException) => done(false, err.code ?? err.message));
+      sock.once('close', () => done(false, 'closed'));
+    });
+  }
+
+  private connected(sock: Socket, t: S2sTarget): void {
+    this.target = t;
+    this.state = 'negotiating';
+    this.attach(sock);
+    if (t.tls === 'direct') this.secured(sock as TLSSocket, false);
+    this.restart();
+  }
+
+  /** A new stream on the same connection (start, after TLS, after SASL; RFC 6120 §4.3.3). */
+  private restart(): void {
+    this.features = null;
+    this.newParser();
+    this.write(s2sHeader({ from: this.local, to: this.remote }));
+  }
+
+  // ---- negotiation ---------------------------------------------------------------------------------------
+
+  protected onStreamStart(attrs: Record<string, string>): void {
+    if (attrs.xmlns !== NS.SERVER) return this.failWith(new StreamError('invalid-namespace', `expected ${NS.SERVER}`));
+    const major = Number((attrs.version ?? '0.9').split('.')[0]);
+    if (!(major >= 1)) return this.failWith(new StreamError('unsupported-version', 'this server speaks XMPP 1.0 only'));
+    this.streamId = attrs.id ?? '';
+  }
+
+  protected onElement(el: XmlElement, qn: QualifiedName): void {
+    if (this.state === 'closed') return;
+    if (qn.ns === NS.STREAM && qn.local === 'features') return this.onFeatures(el);
+    if (qn.ns === NS.TLS) {
+      if (qn.local === 'proceed') return this.startTls();
+      return this.fail('remote-server-not-found', `${this.remote} refused STARTTLS`);
+    }
+    if (qn.ns === NS.SASL) return this.onSasl(el, qn.local);
+    if (qn.ns === NS_DIALBACK && qn.local === 'result') return this.onDbResult(el);
+    if (qn.ns === NS_DIALBACK && qn.local === 'verify') return this.onDbVerify(el);
+    if (qn.ns === NS_SM) return this.onSm(el, qn.local);
+    this.log.debug('ignoring an element on an outbound stream', { name: el.name });
+  }
+
+  private onFeatures(f: XmlElement): void {
+    this.features = f;
+    if (!this.secure) {
+      if (f.getChild('starttls', NS.TLS)) return this.write(`<starttls xmlns='${NS.TLS}'/>`);
+      if (this.core.config.s2s.require_encryption) return this.fail('remote-server-not-found', `${this.remote} does not offer STARTTLS`);
+    } else if (!this.certChecked) {
+      this.certChecked = true;
+      const valid = this.peerCert !== null && S2sTls.peerIsDomain(this.peerCert, this.remote);
+      this.log.debug('peer certificate checked', { valid, chain: this.peerCert?.chainValid ? 'valid' : this.peerCert?.chainError });
+      if (!valid && this.mgr.policy(this.remote) === 'require_valid_cert') {
+        const why = this.peerCert?.chainValid ? `it does not name ${this.remote}` : this.peerCert?.chainError ?? 'none presented';
+        return this.failWith(new StreamError('policy-violation', 'a valid certificate is required'), 'remote-server-not-found', `the certificate of ${this.remote} is not valid (${why})`);
+      }
+    }
+    this.flushVerifies();
+    if (this.saslDone) return this.established('EXTERNAL');
+    if (this.state === 'negotiating') this.authenticate();
+  }
+
+  private startTls(): void {
+    const raw = this.detachForTls();
+    const sock = tlsConnect({ socket: raw, ...this.mgr.tls.clientOptions(this.local, this.remote) });
+    sock.once('secureConnect', () => {
+      this.secured(sock, false);
+      this.attach(sock);
+      this.restart();
+    });
+    sock.once('error', (err) => {
+      this.lastError = `TLS handshake with ${this.remote} failed: ${err.message}`;
+      this.fail('remote-server-not-found', this.lastError);
+      sock.destroy();
+    });
+    this.socket = sock;
+  }
+
+  /** SASL EXTERNAL when offered (XEP-0178 §3, authzid = our domain), else dialback (XEP-0220 §2.1.1). */
+  private authenticate(): void {
+    const f = this.features!;
+    const mechanisms = f.getChild('mechanisms', NS.SASL)?.getChildren('mechanism').map((m) => m.getText().trim()) ?? [];
+    if (this.secure && !this.externalTried && mechanisms.includes('EXTERNAL')) {
+      this.externalTried = true;
+      return this.write(`<auth xmlns='${NS.SASL}' mechanism='EXTERNAL'>${Buffer.from(this.local).toString('base64')}</auth>`);
+    }
+    const dialback = f.getChild('dialback', NS_DIALBACK_FEATURE) !== undefined || this.streamAttrs['xmlns:db'] === NS_DIALBACK;
+    if (!this.dialbackSent && dialback && this.streamId) {
+      this.dialbackSent = true;
+      return this.send(dbElement('result', { from: this.local, to: this.remote }, this.mgr.keys.key(this.remote, this.local, this.streamId)));
+    }
+    this.fail('remote-server-not-found', `cannot authenticate to ${this.remote}${this.lastError ? `: ${this.lastError}` : ' (neither SASL EXTERNAL nor dialback is offered)'}`);
+  }
+
+  private onSasl(el: XmlElement, local: string): void {
+    if (local === 'success') {
+      this.saslDone = true;
+      return this.restart(); // RFC 6120 §6.4.6; the features after it complete the negotiation
+    }
+    if (local === 'failure') {
+      const condition = el.getChildElements().find((c) => c.name !== 'text')?.name ?? 'not-authorized';
+      this.lastError = `SASL EXTERNAL failed (${condition})`;
+      this.mgr.countAuth('out', 'EXTERNAL', 'failure');
+      this.log.info('SASL EXTERNAL refused, trying dialback', { condition });
+      return this.authenticate();
+    }
+  }
+
+  private onDbResult(el: XmlElement): void {
+    const type = el.attrs.type;
+    if (!type || el.attrs.from !== this.remote || el.attrs.to !== this.local) return;
+    if (type === 'valid') return this.established('dialback');
+    this.mgr.countAuth('out', 'dialback', 'failure');
+    const condition = el.getChild('error')?.getChildElements().find((c) => c.attrs.xmlns === NS.STANZAS && c.name !== 'text')?.name;
+    this.fail('remote-server-not-found', `${this.remote} rejected our dialback (${condition ?? type})`);
+  }
+
+  private onDbVerify(el: XmlElement): void {
+    const id = el.attrs.id ?? '';
+    const v = this.verifies.get(id);
+    if (!v || !el.attrs.type) return;
+    this.verifies.delete(id);
+    clearTimeout(v.timer);
+    const type = el.attrs.type;
+    if (type === 'valid' || type === 'invalid') return v.resolve(type);
+    const condition = el.getChild('error')?.getChildElements().find((c) => c.attrs.xmlns === NS.STANZAS && c.name !== 'text')?.name;
+    v.resolve({ error: (condition as StanzaErrorCondition | undefined) ?? 'remote-server-not-found' });
+  }
+
+  /** <db:verify/> may go out once TLS is settled, before we are authenticated ourselves (XEP-0220 §2.1.2). */
+  private flushVerifies(): void {
+    if (!this.features || (!this.secure && this.core.config.s2s.require_encryption)) return;
+    for (const [id, v] of this.verifies) {
+      if (v.sent) continue;
+      v.sent = true;
+      this.send(dbElement('verify', { from: this.local, to: this.remote, id }, v.key));
+    }
+  }
+
+  private established(method: 'EXTERNAL' | 'dialback'): void {
+    if (this.state !== 'negotiating') return;
+    this.state = 'established';
+    this.authMethod = method;
+    clearTimeout(this.deadline);
+    this.mgr.countAuth('out', method, 'success');
+    this.log.info('outbound stream established', { method, tls: this.tlsInfo?.version, cipher: this.tlsInfo?.cipher, queued: this.queue.length });
+    if (this.features?.getChild('sm', NS_SM)) {
+      this.write(`<enable xmlns='${NS_SM}'/>`);
+      this.sm.enableOutbound();
+    }
+    const queued = this.queue;
+    this.queue = [];
+    this.mgr.queueDepth(-queued.length);
+    for (const o of queued) this.deliver(o);
+    this.touch();
+  }
+
+  // ---- delivery ------------------------------------------------------------------------------------------
+
+  private deliver(o: Outgoing): void {
+    // A shallow copy with the routed addresses and no jabber:client namespace (the stream's default is
+    // jabber:server); the element itself may be shared with other recipients.
+    const attrs: Record<string, string> = { ...o.el.attrs, from: o.from.toString(), to: o.to.toString() };
+    if (attrs.xmlns === NS.CLIENT || attrs.xmlns === NS.SERVER) delete attrs.xmlns;
+    const copy = new Element(o.el.name, attrs);
+    copy.children = o.el.children;
+    this.write(copy.toString());
+    this.sm.sent(o);
+    this.mgr.countStanza('out');
+    this.touch();
+    if (this.sm.outboundEnabled && !this.ackRequest) {
+      // One <r/> per burst (XEP-0198 §4): the answer tells what may be forgotten.
+      this.ackRequest = setImmediate(() => {
+        this.ackRequest = null;
+        this.write(`<r xmlns='${NS_SM}'/>`);
+      });
+    }
+  }
+
+  private onSm(el: XmlElement, local: string): void {
+    if (local === 'a') {
+      const h = Number(el.attrs.h);
+      if (!Number.isInteger(h) || h < 0 || !this.sm.ack(h)) this.log.warn('peer acknowledged stanzas it never got', { h: el.attrs.h });
+    } else if (local === 'failed') {
+      this.sm.takeUnacked(); // delivered as best effort, as without stream management
+      this.sm.outboundEnabled = false;
+    } else if (local === 'r') {
+      this.write(xml('a', { xmlns: NS_SM, h: '0' }).toString()); // we receive no stanzas on this stream
+    }
+  }
+
+  // ---- ending --------------------------------------------------------------------------------------------
+
+  /** Close with a stream error and bounce what waits with `condition`. */
+  private failWith(err: StreamError, condition: StanzaErrorCondition = 'remote-server-not-found', text?: string): void {
+    this.close(err);
+    this.fail(condition, text ?? err.text ?? err.condition);
+  }
+
+  /** Negotiation failed: bounce the queue, answer pending verifications, leave the pool. */
+  fail(condition: StanzaErrorCondition, text: string): void {
+    if (this.state === 'closed') return;
+    const was = this.state;
+    this.state = 'closed';
+    clearTimeout(this.deadline);
+    this.log.info('outbound stream failed', { condition, text, state: was });
+    this.mgr.outGone(this);
+    this.pendingSocket?.destroy();
+    const queued = this.queue;
+    this.queue = [];
+    this.mgr.queueDepth(-queued.length);
+    for (const o of queued) this.mgr.bounce(o, condition, text);
+    this.answerVerifies({ error: condition, text });
+    this.close();
+  }
+
+  private answerVerifies(outcome: DialbackOutcome): void {
+    for (const v of this.verifies.values()) {
+      clearTimeout(v.timer);
+      v.resolve(outcome);
+    }
+    this.verifies.clear();
+  }
+
+  protected override peerError(condition: string): void {
+    this.lastError = `${this.remote} sent a stream error (${condition})`;
+  }
+
+  protected override closingStarted(): void {
+    // Stanzas submitted from now on go to a new stream.
+    this.mgr.outGone(this);
+  }
+
+  protected override onIdle(): void {
+    if (this.queue.length || this.sm.pending() || this.verifies.size) return this.touch();
+    super.onIdle();
+  }
+
+  protected onEnded(reason: string): void {
+    clearTimeout(this.deadline);
+    if (this.ackRequest) clearImmediate(this.ackRequest);
+    this.mgr.outGone(this);
+    if (this.state !== 'established') {
+      this.fail('remote-server-not-found', this.lastError || `the connection to ${this.remote} closed during negotiation (${reason})`);
+      return;
+    }
+    this.state = 'closed';
+    this.answerVerifies({ error: 'remote-server-not-found', text: `the connection to ${this.remote} closed` });
+    // Stanzas the peer never acknowledged may not have been handled: one more try on a new stream.
+    const unacked = this.sm.takeUnacked();
+    if (unacked.length) this.log.info('stream closed with unacknowledged stanzas', { count: unacked.length });
+    for (const o of unacked) this.mgr.resubmit(o);
+    this.log.debug('outbound stream ended', { reason });
+  }
+}
