@@ -19,6 +19,8 @@ import { openStore } from './data/index.js';
 import { Listeners } from './interface/listeners.js';
 import { ControlServer } from './interface/control/control-server.js';
 import { loadTlsContexts } from './interface/tls/load-tls.js';
+import { S2SManager } from './interface/s2s/s2s-manager.js';
+import { S2sTls } from './interface/s2s/s2s-tls.js';
 import { BUNDLED_MODULES } from '../modules/index.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
@@ -39,6 +41,8 @@ export class XmppServer {
     readonly modules: ModuleManager,
     readonly listeners: Listeners,
     private readonly control: ControlServer | null,
+    /** Federation (null when s2s.enabled is false). */
+    readonly s2s: S2SManager | null = null,
   ) {}
 
   /** Port actually bound by the first listener of a type (useful with port 0). */
@@ -84,15 +88,22 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       startedAt: Date.now(),
     };
     const tls = await loadTlsContexts(config, log);
+    let s2s: S2SManager | null = null;
+    if (config.s2s.enabled) {
+      s2s = new S2SManager(core, await S2sTls.load(config));
+      // The router's remote seam: remote domains go out over s2s (a component registry, XEP-0114, would
+      // wrap this and claim its own domains first).
+      router.routeRemote = s2s.route;
+    }
     const modules = new ModuleManager(core, BUNDLED_MODULES);
     await modules.startConfigured(config.modules);
-    const listeners = new Listeners(core, tls);
+    const listeners = new Listeners(core, tls, s2s);
     let control: ControlServer | null = null;
     try {
       await listeners.start(config.listen);
       if (opts.controlSocket !== false) {
         control = new ControlServer(config.control_socket, {
-          core, modules,
+          core, modules, s2s,
           status: () => ({ listeners: listeners.bound, connections: listeners.connections.size }),
         }, log.child({ part: 'control' }));
         await control.start();
@@ -102,7 +113,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await modules.stopAll();
       throw err;
     }
-    const running = new XmppServer(core, modules, listeners, control);
+    const running = new XmppServer(core, modules, listeners, control, s2s);
     log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)' });
     return running;
   } catch (err) {

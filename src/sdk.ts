@@ -15,3 +15,5 @@ export type { Session } from './core/session.js';
 export type { Table, Row, RangeOptions, Op, Cond } from './data/index.js';
 export { errorReply, iqResult, parseXml } from './core/stanza.js';
 export { elementToJson, elementFromJson, cloneElement, type ElementJson } from './core/element-json.js';
+export { AccountExistsError, NoSuchAccountError } from './core/accounts.js';
+export { SaslPrepError } from './core/sasl/scram-credentials.js';

@@ -36,6 +36,15 @@ function print(result: unknown): void {
     for (const s of rows) console.log(`${s.jid}\t${s.ip}\t${s.secure ? 'tls' : 'plain'}\t${s.mechanism}\t${s.available ? 'available' : 'unavailable'}\t${s.since}`);
     return;
   }
+  if (r && Array.isArray(r.s2s)) {
+    const rows = r.s2s as Array<Record<string, any>>;
+    if (!rows.length) return void console.log(r.enabled === false ? 'federation is disabled (s2s.enabled: false)' : 'no s2s streams');
+    console.log(['direction', 'local', 'remote', 'state', 'auth', 'tls', 'cipher', 'queued', 'address', 'since'].join('\t'));
+    for (const s of rows) {
+      console.log([s.direction, s.local, s.remote || '-', s.state, s.auth || '-', s.tls?.version || 'plain', s.tls?.cipher || '-', s.queued, s.ip || '-', s.since].join('\t'));
+    }
+    return;
+  }
   if (r && Array.isArray(r.modules)) {
     for (const m of r.modules as Array<Record<string, unknown>>) console.log(`${m.name}\t${m.status}\t${(m.xeps as string[]).join(',')}${m.error ? `\t${m.error}` : ''}`);
     return;
@@ -86,6 +95,7 @@ export function buildCli(): Command {
 
   cfg(program.command('sessions').description('list client sessions')).action(run((opts) => admin(opts, 'sessions.list', {})));
   cfg(program.command('kick <jid>').description('end the sessions of a JID')).action(run((jid, opts) => admin(opts, 'session.kick', { jid })));
+  cfg(program.command('s2s').description('list server-to-server streams (direction, peer, auth method, TLS)')).action(run((opts) => admin(opts, 's2s.list', {})));
   cfg(program.command('status').description('show server status')).action(run((opts) => admin(opts, 'status', {})));
 
   const mod = program.command('module').description('manage modules at runtime');

@@ -19,12 +19,14 @@ export interface IqRequest {
   host: string;
   /** The sending client's session when it is local. */
   session?: Session;
+  /** Run `fn` once the reply has been routed (e.g. close a stream only after the result is out). */
+  afterReply(fn: () => void | Promise<void>): void;
 }
 
 /** Return the result payload (or nothing for an empty result); throw StanzaError for an error. */
 export type IqHandler = (req: IqRequest) => Element | null | void | Promise<Element | null | void>;
 
-export type SendFn = (el: Element, from: Jid, to: Jid) => void;
+export type SendFn = (el: Element, from: Jid, to: Jid) => void | Promise<void>;
 
 interface Pending { resolve: (el: Element) => void; reject: (err: Error) => void; timer: NodeJS.Timeout; to: string }
 
@@ -63,6 +65,7 @@ export class IqRouter {
       return;
     }
     const reply = (r: Element) => this.send(r, to, from);
+    const after: Array<() => void | Promise<void>> = [];
     const replyFrom = el.attrs.to; // keep 'from' absent when the client sent no 'to' (RFC 6120 §8.1.2.1)
     const payloads = el.children.filter((c): c is Element => typeof c !== 'string');
     if ((type !== 'get' && type !== 'set') || !el.attrs.id || payloads.length !== 1) {
@@ -79,8 +82,9 @@ export class IqRouter {
       return;
     }
     try {
-      const result = await handler({ el, type, payload, from, to, host, session });
-      reply(iqResult(el, result ?? null, replyFrom));
+      const result = await handler({ el, type, payload, from, to, host, session, afterReply: (fn) => void after.push(fn) });
+      await reply(iqResult(el, result ?? null, replyFrom));
+      for (const fn of after) await fn();
     } catch (err) {
       if (err instanceof StanzaError) {
         reply(errorReply(el, err, replyFrom));

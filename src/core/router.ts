@@ -34,7 +34,7 @@ export class Router {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
-    iq.send = (el, from, to) => void this.route(el, from, to);
+    iq.send = (el, from, to) => this.route(el, from, to);
   }
 
   isLocal(domain: string): boolean {

@@ -1,5 +1,5 @@
-// Listeners of the interface layer: c2s on TCP with STARTTLS (RFC 6120 §5) and c2s over direct TLS
-// (XEP-0368, ALPN "xmpp-client"). Tracks live connections for status and graceful shutdown.
+// Listeners of the interface layer: c2s and s2s on TCP with STARTTLS (RFC 6120 §5) and over direct TLS
+// (XEP-0368, ALPN "xmpp-client" / "xmpp-server"). Tracks live c2s connections for status and shutdown.
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Core } from '../core/core.js';
@@ -8,6 +8,7 @@ import { ConfigError } from '../core/config/load-config.js';
 import { StreamError } from '../core/errors.js';
 import type { TlsContexts } from './tls/tls-contexts.js';
 import { C2SConnection } from './c2s/c2s-connection.js';
+import type { S2SManager } from './s2s/s2s-manager.js';
 
 export interface BoundListener { type: string; ip: string; port: number }
 
@@ -16,23 +17,13 @@ export class Listeners {
   readonly bound: BoundListener[] = [];
   readonly connections = new Set<C2SConnection>();
 
-  constructor(private readonly core: Core, private readonly tls: TlsContexts) {}
+  constructor(private readonly core: Core, private readonly tls: TlsContexts, private readonly s2s: S2SManager | null = null) {}
 
   async start(configs: ListenerConfig[]): Promise<void> {
     for (const [i, cfg] of configs.entries()) {
-      if (cfg.type !== 'c2s' && cfg.type !== 'c2s_tls') {
-        throw new ConfigError(this.core.config.path, `listen[${i}].type`, `"${cfg.type}" listeners are not available in this version (c2s, c2s_tls)`);
-      }
-      const server = cfg.type === 'c2s'
-        ? createServer((sock) => this.accept(sock, cfg, false))
-        : createTlsServer({
-          ...this.tls.serverOptions(),
-          ALPNProtocols: ['xmpp-client'],
-          // a handshake left half done must not hold a socket for Node's default 120 s
-          handshakeTimeout: this.core.config.c2s_negotiation_timeout * 1000,
-        }, (sock) => this.accept(sock, cfg, true));
-      if (cfg.type === 'c2s_tls') {
-        server.on('tlsClientError', (err: Error) => this.core.log.debug('TLS handshake failed', { err: err.message }));
+      const server = this.createServer(cfg, i);
+      if (cfg.type === 'c2s_tls' || cfg.type === 's2s_tls') {
+        server.on('tlsClientError', (err: Error) => this.core.log.debug('TLS handshake failed', { err: err.message, type: cfg.type }));
       }
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) =>
@@ -45,6 +36,35 @@ export class Listeners {
       this.servers.push(server);
       this.bound.push({ type: cfg.type, ip: cfg.ip, port });
       this.core.log.info('listening', { type: cfg.type, ip: cfg.ip, port });
+    }
+  }
+
+  private createServer(cfg: ListenerConfig, i: number): Server {
+    switch (cfg.type) {
+      case 'c2s':
+        return createServer((sock) => this.accept(sock, cfg, false));
+      case 'c2s_tls':
+        return createTlsServer({
+          ...this.tls.serverOptions(),
+          ALPNProtocols: ['xmpp-client'],
+          // a handshake left half done must not hold a socket for Node's default 120 s
+          handshakeTimeout: this.core.config.c2s_negotiation_timeout * 1000,
+        }, (sock) => this.accept(sock, cfg, true));
+      case 's2s':
+      case 's2s_tls': {
+        const s2s = this.s2s;
+        if (!s2s || !this.core.config.s2s.enabled) {
+          throw new ConfigError(this.core.config.path, `listen[${i}].type`, `an ${cfg.type} listener needs federation (s2s.enabled is false)`);
+        }
+        if (cfg.type === 's2s') return createServer((sock) => s2s.acceptInbound(sock, { starttlsRequired: cfg.starttls_required, directTls: false }));
+        return createTlsServer({
+          ...s2s.tls.serverOptions(),
+          ALPNProtocols: ['xmpp-server'],
+          handshakeTimeout: this.core.config.s2s.connect_timeout * 1000,
+        }, (sock) => s2s.acceptInbound(sock, { starttlsRequired: true, directTls: true }));
+      }
+      default:
+        throw new ConfigError(this.core.config.path, `listen[${i}].type`, `"${cfg.type}" listeners are not available in this version (c2s, c2s_tls, s2s, s2s_tls)`);
     }
   }
 
@@ -68,6 +88,7 @@ export class Listeners {
   async stop(): Promise<void> {
     const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     for (const c of [...this.connections]) c.close(new StreamError('system-shutdown', 'the server is shutting down'));
-    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 3000).unref())]);
+    const s2s = this.s2s?.stop() ?? Promise.resolve();
+    await Promise.race([Promise.all([...closing, s2s]), new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 }

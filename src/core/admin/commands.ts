@@ -11,6 +11,8 @@ export interface AdminTarget {
   modules?: ModuleManager;
   /** Live listener and connection figures, when the server is running. */
   status?: () => Record<string, unknown>;
+  /** Federation, when enabled: the live server-to-server streams. */
+  s2s?: { list(): unknown[] } | null;
 }
 
 export interface CommandDef {
@@ -115,6 +117,13 @@ export const COMMANDS: CommandDef[] = [
       if (!targets.length) throw new CommandError(`no session for ${j.toString()}`);
       for (const s of targets) s!.close(new StreamError('policy-violation', 'kicked by an administrator'));
       return { kicked: targets.map((s) => s!.jid.toString()) };
+    },
+  },
+  {
+    name: 's2s.list', description: 'List live server-to-server streams (direction, domains, auth method, TLS)', args: [],
+    run: async (t) => {
+      if (!t.modules) throw new CommandError('the server is not running');
+      return { s2s: t.s2s ? t.s2s.list() : [], enabled: t.core.config.s2s.enabled };
     },
   },
   { name: 'module.list', description: 'List loaded modules', args: [], run: async (t) => ({ modules: modules(t).list() }) },

@@ -67,7 +67,7 @@ export class S2SOut extends S2SStream {
   /** Queue or write a stanza (from/to are the router's, and win over the element's attributes). */
   submit(o: Outgoing): void {
     if (this.state === 'established' && !this.closing) return this.deliver(o);
-    if (this.state === 'closed' || this.closing) return this.mgr.resubmit(o);
+    if (this.state === 'closed' || this.closing) return this.mgr.dispatch(o);
     if (this.queue.length >= this.core.config.s2s.max_queue) {
       return this.mgr.bounce(o, 'resource-constraint', `too many stanzas are waiting for ${this.remote}`);
     }
@@ -105,9 +105,9 @@ export class S2SOut extends S2SStream {
       const addresses = await this.mgr.resolver.addresses(t.host);
       if (!addresses.length) this.lastError = `${t.host} has no address`;
       for (const address of addresses) {
-        if (this.state === 'closed') return;
+        if (this.gone()) return;
         const sock = await this.tryConnect(address, t);
-        if (this.state === 'closed') {
+        if (this.gone()) {
           sock?.destroy();
           return;
         }
@@ -115,6 +115,11 @@ export class S2SOut extends S2SStream {
       }
     }
     this.fail('remote-server-not-found', `cannot connect to ${this.remote}: ${this.lastError || 'no targets'}`);
+  }
+
+  /** The stream failed or was closed while an await was pending. */
+  private gone(): boolean {
+    return this.state === 'closed';
   }
 
   private tryConnect(address: string, t: S2sTarget): Promise<Socket | null> {
@@ -202,17 +207,14 @@ export class S2SOut extends S2SStream {
   private startTls(): void {
     const raw = this.detachForTls();
     const sock = tlsConnect({ socket: raw, ...this.mgr.tls.clientOptions(this.local, this.remote) });
+    sock.once('error', (err) => {
+      if (!this.secure) this.lastError = `TLS handshake with ${this.remote} failed: ${err.message}`;
+    });
     sock.once('secureConnect', () => {
       this.secured(sock, false);
-      this.attach(sock);
       this.restart();
     });
-    sock.once('error', (err) => {
-      this.lastError = `TLS handshake with ${this.remote} failed: ${err.message}`;
-      this.fail('remote-server-not-found', this.lastError);
-      sock.destroy();
-    });
-    this.socket = sock;
+    this.attach(sock); // a failed handshake closes it, and onEnded bounces with lastError
   }
 
   /** SASL EXTERNAL when offered (XEP-0178 §3, authzid = our domain), else dialback (XEP-0220 §2.1.1). */
@@ -381,7 +383,6 @@ export class S2SOut extends S2SStream {
     this.mgr.outGone(this);
     if (this.state !== 'established') {
       this.fail('remote-server-not-found', this.lastError || `the connection to ${this.remote} closed during negotiation (${reason})`);
-      return;
     }
     this.state = 'closed';
     this.answerVerifies({ error: 'remote-server-not-found', text: `the connection to ${this.remote} closed` });

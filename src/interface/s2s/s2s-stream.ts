@@ -67,6 +67,10 @@ export abstract class S2SStream {
   }
 
   abstract info(): S2sStreamInfo;
+
+  isEnded(): boolean {
+    return this.ended;
+  }
   /** The peer's stream header (after every restart). */
   protected abstract onStreamStart(attrs: Record<string, string>): void;
   protected abstract onElement(el: Element, qn: QualifiedName): void;

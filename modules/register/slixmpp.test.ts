@@ -1,0 +1,208 @@
+// XEP-0077 interop with slixmpp 1.8.3 (Debian python3-slixmpp, /usr/bin/python3): its xep_0077 plugin
+// registers in-band and logs in, meets conflict / not-acceptable / forbidden / not-authorized (no TLS),
+// changes the password, and cancels the account (sessions closed, every row of the user deleted).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { startTestServer, type TestServer } from '../../test/support/harness.js';
+import { RawClient } from '../../test/support/raw-client.js';
+import { Jid } from '../../src/sdk.js';
+import { ALL_MODULES, liveRows, seedUserData, until, watchTables } from './test-support.js';
+
+// Debian's python3-slixmpp belongs to the system interpreter, not to whatever python3 is first on PATH.
+const PYTHON = '/usr/bin/python3';
+const SCRIPTS = fileURLToPath(new URL('../../../modules/register/slixmpp/', import.meta.url));
+const LOGIN = fileURLToPath(new URL('../../../test/e2e/slixmpp/login.py', import.meta.url));
+const SCRIPT_TIMEOUT_MS = 25_000; // each script also stops itself (SIGALRM) before this
+
+function slixmppUnavailable(): string | null {
+  const r = spawnSync(PYTHON, ['-c', 'import slixmpp'], { encoding: 'utf8', timeout: 15_000 });
+  if (r.status === 0) return null;
+  const why = r.error?.message ?? (r.stderr.trim().split('\n').pop() || `exit ${r.status}`);
+  return `slixmpp is not importable by ${PYTHON} (install Debian's python3-slixmpp): ${why}`;
+}
+const unavailable = slixmppUnavailable();
+// Project policy (as test/e2e/slixmpp.test.ts): skip visibly without slixmpp, except in CI, where each
+// test runs and fails with the reason.
+const opts = { skip: unavailable !== null && process.env.CI !== 'true' ? unavailable : false };
+
+interface SlixEvent { event: string; [key: string]: unknown }
+
+/** Run one script to its end; it must exit 0 with a 'done' line and no exception. */
+async function slix(script: string, args: Array<string | number>) {
+  if (unavailable) throw new Error(`${unavailable} (CI=true: the slixmpp interop tests are required)`);
+  const path = script.includes('/') ? script : join(SCRIPTS, script);
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(PYTHON, [path, ...args.map(String)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${script} did not finish in ${SCRIPT_TIMEOUT_MS} ms\nstdout:\n${out}\nstderr:\n${err}`));
+    }, SCRIPT_TIMEOUT_MS);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (c) => {
+      clearTimeout(timer);
+      resolve({ code: c, stdout: out, stderr: err });
+    });
+  });
+  const events: SlixEvent[] = stdout.split('\n').filter((l) => l.trim()).map((line) => {
+    try {
+      return JSON.parse(line) as SlixEvent;
+    } catch {
+      return { event: 'unparsed', line };
+    }
+  });
+  const transcript = `${script} ${args.join(' ')} exited ${code}\nstdout:\n${stdout}\nstderr:\n${stderr.slice(-3000)}`;
+  assert.equal(code, 0, transcript);
+  assert.ok(events.some((e) => e.event === 'done'), transcript);
+  assert.ok(!events.some((e) => ['exception', 'timeout', 'unparsed'].includes(e.event)), transcript);
+  const all = (name: string) => events.filter((e) => e.event === name);
+  return {
+    transcript,
+    all,
+    has: (name: string) => all(name).length > 0,
+    one(name: string): SlixEvent {
+      assert.equal(all(name).length, 1, `expected one '${name}' event\n${transcript}`);
+      return all(name)[0]!;
+    },
+  };
+}
+
+/** The features of the last <stream:features/> offered over TLS (before authentication). */
+function offeredOverTls(s: Awaited<ReturnType<typeof slix>>): string[] {
+  const f = s.all('features').filter((e) => e.tls);
+  assert.ok(f.length > 0, s.transcript);
+  return f[0]!.offered as string[];
+}
+
+describe('slixmpp 1.8.3 xep_0077 against xmppd', () => {
+  let t: TestServer;
+  let insecurePort: number;
+  let watched: ReturnType<typeof watchTables>;
+  const exists = (local: string) => t.server.core.accounts.exists(Jid.of(local, t.domain));
+  before(async () => {
+    if (opts.skip) return;
+    t = await startTestServer({
+      modules: ALL_MODULES,
+      listen: [
+        { port: 0, ip: '127.0.0.1', type: 'c2s' },
+        { port: 0, ip: '127.0.0.1', type: 'c2s', starttls_required: false },
+      ],
+    });
+    insecurePort = t.server.listeners.bound[1]!.port;
+    watched = watchTables(t);
+    await t.addUser('alice', 'alice-password');
+    await t.addUser('bob', 'bob-password');
+  });
+  after(async () => {
+    watched?.stop();
+    await t?.stop();
+  });
+
+  test('slixmpp registers newbie in-band from the stream feature, then logs in with the new account', opts, async () => {
+    const s = await slix('register.py', [t.c2sPort, 'newbie@localhost/slix', 'newbie-password', 'starttls']);
+    assert.ok(offeredOverTls(s).includes('register'), `the register feature is offered over TLS\n${s.transcript}`);
+    assert.ok(!s.all('features').filter((e) => !e.tls).some((e) => (e.offered as string[]).includes('register')), 'not before TLS');
+    const form = s.one('form');
+    assert.deepEqual(form.fields, ['password', 'username']);
+    assert.equal(form.registered, false);
+    assert.match(String(form.instructions), /at least 8 characters/);
+    assert.equal(s.one('registered').username, 'newbie');
+    assert.equal(s.one('session_start').jid, 'newbie@localhost/slix');
+    assert.equal(s.one('ping').ok, true);
+    assert.equal(await exists('newbie'), true);
+    const again = await slix(LOGIN, [t.c2sPort, 'newbie@localhost/again', 'newbie-password', 'SCRAM-SHA-256', 'starttls']);
+    assert.equal(again.one('session_start').jid, 'newbie@localhost/again');
+  });
+
+  test('registering alice again: slixmpp gets conflict, and alice keeps her password', opts, async () => {
+    const s = await slix('register.py', [t.c2sPort, 'alice@localhost/slix', 'not-alices-password', 'starttls']);
+    const err = s.one('register_error');
+    assert.equal(err.stage, 'set');
+    assert.equal(err.error, 'conflict');
+    assert.equal(err.type, 'cancel');
+    assert.ok(!s.has('session_start'), s.transcript);
+    const login = await slix(LOGIN, [t.c2sPort, 'alice@localhost/check', 'alice-password', 'SCRAM-SHA-256', 'starttls']);
+    assert.equal(login.one('session_start').jid, 'alice@localhost/check');
+  });
+
+  test('a weak password: slixmpp gets not-acceptable and no account is created', opts, async () => {
+    const s = await slix('register.py', [t.c2sPort, 'weakling@localhost/slix', '1234', 'starttls']);
+    const err = s.one('register_error');
+    assert.equal(err.error, 'not-acceptable');
+    assert.equal(err.type, 'modify');
+    assert.match(String(err.text), /too weak/);
+    assert.equal(await exists('weakling'), false);
+  });
+
+  test('without TLS: no register feature, and a forced registration is refused with not-authorized', opts, async () => {
+    const s = await slix('register.py', [insecurePort, 'cleartext@localhost/slix', 'cleartext-password', 'insecure', 'force']);
+    const features = s.all('features');
+    assert.ok(features.length > 0 && features.every((e) => !e.tls && !(e.offered as string[]).includes('register')), s.transcript);
+    const err = s.one('register_error');
+    assert.equal(err.stage, 'get');
+    assert.equal(err.error, 'not-authorized');
+    assert.equal(await exists('cleartext'), false);
+  });
+
+  test('a server whose access rule denies registration: no feature, and a forced attempt gets forbidden', opts, async () => {
+    const closed = await startTestServer({ modules: { register: {} }, access_rules: { register: [{ deny: 'all' }] } });
+    try {
+      const s = await slix('register.py', [closed.c2sPort, 'outsider@localhost/slix', 'outsider-password', 'starttls', 'force']);
+      assert.ok(!offeredOverTls(s).includes('register'), s.transcript);
+      const err = s.one('register_error');
+      assert.equal(err.stage, 'get');
+      assert.equal(err.error, 'forbidden');
+      assert.deepEqual(await closed.server.core.accounts.list(), []);
+    } finally {
+      await closed.stop();
+    }
+  });
+
+  test('slixmpp changes alice’s password (to her account, then to the server); only the newest works', opts, async () => {
+    const s = await slix('change_password.py', [t.c2sPort, 'alice@localhost/pw', 'alice-password', 'alice-second', 'account']);
+    assert.ok(s.has('password_changed'), s.transcript);
+    const old = await slix(LOGIN, [t.c2sPort, 'alice@localhost/old', 'alice-password', 'SCRAM-SHA-256', 'starttls']);
+    assert.equal(old.one('auth_failed').reason, 'failed_all_auth');
+    const fresh = await slix(LOGIN, [t.c2sPort, 'alice@localhost/new', 'alice-second', 'SCRAM-SHA-256', 'starttls']);
+    assert.equal(fresh.one('session_start').jid, 'alice@localhost/new');
+
+    const s2 = await slix('change_password.py', [t.c2sPort, 'alice@localhost/pw2', 'alice-second', 'alice-third', 'server']);
+    assert.ok(s2.has('password_changed'), s2.transcript);
+    assert.equal((await slix(LOGIN, [t.c2sPort, 'alice@localhost/x', 'alice-third', 'PLAIN', 'starttls'])).one('session_start').mech, 'PLAIN');
+    const weak = await slix('change_password.py', [t.c2sPort, 'alice@localhost/pw3', 'alice-third', 'short', 'account']);
+    assert.equal(weak.one('change_error').error, 'not-acceptable');
+  });
+
+  test('slixmpp cancels dora’s registration: both sessions get <not-authorized/>, login fails, all her data is gone', opts, async (tt) => {
+    await t.addUser('dora', 'dora-password');
+    await seedUserData(t.c2sPort, 'dora', 'dora-password', 'bob', 'bob-password');
+    const before = await liveRows(t, watched.tables, 'dora');
+    tt.diagnostic(`dora's rows before removal, by table: ${JSON.stringify(Object.fromEntries(Object.entries(before).map(([k, v]) => [k, v.length])))}`);
+    assert.equal(before.accounts?.length, 1);
+    const raw = await RawClient.login(t.c2sPort, 'dora', 'dora-password', 'raw', { presence: false });
+
+    const s = await slix('cancel.py', [t.c2sPort, 'dora@localhost/slix', 'dora-password', 'slix-2']);
+    assert.equal(s.one('cancelled').type, 'result', s.transcript);
+    for (const who of ['main_disconnected', 'other_disconnected']) {
+      assert.deepEqual((s.one(who).stream_errors as Array<{ condition: string }>).map((e) => e.condition), ['not-authorized'], who);
+    }
+    assert.match(await raw.c.waitClosed(), /<not-authorized xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/>/, 'a third, raw session ends too');
+    assert.equal(await exists('dora'), false);
+    await until(() => t.server.core.sessions.resources(Jid.of('dora', t.domain)).length === 0, 'dora has no session');
+    assert.deepEqual(await liveRows(t, watched.tables, 'dora'), {}, `no dora rows left in any table (had ${JSON.stringify(before)})`);
+    const login = await slix(LOGIN, [t.c2sPort, 'dora@localhost/back', 'dora-password', 'SCRAM-SHA-256', 'starttls']);
+    assert.equal(login.one('auth_failed').reason, 'failed_all_auth');
+  });
+});
