@@ -1,7 +1,7 @@
 // XEP-0030 Service Discovery: disco#info and disco#items for the server and for accounts, built from what
 // running modules advertise and extended through the disco_info hook.
 import { defineModule, NS, xml, StanzaError, type IqRequest } from '../../src/sdk.js';
-import type { DiscoInfo } from '../../hooks/index.js';
+import type { DiscoInfo, DiscoItem } from '../../hooks/index.js';
 
 export default defineModule({
   name: 'disco',
@@ -31,15 +31,21 @@ export default defineModule({
       for (const form of result.forms) q.cnode(form);
       return q;
     };
-    const items = (req: IqRequest) => {
+    const items = async (req: IqRequest, target: 'server' | 'account') => {
       if (req.type !== 'get') throw new StanzaError('bad-request', 'disco#items is read-only');
       const node = req.payload.attrs.node as string | undefined;
-      if (node !== undefined) throw new StanzaError('item-not-found');
-      return xml('query', { xmlns: NS.DISCO_ITEMS });
+      let result: DiscoItem[] | null = node === undefined ? [] : null;
+      if (ctx.core.hooks.has('disco_items')) {
+        result = (await ctx.core.hooks.filter('disco_items', result, { host: ctx.host, target, node, from: req.from, to: req.to })) as DiscoItem[] | null;
+      }
+      if (result === null) throw new StanzaError('item-not-found');
+      const q = xml('query', node !== undefined ? { xmlns: NS.DISCO_ITEMS, node } : { xmlns: NS.DISCO_ITEMS });
+      for (const i of result) q.c('item', { jid: i.jid, ...(i.node ? { node: i.node } : {}), ...(i.name ? { name: i.name } : {}) });
+      return q;
     };
     ctx.iq('host', NS.DISCO_INFO, (req) => info(req, 'server'));
     ctx.iq('account', NS.DISCO_INFO, (req) => info(req, 'account'));
-    ctx.iq('host', NS.DISCO_ITEMS, items);
-    ctx.iq('account', NS.DISCO_ITEMS, items);
+    ctx.iq('host', NS.DISCO_ITEMS, (req) => items(req, 'server'));
+    ctx.iq('account', NS.DISCO_ITEMS, (req) => items(req, 'account'));
   },
 });
