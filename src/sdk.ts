@@ -17,3 +17,4 @@ export { errorReply, iqResult, parseXml } from './core/stanza.js';
 export { elementToJson, elementFromJson, cloneElement, type ElementJson } from './core/element-json.js';
 export { AccountExistsError, NoSuchAccountError } from './core/accounts.js';
 export { SaslPrepError } from './core/sasl/scram-credentials.js';
+export { COMMANDS, runCommand, CommandError, type CommandDef, type AdminTarget } from './core/admin/commands.js';
