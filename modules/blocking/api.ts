@@ -1,0 +1,10 @@
+// The blocking service other modules use (offline storage, MAM, search filters): XEP-0191 block lists
+// with §6 JID matching. Provided as ctx.provide('blocking', api) by the blocking module.
+import type { Jid } from '../../src/sdk.js';
+
+export interface BlockingApi {
+  /** True when the local account `owner` blocks `peer` (full, bare, domain/resource or domain match). */
+  isBlocked(owner: Jid, peer: Jid): Promise<boolean>;
+  /** The canonical JIDs on `owner`'s block list, sorted. */
+  list(owner: Jid): Promise<string[]>;
+}

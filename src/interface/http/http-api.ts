@@ -1,0 +1,115 @@
+// HTTP interface: Prometheus /metrics and the REST admin API (POST /api/<command> with a JSON body,
+// bearer token, JSON answers, clear 4xx errors) over the same command registry as the CLI.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Core } from '../../core/core.js';
+import { OperatorError } from '../../core/errors.js';
+import { COMMANDS, COMMANDS_BY_NAME, CommandError, type AdminTarget } from '../../core/admin/commands.js';
+
+const MAX_BODY = 1024 * 1024;
+
+export interface HttpApiOptions {
+  /** Accepted bearer tokens: 'sha256:<hex>' (preferred: the config never holds the token) or the token itself. */
+  tokens: string[];
+}
+
+type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
+
+export function httpHandler(core: Core, admin: AdminTarget, opts: HttpApiOptions) {
+  const digests = opts.tokens.map((t) => (t.startsWith('sha256:') ? Buffer.from(t.slice(7), 'hex') : sha256(t)));
+  const log = core.log.child({ part: 'http' });
+
+  const authorized = (req: IncomingMessage): boolean => {
+    const h = req.headers.authorization;
+    if (!h || !h.startsWith('Bearer ')) return false;
+    const d = sha256(h.slice(7).trim());
+    return digests.some((x) => x.length === d.length && timingSafeEqual(x, d));
+  };
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const send: Send = (status, body, headers = {}) => {
+      const text = typeof body === 'string' ? body : JSON.stringify(body);
+      res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json', ...headers });
+      res.end(text);
+    };
+    const url = new URL(req.url ?? '/', 'http://x');
+    try {
+      if (url.pathname === '/metrics') {
+        if (req.method !== 'GET') return send(405, { error: 'use GET' }, { allow: 'GET' });
+        const text = await core.metrics.registry.metrics();
+        return send(200, text, { 'content-type': core.metrics.registry.contentType });
+      }
+      if (url.pathname === '/api' || url.pathname.startsWith('/api/')) return await api(req, url.pathname.slice(5), send);
+      send(404, { error: 'not found' });
+    } catch (err) {
+      log.error('HTTP request failed', { err, path: url.pathname });
+      if (!res.headersSent) send(500, { error: 'internal error' });
+    }
+  };
+
+  async function api(req: IncomingMessage, name: string, send: Send): Promise<void> {
+    if (!digests.length) return send(403, { error: 'the admin API is disabled: set api_tokens in the configuration' });
+    if (!authorized(req)) return send(401, { error: 'a valid bearer token is required' }, { 'www-authenticate': 'Bearer realm="xmppd"' });
+    if (name === '') {
+      if (req.method !== 'GET') return send(405, { error: 'use GET' }, { allow: 'GET' });
+      return send(200, { commands: COMMANDS.map((c) => ({ name: c.name, description: c.description, args: c.args })) });
+    }
+    const cmd = COMMANDS_BY_NAME.get(name);
+    if (!cmd) return send(404, { error: `unknown command "${name}"` });
+    if (req.method !== 'POST') return send(405, { error: 'use POST with a JSON object body' }, { allow: 'POST' });
+    let args: Record<string, unknown>;
+    try {
+      args = await readJson(req);
+    } catch (err) {
+      return send((err as HttpError).status ?? 400, { error: (err as Error).message });
+    }
+    const missing = cmd.args.filter((a) => !a.endsWith('?') && (args[a] === undefined || args[a] === ''));
+    if (missing.length) return send(400, { error: `missing argument(s): ${missing.join(', ')}` });
+    try {
+      const result = await cmd.run(admin, args);
+      log.info('admin API command', { cmd: name });
+      send(200, { ok: true, result });
+    } catch (err) {
+      if (err instanceof CommandError) return send(errorStatus(err.message), { error: err.message });
+      if (err instanceof OperatorError) return send(400, { error: err.message, code: err.code });
+      throw err;
+    }
+  }
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? '';
+  if (!type.startsWith('application/json')) throw new HttpError(415, 'send the arguments as application/json');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new HttpError(413, `the body is larger than ${MAX_BODY} bytes`);
+    chunks.push(c as Buffer);
+  }
+  let v: unknown;
+  try {
+    v = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
+  } catch {
+    throw new HttpError(400, 'the body is not valid JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'the body must be a JSON object of arguments');
+  return v as Record<string, unknown>;
+}
+
+/** Map registry errors onto statuses a client can act on. */
+function errorStatus(message: string): number {
+  if (/already exists/.test(message)) return 409;
+  if (/does not exist|no session for|not loaded|unknown/.test(message)) return 404;
+  return 400;
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
