@@ -11,7 +11,8 @@ type MsgType = (typeof TYPES)[number];
 let t: TestServer;
 let alice: RawClient;
 before(async () => {
-  t = await startTestServer(); // the default modules only: no offline storage unless a test loads it
+  // the core modules only: no offline storage unless a test loads it, no presence module rewriting presence
+  t = await startTestServer({ modules: { disco: {}, ping: {}, version: {}, time: {} } });
   for (const u of ['alice', 'carol', 'dave', 'erin', 'frank', 'grace', 'ivan', 'judy']) await t.addUser(u, `pw-${u}`);
   alice = await login('alice', 'sender', 0);
 });

@@ -9,6 +9,11 @@ import type { ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverr
 const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http'];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 const DEFAULT_PORT: Record<ListenerType, number> = { c2s: 5222, c2s_tls: 5223, s2s: 5269, s2s_tls: 5270, http: 5280 };
+/** What runs without a config file: everything a standard client expects from a single server. */
+const DEFAULT_MODULES: Record<string, Record<string, unknown>> = {
+  disco: {}, ping: {}, version: {}, time: {}, roster: {}, presence: {}, offline: {}, vcard: {},
+  private: {}, last: {}, blocking: {}, register: {},
+};
 const KNOWN_KEYS = new Set([
   'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
@@ -119,7 +124,7 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
 
   const module_paths = r.module_paths ?? [];
   if (!Array.isArray(module_paths)) fail('module_paths', 'must be a list of directories');
-  const modulesRaw = r.modules ?? { disco: {}, ping: {}, version: {}, time: {} };
+  const modulesRaw = r.modules ?? DEFAULT_MODULES;
   if (!isObj(modulesRaw)) fail('modules', 'must be a mapping from a module name to its options');
   const modules: ServerConfig['modules'] = {};
   for (const [name, opts] of Object.entries(modulesRaw as Obj)) {
