@@ -3,81 +3,19 @@
 // changes the password, and cancels the account (sessions closed, every row of the user deleted).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../../test/support/harness.js';
 import { RawClient } from '../../test/support/raw-client.js';
+import { runSlixmppOk, slixmppTestOptions as opts } from '../../test/support/slixmpp.js';
 import { Jid } from '../../src/sdk.js';
 import { ALL_MODULES, liveRows, seedUserData, until, watchTables } from './test-support.js';
 
-// Debian's python3-slixmpp belongs to the system interpreter, not to whatever python3 is first on PATH.
-const PYTHON = '/usr/bin/python3';
 const SCRIPTS = fileURLToPath(new URL('../../../modules/register/slixmpp/', import.meta.url));
 const LOGIN = fileURLToPath(new URL('../../../test/e2e/slixmpp/login.py', import.meta.url));
-const SCRIPT_TIMEOUT_MS = 25_000; // each script also stops itself (SIGALRM) before this
-
-function slixmppUnavailable(): string | null {
-  const r = spawnSync(PYTHON, ['-c', 'import slixmpp'], { encoding: 'utf8', timeout: 15_000 });
-  if (r.status === 0) return null;
-  const why = r.error?.message ?? (r.stderr.trim().split('\n').pop() || `exit ${r.status}`);
-  return `slixmpp is not importable by ${PYTHON} (install Debian's python3-slixmpp): ${why}`;
-}
-const unavailable = slixmppUnavailable();
-// Project policy (as test/e2e/slixmpp.test.ts): skip visibly without slixmpp, except in CI, where each
-// test runs and fails with the reason.
-const opts = { skip: unavailable !== null && process.env.CI !== 'true' ? unavailable : false };
-
-interface SlixEvent { event: string; [key: string]: unknown }
 
 /** Run one script to its end; it must exit 0 with a 'done' line and no exception. */
-async function slix(script: string, args: Array<string | number>) {
-  if (unavailable) throw new Error(`${unavailable} (CI=true: the slixmpp interop tests are required)`);
-  const path = script.includes('/') ? script : join(SCRIPTS, script);
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(PYTHON, [path, ...args.map(String)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${script} did not finish in ${SCRIPT_TIMEOUT_MS} ms\nstdout:\n${out}\nstderr:\n${err}`));
-    }, SCRIPT_TIMEOUT_MS);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (c) => {
-      clearTimeout(timer);
-      resolve({ code: c, stdout: out, stderr: err });
-    });
-  });
-  const events: SlixEvent[] = stdout.split('\n').filter((l) => l.trim()).map((line) => {
-    try {
-      return JSON.parse(line) as SlixEvent;
-    } catch {
-      return { event: 'unparsed', line };
-    }
-  });
-  const transcript = `${script} ${args.join(' ')} exited ${code}\nstdout:\n${stdout}\nstderr:\n${stderr.slice(-3000)}`;
-  assert.equal(code, 0, transcript);
-  assert.ok(events.some((e) => e.event === 'done'), transcript);
-  assert.ok(!events.some((e) => ['exception', 'timeout', 'unparsed'].includes(e.event)), transcript);
-  const all = (name: string) => events.filter((e) => e.event === name);
-  return {
-    transcript,
-    all,
-    has: (name: string) => all(name).length > 0,
-    one(name: string): SlixEvent {
-      assert.equal(all(name).length, 1, `expected one '${name}' event\n${transcript}`);
-      return all(name)[0]!;
-    },
-  };
-}
+const slix = (script: string, args: Array<string | number>) => runSlixmppOk(script.includes('/') ? script : join(SCRIPTS, script), args);
 
 /** The features of the last <stream:features/> offered over TLS (before authentication). */
 function offeredOverTls(s: Awaited<ReturnType<typeof slix>>): string[] {

@@ -3,94 +3,14 @@
 // (SASL SCRAM-SHA-1/-256 and PLAIN, STARTTLS and XEP-0368 direct TLS, bind, XEP-0030/0092/0199/0202, chat).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/harness.js';
+import { runSlixmppOk, slixmppTestOptions as opts } from '../support/slixmpp.js';
 
-// Debian's python3-slixmpp belongs to the system interpreter, not to whatever python3 is first on PATH.
-const PYTHON = '/usr/bin/python3';
 const SCRIPTS = fileURLToPath(new URL('../../../test/e2e/slixmpp/', import.meta.url));
-const SCRIPT_TIMEOUT_MS = 25_000; // each script also stops itself (SIGALRM) well before this
-
-/** Why slixmpp can't be used here, or null when it can. */
-function slixmppUnavailable(): string | null {
-  const r = spawnSync(PYTHON, ['-c', 'import slixmpp'], { encoding: 'utf8', timeout: 15_000 });
-  if (r.status === 0) return null;
-  const why = r.error?.message ?? (r.stderr.trim().split('\n').pop() || `exit ${r.status}`);
-  return `slixmpp is not importable by ${PYTHON} (install Debian's python3-slixmpp): ${why}`;
-}
-const unavailable = slixmppUnavailable();
-// Project policy: skip visibly (each test reports the reason) on a developer machine without
-// slixmpp, but never in CI, where each test runs and fails with the reason (see runOk).
-const skip = unavailable !== null && process.env.CI !== 'true' ? unavailable : false;
-const opts = { skip };
-
-interface SlixEvent {
-  event: string;
-  [key: string]: unknown;
-}
-interface ScriptResult {
-  events: SlixEvent[];
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run one script to completion (or kill it after SCRIPT_TIMEOUT_MS) and parse its JSON lines. */
-function runScript(script: string, args: Array<string | number>): Promise<ScriptResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [join(SCRIPTS, script), ...args.map(String)], {
-      cwd: SCRIPTS,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${script} did not finish in ${SCRIPT_TIMEOUT_MS} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-    }, SCRIPT_TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const events: SlixEvent[] = [];
-      for (const line of stdout.split('\n')) {
-        if (!line.trim()) continue;
-        try {
-          events.push(JSON.parse(line) as SlixEvent);
-        } catch {
-          events.push({ event: 'unparsed', line });
-        }
-      }
-      resolve({ events, code, stdout, stderr });
-    });
-  });
-}
-
-/** Run a script that must end normally; returns a lookup for its events. */
-async function runOk(script: string, args: Array<string | number>): Promise<{ one(name: string): SlixEvent; has(name: string): boolean; r: ScriptResult }> {
-  if (unavailable) throw new Error(`${unavailable} (CI=true: the slixmpp interop tests are required)`);
-  const r = await runScript(script, args);
-  const transcript = `${script} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-3000)}`;
-  assert.equal(r.code, 0, transcript);
-  assert.ok(r.events.some((e) => e.event === 'done'), transcript);
-  assert.ok(!r.events.some((e) => e.event === 'exception' || e.event === 'timeout' || e.event === 'unparsed'), transcript);
-  return {
-    r,
-    has: (name) => r.events.some((e) => e.event === name),
-    one(name) {
-      const found = r.events.filter((e) => e.event === name);
-      assert.equal(found.length, 1, `expected one '${name}' event\n${transcript}`);
-      return found[0]!;
-    },
-  };
-}
+const skip = opts.skip;
+const runOk = (script: string, args: Array<string | number>) => runSlixmppOk(join(SCRIPTS, script), args, SCRIPTS);
 
 describe('slixmpp 1.8.3 against xmppd', () => {
   let t: TestServer;
@@ -208,7 +128,7 @@ describe('slixmpp 1.8.3 against xmppd', () => {
 
   test('a second slixmpp client binding the same resource replaces the first, which gets a conflict stream error', opts, async () => {
     const s = await runOk('conflict.py', [t.c2sPort, 'alice@localhost/dup', 'pw-alice']);
-    assert.equal(s.r.events.filter((e) => e.event === 'session_start').length, 2);
+    assert.equal(s.events.filter((e) => e.event === 'session_start').length, 2);
     const gone = s.one('first_disconnected');
     assert.deepEqual((gone.stream_errors as Array<{ condition: string }>).map((e) => e.condition), ['conflict']);
     const second = s.one('second_ping');
