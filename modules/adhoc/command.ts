@@ -1,0 +1,84 @@
+// What an ad-hoc command is to this module (XEP-0050 §2.2 node + name, one form stage, an outcome with
+// notes per §4.5), and the bridge to the server's admin command registry that the CLI also uses.
+import { COMMANDS, Jid, runCommand, type AdminTarget, type CommandDef, type Element, type ModuleContext } from '../../src/sdk.js';
+import { badPayload, type FieldSpec, type FormValues } from './forms.js';
+
+export interface Note { type: 'info' | 'warn' | 'error'; text: string }
+
+/** How a command ended: notes (XEP-0050 §4.5: a failure carries at least one error note) and a result form. */
+export interface Outcome { notes: Note[]; form?: Element }
+
+export interface RunEnv {
+  host: string;
+  from: Jid;
+  target: AdminTarget;
+  log: ModuleContext<any>['log'];
+}
+
+export interface AdhocCommand {
+  node: string;
+  /** The disco item name (XEP-0050 §2.2) and form title. */
+  name: string;
+  /** FORM_TYPE of its forms (XEP-0068). */
+  formType: string;
+  instructions?: string;
+  /** What to ask for; no fields: the command runs straight away on execute. */
+  fields(env: RunEnv): FieldSpec[];
+  run(env: RunEnv, values: FormValues): Promise<Outcome>;
+  /** Also answers to these nodes, without listing them (older XEP-0133 names). */
+  aliases?: string[];
+}
+
+export const REGISTRY: ReadonlyMap<string, CommandDef> = new Map(COMMANDS.map((c) => [c.name, c]));
+
+/**
+ * The target the registry commands act on. The module manager and live listener figures are known only to
+ * the composition root; until it hands them to modules (proposed: `core.admin`, the object the control
+ * socket already gets), module and status commands see just the core.
+ */
+export function adminTarget(ctx: ModuleContext<any>): AdminTarget {
+  return (ctx.core as unknown as { admin?: AdminTarget }).admin ?? { core: ctx.core };
+}
+
+/** Operator errors (XMPPD_ERR_*: bad JID, no such account, module failures) carry a message for the admin. */
+function isOperatorError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('XMPPD_ERR_');
+}
+
+export type Attempt = { ok: true; result: unknown } | { ok: false; error: string };
+
+/**
+ * Run a registry command. As on the control socket, a failure is reported to the admin with its message
+ * (an option validation error from a module reload is not an operator error, yet it is what to fix);
+ * only unexpected ones are logged as errors.
+ */
+export async function attempt(env: RunEnv, name: string, args: Record<string, unknown>): Promise<Attempt> {
+  try {
+    return { ok: true, result: await runCommand(env.target, name, args) };
+  } catch (err) {
+    if (!isOperatorError(err)) env.log.error('admin command failed', { cmd: name, err });
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * A submitted JID that must be an account of this host (the command was sent to this host; other virtual
+ * hosts have their own), bare unless `full` is allowed.
+ */
+export function localJid(env: RunEnv, value: string, opts: { full?: boolean } = {}): Jid {
+  const j = Jid.parse(value); // readSubmit checked that it parses
+  if (!j.local) throw badPayload(`"${value}" is not a user's JID`);
+  if (j.resource && !opts.full) throw badPayload(`"${value}" must be a bare JID such as user@${env.host}`);
+  if (j.domain !== env.host) throw badPayload(`"${value}" is not an account of ${env.host}`);
+  return j;
+}
+
+/** Longest list returned in one result form (XEP-0133 §4.18: the service may truncate the result set). */
+export const MAX_LIST_ITEMS = 1000;
+
+export function truncated<T>(list: T[], notes: Note[]): T[] {
+  if (list.length <= MAX_LIST_ITEMS) return list;
+  notes.push({ type: 'warn', text: `Showing the first ${MAX_LIST_ITEMS} of ${list.length}.` });
+  return list.slice(0, MAX_LIST_ITEMS);
+}
