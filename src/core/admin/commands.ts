@@ -1,67 +1,12 @@
-// The admin command registry: one definition per command, served by the control socket (CLI) and
-// later by the REST API and XEP-0133 ad-hoc commands.
-import type { Core } from '../core.js';
-import type { ModuleManager } from '../modules/module-manager.js';
-import { Jid, JidError } from '../jid.js';
-import { OperatorError, StreamError } from '../errors.js';
-import { AccountExistsError, NoSuchAccountError } from '../accounts.js';
+// The admin command registry: one definition per command, served by the control socket (CLI), the
+// REST API and XEP-0133 ad-hoc commands. Each area keeps its commands in its own file.
+import { Jid } from '../jid.js';
+import { StreamError } from '../errors.js';
+import { CommandError, bareJid, modules, needPassword, wrap, type AdminTarget, type CommandDef } from './command-def.js';
 
-export interface AdminTarget {
-  core: Core;
-  modules?: ModuleManager;
-  /** Live listener and connection figures, when the server is running. */
-  status?: () => Record<string, unknown>;
-  /** Federation, when enabled: the live server-to-server streams. */
-  s2s?: { list(): unknown[] } | null;
-}
+export { CommandError, type AdminTarget, type CommandDef, type CommandErrorKind } from './command-def.js';
 
-export interface CommandDef {
-  name: string;
-  description: string;
-  args: string[];
-  /** Can run against the data directory with no server running (user management). */
-  offline?: boolean;
-  run(t: AdminTarget, args: Record<string, unknown>): Promise<unknown>;
-}
-
-export class CommandError extends OperatorError {
-  constructor(message: string) {
-    super('XMPPD_ERR_COMMAND', message);
-  }
-}
-
-function bareJid(t: AdminTarget, s: unknown): Jid {
-  let j: Jid;
-  try {
-    j = Jid.parse(String(s ?? ''));
-  } catch (err) {
-    throw new CommandError(`"${s}" is not a valid JID: ${err instanceof JidError ? err.message : err}`);
-  }
-  if (!j.local || j.resource) throw new CommandError(`"${s}" must be a bare JID such as alice@${t.core.config.hosts[0]}`);
-  if (!t.core.config.hosts.includes(j.domain)) throw new CommandError(`${j.domain} is not one of this server's hosts (${t.core.config.hosts.join(', ')})`);
-  return j;
-}
-
-function needPassword(p: unknown): string {
-  if (typeof p !== 'string' || p === '') throw new CommandError('a non-empty password is required');
-  return p;
-}
-
-function modules(t: AdminTarget): ModuleManager {
-  if (!t.modules) throw new CommandError('the server is not running');
-  return t.modules;
-}
-
-const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof AccountExistsError || err instanceof NoSuchAccountError) throw new CommandError(err.message);
-    throw err;
-  }
-};
-
-export const COMMANDS: CommandDef[] = [
+const SERVER_COMMANDS: CommandDef[] = [
   {
     name: 'user.add', description: 'Create an account', args: ['jid', 'password'], offline: true,
     run: (t, a) => wrap(async () => {
@@ -114,7 +59,7 @@ export const COMMANDS: CommandDef[] = [
         throw new CommandError(`"${a.jid}" is not a valid JID`);
       }
       const targets = j.resource ? [t.core.sessions.get(j)].filter((s) => s !== undefined) : t.core.sessions.resources(j);
-      if (!targets.length) throw new CommandError(`no session for ${j.toString()}`);
+      if (!targets.length) throw new CommandError(`no session for ${j.toString()}`, 'not-found');
       for (const s of targets) s!.close(new StreamError('policy-violation', 'kicked by an administrator'));
       return { kicked: targets.map((s) => s!.jid.toString()) };
     },
@@ -155,10 +100,13 @@ export const COMMANDS: CommandDef[] = [
   },
 ];
 
+/** Every command, from every area. */
+export const COMMANDS: CommandDef[] = [...SERVER_COMMANDS];
+
 export const COMMANDS_BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
 
 export async function runCommand(t: AdminTarget, name: string, args: Record<string, unknown>): Promise<unknown> {
   const cmd = COMMANDS_BY_NAME.get(name);
-  if (!cmd) throw new CommandError(`unknown command "${name}"`);
+  if (!cmd) throw new CommandError(`unknown command "${name}"`, 'not-found');
   return cmd.run(t, args);
 }

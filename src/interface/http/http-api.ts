@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Core } from '../../core/core.js';
 import { OperatorError } from '../../core/errors.js';
-import { COMMANDS, COMMANDS_BY_NAME, CommandError, type AdminTarget } from '../../core/admin/commands.js';
+import { COMMANDS, COMMANDS_BY_NAME, CommandError, type AdminTarget, type CommandErrorKind } from '../../core/admin/commands.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -70,7 +70,7 @@ export function httpHandler(core: Core, admin: AdminTarget, opts: HttpApiOptions
       log.info('admin API command', { cmd: name });
       send(200, { ok: true, result });
     } catch (err) {
-      if (err instanceof CommandError) return send(errorStatus(err.message), { error: err.message });
+      if (err instanceof CommandError) return send(STATUS_OF[err.kind], { error: err.message });
       if (err instanceof OperatorError) return send(400, { error: err.message, code: err.code });
       throw err;
     }
@@ -103,12 +103,8 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   return v as Record<string, unknown>;
 }
 
-/** Map registry errors onto statuses a client can act on. */
-function errorStatus(message: string): number {
-  if (/already exists/.test(message)) return 409;
-  if (/does not exist|no session for|not loaded|unknown/.test(message)) return 404;
-  return 400;
-}
+/** Registry errors as statuses a client can act on. */
+const STATUS_OF: Record<CommandErrorKind, number> = { invalid: 400, 'not-found': 404, conflict: 409, unavailable: 503 };
 
 function sha256(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();

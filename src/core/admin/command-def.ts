@@ -1,0 +1,69 @@
+// What an admin command is, and the argument helpers commands share (JIDs of local accounts,
+// passwords, the module manager), with errors that tell the operator what to fix.
+import type { Core } from '../core.js';
+import type { ModuleManager } from '../modules/module-manager.js';
+import { Jid, JidError } from '../jid.js';
+import { OperatorError } from '../errors.js';
+import { AccountExistsError, NoSuchAccountError } from '../accounts.js';
+
+export interface AdminTarget {
+  core: Core;
+  modules?: ModuleManager;
+  /** Live listener and connection figures, when the server is running. */
+  status?: () => Record<string, unknown>;
+  /** Federation, when enabled: the live server-to-server streams. */
+  s2s?: { list(): unknown[] } | null;
+}
+
+export interface CommandDef {
+  name: string;
+  description: string;
+  /** Argument names; a trailing '?' marks an optional one. */
+  args: string[];
+  /** Can run against the data directory with no server running (user management). */
+  offline?: boolean;
+  run(t: AdminTarget, args: Record<string, unknown>): Promise<unknown>;
+}
+
+/** What went wrong, for the CLI (message), REST (status) and ad-hoc commands (note). */
+export type CommandErrorKind = 'invalid' | 'not-found' | 'conflict' | 'unavailable';
+
+export class CommandError extends OperatorError {
+  constructor(message: string, readonly kind: CommandErrorKind = 'invalid') {
+    super('XMPPD_ERR_COMMAND', message);
+  }
+}
+
+/** A bare JID of an account on one of this server's hosts. */
+export function bareJid(t: AdminTarget, s: unknown): Jid {
+  let j: Jid;
+  try {
+    j = Jid.parse(String(s ?? ''));
+  } catch (err) {
+    throw new CommandError(`"${s}" is not a valid JID: ${err instanceof JidError ? err.message : err}`);
+  }
+  if (!j.local || j.resource) throw new CommandError(`"${s}" must be a bare JID such as alice@${t.core.config.hosts[0]}`);
+  if (!t.core.config.hosts.includes(j.domain)) throw new CommandError(`${j.domain} is not one of this server's hosts (${t.core.config.hosts.join(', ')})`);
+  return j;
+}
+
+export function needPassword(p: unknown): string {
+  if (typeof p !== 'string' || p === '') throw new CommandError('a non-empty password is required');
+  return p;
+}
+
+export function modules(t: AdminTarget): ModuleManager {
+  if (!t.modules) throw new CommandError('the server is not running', 'unavailable');
+  return t.modules;
+}
+
+/** Turn account errors into command errors of the right kind. */
+export const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof AccountExistsError) throw new CommandError(err.message, 'conflict');
+    if (err instanceof NoSuchAccountError) throw new CommandError(err.message, 'not-found');
+    throw err;
+  }
+};
