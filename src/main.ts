@@ -16,6 +16,7 @@ import { ServiceRegistry } from './core/service-registry.js';
 import type { Core } from './core/core.js';
 import { ModuleManager } from './core/modules/module-manager.js';
 import { openStore } from './data/index.js';
+import { meteredStore } from './core/metered-store.js';
 import { Listeners } from './interface/listeners.js';
 import { ControlServer } from './interface/control/control-server.js';
 import { loadTlsContexts } from './interface/tls/load-tls.js';
@@ -70,11 +71,13 @@ export class XmppServer {
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<XmppServer> {
   const log = opts.log ?? new Logger(config.log_level);
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
-  const store = await openStore(join(config.data_dir, 'db'));
+  let store = await openStore(join(config.data_dir, 'db'));
   try {
     const metrics = new Metrics(opts.processMetrics ?? false);
     const hooks = new HookRunner(log.child({ part: 'hooks' }));
     hooks.onHandlerError = (hook, owner) => metrics.hookErrors.inc({ hook, owner });
+    hooks.onChainTime = metrics.observeHookTime;
+    store = meteredStore(store, metrics);
     const sessions = new SessionManager();
     const iq = new IqRouter(log.child({ part: 'iq' }));
     const accounts = new Accounts(store, hooks, config.scram_iterations);
@@ -104,7 +107,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       if (opts.controlSocket !== false) {
         control = new ControlServer(config.control_socket, {
           core, modules, s2s,
-          status: () => ({ listeners: listeners.bound, connections: listeners.connections.size }),
+          status: () => ({ listeners: listeners.bound, connections: listeners.connections.size, s2s_streams: s2s?.list().length ?? 0 }),
         }, log.child({ part: 'control' }));
         await control.start();
       }

@@ -14,6 +14,7 @@ export class Metrics {
   readonly stanzasDropped = new Counter({ name: 'xmppd_stanzas_dropped_total', help: 'Stanzas dropped, by hook', labelNames: ['hook'], registers: [this.registry] });
   readonly streamErrors = new Counter({ name: 'xmppd_stream_errors_total', help: 'Stream errors sent, by condition', labelNames: ['condition'], registers: [this.registry] });
   readonly hookErrors = new Counter({ name: 'xmppd_hook_errors_total', help: 'Hook handlers that threw', labelNames: ['hook', 'owner'], registers: [this.registry] });
+  readonly hookSeconds = new Histogram({ name: 'xmppd_hook_seconds', help: 'Time spent running a hook chain (only hooks with handlers)', labelNames: ['hook'], buckets: [0.00001, 0.0001, 0.001, 0.01, 0.1, 1], registers: [this.registry] });
   readonly txLatency = new Histogram({ name: 'xmppd_storage_transaction_seconds', help: 'Storage transaction latency', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
 
   /** Pre-bound label children for the per-stanza path (a label lookup per stanza costs more than the count). */
@@ -21,6 +22,14 @@ export class Metrics {
     message: this.stanzasIn.labels('message'),
     presence: this.stanzasIn.labels('presence'),
     iq: this.stanzasIn.labels('iq'),
+  };
+
+  private readonly hookTimers = new Map<string, { observe(v: number): void }>();
+  /** Per-hook chain time, with the labelled child cached (this runs for every stanza a hook sees). */
+  readonly observeHookTime = (hook: string, seconds: number): void => {
+    let h = this.hookTimers.get(hook);
+    if (!h) this.hookTimers.set(hook, (h = this.hookSeconds.labels(hook)));
+    h.observe(seconds);
   };
 
   private readonly shared = new Map<string, { metric: Metric; refs: number }>();

@@ -23,6 +23,8 @@ export class HookRunner {
   private seq = 0;
   /** Called on every handler failure; the metrics layer counts it. */
   onHandlerError: (hook: string, owner: string) => void = () => {};
+  /** Called with the seconds a chain took (only chains that have handlers: empty hooks stay free). */
+  onChainTime: ((hook: string, seconds: number) => void) | null = null;
 
   constructor(private readonly log: Logger) {}
 
@@ -68,6 +70,15 @@ export class HookRunner {
     const chain = this.chains.get(name);
     if (!chain) return value;
     const dropAllowed = this.specs.get(name)!.drop;
+    const t0 = this.onChainTime ? performance.now() : 0;
+    try {
+      return await this.fold(name, chain, dropAllowed, value, ctx);
+    } finally {
+      if (this.onChainTime) this.onChainTime(name, (performance.now() - t0) / 1000);
+    }
+  }
+
+  private async fold<N extends HookName>(name: N, chain: Entry[], dropAllowed: boolean, value: FilterValue<N>, ctx: HookCtx<N>): Promise<FilterValue<N> | typeof DROP> {
     let cur = value;
     for (const e of chain) {
       let r: unknown;
@@ -94,6 +105,7 @@ export class HookRunner {
   async notify<N extends HookName>(name: N, ctx: HookCtx<N>): Promise<void> {
     const chain = this.chains.get(name);
     if (!chain) return;
+    const t0 = this.onChainTime ? performance.now() : 0;
     for (const e of chain) {
       try {
         let r = e.handler(ctx);
@@ -103,6 +115,7 @@ export class HookRunner {
         this.failed(name, e, err);
       }
     }
+    if (this.onChainTime) this.onChainTime(name, (performance.now() - t0) / 1000);
   }
 
   private failed(name: string, e: Entry, err: unknown): void {
