@@ -102,13 +102,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     await modules.startConfigured(config.modules);
     const listeners = new Listeners(core, tls, s2s);
     let control: ControlServer | null = null;
+    // One admin target behind every admin surface: the CLI's control socket, the REST API, ad-hoc commands.
+    core.admin = {
+      core, modules, s2s,
+      status: () => ({ listeners: listeners.bound, connections: listeners.connections.size, s2s_streams: s2s?.list().length ?? 0 }),
+    };
     try {
       await listeners.start(config.listen);
       if (opts.controlSocket !== false) {
-        control = new ControlServer(config.control_socket, {
-          core, modules, s2s,
-          status: () => ({ listeners: listeners.bound, connections: listeners.connections.size, s2s_streams: s2s?.list().length ?? 0 }),
-        }, log.child({ part: 'control' }));
+        control = new ControlServer(config.control_socket, core.admin, log.child({ part: 'control' }));
         await control.start();
       }
     } catch (err) {

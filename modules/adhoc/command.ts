@@ -31,13 +31,9 @@ export interface AdhocCommand {
 
 export const REGISTRY: ReadonlyMap<string, CommandDef> = new Map(COMMANDS.map((c) => [c.name, c]));
 
-/**
- * The target the registry commands act on. The module manager and live listener figures are known only to
- * the composition root; until it hands them to modules (proposed: `core.admin`, the object the control
- * socket already gets), module and status commands see just the core.
- */
+/** The target the registry commands act on: the one the control socket and REST API use too. */
 export function adminTarget(ctx: ModuleContext<any>): AdminTarget {
-  return (ctx.core as unknown as { admin?: AdminTarget }).admin ?? { core: ctx.core };
+  return ctx.core.admin ?? { core: ctx.core };
 }
 
 /** Operator errors (XMPPD_ERR_*: bad JID, no such account, module failures) carry a message for the admin. */

@@ -18,9 +18,6 @@ before(async () => {
     acl: { admin: { user: ['admin@localhost'] } },
     access_rules: {},
   });
-  // What main.ts is asked to provide (see command.ts adminTarget): the object the control socket gets.
-  const core = t.server.core as unknown as { admin?: AdminTarget };
-  core.admin ??= { core: t.server.core, modules: t.server.modules, s2s: t.server.s2s, status: () => ({ connections: t.server.listeners.connections.size }) };
   for (const u of ['admin', 'alice', 'bob']) await t.addUser(u, `${u}-password`);
   admin = (await RawClient.login(t.c2sPort, 'admin', 'admin-password', 'desk')).c;
 });

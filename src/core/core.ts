@@ -11,6 +11,7 @@ import type { Metrics } from './metrics.js';
 import type { DiscoRegistry } from './disco-registry.js';
 import type { Acl } from './acl.js';
 import type { ServiceRegistry } from './service-registry.js';
+import type { AdminTarget } from './admin/command-def.js';
 
 export interface Core {
   config: ServerConfig;
@@ -28,4 +29,6 @@ export interface Core {
   version: string;
   /** When this server instance started (ms since the epoch): server uptime (XEP-0012 §5). */
   startedAt: number;
+  /** What admin surfaces (control socket, REST API, ad-hoc commands) act on; set once the server runs. */
+  admin?: AdminTarget;
 }

@@ -9,6 +9,8 @@ import { StreamError } from '../core/errors.js';
 import type { TlsContexts } from './tls/tls-contexts.js';
 import { C2SConnection } from './c2s/c2s-connection.js';
 import type { S2SManager } from './s2s/s2s-manager.js';
+import { createServer as createHttpServer } from 'node:http';
+import { httpHandler } from './http/http-api.js';
 
 export interface BoundListener { type: string; ip: string; port: number }
 
@@ -63,8 +65,11 @@ export class Listeners {
           handshakeTimeout: this.core.config.s2s.connect_timeout * 1000,
         }, (sock) => s2s.acceptInbound(sock, { starttlsRequired: true, directTls: true }));
       }
+      case 'http':
+        // /metrics and the REST admin API; put it on loopback or behind a TLS-terminating proxy.
+        return createHttpServer(httpHandler(this.core, this.core.admin ?? { core: this.core }, { tokens: this.core.config.api_tokens }));
       default:
-        throw new ConfigError(this.core.config.path, `listen[${i}].type`, `"${cfg.type}" listeners are not available in this version (c2s, c2s_tls, s2s, s2s_tls)`);
+        throw new ConfigError(this.core.config.path, `listen[${i}].type`, `"${cfg.type}" listeners are not available in this version (c2s, c2s_tls, s2s, s2s_tls, http)`);
     }
   }
 

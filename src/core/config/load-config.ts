@@ -17,7 +17,7 @@ const DEFAULT_MODULES: Record<string, Record<string, unknown>> = {
 const KNOWN_KEYS = new Set([
   'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
-  'module_paths', 'modules', 'acl', 'access_rules', 's2s',
+  'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens',
 ]);
 const S2S_KEYS = new Set([
   'enabled', 'policy', 'domain_policy', 'require_encryption', 'cafile', 'system_ca', 'dialback_secret',
@@ -180,6 +180,7 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     max_send_queue: int(r.max_send_queue, 'max_send_queue', 4 * 1024 * 1024, 65536),
     scram_iterations: int(r.scram_iterations, 'scram_iterations', 4096, 4096, 1_000_000),
     module_paths: (module_paths as unknown[]).map((p, i) => abs(str(p, `module_paths[${i}]`))),
+    api_tokens: apiTokens(r.api_tokens, fail),
     modules,
     s2s,
     acl,
@@ -250,8 +251,10 @@ function buildS2s(raw: unknown, listen: ListenerConfig[], c: Checkers): S2sConfi
   const secret = s.dialback_secret;
   if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) fail('s2s.dialback_secret', 'must be a string of at least 16 characters');
   const hasListener = listen.some((l) => l.type === 's2s' || l.type === 's2s_tls');
+  const enabled = bool(s.enabled, 's2s.enabled', hasListener);
+  if (!enabled && hasListener) fail('s2s.enabled', 'is false, but listen has an s2s/s2s_tls listener (remove it, or enable federation)');
   return {
-    enabled: bool(s.enabled, 's2s.enabled', hasListener),
+    enabled,
     policy: s.policy === undefined ? 'allow_dialback' : policy(s.policy, 's2s.policy'),
     domain_policy,
     require_encryption: bool(s.require_encryption, 's2s.require_encryption', true),
@@ -264,4 +267,19 @@ function buildS2s(raw: unknown, listen: ListenerConfig[], c: Checkers): S2sConfi
     connect_timeout: int(s.connect_timeout, 's2s.connect_timeout', 30, 1, 3600),
     max_queue: int(s.max_queue, 's2s.max_queue', 1000, 1),
   };
+}
+
+/** Bearer tokens of the HTTP admin API: 'sha256:<64 hex>' (recommended) or a token of 32+ characters. */
+function apiTokens(v: unknown, fail: (p: string, problem: string) => never): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) return fail('api_tokens', "must be a list of tokens ('sha256:<hex digest>' or the token itself)");
+  return v.map((t, i) => {
+    if (typeof t !== 'string') return fail(`api_tokens[${i}]`, 'must be a string');
+    if (t.startsWith('sha256:')) {
+      if (!/^sha256:[0-9a-f]{64}$/i.test(t)) fail(`api_tokens[${i}]`, "a 'sha256:' token needs 64 hex digits (the SHA-256 of the token)");
+    } else if (t.length < 32) {
+      fail(`api_tokens[${i}]`, 'a token must have at least 32 characters (or give its SHA-256 as sha256:<hex>)');
+    }
+    return t;
+  });
 }

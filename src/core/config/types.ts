@@ -70,6 +70,8 @@ export interface ServerConfig {
   /** PBKDF2 iterations for newly stored SCRAM credentials. */
   scram_iterations: number;
   module_paths: string[];
+  /** Bearer tokens accepted by the HTTP admin API ('sha256:<hex>' or the token); none = API disabled. */
+  api_tokens: string[];
   modules: Record<string, Record<string, unknown>>;
   s2s: S2sConfig;
   acl: Record<string, AclSpec>;
