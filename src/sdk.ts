@@ -1,4 +1,5 @@
 // The public surface for module authors (`xmppd/sdk`): everything a module may import from the server.
+/// <reference path="./types/xmpp-xml.d.ts" preserve="true" />
 export { defineModule } from './core/modules/module-definition.js';
 export type { ModuleDefinition } from './core/modules/module-definition.js';
 export { ModuleContext } from './core/modules/module-context.js';
@@ -18,3 +19,6 @@ export { elementToJson, elementFromJson, cloneElement, type ElementJson } from '
 export { AccountExistsError, NoSuchAccountError } from './core/accounts.js';
 export { SaslPrepError } from './core/sasl/scram-credentials.js';
 export { COMMANDS, runCommand, CommandError, type CommandDef, type AdminTarget } from './core/admin/commands.js';
+export type { HookHandler, HookCtx, FilterValue } from './core/hooks/hook-runner.js';
+export type { HookName, HookCatalogue, HookSpec } from '../hooks/index.js';
+export type { Core } from './core/core.js';

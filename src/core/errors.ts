@@ -25,8 +25,16 @@ const DEFAULT_TYPE: Record<StanzaErrorCondition, StanzaErrorType> = {
   'subscription-required': 'auth', 'undefined-condition': 'cancel', 'unexpected-request': 'wait',
 };
 
+const STANZA_ERROR = Symbol.for('xmppd.StanzaError');
+const STREAM_ERROR = Symbol.for('xmppd.StreamError');
+
 /** Thrown by handlers (IQ, hooks) to answer the stanza with an RFC 6120 §8.3 error. */
 export class StanzaError extends Error {
+  /** Recognised by brand, not prototype: a plugin built against another copy of the SDK still works. */
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[STANZA_ERROR] === true;
+  }
+  readonly [STANZA_ERROR] = true;
   readonly type: StanzaErrorType;
   constructor(
     readonly condition: StanzaErrorCondition,
@@ -60,6 +68,10 @@ export type StreamErrorCondition =
 
 /** A fatal stream-level error (RFC 6120 §4.9): sent as <stream:error/>, then the stream closes. */
 export class StreamError extends Error {
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[STREAM_ERROR] === true;
+  }
+  readonly [STREAM_ERROR] = true;
   constructor(readonly condition: StreamErrorCondition, readonly text?: string) {
     super(text ? `${condition}: ${text}` : condition);
   }

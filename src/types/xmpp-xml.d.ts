@@ -1,4 +1,5 @@
 // Type declarations for @xmpp/xml and the ltx Element it re-exports (neither ships its own types).
+// Published with the package (package.json files): dist/src/sdk.d.ts references it for plugin authors.
 declare module '@xmpp/xml' {
   export type Node = Element | string;
   export class Element {

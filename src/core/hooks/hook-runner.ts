@@ -35,6 +35,13 @@ export class HookRunner {
     this.specs.set(name, spec);
   }
 
+  /** Withdraw a runtime-declared hook (core hooks stay); its handlers go with it. */
+  undeclare(name: string): void {
+    if (name in CORE_HOOKS) return;
+    this.specs.delete(name);
+    this.chains.delete(name);
+  }
+
   names(): string[] {
     return [...this.specs.keys()];
   }

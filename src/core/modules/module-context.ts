@@ -4,7 +4,7 @@ import { Counter, Gauge, type CounterConfiguration, type GaugeConfiguration } fr
 import type { Core } from '../core.js';
 import type { Logger } from '../log.js';
 import type { HookHandler } from '../hooks/hook-runner.js';
-import type { HookName, DiscoIdentity } from '../../../hooks/index.js';
+import type { HookName, DiscoIdentity, HookSpec } from '../../../hooks/index.js';
 import type { IqHandler, IqScope } from '../iq-router.js';
 import type { Table, Store } from '../../data/index.js';
 import type { Session } from '../session.js';
@@ -24,6 +24,13 @@ export class ModuleContext<O = Record<string, unknown>> {
   /** Register a hook handler (higher priority runs first). */
   hook<N extends HookName>(name: N, handler: HookHandler<N>, priority = 50): void {
     this.disposers.push(this.core.hooks.on(name, handler, priority, `${this.moduleName}@${this.host}`));
+  }
+
+  /** Declare a new hook other modules can use (types by declaration merging on HookCatalogue); withdrawn on stop. */
+  declareHook(name: string, spec: HookSpec): void {
+    const known = this.core.hooks.names().includes(name);
+    this.core.hooks.declare(name, spec);
+    if (!known) this.disposers.push(() => this.core.hooks.undeclare(name));
   }
 
   /** Handle IQ get/set in a namespace, for the server's domain ('host') or for accounts ('account'). */
