@@ -9,6 +9,7 @@ import { IqRouter } from './core/iq-router.js';
 import { Router } from './core/router.js';
 import { SessionManager } from './core/session-manager.js';
 import { Accounts } from './core/accounts.js';
+import { AuthProviders } from './core/auth/auth-providers.js';
 import { Metrics } from './core/metrics.js';
 import { DiscoRegistry } from './core/disco-registry.js';
 import { Acl } from './core/acl.js';
@@ -60,6 +61,7 @@ export class XmppServer {
       await this.control?.stop();
       await this.listeners.stop();
       await this.modules.stopAll();
+      await this.core.auth.stop();
       this.core.iq.cancelAll();
       await this.core.store.close();
       this.core.log.info('stopped');
@@ -81,6 +83,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const sessions = new SessionManager();
     const iq = new IqRouter(log.child({ part: 'iq' }));
     const accounts = new Accounts(store, hooks, config.scram_iterations);
+    // Hosts with another auth provider (extauth, a module's) get their account operations routed to it.
+    const auth = new AuthProviders(config, store, log.child({ part: 'auth' }), metrics.registry);
+    accounts.routeTo(auth);
     const router = new Router(new Set(config.hosts), sessions, iq, hooks, accounts, metrics, log.child({ part: 'router' }));
     const core: Core = {
       config, log, hooks, iq, router, sessions, store, accounts, metrics,
@@ -89,6 +94,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       services: new ServiceRegistry(),
       version: VERSION,
       startedAt: Date.now(),
+      auth,
     };
     const tls = await loadTlsContexts(config, log);
     let s2s: S2SManager | null = null;
@@ -100,6 +106,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     }
     const modules = new ModuleManager(core, BUNDLED_MODULES);
     await modules.startConfigured(config.modules);
+    auth.checkRegistered();
     const listeners = new Listeners(core, tls, s2s);
     let control: ControlServer | null = null;
     // One admin target behind every admin surface: the CLI's control socket, the REST API, ad-hoc commands.
@@ -116,8 +123,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     } catch (err) {
       await listeners.stop();
       await modules.stopAll();
+      await auth.stop();
       throw err;
     }
+    auth.start();
     const running = new XmppServer(core, modules, listeners, control, s2s);
     log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)' });
     return running;

@@ -16,11 +16,15 @@ export interface AccountLookup {
   exists(bare: Jid): Promise<boolean>;
 }
 
-/** Sends a stanza to a remote domain; replaced by the s2s layer. */
+/**
+ * Sends a stanza to a domain that is not ours. The composition root plugs the s2s layer in here
+ * (src/interface/s2s); anything else that owns non-host domains (XEP-0114 components) wraps it and
+ * claims its domains before falling through. It must never throw and never drop silently.
+ */
 export type RemoteRoute = (el: Element, from: Jid, to: Jid) => Promise<void>;
 
 export class Router {
-  /** Until federation exists, remote stanzas bounce with remote-server-not-found. */
+  /** Without federation (s2s.enabled: false) remote stanzas bounce with remote-server-not-found. */
   routeRemote: RemoteRoute = async (el, from, to) => {
     this.bounce(el, from, to, new StanzaError('remote-server-not-found', `no route to ${to.domain}`));
   };

@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { buildConfig } from '../../src/core/config/load-config.js';
@@ -32,7 +32,7 @@ function testCertificate(): Promise<{ cert: string; key: string; certPem: string
   sharedCert ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'xmppd-test-cert-'));
     const c = await ensureSelfSignedCertificate(dir, ['localhost', 'example.test']);
-    process.once('exit', () => void rm(dir, { recursive: true, force: true }));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     return { cert: join(dir, 'self-signed.crt'), key: join(dir, 'self-signed.key'), certPem: c.certPem };
   })();
   return sharedCert;

@@ -4,6 +4,7 @@ import { resolve, dirname, isAbsolute } from 'node:path';
 import { parseDocument } from 'yaml';
 import { OperatorError } from '../errors.js';
 import { prepDomainpart } from '../jid.js';
+import { parseAuthConfig } from '../auth/auth-config.js';
 import type { ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
 
 const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http'];
@@ -17,7 +18,7 @@ const DEFAULT_MODULES: Record<string, Record<string, unknown>> = {
 const KNOWN_KEYS = new Set([
   'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
-  'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens',
+  'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens', 'auth',
 ]);
 const S2S_KEYS = new Set([
   'enabled', 'policy', 'domain_policy', 'require_encryption', 'cafile', 'system_ca', 'dialback_secret',
@@ -112,6 +113,7 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     };
   });
 
+  const auth = parseAuthConfig(r.auth, 'auth', { fail, abs }, hosts);
   const host_config: ServerConfig['host_config'] = {};
   if (r.host_config !== undefined) {
     if (!isObj(r.host_config)) fail('host_config', 'must be a mapping from a host to its options');
@@ -119,6 +121,7 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
       if (!hosts.includes(h)) fail(`host_config.${h}`, `"${h}" is not listed in hosts`);
       if (!isObj(hc)) fail(`host_config.${h}`, 'must be a mapping');
       host_config[h] = { tls: tlsFiles((hc as Obj).tls, `host_config.${h}.tls`) };
+      if ((hc as Obj).auth !== undefined) host_config[h]!.auth = parseAuthConfig((hc as Obj).auth, `host_config.${h}.auth`, { fail, abs }, [h], auth);
     }
   }
 
@@ -183,6 +186,7 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     api_tokens: apiTokens(r.api_tokens, fail),
     modules,
     s2s,
+    auth,
     acl,
     access_rules,
   };

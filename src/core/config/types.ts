@@ -13,7 +13,22 @@ export interface ListenerConfig {
 
 export interface TlsFiles { cert: string; key: string }
 
-export interface HostConfig { tls?: TlsFiles }
+/** Where a host's accounts and passwords live (src/core/auth). */
+export interface AuthConfig {
+  /** internal (default), external (an ejabberd extauth program), or a name a module registers. */
+  method: string;
+  /** external: the program to run (a bare name is looked up in PATH), and its arguments. */
+  program?: string;
+  program_args: string[];
+  /** external: how many copies of the program run side by side. */
+  pool_size: number;
+  /** external: seconds to wait for an answer before temporary-auth-failure (and a restart). */
+  timeout: number;
+  /** Seconds a provider's positive answers are remembered (0: ask it every time). */
+  cache_ttl: number;
+}
+
+export interface HostConfig { tls?: TlsFiles; auth?: AuthConfig }
 
 /** RFC 6120 §13.7.2 / XEP-0178 / XEP-0220: what a peer domain must show to be accepted. */
 export type S2sPolicy = 'require_valid_cert' | 'allow_dialback';
@@ -74,6 +89,8 @@ export interface ServerConfig {
   api_tokens: string[];
   modules: Record<string, Record<string, unknown>>;
   s2s: S2sConfig;
+  /** The default auth provider; host_config.<host>.auth overrides it per host. */
+  auth: AuthConfig;
   acl: Record<string, AclSpec>;
   access_rules: Record<string, AccessRule>;
 }

@@ -13,13 +13,14 @@ export const NS_DIALBACK_FEATURE = 'urn:xmpp:features:dialback';
 export type DialbackOutcome = 'valid' | 'invalid' | { error: StanzaErrorCondition; text?: string };
 
 export class DialbackKeys {
-  private readonly hashedSecret: Buffer;
+  /** XEP-0185 §2: SHA256(secret) "MUST be provided in the hexadecimal representation" (it keys the HMAC). */
+  private readonly hashedSecret: string;
 
   constructor(secret: string | Buffer) {
-    this.hashedSecret = createHash('sha256').update(secret).digest();
+    this.hashedSecret = createHash('sha256').update(secret).digest('hex');
   }
 
-  /** XEP-0185 §3: key = HEX(HMAC-SHA256(SHA256(secret), receiving ' ' originating ' ' streamId)). */
+  /** XEP-0185 §2: key = HEX(HMAC-SHA256(SHA256(secret), receiving ' ' originating ' ' streamId)). */
   key(receiving: string, originating: string, streamId: string): string {
     return createHmac('sha256', this.hashedSecret).update(`${receiving} ${originating} ${streamId}`).digest('hex');
   }

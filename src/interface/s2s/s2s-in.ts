@@ -8,7 +8,7 @@ import type { Element } from '@xmpp/xml';
 import { DROP } from '../../../hooks/index.js';
 import { NS } from '../../core/ns.js';
 import { StanzaError, StreamError } from '../../core/errors.js';
-import { Jid, prepDomainpart } from '../../core/jid.js';
+import { Jid } from '../../core/jid.js';
 import { featuresElement } from '../c2s/stream-header.js';
 import { decodeSaslPayload, failureElement, successElement } from '../c2s/sasl-negotiation.js';
 import { NS_DIALBACK, dbAnswer, dialbackFeature } from './dialback.js';
@@ -25,6 +25,7 @@ const MAX_PENDING = 64;
 
 export class S2SIn extends S2SStream {
   readonly direction = 'in' as const;
+  protected override idleFactor = 2;
   /** Our host the peer addressed in its stream header. */
   local = '';
   /** The 'from' of the peer's stream header, when it gave one. */
@@ -45,7 +46,8 @@ export class S2SIn extends S2SStream {
     this.attach(socket);
     if (opts.directTls) this.secured(socket as TLSSocket, true);
     this.newParser();
-    // Authentication must happen within s2s.connect_timeout (RFC 6120 §4.9.3.4 connection-timeout).
+    // Authentication must happen in time (RFC 6120 §4.9.3.4 connection-timeout); twice connect_timeout,
+    // as our own dialback verification for the peer may take connect_timeout.
     this.negotiationTimer = setTimeout(() => {
       if (this.pairs.size === 0) this.close(new StreamError('connection-timeout', 'authentication took too long'));
     }, this.core.config.s2s.connect_timeout * 1000 * 2);
@@ -151,8 +153,7 @@ export class S2SIn extends S2SStream {
       this.log.debug('TLS established', { ...this.tlsInfo, peerCert: this.peerCert?.chainValid ? 'valid' : this.peerCert?.chainError });
     });
     tlsSocket.once('error', (err) => {
-      this.log.info('TLS handshake failed', { err: err.message });
-      tlsSocket.destroy();
+      if (!this.secure) this.log.info('TLS handshake failed', { err: err.message });
     });
     this.attach(tlsSocket);
   }
@@ -330,14 +331,8 @@ export class S2SIn extends S2SStream {
   }
 }
 
-/** A bare domain (RFC 7622 domainpart) from an attribute, or null. */
-export function domainOf(s: string | undefined): string | null {
-  if (!s) return null;
-  const j = Jid.tryParse(s);
-  if (!j || j.local || j.resource) return null;
-  try {
-    return prepDomainpart(j.domain);
-  } catch {
-    return null;
-  }
+/** A bare domain (RFC 7622 domainpart, prepared) from an attribute, or null. */
+function domainOf(s: string | undefined): string | null {
+  const j = s ? Jid.tryParse(s) : null;
+  return j && !j.local && !j.resource ? j.domain : null;
 }

@@ -1,7 +1,7 @@
 // An outbound server-to-server stream for one (local domain, remote domain) pair (RFC 6120 §3.2, §4-§6):
 // resolve, connect (STARTTLS or XEP-0368 direct TLS), authenticate with SASL EXTERNAL (XEP-0178) or dialback
 // (XEP-0220), then deliver. Stanzas queue until then; failure bounces them (RFC 6120 §8.3.3.13, §8.3.3.14).
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import xml, { Element } from '@xmpp/xml';
 import type { Element as XmlElement } from '@xmpp/xml';
@@ -13,19 +13,19 @@ import type { QualifiedName } from './qualified-name.js';
 import { S2SStream, s2sHeader, type S2sStreamInfo } from './s2s-stream.js';
 import { S2sTls } from './s2s-tls.js';
 import type { S2sTarget } from './s2s-resolver.js';
-import { ResolveError } from './s2s-resolver.js';
+import { ConnectError, connectToPeer } from './s2s-connect.js';
 import { NS_SM, StreamManagement } from './stream-management.js';
 import type { S2SManager } from './s2s-manager.js';
 
 export interface Outgoing { el: XmlElement; from: Jid; to: Jid; retried: boolean }
 
-type State = 'resolving' | 'connecting' | 'negotiating' | 'established' | 'closed';
+type State = 'connecting' | 'negotiating' | 'established' | 'closed';
 
 interface PendingVerify { key: string; sent: boolean; resolve(o: DialbackOutcome): void; timer: NodeJS.Timeout }
 
 export class S2SOut extends S2SStream {
   readonly direction = 'out' as const;
-  state: State = 'resolving';
+  state: State = 'connecting';
   private queue: Outgoing[] = [];
   private readonly verifies = new Map<string, PendingVerify>();
   private streamId = '';
@@ -57,10 +57,11 @@ export class S2SOut extends S2SStream {
   }
 
   info(): S2sStreamInfo {
-    const t = this.target ? `${this.target.host}:${this.target.port}${this.target.tls === 'direct' ? ' (direct TLS)' : ''}` : '';
+    const t = this.target;
+    const where = t ? `${this.ip || t.host}:${t.port}${t.tls === 'direct' ? ' (direct TLS)' : ''}` : '';
     return {
       ...this.baseInfo(), direction: 'out', local: this.local, remote: this.remote, state: this.state,
-      queued: this.queue.length + this.sm.pending(), ip: this.ip ? `${this.ip} ${t}`.trim() : t,
+      queued: this.queue.length + this.sm.pending(), ip: where,
     };
   }
 
@@ -94,57 +95,18 @@ export class S2SOut extends S2SStream {
   // ---- connecting ----------------------------------------------------------------------------------------
 
   private async connect(): Promise<void> {
-    let targets: S2sTarget[];
+    let conn;
     try {
-      targets = await this.mgr.resolver.targets(this.remote);
+      conn = await connectToPeer({
+        resolver: this.mgr.resolver, tls: this.mgr.tls, local: this.local, remote: this.remote,
+        cancelled: () => this.state === 'closed',
+        pending: (sock) => (this.pendingSocket = sock),
+      });
     } catch (err) {
-      return this.fail('remote-server-not-found', err instanceof ResolveError ? err.message : `cannot resolve ${this.remote}`);
+      if (!(err instanceof ConnectError)) throw err;
+      return this.fail('remote-server-not-found', err.message);
     }
-    this.state = 'connecting';
-    for (const t of targets) {
-      const addresses = await this.mgr.resolver.addresses(t.host);
-      if (!addresses.length) this.lastError = `${t.host} has no address`;
-      for (const address of addresses) {
-        if (this.gone()) return;
-        const sock = await this.tryConnect(address, t);
-        if (this.gone()) {
-          sock?.destroy();
-          return;
-        }
-        if (sock) return this.connected(sock, t);
-      }
-    }
-    this.fail('remote-server-not-found', `cannot connect to ${this.remote}: ${this.lastError || 'no targets'}`);
-  }
-
-  /** The stream failed or was closed while an await was pending. */
-  private gone(): boolean {
-    return this.state === 'closed';
-  }
-
-  private tryConnect(address: string, t: S2sTarget): Promise<Socket | null> {
-    return new Promise((resolve) => {
-      const direct = t.tls === 'direct';
-      const sock: Socket = direct
-        // XEP-0368 §3: ALPN xmpp-server, SNI the XMPP domain (clientOptions sets servername).
-        ? tlsConnect({ host: address, port: t.port, ...this.mgr.tls.clientOptions(this.local, this.remote), ALPNProtocols: ['xmpp-server'] })
-        : netConnect({ host: address, port: t.port });
-      this.pendingSocket = sock;
-      const done = (ok: boolean, why?: string) => {
-        sock.removeAllListeners('error');
-        sock.removeAllListeners('close');
-        sock.removeAllListeners(direct ? 'secureConnect' : 'connect');
-        this.pendingSocket = null;
-        if (ok) return resolve(sock);
-        this.lastError = `${address} port ${t.port}${direct ? ' (direct TLS)' : ''}: ${why}`;
-        sock.on('error', () => {});
-        sock.destroy();
-        resolve(null);
-      };
-      sock.once(direct ? 'secureConnect' : 'connect', () => done(true));
-      sock.once('error', (err: NodeJS.ErrnoException) => done(false, err.code ?? err.message));
-      sock.once('close', () => done(false, 'closed'));
-    });
+    if (conn) this.connected(conn.socket, conn.target);
   }
 
   private connected(sock: Socket, t: S2sTarget): void {

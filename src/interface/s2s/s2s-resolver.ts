@@ -21,7 +21,6 @@ export interface DnsClient {
 export class ResolveError extends Error {}
 
 const DEFAULT_PORT = 5269;
-const NO_RECORDS = new Set(['ENOTFOUND', 'ENODATA', 'NOTFOUND', 'NODATA']);
 
 export function dnsClient(servers: string[]): DnsClient {
   const resolver = new Resolver({ timeout: 3000, tries: 2 });
@@ -85,10 +84,9 @@ export class S2sResolver {
   private async srv(name: string): Promise<SrvRecordLike[]> {
     try {
       return await this.dns.resolveSrv(name);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (NO_RECORDS.has(code)) return [];
-      return []; // SERVFAIL/timeouts: RFC 6120 §3.2.1 falls back to A/AAAA as for no records
+    } catch {
+      // NXDOMAIN/NODATA, and also SERVFAIL or a timeout: RFC 6120 §3.2.1 falls back to A/AAAA alike
+      return [];
     }
   }
 }

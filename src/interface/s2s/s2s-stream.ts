@@ -192,14 +192,21 @@ export abstract class S2SStream {
 
   // ---- idle ----------------------------------------------------------------------------------------
 
-  /** Stanza traffic in either direction keeps a stream open; s2s.idle_timeout without it closes it. */
+  /**
+   * Idle periods (of s2s.idle_timeout) before the stream is closed. The sending side decides when it is
+   * done (1); an inbound stream only closes after twice as long, so that we do not close it under a
+   * stanza the peer is sending (which we could then no longer acknowledge).
+   */
+  protected idleFactor = 1;
+
+  /** Stanza traffic keeps a stream open; without it for the idle time the stream is closed. */
   protected touch(): void {
     if (this.ended) return;
     if (this.idleTimer) {
       this.idleTimer.refresh();
       return;
     }
-    this.idleTimer = setTimeout(() => this.onIdle(), this.core.config.s2s.idle_timeout * 1000);
+    this.idleTimer = setTimeout(() => this.onIdle(), this.core.config.s2s.idle_timeout * 1000 * this.idleFactor);
     this.idleTimer.unref();
   }
 

@@ -26,17 +26,19 @@ export interface PeerCertificateStatus {
 
 export interface TlsDescription { version: string; cipher: string }
 
-interface HostEntry { context: SecureContext; x509: X509Certificate }
+interface HostEntry { context: SecureContext; x509: X509Certificate; certPem: string; keyPem: string }
 
 export class S2sTls {
   private readonly byName = new Map<string, HostEntry>();
   private readonly fallback: HostEntry;
 
-  private constructor(hosts: Array<{ domain: string; certPem: string; keyPem: string }>, defaultDomain: string, ca: string[]) {
+  private constructor(hosts: Array<{ domain: string; certPem: string; keyPem: string }>, defaultDomain: string, private readonly ca: string[]) {
     for (const h of hosts) {
       this.byName.set(ascii(h.domain), {
         context: createSecureContext({ cert: h.certPem, key: h.keyPem, ca, minVersion: MIN_VERSION }),
         x509: new X509Certificate(h.certPem),
+        certPem: h.certPem,
+        keyPem: h.keyPem,
       });
     }
     this.fallback = this.byName.get(ascii(defaultDomain))!;
@@ -72,6 +74,10 @@ export class S2sTls {
   serverOptions(): TlsOptions {
     return {
       minVersion: MIN_VERSION,
+      // tls.createServer builds its default context from these; a STARTTLS TLSSocket takes secureContext
+      cert: this.fallback.certPem,
+      key: this.fallback.keyPem,
+      ca: this.ca,
       secureContext: this.fallback.context,
       SNICallback: (servername, cb) => cb(null, this.contextFor(servername)),
       requestCert: true,
