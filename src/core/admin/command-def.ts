@@ -2,6 +2,7 @@
 // passwords, the module manager), with errors that tell the operator what to fix.
 import type { Core } from '../core.js';
 import type { ModuleManager } from '../modules/module-manager.js';
+import type { ReloadReport } from '../config/reload/reload-report.js';
 import { Jid, JidError } from '../jid.js';
 import { OperatorError } from '../errors.js';
 import { AccountExistsError, NoSuchAccountError } from '../accounts.js';
@@ -13,6 +14,8 @@ export interface AdminTarget {
   status?: () => Record<string, unknown>;
   /** Federation, when enabled: the live server-to-server streams. */
   s2s?: { list(): unknown[] } | null;
+  /** Re-read the configuration file and apply it all or nothing (dryRun: only validate and compare). */
+  reloadConfig?: (opts?: { dryRun?: boolean }) => Promise<ReloadReport>;
 }
 
 export interface CommandDef {

@@ -3,6 +3,7 @@
 import { Jid } from '../jid.js';
 import { StreamError } from '../errors.js';
 import { CommandError, bareJid, modules, needPassword, wrap, type AdminTarget, type CommandDef } from './command-def.js';
+import { CONFIG_COMMANDS } from './commands-config.js';
 
 export { CommandError, type AdminTarget, type CommandDef, type CommandErrorKind } from './command-def.js';
 
@@ -101,7 +102,7 @@ const SERVER_COMMANDS: CommandDef[] = [
 ];
 
 /** Every command, from every area. */
-export const COMMANDS: CommandDef[] = [...SERVER_COMMANDS];
+export const COMMANDS: CommandDef[] = [...SERVER_COMMANDS, ...CONFIG_COMMANDS];
 
 export const COMMANDS_BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
 

@@ -99,6 +99,25 @@ export class ModuleManager {
     return { name, status: m.status, hosts: [...m.instances.keys()], xeps: m.def.xeps ?? [], error: m.error, options: m.rawOptions };
   }
 
+  /** Config reload (src/core/config/reload): the definition and options a module runs with, to restore them. */
+  current(name: string): { def: AnyDef; rawOptions: Record<string, unknown>; status: Loaded['status'] } | undefined {
+    const m = this.loaded.get(name);
+    return m && { def: m.def, rawOptions: m.rawOptions, status: m.status };
+  }
+
+  /** Config reload: (re)start a module from a definition resolved and validated beforehand; throws if it fails. */
+  async replace(def: AnyDef, rawOptions: Record<string, unknown>): Promise<void> {
+    await this.drop(def.name);
+    await this.startModule(def, rawOptions, false);
+  }
+
+  /** Config reload: stop a module and forget it, without the dependents check (the caller orders the steps). */
+  async drop(name: string): Promise<void> {
+    const m = this.loaded.get(name);
+    if (m) await this.stopModule(m);
+    this.loaded.delete(name);
+  }
+
   isRunning(name: string): boolean {
     return this.loaded.get(name)?.status === 'running';
   }
@@ -158,7 +177,7 @@ export class ModuleManager {
   }
 
   /** Topological order over requires + optional (only among the given names). */
-  private order(names: string[], defs: Map<string, AnyDef>): string[] {
+  order(names: string[], defs: Map<string, AnyDef>): string[] {
     const out: string[] = [];
     const state = new Map<string, 'visiting' | 'done'>();
     const visit = (n: string, chain: string[]) => {
@@ -175,11 +194,11 @@ export class ModuleManager {
   }
 
   /** A bundled module by name, else `<module_path>/<name>` (a package dir or index.js), imported fresh on reload. */
-  private async resolve(name: string, fresh = false): Promise<AnyDef> {
+  async resolve(name: string, fresh = false, paths: string[] = this.core.config.module_paths): Promise<AnyDef> {
     if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) throw new Error(`"${name}" is not a valid module name (lowercase letters, digits, - and _)`);
     const bundled = this.bundled[name];
     if (bundled) return bundled;
-    for (const dir of this.core.config.module_paths) {
+    for (const dir of paths) {
       for (const candidate of [join(dir, name, 'dist', 'index.js'), join(dir, name, 'index.js'), join(dir, `${name}.js`)]) {
         if (!existsSync(candidate)) continue;
         const url = pathToFileURL(candidate).href + (fresh ? `?v=${++this.importSeq}` : '');
@@ -191,7 +210,7 @@ export class ModuleManager {
         return def;
       }
     }
-    const where = this.core.config.module_paths.length ? ` or in module_paths (${this.core.config.module_paths.join(', ')})` : '';
+    const where = paths.length ? ` or in module_paths (${paths.join(', ')})` : '';
     throw new Error(`no module named "${name}" among the bundled modules (${Object.keys(this.bundled).join(', ')})${where}`);
   }
 }
