@@ -18,6 +18,11 @@ export { errorReply, iqResult, parseXml } from './core/stanza.js';
 export { elementToJson, elementFromJson, cloneElement, type ElementJson } from './core/element-json.js';
 export { AccountExistsError, NoSuchAccountError } from './core/accounts.js';
 export { SaslPrepError } from './core/sasl/scram-credentials.js';
+// Authentication providers (ctx.authProvider): the contract, its errors, and SCRAM key derivation for
+// providers that keep their own stored keys.
+export { AuthRefusedError, AuthUnavailableError, AuthUnsupportedError } from './core/auth/auth-provider.js';
+export type { AuthCapabilities, AuthProvider } from './core/auth/auth-provider.js';
+export { deriveCredentials, verifyPassword, type StoredCredentials } from './core/sasl/scram-credentials.js';
 export { COMMANDS, runCommand, CommandError, type CommandDef, type AdminTarget } from './core/admin/commands.js';
 export type { HookHandler, HookCtx, FilterValue } from './core/hooks/hook-runner.js';
 export type { HookName, HookCatalogue, HookSpec } from '../hooks/index.js';

@@ -9,16 +9,24 @@ import { Accounts } from '../core/accounts.js';
 import { SessionManager } from '../core/session-manager.js';
 import { runCommand } from '../core/admin/commands.js';
 import type { Core } from '../core/core.js';
+import { AuthProviders } from '../core/auth/auth-providers.js';
 
 export async function runOffline(config: ServerConfig, cmd: string, args: Record<string, unknown>): Promise<unknown> {
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   const store = await openStore(join(config.data_dir, 'db'));
+  const log = new Logger('warn');
+  // Hosts with an external or module auth provider: their account operations go there, as in the server
+  // (a module-provided method fails clearly: no module is loaded offline).
+  const auth = new AuthProviders(config, store, log);
   try {
-    const log = new Logger('warn');
     const hooks = new HookRunner(log);
-    const core = { config, log, hooks, store, accounts: new Accounts(store, hooks, config.scram_iterations), sessions: new SessionManager() } as unknown as Core;
+    const accounts = new Accounts(store, hooks, config.scram_iterations);
+    accounts.routeTo(auth);
+    auth.start();
+    const core = { config, log, hooks, store, accounts, auth, sessions: new SessionManager() } as unknown as Core;
     return await runCommand({ core }, cmd, args);
   } finally {
+    await auth.stop();
     await store.close();
   }
 }

@@ -3,6 +3,7 @@ import type { Op, Store, Table } from '../data/index.js';
 import { deriveCredentials, type StoredCredentials } from './sasl/scram-credentials.js';
 import type { Jid } from './jid.js';
 import type { HookRunner } from './hooks/hook-runner.js';
+import { requireOperation, type AuthProvider } from './auth/auth-provider.js';
 
 export interface AccountRow { creds: StoredCredentials; created: string }
 
@@ -19,16 +20,41 @@ export class Accounts {
     this.table = store.table<AccountRow>('accounts');
   }
 
+  /** Hosts whose auth provider is not this table (src/core/auth); unset: this table serves every host. */
+  private routes: { hosts: readonly string[]; routed(host: string): AuthProvider | null } | null = null;
+
+  /**
+   * Send the account operations of hosts with another auth provider (external, a module's) to it, so the
+   * router, registration and admin commands ask the site's directory. Lifecycle hooks still fire here.
+   */
+  routeTo(routes: { hosts: readonly string[]; routed(host: string): AuthProvider | null }): void {
+    this.routes = routes;
+  }
+
+  private providerOf(bare: Jid): AuthProvider | null {
+    return this.routes?.routed(bare.domain) ?? null;
+  }
+
   async exists(bare: Jid): Promise<boolean> {
+    const p = this.providerOf(bare);
+    if (p) return p.userExists(bare);
     return (await this.table.get(keyOf(bare))) !== undefined;
   }
 
   async credentials(bare: Jid): Promise<StoredCredentials | null> {
+    const p = this.providerOf(bare);
+    if (p) return p.credentials ? p.credentials(bare) : null;
     return (await this.table.get(keyOf(bare)))?.value.creds ?? null;
   }
 
   /** Create an account; fails with AccountExistsError if the JID is taken (insert-if-absent). */
   async create(bare: Jid, password: string): Promise<void> {
+    const p = this.providerOf(bare);
+    if (p) {
+      await requireOperation(p, 'register')(bare, password);
+      await this.hooks.notify('user_registered', { jid: bare.bare() });
+      return;
+    }
     const creds = await deriveCredentials(password, { iterations: this.iterations });
     const key = keyOf(bare);
     const row: AccountRow = { creds, created: new Date().toISOString() };
@@ -41,6 +67,8 @@ export class Accounts {
   }
 
   async setPassword(bare: Jid, password: string): Promise<void> {
+    const p = this.providerOf(bare);
+    if (p) return requireOperation(p, 'setPassword')(bare, password);
     const key = keyOf(bare);
     const cur = await this.table.get(key);
     if (!cur) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
@@ -57,6 +85,8 @@ export class Accounts {
    * remove_user_data. user_removing runs first, while contacts can still be told (RFC 6121 §3.2, §3.3).
    */
   async remove(bare: Jid): Promise<void> {
+    const p = this.providerOf(bare);
+    if (p) return this.removeRouted(p, bare);
     const key = keyOf(bare);
     if (!(await this.table.get(key))) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     const jid = bare.bare();
@@ -68,8 +98,36 @@ export class Accounts {
     await this.hooks.notify('user_removed', { jid });
   }
 
+  /**
+   * remove() where another provider holds the credentials: they go first (the provider may refuse), so
+   * contacts are told only about an account that is really gone; then its data, in one transaction.
+   */
+  private async removeRouted(p: AuthProvider, bare: Jid): Promise<void> {
+    const drop = requireOperation(p, 'remove');
+    if (!(await p.userExists(bare))) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
+    await drop(bare);
+    const jid = bare.bare();
+    await this.hooks.notify('user_removing', { jid });
+    let ops: Op[] = [];
+    if (this.hooks.has('remove_user_data')) ops = (await this.hooks.filter('remove_user_data', ops, { jid })) as Op[];
+    if (ops.length) await this.store.transact(ops);
+    await this.hooks.notify('user_removed', { jid });
+  }
+
   /** Bare JIDs of a host's accounts, in order. */
   async list(host?: string): Promise<string[]> {
+    const routes = this.routes;
+    if (routes && host && routes.routed(host)) return requireOperation(routes.routed(host)!, 'list')(host);
+    if (routes && !host && routes.hosts.some((h) => routes.routed(h))) {
+      // Every host's own list; hosts whose provider cannot list (an extauth program) are left out.
+      const all: string[] = [];
+      for (const h of routes.hosts) {
+        const p = routes.routed(h);
+        if (!p) all.push(...(await this.list(h)));
+        else if (p.capabilities.list && p.list) all.push(...(await p.list(h)));
+      }
+      return all;
+    }
     const rows = await this.table.range(host ? { prefix: `${host}/` } : {});
     return rows.map((r) => {
       const slash = r.key.indexOf('/');

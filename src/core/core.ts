@@ -7,10 +7,12 @@ import type { Router } from './router.js';
 import type { SessionManager } from './session-manager.js';
 import type { Store } from '../data/index.js';
 import type { Accounts } from './accounts.js';
+import type { AuthProviders } from './auth/auth-providers.js';
 import type { Metrics } from './metrics.js';
 import type { DiscoRegistry } from './disco-registry.js';
 import type { Acl } from './acl.js';
 import type { ServiceRegistry } from './service-registry.js';
+import type { Limits } from './limits/limits.js';
 import type { AdminTarget } from './admin/command-def.js';
 
 export interface Core {
@@ -22,9 +24,13 @@ export interface Core {
   sessions: SessionManager;
   store: Store;
   accounts: Accounts;
+  /** Which auth provider serves each host; the SASL mechanisms follow it (src/core/auth). */
+  auth: AuthProviders;
   metrics: Metrics;
   disco: DiscoRegistry;
   acl: Acl;
+  /** Shapers and limits (limits section): connection rates, sessions per user, connections and registrations per IP. */
+  limits: Limits;
   services: ServiceRegistry;
   version: string;
   /** When this server instance started (ms since the epoch): server uptime (XEP-0012 §5). */

@@ -6,29 +6,43 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 export type LogFields = Record<string, unknown>;
 export type LogSink = (line: string) => void;
 
+/** The level a logger and all its children share, so a config reload changes it everywhere at once. */
+interface LevelHolder { level: LogLevel; min: number }
+
 export class Logger {
-  private readonly min: number;
+  private readonly holder: LevelHolder;
   constructor(
-    readonly level: LogLevel = 'info',
+    level: LogLevel = 'info',
     private readonly bindings: LogFields = {},
     private readonly sink: LogSink = (line) => process.stderr.write(line + '\n'),
     private readonly pretty = process.stderr.isTTY === true,
+    holder?: LevelHolder,
   ) {
-    this.min = RANK[level];
+    this.holder = holder ?? { level, min: RANK[level] };
+  }
+
+  get level(): LogLevel {
+    return this.holder.level;
+  }
+
+  /** Change the level of this logger, its parent and every child (they share it). */
+  setLevel(level: LogLevel): void {
+    this.holder.level = level;
+    this.holder.min = RANK[level];
   }
 
   child(bindings: LogFields): Logger {
-    return new Logger(this.level, { ...this.bindings, ...bindings }, this.sink, this.pretty);
+    return new Logger(this.holder.level, { ...this.bindings, ...bindings }, this.sink, this.pretty, this.holder);
   }
 
   isDebug(): boolean {
-    return this.min <= RANK.debug;
+    return this.holder.min <= RANK.debug;
   }
 
-  debug(msg: string, fields?: LogFields): void { if (this.min <= 10) this.write('debug', msg, fields); }
-  info(msg: string, fields?: LogFields): void { if (this.min <= 20) this.write('info', msg, fields); }
-  warn(msg: string, fields?: LogFields): void { if (this.min <= 30) this.write('warn', msg, fields); }
-  error(msg: string, fields?: LogFields): void { if (this.min <= 40) this.write('error', msg, fields); }
+  debug(msg: string, fields?: LogFields): void { if (this.holder.min <= 10) this.write('debug', msg, fields); }
+  info(msg: string, fields?: LogFields): void { if (this.holder.min <= 20) this.write('info', msg, fields); }
+  warn(msg: string, fields?: LogFields): void { if (this.holder.min <= 30) this.write('warn', msg, fields); }
+  error(msg: string, fields?: LogFields): void { if (this.holder.min <= 40) this.write('error', msg, fields); }
 
   private write(level: LogLevel, msg: string, fields?: LogFields): void {
     const rec: LogFields = { time: new Date().toISOString(), level, msg, ...this.bindings, ...fields };

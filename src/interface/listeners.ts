@@ -67,7 +67,7 @@ export class Listeners {
       }
       case 'http':
         // /metrics and the REST admin API; put it on loopback or behind a TLS-terminating proxy.
-        return createHttpServer(httpHandler(this.core, this.core.admin ?? { core: this.core }, { tokens: this.core.config.api_tokens }));
+        return createHttpServer(httpHandler(this.core, this.core.admin ?? { core: this.core }));
       default:
         throw new ConfigError(this.core.config.path, `listen[${i}].type`, `"${cfg.type}" listeners are not available in this version (c2s, c2s_tls, s2s, s2s_tls, http)`);
     }

@@ -8,6 +8,7 @@ import type { HookName, DiscoIdentity, HookSpec } from '../../../hooks/index.js'
 import type { IqHandler, IqScope } from '../iq-router.js';
 import type { Table, Store } from '../../data/index.js';
 import type { Session } from '../session.js';
+import type { AuthProvider } from '../auth/auth-provider.js';
 import { Jid } from '../jid.js';
 
 export class ModuleContext<O = Record<string, unknown>> {
@@ -105,6 +106,15 @@ export class ModuleContext<O = Record<string, unknown>> {
   /** A service another module offers on this host, if it is loaded. Look it up per use: it can come and go. */
   service<T>(name: string): T | undefined {
     return this.core.services.get<T>(this.host, name);
+  }
+
+  /**
+   * Offer an authentication provider named `name` on this host: a host whose auth.method is `name` asks it
+   * for logins, account checks and changes. Withdrawn on stop; while it is gone (module unloaded or
+   * reloading), logins on that host fail with temporary-auth-failure and clients retry.
+   */
+  authProvider(name: string, provider: AuthProvider): void {
+    this.disposers.push(this.core.auth.register(this.host, name, provider));
   }
 
   /** Run extra cleanup on stop. */

@@ -21,10 +21,14 @@ export function offeredMechanisms(opts: {
   secure: boolean;
   channelBindings: ChannelBindingType[];
   allowPlain?: boolean;
+  /** false when the account store has no SCRAM keys (an external password checker): PLAIN only. */
+  scram?: boolean;
 }): string[] {
   const out: string[] = [];
-  if (opts.channelBindings.length > 0) out.push('SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS');
-  out.push('SCRAM-SHA-256', 'SCRAM-SHA-1');
+  if (opts.scram ?? true) {
+    if (opts.channelBindings.length > 0) out.push('SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS');
+    out.push('SCRAM-SHA-256', 'SCRAM-SHA-1');
+  }
   // PLAIN sends the password itself: never offer it on an unencrypted stream (RFC 6120 §6.4.5).
   if (opts.secure && (opts.allowPlain ?? true)) out.push('PLAIN');
   return out;

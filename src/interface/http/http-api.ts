@@ -8,22 +8,29 @@ import { COMMANDS, COMMANDS_BY_NAME, CommandError, type AdminTarget, type Comman
 
 const MAX_BODY = 1024 * 1024;
 
-export interface HttpApiOptions {
-  /** Accepted bearer tokens: 'sha256:<hex>' (preferred: the config never holds the token) or the token itself. */
-  tokens: string[];
-}
 
 type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
 
-export function httpHandler(core: Core, admin: AdminTarget, opts: HttpApiOptions) {
-  const digests = opts.tokens.map((t) => (t.startsWith('sha256:') ? Buffer.from(t.slice(7), 'hex') : sha256(t)));
+export function httpHandler(core: Core, admin: AdminTarget) {
   const log = core.log.child({ part: 'http' });
+  // Accepted tokens come from core.config on each request (a config reload swaps them); their digests are
+  // recomputed only when the list changes. 'sha256:<hex>' keeps the token itself out of the config.
+  let tokensSeen: string[] | null = null;
+  let digests: Buffer[] = [];
+  const currentDigests = (): Buffer[] => {
+    const tokens = core.config.api_tokens;
+    if (tokens !== tokensSeen) {
+      tokensSeen = tokens;
+      digests = tokens.map((t) => (t.startsWith('sha256:') ? Buffer.from(t.slice(7), 'hex') : sha256(t)));
+    }
+    return digests;
+  };
 
   const authorized = (req: IncomingMessage): boolean => {
     const h = req.headers.authorization;
     if (!h || !h.startsWith('Bearer ')) return false;
     const d = sha256(h.slice(7).trim());
-    return digests.some((x) => x.length === d.length && timingSafeEqual(x, d));
+    return currentDigests().some((x) => x.length === d.length && timingSafeEqual(x, d));
   };
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -48,7 +55,7 @@ export function httpHandler(core: Core, admin: AdminTarget, opts: HttpApiOptions
   };
 
   async function api(req: IncomingMessage, name: string, send: Send): Promise<void> {
-    if (!digests.length) return send(403, { error: 'the admin API is disabled: set api_tokens in the configuration' });
+    if (!currentDigests().length) return send(403, { error: 'the admin API is disabled: set api_tokens in the configuration' });
     if (!authorized(req)) return send(401, { error: 'a valid bearer token is required' }, { 'www-authenticate': 'Bearer realm="xmppd"' });
     if (name === '') {
       if (req.method !== 'GET') return send(405, { error: 'use GET' }, { allow: 'GET' });

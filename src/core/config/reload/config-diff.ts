@@ -9,7 +9,7 @@ import type { ServerConfig } from '../types.js';
  */
 const HOT = new Set([
   'acl', 'access_rules', 'modules', 'module_paths', 'max_stanza_size', 'c2s_idle_timeout', 'c2s_negotiation_timeout',
-  'sasl_max_failures', 'max_send_queue', 'limits',
+  'sasl_max_failures', 'max_send_queue', 'limits', 'log_level', 'api_tokens',
 ]);
 /** Federation options the s2s manager and its streams read per use; the rest is fixed when it is built. */
 const HOT_S2S = new Set(['policy', 'domain_policy', 'require_encryption', 'idle_timeout', 'connect_timeout', 'max_queue']);
@@ -18,13 +18,11 @@ const HOT_S2S = new Set(['policy', 'domain_policy', 'require_encryption', 'idle_
 const WHY: Record<string, string> = {
   hosts: 'routing, TLS certificates, auth providers and module instances are set up per host at start',
   data_dir: 'the database is opened at start',
-  log_level: 'loggers are created at start',
   control_socket: 'the control socket is bound at start',
   listen: 'listening sockets are bound at start',
   tls: 'TLS contexts are built at start',
   host_config: 'per-host TLS contexts and auth providers are built at start',
   scram_iterations: 'the account store is set up at start',
-  api_tokens: 'the HTTP listener reads its tokens when it starts',
   auth: 'auth providers (and extauth programs) are started at start',
   's2s.enabled': 'the federation manager and its listeners are set up at start',
   's2s.cafile': 'the trust anchors are loaded at start',

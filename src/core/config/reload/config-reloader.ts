@@ -76,11 +76,13 @@ export class ConfigReloader {
     const oldAcl = this.core.acl;
     this.core.config = merged;
     this.core.acl = acl;
+    this.core.log.setLevel(merged.log_level);
     try {
       await plan.commit();
     } catch (err) {
       this.core.config = old;
       this.core.acl = oldAcl;
+      this.core.log.setLevel(old.log_level);
       const unrestored = await plan.rollback();
       report.errors.push(`${(err as Error).message}; rolled back to the running configuration`, ...unrestored);
       return this.done(report);
