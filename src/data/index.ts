@@ -1,0 +1,10 @@
+// The data layer's public surface: openStore() and the Store/Table types, plus the replication
+// seam (ReplicationLog, LocalLog, applyEntries) that a cluster log builds on.
+export { openStore, type OpenStoreOptions } from './open-store.js';
+export { LocalLog, type LocalLogOptions } from './local-log.js';
+export { DataError, type DataErrorCode } from './data-error.js';
+export { applyEntries, type ApplyOutcome, type ApplyOptions, type PendingEvent, type RowDb } from './apply.js';
+export type {
+  Json, Row, Op, Cond, TxResult, RangeOptions, ChangeEvent, Table, Store,
+  LogOp, LogEntry, LogItem, ReplicationLog,
+} from './types.js';

@@ -1,0 +1,45 @@
+// openStore(): opens (or creates) a node's LevelDB directory and returns the Store over it,
+// continuing seq from the lastApplied marker. Single-node LocalLog unless a cluster log is given.
+import { Level } from 'level';
+import type { RowDb } from './apply.js';
+import { DataError } from './data-error.js';
+import { FORMAT_VERSION, META_FORMAT, META_LAST_APPLIED } from './key-codec.js';
+import { LevelStore, type LevelStoreOptions } from './level-store.js';
+import { LocalLog } from './local-log.js';
+import type { ReplicationLog, Store } from './types.js';
+
+export interface OpenStoreOptions extends LevelStoreOptions {
+  /** The replication seam; default a LocalLog (in-process seq counter). */
+  log?: ReplicationLog;
+}
+
+export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Store> {
+  const db: RowDb = new Level<Buffer, string>(dir, { keyEncoding: 'buffer', valueEncoding: 'utf8' });
+  try {
+    await db.open();
+  } catch (err) {
+    const code = (err as { cause?: { code?: string } }).cause?.code;
+    if (code === 'LEVEL_LOCKED') {
+      throw new DataError('XMPPD_ERR_DATA_LOCKED',
+        `the database ${dir} is in use by another process (or already open in this one); stop it or set another data directory`,
+        { cause: err });
+    }
+    throw err;
+  }
+  try {
+    const [format, last] = await db.getMany([META_FORMAT, META_LAST_APPLIED]);
+    if (format === undefined) {
+      await db.put(META_FORMAT, FORMAT_VERSION, { sync: true });
+    } else if (format !== FORMAT_VERSION) {
+      throw new DataError('XMPPD_ERR_DATA_FORMAT',
+        `the database ${dir} has data format ${format}, this xmppd reads format ${FORMAT_VERSION}; use a matching xmppd version`);
+    }
+    const lastApplied = last === undefined ? 0 : Number(last);
+    const store = new LevelStore(db, dir, opts.log ?? new LocalLog(), lastApplied, opts);
+    await store.start();
+    return store;
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+}
