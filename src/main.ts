@@ -14,6 +14,7 @@ import { Metrics } from './core/metrics.js';
 import { DiscoRegistry } from './core/disco-registry.js';
 import { Acl } from './core/acl.js';
 import { ServiceRegistry } from './core/service-registry.js';
+import { Limits } from './core/limits/limits.js';
 import type { Core } from './core/core.js';
 import { ModuleManager } from './core/modules/module-manager.js';
 import { openStore } from './data/index.js';
@@ -23,7 +24,10 @@ import { ControlServer } from './interface/control/control-server.js';
 import { loadTlsContexts } from './interface/tls/load-tls.js';
 import { S2SManager } from './interface/s2s/s2s-manager.js';
 import { S2sTls } from './interface/s2s/s2s-tls.js';
+import { ComponentRegistry } from './interface/component/component-registry.js';
 import { BUNDLED_MODULES } from '../modules/index.js';
+import { ConfigReloader } from './core/config/reload/config-reloader.js';
+import { emptyReport, type ReloadReport } from './core/config/reload/reload-report.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -55,6 +59,14 @@ export class XmppServer {
   }
 
   /** Graceful shutdown: stop accepting, system-shutdown to every stream, stop modules, close storage. */
+  /** Config reload (SIGHUP, `xmppd config reload`): re-read the file, apply all of it or none; never throws. */
+  async reload(): Promise<ReloadReport> {
+    if (this.stopping || !this.core.admin?.reloadConfig) {
+      return { ...emptyReport(this.core.config.path, false), errors: ['the server is shutting down'] };
+    }
+    return this.core.admin.reloadConfig();
+  }
+
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.core.log.info('shutting down');
@@ -92,6 +104,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       disco: new DiscoRegistry(),
       acl: new Acl(config.acl, config.access_rules),
       services: new ServiceRegistry(),
+      limits: new Limits(metrics, () => core),
       version: VERSION,
       startedAt: Date.now(),
       auth,
@@ -100,20 +113,24 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     let s2s: S2SManager | null = null;
     if (config.s2s.enabled) {
       s2s = new S2SManager(core, await S2sTls.load(config));
-      // The router's remote seam: remote domains go out over s2s (a component registry, XEP-0114, would
-      // wrap this and claim its own domains first).
+      // The router's remote seam: remote domains go out over s2s.
       router.routeRemote = s2s.route;
     }
+    // XEP-0114 external components: their domains are routed before the remote branch.
+    const components = Object.keys(config.components).length ? new ComponentRegistry(core) : null;
+    router.components = components;
     const modules = new ModuleManager(core, BUNDLED_MODULES);
     await modules.startConfigured(config.modules);
     auth.checkRegistered();
-    const listeners = new Listeners(core, tls, s2s);
+    const listeners = new Listeners(core, tls, s2s, components);
     let control: ControlServer | null = null;
     // One admin target behind every admin surface: the CLI's control socket, the REST API, ad-hoc commands.
     core.admin = {
       core, modules, s2s,
       status: () => ({ listeners: listeners.bound, connections: listeners.connections.size, s2s_streams: s2s?.list().length ?? 0 }),
     };
+    const reloader = new ConfigReloader(core, modules);
+    core.admin.reloadConfig = (o) => reloader.reload(o);
     try {
       await listeners.start(config.listen);
       if (opts.controlSocket !== false) {

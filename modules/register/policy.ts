@@ -13,7 +13,7 @@ export const MAX_PASSWORD_CHARS = 1024;
 const LEGACY_CODES: Partial<Record<StanzaErrorCondition, string>> = {
   'bad-request': '400', conflict: '409', forbidden: '403', 'internal-server-error': '500',
   'jid-malformed': '400', 'not-acceptable': '406', 'not-allowed': '405', 'not-authorized': '401',
-  'registration-required': '407', 'service-unavailable': '503', 'unexpected-request': '400',
+  'registration-required': '407', 'resource-constraint': '500', 'service-unavailable': '503', 'unexpected-request': '400',
 };
 
 /**

@@ -1,6 +1,6 @@
 // XEP-0077 §3.1 / §3.1.1: account registration on a stream that has not authenticated yet, reached
 // through the c2s_unauthenticated_iq hook (the IQ router only serves authenticated sessions).
-import { Jid, JidError, StanzaError, errorReply, iqResult, xml, type Element, type ModuleContext } from '../../src/sdk.js';
+import { Jid, JidError, StanzaError, errorReply, iqResult, xml, AuthRefusedError, AuthUnavailableError, AuthUnsupportedError, type Element, type ModuleContext } from '../../src/sdk.js';
 import { RegisterError, checkPassword, field, isSaslPrepError, registerQuery, registrationForm, weakCharacters } from './policy.js';
 import type { RegisterOptions } from './index.js';
 
@@ -80,14 +80,21 @@ async function register(ctx: ModuleContext<RegisterOptions>, req: PreAuthIq, que
     throw new RegisterError('forbidden', 'in-band registration is not open to you');
   }
   checkPassword(password, ctx.options.min_password_length);
-  // Registration rate limiting per IP (XEP-0077 §3.1.1 "too many times") belongs to the shaper/limits
-  // issue; it would refuse here with <not-acceptable/> (or <resource-constraint/>) before any PBKDF2 work.
   const conflict = () => new RegisterError('conflict', `${jid.bareString()} is already registered`);
   if (await ctx.core.accounts.exists(jid)) throw conflict(); // spare the key derivation; create() re-checks
+  // limits.registrations_per_ip_per_hour, before any PBKDF2 work; only accounts actually created count. Over
+  // it: RFC 6120 §8.3.3.18 <resource-constraint/> (type wait: try later), as ejabberd answers — XEP-0077
+  // §3.1.1's <not-acceptable/> (type modify) is for repeated attempts on one stream, which no edit fixes.
+  const slot = ctx.core.limits.reserveRegistration(req.ip);
+  if (!slot) throw new RegisterError('resource-constraint', 'too many accounts were registered from your address; try again later', 'wait');
   try {
     await ctx.core.accounts.create(jid, password);
   } catch (err) {
+    slot.release();
     if (isSaslPrepError(err)) throw weakCharacters();
+    // An external or module auth provider that can't or won't register this account (RFC 6120 §8.3.3).
+    if (err instanceof AuthRefusedError || err instanceof AuthUnsupportedError) throw new RegisterError('not-allowed', err.message);
+    if (err instanceof AuthUnavailableError) throw new RegisterError('service-unavailable', 'the account service is not answering; try again later', 'wait');
     if (await ctx.core.accounts.exists(jid)) throw conflict(); // lost a race with another registration
     throw err;
   }

@@ -2,6 +2,7 @@
 // running server over its control socket (user management also works on the data dir when it is stopped).
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { buildConfig, loadConfigFile } from '../core/config/load-config.js';
 import type { ServerConfig } from '../core/config/types.js';
 import { OperatorError } from '../core/errors.js';
@@ -9,6 +10,9 @@ import { COMMANDS_BY_NAME } from '../core/admin/commands.js';
 import { startServer, VERSION } from '../main.js';
 import { callServer, NotRunningError } from './control-client.js';
 import { runOffline } from './offline.js';
+import { checkModules } from '../core/config/reload/check-modules.js';
+import { formatReport, type ReloadReport } from '../core/config/reload/reload-report.js';
+import { BUNDLED_MODULES } from '../../modules/index.js';
 
 function configFrom(file: string | undefined): ServerConfig {
   const path = file ?? process.env.XMPPD_CONFIG;
@@ -17,10 +21,10 @@ function configFrom(file: string | undefined): ServerConfig {
   return buildConfig({}); // embedded default: localhost, ./data, 5222 + 5223
 }
 
-async function admin(opts: { config?: string }, cmd: string, args: Record<string, unknown>): Promise<unknown> {
+async function admin(opts: { config?: string }, cmd: string, args: Record<string, unknown>, timeoutMs?: number): Promise<unknown> {
   const config = configFrom(opts.config);
   try {
-    return await callServer(config.control_socket, cmd, args);
+    return await callServer(config.control_socket, cmd, args, timeoutMs);
   } catch (err) {
     if (err instanceof NotRunningError && COMMANDS_BY_NAME.get(cmd)?.offline) return runOffline(config, cmd, args);
     throw err;
@@ -80,6 +84,11 @@ export function buildCli(): Command {
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    // SIGHUP: re-read the config file and apply it all or nothing; the reloader logs the outcome, a bad file changes nothing.
+    process.on('SIGHUP', () => {
+      server.core.log.info('signal received', { signal: 'SIGHUP' });
+      server.reload().catch((err: Error) => server.core.log.error('configuration reload failed', { err }));
+    });
   });
 
   cfg(program.command('check-config').description('validate the configuration and exit')).action((opts) => {
@@ -98,6 +107,23 @@ export function buildCli(): Command {
   cfg(program.command('s2s').description('list server-to-server streams (direction, peer, auth method, TLS)')).action(run((opts) => admin(opts, 's2s.list', {})));
   cfg(program.command('status').description('show server status')).action(run((opts) => admin(opts, 'status', {})));
 
+  const conf = program.command('config').description('check the configuration file, or make the running server reload it');
+  cfg(conf.command('check').description('validate the configuration file and its module options (and show what a reload would change, if the server runs)'))
+    .action(async (opts) => {
+      const config = configFrom(opts.config);
+      const problems = await checkModules(config, BUNDLED_MODULES);
+      if (problems.length) throw new OperatorError('XMPPD_ERR_CONFIG', problems.map((p) => `${config.path || '<config>'}: ${p}`).join('\n'));
+      console.log(`${config.path || 'embedded default'}: OK (hosts: ${config.hosts.join(', ')}; modules: ${Object.keys(config.modules).join(', ')})`);
+      if (!config.path) return;
+      const report = await callServer(config.control_socket, 'config.check', {}).catch((err) => {
+        if (err instanceof NotRunningError) return undefined;
+        throw err;
+      });
+      if (report) console.log(`running server: ${formatReport(report as ReloadReport)}`);
+    });
+  cfg(conf.command('reload').description('make the running server re-read its configuration file: applies all of it or none, lists what needs a restart'))
+    .action(async (opts) => console.log(formatReport((await admin(opts, 'config.reload', {})) as ReloadReport)));
+
   const mod = program.command('module').description('manage modules at runtime');
   cfg(mod.command('list').description('list loaded modules')).action(run((opts) => admin(opts, 'module.list', {})));
   cfg(mod.command('load <name>').description('load a module').option('--options <json>', 'module options as JSON'))
@@ -105,7 +131,42 @@ export function buildCli(): Command {
   cfg(mod.command('unload <name>').description('unload a module')).action(run((name, opts) => admin(opts, 'module.unload', { name })));
   cfg(mod.command('reload <name>').description('reload a module (with new options)').option('--options <json>', 'new options as JSON'))
     .action(run((name, opts) => admin(opts, 'module.reload', { name, options: parseOptions(opts.options) })));
+  addDataVerbs(program, cfg, run);
   return program;
+}
+
+/**
+ * export/import/backup/restore (file paths made absolute: a running server does the work) and the chat
+ * operations. Progress lines go to stderr when the work runs here (server stopped); a running server logs them.
+ */
+function addDataVerbs(program: Command, cfg: (c: Command) => Command, run: (fn: (...a: any[]) => Promise<unknown>) => (...a: any[]) => Promise<void>): void {
+  const LONG = 24 * 3600_000; // big imports take long; the CLI waits for the server's answer
+  const progress = (line: string) => process.stderr.write(`${line}\n`);
+  const data = (cmd: string, file: string, opts: { config?: string }, extra: Record<string, unknown> = {}) =>
+    admin(opts, cmd, { file: resolvePath(file), ...extra, progress }, LONG);
+  cfg(program.command('export <file>').description('export accounts, rosters, vCards, private storage and offline messages as XEP-0227 XML (.gz compresses)')
+    .option('--host <host>', 'only this virtual host')).action(run((file, opts) => data('data.export', file, opts, opts.host ? { host: opts.host } : {})));
+  cfg(program.command('import <file>').description('import a XEP-0227 file or directory (xmppd export, ejabberdctl export_piefxis, prosody-migrator)'))
+    .action(run((file, opts) => data('data.import', file, opts)));
+  cfg(program.command('backup <file>').description('write a consistent copy of every table (JSON lines; .gz compresses)')).action(run((file, opts) => data('backup', file, opts)));
+  cfg(program.command('restore <file>').description('replace the contents of every table with a backup')).action(run((file, opts) => data('restore', file, opts)));
+
+  const send = program.command('send').description('send stanzas as a local address');
+  cfg(send.command('message <from> <to> <body>').description('send a message').option('--type <type>', 'chat (default), normal, headline or groupchat'))
+    .action(run((from, to, body, opts) => admin(opts, 'send.message', { from, to, body, type: opts.type })));
+  cfg(send.command('stanza <from> <to> <xml>').description('send a <message/>, <presence/> or <iq/>'))
+    .action(run((from, to, stanza, opts) => admin(opts, 'send.stanza', { from, to, stanza })));
+  const roster = program.command('roster').description("read and change an account's roster (pushed to its clients)");
+  cfg(roster.command('get <jid>').description('list the roster')).action(run((jid, opts) => admin(opts, 'roster.get', { jid })));
+  cfg(roster.command('add <jid> <contact>').description('add or change an item').option('--name <name>', 'display name')
+    .option('--groups <groups>', 'comma-separated groups').option('--subscription <sub>', 'none, to, from or both'))
+    .action(run((jid, contact, opts) => admin(opts, 'roster.add', { jid, contact, name: opts.name, groups: opts.groups, subscription: opts.subscription })));
+  cfg(roster.command('remove <jid> <contact>').description('remove an item')).action(run((jid, contact, opts) => admin(opts, 'roster.remove', { jid, contact })));
+  const vcard = program.command('vcard').description("read and replace an account's vCard");
+  cfg(vcard.command('get <jid>').description('print the vCard XML')).action(async (jid, opts) => console.log(((await admin(opts, 'vcard.get', { jid })) as { vcard: string }).vcard));
+  cfg(vcard.command('set <jid> <xml>').description("replace the vCard (<vCard xmlns='vcard-temp'>…</vCard>)")).action(run((jid, xml, opts) => admin(opts, 'vcard.set', { jid, vcard: xml })));
+  cfg(program.command('offline-count <jid>').description('count the offline messages stored for an account')).action(run((jid, opts) => admin(opts, 'offline.count', { jid })));
+  cfg(program.command('stats').description('accounts per host, sessions, s2s streams, uptime, stanza counters')).action(run((opts) => admin(opts, 'stats', {})));
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -18,16 +18,25 @@ export interface AccountLookup {
 
 /**
  * Sends a stanza to a domain that is not ours. The composition root plugs the s2s layer in here
- * (src/interface/s2s); anything else that owns non-host domains (XEP-0114 components) wraps it and
- * claims its domains before falling through. It must never throw and never drop silently.
+ * (src/interface/s2s). It must never throw and never drop silently.
  */
 export type RemoteRoute = (el: Element, from: Jid, to: Jid) => Promise<void>;
+
+/** Domains served by XEP-0114 external components (src/interface/component), routed before the remote branch. */
+export interface ComponentRoutes {
+  /** A configured component domain (connected or not). */
+  has(domain: string): boolean;
+  /** Deliver to the component, or bounce when it is not connected; never throws. */
+  route: RemoteRoute;
+}
 
 export class Router {
   /** Without federation (s2s.enabled: false) remote stanzas bounce with remote-server-not-found. */
   routeRemote: RemoteRoute = async (el, from, to) => {
     this.bounce(el, from, to, new StanzaError('remote-server-not-found', `no route to ${to.domain}`));
   };
+  /** XEP-0114 component domains (null without a `components` section); isLocal() stays for hosts. */
+  components: ComponentRoutes | null = null;
 
   constructor(
     private readonly hosts: ReadonlySet<string>,
@@ -59,6 +68,8 @@ export class Router {
       }
       if (this.hosts.has(to.domain)) {
         await this.routeLocal(el, from, to, session);
+      } else if (this.components?.has(to.domain)) {
+        await this.components.route(el, from, to);
       } else {
         await this.routeRemote(el, from, to);
       }

@@ -1,5 +1,6 @@
 // Listeners of the interface layer: c2s and s2s on TCP with STARTTLS (RFC 6120 §5) and over direct TLS
-// (XEP-0368, ALPN "xmpp-client" / "xmpp-server"). Tracks live c2s connections for status and shutdown.
+// (XEP-0368, ALPN "xmpp-client" / "xmpp-server"), XEP-0114 components. Tracks live c2s connections for status
+// and shutdown.
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Core } from '../core/core.js';
@@ -9,6 +10,7 @@ import { StreamError } from '../core/errors.js';
 import type { TlsContexts } from './tls/tls-contexts.js';
 import { C2SConnection } from './c2s/c2s-connection.js';
 import type { S2SManager } from './s2s/s2s-manager.js';
+import type { ComponentRegistry } from './component/component-registry.js';
 import { createServer as createHttpServer } from 'node:http';
 import { httpHandler } from './http/http-api.js';
 
@@ -19,7 +21,12 @@ export class Listeners {
   readonly bound: BoundListener[] = [];
   readonly connections = new Set<C2SConnection>();
 
-  constructor(private readonly core: Core, private readonly tls: TlsContexts, private readonly s2s: S2SManager | null = null) {}
+  constructor(
+    private readonly core: Core,
+    private readonly tls: TlsContexts,
+    private readonly s2s: S2SManager | null = null,
+    private readonly components: ComponentRegistry | null = null,
+  ) {}
 
   async start(configs: ListenerConfig[]): Promise<void> {
     for (const [i, cfg] of configs.entries()) {
@@ -65,11 +72,17 @@ export class Listeners {
           handshakeTimeout: this.core.config.s2s.connect_timeout * 1000,
         }, (sock) => s2s.acceptInbound(sock, { starttlsRequired: true, directTls: true }));
       }
+      case 'component': {
+        // XEP-0114 jabber:component:accept (plaintext: keep it on loopback or a private network)
+        const components = this.components;
+        if (!components) throw new ConfigError(this.core.config.path, `listen[${i}].type`, 'a component listener needs at least one entry under components');
+        return createServer((sock) => components.accept(sock));
+      }
       case 'http':
         // /metrics and the REST admin API; put it on loopback or behind a TLS-terminating proxy.
         return createHttpServer(httpHandler(this.core, this.core.admin ?? { core: this.core }));
       default:
-        throw new ConfigError(this.core.config.path, `listen[${i}].type`, `"${cfg.type}" listeners are not available in this version (c2s, c2s_tls, s2s, s2s_tls, http)`);
+        throw new ConfigError(this.core.config.path, `listen[${i}].type`, `"${cfg.type}" listeners are not available in this version (c2s, c2s_tls, s2s, s2s_tls, http, component)`);
     }
   }
 
@@ -94,6 +107,7 @@ export class Listeners {
     const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     for (const c of [...this.connections]) c.close(new StreamError('system-shutdown', 'the server is shutting down'));
     const s2s = this.s2s?.stop() ?? Promise.resolve();
-    await Promise.race([Promise.all([...closing, s2s]), new Promise((r) => setTimeout(r, 3000).unref())]);
+    const components = this.components?.stop() ?? Promise.resolve();
+    await Promise.race([Promise.all([...closing, s2s, components]), new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 }

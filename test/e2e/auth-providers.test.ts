@@ -169,6 +169,12 @@ describe('external auth program (ejabberd extauth protocol)', () => {
     c.close();
     assert.equal(JSON.parse(await readFile(usersFile, 'utf8'))['frank@localhost'], 'frank:pw:1');
     assert.equal(await plainLogin(t.c2sPort, 'frank', 'frank:pw:1'), 'success');
+    // a name the program refuses to register: not-allowed, not an internal error
+    const { c: c2 } = await secureStream(t.c2sPort);
+    c2.send("<iq type='set' id='reg2'><query xmlns='jabber:iq:register'><username>noreg2</username><password>long-enough-pw</password></query></iq>");
+    const refused = (await c2.expect(/<iq[^>]*id=["']reg2["'][\s\S]*?<\/iq>/))[0];
+    assert.match(refused, /<not-allowed /);
+    c2.close();
   });
 
   test('a program killed mid-run is started again on the next request', async () => {

@@ -4,6 +4,8 @@ import { Jid } from '../jid.js';
 import { StreamError } from '../errors.js';
 import { CommandError, bareJid, modules, needPassword, wrap, type AdminTarget, type CommandDef } from './command-def.js';
 import { CONFIG_COMMANDS } from './commands-config.js';
+import { DATA_COMMANDS } from './commands-data.js';
+import { CHAT_COMMANDS } from './commands-chat.js';
 
 export { CommandError, type AdminTarget, type CommandDef, type CommandErrorKind } from './command-def.js';
 
@@ -102,7 +104,7 @@ const SERVER_COMMANDS: CommandDef[] = [
 ];
 
 /** Every command, from every area. */
-export const COMMANDS: CommandDef[] = [...SERVER_COMMANDS, ...CONFIG_COMMANDS];
+export const COMMANDS: CommandDef[] = [...SERVER_COMMANDS, ...CONFIG_COMMANDS, ...DATA_COMMANDS, ...CHAT_COMMANDS];
 
 export const COMMANDS_BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
 

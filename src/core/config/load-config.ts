@@ -5,11 +5,12 @@ import { parseDocument } from 'yaml';
 import { OperatorError } from '../errors.js';
 import { prepDomainpart } from '../jid.js';
 import { parseAuthConfig } from '../auth/auth-config.js';
-import type { ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
+import { buildLimits } from '../limits/limits-config.js';
+import type { ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
 
-const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http'];
+const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http', 'component'];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
-const DEFAULT_PORT: Record<ListenerType, number> = { c2s: 5222, c2s_tls: 5223, s2s: 5269, s2s_tls: 5270, http: 5280 };
+const DEFAULT_PORT: Record<ListenerType, number> = { c2s: 5222, c2s_tls: 5223, s2s: 5269, s2s_tls: 5270, http: 5280, component: 5347 };
 /** What runs without a config file: everything a standard client expects from a single server. */
 const DEFAULT_MODULES: Record<string, Record<string, unknown>> = {
   disco: {}, ping: {}, version: {}, time: {}, roster: {}, presence: {}, offline: {}, vcard: {},
@@ -18,7 +19,7 @@ const DEFAULT_MODULES: Record<string, Record<string, unknown>> = {
 const KNOWN_KEYS = new Set([
   'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
-  'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens', 'auth',
+  'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens', 'auth', 'components', 'limits',
 ]);
 const S2S_KEYS = new Set([
   'enabled', 'policy', 'domain_policy', 'require_encryption', 'cafile', 'system_ca', 'dialback_secret',
@@ -107,7 +108,8 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     if (typeof starttls !== 'boolean') fail(`${p}.starttls_required`, 'must be true or false');
     return {
       port: int(l.port, `${p}.port`, DEFAULT_PORT[type], 0, 65535),
-      ip: str(l.ip, `${p}.ip`, '::'),
+      // components speak plaintext (XEP-0114 has no TLS): loopback unless an address is given
+      ip: str(l.ip, `${p}.ip`, type === 'component' ? '127.0.0.1' : '::'),
       type,
       starttls_required: starttls as boolean,
     };
@@ -186,9 +188,11 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     api_tokens: apiTokens(r.api_tokens, fail),
     modules,
     s2s,
+    components: buildComponents(r.components, hosts, listen, fail),
     auth,
     acl,
     access_rules,
+    limits: buildLimits(r.limits, acl, fail),
   };
 }
 
@@ -286,4 +290,31 @@ function apiTokens(v: unknown, fail: (p: string, problem: string) => never): str
     }
     return t;
   });
+}
+
+/** The `components` section (XEP-0114): domain -> { secret }. */
+function buildComponents(raw: unknown, hosts: string[], listen: ListenerConfig[], fail: (p: string, problem: string) => never): Record<string, ComponentConfig> {
+  const out: Record<string, ComponentConfig> = {};
+  if (raw !== undefined && raw !== null) {
+    if (!isObj(raw)) fail('components', "must be a mapping from a component domain to {secret: '...'}");
+    for (const [d, v] of Object.entries(raw as Obj)) {
+      const p = `components.${d}`;
+      let domain: string;
+      try {
+        domain = prepDomainpart(d);
+      } catch (err) {
+        return fail(p, `"${d}" is not a valid domain name (${(err as Error).message})`);
+      }
+      if (hosts.includes(domain)) fail(p, `"${domain}" is one of hosts; a component needs a domain of its own (e.g. gateway.${domain})`);
+      if (domain in out) fail(p, `lists ${domain} twice`);
+      if (!isObj(v)) fail(p, "must be a mapping such as {secret: 'a long random string'}");
+      const secret = (v as Obj).secret;
+      if (typeof secret !== 'string' || secret === '') fail(`${p}.secret`, 'must be a non-empty string (the shared secret of the handshake)');
+      for (const key of Object.keys(v as Obj)) if (key !== 'secret') fail(`${p}.${key}`, 'unknown option (known: secret)');
+      out[domain] = { secret: secret as string };
+    }
+  }
+  const i = listen.findIndex((l) => l.type === 'component');
+  if (i >= 0 && Object.keys(out).length === 0) fail(`listen[${i}].type`, 'a component listener needs at least one entry under components');
+  return out;
 }

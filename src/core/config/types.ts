@@ -1,7 +1,7 @@
 // The server configuration after validation: what config/xmppd.example.yaml documents, with defaults applied.
 import type { LogLevel } from '../log.js';
 
-export type ListenerType = 'c2s' | 'c2s_tls' | 's2s' | 's2s_tls' | 'http';
+export type ListenerType = 'c2s' | 'c2s_tls' | 's2s' | 's2s_tls' | 'http' | 'component';
 
 export interface ListenerConfig {
   port: number;
@@ -60,6 +60,34 @@ export interface S2sConfig {
   max_queue: number;
 }
 
+/** One shaper (ejabberd's c2s_shaper/s2s_shaper): rates per connection; 0 = unlimited. */
+export interface ShaperConfig {
+  bytes_per_second: number;
+  stanzas_per_second: number;
+  /** Seconds a connection may stay over its rates before it is closed with policy-violation; 0 = only slow it. */
+  max_burst: number;
+}
+
+/** Shapers and limits (src/core/limits); 0 = unlimited. */
+export interface LimitsConfig {
+  c2s: ShaperConfig;
+  s2s: ShaperConfig;
+  /** Bound resources per account; one more bind gets <resource-constraint/> (RFC 6120 §7.6.2.1). */
+  max_sessions_per_user: number;
+  /** Open c2s connections per client IP; one more gets a <policy-violation/> stream error. */
+  max_connections_per_ip: number;
+  /** XEP-0077 accounts created in-band per client IP in any hour. */
+  registrations_per_ip_per_hour: number;
+  /** ACL names never shaped or limited. */
+  exempt: string[];
+}
+
+/** An XEP-0114 external component: its domain is the key of `components`. */
+export interface ComponentConfig {
+  /** The shared secret of the handshake (XEP-0114 §3). */
+  secret: string;
+}
+
 export type AclSpec = Record<string, string[]>; // kind (user, server, ip, user_regexp, resource) -> values
 export type AccessRule = Array<{ action: string; acl: string }>;
 
@@ -89,8 +117,11 @@ export interface ServerConfig {
   api_tokens: string[];
   modules: Record<string, Record<string, unknown>>;
   s2s: S2sConfig;
+  /** XEP-0114 external components by domain (served on `component` listeners). */
+  components: Record<string, ComponentConfig>;
   /** The default auth provider; host_config.<host>.auth overrides it per host. */
   auth: AuthConfig;
   acl: Record<string, AclSpec>;
   access_rules: Record<string, AccessRule>;
+  limits: LimitsConfig;
 }

@@ -16,7 +16,8 @@ import type { Session } from '../../core/session.js';
 import type { Logger } from '../../core/log.js';
 import { StreamParser } from '../xml/stream-parser.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
-import { createSaslSession, offeredMechanisms } from '../../core/sasl/index.js';
+import type { ConnectionSlot } from '../../core/limits/limits.js';
+import type { ShapedReader } from '../../core/limits/shaped-reader.js';
 import { channelBindingsFor } from '../../core/sasl/channel-binding.js';
 import type { ChannelBindingType, SaslServerSession } from '../../core/sasl/mechanism.js';
 import { CLOSING_TAG, featuresElement, openingTag } from './stream-header.js';
@@ -68,6 +69,10 @@ export class C2SConnection implements Session {
   };
   private readonly log: Logger;
   private readonly core: Core;
+  /** Reads the socket through the c2s shaper (limits.c2s) and owns pause/resume. */
+  private readonly reader: ShapedReader;
+  /** This connection's place in limits.max_connections_per_ip. */
+  private readonly ipSlot: ConnectionSlot;
 
   constructor(socket: Socket, private readonly opts: C2SOptions) {
     this.core = opts.core;
@@ -81,15 +86,18 @@ export class C2SConnection implements Session {
       this.core.config.c2s_negotiation_timeout * 1000,
     );
     this.negotiationTimer.unref();
+    this.ipSlot = this.core.limits.openConnection(this.ip);
+    this.reader = this.core.limits.reader('c2s', { ip: this.ip }, (chunk) => this.parser.write(chunk), (err) => this.close(err));
     this.attachSocket(socket, opts.directTls ? (socket as TLSSocket) : null);
     this.newParser();
+    if (this.ipSlot.refusal) this.close(this.ipSlot.refusal);
   }
 
   // ---- socket plumbing -------------------------------------------------------------------------
 
   private attachSocket(socket: Socket, tlsSocket: TLSSocket | null): void {
     this.socket = socket;
-    socket.on('data', (chunk: Buffer) => this.parser.write(chunk));
+    this.reader.attach(socket);
     socket.on('error', (err) => {
       this.log.debug('socket error', { err: err.message });
       socket.destroy(); // node:tls reports a bad record after the handshake but leaves the socket open
@@ -167,6 +175,8 @@ export class C2SConnection implements Session {
   }
 
   private closed(reason: string): void {
+    this.reader.stop();
+    this.ipSlot.release();
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
     const wasOpen = this.phase !== 'closed';
@@ -220,9 +230,10 @@ export class C2SConnection implements Session {
       features.push(xml('starttls', { xmlns: NS.TLS }, xml('required')));
     } else if (stage === 'pre-auth') {
       if (!this.secure) features.push(xml('starttls', { xmlns: NS.TLS }));
-      const mechs = offeredMechanisms({ secure: this.secure, channelBindings: this.channelBindings.types });
-      features.push(xml('mechanisms', { xmlns: NS.SASL }, ...mechs.map((m) => xml('mechanism', {}, m))));
-      if (this.channelBindings.types.length) {
+      // The host's auth provider decides (an extauth program checks passwords only: PLAIN, after TLS).
+      const mechs = this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types });
+      if (mechs.length) features.push(xml('mechanisms', { xmlns: NS.SASL }, ...mechs.map((m) => xml('mechanism', {}, m))));
+      if (this.channelBindings.types.length && mechs.some((m) => m.endsWith('-PLUS'))) {
         // XEP-0440: tell the client which channel-binding types it may use with the -PLUS mechanisms.
         features.push(xml('sasl-channel-binding', { xmlns: NS.SASL_CB }, ...this.channelBindings.types.map((type) => xml('channel-binding', { type }))));
       }
@@ -240,8 +251,11 @@ export class C2SConnection implements Session {
 
   private enqueue(el: Element): void {
     if (this.phase === 'closed') return;
-    if (++this.pending >= MAX_PENDING) this.socket.pause();
-    this.queue = this.queue.then(() => this.handle(el)).then(
+    if (++this.pending >= MAX_PENDING) this.reader.hold('backlog');
+    // limits.c2s.stanzas_per_second: over the rate a stanza waits; timed from its arrival, so waits overlap.
+    const wait = this.reader.stanza();
+    const gate = wait > 0 ? new Promise<void>((r) => setTimeout(r, wait).unref()) : null;
+    this.queue = (gate ? this.queue.then(() => gate) : this.queue).then(() => this.handle(el)).then(
       () => this.dequeued(),
       (err) => {
         this.dequeued();
@@ -252,7 +266,7 @@ export class C2SConnection implements Session {
   }
 
   private dequeued(): void {
-    if (--this.pending === MAX_PENDING / 4 && this.socket.isPaused()) this.socket.resume();
+    if (--this.pending === MAX_PENDING / 4) this.reader.release('backlog');
   }
 
   private async handle(el: Element): Promise<void> {
@@ -320,7 +334,7 @@ export class C2SConnection implements Session {
       if (session) this.sasl = session = null; // a new <auth/> restarts negotiation
       if (!this.secure && this.opts.starttlsRequired) return this.saslFailed('encryption-required', 'STARTTLS first');
       const mechanism = el.attrs.mechanism ?? '';
-      const offered = offeredMechanisms({ secure: this.secure, channelBindings: this.channelBindings.types });
+      const offered = this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types });
       session = offered.includes(mechanism) ? this.newSaslSession(mechanism) : null;
       if (!session) return this.saslFailed('invalid-mechanism', `${mechanism || 'no mechanism'} is not offered`);
       this.sasl = session;
@@ -352,22 +366,12 @@ export class C2SConnection implements Session {
     this.write(successElement(step.data).toString());
   }
 
+  /** A session against the stream host's auth provider (stored SCRAM keys, or a password checker). */
   private newSaslSession(mechanism: string): SaslServerSession | null {
-    const host = this.host;
-    return createSaslSession(mechanism, {
-      domain: host,
+    return this.core.auth.saslSession(this.host, mechanism, {
       secure: this.secure,
       advertisedChannelBindings: this.channelBindings.types,
       channelBinding: (type) => this.channelBindings.get(type),
-      lookup: async (username) => {
-        let jid: Jid;
-        try {
-          jid = Jid.of(username, host);
-        } catch {
-          return null;
-        }
-        return this.core.accounts.credentials(jid);
-      },
     }, { fakeIterations: this.core.config.scram_iterations });
   }
 
@@ -391,7 +395,10 @@ export class C2SConnection implements Session {
       return this.write(errorReply(iq, e, this.host).toString());
     }
     if (!resource) resource = `xmppd-${randomBytes(6).toString('hex')}`;
-    this.jid = Jid.of(this.username!, this.host, resource);
+    const jid = Jid.of(this.username!, this.host, resource);
+    const refusal = this.core.limits.admitBind(jid, this.ip, this.reader); // max_sessions_per_user; exempt accounts go unshaped
+    if (refusal) return this.write(errorReply(iq, refusal, this.host).toString());
+    this.jid = jid;
     this.bound = true;
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;

@@ -14,6 +14,7 @@ import { CLOSING_TAG } from '../c2s/stream-header.js';
 import { NS_DIALBACK } from './dialback.js';
 import { qualifiedName, type QualifiedName } from './qualified-name.js';
 import { S2sTls, type PeerCertificateStatus, type TlsDescription } from './s2s-tls.js';
+import type { ShapedReader } from '../../core/limits/shaped-reader.js';
 
 export type AuthMethod = 'EXTERNAL' | 'dialback';
 
@@ -59,6 +60,7 @@ export abstract class S2SStream {
   /** We closed with a stream error: whatever the peer still sends is ignored. */
   protected errored = false;
   protected ended = false;
+  private reader: ShapedReader | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   protected log: Logger;
 
@@ -83,7 +85,8 @@ export abstract class S2SStream {
     this.socket = socket;
     this.ip ||= socket.remoteAddress ?? '';
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.parser?.write(chunk));
+    // limits.s2s shapes what a peer may send (bytes/s), like c2s; the reader survives STARTTLS.
+    (this.reader ??= this.core.limits.reader('s2s', { ip: this.ip }, (chunk) => this.parser?.write(chunk), (err) => this.close(err))).attach(socket);
     socket.on('error', (err) => {
       this.log.debug('socket error', { err: err.message });
       socket.destroy();
@@ -183,6 +186,7 @@ export abstract class S2SStream {
 
   private ended_(reason: string): void {
     if (this.ended) return;
+    this.reader?.stop();
     this.ended = true;
     this.closing = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
