@@ -101,6 +101,8 @@ export function buildCli(): Command {
   cfg(user.command('del <jid>').description('delete an account')).action(run((jid, opts) => admin(opts, 'user.del', { jid })));
   cfg(user.command('passwd <jid> <password>').description('set a new password')).action(run((jid, password, opts) => admin(opts, 'user.passwd', { jid, password })));
   cfg(user.command('list [host]').description('list accounts')).action(run((host, opts) => admin(opts, 'user.list', { host })));
+  cfg(user.command('ban <jid> [reason]').description('end an account\'s sessions and refuse its logins')).action(run((jid, reason, opts) => admin(opts, 'user.ban', { jid, reason })));
+  cfg(user.command('unban <jid>').description('lift a ban')).action(run((jid, opts) => admin(opts, 'user.unban', { jid })));
 
   cfg(program.command('sessions').description('list client sessions')).action(run((opts) => admin(opts, 'sessions.list', {})));
   cfg(program.command('kick <jid>').description('end the sessions of a JID')).action(run((jid, opts) => admin(opts, 'session.kick', { jid })));

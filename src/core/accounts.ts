@@ -12,6 +12,8 @@ export class NoSuchAccountError extends Error {}
 
 /** Rows are keyed host/localpart so one host's accounts are one ordered prefix range. */
 const keyOf = (bare: Jid) => `${bare.domain}/${bare.local}`;
+/** Banned accounts, keyed like accounts (a table of its own: bans apply to every auth provider). */
+const BANS = 'account_bans';
 
 export class Accounts {
   private readonly table: Table<AccountRow>;
@@ -91,7 +93,7 @@ export class Accounts {
     if (!(await this.table.get(key))) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     const jid = bare.bare();
     await this.hooks.notify('user_removing', { jid });
-    let ops: Op[] = [{ type: 'del', table: 'accounts', key }];
+    let ops: Op[] = [{ type: 'del', table: 'accounts', key }, { type: 'del', table: BANS, key }];
     if (this.hooks.has('remove_user_data')) ops = (await this.hooks.filter('remove_user_data', ops, { jid })) as Op[];
     const r = await this.store.transact(ops, [{ type: 'present', table: 'accounts', key }]);
     if (!r.ok) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
@@ -108,10 +110,31 @@ export class Accounts {
     await drop(bare);
     const jid = bare.bare();
     await this.hooks.notify('user_removing', { jid });
-    let ops: Op[] = [];
+    let ops: Op[] = [{ type: 'del', table: BANS, key: keyOf(bare) }];
     if (this.hooks.has('remove_user_data')) ops = (await this.hooks.filter('remove_user_data', ops, { jid })) as Op[];
     if (ops.length) await this.store.transact(ops);
     await this.hooks.notify('user_removed', { jid });
+  }
+
+  /**
+   * Ban an account (whatever provider holds its credentials): logins then fail with account-disabled
+   * (RFC 6120 §6.5.1). The caller ends its live sessions.
+   */
+  async ban(bare: Jid, reason: string): Promise<void> {
+    if (!(await this.exists(bare))) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
+    await this.store.transact([{ type: 'put', table: BANS, key: keyOf(bare), value: { reason, at: new Date().toISOString() } }]);
+  }
+
+  /** Lift a ban; false when the account was not banned. */
+  async unban(bare: Jid): Promise<boolean> {
+    const key = keyOf(bare);
+    const r = await this.store.transact([{ type: 'del', table: BANS, key }], [{ type: 'present', table: BANS, key }]);
+    return r.ok;
+  }
+
+  /** The ban of an account, if any (checked once per login, after the credentials were verified). */
+  async banOf(bare: Jid): Promise<{ reason: string; at: string } | null> {
+    return ((await this.store.table(BANS).get(keyOf(bare)))?.value as { reason: string; at: string } | undefined) ?? null;
   }
 
   /** Bare JIDs of a host's accounts, in order. */

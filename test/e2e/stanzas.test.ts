@@ -117,3 +117,26 @@ test('an IQ between two clients is delivered and the answer comes back', async (
   a.c.close();
   b.c.close();
 });
+
+test('a banned account: its sessions end, its logins fail with account-disabled after the proof; unban restores it', async () => {
+  const { runCommand } = await import('../../src/core/admin/commands.js');
+  await t.addUser('mallory', 'pw-mallory');
+  const { c } = await RawClient.login(t.c2sPort, 'mallory', 'pw-mallory', 'm');
+  await runCommand(t.server.core.admin!, 'user.ban', { jid: 'mallory@localhost', reason: 'spam' });
+  assert.match(await c.waitClosed(), /<not-authorized /);
+  const c2 = await RawClient.connect(t.c2sTlsPort, { tls: true });
+  c2.openStream();
+  await c2.features();
+  assert.match(await c2.authPlain('mallory', 'wrong'), /<not-authorized\/>/, 'a wrong password says nothing about the ban');
+  const r = await c2.authPlain('mallory', 'pw-mallory');
+  assert.match(r, /<account-disabled\/>/);
+  assert.match(r + c2.buffer, /<text[^>]*>spam<\/text>/);
+  c2.close();
+  await runCommand(t.server.core.admin!, 'user.unban', { jid: 'mallory@localhost' });
+  await assert.rejects(runCommand(t.server.core.admin!, 'user.unban', { jid: 'mallory@localhost' }), /is not banned/);
+  (await RawClient.login(t.c2sPort, 'mallory', 'pw-mallory', 'back')).c.close();
+  // removing the account removes its ban row too
+  await runCommand(t.server.core.admin!, 'user.ban', { jid: 'mallory@localhost' });
+  await t.server.core.accounts.remove((await import('../../src/core/jid.js')).Jid.parse('mallory@localhost'));
+  assert.equal((await t.server.core.store.table('account_bans').range({})).length, 0);
+});

@@ -36,6 +36,23 @@ const SERVER_COMMANDS: CommandDef[] = [
     }),
   },
   {
+    name: 'user.ban', description: 'Ban an account: end its sessions and refuse its logins (account-disabled)', args: ['jid', 'reason?'],
+    run: (t, a) => wrap(async () => {
+      const j = bareJid(t, a.jid);
+      await t.core.accounts.ban(j, typeof a.reason === 'string' ? a.reason : '');
+      for (const s of t.core.sessions.resources(j)) s.close(new StreamError('not-authorized', 'this account has been banned'));
+      return { banned: j.toString() };
+    }),
+  },
+  {
+    name: 'user.unban', description: 'Lift the ban of an account', args: ['jid'],
+    run: (t, a) => wrap(async () => {
+      const j = bareJid(t, a.jid);
+      if (!(await t.core.accounts.unban(j))) throw new CommandError(`${j.toString()} is not banned`, 'not-found');
+      return { unbanned: j.toString() };
+    }),
+  },
+  {
     name: 'user.list', description: 'List accounts (of one host, or all)', args: ['host?'], offline: true,
     run: async (t, a) => {
       const host = a.host ? String(a.host) : undefined;

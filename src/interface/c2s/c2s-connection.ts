@@ -356,6 +356,10 @@ export class C2SConnection implements Session {
     if (step.authzid && step.authzid !== `${step.username}@${this.host}`) {
       return this.saslFailed('invalid-authzid', 'you may only act as yourself', session.mechanism);
     }
+    // A banned account: told only after its credentials were proven, so bans reveal nothing to others.
+    const ban = await this.core.accounts.banOf(Jid.of(step.username, this.host));
+    if (this.phase !== 'negotiating') return;
+    if (ban) return this.saslFailed('account-disabled', ban.reason || 'this account is disabled', session.mechanism);
     this.username = step.username;
     this.authMechanism = session.mechanism;
     this.core.metrics.authSuccess.inc({ mechanism: session.mechanism });
