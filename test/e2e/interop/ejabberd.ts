@@ -4,14 +4,18 @@
 // its node ejabberd@localhost) is never touched.
 //
 // Reaching xmppd without the system resolver: ejabberd 23.01 has no per-domain s2s address override
-// (ejabberd_s2s_out has no `resolve` callback; xmpp_stream_out does SRV with inet_res:getbyname/3 and A
-// with inet:gethostbyname/3; the only knob is `outgoing_s2s_port` for the fallback). So the Erlang VM's
-// own resolver is pointed at the test's DnsResponder with an inetrc file (ERL_INETRC):
-//   {resolv_conf, ""}. {hosts_file, ""}.          -- forget /etc/resolv.conf and /etc/hosts (order matters:
-//   {host, {127,0,0,1}, ["localhost"]}.            -- a later {resolv_conf, ""} would clear the nameservers)
-//   {lookup, [file, dns]}.                         -- inet:gethostbyname -> inet_res, not the native resolver
+// (ejabberd_s2s_out has no `resolve` callback; the only knob is `outgoing_s2s_port` for the A/AAAA fallback).
+// Its stream code (p1_xmpp 1.6.1, xmpp_stream_out) looks up `_xmpps-server._tcp` and `_xmpp-server._tcp` SRV
+// records with inet_res:getbyname/3, i.e. Erlang's own DNS client, which an inetrc file (ERL_INETRC) points
+// at the test's DnsResponder:
+//   {resolv_conf, ""}. {hosts_file, ""}.     forget /etc/resolv.conf and /etc/hosts (order matters: a later
+//   {host, {127,0,0,1}, ["localhost"]}.       {resolv_conf, ""} clears the nameservers given before it)
+//   {lookup, [file, dns]}.
 //   {nameserver, {127,0,0,1}, PORT}.
-// ejabberd then asks `_xmpps-server._tcp` and `_xmpp-server._tcp` SRV and the A record of the target.
+// The SRV *target* is then resolved with net:getaddrinfo/2 (libc getaddrinfo, the system resolver; inetrc
+// does not apply, nor does outgoing_s2s_families) unless ejabberd was built with USE_GETHOSTBYNAME, which
+// Debian's is not ("DNS lookup failed: enoname" otherwise). So the SRV records the tests publish for xmppd's
+// domains name an IP literal as target ("127.0.0.1"), which getaddrinfo parses without asking anyone.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -145,7 +149,6 @@ export class EjabberdPeer {
       's2s_use_starttls: required',
       's2s_dns_timeout: 2',
       's2s_dns_retries: 1',
-      'outgoing_s2s_families: [ipv4]',
       'outgoing_s2s_timeout: 5',
       `s2s_max_retry_delay: ${o.maxRetryDelay ?? 1}`,
       'negotiation_timeout: 20',
