@@ -190,6 +190,8 @@ test('a negative-priority session does not trigger delivery; a later session wit
   const p = await login('frank', 'zero', 0);
   assert.match((await p.expect(MESSAGE))[0], /id=["']n1["'][\s\S]*<delay /);
   assert.doesNotMatch(await sync(n), /<message/, 'still nothing for the negative one');
+  // the delete follows the write to the socket: wait for it rather than race it
+  for (let i = 0; i < 50 && (await count('frank')) !== 0; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(await count('frank'), 0);
   p.close();
   n.close();
