@@ -102,7 +102,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const core: Core = {
       config, log, hooks, iq, router, sessions, store, accounts, metrics,
       disco: new DiscoRegistry(),
-      acl: new Acl(config.acl, config.access_rules),
+      acl: new Acl(config.acl, config.access_rules, config.host_config),
       services: new ServiceRegistry(),
       limits: new Limits(metrics, () => core),
       version: VERSION,

@@ -33,7 +33,7 @@ export default defineModule({
     for (const c of listed) for (const node of [c.node, ...(c.aliases ?? [])]) commands.set(node, c);
 
     // XEP-0133 §7: only service-level administrators.
-    const isAdmin = (jid: Jid) => ctx.core.acl.match('admin', { jid }) || ctx.core.acl.allowed(ctx.options.access, { jid });
+    const isAdmin = (jid: Jid) => ctx.core.acl.match('admin', { jid, host: ctx.host }) || ctx.core.acl.allowed(ctx.options.access, { jid, host: ctx.host });
     const executor: Executor = {
       ctx,
       sessions,

@@ -49,7 +49,7 @@ function requireSecure(secure: boolean): void {
 function answerGet(ctx: ModuleContext<RegisterOptions>, req: PreAuthIq): Element {
   requireSecure(req.secure);
   // XEP-0077 §3.1: the requester is a host's would-be user, identified by the IP it connects from only.
-  if (!ctx.core.acl.allowed(ctx.options.access, { ip: req.ip })) {
+  if (!ctx.core.acl.allowed(ctx.options.access, { ip: req.ip, host: ctx.host })) {
     throw new RegisterError('forbidden', 'in-band registration is not open to you');
   }
   return registrationForm(req.host, ctx.options.min_password_length);
@@ -76,7 +76,7 @@ async function register(ctx: ModuleContext<RegisterOptions>, req: PreAuthIq, que
   // The rule sees the address being registered as well as the IP, so ACLs can reserve names (user_regexp).
   // No XEP-0077 condition covers a policy refusal of registration; <forbidden/> is RFC 6120 §8.3.3.4
   // "does not possess the necessary permissions" and what XEP-0077 §3.2 uses for insufficient permissions.
-  if (!ctx.core.acl.allowed(ctx.options.access, { ip: req.ip, jid })) {
+  if (!ctx.core.acl.allowed(ctx.options.access, { ip: req.ip, jid, host: ctx.host })) {
     throw new RegisterError('forbidden', 'in-band registration is not open to you');
   }
   checkPassword(password, ctx.options.min_password_length);

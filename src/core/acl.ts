@@ -3,7 +3,12 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { AccessRule, AclSpec } from './config/types.js';
 import type { Jid } from './jid.js';
 
-export interface AclSubject { jid?: Jid; ip?: string }
+export interface AclSubject {
+  jid?: Jid;
+  ip?: string;
+  /** The virtual host the decision is for: its host_config ACLs and rules take precedence. */
+  host?: string;
+}
 
 interface CompiledAcl {
   users: Set<string>;
@@ -13,18 +18,26 @@ interface CompiledAcl {
   ips: BlockList | null;
 }
 
+export interface HostAcl { acl?: Record<string, AclSpec>; access_rules?: Record<string, AccessRule> }
+
 export class Acl {
   private readonly acls = new Map<string, CompiledAcl>();
+  private readonly hostAcls = new Map<string, Map<string, CompiledAcl>>();
+  private readonly hostRules = new Map<string, Record<string, AccessRule>>();
 
-  constructor(acl: Record<string, AclSpec>, private readonly rules: Record<string, AccessRule>) {
+  constructor(acl: Record<string, AclSpec>, private readonly rules: Record<string, AccessRule>, perHost: Record<string, HostAcl> = {}) {
     for (const [name, spec] of Object.entries(acl)) this.acls.set(name, compile(spec));
+    for (const [host, h] of Object.entries(perHost)) {
+      if (h.acl) this.hostAcls.set(host, new Map(Object.entries(h.acl).map(([n, spec]) => [n, compile(spec)])));
+      if (h.access_rules) this.hostRules.set(host, h.access_rules);
+    }
   }
 
   /** Does the subject belong to the named ACL? 'all' and 'none' are built in. */
   match(name: string, s: AclSubject): boolean {
     if (name === 'all') return true;
     if (name === 'none') return false;
-    const a = this.acls.get(name);
+    const a = (s.host !== undefined ? this.hostAcls.get(s.host)?.get(name) : undefined) ?? this.acls.get(name);
     if (!a) return false;
     if (s.jid) {
       const bare = s.jid.bareString();
@@ -41,7 +54,7 @@ export class Acl {
 
   /** Evaluate an access rule: the action of the first matching entry, else `fallback`. */
   access(rule: string, s: AclSubject, fallback = 'deny'): string {
-    const entries = this.rules[rule];
+    const entries = (s.host !== undefined ? this.hostRules.get(s.host)?.[rule] : undefined) ?? this.rules[rule];
     if (!entries) return fallback;
     for (const e of entries) if (this.match(e.acl, s)) return e.action;
     return fallback;

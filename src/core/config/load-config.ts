@@ -6,7 +6,7 @@ import { OperatorError } from '../errors.js';
 import { prepDomainpart } from '../jid.js';
 import { parseAuthConfig } from '../auth/auth-config.js';
 import { buildLimits } from '../limits/limits-config.js';
-import type { ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
+import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
 
 const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http', 'component'];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -137,34 +137,14 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     modules[name] = (opts as Obj | null) ?? {};
   }
 
-  const acl: ServerConfig['acl'] = {};
-  if (r.acl !== undefined) {
-    if (!isObj(r.acl)) fail('acl', 'must be a mapping from an ACL name to its match specs');
-    for (const [name, spec] of Object.entries(r.acl as Obj)) {
-      if (!isObj(spec)) fail(`acl.${name}`, 'must be a mapping such as {user: [admin@example.com]}');
-      acl[name] = {};
-      for (const [kind, vals] of Object.entries(spec as Obj)) {
-        if (!['user', 'server', 'ip', 'user_regexp', 'resource'].includes(kind)) fail(`acl.${name}.${kind}`, 'unknown ACL kind (user, server, ip, user_regexp, resource)');
-        const list = Array.isArray(vals) ? vals : [vals];
-        acl[name]![kind] = list.map((v, i) => str(v, `acl.${name}.${kind}[${i}]`));
-      }
-    }
-  }
-  const access_rules: ServerConfig['access_rules'] = {};
-  if (r.access_rules !== undefined) {
-    if (!isObj(r.access_rules)) fail('access_rules', 'must be a mapping from a rule name to a list of {allow|deny: acl}');
-    for (const [name, rules] of Object.entries(r.access_rules as Obj)) {
-      if (!Array.isArray(rules)) fail(`access_rules.${name}`, 'must be a list such as [{allow: admin}, {deny: all}]');
-      access_rules[name] = (rules as unknown[]).map((rule, i) => {
-        const p = `access_rules.${name}[${i}]`;
-        if (!isObj(rule) || Object.keys(rule).length !== 1) return fail(p, 'must be a single {allow: ACL} or {deny: ACL}');
-        const [action, aclName] = Object.entries(rule)[0]!;
-        if (action !== 'allow' && action !== 'deny') fail(p, `"${action}" is not allow or deny`);
-        const a = str(aclName, `${p}.${action}`);
-        if (a !== 'all' && a !== 'none' && !(a in acl)) fail(`${p}.${action}`, `ACL "${a}" is not defined under acl`);
-        return { action, acl: a };
-      });
-    }
+  const acl = parseAcl(r.acl, 'acl', {}, fail);
+  const access_rules = parseAccessRules(r.access_rules, 'access_rules', acl, fail);
+  // Per-host ACLs and access rules (ejabberd's host_config): they add to / override the global ones.
+  for (const [h, hc] of Object.entries((r.host_config ?? {}) as Obj)) {
+    const hostAcl = parseAcl((hc as Obj).acl, `host_config.${h}.acl`, acl, fail);
+    const hostRules = parseAccessRules((hc as Obj).access_rules, `host_config.${h}.access_rules`, { ...acl, ...hostAcl }, fail);
+    if (Object.keys(hostAcl).length) host_config[h]!.acl = hostAcl;
+    if (Object.keys(hostRules).length) host_config[h]!.access_rules = hostRules;
   }
 
   const s2s = buildS2s(r.s2s, listen, { fail, str, int, abs });
@@ -317,4 +297,46 @@ function buildComponents(raw: unknown, hosts: string[], listen: ListenerConfig[]
   const i = listen.findIndex((l) => l.type === 'component');
   if (i >= 0 && Object.keys(out).length === 0) fail(`listen[${i}].type`, 'a component listener needs at least one entry under components');
   return out;
+}
+
+type Fail = (p: string, problem: string) => never;
+
+/** ACL groups: name -> kind (user, server, ip, user_regexp, resource) -> values. */
+function parseAcl(raw: unknown, path: string, _global: Record<string, AclSpec>, fail: Fail): Record<string, AclSpec> {
+  const acl: Record<string, AclSpec> = {};
+  if (raw === undefined) return acl;
+  if (!isObj(raw)) return fail(path, 'must be a mapping from an ACL name to its match specs');
+  for (const [name, spec] of Object.entries(raw)) {
+    if (!isObj(spec)) fail(`${path}.${name}`, 'must be a mapping such as {user: [admin@example.com]}');
+    acl[name] = {};
+    for (const [kind, vals] of Object.entries(spec as Obj)) {
+      if (!['user', 'server', 'ip', 'user_regexp', 'resource'].includes(kind)) fail(`${path}.${name}.${kind}`, 'unknown ACL kind (user, server, ip, user_regexp, resource)');
+      const list = Array.isArray(vals) ? vals : [vals];
+      acl[name]![kind] = list.map((v, i) => {
+        if (typeof v !== 'string' || v === '') return fail(`${path}.${name}.${kind}[${i}]`, 'must be a non-empty string');
+        return v;
+      });
+    }
+  }
+  return acl;
+}
+
+/** Access rules: name -> ordered [{allow|deny: acl}], first match wins; every ACL named must exist. */
+function parseAccessRules(raw: unknown, path: string, acl: Record<string, AclSpec>, fail: Fail): Record<string, AccessRule> {
+  const rules: Record<string, AccessRule> = {};
+  if (raw === undefined) return rules;
+  if (!isObj(raw)) return fail(path, 'must be a mapping from a rule name to a list of {allow|deny: acl}');
+  for (const [name, list] of Object.entries(raw)) {
+    if (!Array.isArray(list)) fail(`${path}.${name}`, 'must be a list such as [{allow: admin}, {deny: all}]');
+    rules[name] = (list as unknown[]).map((rule, i) => {
+      const p = `${path}.${name}[${i}]`;
+      if (!isObj(rule) || Object.keys(rule).length !== 1) return fail(p, 'must be a single {allow: ACL} or {deny: ACL}');
+      const [action, aclName] = Object.entries(rule)[0]!;
+      if (action !== 'allow' && action !== 'deny') fail(p, `"${action}" is not allow or deny`);
+      if (typeof aclName !== 'string' || aclName === '') return fail(`${p}.${action}`, 'must be a non-empty string');
+      if (aclName !== 'all' && aclName !== 'none' && !(aclName in acl)) fail(`${p}.${action}`, `ACL "${aclName}" is not defined under acl`);
+      return { action, acl: aclName };
+    });
+  }
+  return rules;
 }

@@ -28,7 +28,14 @@ export interface AuthConfig {
   cache_ttl: number;
 }
 
-export interface HostConfig { tls?: TlsFiles; auth?: AuthConfig }
+export interface HostConfig {
+  tls?: TlsFiles;
+  auth?: AuthConfig;
+  /** ACLs of this host only; a name here overrides the global ACL of that name on this host. */
+  acl?: Record<string, AclSpec>;
+  /** Access rules of this host only; a rule here replaces the global rule of that name on this host. */
+  access_rules?: Record<string, AccessRule>;
+}
 
 /** RFC 6120 §13.7.2 / XEP-0178 / XEP-0220: what a peer domain must show to be accepted. */
 export type S2sPolicy = 'require_valid_cert' | 'allow_dialback';

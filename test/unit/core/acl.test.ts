@@ -45,3 +45,20 @@ test('access rules: first match wins, default deny', () => {
   assert.equal(acl.allowed('no-such-rule', { ip: '127.0.0.1' }), false);
   assert.equal(acl.access('no-such-rule', {}, 'allow'), 'allow');
 });
+
+test('per-host ACLs and access rules (host_config) take precedence on their host only', () => {
+  const a = new Acl(
+    { admin: { user: ['root@a.example'] }, loopback: { ip: ['127.0.0.0/8'] } },
+    { register: [{ action: 'allow', acl: 'loopback' }], configure: [{ action: 'allow', acl: 'admin' }] },
+    { 'b.example': { acl: { admin: { user: ['boss@b.example'] } }, access_rules: { register: [{ action: 'deny', acl: 'all' }] } } },
+  );
+  const boss = Jid.parse('boss@b.example');
+  const root = Jid.parse('root@a.example');
+  assert.equal(a.match('admin', { jid: boss, host: 'b.example' }), true, 'the host ACL applies on its host');
+  assert.equal(a.match('admin', { jid: root, host: 'b.example' }), false, 'and overrides the global one there');
+  assert.equal(a.match('admin', { jid: root, host: 'a.example' }), true, 'other hosts keep the global ACL');
+  assert.equal(a.match('admin', { jid: boss }), false);
+  assert.equal(a.allowed('register', { ip: '127.0.0.1', host: 'b.example' }), false, 'the host rule replaces the global rule');
+  assert.equal(a.allowed('register', { ip: '127.0.0.1', host: 'a.example' }), true);
+  assert.equal(a.allowed('configure', { jid: boss, host: 'b.example' }), true, 'a global rule sees the host ACL of the same name');
+});

@@ -60,3 +60,14 @@ test('the annotated example config and the test config are valid', () => {
   const t = loadConfigFile(join(root, 'test.yaml'));
   assert.deepEqual(t.access_rules.register, [{ action: 'allow', acl: 'loopback' }, { action: 'deny', acl: 'all' }]);
 });
+
+test('host_config ACLs and access rules are validated with their YAML path', () => {
+  const c = buildConfig({
+    hosts: ['a.example', 'b.example'],
+    acl: { admin: { user: ['root@a.example'] } },
+    host_config: { 'b.example': { acl: { local: { server: ['b.example'] } }, access_rules: { register: [{ allow: 'local' }, { deny: 'all' }] } } },
+  });
+  assert.deepEqual(c.host_config['b.example']!.access_rules!.register, [{ action: 'allow', acl: 'local' }, { action: 'deny', acl: 'all' }]);
+  bad({ hosts: ['a.example'], host_config: { 'a.example': { access_rules: { register: [{ allow: 'nobody' }] } } } }, /host_config\.a\.example\.access_rules\.register\[0\]\.allow: ACL "nobody" is not defined/);
+  bad({ hosts: ['a.example'], host_config: { 'a.example': { acl: { x: { colour: ['red'] } } } } }, /host_config\.a\.example\.acl\.x\.colour: unknown ACL kind/);
+});

@@ -120,5 +120,5 @@ function buildAcl(c: ServerConfig): Acl {
       }
     });
   }
-  return new Acl(c.acl, c.access_rules);
+  return new Acl(c.acl, c.access_rules, c.host_config);
 }
