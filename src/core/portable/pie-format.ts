@@ -68,23 +68,35 @@ export function parseScram(el: Element): ParsedScram {
 }
 
 /**
- * A copy of an element that stands alone: its namespace (and any prefix declarations it inherited from
- * the <user>/<query> it sat in) declared on itself, so it can be stored and served detached.
+ * A copy of an element that stands alone: the namespace bindings it inherited from the <user>/<query> it
+ * sat in (its default namespace, prefixes it or its descendants use) declared on itself, so it can be
+ * stored and served detached.
  */
 export function standalone(el: Element): Element {
-  const copy = xml(el.name, { ...el.attrs }, ...el.children.map((c) => (typeof c === 'string' ? c : standalone(c))));
-  // ltx's getXmlns(): {uri: prefix} of every declaration in scope ('' prefix: the default namespace).
-  const inherited = el.parent ? (el.parent as unknown as { getXmlns(): Record<string, string> }).getXmlns() : {};
-  for (const [uri, prefix] of Object.entries(inherited)) {
+  const copy = deepCopy(el);
+  const up = el.parent;
+  if (!up) return copy;
+  const used = new Set<string>();
+  collectPrefixes(el, used);
+  for (const prefix of used) {
     const attr = prefix ? `xmlns:${prefix}` : 'xmlns';
-    if (copy.attrs[attr] === undefined && usesPrefix(el, prefix)) copy.attrs[attr] = uri;
+    if (copy.attrs[attr] !== undefined) continue;
+    const uri = prefix ? up.findNS(prefix) : up.findNS();
+    if (uri !== undefined) copy.attrs[attr] = uri;
   }
   return copy;
 }
 
-/** Whether the element or a descendant is named with this prefix ('' = the default namespace). */
-function usesPrefix(el: Element, prefix: string): boolean {
+function deepCopy(el: Element): Element {
+  return xml(el.name, { ...el.attrs }, ...el.children.map((c) => (typeof c === 'string' ? c : deepCopy(c))));
+}
+
+/** Prefixes ('' = the default namespace) that the element or a descendant relies on without declaring. */
+function collectPrefixes(el: Element, out: Set<string>, declared: Set<string> = new Set()): void {
+  const here = new Set(declared);
+  for (const k of Object.keys(el.attrs)) if (k === 'xmlns' || k.startsWith('xmlns:')) here.add(k === 'xmlns' ? '' : k.slice(6));
   const colon = el.name.indexOf(':');
-  if ((colon < 0 ? '' : el.name.slice(0, colon)) === prefix) return true;
-  return el.children.some((c) => typeof c !== 'string' && usesPrefix(c, prefix));
+  const prefix = colon < 0 ? '' : el.name.slice(0, colon);
+  if (!here.has(prefix)) out.add(prefix);
+  for (const c of el.children) if (typeof c !== 'string') collectPrefixes(c, out, here);
 }

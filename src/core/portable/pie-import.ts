@@ -42,6 +42,10 @@ export async function importPie(core: Core, opts: { file: string; progress?: Pro
   for (const [h, n] of Object.entries(unknownHosts)) {
     counts.warnings.push(`${h} is not one of this server's hosts (${core.config.hosts.join(', ')}): its ${n} users were not imported; add it to hosts first`);
   }
+  const ignored = Object.entries(counts.ignored);
+  if (ignored.length) {
+    counts.warnings.push(`not imported (data xmppd does not keep this way): ${ignored.map(([k, n]) => `${k} (${n} users)`).join(', ')}`);
+  }
   if (counts.noCredentials.length) {
     counts.warnings.push(`${counts.noCredentials.length} accounts had no credentials in the file and got a random password: set one with "xmppd user passwd"`);
   }

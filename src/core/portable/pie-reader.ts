@@ -8,6 +8,7 @@ import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { CommandError } from '../admin/command-def.js';
 import { openInFile } from './file-io.js';
+import { CdataToText } from './cdata-text.js';
 import { NS_PIE, NS_PIE_OLD, NS_XINCLUDE } from './pie-format.js';
 
 export interface PieVisitor {
@@ -76,6 +77,7 @@ export class PieReader {
     const input = await openInFile(file);
     const sax = new SaxLtx();
     const decoder = new TextDecoder('utf-8', { fatal: true });
+    const cdata = new CdataToText();
     const frames: Frame[] = [];
     const queue: Item[] = [];
     let building: Element | null = null; // innermost open element inside a <user>
@@ -169,7 +171,7 @@ export class PieReader {
         if (first && s!.charCodeAt(0) === 0xfeff) s = s!.slice(1);
         first = false;
         try {
-          sax.write(s!);
+          sax.write(cdata.push(s!));
         } catch (err) {
           if (err instanceof CommandError) throw err;
           fail(`not well-formed XML: ${(err as Error).message}`); // ltx throws on unknown entities
@@ -179,6 +181,11 @@ export class PieReader {
       }
     } finally {
       input.destroy();
+    }
+    try {
+      sax.write(cdata.end());
+    } catch (err) {
+      fail(`not well-formed XML: ${(err as Error).message}`);
     }
     await drain();
     if (!rootSeen) fail('the file is empty');

@@ -116,7 +116,6 @@ export class OfflineRows {
     const ops = [];
     const [last] = await this.table.range({ prefix, reverse: true, limit: 1 });
     let seq = last ? Number.parseInt(last.key.slice(prefix.length), 10) : 0;
-    const firstKey = prefix + String(seq + 1).padStart(SEQ_DIGITS, '0');
     for (const m of messages) {
       const el = normalizeMessage(m, bare);
       const delay = el.getChild('delay', NS_DELAY);
@@ -136,8 +135,8 @@ export class OfflineRows {
       stored++;
     }
     if (!ops.length) return [0, dupes];
-    // The first new key must still be free: the module may have stored a message meanwhile.
-    const r = await this.core.store.transact(ops, [{ type: 'absent', table: OFFLINE, key: firstKey }]);
+    // The new keys must still be free: the module may have stored a message meanwhile (then: re-read, retry).
+    const r = await this.core.store.transact(ops, ops.map((o) => ({ type: 'absent' as const, table: OFFLINE, key: o.key })));
     if (!r.ok) {
       if (attempt >= 8) throw new Error(`the offline queue of ${bare.bareString()} kept changing; try again`);
       return this.append(bare, host, messages, attempt + 1);
