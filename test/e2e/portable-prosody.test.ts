@@ -104,7 +104,10 @@ test('import of prosody-migrator XEP-0227 output (a directory, one file per user
   assert.match(roster, /<item (?=[^>]*jid=["']bob@prosody\.example["'])(?=[^>]*name=["']Bobby["'])(?=[^>]*ask=["']subscribe["'])[^>]*><group>Friends<\/group><\/item>/);
   assert.match(roster, /<item (?=[^>]*jid=["']carol@remote\.example["'])(?=[^>]*subscription=["']none["'])/);
   assert.match(await vcardOf(alice.c), /<FN>Alice of Prosody<\/FN><EMAIL><USERID>alice@example\.org<\/USERID><\/EMAIL>/);
-  assert.match(await privateOf(alice.c, "<storage xmlns='storage:bookmarks'/>"), /<conference jid=["']room@conference\.example["'] autojoin=["']true["']\/>/);
+  // Prosody writes attributes in hash order: check each, not their order
+  const bookmark = /<conference [^>]*\/>/.exec(await privateOf(alice.c, "<storage xmlns='storage:bookmarks'/>"))?.[0] ?? '';
+  assert.match(bookmark, /jid=["']room@conference\.example["']/);
+  assert.match(bookmark, /autojoin=["']true["']/);
   alice.c.close();
 
   // alice's request is still pending at bob's end: kept as a request, not a roster item, and re-sent at his login
