@@ -15,6 +15,7 @@ import type { Core } from '../../core/core.js';
 import type { Session } from '../../core/session.js';
 import type { Logger } from '../../core/log.js';
 import { StreamParser } from '../xml/stream-parser.js';
+import { OrderedQueue } from '../ordered-queue.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
 import type { ConnectionSlot } from '../../core/limits/limits.js';
 import type { ShapedReader } from '../../core/limits/shaped-reader.js';
@@ -34,8 +35,6 @@ export interface C2SOptions {
   onClose: (conn: C2SConnection) => void;
 }
 
-/** Pause reading once this many stanzas wait for processing (a flooding client slows itself down). */
-const MAX_PENDING = 64;
 
 export class C2SConnection implements Session {
   readonly id = randomUUID();
@@ -57,8 +56,14 @@ export class C2SConnection implements Session {
   private sasl: SaslServerSession | null = null;
   private saslFailures = 0;
   private channelBindings: { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null } = { types: [], get: () => null };
-  private queue: Promise<void> = Promise.resolve();
-  private pending = 0;
+  private readonly stanzas = new OrderedQueue({
+    hold: () => this.reader.hold('backlog'),
+    release: () => this.reader.release('backlog'),
+    failed: (err) => {
+      this.log.error('stanza handling failed', { err });
+      this.close(new StreamError('internal-server-error'));
+    },
+  });
   private negotiationTimer: NodeJS.Timeout | null;
   private sendQueueCheck: NodeJS.Immediate | null = null;
   private corked = false;
@@ -251,22 +256,10 @@ export class C2SConnection implements Session {
 
   private enqueue(el: Element): void {
     if (this.phase === 'closed') return;
-    if (++this.pending >= MAX_PENDING) this.reader.hold('backlog');
     // limits.c2s.stanzas_per_second: over the rate a stanza waits; timed from its arrival, so waits overlap.
     const wait = this.reader.stanza();
     const gate = wait > 0 ? new Promise<void>((r) => setTimeout(r, wait).unref()) : null;
-    this.queue = (gate ? this.queue.then(() => gate) : this.queue).then(() => this.handle(el)).then(
-      () => this.dequeued(),
-      (err) => {
-        this.dequeued();
-        this.log.error('stanza handling failed', { err });
-        this.close(new StreamError('internal-server-error'));
-      },
-    );
-  }
-
-  private dequeued(): void {
-    if (--this.pending === MAX_PENDING / 4) this.reader.release('backlog');
+    this.stanzas.push(() => this.handle(el), gate);
   }
 
   private async handle(el: Element): Promise<void> {

@@ -15,6 +15,7 @@ import { CLOSING_TAG } from '../c2s/stream-header.js';
 import { newStreamId } from '../s2s/s2s-stream.js';
 import { qualifiedName } from '../s2s/qualified-name.js';
 import { StreamParser } from '../xml/stream-parser.js';
+import { OrderedQueue } from '../ordered-queue.js';
 
 export const NS_COMPONENT_ACCEPT = 'jabber:component:accept';
 
@@ -38,10 +39,18 @@ export interface ComponentInfo { domain: string; ip: string; since: string; stat
 
 type Phase = 'header' | 'handshake' | 'established';
 
-/** Pause reading once this many stanzas wait for routing (a flooding component slows itself down). */
-const MAX_PENDING = 64;
-
 export class ComponentConnection {
+  // A flooding component slows itself down: past a backlog its stream stops being read.
+  private readonly stanzas = new OrderedQueue({
+    hold: () => this.socket.pause(),
+    release: () => {
+      if (this.socket.isPaused()) this.socket.resume();
+    },
+    failed: (err) => {
+      this.log.error('stanza handling failed', { err });
+      this.close(new StreamError('internal-server-error'));
+    },
+  });
   readonly startedAt = Date.now();
   readonly ip: string;
   /** The component's domain (from the stream header; authenticated once phase is 'established'). */
@@ -54,8 +63,6 @@ export class ComponentConnection {
   private closing = false;
   private ended = false;
   private parser: StreamParser | null;
-  private queue: Promise<void> = Promise.resolve();
-  private pending = 0;
   private negotiationTimer: NodeJS.Timeout | null;
   private log: Logger;
 
@@ -164,21 +171,10 @@ export class ComponentConnection {
   }
 
   private enqueue(el: XmlElement): void {
-    if (++this.pending >= MAX_PENDING) this.socket.pause();
     // One component's stanzas are routed in order (RFC 6120 §10.1).
-    this.queue = this.queue.then(() => this.handleStanza(el)).then(
-      () => this.dequeued(),
-      (err) => {
-        this.dequeued();
-        this.log.error('stanza handling failed', { err });
-        this.close(new StreamError('internal-server-error'));
-      },
-    );
+    this.stanzas.push(() => this.handleStanza(el));
   }
 
-  private dequeued(): void {
-    if (--this.pending === MAX_PENDING / 4 && this.socket.isPaused()) this.socket.resume();
-  }
 
   private async handleStanza(el: XmlElement): Promise<void> {
     if (this.closing || this.ended) return;

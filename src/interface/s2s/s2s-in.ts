@@ -17,13 +17,20 @@ import { S2SStream, newStreamId, s2sHeader, type S2sStreamInfo } from './s2s-str
 import { S2sTls } from './s2s-tls.js';
 import { StreamManagement, NS_SM } from './stream-management.js';
 import type { S2SManager } from './s2s-manager.js';
+import { OrderedQueue } from '../ordered-queue.js';
 
 type Phase = 'header' | 'open' | 'tls-upgrade';
 
-/** Pause reading once this many stanzas wait for processing (a flooding peer slows itself down). */
-const MAX_PENDING = 64;
-
 export class S2SIn extends S2SStream {
+  // A flooding peer slows itself down: past a backlog its stream stops being read.
+  private readonly stanzas = new OrderedQueue({
+    hold: () => this.reader?.hold('backlog'),
+    release: () => this.reader?.release('backlog'),
+    failed: (err) => {
+      this.log.error('stanza handling failed', { err });
+      this.close(new StreamError('internal-server-error'));
+    },
+  });
   readonly direction = 'in' as const;
   protected override idleFactor = 2;
   /** Our host the peer addressed in its stream header. */
@@ -37,8 +44,6 @@ export class S2SIn extends S2SStream {
   /** Authenticated remote domain -> our domains it may address (XEP-0220 §2.4 multiplexing). */
   private readonly pairs = new Map<string, Set<string>>();
   private readonly sm = new StreamManagement();
-  private queue: Promise<void> = Promise.resolve();
-  private pending = 0;
   private negotiationTimer: NodeJS.Timeout | null;
 
   constructor(socket: Socket, private readonly mgr: S2SManager, private readonly opts: { starttlsRequired: boolean; directTls: boolean }) {
@@ -263,7 +268,7 @@ export class S2SIn extends S2SStream {
     }
     if (local === 'r' && this.sm.inboundEnabled) {
       // Answer after the stanzas before <r/> were handled (ordered after them in the queue).
-      this.queue = this.queue.then(() => this.send(xml('a', { xmlns: NS_SM, h: String(this.sm.handledIn()) })));
+      this.stanzas.push(() => this.send(xml('a', { xmlns: NS_SM, h: String(this.sm.handledIn()) })));
       return;
     }
     if (local === 'a') return; // we do not request acks on inbound streams
@@ -272,20 +277,9 @@ export class S2SIn extends S2SStream {
   // ---- stanzas (RFC 6120 §8.1.1.1, §4.9.3, §10.1 in order) ---------------------------------------------
 
   private enqueue(el: Element): void {
-    if (++this.pending >= MAX_PENDING) this.socket?.pause();
-    this.queue = this.queue.then(() => this.handleStanza(el)).then(
-      () => this.dequeued(),
-      (err) => {
-        this.dequeued();
-        this.log.error('stanza handling failed', { err });
-        this.close(new StreamError('internal-server-error'));
-      },
-    );
+    this.stanzas.push(() => this.handleStanza(el));
   }
 
-  private dequeued(): void {
-    if (--this.pending === MAX_PENDING / 4 && this.socket?.isPaused()) this.socket.resume();
-  }
 
   private async handleStanza(el: Element): Promise<void> {
     if (this.errored || this.ended) return;

@@ -60,7 +60,7 @@ export abstract class S2SStream {
   /** We closed with a stream error: whatever the peer still sends is ignored. */
   protected errored = false;
   protected ended = false;
-  private reader: ShapedReader | null = null;
+  protected reader: ShapedReader | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   protected log: Logger;
 
