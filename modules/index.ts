@@ -13,7 +13,8 @@ import last from './last/index.js';
 import blocking from './blocking/index.js';
 import register from './register/index.js';
 import adhoc from './adhoc/index.js';
+import mam from './mam/index.js';
 
 export const BUNDLED_MODULES: Record<string, ModuleDefinition<any, any>> = Object.fromEntries(
-  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register, adhoc].map((m) => [m.name, m]),
+  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register, adhoc, mam].map((m) => [m.name, m]),
 );

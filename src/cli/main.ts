@@ -168,6 +168,9 @@ function addDataVerbs(program: Command, cfg: (c: Command) => Command, run: (fn: 
   cfg(vcard.command('get <jid>').description('print the vCard XML')).action(async (jid, opts) => console.log(((await admin(opts, 'vcard.get', { jid })) as { vcard: string }).vcard));
   cfg(vcard.command('set <jid> <xml>').description("replace the vCard (<vCard xmlns='vcard-temp'>…</vCard>)")).action(run((jid, xml, opts) => admin(opts, 'vcard.set', { jid, vcard: xml })));
   cfg(program.command('offline-count <jid>').description('count the offline messages stored for an account')).action(run((jid, opts) => admin(opts, 'offline.count', { jid })));
+  cfg(program.command('archive-query <jid>').description("list an account's archived messages (XEP-0313)").option('--with <jid>', 'only with this JID')
+    .option('--start <time>', 'from this time').option('--end <time>', 'until this time').option('--max <n>', 'only the newest n'))
+    .action(run((jid, opts) => admin(opts, 'archive.query', { jid, with: opts.with, start: opts.start, end: opts.end, max: opts.max })));
   cfg(program.command('stats').description('accounts per host, sessions, s2s streams, uptime, stanza counters')).action(run((opts) => admin(opts, 'stats', {})));
 }
 

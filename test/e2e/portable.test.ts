@@ -73,7 +73,7 @@ test('export writes one XEP-0227 document with hashed credentials and every kind
   assert.match(text, /<item jid=["']bob@localhost["'] subscription=["']none["'] name=["']Bobby["'] ask=["']subscribe["']><group>Friends<\/group><group>Work<\/group><\/item>/);
   // bob has alice's request pending: written as Prosody does, a presence child of <user>
   assert.match(text, /<user name=["']bob["']>[^\n]*?<presence\b(?=[^>]*type=["']subscribe["'])(?=[^>]*from=["']alice@localhost["'])(?=[^>]*xmlns=["']jabber:client["'])[^\n]*<\/user>/);
-  assert.match(text, /<offline-messages><message [^>]*xmlns=["']jabber:client["']><body>while you were out &lt;1&gt;<\/body><delay xmlns=["']urn:xmpp:delay["'] from=["']localhost["'] stamp=/);
+  assert.match(text, /<offline-messages><message [^>]*xmlns=["']jabber:client["']><body>while you were out &lt;1&gt;<\/body>(<stanza-id [^>]*\/>)?<delay xmlns=["']urn:xmpp:delay["'] from=["']localhost["'] stamp=/); // stanza-id: the mam module (XEP-0359)
   assert.match(text, /<query xmlns=["']jabber:iq:private["']><storage xmlns=["']storage:bookmarks["']>/);
 });
 

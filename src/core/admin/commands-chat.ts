@@ -219,4 +219,33 @@ export const CHAT_COMMANDS: CommandDef[] = [
       };
     },
   },
+  {
+    name: 'archive.query', description: "List an account's archived messages (XEP-0313), oldest first", args: ['jid', 'with?', 'start?', 'end?', 'max?'],
+    run: async (t, a) => {
+      running(t);
+      const owner = await account(t, a.jid);
+      const ms = (v: unknown, what: string): number | undefined => {
+        if (v === undefined || v === null || v === '') return undefined;
+        const n = Date.parse(String(v));
+        if (Number.isNaN(n)) throw new CommandError(`${what} must be a date and time (e.g. 2024-01-31T12:00:00Z)`);
+        return n;
+      };
+      const start = ms(a.start, 'start');
+      const end = ms(a.end, 'end');
+      const withJid = a.with === undefined || a.with === '' ? undefined : anyJid(a.with, 'with');
+      const max = a.max === undefined || a.max === '' ? undefined : Number(a.max);
+      if (max !== undefined && (!Number.isInteger(max) || max < 0)) throw new CommandError('max must be a whole number');
+      // Rows as modules/mam/archive.ts writes them: key `${domain}/${local}\u0000${id}`, ids start with the
+      // zero-padded ms timestamp (so start/end are key bounds); table name = MAM_TABLE there.
+      const pad = (n: number) => String(Math.max(0, n)).padStart(15, '0');
+      const prefix = `${owner.domain}/${owner.local}\u0000`;
+      const rows = await t.core.store.table<{ id: string; stamp: string; with: string; peer: string; xml: string }>('mam_messages').range({
+        gte: prefix + (start !== undefined ? pad(start) : ''),
+        lt: prefix + (end !== undefined ? pad(end + 1) : '\uffff'),
+      });
+      const hits = rows.map((r) => r.value).filter((m) => !withJid || (withJid.resource ? m.peer === withJid.toString() : m.with === withJid.bareString()));
+      const shownMsgs = max !== undefined ? hits.slice(Math.max(0, hits.length - max)) : hits;
+      return { jid: owner.toString(), count: hits.length, messages: shownMsgs.map((m) => ({ id: m.id, stamp: m.stamp, with: m.with, xml: m.xml })) };
+    },
+  },
 ];

@@ -1,0 +1,57 @@
+// XEP-0313 archive storage: one row per archived message, keyed `${domain}/${local}\u0000${id}` so a
+// user's archive is one prefix range in time order (the id starts with the zero-padded ms timestamp).
+import type { Jid, ModuleContext, Row } from '../../src/sdk.js';
+
+/** The table name; src/core/admin/commands-chat.ts (archive.query) duplicates it. */
+export const MAM_TABLE = 'mam_messages';
+
+export interface ArchivedMessage {
+  id: string;
+  /** XEP-0082 DateTime (UTC) the server archived the message at. */
+  stamp: string;
+  /** Bare JID of the other party. */
+  with: string;
+  /** The other party's full address, for `with` filters on a full JID (XEP-0313 §4.1.1). */
+  peer: string;
+  /** The stanza as archived (XML). */
+  xml: string;
+}
+
+export const userPrefix = (owner: Jid): string => `${owner.domain}/${owner.local}\u0000`;
+
+/** The id prefix of a millisecond timestamp: ids sort by time, so start/end become key bounds. */
+export const msPrefix = (ms: number): string => String(Math.max(0, ms)).padStart(15, '0');
+
+/** Time-ordered, unique archive ids: ms timestamp + a counter within the same ms (monotonic in-process). */
+export class IdClock {
+  private lastMs = 0;
+  private n = 0;
+  next(): { id: string; ms: number } {
+    let ms = Date.now();
+    if (ms <= this.lastMs) {
+      ms = this.lastMs;
+      if (++this.n > 9999) {
+        ms = ++this.lastMs;
+        this.n = 0;
+      }
+    } else {
+      this.lastMs = ms;
+      this.n = 0;
+    }
+    return { id: `${msPrefix(ms)}-${String(this.n).padStart(4, '0')}`, ms };
+  }
+}
+
+export interface Filter { with?: Jid; start?: number; end?: number }
+
+/** The rows of one archive that match the filter, oldest first. */
+export async function matching(ctx: ModuleContext<any>, owner: Jid, f: Filter): Promise<Row<ArchivedMessage>[]> {
+  const p = userPrefix(owner);
+  const rows = await ctx.table<ArchivedMessage>(MAM_TABLE).range({
+    gte: p + (f.start !== undefined ? msPrefix(f.start) : ''),
+    lt: f.end !== undefined ? p + msPrefix(f.end + 1) : p + '\uffff',
+  });
+  if (!f.with) return rows;
+  const w = f.with;
+  return rows.filter((r) => (w.resource ? r.value.peer === w.toString() : r.value.with === w.bareString()));
+}
