@@ -1,19 +1,12 @@
 // A minimal XMPP client over real sockets for protocol tests: raw writes, waits on what arrives, and the
 // standard negotiation steps (STARTTLS, SASL incl. SCRAM -PLUS, bind) done by hand.
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
 import { ScramClient } from '../../src/core/sasl/scram-client.js';
 import { tlsExporter, tlsServerEndPoint } from '../../src/core/sasl/channel-binding.js';
+import { TextSocket } from './text-socket.js';
 
-export class RawClient {
-  buffer = '';
-  closed = false;
-  private waiters: Array<() => void> = [];
-
-  private constructor(public socket: Socket) {
-    this.attach(socket);
-  }
-
+export class RawClient extends TextSocket {
   static async connect(port: number, opts: { tls?: boolean; servername?: string } = {}): Promise<RawClient> {
     const sock = opts.tls
       ? tlsConnect({ port, host: '127.0.0.1', servername: opts.servername ?? 'localhost', rejectUnauthorized: false, ALPNProtocols: ['xmpp-client'] })
@@ -25,94 +18,12 @@ export class RawClient {
     return new RawClient(sock);
   }
 
-  private attach(sock: Socket): void {
-    this.socket = sock;
-    sock.setEncoding('utf8');
-    sock.on('data', (d: string) => {
-      this.buffer += d;
-      this.wake();
-    });
-    sock.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    sock.on('error', () => {});
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  send(data: string | Buffer): void {
-    this.socket.write(data);
-  }
-
-  /** Wait until the received text matches; returns the match and consumes everything up to its end. */
-  async expect(re: RegExp, timeoutMs = 5000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = re.exec(this.buffer);
-      if (m) {
-        this.buffer = this.buffer.slice(m.index + m[0].length);
-        return m;
-      }
-      if (this.closed) throw new Error(`connection closed while waiting for ${re}; got: ${this.buffer.slice(0, 500)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${re}; got: ${this.buffer.slice(0, 500)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** Wait for the server to close the TCP connection. */
-  async waitClosed(timeoutMs = 5000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`connection still open; got: ${this.buffer.slice(0, 500)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    return this.buffer;
-  }
-
   openStream(to = 'localhost'): void {
     this.send(`<?xml version='1.0'?><stream:stream to='${to}' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`);
   }
 
-  async features(): Promise<string> {
-    return (await this.expect(/<stream:features>[\s\S]*?<\/stream:features>|<stream:features\/>/))[0];
-  }
-
   async starttls(servername = 'localhost'): Promise<void> {
-    this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    await this.expect(/<proceed xmlns=["']urn:ietf:params:xml:ns:xmpp-tls["']\/>/);
-    const raw = this.socket;
-    raw.removeAllListeners('data');
-    raw.removeAllListeners('close');
-    const tls = tlsConnect({ socket: raw, servername, rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      tls.once('secureConnect', () => resolve());
-      tls.once('error', reject);
-    });
-    this.buffer = '';
-    this.attach(tls);
-  }
-
-  get tlsSocket(): TLSSocket {
-    return this.socket as TLSSocket;
+    await this.upgradeToTls({ servername });
   }
 
   /** SASL PLAIN; resolves to the server's answer element name (success/failure). */
@@ -165,7 +76,4 @@ export class RawClient {
     return { c, jid };
   }
 
-  close(): void {
-    this.socket.destroy();
-  }
 }
