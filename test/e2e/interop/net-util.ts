@@ -1,15 +1,24 @@
 // Small network helpers for tests with real peers: free loopback ports and waiting for a port to accept.
 import { createServer, connect } from 'node:net';
 
-/** A TCP port free on 127.0.0.1 right now (for peers whose config must name their port up front). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A TCP port free on 127.0.0.1 right now (for peers whose config must name their port up front). Picked
+ * below Linux's ephemeral range (32768-60999): a port from that range can be taken between this check and
+ * the peer's listen() by any outgoing connection of a test running alongside.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port found below the ephemeral range');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
