@@ -88,11 +88,4 @@ export async function canLogin(port: number, user: string, password: string): Pr
   }
 }
 
-/** Poll until `check` holds (server-side effects of a closed socket land asynchronously). */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { until as eventually } from '../../test/support/until.js';

@@ -126,11 +126,4 @@ export async function rawRows(dataDir: string, domain: string, locals: string[])
   return found;
 }
 
-/** Poll until `cond` holds (state changes the server makes asynchronously, e.g. sessions going away). */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { until } from '../../test/support/until.js';

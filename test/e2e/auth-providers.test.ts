@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { until } from '../support/until.js';
 import { startTestServer, type TestServer } from '../support/harness.js';
 import { RawClient } from '../support/raw-client.js';
 import { Jid } from '../../src/core/jid.js';
@@ -64,13 +65,6 @@ async function sync(c: RawClient): Promise<string> {
   return (await c.expect(new RegExp(`^([\\s\\S]*?)<iq[^>]*id=["']${id}["'][^>]*>`)))[1]!;
 }
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const alive = (pid: number) => {
   try {

@@ -18,9 +18,9 @@
 // domains name an IP literal as target ("127.0.0.1"), which getaddrinfo parses without asking anyone.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PeerProcess } from './peer-process.js';
+import { PeerProcess, logFileLines } from './peer-process.js';
 
 export const ERL = '/usr/bin/erl';
 export const EJABBERDCTL = '/usr/sbin/ejabberdctl';
@@ -225,19 +225,12 @@ export class EjabberdPeer {
   }
 
   logTail(lines = 80): string {
-    try {
-      return readFileSync(this.logFile, 'utf8').split('\n').slice(-lines).join('\n');
-    } catch {
-      return '(no log)';
-    }
+    const all = logFileLines(this.logFile);
+    return all.length ? all.slice(-lines).join('\n') : '(no log)';
   }
 
   /** Log lines matching re (e.g. which s2s authentication ejabberd accepted). */
   logLines(re: RegExp): string[] {
-    try {
-      return readFileSync(this.logFile, 'utf8').split('\n').filter((l) => re.test(l));
-    } catch {
-      return [];
-    }
+    return logFileLines(this.logFile).filter((l) => re.test(l));
   }
 }

@@ -49,13 +49,4 @@ export async function waitForPort(port: number, timeoutMs = 15_000, host = '127.
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Poll until fn() returns a truthy value (or throw with `what` after timeoutMs). */
-export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+export { until } from '../../support/until.js';

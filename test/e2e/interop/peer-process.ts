@@ -1,6 +1,7 @@
 // A third-party server run as a child process for interop tests (Prosody, ejabberd, ...): start it, wait for
 // its ports, keep its output for failure messages, stop it gracefully (SIGTERM, then SIGKILL), restart it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { waitForPort } from './net-util.js';
 
 export interface PeerProcessOptions {
@@ -77,5 +78,14 @@ export class PeerProcess {
   async restart(): Promise<void> {
     await this.stop();
     await this.start();
+  }
+}
+
+/** The lines of a peer's log file ([] while it does not exist yet). */
+export function logFileLines(file: string): string[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n');
+  } catch {
+    return [];
   }
 }

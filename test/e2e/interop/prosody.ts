@@ -4,9 +4,9 @@
 // SRV/A records served by the test (DnsResponder) lead it to xmppd. (libunbound refuses the .test TLD
 // as a special-use name, so the interop domains live under .example.)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PeerProcess } from './peer-process.js';
+import { PeerProcess, logFileLines } from './peer-process.js';
 
 export const PROSODY = '/usr/bin/prosody';
 export const PROSODYCTL = '/usr/bin/prosodyctl';
@@ -120,19 +120,12 @@ export class ProsodyPeer {
   }
 
   logTail(lines = 60): string {
-    try {
-      return readFileSync(this.logFile, 'utf8').split('\n').slice(-lines).join('\n');
-    } catch {
-      return '(no log)';
-    }
+    const all = logFileLines(this.logFile);
+    return all.length ? all.slice(-lines).join('\n') : '(no log)';
   }
 
   /** Log lines matching re (for assertions on what Prosody decided, e.g. the s2s auth method). */
   logLines(re: RegExp): string[] {
-    try {
-      return readFileSync(this.logFile, 'utf8').split('\n').filter((l) => re.test(l));
-    } catch {
-      return [];
-    }
+    return logFileLines(this.logFile).filter((l) => re.test(l));
   }
 }
