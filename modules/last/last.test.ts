@@ -28,10 +28,7 @@ after(async () => {
 const login = (srv: TestServer, user: string, resource: string, presence = true) =>
   RawClient.login(srv.c2sPort, user, `pw-${user}`, resource, { presence });
 
-async function iq(c: RawClient, id: string, stanza: string): Promise<string> {
-  c.send(stanza);
-  return (await c.expect(new RegExp(`<iq[^>]*id=["']${id}["'][^>]*(?:/>|>[\\s\\S]*?</iq>)`)))[0];
-}
+const iq = (c: RawClient, id: string, stanza: string) => c.iq(id, stanza);
 
 const lastOf = (c: RawClient, id: string, to?: string) =>
   iq(c, id, `<iq${to ? ` to='${to}'` : ''} type='get' id='${id}'><query xmlns='jabber:iq:last'/></iq>`);

@@ -25,10 +25,7 @@ after(async () => {
 
 const login = (user: string, resource: string) => RawClient.login(t.c2sPort, user, `pw-${user}`, resource);
 
-async function iq(c: RawClient, id: string, stanza: string): Promise<string> {
-  c.send(stanza);
-  return (await c.expect(new RegExp(`<iq[^>]*id=["']${id}["'][^>]*(?:/>|>[\\s\\S]*?</iq>)`)))[0];
-}
+const iq = (c: RawClient, id: string, stanza: string) => c.iq(id, stanza);
 
 const BOOKMARKS = "<storage xmlns='storage:bookmarks'><conference jid='room@muc.example' autojoin='true' name='R &amp; D'><nick>ali</nick></conference></storage>";
 

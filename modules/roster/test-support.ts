@@ -38,8 +38,7 @@ export async function login(t: TestServer, user: string, resource: string, opts:
 /** Send an IQ and return its answer. */
 export async function iq(c: RawClient, payload: string, type: 'get' | 'set' = 'get', to?: string): Promise<string> {
   const id = nextId('q');
-  c.send(`<iq type='${type}' id='${id}'${to ? ` to='${to}'` : ''}>${payload}</iq>`);
-  return (await c.expect(iqRe(id)))[0];
+  return c.iq(id, `<iq type='${type}' id='${id}'${to ? ` to='${to}'` : ''}>${payload}</iq>`);
 }
 
 /**

@@ -26,11 +26,7 @@ after(async () => {
 
 const login = (user: string, resource: string) => RawClient.login(t.c2sPort, user, `pw-${user}`, resource);
 
-/** Send an IQ and wait for the answer with the same id. */
-async function iq(c: RawClient, id: string, stanza: string): Promise<string> {
-  c.send(stanza);
-  return (await c.expect(new RegExp(`<iq[^>]*id=["']${id}["'][^>]*(?:/>|>[\\s\\S]*?</iq>)`)))[0];
-}
+const iq = (c: RawClient, id: string, stanza: string) => c.iq(id, stanza);
 
 /** A presence from `from` as bob's client receives it. */
 async function presenceFrom(c: RawClient, from: string): Promise<string> {

@@ -16,10 +16,9 @@ let seq = 0;
 /** Send an IQ (payload inside <iq/>) and return the answer. */
 export async function iq(c: RawClient, payload: string, type: 'get' | 'set' = 'get', to?: string): Promise<string> {
   const id = `pq${++seq}`;
-  c.send(`<iq type='${type}' id='${id}'${to ? ` to='${to}'` : ''}>${payload}</iq>`);
-  const m = await c.expect(new RegExp(`<iq\\b[^>]*\\bid=["']${id}["'][^>]*?(?:/>|>[\\s\\S]*?</iq>)`), 8000);
-  if (/type=["']error["']/.test(m[0])) throw new Error(`IQ failed: ${m[0]}`);
-  return m[0];
+  const answer = await c.iq(id, `<iq type='${type}' id='${id}'${to ? ` to='${to}'` : ''}>${payload}</iq>`);
+  if (/type=["']error["']/.test(answer)) throw new Error(`IQ failed: ${answer}`);
+  return answer;
 }
 
 export const rosterOf = (c: RawClient) => iq(c, "<query xmlns='jabber:iq:roster'/>");

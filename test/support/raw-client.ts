@@ -50,6 +50,12 @@ export class RawClient extends TextSocket {
     return r[0];
   }
 
+  /** Send an IQ and wait for the answer carrying its id (result or error, empty or not). */
+  async iq(id: string, stanza: string): Promise<string> {
+    this.send(stanza);
+    return (await this.expect(new RegExp(`<iq[^>]*id=["']${id}["'][^>]*(?:/>|>[\\s\\S]*?</iq>)`)))[0];
+  }
+
   async bind(resource?: string): Promise<string> {
     const res = resource ? `<resource>${resource}</resource>` : '';
     this.send(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${res}</bind></iq>`);
