@@ -1,8 +1,11 @@
 // Listeners of the interface layer: c2s and s2s on TCP with STARTTLS (RFC 6120 §5) and over direct TLS
-// (XEP-0368, ALPN "xmpp-client" / "xmpp-server"), XEP-0114 components. Tracks live c2s connections for status
-// and shutdown.
+// (XEP-0368, ALPN "xmpp-client" / "xmpp-server"), XEP-0114 components, HTTP and HTTPS (/metrics, admin API).
+// Every listener accepts plain TCP and passes each connection through a ConnectionGate (per-address count,
+// TLS handshake deadline) before TLS or the protocol sees it. Tracks live c2s connections for status and shutdown.
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Core } from '../core/core.js';
 import type { ListenerConfig } from '../core/config/types.js';
 import { ConfigError } from '../core/config/load-config.js';
@@ -11,13 +14,15 @@ import type { TlsContexts } from './tls/tls-contexts.js';
 import { C2SConnection } from './c2s/c2s-connection.js';
 import type { S2SManager } from './s2s/s2s-manager.js';
 import type { ComponentRegistry } from './component/component-registry.js';
-import { createServer as createHttpServer } from 'node:http';
 import { httpHandler } from './http/http-api.js';
+import { ConnectionGate } from './connection-gate.js';
 
 export interface BoundListener { type: string; ip: string; port: number }
 
 export class Listeners {
   private readonly servers: Server[] = [];
+  private readonly httpServers: HttpServer[] = [];
+  private stopping = false;
   readonly bound: BoundListener[] = [];
   readonly connections = new Set<C2SConnection>();
 
@@ -30,10 +35,9 @@ export class Listeners {
 
   async start(configs: ListenerConfig[]): Promise<void> {
     for (const [i, cfg] of configs.entries()) {
-      const server = this.createServer(cfg, i);
-      if (cfg.type === 'c2s_tls' || cfg.type === 's2s_tls') {
-        server.on('tlsClientError', (err: Error) => this.core.log.debug('TLS handshake failed', { err: err.message, type: cfg.type }));
-      }
+      const gate = new ConnectionGate(this.core, cfg.type);
+      const serve = this.protocol(cfg, i, gate);
+      const server = createServer((raw) => gate.admit(raw, serve));
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) =>
           reject(new ConfigError(this.core.config.path, `listen[${i}]`, `cannot listen on [${cfg.ip}]:${cfg.port}: ${err.code ?? err.message}`)));
@@ -48,42 +52,86 @@ export class Listeners {
     }
   }
 
-  private createServer(cfg: ListenerConfig, i: number): Server {
+  /** What serves an admitted TCP connection of a listener: the stream code, or TLS first and then it. */
+  private protocol(cfg: ListenerConfig, i: number, gate: ConnectionGate): (raw: Socket) => void {
     switch (cfg.type) {
       case 'c2s':
-        return createServer((sock) => this.accept(sock, cfg, false));
+        return (sock) => this.accept(sock, cfg, false);
       case 'c2s_tls':
-        return createTlsServer({
-          ...this.tls.serverOptions(),
-          ALPNProtocols: ['xmpp-client'],
-          // a handshake left half done must not hold a socket for Node's default 120 s
-          handshakeTimeout: this.core.config.c2s_negotiation_timeout * 1000,
-        }, (sock) => this.accept(sock, cfg, true));
+        return this.overTls(createTlsServer({ ...this.tls.serverOptions(), ALPNProtocols: ['xmpp-client'] }, (sock) => this.accept(sock, cfg, true)), cfg, gate);
       case 's2s':
       case 's2s_tls': {
         const s2s = this.s2s;
         if (!s2s || !this.core.config.s2s.enabled) {
           throw new ConfigError(this.core.config.path, `listen[${i}].type`, `an ${cfg.type} listener needs federation (s2s.enabled is false)`);
         }
-        if (cfg.type === 's2s') return createServer((sock) => s2s.acceptInbound(sock, { starttlsRequired: cfg.starttls_required, directTls: false }));
-        return createTlsServer({
-          ...s2s.tls.serverOptions(),
-          ALPNProtocols: ['xmpp-server'],
-          handshakeTimeout: this.core.config.s2s.connect_timeout * 1000,
-        }, (sock) => s2s.acceptInbound(sock, { starttlsRequired: true, directTls: true }));
+        if (cfg.type === 's2s') return (sock) => s2s.acceptInbound(sock, { starttlsRequired: cfg.starttls_required, directTls: false });
+        const server = createTlsServer({ ...s2s.tls.serverOptions(), ALPNProtocols: ['xmpp-server'] },
+          (sock) => s2s.acceptInbound(sock, { starttlsRequired: true, directTls: true }));
+        return this.overTls(server, cfg, gate);
       }
       case 'component': {
         // XEP-0114 jabber:component:accept (plaintext: keep it on loopback or a private network)
         const components = this.components;
         if (!components) throw new ConfigError(this.core.config.path, `listen[${i}].type`, 'a component listener needs at least one entry under components');
-        return createServer((sock) => components.accept(sock));
+        return (sock) => components.accept(sock);
       }
-      case 'http':
-        // /metrics and the REST admin API; put it on loopback or behind a TLS-terminating proxy.
-        return createHttpServer(httpHandler(this.core, this.core.admin ?? { core: this.core }));
+      case 'http': {
+        // /metrics and the REST admin API; put it on loopback or behind a TLS-terminating proxy, or use https.
+        const server = this.boundHttp(createHttpServer(httpHandler(this.core, this.core.admin ?? { core: this.core })), cfg);
+        return (sock) => this.handOver(server, sock);
+      }
+      case 'https': {
+        // The same over TLS with the certificates of the `tls` settings (SNI per host as for c2s).
+        const server = this.boundHttp(createHttpsServer(this.tls.serverOptions(), httpHandler(this.core, this.core.admin ?? { core: this.core })), cfg);
+        return this.overTls(server, cfg, gate);
+      }
       default:
-        throw new ConfigError(this.core.config.path, `listen[${i}].type`, `"${cfg.type}" listeners are not available in this version (c2s, c2s_tls, s2s, s2s_tls, http, component)`);
+        throw new ConfigError(this.core.config.path, `listen[${i}].type`, `"${cfg.type}" listeners are not available in this version (c2s, c2s_tls, s2s, s2s_tls, http, https, component)`);
     }
+  }
+
+  /**
+   * A tls.Server that never listens itself: admitted sockets are handed to it. A failed handshake is
+   * logged and its socket destroyed (node:tls only reports it, and leaves the socket open).
+   */
+  private overTls(server: TlsServer, cfg: ListenerConfig, gate: ConnectionGate): (raw: Socket) => void {
+    server.on('secureConnection', (sock: TLSSocket) => gate.handshakeDone(sock));
+    server.on('tlsClientError', (err: Error, sock: TLSSocket) => {
+      this.core.log.debug('TLS handshake failed', { err: err.message, type: cfg.type });
+      sock.destroy();
+    });
+    return (raw) => this.handOver(server, raw);
+  }
+
+  private handOver(server: TlsServer | HttpServer, raw: Socket): void {
+    if (this.stopping) {
+      raw.destroy();
+      return;
+    }
+    server.emit('connection', raw);
+  }
+
+  /** HTTP(S) on a connection: a request must come within limits.http_request_timeout (Node's default waits forever). */
+  private boundHttp<T extends HttpServer>(server: T, cfg: ListenerConfig): T {
+    const secs = this.core.config.limits.http_request_timeout;
+    server.timeout = secs * 1000; // no byte for this long (before or between requests): closed
+    server.headersTimeout = secs * 1000;
+    server.requestTimeout = secs * 1000;
+    // A request being answered (a long admin command) is not idle, whatever its socket says.
+    const answering = new Set<Socket>();
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      answering.add(req.socket);
+      res.once('close', () => answering.delete(req.socket));
+    });
+    server.on('timeout', (sock: Socket) => {
+      if (answering.has(sock)) return;
+      this.core.limits.violation('http_request_timeout');
+      this.core.log.debug('HTTP connection idle for too long', { type: cfg.type, ip: sock.remoteAddress });
+      sock.destroy();
+    });
+    this.httpServers.push(server);
+    return server;
   }
 
   private accept(sock: Socket | TLSSocket, cfg: ListenerConfig, directTls: boolean): void {
@@ -104,7 +152,9 @@ export class Listeners {
 
   /** Stop accepting, then end every stream with system-shutdown (RFC 6120 §4.9.3.19). */
   async stop(): Promise<void> {
+    this.stopping = true;
     const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const h of this.httpServers) h.closeAllConnections();
     for (const c of [...this.connections]) c.close(new StreamError('system-shutdown', 'the server is shutting down'));
     const s2s = this.s2s?.stop() ?? Promise.resolve();
     const components = this.components?.stop() ?? Promise.resolve();

@@ -8,9 +8,9 @@ import { parseAuthConfig } from '../auth/auth-config.js';
 import { buildLimits } from '../limits/limits-config.js';
 import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
 
-const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http', 'component'];
+const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http', 'https', 'component'];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
-const DEFAULT_PORT: Record<ListenerType, number> = { c2s: 5222, c2s_tls: 5223, s2s: 5269, s2s_tls: 5270, http: 5280, component: 5347 };
+const DEFAULT_PORT: Record<ListenerType, number> = { c2s: 5222, c2s_tls: 5223, s2s: 5269, s2s_tls: 5270, http: 5280, https: 5443, component: 5347 };
 /** What runs without a config file: everything a standard client expects from a single server. */
 const DEFAULT_MODULES: Record<string, Record<string, unknown>> = {
   disco: {}, ping: {}, version: {}, time: {}, roster: {}, presence: {}, offline: {}, vcard: {},

@@ -1,7 +1,7 @@
 // The server configuration after validation: what config/xmppd.example.yaml documents, with defaults applied.
 import type { LogLevel } from '../log.js';
 
-export type ListenerType = 'c2s' | 'c2s_tls' | 's2s' | 's2s_tls' | 'http' | 'component';
+export type ListenerType = 'c2s' | 'c2s_tls' | 's2s' | 's2s_tls' | 'http' | 'https' | 'component';
 
 export interface ListenerConfig {
   port: number;
@@ -85,6 +85,19 @@ export interface LimitsConfig {
   max_connections_per_ip: number;
   /** XEP-0077 accounts created in-band per client IP in any hour. */
   registrations_per_ip_per_hour: number;
+  /** Open connections per IP on s2s/s2s_tls, component and http/https listeners (counted before any TLS handshake). */
+  max_s2s_connections_per_ip: number;
+  max_component_connections_per_ip: number;
+  max_http_connections_per_ip: number;
+  /** Seconds a direct-TLS connection (c2s_tls, s2s_tls, https) may take to complete its handshake. */
+  tls_handshake_timeout: number;
+  /** Seconds an HTTP connection may stay without a complete request (idle, or a slow request head). */
+  http_request_timeout: number;
+  /** Bytes a c2s, s2s or component stream may send before it has authenticated (and, c2s, bound). */
+  pre_auth_bytes: number;
+  /** Dialback verifications (XEP-0220) waiting at once per inbound s2s stream, and per peer address. */
+  dialback_pending_per_stream: number;
+  dialback_pending_per_ip: number;
   /** ACL names never shaped or limited. */
   exempt: string[];
 }

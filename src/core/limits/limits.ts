@@ -1,5 +1,6 @@
 // Shapers and limits of one server instance: per-connection byte and stanza rates (c2s and s2s), bound
-// resources per account (RFC 6120 §7.6.2.1), open c2s connections per IP (RFC 6120 §4.9.3.14) and in-band
+// resources per account (RFC 6120 §7.6.2.1), open connections per IP and listener kind (RFC 6120 §4.9.3.14,
+// XEP-0205 §3), bytes before authentication, pending dialback verifications (XEP-0220) and in-band
 // registrations per IP (XEP-0077 §3.1.1); each violation is counted in xmppd_limit_violations_total{limit}.
 import xml from '@xmpp/xml';
 import type { Core } from '../core.js';
@@ -13,11 +14,23 @@ import { ShapedReader } from './shaped-reader.js';
 
 export type StreamKind = 'c2s' | 's2s';
 
+/** What a listener serves, for the per-address connection count (c2s and c2s_tls count together, etc.). */
+export type ConnectionKind = 'c2s' | 's2s' | 'component' | 'http';
+
+const CONNECTION_LIMIT = {
+  c2s: 'max_connections_per_ip',
+  s2s: 'max_s2s_connections_per_ip',
+  component: 'max_component_connections_per_ip',
+  http: 'max_http_connections_per_ip',
+} as const satisfies Record<ConnectionKind, LimitName>;
+
 /** The `limit` label values: the config key that was hit. */
 export const LIMIT_NAMES = [
   'c2s_bytes_per_second', 'c2s_stanzas_per_second', 'c2s_max_burst',
   's2s_bytes_per_second', 's2s_stanzas_per_second', 's2s_max_burst',
   'max_sessions_per_user', 'max_connections_per_ip', 'registrations_per_ip_per_hour',
+  'max_s2s_connections_per_ip', 'max_component_connections_per_ip', 'max_http_connections_per_ip',
+  'tls_handshake_timeout', 'http_request_timeout', 'pre_auth_bytes', 'dialback_pending_per_stream', 'dialback_pending_per_ip',
 ] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
@@ -41,7 +54,10 @@ const HOUR = 3_600_000;
 export const ipKey = (ip: string): string => (ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip);
 
 export class Limits {
-  private readonly perIp = new Map<string, number>();
+  /** Open connections per kind and address, counted from TCP accept (before any TLS handshake). */
+  private readonly perIp: Record<ConnectionKind, Map<string, number>> = { c2s: new Map(), s2s: new Map(), component: new Map(), http: new Map() };
+  /** Dialback verifications in flight per peer address. */
+  private readonly dialbacks = new Map<string, number>();
   private readonly registrations = new Map<string, number[]>();
 
   /** `core` is read on every check, so a reloaded configuration or ACL applies from the next connection on. */
@@ -91,40 +107,91 @@ export class Limits {
       reader.stop();
       onOverrun(new StreamError('policy-violation', `sent faster than this server's rate limit for more than ${maxBurst} s`));
     });
-    const reader = new ShapedReader(shaper, deliver);
+    const budget = this.preAuthBudget(subject);
+    const reader = new ShapedReader(shaper, deliver, budget === 0 ? null : {
+      bytes: budget,
+      exceeded: () => {
+        this.violation('pre_auth_bytes');
+        onOverrun(new StreamError('policy-violation', `sent more than ${budget} bytes before authenticating`));
+      },
+    });
     return reader;
   }
 
+  /** limits.pre_auth_bytes for a new connection (0: unlimited, or exempt). */
+  preAuthBudget(subject: AclSubject): number {
+    const budget = this.config.pre_auth_bytes;
+    return budget === 0 || this.isExempt(subject) ? 0 : budget;
+  }
+
   /**
-   * A new c2s connection from `ip` (limits.max_connections_per_ip). One too many is accepted and answered
-   * with a <policy-violation/> stream error naming the limit, then closed (RFC 6120 §4.9.3.14: a local
-   * service policy; the text lets the client tell it from a network failure instead of retrying blindly).
+   * A new TCP connection on a listener of `kind` from `ip` (limits.max_connections_per_ip for c2s, and
+   * max_<kind>_connections_per_ip), counted at accept so that connections still in their TLS handshake count.
+   * `refusal` names the limit; the listener answers with a <policy-violation/> stream error where it can
+   * (RFC 6120 §4.9.3.14: a local service policy; the text lets a client tell it from a network failure).
    */
-  openConnection(ip: string): ConnectionSlot {
+  openListenerConnection(kind: ConnectionKind, ip: string): ConnectionSlot {
     const key = ipKey(ip);
-    const open = this.perIp.get(key) ?? 0;
-    const max = this.config.max_connections_per_ip;
+    const map = this.perIp[kind];
+    const open = map.get(key) ?? 0;
+    const limit = CONNECTION_LIMIT[kind];
+    const max = this.config[limit];
     if (max > 0 && open >= max && !this.isExempt({ ip: key })) {
-      this.violation('max_connections_per_ip');
+      this.violation(limit);
       return { refusal: new StreamError('policy-violation', `too many connections from your address (at most ${max})`), release: () => {} };
     }
-    this.perIp.set(key, open + 1);
+    map.set(key, open + 1);
     let released = false;
     return {
       refusal: null,
       release: () => {
         if (released) return;
         released = true;
-        const n = (this.perIp.get(key) ?? 1) - 1;
-        if (n > 0) this.perIp.set(key, n);
-        else this.perIp.delete(key);
+        const n = (map.get(key) ?? 1) - 1;
+        if (n > 0) map.set(key, n);
+        else map.delete(key);
       },
     };
   }
 
-  /** Open c2s connections from an address (admin views, tests). */
-  connectionsFrom(ip: string): number {
-    return this.perIp.get(ipKey(ip)) ?? 0;
+  /** A c2s stream on a connection the listener has already counted (openListenerConnection): nothing left to check. */
+  openConnection(_ip: string): ConnectionSlot {
+    return { refusal: null, release: () => {} };
+  }
+
+  /** Open connections from an address on listeners of a kind (admin views, tests). */
+  connectionsFrom(ip: string, kind: ConnectionKind = 'c2s'): number {
+    return this.perIp[kind].get(ipKey(ip)) ?? 0;
+  }
+
+  /**
+   * A dialback verification (XEP-0220 §2.1.2) an inbound stream from `ip` asks us to make, with `onStream`
+   * already in flight on that stream: a release function, or null over limits.dialback_pending_per_stream /
+   * dialback_pending_per_ip (each verification opens or uses an outbound connection, so one peer claiming
+   * many domains must not make us dial out without bound).
+   */
+  reserveDialback(ip: string, onStream: number): (() => void) | null {
+    const key = ipKey(ip);
+    if (this.isExempt({ ip: key })) return () => {};
+    const c = this.config;
+    if (c.dialback_pending_per_stream > 0 && onStream >= c.dialback_pending_per_stream) {
+      this.violation('dialback_pending_per_stream');
+      return null;
+    }
+    const open = this.dialbacks.get(key) ?? 0;
+    if (c.dialback_pending_per_ip > 0 && open >= c.dialback_pending_per_ip) {
+      this.violation('dialback_pending_per_ip');
+      return null;
+    }
+    this.dialbacks.set(key, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.dialbacks.get(key) ?? 1) - 1;
+      if (n > 0) this.dialbacks.set(key, n);
+      else this.dialbacks.delete(key);
+    };
   }
 
   /**
@@ -140,9 +207,11 @@ export class Limits {
       return null;
     }
     const max = this.config.max_sessions_per_user;
-    if (max === 0) return null;
     const sessions = this.core().sessions;
-    if (sessions.hasResource(jid, jid.resource) || sessions.resources(jid.bare()).length < max) return null;
+    if (max === 0 || sessions.hasResource(jid, jid.resource) || sessions.resources(jid.bare()).length < max) {
+      reader?.authenticated(); // bound: limits.pre_auth_bytes no longer applies
+      return null;
+    }
     this.violation('max_sessions_per_user');
     return new StanzaError('resource-constraint', `this account already has ${max} sessions, the most this server allows`, 'wait',
       xml('resource-limit-exceeded', { xmlns: NS_ERRORS }));

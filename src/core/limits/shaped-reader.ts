@@ -1,12 +1,16 @@
 // Reading a stream socket through a Shaper: bytes reach the parser no faster than the byte rate (the rest
 // waits here while the socket is paused, so TCP flow control pushes back on the sender), and the stanza
 // rate pauses reading too. It is also the one owner of pause/resume, so one reason to stop reading (the
-// rate, a processing backlog) is never undone by another.
+// rate, a processing backlog) is never undone by another. Until the stream has authenticated it also
+// counts the bytes read against a budget (limits.pre_auth_bytes).
 import type { Socket } from 'node:net';
 import type { Shaper } from './shaper.js';
 
 /** Why reading is held: the byte rate, the stanza rate, or the owner's own backlog of unprocessed stanzas. */
 export type HoldReason = 'bytes' | 'stanzas' | 'backlog';
+
+/** Bytes a stream may send before it authenticates; `exceeded` is called once, after reading has stopped. */
+export interface PreAuthBudget { bytes: number; exceeded(): void }
 const BIT: Record<HoldReason, number> = { bytes: 1, stanzas: 2, backlog: 4 };
 
 export class ShapedReader {
@@ -22,9 +26,15 @@ export class ShapedReader {
   /**
    * @param shaper null: nothing is shaped (exempt or unlimited); the reader then only owns pause/resume
    * @param deliver where the bytes go (the stream parser)
+   * @param budget bytes allowed until authenticated() (null: no bound)
    */
-  constructor(private shaper: Shaper | null, private readonly deliver: (chunk: Buffer) => void) {
+  constructor(private shaper: Shaper | null, private readonly deliver: (chunk: Buffer) => void, private budget: PreAuthBudget | null = null) {
     if (shaper?.unlimited) this.shaper = null;
+  }
+
+  /** The stream has authenticated: the pre-authentication byte budget no longer applies. */
+  authenticated(): void {
+    this.budget = null;
   }
 
   /** Read from this socket (again after STARTTLS: bytes held from the old socket are dropped, never fed to the new stream). */
@@ -68,6 +78,7 @@ export class ShapedReader {
   /** Lift shaping from here on (e.g. an exempt account has bound): what is held back is passed on now. */
   unlimit(): void {
     this.shaper = null;
+    this.budget = null;
     this.clearDrain();
     if (this.stanzaTimer) clearTimeout(this.stanzaTimer);
     this.stanzaTimer = null;
@@ -89,6 +100,16 @@ export class ShapedReader {
 
   private push(chunk: Buffer): void {
     if (this.stopped) return;
+    if (this.budget) {
+      this.budget.bytes -= chunk.length;
+      if (this.budget.bytes < 0) {
+        const { exceeded } = this.budget;
+        this.budget = null;
+        this.stop();
+        this.socket?.pause();
+        return exceeded();
+      }
+    }
     if (!this.shaper?.limitsBytes) return this.deliver(chunk);
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;

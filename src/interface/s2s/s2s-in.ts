@@ -45,6 +45,8 @@ export class S2SIn extends S2SStream {
   private readonly pairs = new Map<string, Set<string>>();
   private readonly sm = new StreamManagement();
   private negotiationTimer: NodeJS.Timeout | null;
+  /** Dialback verifications we are making for this stream (limits.dialback_pending_per_stream). */
+  private pendingDialbacks = 0;
 
   constructor(socket: Socket, private readonly mgr: S2SManager, private readonly opts: { starttlsRequired: boolean; directTls: boolean }) {
     super(mgr.core, { dir: 'in', ip: socket.remoteAddress });
@@ -198,6 +200,7 @@ export class S2SIn extends S2SStream {
     if (!set) this.pairs.set(remote, (set = new Set()));
     set.add(local);
     this.authMethod ||= method;
+    this.reader?.authenticated(); // limits.pre_auth_bytes applies until the first domain is authenticated
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
     this.mgr.countAuth('in', method, 'success');
@@ -229,9 +232,20 @@ export class S2SIn extends S2SStream {
       this.mgr.countAuth('in', 'dialback', 'denied');
       return this.send(dbAnswer('result', reply, { error: 'not-authorized', text: `${from} must present a valid certificate` }));
     }
+    // Each verification dials the claimed domain's server: bounded per stream and per peer address. XEP-0220
+    // §2.4: a dialback error, not a stream error (the stream may carry other domain pairs); its table has no
+    // row for a busy Receiving Server, so RFC 6120 §8.3.3.18 <resource-constraint/> (type wait: try later).
+    const release = this.core.limits.reserveDialback(this.ip, this.pendingDialbacks);
+    if (!release) {
+      this.log.info('dialback refused: too many verifications pending', { remote: from, pending: this.pendingDialbacks });
+      return this.send(dbAnswer('result', reply, { error: 'resource-constraint', text: 'too many dialback verifications are pending; try again later' }));
+    }
+    this.pendingDialbacks++;
     const key = el.getText().trim();
     const streamId = this.streamId;
     void this.mgr.verifyDialback(to, from, streamId, key).then((outcome) => {
+      this.pendingDialbacks--;
+      release();
       if (this.ended || this.closing) return;
       if (outcome === 'valid') this.authenticated(from, to, 'dialback');
       else this.mgr.countAuth('in', 'dialback', typeof outcome === 'string' ? 'invalid' : 'error');

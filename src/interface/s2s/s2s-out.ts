@@ -244,6 +244,7 @@ export class S2SOut extends S2SStream {
     if (this.state !== 'negotiating') return;
     this.state = 'established';
     this.authMethod = method;
+    this.reader?.authenticated();
     clearTimeout(this.deadline);
     this.mgr.countAuth('out', method, 'success');
     this.log.info('outbound stream established', { method, tls: this.tlsInfo?.version, cipher: this.tlsInfo?.cipher, queued: this.queue.length });

@@ -62,6 +62,7 @@ export abstract class S2SStream {
   protected ended = false;
   protected reader: ShapedReader | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
+  private sendQueueCheck: NodeJS.Immediate | null = null;
   protected log: Logger;
 
   constructor(protected readonly core: Core, logBindings: Record<string, unknown>) {
@@ -151,9 +152,18 @@ export abstract class S2SStream {
   protected write(data: string): void {
     if (this.closing || this.ended || !this.socket || this.socket.destroyed) return;
     this.socket.write(data);
-    if (this.socket.writableLength > this.core.config.max_send_queue) {
-      this.log.warn('peer is not reading; dropping the connection', { queued: this.socket.writableLength });
-      this.socket.destroy();
+    // A peer that stops reading must not make us buffer without bound (max_send_queue). A burst written in
+    // one turn of the event loop looks the same until the kernel has taken what it can, so judge what is
+    // still queued once the burst has been handed over (as c2s does).
+    if (this.socket.writableLength > this.core.config.max_send_queue && !this.sendQueueCheck) {
+      const sock = this.socket;
+      this.sendQueueCheck = setImmediate(() => {
+        this.sendQueueCheck = null;
+        if (sock.destroyed || sock.writableLength <= this.core.config.max_send_queue) return;
+        this.log.warn('peer is not reading; dropping the connection', { queued: sock.writableLength });
+        this.core.metrics.streamErrors.inc({ condition: 'policy-violation' });
+        sock.destroy();
+      });
     }
   }
 
@@ -191,6 +201,8 @@ export abstract class S2SStream {
     this.closing = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
+    if (this.sendQueueCheck) clearImmediate(this.sendQueueCheck);
+    this.sendQueueCheck = null;
     this.onEnded(reason);
   }
 
