@@ -20,6 +20,28 @@ const CONTENT_NS: Partial<Record<ListenerType, string>> = { c2s: NS.CLIENT, s2s:
 /** How long a refused connection may linger after our closing tag (RFC 6120 §4.4) before it is destroyed. */
 const LINGER_MS = 2000;
 
+/**
+ * Run `fn` once the socket has closed. The stream code takes a plain socket over for STARTTLS with
+ * removeAllListeners('close') (its own handler must not see the raw socket go); node:net does not report
+ * every listener removed that way (no 'removeListener' event for each), so this socket's removeAllListeners
+ * puts this one back, and the connection's count is still given back when it ends.
+ */
+export function whenClosed(sock: Socket, fn: () => void): void {
+  let done = false;
+  const onClose = (): void => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+  sock.on('close', onClose);
+  const removeAll = sock.removeAllListeners;
+  sock.removeAllListeners = function (this: Socket, ...args: [event?: string | symbol]) {
+    const result = removeAll.apply(this, args);
+    if (!done && (args.length === 0 || args[0] === 'close')) this.on('close', onClose);
+    return result;
+  };
+}
+
 export class ConnectionGate {
   /** Direct-TLS connections still in their handshake: "address|port" -> the timer that ends them. */
   private readonly handshaking = new Map<string, NodeJS.Timeout>();
@@ -31,7 +53,7 @@ export class ConnectionGate {
     raw.on('error', () => raw.destroy()); // a reset before the stream code has attached its own handlers
     const slot = this.core.limits.openListenerConnection(CONNECTION_KIND[this.type], raw.remoteAddress ?? '');
     if (slot.refusal) return this.refuse(raw, slot.refusal);
-    raw.once('close', () => slot.release());
+    whenClosed(raw, () => slot.release());
     if (this.type === 'c2s_tls' || this.type === 's2s_tls' || this.type === 'https') this.startHandshakeTimer(raw);
     serve(raw);
   }

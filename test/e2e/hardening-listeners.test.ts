@@ -103,6 +103,23 @@ test('c2s_tls: connections still in their TLS handshake count against max_connec
   assert.match(await c.features(), /<mechanisms /);
 });
 
+test('connections upgraded with STARTTLS give their place back when they end (c2s and s2s)', async () => {
+  const t = await server({ max_connections_per_ip: 2, max_s2s_connections_per_ip: 2 });
+  await t.addUser('alice', 'pw-alice');
+  for (let i = 0; i < 4; i++) {
+    const { c } = await RawClient.login(t.c2sPort, 'alice', 'pw-alice', `r${i}`, { presence: false });
+    c.close();
+    await until(() => t.server.core.limits.connectionsFrom('127.0.0.1') === 0, `login #${i} released`);
+    const s = await RawS2s.connect(t.server.port('s2s'));
+    s.openStream('peer.test', 'localhost');
+    await s.features();
+    await s.starttls('localhost');
+    s.close();
+    await until(() => t.server.core.limits.connectionsFrom('127.0.0.1', 's2s') === 0, `s2s stream #${i} released`);
+  }
+  assert.equal(await violations(t, 'max_connections_per_ip') + await violations(t, 'max_s2s_connections_per_ip'), 0);
+});
+
 test('a direct-TLS handshake not completed within limits.tls_handshake_timeout is closed: c2s_tls, s2s_tls and https', async () => {
   // c2s_negotiation_timeout and s2s.connect_timeout are short as well: node:tls alone left such sockets open.
   const t = await server({ tls_handshake_timeout: 1 }, { c2s_negotiation_timeout: 1 });

@@ -40,6 +40,8 @@ export class S2SOut extends S2SStream {
   private lastError = '';
   private readonly deadline: NodeJS.Timeout;
   private ackRequest: NodeJS.Immediate | null = null;
+  /** XEP-0198: a peer that leaves stanzas unacknowledged for s2s.connect_timeout is taken for dead. */
+  private ackTimer: NodeJS.Timeout | null = null;
   private readonly sm = new StreamManagement<Outgoing>();
 
   constructor(private readonly mgr: S2SManager, readonly local: string, readonly remote: string) {
@@ -277,6 +279,7 @@ export class S2SOut extends S2SStream {
       this.ackRequest = setImmediate(() => {
         this.ackRequest = null;
         this.write(`<r xmlns='${NS_SM}'/>`);
+        this.ackTimer ??= this.ackDeadline();
       });
     }
   }
@@ -285,12 +288,35 @@ export class S2SOut extends S2SStream {
     if (local === 'a') {
       const h = Number(el.attrs.h);
       if (!Number.isInteger(h) || h < 0 || !this.sm.ack(h)) this.log.warn('peer acknowledged stanzas it never got', { h: el.attrs.h });
+      else if (this.ackTimer && this.sm.pending() === 0) {
+        clearTimeout(this.ackTimer);
+        this.ackTimer = null;
+      } else this.ackTimer?.refresh(); // progress: the peer is alive
     } else if (local === 'failed') {
       this.sm.takeUnacked(); // delivered as best effort, as without stream management
       this.sm.outboundEnabled = false;
     } else if (local === 'r') {
       this.write(xml('a', { xmlns: NS_SM, h: '0' }).toString()); // we receive no stanzas on this stream
     }
+  }
+
+  /**
+   * Without this a peer that stops reading and acknowledging (but keeps TCP open) would hold the stanzas
+   * written to it for ever (the idle timer waits for them): end the stream, so that they are retried once on
+   * a new stream and then bounced (RFC 6120 §8.3.3.14 remote-server-timeout), never silently kept.
+   */
+  private ackDeadline(): NodeJS.Timeout {
+    const secs = this.core.config.s2s.connect_timeout;
+    const t = setTimeout(() => {
+      this.ackTimer = null;
+      if (!this.sm.pending() || this.ended) return;
+      this.log.info('peer did not acknowledge stanzas in time', { pending: this.sm.pending(), seconds: secs });
+      this.close(new StreamError('connection-timeout', `stanzas were not acknowledged within ${secs} s`));
+      // a peer that does not read will not take our closing tag either
+      setTimeout(() => this.socket?.destroy(), 500).unref();
+    }, secs * 1000);
+    t.unref();
+    return t;
   }
 
   // ---- ending --------------------------------------------------------------------------------------------
@@ -343,6 +369,8 @@ export class S2SOut extends S2SStream {
   protected onEnded(reason: string): void {
     clearTimeout(this.deadline);
     if (this.ackRequest) clearImmediate(this.ackRequest);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
     this.mgr.outGone(this);
     if (this.state !== 'established') {
       this.fail('remote-server-not-found', this.lastError || `the connection to ${this.remote} closed during negotiation (${reason})`);
