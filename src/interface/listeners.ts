@@ -79,12 +79,19 @@ export class Listeners {
       case 'http': {
         // /metrics and the REST admin API; put it on loopback or behind a TLS-terminating proxy, or use https.
         const server = this.boundHttp(createHttpServer(httpHandler(this.core, this.core.admin ?? { core: this.core })), cfg);
-        return (sock) => this.handOver(server, sock);
+        return (sock) => {
+          this.httpTimeouts(server);
+          this.handOver(server, sock);
+        };
       }
       case 'https': {
         // The same over TLS with the certificates of the `tls` settings (SNI per host as for c2s).
         const server = this.boundHttp(createHttpsServer(this.tls.serverOptions(), httpHandler(this.core, this.core.admin ?? { core: this.core })), cfg);
-        return this.overTls(server, cfg, gate);
+        const serve = this.overTls(server, cfg, gate);
+        return (sock) => {
+          this.httpTimeouts(server);
+          serve(sock);
+        };
       }
       default:
         throw new ConfigError(this.core.config.path, `listen[${i}].type`, `"${cfg.type}" listeners are not available in this version (c2s, c2s_tls, s2s, s2s_tls, http, https, component)`);
@@ -104,6 +111,15 @@ export class Listeners {
     return (raw) => this.handOver(server, raw);
   }
 
+  /** limits.http_request_timeout as it is now (a reloaded configuration applies from the next connection on). */
+  private httpTimeouts(server: HttpServer): void {
+    const ms = this.core.config.limits.http_request_timeout * 1000;
+    if (server.timeout === ms) return;
+    server.timeout = ms; // no byte for this long (before or between requests): closed
+    server.headersTimeout = ms;
+    server.requestTimeout = ms;
+  }
+
   private handOver(server: TlsServer | HttpServer, raw: Socket): void {
     if (this.stopping) {
       raw.destroy();
@@ -114,10 +130,7 @@ export class Listeners {
 
   /** HTTP(S) on a connection: a request must come within limits.http_request_timeout (Node's default waits forever). */
   private boundHttp<T extends HttpServer>(server: T, cfg: ListenerConfig): T {
-    const secs = this.core.config.limits.http_request_timeout;
-    server.timeout = secs * 1000; // no byte for this long (before or between requests): closed
-    server.headersTimeout = secs * 1000;
-    server.requestTimeout = secs * 1000;
+    this.httpTimeouts(server);
     // A request being answered (a long admin command) is not idle, whatever its socket says.
     const answering = new Set<Socket>();
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
