@@ -51,7 +51,8 @@ export type Attempt = { ok: true; result: unknown } | { ok: false; error: string
  */
 export async function attempt(env: RunEnv, name: string, args: Record<string, unknown>): Promise<Attempt> {
   try {
-    return { ok: true, result: await runCommand(env.target, name, args) };
+    // An ad-hoc caller is remote: file commands name files inside admin_files_dir only.
+    return { ok: true, result: await runCommand(env.target, name, args, { origin: 'adhoc' }) };
   } catch (err) {
     if (!isOperatorError(err)) env.log.error('admin command failed', { cmd: name, err });
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
