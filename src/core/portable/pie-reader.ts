@@ -284,6 +284,7 @@ export class PieReader {
     };
 
     let first = true;
+    let sawMarkup = false;
     try {
       for await (const chunk of input) {
         cancelled();
@@ -300,6 +301,12 @@ export class PieReader {
         }
         if (first && s!.charCodeAt(0) === 0xfeff) s = s!.slice(1);
         first = false;
+        if (!sawMarkup) {
+          // XML starts with markup (XML 1.0 §2.1: prolog, then the root element); anything else is another format.
+          const lt = s!.indexOf('<');
+          if (/\S/.test(lt < 0 ? s! : s!.slice(0, lt))) notPie('it is not XML (text before the first element)');
+          sawMarkup = lt >= 0;
+        }
         parse(cdata.push(s!));
         offset += (chunk as Buffer).length;
         await drain(); // the stream stays paused meanwhile: at most one chunk's users wait here
