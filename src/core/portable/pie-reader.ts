@@ -268,10 +268,20 @@ export class PieReader {
       }
     };
 
-    const parse = (text: string) => {
+    // ltx re-reads an unfinished text node or attribute character by character on every write: it is
+    // given text only up to the last '<' seen, so each character reaches it once (the rest waits here).
+    let pending = '';
+    const parse = (text: string, final = false) => {
       try {
         guard.check(text);
-        sax.write(text);
+        const lt = final ? text.length : text.lastIndexOf('<');
+        if (lt < 0) {
+          pending += text;
+          return;
+        }
+        const ready = pending + text.slice(0, lt);
+        pending = text.slice(lt);
+        sax.write(ready);
       } catch (err) {
         if (err instanceof CommandError) throw err;
         if (err instanceof MarkupError) {
@@ -314,7 +324,7 @@ export class PieReader {
     } finally {
       input.destroy();
     }
-    parse(cdata.end());
+    parse(cdata.end(), true);
     await drain();
     if (!rootSeen) notPie('it holds no XML element (empty file?)');
     if (!rootClosed || building || discard) fail('the file ends before its root element is closed (truncated?)');
