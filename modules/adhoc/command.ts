@@ -13,6 +13,8 @@ export interface RunEnv {
   from: Jid;
   target: AdminTarget;
   log: ModuleContext<any>['log'];
+  /** Aborted when the requester cancels the running command or goes away. */
+  signal?: AbortSignal;
 }
 
 export interface AdhocCommand {
@@ -52,7 +54,7 @@ export type Attempt = { ok: true; result: unknown } | { ok: false; error: string
 export async function attempt(env: RunEnv, name: string, args: Record<string, unknown>): Promise<Attempt> {
   try {
     // An ad-hoc caller is remote: file commands name files inside admin_files_dir only.
-    return { ok: true, result: await runCommand(env.target, name, args, { origin: 'adhoc' }) };
+    return { ok: true, result: await runCommand(env.target, name, args, { origin: 'adhoc', ...(env.signal && { signal: env.signal }) }) };
   } catch (err) {
     if (!isOperatorError(err)) env.log.error('admin command failed', { cmd: name, err });
     return { ok: false, error: err instanceof Error ? err.message : String(err) };

@@ -8,8 +8,10 @@ export interface CommandSession {
   readonly node: string;
   /** The full JID that started it: a session is valid between one requester/responder pair. */
   readonly owner: string;
-  readonly expiresAt: number;
+  expiresAt: number;
   readonly timer: NodeJS.Timeout;
+  /** Aborted when the session ends (cancel, the requester's stream closing, module stop): a running command stops. */
+  readonly cancel: AbortController;
 }
 
 export type Lookup =
@@ -33,7 +35,7 @@ export class SessionTable {
     const id = `${this.prefix}-${(this.seq++).toString(36)}`;
     const timer = setTimeout(() => this.end(id), this.timeoutMs);
     timer.unref();
-    const s: CommandSession = { id, node, owner, expiresAt: Date.now() + this.timeoutMs, timer };
+    const s: CommandSession = { id, node, owner, expiresAt: Date.now() + this.timeoutMs, timer, cancel: new AbortController() };
     this.sessions.set(id, s);
     return s;
   }
@@ -56,6 +58,18 @@ export class SessionTable {
     if (!s) return;
     clearTimeout(s.timer);
     this.sessions.delete(id);
+    s.cancel.abort();
+  }
+
+  /**
+   * The command is running (an import may take long): the session no longer times out; it ends when the
+   * command does, or is cancelled by its requester (action "cancel", or its stream closing).
+   */
+  hold(id: string): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    clearTimeout(s.timer);
+    s.expiresAt = Infinity;
   }
 
   /** The requester went away (its c2s session closed): its command sessions go with it. */

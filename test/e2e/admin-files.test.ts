@@ -12,6 +12,7 @@ import { RawClient } from '../support/raw-client.js';
 import { callServer } from '../../src/cli/control-client.js';
 import { command, notes, sessionOf, statusOf, submit } from '../../modules/adhoc/test-support.js';
 import { iq } from './portable-support.js';
+import { until } from '../support/until.js';
 
 const TOKEN = 'admin-files-test-token-0123456789-abcdefghijklmnop';
 const XMPPD = 'urn:xmppd:admin';
@@ -181,4 +182,47 @@ test('the local CLI (control socket) writes and reads any path it names', async 
   await callServer(t.server.core.config.control_socket, 'data.export', { file }); // the operator replaces their own file
   const i = (await callServer(t.server.core.config.control_socket, 'data.import', { file })) as { users: number };
   assert.equal(i.users, r.users);
+});
+
+/** A file of n users in the admin files directory (no credentials: each costs a key derivation, so it runs a while). */
+async function manyUsers(name: string, prefix: string, n: number): Promise<void> {
+  await mkdir(files, { recursive: true });
+  const users = Array.from({ length: n }, (_, i) => `<user name='${prefix}${i}'/>`).join('\n');
+  await writeFile(join(files, name), `<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'>${users}</host></server-data>`);
+}
+const countOf = async (prefix: string) => (await t.server.core.accounts.list('localhost')).filter((u) => u.startsWith(prefix)).length;
+
+test('a REST import stops when the client hangs up; an ad-hoc import stops when the requesting stream closes', async () => {
+  const n = 3000;
+  await manyUsers('rest-long.xml', 'restlong', n);
+  const hangup = new AbortController();
+  const req = fetch(`${base}/api/data.import`, {
+    method: 'POST', signal: hangup.signal,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ file: 'rest-long.xml' }),
+  }).catch((err: Error) => err);
+  await until(async () => (await countOf('restlong')) >= 3, 'the REST import started');
+  hangup.abort();
+  await req;
+  const settled = await until(async () => {
+    const a = await countOf('restlong');
+    await new Promise((r) => setTimeout(r, 300));
+    return (await countOf('restlong')) === a ? a + 1 : 0;
+  }, 'the REST import stopped');
+  assert.ok(settled - 1 < n, `stopped early: ${settled - 1} of ${n}`);
+
+  await manyUsers('adhoc-long.xml', 'adhoclong', n);
+  // A stream handles its stanzas in order (RFC 6120 §10.1), so the requester stops a running command by
+  // going away: its command sessions end with its stream (XEP-0050 §3.3) and the import with them.
+  const { c: bulk } = await RawClient.login(t.c2sPort, 'admin', 'admin-password', 'bulk');
+  const node = `${XMPPD}#data-import`;
+  const form = await command(bulk, node);
+  void command(bulk, node, { sessionid: sessionOf(form), payload: submit({ file: 'adhoc-long.xml' }) }).catch(() => undefined);
+  await until(async () => (await countOf('adhoclong')) >= 3, 'the ad-hoc import started');
+  bulk.close();
+  const a = await until(async () => {
+    const x = await countOf('adhoclong');
+    await new Promise((r) => setTimeout(r, 300));
+    return (await countOf('adhoclong')) === x ? x + 1 : 0;
+  }, 'the ad-hoc import stopped') - 1;
+  assert.ok(a < n, `stopped early: ${a} of ${n}`);
 });
