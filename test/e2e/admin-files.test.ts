@@ -162,6 +162,9 @@ test('ad-hoc export and backup: absolute and ".." refused, overwrite refused the
   assert.equal(await exists(abs), false);
   r = await adhoc('backup', { file: '../adhoc.jsonl' });
   assert.match(notes(r)[0]![1], /contains &quot;\.\.&quot;|contains "\.\."/);
+  r = await adhoc('data-export', { file: 'out/adhoc.xml' }); // 'out' links to a directory outside (test above)
+  assert.match(notes(r)[0]![1], /leads outside the admin files directory/);
+  assert.equal(await exists(join(outside, 'adhoc.xml')), false);
   r = await adhoc('data-export', { file: 'adhoc.xml' });
   assert.equal(statusOf(r), 'completed');
   assert.deepEqual(notes(r).filter((n) => n[0] === 'error'), [], r);

@@ -203,7 +203,7 @@ export class PieReader {
       if (!frame.skip) {
         if (local === 'include' && ns === NS_XINCLUDE) {
           if (attrs.href) queue.push({ kind: 'include', href: attrs.href, host: frame.host });
-          else this.v.warn(`${file}: <xi:include> without href ignored`);
+          else this.v.warn(`${shown}: <xi:include> without href ignored`);
           frame.skip = true; // <xi:fallback> and the like
         } else if (local === 'host' && (parent === undefined || parent.local === 'server-data')) {
           if (!attrs.jid) fail('<host> without a jid attribute');
@@ -213,7 +213,7 @@ export class PieReader {
           userBytes = attrBytes(attrs);
           return;
         } else if (!(local === 'server-data' && parent === undefined)) {
-          this.v.warn(`${file}: <${name}> ${frame.host ? `in host ${frame.host}` : 'at the top level'} is not part of XEP-0227; skipped`);
+          this.v.warn(`${shown}: <${name}> ${frame.host ? `in host ${frame.host}` : 'at the top level'} is not part of XEP-0227; skipped`);
           frame.skip = true;
         }
       }
