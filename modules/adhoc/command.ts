@@ -13,7 +13,7 @@ export interface RunEnv {
   from: Jid;
   target: AdminTarget;
   log: ModuleContext<any>['log'];
-  /** Aborted when the requester cancels the running command or goes away. */
+  /** Aborted when the command's session ends before it completes (the requester's stream closed, the module stopped). */
   signal?: AbortSignal;
 }
 

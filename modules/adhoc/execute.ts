@@ -114,11 +114,13 @@ async function finish(x: Executor, req: IqRequest, command: AdhocCommand, sessio
   }
   let outcome: Outcome;
   try {
-    x.sessions.hold(sessionid); // a cancel while it runs stops it (an import stops between two users)
+    // While it runs it does not time out; its requester's stream closing aborts it (an import stops between two users).
+    x.sessions.hold(sessionid);
     outcome = await command.run({ ...env, signal: session.cancel.signal }, values);
   } catch (err) {
     // A refused submission keeps the session; a failure while running ends it.
     if (!(err instanceof StanzaError && err.appElement?.name === 'bad-payload')) x.sessions.end(sessionid);
+    else x.sessions.release(sessionid);
     throw err;
   }
   x.sessions.end(sessionid);

@@ -9,7 +9,7 @@ export interface CommandSession {
   /** The full JID that started it: a session is valid between one requester/responder pair. */
   readonly owner: string;
   expiresAt: number;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout;
   /** Aborted when the session ends (cancel, the requester's stream closing, module stop): a running command stops. */
   readonly cancel: AbortController;
 }
@@ -63,13 +63,23 @@ export class SessionTable {
 
   /**
    * The command is running (an import may take long): the session no longer times out; it ends when the
-   * command does, or is cancelled by its requester (action "cancel", or its stream closing).
+   * command does, when its requester's stream closes, or when the module stops.
    */
   hold(id: string): void {
     const s = this.sessions.get(id);
     if (!s) return;
     clearTimeout(s.timer);
     s.expiresAt = Infinity;
+  }
+
+  /** The command refused the submission and waits for another: the inactivity timeout runs again. */
+  release(id: string): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    clearTimeout(s.timer);
+    s.timer = setTimeout(() => this.end(id), this.timeoutMs);
+    s.timer.unref();
+    s.expiresAt = Date.now() + this.timeoutMs;
   }
 
   /** The requester went away (its c2s session closed): its command sessions go with it. */

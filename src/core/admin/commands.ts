@@ -1,9 +1,8 @@
 // The admin command registry: one definition per command, served by the control socket (CLI), the
 // REST API and XEP-0133 ad-hoc commands. Each area keeps its commands in its own file.
 import { Jid } from '../jid.js';
-import { StreamError } from '../errors.js';
+import { OperatorError, StreamError } from '../errors.js';
 import { CommandError, REMOTE_CALLER, bareJid, modules, needPassword, wrap, type AdminTarget, type CommandCaller, type CommandDef } from './command-def.js';
-import { OperatorError } from '../errors.js';
 import { CONFIG_COMMANDS } from './commands-config.js';
 import { DATA_COMMANDS } from './commands-data.js';
 import { CHAT_COMMANDS } from './commands-chat.js';
