@@ -23,7 +23,7 @@ export { SaslPrepError } from './core/sasl/scram-credentials.js';
 export { AuthRefusedError, AuthUnavailableError, AuthUnsupportedError } from './core/auth/auth-provider.js';
 export type { AuthCapabilities, AuthProvider } from './core/auth/auth-provider.js';
 export { deriveCredentials, verifyPassword, type StoredCredentials } from './core/sasl/scram-credentials.js';
-export { COMMANDS, runCommand, CommandError, type CommandDef, type AdminTarget } from './core/admin/commands.js';
+export { COMMANDS, runCommand, CommandError, type CommandDef, type CommandCaller, type AdminTarget } from './core/admin/commands.js';
 export type { HookHandler, HookCtx, FilterValue } from './core/hooks/hook-runner.js';
 export type { HookName, HookCatalogue, HookSpec } from '../hooks/index.js';
 export type { Core } from './core/core.js';

@@ -13,6 +13,8 @@ export interface RunEnv {
   from: Jid;
   target: AdminTarget;
   log: ModuleContext<any>['log'];
+  /** Aborted when the command's session ends before it completes (the requester's stream closed, the module stopped). */
+  signal?: AbortSignal;
 }
 
 export interface AdhocCommand {
@@ -51,7 +53,8 @@ export type Attempt = { ok: true; result: unknown } | { ok: false; error: string
  */
 export async function attempt(env: RunEnv, name: string, args: Record<string, unknown>): Promise<Attempt> {
   try {
-    return { ok: true, result: await runCommand(env.target, name, args) };
+    // An ad-hoc caller is remote: file commands name files inside admin_files_dir only.
+    return { ok: true, result: await runCommand(env.target, name, args, { origin: 'adhoc', ...(env.signal && { signal: env.signal }) }) };
   } catch (err) {
     if (!isOperatorError(err)) env.log.error('admin command failed', { cmd: name, err });
     return { ok: false, error: err instanceof Error ? err.message : String(err) };

@@ -3,7 +3,7 @@
 import { StanzaError, xml, type Element, type IqRequest, type ModuleContext } from '../../src/sdk.js';
 import { FormValues, NS_COMMANDS, commandError, dataForm, readSubmit, submittedForm } from './forms.js';
 import type { AdhocCommand, Outcome, RunEnv } from './command.js';
-import type { SessionTable } from './sessions.js';
+import type { CommandSession, SessionTable } from './sessions.js';
 
 const ACTIONS = new Set(['execute', 'cancel', 'prev', 'next', 'complete']);
 /** More open sessions than this per requester is refused (XEP-0050 §3.3 allows a <not-allowed/>). */
@@ -74,7 +74,7 @@ async function start(x: Executor, req: IqRequest, command: AdhocCommand, action:
     return el;
   }
   try {
-    return await finish(x, req, command, session.id, env);
+    return await finish(x, req, command, session, env);
   } catch (err) {
     x.sessions.end(session.id); // the requester never learnt this session's id: nothing can resume it
     throw err;
@@ -98,11 +98,12 @@ async function proceed(x: Executor, req: IqRequest, command: AdhocCommand, sessi
   }
   // The only stage offers <complete/> (and "execute", which means it): there is no previous or next one.
   if (action === 'prev' || action === 'next') throw commandError('bad-request', 'bad-action', `"${action}" is not available at this stage; use "complete" or "cancel"`);
-  return finish(x, req, command, session.id, x.env(req));
+  return finish(x, req, command, session, x.env(req));
 }
 
 /** Read the submission, run the command, end the session with its outcome. */
-async function finish(x: Executor, req: IqRequest, command: AdhocCommand, sessionid: string, env: RunEnv): Promise<Element> {
+async function finish(x: Executor, req: IqRequest, command: AdhocCommand, session: CommandSession, env: RunEnv): Promise<Element> {
+  const sessionid = session.id;
   const fields = command.fields(env);
   let values = new FormValues(new Map());
   if (fields.length) {
@@ -113,10 +114,13 @@ async function finish(x: Executor, req: IqRequest, command: AdhocCommand, sessio
   }
   let outcome: Outcome;
   try {
-    outcome = await command.run(env, values);
+    // While it runs it does not time out; its requester's stream closing aborts it (an import stops between two users).
+    x.sessions.hold(sessionid);
+    outcome = await command.run({ ...env, signal: session.cancel.signal }, values);
   } catch (err) {
     // A refused submission keeps the session; a failure while running ends it.
     if (!(err instanceof StanzaError && err.appElement?.name === 'bad-payload')) x.sessions.end(sessionid);
+    else x.sessions.release(sessionid);
     throw err;
   }
   x.sessions.end(sessionid);

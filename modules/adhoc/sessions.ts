@@ -8,8 +8,10 @@ export interface CommandSession {
   readonly node: string;
   /** The full JID that started it: a session is valid between one requester/responder pair. */
   readonly owner: string;
-  readonly expiresAt: number;
-  readonly timer: NodeJS.Timeout;
+  expiresAt: number;
+  timer: NodeJS.Timeout;
+  /** Aborted when the session ends (cancel, the requester's stream closing, module stop): a running command stops. */
+  readonly cancel: AbortController;
 }
 
 export type Lookup =
@@ -33,7 +35,7 @@ export class SessionTable {
     const id = `${this.prefix}-${(this.seq++).toString(36)}`;
     const timer = setTimeout(() => this.end(id), this.timeoutMs);
     timer.unref();
-    const s: CommandSession = { id, node, owner, expiresAt: Date.now() + this.timeoutMs, timer };
+    const s: CommandSession = { id, node, owner, expiresAt: Date.now() + this.timeoutMs, timer, cancel: new AbortController() };
     this.sessions.set(id, s);
     return s;
   }
@@ -56,6 +58,28 @@ export class SessionTable {
     if (!s) return;
     clearTimeout(s.timer);
     this.sessions.delete(id);
+    s.cancel.abort();
+  }
+
+  /**
+   * The command is running (an import may take long): the session no longer times out; it ends when the
+   * command does, when its requester's stream closes, or when the module stops.
+   */
+  hold(id: string): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    clearTimeout(s.timer);
+    s.expiresAt = Infinity;
+  }
+
+  /** The command refused the submission and waits for another: the inactivity timeout runs again. */
+  release(id: string): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    clearTimeout(s.timer);
+    s.timer = setTimeout(() => this.end(id), this.timeoutMs);
+    s.timer.unref();
+    s.expiresAt = Date.now() + this.timeoutMs;
   }
 
   /** The requester went away (its c2s session closed): its command sessions go with it. */

@@ -16,6 +16,8 @@ const LABELS: Record<string, Partial<FieldSpec>> = {
   host: { label: 'Host' },
   name: { label: 'Module name' },
   options: { type: 'text-multi', label: 'Options (a YAML or JSON mapping; empty for the defaults)' },
+  file: { label: 'File name (inside the admin files directory)' },
+  overwrite: { type: 'boolean', label: 'Replace the file if it exists' },
 };
 
 function argField(def: CommandDef, arg: string, env: RunEnv): FieldSpec {

@@ -26,7 +26,7 @@ async function admin(opts: { config?: string }, cmd: string, args: Record<string
   try {
     return await callServer(config.control_socket, cmd, args, timeoutMs);
   } catch (err) {
-    if (err instanceof NotRunningError && COMMANDS_BY_NAME.get(cmd)?.offline) return runOffline(config, cmd, args);
+    if (err instanceof NotRunningError && COMMANDS_BY_NAME.get(cmd)?.offline) return runOffline(config, cmd, args, BUNDLED_MODULES);
     throw err;
   }
 }

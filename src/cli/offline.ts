@@ -10,8 +10,10 @@ import { SessionManager } from '../core/session-manager.js';
 import { runCommand } from '../core/admin/commands.js';
 import type { Core } from '../core/core.js';
 import { AuthProviders } from '../core/auth/auth-providers.js';
+import type { ModuleDefinition } from '../core/modules/module-definition.js';
 
-export async function runOffline(config: ServerConfig, cmd: string, args: Record<string, unknown>): Promise<unknown> {
+/** `definitions`: the bundled modules, whose option defaults (vcard.max_size, ...) bound an import. */
+export async function runOffline(config: ServerConfig, cmd: string, args: Record<string, unknown>, definitions?: Record<string, ModuleDefinition<any, any>>): Promise<unknown> {
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   const store = await openStore(join(config.data_dir, 'db'));
   const log = new Logger('warn');
@@ -24,7 +26,7 @@ export async function runOffline(config: ServerConfig, cmd: string, args: Record
     accounts.routeTo(auth);
     auth.start();
     const core = { config, log, hooks, store, accounts, auth, sessions: new SessionManager() } as unknown as Core;
-    return await runCommand({ core }, cmd, args);
+    return await runCommand({ core, ...(definitions && { definitions }) }, cmd, args, { origin: 'cli' });
   } finally {
     await auth.stop();
     await store.close();

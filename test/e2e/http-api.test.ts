@@ -6,10 +6,12 @@ import { createHash } from 'node:crypto';
 import { startTestServer, type TestServer } from '../support/harness.js';
 import { RawClient } from '../support/raw-client.js';
 import { buildConfig } from '../../src/core/config/load-config.js';
+import { Logger } from '../../src/core/log.js';
 
 const TOKEN = 'a-long-random-admin-token-for-the-tests-0123456789';
 let t: TestServer;
 let base: string;
+const logLines: string[] = [];
 
 before(async () => {
   t = await startTestServer({
@@ -18,7 +20,7 @@ before(async () => {
       { port: 0, ip: '127.0.0.1', type: 'c2s' },
       { port: 0, ip: '127.0.0.1', type: 'http' },
     ],
-  });
+  }, { log: new Logger('info', {}, (line) => logLines.push(line), false) });
   base = `http://127.0.0.1:${t.server.port('http')}`;
   await t.addUser('alice', 'alice-password');
 });
@@ -106,6 +108,20 @@ test('clear 4xx errors: bad JSON, wrong type, missing arguments, unknown command
   assert.match(((await badJid.json()) as { error: string }).error, /not a valid JID/);
   assert.equal((await api('status', { method: 'GET' })).status, 405);
   assert.equal((await fetch(`${base}/nowhere`)).status, 404);
+});
+
+test('module.load with a bad or unknown name answers 4xx with a clear message, and logs no error or stack', async () => {
+  const from = logLines.length;
+  const bad = await post('module.load', { name: '../../etc/evil' });
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as { error: string }).error, /"\.\.\/\.\.\/etc\/evil" is not a valid module name \(lowercase letters, digits, - and _\)/);
+  const unknown = await post('module.load', { name: 'nosuchmodule' });
+  assert.equal(unknown.status, 404);
+  assert.match(((await unknown.json()) as { error: string }).error, /no module named "nosuchmodule" among the bundled modules/);
+  const reload = await post('module.reload', { name: 'Bad Name' });
+  assert.equal(reload.status, 400);
+  const logged = logLines.slice(from).join('\n');
+  assert.doesNotMatch(logged, /"level":"error"|\bat .*\.js:\d+/, logged);
 });
 
 test('without api_tokens the API is disabled (403); short tokens are refused by the config', async () => {

@@ -6,9 +6,9 @@ import { runCommand, type AdminTarget } from '../../src/core/admin/commands.js';
 
 export const target = (t: TestServer): AdminTarget => ({ core: t.server.core, modules: t.server.modules, s2s: t.server.s2s });
 
-/** Run an admin command on an in-process server, collecting its progress lines. */
+/** Run an admin command on an in-process server as the local CLI does (any path), collecting its progress lines. */
 export async function admin<T = any>(t: TestServer, cmd: string, args: Record<string, unknown>, lines: string[] = []): Promise<T> {
-  return (await runCommand(target(t), cmd, { ...args, progress: (l: string) => lines.push(l) })) as T;
+  return (await runCommand(target(t), cmd, { ...args, progress: (l: string) => lines.push(l) }, { origin: 'cli' })) as T;
 }
 
 let seq = 0;

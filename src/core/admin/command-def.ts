@@ -2,6 +2,7 @@
 // passwords, the module manager), with errors that tell the operator what to fix.
 import type { Core } from '../core.js';
 import type { ModuleManager } from '../modules/module-manager.js';
+import type { ModuleDefinition } from '../modules/module-definition.js';
 import type { ReloadReport } from '../config/reload/reload-report.js';
 import { Jid, JidError } from '../jid.js';
 import { OperatorError } from '../errors.js';
@@ -16,7 +17,19 @@ export interface AdminTarget {
   s2s?: { list(): unknown[] } | null;
   /** Re-read the configuration file and apply it all or nothing (dryRun: only validate and compare). */
   reloadConfig?: (opts?: { dryRun?: boolean }) => Promise<ReloadReport>;
+  /** With no server running (CLI on the data directory): module definitions, for their option defaults. */
+  definitions?: Record<string, ModuleDefinition<any, any>>;
 }
+
+/**
+ * Who runs a command. 'cli' is the local operator (control socket, or the CLI on a stopped server): file
+ * commands take any path. Every other caller (REST, ad-hoc, a module) is confined to admin_files_dir.
+ * `signal` aborts long work when the requester goes away or cancels.
+ */
+export interface CommandCaller { origin: 'cli' | 'rest' | 'adhoc' | 'module'; signal?: AbortSignal }
+
+/** What a caller that does not say gets: the confined one. */
+export const REMOTE_CALLER: CommandCaller = { origin: 'module' };
 
 export interface CommandDef {
   name: string;
@@ -25,7 +38,7 @@ export interface CommandDef {
   args: string[];
   /** Can run against the data directory with no server running (user management). */
   offline?: boolean;
-  run(t: AdminTarget, args: Record<string, unknown>): Promise<unknown>;
+  run(t: AdminTarget, args: Record<string, unknown>, caller: CommandCaller): Promise<unknown>;
 }
 
 /** What went wrong, for the CLI (message), REST (status) and ad-hoc commands (note). */

@@ -1,13 +1,13 @@
 // The admin command registry: one definition per command, served by the control socket (CLI), the
 // REST API and XEP-0133 ad-hoc commands. Each area keeps its commands in its own file.
 import { Jid } from '../jid.js';
-import { StreamError } from '../errors.js';
-import { CommandError, bareJid, modules, needPassword, wrap, type AdminTarget, type CommandDef } from './command-def.js';
+import { OperatorError, StreamError } from '../errors.js';
+import { CommandError, REMOTE_CALLER, bareJid, modules, needPassword, wrap, type AdminTarget, type CommandCaller, type CommandDef } from './command-def.js';
 import { CONFIG_COMMANDS } from './commands-config.js';
 import { DATA_COMMANDS } from './commands-data.js';
 import { CHAT_COMMANDS } from './commands-chat.js';
 
-export { CommandError, type AdminTarget, type CommandDef, type CommandErrorKind } from './command-def.js';
+export { CommandError, type AdminTarget, type CommandCaller, type CommandDef, type CommandErrorKind } from './command-def.js';
 
 const SERVER_COMMANDS: CommandDef[] = [
   {
@@ -94,7 +94,7 @@ const SERVER_COMMANDS: CommandDef[] = [
   { name: 'module.list', description: 'List loaded modules', args: [], run: async (t) => ({ modules: modules(t).list() }) },
   {
     name: 'module.load', description: 'Load a module (bundled or from module_paths)', args: ['name', 'options?'],
-    run: async (t, a) => modules(t).load(String(a.name), (a.options as Record<string, unknown>) ?? {}),
+    run: async (t, a) => moduleOp(a.name, (n) => modules(t).load(n, (a.options as Record<string, unknown>) ?? {})),
   },
   {
     name: 'module.unload', description: 'Unload a module', args: ['name'],
@@ -105,7 +105,7 @@ const SERVER_COMMANDS: CommandDef[] = [
   },
   {
     name: 'module.reload', description: 'Reload a module, with new options if given', args: ['name', 'options?'],
-    run: async (t, a) => modules(t).reload(String(a.name), a.options as Record<string, unknown> | undefined),
+    run: async (t, a) => moduleOp(a.name, (n) => modules(t).reload(n, a.options as Record<string, unknown> | undefined)),
   },
   {
     name: 'status', description: 'Server status', args: [],
@@ -125,8 +125,27 @@ export const COMMANDS: CommandDef[] = [...SERVER_COMMANDS, ...CONFIG_COMMANDS, .
 
 export const COMMANDS_BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
 
-export async function runCommand(t: AdminTarget, name: string, args: Record<string, unknown>): Promise<unknown> {
+/** Run a command; a caller that does not say who it is gets the confined (non-CLI) treatment. */
+export async function runCommand(t: AdminTarget, name: string, args: Record<string, unknown>, caller: CommandCaller = REMOTE_CALLER): Promise<unknown> {
   const cmd = COMMANDS_BY_NAME.get(name);
   if (!cmd) throw new CommandError(`unknown command "${name}"`, 'not-found');
-  return cmd.run(t, args);
+  return cmd.run(t, args, caller);
+}
+
+const MODULE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+
+/**
+ * Module load/reload: a bad or unknown name is the admin's mistake (REST 4xx, no stack in the log). The
+ * module manager reports failures to resolve a module as plain errors, so they are turned into command errors here.
+ */
+async function moduleOp<T>(name: unknown, fn: (name: string) => Promise<T>): Promise<T> {
+  const n = String(name ?? '');
+  if (!MODULE_NAME.test(n)) throw new CommandError(`"${n}" is not a valid module name (lowercase letters, digits, - and _)`);
+  try {
+    return await fn(n);
+  } catch (err) {
+    if (err instanceof OperatorError) throw err;
+    const msg = (err as Error)?.message ?? String(err);
+    throw new CommandError(msg, /^no module named/.test(msg) ? 'not-found' : 'invalid');
+  }
 }

@@ -6,6 +6,7 @@ import { OperatorError } from '../errors.js';
 import { prepDomainpart } from '../jid.js';
 import { parseAuthConfig } from '../auth/auth-config.js';
 import { buildLimits } from '../limits/limits-config.js';
+import { buildAdminFilesDir, buildImportLimits } from './admin-files-config.js';
 import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
 
 const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http', 'https', 'component'];
@@ -20,6 +21,7 @@ const KNOWN_KEYS = new Set([
   'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
   'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens', 'auth', 'components', 'limits',
+  'admin_files_dir', 'import_limits',
 ]);
 const S2S_KEYS = new Set([
   'enabled', 'policy', 'domain_policy', 'require_encryption', 'cafile', 'system_ca', 'dialback_secret',
@@ -173,6 +175,8 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     acl,
     access_rules,
     limits: buildLimits(r.limits, acl, fail),
+    admin_files_dir: buildAdminFilesDir(r.admin_files_dir, data_dir, abs, fail),
+    import_limits: buildImportLimits(r.import_limits, fail),
   };
 }
 

@@ -144,4 +144,10 @@ export interface ServerConfig {
   acl: Record<string, AclSpec>;
   access_rules: Record<string, AccessRule>;
   limits: LimitsConfig;
+  /** The only directory REST and ad-hoc admin commands read and write files in (the CLI names any path). */
+  admin_files_dir: string;
+  import_limits: ImportLimits;
 }
+
+/** Bounds of an import file (XEP-0227 import): bytes in all (after gunzip), per <user>, per text node or tag; nesting. */
+export interface ImportLimits { max_bytes: number; max_user_bytes: number; max_text_bytes: number; max_depth: number }

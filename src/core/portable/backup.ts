@@ -31,18 +31,19 @@ function rawDb(store: Store): RowDb {
 
 export interface BackupReport { file: string; rows: number; tables: Record<string, number>; lastApplied: number }
 
-export async function backupStore(core: Core, opts: { file: string; progress?: Progress; every?: number }): Promise<BackupReport> {
+export async function backupStore(core: Core, opts: { file: string; overwrite?: boolean; progress?: Progress; every?: number; signal?: AbortSignal }): Promise<BackupReport> {
   const db = rawDb(core.store);
   const every = opts.every ?? 100_000;
   await core.store.barrier(); // everything acknowledged so far is in the local replica
   const lastApplied = core.store.lastApplied();
-  const out = await createOutFile(opts.file);
+  const out = await createOutFile(opts.file, { overwrite: opts.overwrite });
   const tables: Record<string, number> = {};
   let rows = 0;
   const it = db.iterator({ gte: FIRST_ROW });
   try {
     await out.write(JSON.stringify({ format: FORMAT, version: VERSION, created: new Date().toISOString(), server: core.version, hosts: core.config.hosts, lastApplied }) + '\n');
     for (;;) {
+      if (opts.signal?.aborted) throw new CommandError('the backup was cancelled (the requester went away); no file was written');
       const chunk = await it.nextv(1000);
       if (chunk.length === 0) break;
       let text = '';
@@ -91,8 +92,11 @@ async function storedTables(db: RowDb): Promise<string[]> {
   }
 }
 
-async function* lines(file: string): AsyncGenerator<{ n: number; line: string }> {
-  const rl = createInterface({ input: await openInFile(file), crlfDelay: Infinity });
+/** How restore names the file in its messages: the caller's name; line numbers only for the CLI's operator. */
+interface Shown { file: string; name?: string; positions?: boolean }
+
+async function* lines(f: Shown): AsyncGenerator<{ n: number; line: string }> {
+  const rl = createInterface({ input: await openInFile(f.file, { nofollow: f.positions === false }), crlfDelay: Infinity });
   let n = 0;
   for await (const line of rl) {
     n++;
@@ -101,14 +105,15 @@ async function* lines(file: string): AsyncGenerator<{ n: number; line: string }>
 }
 
 /** Pass 1: the whole file must parse and end with a trailer that matches, before anything is touched. */
-async function check(file: string): Promise<{ header: Header; rows: number; tables: Record<string, number> }> {
+async function check(f: Shown): Promise<{ header: Header; rows: number; tables: Record<string, number> }> {
+  const file = f.name ?? f.file;
   let header: Header | null = null;
   let trailer: { rows: number } | null = null;
   let rows = 0;
   const tables: Record<string, number> = {};
-  for await (const { n, line } of lines(file)) {
+  for await (const { n, line } of lines(f)) {
     const bad = (why: string): never => {
-      throw new CommandError(`${file} line ${n}: ${why}; nothing was restored`);
+      throw new CommandError(`${file}${f.positions === false ? '' : ` line ${n}`}: ${why}; nothing was restored`);
     };
     let rec: Record<string, unknown>;
     try {
@@ -134,14 +139,16 @@ async function check(file: string): Promise<{ header: Header; rows: number; tabl
   }
   if (!header) throw new CommandError(`${file} is empty; nothing was restored`);
   if (!trailer) throw new CommandError(`${file} has no end record: the backup is incomplete (truncated?); nothing was restored`);
-  if (trailer.rows !== rows) throw new CommandError(`${file} holds ${rows} rows but its end record says ${trailer.rows}; nothing was restored`);
+  if (trailer.rows !== rows) {
+    throw new CommandError(f.positions === false ? `${file}: its rows do not match its end record (damaged file?); nothing was restored` : `${file} holds ${rows} rows but its end record says ${trailer.rows}; nothing was restored`);
+  }
   return { header, rows, tables };
 }
 
-export async function restoreStore(core: Core, opts: { file: string; progress?: Progress; every?: number }): Promise<RestoreReport> {
+export async function restoreStore(core: Core, opts: Shown & { progress?: Progress; every?: number }): Promise<RestoreReport> {
   const db = rawDb(core.store);
   const every = opts.every ?? 100_000;
-  const { header, rows, tables } = await check(opts.file);
+  const { header, rows, tables } = await check(opts);
   const warnings: string[] = [];
   const missing = core.config.hosts.filter((h) => !header.hosts?.includes(h));
   const extra = (header.hosts ?? []).filter((h) => !core.config.hosts.includes(h));
@@ -159,7 +166,7 @@ export async function restoreStore(core: Core, opts: { file: string; progress?: 
     ops = [];
     bytes = 0;
   };
-  for await (const { line } of lines(opts.file)) {
+  for await (const { line } of lines(opts)) {
     const rec = JSON.parse(line) as { t?: string; k: string; v: Json };
     if (typeof rec.t !== 'string') continue; // header and trailer
     ops.push({ type: 'put', table: rec.t, key: rec.k, value: rec.v });

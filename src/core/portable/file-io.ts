@@ -1,19 +1,15 @@
-// Files for export, import, backup and restore: written to a temporary name and renamed when complete (a
-// crash never leaves a half-written file under the requested name), gzip when the name ends in .gz, and
-// read back with gzip detected from the magic bytes.
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+// Files for export, import, backup and restore: written to a temporary name and moved into place when
+// complete (a crash never leaves a half-written file under the requested name; without overwrite the move
+// fails if the name was taken meanwhile), gzip when the name ends in .gz, and read back with gzip detected
+// from the magic bytes.
+import { constants, createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { link, open, rename, rm, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import { createGunzip, createGzip, type Gzip } from 'node:zlib';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { CommandError } from '../admin/command-def.js';
-
-/** A relative path from REST or ad-hoc commands is taken relative to the data directory (the CLI sends absolute ones). */
-export function resolvePath(file: unknown, dataDir: string): string {
-  if (typeof file !== 'string' || file.trim() === '') throw new CommandError('a file name is required');
-  return isAbsolute(file) ? file : resolve(dataDir, file);
-}
 
 export interface OutFile {
   /** Write text; resolves when the stream can take more (backpressure). */
@@ -24,11 +20,14 @@ export interface OutFile {
   abort(): Promise<void>;
 }
 
-export async function createOutFile(path: string): Promise<OutFile> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+/** `overwrite` false: commit fails (conflict) if `path` exists by then, and never replaces it. */
+export async function createOutFile(path: string, opts: { overwrite?: boolean } = {}): Promise<OutFile> {
+  const overwrite = opts.overwrite ?? true;
+  // A fresh random name, created exclusively: a file or link planted under a predictable name is never followed.
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   let fh;
   try {
-    fh = await open(tmp, 'w', 0o600); // exports hold credentials (SCRAM keys) and private data
+    fh = await open(tmp, 'wx', 0o600); // exports hold credentials (SCRAM keys) and private data
   } catch (err) {
     throw new CommandError(`cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'invalid');
   }
@@ -53,7 +52,15 @@ export async function createOutFile(path: string): Promise<OutFile> {
       if (failed) throw failed;
       await fh.sync();
       await fh.close();
-      await rename(tmp, path);
+      if (overwrite) return rename(tmp, path);
+      try {
+        await link(tmp, path); // atomic: fails with EEXIST rather than replace what appeared meanwhile
+      } catch (err) {
+        await rm(tmp, { force: true });
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new CommandError(`${basename(path)} already exists; pass overwrite: true to replace it`, 'conflict');
+        throw err;
+      }
+      await unlink(tmp);
     },
     async abort() {
       sink.destroy();
@@ -63,25 +70,29 @@ export async function createOutFile(path: string): Promise<OutFile> {
   };
 }
 
-/** A file's bytes, gunzipped when it starts with the gzip magic. */
-export async function openInFile(path: string): Promise<Readable> {
+/**
+ * A file's bytes, gunzipped when it starts with the gzip magic. `nofollow`: refuse a symbolic link (the caller
+ * resolved and checked the real path; a link put there since is not followed). Opened once: what was
+ * checked is what is read.
+ */
+export async function openInFile(path: string, opts: { nofollow?: boolean } = {}): Promise<Readable> {
   let magic: Buffer;
+  let fh;
   try {
-    const fh = await open(path, 'r');
-    try {
-      const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
-      magic = buffer.subarray(0, bytesRead);
-    } finally {
-      await fh.close();
-    }
+    fh = await open(path, constants.O_RDONLY | (opts.nofollow ? constants.O_NOFOLLOW : 0));
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
+    magic = buffer.subarray(0, bytesRead);
   } catch (err) {
+    await fh?.close();
     const code = (err as NodeJS.ErrnoException).code;
-    throw new CommandError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? (err as Error).message}`, code === 'ENOENT' ? 'not-found' : 'invalid');
+    const why = code === 'ENOENT' ? 'no such file' : code === 'ELOOP' ? 'it is a symbolic link' : code === 'EISDIR' ? 'it is a directory' : code ?? (err as Error).message;
+    throw new CommandError(`cannot read ${path}: ${why}`, code === 'ENOENT' ? 'not-found' : 'invalid');
   }
-  const raw = createReadStream(path, { highWaterMark: 256 * 1024 });
+  const raw = createReadStream('', { fd: fh, start: 0, highWaterMark: 64 * 1024 }); // the stream owns the handle and closes it
   if (magic.length === 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
     const gunzip = createGunzip();
     raw.on('error', (err) => gunzip.destroy(err));
+    gunzip.on('close', () => raw.destroy()); // the reader stopped early: the file is closed too
     return raw.pipe(gunzip);
   }
   return raw;

@@ -21,12 +21,18 @@ export interface ExportReport {
   warnings: string[];
 }
 
-export async function exportPie(core: Core, opts: { file: string; host?: string; progress?: Progress; every?: number }): Promise<ExportReport> {
+/**
+ * Line breaks inside text and attribute values as character references: what a user typed (a vCard field)
+ * never starts a line of its own in the file, and the document reads back the same (XML 1.0 §4.1).
+ */
+const oneLine = (s: string) => s.replace(/\r/g, '&#13;').replace(/\n/g, '&#10;');
+
+export async function exportPie(core: Core, opts: { file: string; overwrite?: boolean; host?: string; progress?: Progress; every?: number; signal?: AbortSignal }): Promise<ExportReport> {
   const hosts = opts.host ? [opts.host] : core.config.hosts;
   for (const h of hosts) if (!core.config.hosts.includes(h)) throw new CommandError(`${h} is not one of this server's hosts (${core.config.hosts.join(', ')})`);
   const every = opts.every ?? 1000;
   const data = new UserData(core);
-  const out = await createOutFile(opts.file);
+  const out = await createOutFile(opts.file, { overwrite: opts.overwrite });
   const report: ExportReport = { file: opts.file, hosts: [], users: 0, rosterItems: 0, vcards: 0, privateElements: 0, offlineMessages: 0, warnings: [] };
   try {
     await out.write(`<?xml version='1.0' encoding='UTF-8'?>\n<server-data xmlns='${NS_PIE}'>\n`);
@@ -34,8 +40,9 @@ export async function exportPie(core: Core, opts: { file: string; host?: string;
       await out.write(`<host jid='${escapeXML(host)}'>\n`);
       let n = 0;
       const add = async (bare: Jid, creds: Parameters<UserData['toElement']>[1]) => {
+        if (opts.signal?.aborted) throw new CommandError('the export was cancelled (the requester went away); no file was written');
         const { el, counts } = await data.toElement(bare, creds);
-        await out.write(`${el.toString()}\n`);
+        await out.write(`${oneLine(el.toString())}\n`);
         n++;
         report.rosterItems += counts.rosterItems!;
         report.vcards += counts.vcards!;

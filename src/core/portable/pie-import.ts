@@ -2,7 +2,10 @@
 // migrator output) into the stores, one <user> at a time. Re-importing updates accounts, rosters, vCards and
 // private data in place and stores each offline message once.
 import type { Core } from '../core.js';
+import type { ModuleManager } from '../modules/module-manager.js';
+import type { ModuleDefinition } from '../modules/module-definition.js';
 import { PieReader } from './pie-reader.js';
+import { dataLimits } from './module-limits.js';
 import type { Progress } from './pie-export.js';
 import { emptyCounts, UserData, type ImportCounts } from './user-data.js';
 
@@ -13,15 +16,30 @@ export interface ImportReport extends ImportCounts {
   unknownHosts: Record<string, number>;
 }
 
-export async function importPie(core: Core, opts: { file: string; progress?: Progress; every?: number }): Promise<ImportReport> {
+export interface ImportOptions {
+  file: string;
+  /** The file as the requester named it (messages); `positions`: messages may give offsets and server paths. */
+  name?: string;
+  positions?: boolean;
+  progress?: Progress;
+  every?: number;
+  /** Stop between two users when aborted (the requester went away or cancelled). */
+  signal?: AbortSignal;
+  /** Where the data modules' limits are read from (module-limits.ts). */
+  modules?: ModuleManager;
+  definitions?: Record<string, ModuleDefinition<any, any>>;
+}
+
+export async function importPie(core: Core, opts: ImportOptions): Promise<ImportReport> {
   const every = opts.every ?? 1000;
-  const data = new UserData(core);
+  const data = new UserData(core, await dataLimits(core, opts));
   const counts = emptyCounts();
   const hosts: Record<string, number> = {};
   const unknownHosts: Record<string, number> = {};
   const routedWarned = new Set<string>();
   const reader = new PieReader({
     warn: (m) => void (counts.warnings.length < 200 && counts.warnings.push(m)),
+    skip: (host, name, reason) => void counts.skipped.push({ jid: `${name}@${host}`, reason }),
     async user(host, el) {
       const h = host.toLowerCase();
       if (!core.config.hosts.includes(h)) {
@@ -37,8 +55,8 @@ export async function importPie(core: Core, opts: { file: string; progress?: Pro
       hosts[h] = (hosts[h] ?? 0) + 1;
       if (counts.users % every === 0) opts.progress?.(`import: ${counts.users} users (${counts.created} created, ${counts.updated} updated)`);
     },
-  });
-  await reader.read(opts.file);
+  }, { limits: core.config.import_limits, signal: opts.signal, positions: opts.positions ?? true });
+  await reader.read(opts.file, opts.name ?? opts.file);
   for (const [h, n] of Object.entries(unknownHosts)) {
     counts.warnings.push(`${h} is not one of this server's hosts (${core.config.hosts.join(', ')}): its ${n} users were not imported; add it to hosts first`);
   }
@@ -48,6 +66,10 @@ export async function importPie(core: Core, opts: { file: string; progress?: Pro
   }
   if (counts.noCredentials.length) {
     counts.warnings.push(`${counts.noCredentials.length} accounts had no credentials in the file and got a random password: set one with "xmppd user passwd"`);
+  }
+  const over = Object.entries(counts.overLimit).filter(([, n]) => n > 0);
+  if (over.length) {
+    counts.warnings.push(`not imported (over this server's limits): ${over.map(([k, n]) => `${n} ${k}`).join(', ')}`);
   }
   if (counts.sha1Only) {
     counts.warnings.push(`${counts.sha1Only} accounts have SCRAM-SHA-1 keys only: they log in with SCRAM-SHA-1 or PLAIN; SCRAM-SHA-256 works once their password is set again`);

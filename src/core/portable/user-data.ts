@@ -12,6 +12,7 @@ import { AccountRows } from './account-rows.js';
 import { NS_CLIENT, NS_PIE, NS_PIE_SCRAM, NS_PRIVATE, NS_ROSTER, NS_VCARD, parseScram, scramElement, standalone } from './pie-format.js';
 import { RosterRows, type RosterItem } from './roster-rows.js';
 import { OfflineRows, PrivateRows, VcardRows } from './user-rows.js';
+import type { DataLimits } from './module-limits.js';
 
 export interface ImportCounts {
   users: number;
@@ -29,6 +30,8 @@ export interface ImportCounts {
   offlineMessages: number;
   offlineDuplicates: number;
   skipped: Array<{ jid: string; reason: string }>;
+  /** Data left out because it is over the limits of the module that serves it (vcard.max_size, ...). */
+  overLimit: { vcards: number; privateNamespaces: number; rosterItems: number; offlineMessages: number };
   /** Kinds of user data xmppd does not import ({namespace}name -> users that had it): privacy lists, PEP, MAM... */
   ignored: Record<string, number>;
   warnings: string[];
@@ -36,7 +39,8 @@ export interface ImportCounts {
 
 export const emptyCounts = (): ImportCounts => ({
   users: 0, created: 0, updated: 0, plainPasswords: 0, scramCredentials: 0, noCredentials: [], sha1Only: 0,
-  rosterItems: 0, vcards: 0, privateNamespaces: 0, offlineMessages: 0, offlineDuplicates: 0, skipped: [], ignored: {}, warnings: [],
+  rosterItems: 0, vcards: 0, privateNamespaces: 0, offlineMessages: 0, offlineDuplicates: 0, skipped: [],
+  overLimit: { vcards: 0, privateNamespaces: 0, rosterItems: 0, offlineMessages: 0 }, ignored: {}, warnings: [],
 });
 
 const MAX_WARNINGS = 200;
@@ -55,7 +59,7 @@ export class UserData {
   readonly privates: PrivateRows;
   readonly offline: OfflineRows;
 
-  constructor(readonly core: Core) {
+  constructor(readonly core: Core, readonly limits: DataLimits = {}) {
     this.accounts = new AccountRows(core);
     this.roster = new RosterRows(core);
     this.vcards = new VcardRows(core);
@@ -156,8 +160,16 @@ export class UserData {
 
     const vcard = user.getChild('vCard', NS_VCARD);
     if (vcard) {
-      await this.vcards.set(bare, standalone(vcard));
-      c.vcards++;
+      const card = standalone(vcard);
+      const size = Buffer.byteLength(card.toString(), 'utf8');
+      const max = this.limits.vcardMaxSize;
+      if (max !== undefined && size > max) {
+        warn(`${jid}: the vCard is ${size} bytes, over vcard.max_size (${max}); not imported`);
+        c.overLimit.vcards++;
+      } else {
+        await this.vcards.set(bare, card);
+        c.vcards++;
+      }
     }
 
     const byNs = new Map<string, Element[]>();
@@ -171,14 +183,27 @@ export class UserData {
         byNs.set(ns, [...(byNs.get(ns) ?? []), standalone(el)]);
       }
     }
+    const maxPrivate = this.limits.privateMaxSize;
+    for (const [ns, els] of byNs) {
+      const size = els.reduce((n, el) => n + Buffer.byteLength(el.toString(), 'utf8'), 0);
+      if (maxPrivate !== undefined && size > maxPrivate) {
+        warn(`${jid}: private data for "${ns}" is ${size} bytes, over private.max_size (${maxPrivate}); not imported`);
+        c.overLimit.privateNamespaces++;
+        byNs.delete(ns);
+      }
+    }
     await this.privates.set(bare, byNs);
     c.privateNamespaces += byNs.size;
 
     const msgs = user.getChildren('offline-messages').flatMap((o) => o.getChildElements().filter((m) => m.getName() === 'message'));
     if (msgs.length) {
-      const [stored, dupes] = await this.offline.append(bare, host, msgs);
+      const [stored, dupes, over] = await this.offline.append(bare, host, msgs, this.limits.offlineMaxMessages);
       c.offlineMessages += stored;
       c.offlineDuplicates += dupes;
+      if (over) {
+        warn(`${jid}: ${over} offline messages over offline.max_messages (${this.limits.offlineMaxMessages}); not imported`);
+        c.overLimit.offlineMessages += over;
+      }
     }
   }
 
@@ -218,9 +243,25 @@ export class UserData {
       stanza.attrs.to ??= owner.bareString();
       pending.set(from.bareString(), elementToJson(stanza));
     }
+    // roster.max_items bounds the items the user sees, and (separately) the hidden records of strangers'
+    // requests, as the roster module does: contacts already there are updated, new ones only up to the limit.
+    const max = this.limits.rosterMaxItems;
+    const current = max === undefined ? [] : await this.roster.list(owner);
+    const have = new Set(current.map((i) => i.jid));
+    let visible = current.filter((i) => !i.hidden).length;
+    let hidden = current.length - visible;
+    let over = 0;
     for (const contact of new Set([...want.keys(), ...pending.keys()])) {
       const fromFile = want.get(contact);
       const stanza = pending.get(contact);
+      if (max !== undefined && !have.has(contact)) {
+        if ((fromFile ? visible : hidden) >= max) {
+          over++;
+          continue;
+        }
+        if (fromFile) visible++;
+        else hidden++;
+      }
       const mutate = (cur: RosterItem | undefined): RosterItem => {
         const base: RosterItem = fromFile ? { ...fromFile } : cur ?? { jid: contact, subscription: 'none', ask: false, approved: false, pendingIn: false, groups: [], hidden: true };
         // A request the file does not mention is left as it is here.
@@ -234,6 +275,10 @@ export class UserData {
       } catch (err) {
         warn(`${owner.bareString()}: roster item ${contact} not imported: ${(err as Error).message}`);
       }
+    }
+    if (over) {
+      warn(`${owner.bareString()}: ${over} roster items over roster.max_items (${max}); not imported`);
+      c.overLimit.rosterItems += over;
     }
   }
 }

@@ -98,12 +98,14 @@ export class OfflineRows {
   /**
    * Append messages after the newest stored one, skipping any already stored (same stanza apart from its
    * delay stamps, and the same stamp when the file gives one): importing a file twice stores each once.
-   * Returns [stored, duplicates].
+   * At most `max` messages in the queue (offline.max_messages); the rest are counted, not stored.
+   * Returns [stored, duplicates, over the limit].
    */
-  async append(bare: Jid, host: string, messages: Element[], attempt = 0): Promise<[number, number]> {
+  async append(bare: Jid, host: string, messages: Element[], max = Infinity, attempt = 0): Promise<[number, number, number]> {
     const prefix = userPrefix(bare);
     const existing = new Map<string, Set<string>>();
-    for (const r of await this.table.range({ prefix })) {
+    const rows = await this.table.range({ prefix });
+    for (const r of rows) {
       try {
         const k = identity(parseXml(r.value.xml));
         existing.set(k, (existing.get(k) ?? new Set()).add(r.value.stamp));
@@ -113,6 +115,7 @@ export class OfflineRows {
     }
     let stored = 0;
     let dupes = 0;
+    let over = 0;
     const ops = [];
     const [last] = await this.table.range({ prefix, reverse: true, limit: 1 });
     let seq = last ? Number.parseInt(last.key.slice(prefix.length), 10) : 0;
@@ -126,6 +129,10 @@ export class OfflineRows {
         dupes++;
         continue;
       }
+      if (rows.length + stored >= max) {
+        over++;
+        continue;
+      }
       // XEP-0160 §2 / XEP-0203: stored messages carry when they were stored; keep the file's stamp.
       const stamp = given ?? new Date().toISOString();
       if (!delay) el.cnode(xml('delay', { xmlns: NS_DELAY, from: host, stamp }, 'Offline Storage'));
@@ -134,14 +141,14 @@ export class OfflineRows {
       ops.push({ type: 'put' as const, table: OFFLINE, key: prefix + String(seq).padStart(SEQ_DIGITS, '0'), value: { xml: el.toString(), stamp, from: String(el.attrs.from ?? host) } as never });
       stored++;
     }
-    if (!ops.length) return [0, dupes];
+    if (!ops.length) return [0, dupes, over];
     // The new keys must still be free: the module may have stored a message meanwhile (then: re-read, retry).
     const r = await this.core.store.transact(ops, ops.map((o) => ({ type: 'absent' as const, table: OFFLINE, key: o.key })));
     if (!r.ok) {
       if (attempt >= 8) throw new Error(`the offline queue of ${bare.bareString()} kept changing; try again`);
-      return this.append(bare, host, messages, attempt + 1);
+      return this.append(bare, host, messages, max, attempt + 1);
     }
-    return [stored, dupes];
+    return [stored, dupes, over];
   }
 }
 

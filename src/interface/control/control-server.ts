@@ -38,6 +38,9 @@ export class ControlServer {
     this.clients.add(sock);
     sock.on('close', () => this.clients.delete(sock));
     sock.on('error', () => {});
+    // The CLI hanging up (Ctrl-C, its timeout) cancels what it asked for: an import stops between two users.
+    const cancel = new AbortController();
+    sock.on('close', () => cancel.abort());
     let buf = '';
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
@@ -47,12 +50,12 @@ export class ControlServer {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        void this.handle(sock, line);
+        void this.handle(sock, line, cancel.signal);
       }
     });
   }
 
-  private async handle(sock: Socket, line: string): Promise<void> {
+  private async handle(sock: Socket, line: string, signal: AbortSignal): Promise<void> {
     let req: { id?: unknown; cmd?: unknown; args?: Record<string, unknown> };
     try {
       req = JSON.parse(line);
@@ -61,7 +64,8 @@ export class ControlServer {
       return;
     }
     try {
-      const result = await runCommand(this.target, String(req.cmd), req.args ?? {});
+      // Whoever can open this socket (0600) is the server's own user: file commands take any path.
+      const result = await runCommand(this.target, String(req.cmd), req.args ?? {}, { origin: 'cli', signal });
       this.log.info('admin command', { cmd: req.cmd });
       sock.write(JSON.stringify({ id: req.id, ok: true, result }) + '\n');
     } catch (err) {

@@ -72,14 +72,22 @@ export function httpHandler(core: Core, admin: AdminTarget) {
     }
     const missing = cmd.args.filter((a) => !a.endsWith('?') && (args[a] === undefined || args[a] === ''));
     if (missing.length) return send(400, { error: `missing argument(s): ${missing.join(', ')}` });
+    // A client that hangs up cancels long work (an import stops between two users, an export or backup
+    // leaves no file); REST callers read and write files only inside admin_files_dir.
+    const cancel = new AbortController();
+    const onClose = () => cancel.abort();
+    req.socket.once('close', onClose);
     try {
-      const result = await cmd.run(admin, args);
+      const result = await cmd.run(admin, args, { origin: 'rest', signal: cancel.signal });
       log.info('admin API command', { cmd: name });
       send(200, { ok: true, result });
     } catch (err) {
+      if (cancel.signal.aborted) return void log.info('admin API command cancelled: the client went away', { cmd: name });
       if (err instanceof CommandError) return send(STATUS_OF[err.kind], { error: err.message });
       if (err instanceof OperatorError) return send(400, { error: err.message, code: err.code });
       throw err;
+    } finally {
+      req.socket.off('close', onClose);
     }
   }
 }
