@@ -11,7 +11,8 @@
 //
 // Options: --sessions N (10000), --batch N concurrent logins (50), --hold S seconds (5), --rounds R of
 // login/close (1), --hostile (failed logins, half-open and abrupt resets, N connections), --snapshots DIR,
-// --malloc-arena-max N (sets MALLOC_ARENA_MAX for the server), --json (one JSON line at the end).
+// --malloc-arena-max N, --glibc-tunables T (MALLOC_ARENA_MAX / GLIBC_TUNABLES for the server), --malloc-probe (Linux + gdb: glibc's in-use vs
+// held native bytes after each GC, and RSS after malloc_trim(0) at the end), --json (one JSON line at the end).
 // Clients bind to 127.0.1.x, 100 per address, so limits.max_connections_per_ip keeps its default.
 import { fork, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -120,6 +121,8 @@ async function parent() {
   const HOSTILE = flag('--hostile');
   const SNAPS = opt('--snapshots', '');
   const arenaMax = opt('--malloc-arena-max', '');
+  const PROBE = flag('--malloc-probe');
+  const tunables = opt('--glibc-tunables', '');
   const say = (...m) => process.stderr.write(`[memory-churn] ${m.join(' ')}\n`);
   if (!existsSync(join(REPO, 'dist/src/main.js'))) { say('dist/ is missing: npm run build first'); process.exit(1); }
 
@@ -152,7 +155,21 @@ async function parent() {
 
   const env = { ...process.env };
   if (arenaMax) env.MALLOC_ARENA_MAX = arenaMax;
-  const srv = fork(fileURLToPath(import.meta.url), ['--child', cfgPath], { execArgv: ['--expose-gc'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  if (tunables) env.GLIBC_TUNABLES = tunables;
+  // MEMORY_CHURN_WRAP="heaptrack -o /tmp/ht" runs the server under a tool (which then runs node itself).
+  const wrap = (process.env.MEMORY_CHURN_WRAP ?? '').split(' ').filter(Boolean);
+  const srv = fork(fileURLToPath(import.meta.url), ['--child', cfgPath], {
+    env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    ...(wrap.length ? { execPath: wrap[0], execArgv: [...wrap.slice(1), process.execPath, '--expose-gc'] } : { execArgv: ['--expose-gc'] }),
+  });
+  // The server's stderr passes through; glibc's malloc_stats() output (--malloc-probe) is picked out of it.
+  let errText = '';
+  srv.stderr.on('data', (d) => {
+    errText = (errText + d).slice(-65536);
+    // malloc_stats() output is summarised by record(), not shown.
+    const shown = String(d).split('\n').filter((l) => !/^(Arena \d+:|Total \(incl|system bytes|in use bytes|max mmap)/.test(l)).join('\n');
+    if (shown.trim()) process.stderr.write(shown.endsWith('\n') ? shown : shown + '\n');
+  });
   const port = await new Promise((res, rej) => {
     srv.once('message', (m) => (m.ready ? res(m.port) : rej(new Error('server did not start'))));
     srv.once('exit', (code) => rej(new Error(`server exited with ${code}`)));
@@ -167,13 +184,34 @@ async function parent() {
   const reset = (sock) => (sock._parent ?? sock).resetAndDestroy();
   const localAddress = (i) => `127.0.1.${1 + Math.floor(i / 100) % 250}`;
   const rows = [];
+  /**
+   * --malloc-probe (Linux, gdb): glibc's own account of the server's native heap, asked with gdb attached
+   * for a moment. "in use" is what is allocated (a native leak grows it); "system" is what malloc holds
+   * from the OS (freed but kept, e.g. by fragmentation, is the difference).
+   */
+  const gdb = (expr) => spawnSync('gdb', ['-p', String(srv.pid), '-batch', '-nx', '-ex', `call ${expr}`], { encoding: 'utf8' });
+  const mallocStats = async () => {
+    if (!PROBE) return {};
+    errText = '';
+    const r = gdb('(void)malloc_stats()');
+    if (r.status !== 0) { say(`gdb failed: ${r.stderr.slice(0, 300)}`); return {}; }
+    for (let i = 0; i < 50; i++) {
+      const total = /Total \(incl\. mmap\):\s*system bytes\s*=\s*(\d+)\s*in use bytes\s*=\s*(\d+)/.exec(errText);
+      if (total) return { malloc_system_mb: MB(Number(total[1])), malloc_in_use_mb: MB(Number(total[2])) };
+      await sleep(100);
+    }
+    return {};
+  };
   const record = async (phase, gc = false) => {
     const { stats: s } = await ask(gc ? 'gc' : 'stats');
+    const probe = gc ? await mallocStats() : {};
     const row = { phase, gc, rss_mb: MB(s.rss), heap_used_mb: MB(s.heapUsed), heap_total_mb: MB(s.heapTotal), external_mb: MB(s.external),
       malloc_heap_mb: MB(s.mallocHeap), anon_mb: MB(s.anon), file_mb: MB(s.file),
       array_buffers_mb: MB(s.arrayBuffers), tracked: s.tracked, sessions: s.sessions, per_ip: s.perIp, live_conns: s.liveConns,
       live_sockets: s.liveSockets, tcp_handles: s.tcp, timers: s.timers };
+    Object.assign(row, probe);
     rows.push(row);
+    if (probe.malloc_system_mb !== undefined) say(`${''.padEnd(32)}malloc: system ${probe.malloc_system_mb} MB, in use ${probe.malloc_in_use_mb} MB`);
     say(`${phase.padEnd(28)} ${gc ? 'gc ' : '   '} rss ${String(row.rss_mb).padStart(7)} MB  heapUsed ${String(row.heap_used_mb).padStart(6)} / ${String(row.heap_total_mb).padStart(6)} MB  [heap] ${String(row.malloc_heap_mb).padStart(6)} anon ${String(row.anon_mb).padStart(6)} MB  conns ${row.tracked} sessions ${row.sessions} perIp ${row.per_ip} live conns/sockets ${row.live_conns}/${row.live_sockets} tcp ${row.tcp_handles} timers ${row.timers}`);
     return s;
   };
@@ -233,6 +271,11 @@ async function parent() {
   }
   await sleep(10_000);
   await record('closed + 10 s', true);
+  if (PROBE) {
+    // What malloc_trim(0) gives back is memory glibc kept although nothing uses it.
+    gdb('(int)malloc_trim(0)');
+    await record('after malloc_trim(0)', true);
+  }
   const snapAfter = await snapshot('after-close');
 
   if (HOSTILE) {
@@ -308,7 +351,7 @@ async function parent() {
     const deltas = [...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)]).filter(([, d]) => d > 0).sort((x, y) => y[1] - x[1]).slice(0, 25);
     for (const [k, d] of deltas) say(`  +${String(d).padStart(7)}  ${k}`);
   }
-  if (flag('--json')) process.stdout.write(JSON.stringify({ sessions: N, rounds: ROUNDS, hostile: HOSTILE, malloc_arena_max: arenaMax || null, rows }) + '\n');
+  if (flag('--json')) process.stdout.write(JSON.stringify({ sessions: N, rounds: ROUNDS, hostile: HOSTILE, malloc_arena_max: arenaMax || null, glibc_tunables: tunables || null, rows }) + '\n');
 }
 
 /** Object counts by constructor name in a V8 heap snapshot (type "object" nodes only). */
