@@ -11,7 +11,8 @@
 //
 // Options: --sessions N (10000), --batch N concurrent logins (50), --hold S seconds (5), --rounds R of
 // login/close (1), --hostile (failed logins, half-open and abrupt resets, N connections), --snapshots DIR,
-// --malloc-arena-max N, --glibc-tunables T (MALLOC_ARENA_MAX / GLIBC_TUNABLES for the server), --malloc-probe (Linux + gdb: glibc's in-use vs
+// --malloc-arena-max N, --glibc-tunables T (MALLOC_ARENA_MAX / GLIBC_TUNABLES for the server), --server-env K=V
+// (any variable for the server only, e.g. LD_PRELOAD of another allocator), --malloc-probe (Linux + gdb: glibc's in-use vs
 // held native bytes after each GC, and RSS after malloc_trim(0) at the end), --json (one JSON line at the end).
 // Clients bind to 127.0.1.x, 100 per address, so limits.max_connections_per_ip keeps its default.
 import { fork, spawnSync } from 'node:child_process';
@@ -156,6 +157,9 @@ async function parent() {
   const env = { ...process.env };
   if (arenaMax) env.MALLOC_ARENA_MAX = arenaMax;
   if (tunables) env.GLIBC_TUNABLES = tunables;
+  // --server-env K=V (repeatable), e.g. LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+  const serverEnv = args.flatMap((a, i) => (a === '--server-env' && args[i + 1] ? [args[i + 1]] : []));
+  for (const kv of serverEnv) env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
   // MEMORY_CHURN_WRAP="heaptrack -o /tmp/ht" runs the server under a tool (which then runs node itself).
   const wrap = (process.env.MEMORY_CHURN_WRAP ?? '').split(' ').filter(Boolean);
   const srv = fork(fileURLToPath(import.meta.url), ['--child', cfgPath], {
@@ -351,7 +355,7 @@ async function parent() {
     const deltas = [...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)]).filter(([, d]) => d > 0).sort((x, y) => y[1] - x[1]).slice(0, 25);
     for (const [k, d] of deltas) say(`  +${String(d).padStart(7)}  ${k}`);
   }
-  if (flag('--json')) process.stdout.write(JSON.stringify({ sessions: N, rounds: ROUNDS, hostile: HOSTILE, malloc_arena_max: arenaMax || null, glibc_tunables: tunables || null, rows }) + '\n');
+  if (flag('--json')) process.stdout.write(JSON.stringify({ sessions: N, rounds: ROUNDS, hostile: HOSTILE, malloc_arena_max: arenaMax || null, glibc_tunables: tunables || null, server_env: serverEnv, rows }) + '\n');
 }
 
 /** Object counts by constructor name in a V8 heap snapshot (type "object" nodes only). */
