@@ -216,7 +216,7 @@ async function parent() {
     Object.assign(row, probe);
     rows.push(row);
     if (probe.malloc_system_mb !== undefined) say(`${''.padEnd(32)}malloc: system ${probe.malloc_system_mb} MB, in use ${probe.malloc_in_use_mb} MB`);
-    say(`${phase.padEnd(28)} ${gc ? 'gc ' : '   '} rss ${String(row.rss_mb).padStart(7)} MB  heapUsed ${String(row.heap_used_mb).padStart(6)} / ${String(row.heap_total_mb).padStart(6)} MB  [heap] ${String(row.malloc_heap_mb).padStart(6)} anon ${String(row.anon_mb).padStart(6)} MB  conns ${row.tracked} sessions ${row.sessions} perIp ${row.per_ip} live conns/sockets ${row.live_conns}/${row.live_sockets} tcp ${row.tcp_handles} timers ${row.timers}`);
+    say(`${phase.padEnd(28)} ${gc ? 'gc ' : '   '} rss ${String(row.rss_mb).padStart(7)} MB  heapUsed ${String(row.heap_used_mb).padStart(6)} / ${String(row.heap_total_mb).padStart(6)} MB  [heap] ${String(row.malloc_heap_mb).padStart(6)} anon ${String(row.anon_mb).padStart(6)} MB  conns ${row.tracked} sessions ${row.sessions} perIp ${row.per_ip} live conns/sockets ${row.live_conns}/${row.live_sockets} tcp ${row.tcp_handles} ref'd timers ${row.timers}`);
     return s;
   };
   const snapshot = async (name) => {
