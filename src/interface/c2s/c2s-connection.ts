@@ -66,6 +66,8 @@ export class C2SConnection implements Session {
   });
   private negotiationTimer: NodeJS.Timeout | null;
   private sendQueueCheck: NodeJS.Immediate | null = null;
+  /** close()'s deadline for the peer's closing tag; cleared in closed() so it never keeps a dead connection alive. */
+  private lingerTimer: NodeJS.Timeout | null = null;
   private corked = false;
   private readonly uncork = (): void => {
     if (!this.corked) return;
@@ -176,7 +178,8 @@ export class C2SConnection implements Session {
     this.phase = 'closed';
     this.socket.end();
     // Don't wait forever for the peer's closing tag (RFC 6120 §4.4).
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), 2000);
+    this.lingerTimer.unref();
   }
 
   private closed(reason: string): void {
@@ -184,6 +187,10 @@ export class C2SConnection implements Session {
     this.ipSlot.release();
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
+    // The socket is gone: without this, every cleanly closed connection (with its parser and TLS socket)
+    // stayed reachable from the timer for 2 s, thousands of them after a mass disconnect.
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
     const wasOpen = this.phase !== 'closed';
     this.phase = 'closed';
     if (this.bound) {
