@@ -7,10 +7,12 @@ import { tlsExporter, tlsServerEndPoint } from '../../src/core/sasl/channel-bind
 import { TextSocket } from './text-socket.js';
 
 export class RawClient extends TextSocket {
-  static async connect(port: number, opts: { tls?: boolean; servername?: string } = {}): Promise<RawClient> {
+  /** `localAddress`: the client's own loopback address (such as 127.0.0.2), to appear as another client host. */
+  static async connect(port: number, opts: { tls?: boolean; servername?: string; localAddress?: string } = {}): Promise<RawClient> {
+    const local = opts.localAddress ? { localAddress: opts.localAddress } : {};
     const sock = opts.tls
-      ? tlsConnect({ port, host: '127.0.0.1', servername: opts.servername ?? 'localhost', rejectUnauthorized: false, ALPNProtocols: ['xmpp-client'] })
-      : netConnect({ port, host: '127.0.0.1' });
+      ? tlsConnect({ port, host: '127.0.0.1', ...local, servername: opts.servername ?? 'localhost', rejectUnauthorized: false, ALPNProtocols: ['xmpp-client'] })
+      : netConnect({ port, host: '127.0.0.1', ...local });
     await new Promise<void>((resolve, reject) => {
       sock.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
       sock.once('error', reject);

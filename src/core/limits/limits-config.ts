@@ -1,13 +1,14 @@
 // The `limits` section of the configuration (shapers and limits, in ejabberd's spirit): validation and
 // defaults; every error names the YAML path. 0 means unlimited everywhere.
 import type { AclSpec, LimitsConfig, ShaperConfig } from '../config/types.js';
+import { buildAuthLimits, DEFAULT_AUTH_LIMITS } from './auth-throttle-config.js';
 
 type Fail = (yamlPath: string, problem: string) => never;
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const SHAPER_KEYS = ['bytes_per_second', 'stanzas_per_second', 'max_burst'];
-const LIMIT_KEYS = ['c2s', 's2s', 'max_sessions_per_user', 'max_connections_per_ip', 'registrations_per_ip_per_hour', 'exempt'];
+const LIMIT_KEYS = ['c2s', 's2s', 'max_sessions_per_user', 'max_connections_per_ip', 'registrations_per_ip_per_hour', 'exempt', 'auth'];
 
 /**
  * Defaults: generous enough for modern clients (ejabberd's shipped c2s "normal" shaper of 1000 B/s is
@@ -21,11 +22,12 @@ export const DEFAULT_LIMITS: LimitsConfig = {
   max_connections_per_ip: 100,
   registrations_per_ip_per_hour: 10,
   exempt: [],
+  auth: DEFAULT_AUTH_LIMITS,
 };
 
 export function buildLimits(raw: unknown, acl: Record<string, AclSpec>, fail: Fail): LimitsConfig {
   if (raw === undefined || raw === null) return structuredClone(DEFAULT_LIMITS);
-  if (!isObj(raw)) return fail('limits', 'must be a mapping (c2s, s2s, max_sessions_per_user, max_connections_per_ip, registrations_per_ip_per_hour, exempt)');
+  if (!isObj(raw)) return fail('limits', 'must be a mapping (c2s, s2s, max_sessions_per_user, max_connections_per_ip, registrations_per_ip_per_hour, exempt, auth)');
   for (const key of Object.keys(raw)) if (!LIMIT_KEYS.includes(key)) fail(`limits.${key}`, `unknown option (known: ${LIMIT_KEYS.join(', ')})`);
   const count = (v: unknown, p: string, def: number): number => {
     if (v === undefined) return def;
@@ -58,5 +60,6 @@ export function buildLimits(raw: unknown, acl: Record<string, AclSpec>, fail: Fa
     max_connections_per_ip: count(raw.max_connections_per_ip, 'limits.max_connections_per_ip', d.max_connections_per_ip),
     registrations_per_ip_per_hour: count(raw.registrations_per_ip_per_hour, 'limits.registrations_per_ip_per_hour', d.registrations_per_ip_per_hour),
     exempt,
+    auth: buildAuthLimits(raw.auth, fail),
   };
 }
