@@ -77,7 +77,8 @@ export class AuthThrottle {
 
   /**
    * Before a secret is checked. A locked address, or one whose recorded plus undecided attempts reach
-   * max_failures_per_ip, is refused; the caller answers without looking at the secret.
+   * max_failures_per_ip, is refused; the caller answers without looking at the secret (and need not
+   * decide a refused attempt).
    */
   begin(kind: AuthKind, ip: string, account?: string | null): Admission {
     const c = this.deps.config();
@@ -88,9 +89,10 @@ export class AuthThrottle {
     const e = this.tables.get(kind)!.ip.get(key, now, decayMs, true)!;
     let retryAfterMs = 0;
     if (now < e.lockedUntil) retryAfterMs = e.lockedUntil - now;
-    else if (c.max_failures_per_ip > 0 && whole(e.score) + e.pending >= c.max_failures_per_ip) {
-      // Not locked (yet): decided attempts decay, undecided ones end within seconds.
-      retryAfterMs = Math.max(1000, Math.ceil((e.score - (c.max_failures_per_ip - 1 - e.pending)) * decayMs));
+    else if (c.max_failures_per_ip > 0 && e.pending >= Math.max(1, c.max_failures_per_ip - whole(e.score))) {
+      // Undecided attempts count as failures-to-be, so parallel connections get no more guesses than
+      // sequential ones; once a lock has ended, one attempt at a time (its failure locks again, doubled).
+      retryAfterMs = 1000;
     }
     if (retryAfterMs > 0) {
       this.deps.metrics?.authThrottled.inc({ kind, scope: 'ip', action: 'refused' });
