@@ -164,7 +164,7 @@ export class AuthThrottle {
     const failures = whole(e.score);
     const log = this.deps.log?.();
     log?.info('authentication failed', { kind, account: account ?? undefined, ip, reason, ...fields, ip_failures: failures, account_failures: accountFailures, delay_ms: delayMs });
-    if (c.max_failures_per_ip > 0 && e.score >= c.max_failures_per_ip && now >= e.lockedUntil) {
+    if (c.max_failures_per_ip > 0 && failures >= c.max_failures_per_ip && now >= e.lockedUntil) {
       e.locks++;
       const seconds = Math.min(c.lock_seconds * 2 ** Math.min(e.locks - 1, 30), c.max_lock_seconds);
       e.lockedUntil = now + seconds * 1000;
