@@ -209,13 +209,13 @@ test('the claimed account of a first SASL message (PLAIN authcid, SCRAM n=), nor
 test('property: however attempts interleave, one address gets at most max_failures_per_ip guesses before time moves; others are never refused', async () => {
   const fc = (await import('fast-check')).default;
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('begin' as const), ip: fc.integer({ min: 0, max: 3 }) }),
+    fc.record({ kind: fc.constant('begin' as const), ip: fc.integer({ min: 0, max: 1 }) }),
     fc.record({ kind: fc.constantFrom('fail' as const, 'settle' as const, 'succeed' as const), pick: fc.nat() }),
   );
-  fc.assert(fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+  fc.assert(fc.property(fc.array(op, { minLength: 20, maxLength: 300 }), (ops) => {
     const { throttle } = setup({ max_tracked: 100 });
     const open: { ip: number; attempt: AuthAttempt }[] = [];
-    const guesses = [0, 0, 0, 0];
+    const guesses = [0, 0];
     for (const o of ops) {
       if (o.kind === 'begin') {
         const r = throttle.begin('c2s', `192.0.2.${o.ip}`);
@@ -230,7 +230,7 @@ test('property: however attempts interleave, one address gets at most max_failur
       } else if (o.kind === 'settle') attempt.settle();
       else attempt.succeeded('own@localhost'); // a success on another account forgives nothing of the victim's
     }
-    for (let ip = 0; ip < 4; ip++) assert.ok(guesses[ip]! <= SMALL.max_failures_per_ip, `address ${ip}: ${guesses[ip]} guesses`);
+    for (let ip = 0; ip < 2; ip++) assert.ok(guesses[ip]! <= SMALL.max_failures_per_ip, `address ${ip}: ${guesses[ip]} guesses`);
     assert.equal(throttle.begin('c2s', '198.51.100.1').refused, false, 'an address that never failed is admitted');
   }));
 });
