@@ -7,7 +7,6 @@ import type { AuthLimitsConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { FailureTable, type FailureEntry } from './failure-table.js';
-import { ipKey } from './limits.js';
 
 export type AuthKind = 'c2s' | 'component' | 'http';
 export const AUTH_KINDS: readonly AuthKind[] = ['c2s', 'component', 'http'];
@@ -47,14 +46,17 @@ const MAX_ACCOUNTS_PER_ADDRESS = 16;
  * the smallest prefix a site is given (RFC 6177), so one host cannot cycle through its own addresses.
  */
 export function addressKey(ip: string): string {
-  const a = ipKey(ip);
+  const a = plainIPv4(ip).split('%')[0]!; // without an IPv6 zone index
   if (!isIPv6(a)) return a;
-  const [head = '', tail = ''] = a.split('%')[0]!.split('::') as [string, string?];
+  const [head = '', tail] = a.split('::');
   const h = head ? head.split(':') : [];
-  const t = a.includes('::') && tail ? tail.split(':') : [];
-  const groups = a.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
   return `${groups.slice(0, 4).map((g) => parseInt(g || '0', 16).toString(16)).join(':')}::/64`;
 }
+
+/** An IPv4 client seen on a dual-stack listener as ::ffff:a.b.c.d is a.b.c.d (as limits.ts's ipKey). */
+const plainIPv4 = (ip: string): string => (ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip);
 
 export class AuthThrottle {
   private readonly tables = new Map<AuthKind, { ip: FailureTable; account: FailureTable }>();
@@ -83,7 +85,7 @@ export class AuthThrottle {
   begin(kind: AuthKind, ip: string, account?: string | null): Admission {
     const c = this.deps.config();
     const key = addressKey(ip);
-    if (this.deps.isExempt?.(ipKey(ip))) return { refused: false, attempt: this.unthrottled(kind, ip) };
+    if (this.deps.isExempt?.(plainIPv4(ip))) return { refused: false, attempt: this.unthrottled(kind, ip) };
     const now = this.now();
     const decayMs = c.failure_decay_seconds * 1000;
     const e = this.tables.get(kind)!.ip.get(key, now, decayMs, true)!;
