@@ -15,6 +15,8 @@ export class Metrics {
   readonly streamErrors = new Counter({ name: 'xmppd_stream_errors_total', help: 'Stream errors sent, by condition', labelNames: ['condition'], registers: [this.registry] });
   readonly hookErrors = new Counter({ name: 'xmppd_hook_errors_total', help: 'Hook handlers that threw', labelNames: ['hook', 'owner'], registers: [this.registry] });
   readonly hookSeconds = new Histogram({ name: 'xmppd_hook_seconds', help: 'Time spent running a hook chain (only hooks with handlers)', labelNames: ['hook'], buckets: [0.00001, 0.0001, 0.001, 0.01, 0.1, 1], registers: [this.registry] });
+  readonly authFailures = new Counter({ name: 'xmppd_auth_failures_total', help: 'Wrong credentials (SASL password, component handshake, admin API token), by kind: c2s, component, http', labelNames: ['kind'], registers: [this.registry] });
+  readonly authThrottled = new Counter({ name: 'xmppd_auth_throttled_total', help: 'Authentication throttling (limits.auth), by kind, scope (ip, account) and action (delayed: a failure answered late; locked: an address locked; refused: an attempt turned away unchecked)', labelNames: ['kind', 'scope', 'action'], registers: [this.registry] });
   readonly limitViolations = new Counter({ name: 'xmppd_limit_violations_total', help: 'Shaper and limit violations (a slowed run, a refused bind, connection or registration), by limit', labelNames: ['limit'], registers: [this.registry] });
   readonly txLatency = new Histogram({ name: 'xmppd_storage_transaction_seconds', help: 'Storage transaction latency', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
 

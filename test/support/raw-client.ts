@@ -7,11 +7,12 @@ import { tlsExporter, tlsServerEndPoint } from '../../src/core/sasl/channel-bind
 import { TextSocket } from './text-socket.js';
 
 export class RawClient extends TextSocket {
-  /** `localAddress` (e.g. 127.0.1.7, plain TCP) spreads many clients over loopback addresses (per-IP limits). */
+  /** `localAddress`: the client's own loopback address (such as 127.0.0.2), to appear as another client host. */
   static async connect(port: number, opts: { tls?: boolean; servername?: string; localAddress?: string } = {}): Promise<RawClient> {
+    const local = opts.localAddress ? { localAddress: opts.localAddress } : {};
     const sock = opts.tls
-      ? tlsConnect({ port, host: '127.0.0.1', servername: opts.servername ?? 'localhost', rejectUnauthorized: false, ALPNProtocols: ['xmpp-client'] })
-      : netConnect({ port, host: '127.0.0.1', localAddress: opts.localAddress });
+      ? tlsConnect({ port, host: '127.0.0.1', ...local, servername: opts.servername ?? 'localhost', rejectUnauthorized: false, ALPNProtocols: ['xmpp-client'] })
+      : netConnect({ port, host: '127.0.0.1', ...local });
     await new Promise<void>((resolve, reject) => {
       sock.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
       sock.once('error', reject);
@@ -67,25 +68,20 @@ export class RawClient extends TextSocket {
   }
 
   /** Connect, STARTTLS, authenticate (SCRAM-SHA-256 by default), bind, send initial presence. */
-  static async login(port: number, user: string, password: string, resource?: string, opts: { presence?: boolean; localAddress?: string } = {}): Promise<{ c: RawClient; jid: string }> {
-    const c = await RawClient.connect(port, { localAddress: opts.localAddress });
-    try {
-      c.openStream();
-      await c.features();
-      await c.starttls();
-      c.openStream();
-      await c.features();
-      const r = await c.authScram('SCRAM-SHA-256', user, password);
-      if (!r.startsWith('<success')) throw new Error(`login failed: ${r}`);
-      c.openStream();
-      await c.features();
-      const jid = await c.bind(resource);
-      if (opts.presence !== false) c.send('<presence/>');
-      return { c, jid };
-    } catch (err) {
-      c.close(); // a failed login must not leave its connection open
-      throw err;
-    }
+  static async login(port: number, user: string, password: string, resource?: string, opts: { presence?: boolean } = {}): Promise<{ c: RawClient; jid: string }> {
+    const c = await RawClient.connect(port);
+    c.openStream();
+    await c.features();
+    await c.starttls();
+    c.openStream();
+    await c.features();
+    const r = await c.authScram('SCRAM-SHA-256', user, password);
+    if (!r.startsWith('<success')) throw new Error(`login failed: ${r}`);
+    c.openStream();
+    await c.features();
+    const jid = await c.bind(resource);
+    if (opts.presence !== false) c.send('<presence/>');
+    return { c, jid };
   }
 
 }

@@ -100,6 +100,26 @@ export interface LimitsConfig {
   dialback_pending_per_ip: number;
   /** ACL names never shaped or limited. */
   exempt: string[];
+  /** Throttling of failed authentication (SASL, component handshakes, admin API tokens). */
+  auth: AuthLimitsConfig;
+}
+
+/** limits.auth (src/core/limits/auth-throttle-config.ts): delays and temporary locks after failed authentication. */
+export interface AuthLimitsConfig {
+  /** Failures (per address, per account) answered at once; later ones are answered after a growing delay. */
+  failures_before_delay: number;
+  /** The first delay; each further failure doubles it, up to max_delay_ms. 0 = no delays. */
+  delay_ms: number;
+  max_delay_ms: number;
+  /** Failures from one address that lock it for lock_seconds; 0 = never lock. */
+  max_failures_per_ip: number;
+  /** The first lock of an address; each further lock doubles it, up to max_lock_seconds. */
+  lock_seconds: number;
+  max_lock_seconds: number;
+  /** One recorded failure is forgotten every this many seconds (not while the address is locked). */
+  failure_decay_seconds: number;
+  /** Addresses and accounts remembered per kind; the least recently seen are forgotten first. */
+  max_tracked: number;
 }
 
 /** An XEP-0114 external component: its domain is the key of `components`. */

@@ -1,6 +1,7 @@
 // The `limits` section of the configuration (shapers and limits, in ejabberd's spirit): validation and
 // defaults; every error names the YAML path. 0 means unlimited everywhere.
 import type { AclSpec, LimitsConfig, ShaperConfig } from '../config/types.js';
+import { buildAuthLimits, DEFAULT_AUTH_LIMITS } from './auth-throttle-config.js';
 
 type Fail = (yamlPath: string, problem: string) => never;
 type Obj = Record<string, unknown>;
@@ -10,7 +11,7 @@ const SHAPER_KEYS = ['bytes_per_second', 'stanzas_per_second', 'max_burst'];
 const LIMIT_KEYS = [
   'c2s', 's2s', 'max_sessions_per_user', 'max_connections_per_ip', 'registrations_per_ip_per_hour', 'exempt',
   'max_s2s_connections_per_ip', 'max_component_connections_per_ip', 'max_http_connections_per_ip',
-  'tls_handshake_timeout', 'http_request_timeout', 'pre_auth_bytes', 'dialback_pending_per_stream', 'dialback_pending_per_ip',
+  'tls_handshake_timeout', 'http_request_timeout', 'pre_auth_bytes', 'dialback_pending_per_stream', 'dialback_pending_per_ip', 'auth',
 ];
 
 /**
@@ -35,6 +36,7 @@ export const DEFAULT_LIMITS: LimitsConfig = {
   pre_auth_bytes: 65_536,
   dialback_pending_per_stream: 5,
   dialback_pending_per_ip: 20,
+  auth: DEFAULT_AUTH_LIMITS,
 };
 
 export function buildLimits(raw: unknown, acl: Record<string, AclSpec>, fail: Fail): LimitsConfig {
@@ -61,7 +63,7 @@ export function buildLimits(raw: unknown, acl: Record<string, AclSpec>, fail: Fa
   const exempt = (exemptRaw as unknown[]).map((name, i) => {
     const p = `limits.exempt[${i}]`;
     if (typeof name !== 'string' || name === '') return fail(p, 'must be an ACL name');
-    if (name !== 'all' && name !== 'none' && !(name in acl)) fail(p, `ACL "${name}" is not defined under acl`);
+    if (name !== 'all' && name !== 'none' && !Object.hasOwn(acl, name)) fail(p, `ACL "${name}" is not defined under acl`);
     return name;
   });
   const seconds = (v: unknown, p: string, def: number): number => {
@@ -85,5 +87,6 @@ export function buildLimits(raw: unknown, acl: Record<string, AclSpec>, fail: Fa
     pre_auth_bytes: count(raw.pre_auth_bytes, 'limits.pre_auth_bytes', d.pre_auth_bytes),
     dialback_pending_per_stream: count(raw.dialback_pending_per_stream, 'limits.dialback_pending_per_stream', d.dialback_pending_per_stream),
     dialback_pending_per_ip: count(raw.dialback_pending_per_ip, 'limits.dialback_pending_per_ip', d.dialback_pending_per_ip),
+    auth: buildAuthLimits(raw.auth, fail),
   };
 }

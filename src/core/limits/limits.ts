@@ -7,10 +7,12 @@ import type { Core } from '../core.js';
 import type { AclSubject } from '../acl.js';
 import type { Jid } from '../jid.js';
 import type { Metrics } from '../metrics.js';
+import type { Logger } from '../log.js';
 import type { LimitsConfig } from '../config/types.js';
 import { StanzaError, StreamError } from '../errors.js';
 import { Shaper } from './shaper.js';
 import { ShapedReader } from './shaped-reader.js';
+import { AuthThrottle } from './auth-throttle.js';
 
 export type StreamKind = 'c2s' | 's2s';
 
@@ -59,10 +61,19 @@ export class Limits {
   /** Dialback verifications in flight per peer address. */
   private readonly dialbacks = new Map<string, number>();
   private readonly registrations = new Map<string, number[]>();
+  /** Failed-authentication throttling (limits.auth): SASL, component handshakes, admin API tokens. */
+  readonly auth: AuthThrottle;
 
   /** `core` is read on every check, so a reloaded configuration or ACL applies from the next connection on. */
   constructor(private readonly metrics: Metrics, private readonly core: () => Core) {
     for (const limit of LIMIT_NAMES) metrics.limitViolations.inc({ limit }, 0); // every series visible from the start
+    let authLog: Logger | null = null;
+    this.auth = new AuthThrottle({
+      config: () => this.config.auth,
+      metrics,
+      log: () => (authLog ??= core().log.child({ part: 'auth-throttle' })),
+      isExempt: (ip) => this.isExempt({ ip }),
+    });
   }
 
   private get config(): LimitsConfig {

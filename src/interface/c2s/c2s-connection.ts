@@ -18,6 +18,8 @@ import { StreamParser } from '../xml/stream-parser.js';
 import { OrderedQueue } from '../ordered-queue.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
 import type { ConnectionSlot } from '../../core/limits/limits.js';
+import type { AuthAttempt } from '../../core/limits/auth-throttle.js';
+import { accountKey, claimedAccount } from '../../core/limits/sasl-claim.js';
 import type { ShapedReader } from '../../core/limits/shaped-reader.js';
 import { channelBindingsFor } from '../../core/sasl/channel-binding.js';
 import type { ChannelBindingType, SaslServerSession } from '../../core/sasl/mechanism.js';
@@ -55,6 +57,9 @@ export class C2SConnection implements Session {
   private bound = false;
   private sasl: SaslServerSession | null = null;
   private saslFailures = 0;
+  /** The SASL exchange in progress as the brute-force throttle (limits.auth) sees it, and the account it claims. */
+  private saslAttempt: AuthAttempt | null = null;
+  private saslClaim: string | null = null;
   private channelBindings: { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null } = { types: [], get: () => null };
   private readonly stanzas = new OrderedQueue({
     hold: () => this.reader.hold('backlog'),
@@ -183,6 +188,8 @@ export class C2SConnection implements Session {
   }
 
   private closed(reason: string): void {
+    this.saslAttempt?.settle();
+    this.saslAttempt = null;
     this.reader.stop();
     this.ipSlot.release();
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
@@ -327,16 +334,24 @@ export class C2SConnection implements Session {
   private async handleSasl(el: Element): Promise<void> {
     if (el.name === 'abort') {
       this.sasl = null;
+      this.settleSaslAttempt();
       return this.write(failureElement('aborted').toString());
     }
     let session = this.sasl;
     if (el.name === 'auth') {
       if (session) this.sasl = session = null; // a new <auth/> restarts negotiation
+      this.settleSaslAttempt();
       if (!this.secure && this.opts.starttlsRequired) return this.saslFailed('encryption-required', 'STARTTLS first');
       const mechanism = el.attrs.mechanism ?? '';
       const offered = this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types });
       session = offered.includes(mechanism) ? this.newSaslSession(mechanism) : null;
       if (!session) return this.saslFailed('invalid-mechanism', `${mechanism || 'no mechanism'} is not offered`);
+      // limits.auth: a locked address is refused before any credential is looked at.
+      const admission = this.core.limits.auth.begin('c2s', this.ip);
+      if (admission.refused) {
+        return this.saslFailed('temporary-auth-failure', `too many failed attempts from your address; try again in ${Math.ceil(admission.retryAfterMs / 1000)} s`, mechanism);
+      }
+      this.saslAttempt = admission.attempt;
       this.sasl = session;
     } else if (el.name === 'response') {
       if (!session) return this.saslFailed('malformed-request', 'no authentication in progress');
@@ -348,6 +363,7 @@ export class C2SConnection implements Session {
       this.sasl = null;
       return this.saslFailed('incorrect-encoding', 'invalid base64');
     }
+    if (this.saslClaim === null && data.length) this.saslClaim = claimedAccount(session.mechanism, data, this.host);
     const step = await session.step(data);
     if (this.phase !== 'negotiating') return;
     if (step.kind === 'challenge') return this.write(challengeElement(step.data).toString());
@@ -360,6 +376,8 @@ export class C2SConnection implements Session {
     const ban = await this.core.accounts.banOf(Jid.of(step.username, this.host));
     if (this.phase !== 'negotiating') return;
     if (ban) return this.saslFailed('account-disabled', ban.reason || 'this account is disabled', session.mechanism);
+    this.saslAttempt?.succeeded(accountKey(step.username, this.host));
+    this.saslAttempt = null;
     this.username = step.username;
     this.authMechanism = session.mechanism;
     this.core.metrics.authSuccess.inc({ mechanism: session.mechanism });
@@ -379,10 +397,24 @@ export class C2SConnection implements Session {
     }, { fakeIterations: this.core.config.scram_iterations });
   }
 
-  private saslFailed(condition: Parameters<typeof failureElement>[0], text?: string, mechanism = 'none'): void {
+  /** The attempt ended without a verdict on the credentials (abort, restart, malformed, provider down...). */
+  private settleSaslAttempt(): void {
+    this.saslAttempt?.settle();
+    this.saslAttempt = null;
+    this.saslClaim = null;
+  }
+
+  private async saslFailed(condition: Parameters<typeof failureElement>[0], text?: string, mechanism = 'none'): Promise<void> {
     this.core.metrics.authFailure.inc({ mechanism, condition });
+    // Only wrong credentials count as a guess (limits.auth); the throttle logs them with the claimed account.
+    // Their answer is withheld for the throttle's delay; this connection's next elements wait behind it.
+    const delay = condition === 'not-authorized' && this.saslAttempt ? this.saslAttempt.failed('not-authorized', this.saslClaim, { mechanism }) : 0;
+    this.settleSaslAttempt();
+    if (delay > 0) {
+      await new Promise<void>((resolve) => setTimeout(resolve, delay).unref());
+      if (this.phase !== 'negotiating') return;
+    }
     this.write(failureElement(condition, text).toString());
-    if (condition === 'not-authorized') this.log.info('authentication failed', { mechanism });
     // RFC 6120 §6.4.5: a configurable but small number of retries, then the connection ends.
     if (condition !== 'aborted' && ++this.saslFailures >= this.core.config.sasl_max_failures) {
       this.close(new StreamError('policy-violation', 'too many failed authentication attempts'));

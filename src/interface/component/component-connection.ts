@@ -37,7 +37,8 @@ export interface ComponentHost {
 
 export interface ComponentInfo { domain: string; ip: string; since: string; state: string; stanzasIn: number; stanzasOut: number }
 
-type Phase = 'header' | 'handshake' | 'established';
+/** 'rejected': a wrong handshake whose stream error is being withheld (limits.auth delay). */
+type Phase = 'header' | 'handshake' | 'rejected' | 'established';
 
 export class ComponentConnection {
   // A flooding component slows itself down: past a backlog its stream stops being read.
@@ -129,14 +130,27 @@ export class ComponentConnection {
   }
 
   private handshake(el: XmlElement): void {
+    // limits.auth, per address: a locked address is refused before the handshake is looked at.
+    const admission = this.host.core.limits.auth.begin('component', this.ip, this.domain);
+    if (admission.refused) {
+      const seconds = Math.ceil(admission.retryAfterMs / 1000);
+      return this.close(new StreamError('not-authorized', `too many failed handshakes from your address; try again later (in ${seconds} s)`));
+    }
     const secret = this.host.secretOf(this.domain);
     const want = Buffer.from(handshakeDigest(this.streamId, secret ?? ''));
     // Case-insensitive like Prosody and ejabberd (a component may send uppercase hex).
     const got = Buffer.from(el.getText().trim().toLowerCase());
     if (secret === undefined || got.length !== want.length || !timingSafeEqual(got, want)) {
-      this.log.warn('component handshake failed');
-      return this.close(new StreamError('not-authorized', 'the handshake does not match the secret'));
+      // Logged by the throttle (kind, domain, ip, delay). The error is withheld for the throttle's delay
+      // (per address and per component domain); nothing the component sends meanwhile is read.
+      const delay = admission.attempt.failed('handshake does not match the secret', this.domain);
+      const error = new StreamError('not-authorized', 'the handshake does not match the secret');
+      this.phase = 'rejected';
+      if (delay === 0) return this.close(error);
+      setTimeout(() => this.close(error), delay).unref();
+      return;
     }
+    admission.attempt.succeeded(this.domain);
     // A second connection for a connected domain is refused (Prosody's default "kick_new"); ejabberd would
     // load-balance both. Checked after the handshake, so only the holder of the secret learns of it.
     if (!this.host.register(this)) {

@@ -56,7 +56,21 @@ export function httpHandler(core: Core, admin: AdminTarget) {
 
   async function api(req: IncomingMessage, name: string, send: Send): Promise<void> {
     if (!currentDigests().length) return send(403, { error: 'the admin API is disabled: set api_tokens in the configuration' });
-    if (!authorized(req)) return send(401, { error: 'a valid bearer token is required' }, { 'www-authenticate': 'Bearer realm="xmppd"' });
+    const unauthorized = () => send(401, { error: 'a valid bearer token is required' }, { 'www-authenticate': 'Bearer realm="xmppd"' });
+    // No credentials at all is not a guess; a presented one goes through the throttle (limits.auth, per address).
+    if (req.headers.authorization === undefined) return unauthorized();
+    const admission = core.limits.auth.begin('http', req.socket.remoteAddress ?? '');
+    if (admission.refused) {
+      // RFC 6585 §4: 429 with Retry-After; the token is not looked at.
+      const seconds = Math.ceil(admission.retryAfterMs / 1000);
+      return send(429, { error: `too many failed attempts from your address; try again in ${seconds} s` }, { 'retry-after': String(seconds) });
+    }
+    if (!authorized(req)) {
+      const delay = admission.attempt.failed('wrong bearer token');
+      if (delay > 0) await new Promise<void>((resolve) => setTimeout(resolve, delay).unref());
+      return unauthorized();
+    }
+    admission.attempt.succeeded();
     if (name === '') {
       if (req.method !== 'GET') return send(405, { error: 'use GET' }, { allow: 'GET' });
       return send(200, { commands: COMMANDS.map((c) => ({ name: c.name, description: c.description, args: c.args })) });
