@@ -1,0 +1,37 @@
+// The top-level `durability` option: when a committed transaction is fsynced (src/data/durability.ts).
+// Written as a mode (`durability: batch`) or a mapping (`durability: {mode: group, group_window_ms: 2}`).
+import { DEFAULT_GROUP_WINDOW_MS, DURABILITY_MODES, type Durability } from '../../data/index.js';
+
+export interface DurabilityConfig {
+  mode: Durability;
+  /** durability group: how long a batch waits for more writers before its one fsync (ms). */
+  group_window_ms: number;
+}
+
+/**
+ * The default: batch. What the server acknowledged (a stored message, a new account) must survive a
+ * power loss too, not only an xmppd crash; batch pays one fsync per batch, shared by every write that
+ * queued meanwhile, so the cost is a fraction of a ms per write on an SSD and shrinks with load
+ * (test/bench/durability.mjs). `none` is for throwaway or battery-backed setups.
+ */
+export const DEFAULT_DURABILITY: Durability = 'batch';
+
+export function parseDurability(raw: unknown, fail: (p: string, problem: string) => never): DurabilityConfig {
+  const modes = DURABILITY_MODES.join(', ');
+  const mode = (v: unknown, p: string): Durability => {
+    if (typeof v !== 'string' || !DURABILITY_MODES.includes(v as Durability)) return fail(p, `must be one of ${modes}`);
+    return v as Durability;
+  };
+  if (raw === undefined || raw === null) return { mode: DEFAULT_DURABILITY, group_window_ms: DEFAULT_GROUP_WINDOW_MS };
+  if (typeof raw === 'string') return { mode: mode(raw, 'durability'), group_window_ms: DEFAULT_GROUP_WINDOW_MS };
+  if (typeof raw !== 'object' || Array.isArray(raw)) return fail('durability', `must be one of ${modes}, or a mapping {mode, group_window_ms}`);
+  const r = raw as Record<string, unknown>;
+  for (const key of Object.keys(r)) {
+    if (key !== 'mode' && key !== 'group_window_ms') fail(`durability.${key}`, 'unknown option (known: mode, group_window_ms)');
+  }
+  const m = r.mode === undefined ? DEFAULT_DURABILITY : mode(r.mode, 'durability.mode');
+  const w = r.group_window_ms ?? DEFAULT_GROUP_WINDOW_MS;
+  if (typeof w !== 'number' || !Number.isFinite(w) || w < 0 || w > 1000) fail('durability.group_window_ms', 'must be a number of milliseconds from 0 to 1000');
+  if (r.group_window_ms !== undefined && m !== 'group') fail('durability.group_window_ms', `only applies to mode group (mode is ${m})`);
+  return { mode: m, group_window_ms: w as number };
+}
