@@ -48,16 +48,24 @@ async function kill(child: Child): Promise<void> {
 }
 
 /** What the server acknowledged, and what was sent without an acknowledgement (may or may not be stored). */
-interface Ledger { accounts: Set<string>; acked: Set<string>; unacked: Set<string>; errors: string[]; onAck: () => void }
+interface Ledger { accounts: Set<string>; acked: Set<string>; unacked: Set<string>; errors: string[]; onAck: (kind: 'account' | 'message') => void }
+
+/** Opens a stream, trying again (a slow, loaded machine may time a step out) until the server is killed. */
+async function connected(open: () => Promise<{ c: RawClient }>, stop: { now: boolean }): Promise<RawClient | null> {
+  while (!stop.now) {
+    try {
+      return (await open()).c;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return null;
+}
 
 /** Registers accounts in-band one after another until the connection dies; a result = acknowledged. */
 async function registrar(port: number, tag: string, ledger: Ledger, stop: { now: boolean }): Promise<void> {
-  let c: RawClient;
-  try {
-    ({ c } = await securedStream(port));
-  } catch {
-    return; // killed before the stream was up
-  }
+  const c = await connected(() => securedStream(port), stop);
+  if (c === null) return;
   for (let i = 0; !stop.now; i++) {
     const user = `${tag}-${i}`;
     let answer: string;
@@ -69,7 +77,7 @@ async function registrar(port: number, tag: string, ledger: Ledger, stop: { now:
     }
     if (/type=["']result["']/.test(answer)) {
       ledger.accounts.add(user);
-      ledger.onAck();
+      ledger.onAck('account');
     }
     else ledger.errors.push(`registration of ${user}: ${answer}`);
   }
@@ -78,12 +86,8 @@ async function registrar(port: number, tag: string, ledger: Ledger, stop: { now:
 
 /** Sends messages to the offline recipient, a ping after every few; the ping's answer acknowledges them. */
 async function sender(port: number, user: string, tag: string, ledger: Ledger, stop: { now: boolean }): Promise<void> {
-  let c: RawClient;
-  try {
-    ({ c } = await RawClient.login(port, user, PASSWORD, 'crash', { presence: false }));
-  } catch {
-    return;
-  }
+  const c = await connected(() => RawClient.login(port, user, PASSWORD, 'crash', { presence: false }), stop);
+  if (c === null) return;
   for (let i = 0; !stop.now; i++) {
     const bodies = [0, 1, 2].map((k) => `${tag}-${i}-${k}`);
     for (const b of bodies) {
@@ -105,7 +109,7 @@ async function sender(port: number, user: string, tag: string, ledger: Ledger, s
       ledger.unacked.delete(b);
       ledger.acked.add(b);
     }
-    ledger.onAck();
+    ledger.onAck('message');
   }
   c.close();
 }
@@ -165,8 +169,14 @@ test('SIGKILL at random moments during traffic: every acknowledged account and o
   const killedAfter: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const stop = { now: false };
-    // The kill comes at a random moment once the traffic is flowing (the first acknowledgement).
-    const flowing = new Promise<void>((resolve) => { ledger.onAck = resolve; });
+    // The kill comes at a random moment once the traffic is flowing: an account and a message acknowledged.
+    const flowing = new Promise<void>((resolve) => {
+      const seen = new Set<string>();
+      ledger.onAck = (kind) => {
+        seen.add(kind);
+        if (seen.size === 2) resolve();
+      };
+    });
     const traffic = Promise.all([
       registrar(child.port, `acct${round}a`, ledger, stop),
       registrar(child.port, `acct${round}b`, ledger, stop),
