@@ -90,6 +90,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let store = await openStore(join(config.data_dir, 'db'), {
     durability: config.durability.mode,
     groupWindowMs: config.durability.group_window_ms,
+    groupSize: config.durability.group_size,
     onFailure: (err) => log.error('storage write failed; the server refuses writes until it is restarted', { err, data_dir: config.data_dir }),
   });
   try {

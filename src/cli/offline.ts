@@ -13,7 +13,7 @@ import { AuthProviders } from '../core/auth/auth-providers.js';
 
 export async function runOffline(config: ServerConfig, cmd: string, args: Record<string, unknown>): Promise<unknown> {
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
-  const store = await openStore(join(config.data_dir, 'db'), { durability: config.durability.mode, groupWindowMs: config.durability.group_window_ms });
+  const store = await openStore(join(config.data_dir, 'db'), { durability: config.durability.mode, groupWindowMs: config.durability.group_window_ms, groupSize: config.durability.group_size });
   const log = new Logger('warn');
   // Hosts with an external or module auth provider: their account operations go there, as in the server
   // (a module-provided method fails clearly: no module is loaded offline).

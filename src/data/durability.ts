@@ -9,7 +9,12 @@ export const DURABILITY_MODES: readonly Durability[] = ['none', 'batch', 'group'
 /** The group window when none is given (ms): a fraction of a typical fsync, so little latency is added. */
 export const DEFAULT_GROUP_WINDOW_MS = 2;
 
-/** What the store and its LocalLog need for a mode: sync each batch, and the group window. */
-export function durabilityOptions(mode: Durability, groupWindowMs = DEFAULT_GROUP_WINDOW_MS): { sync: boolean; groupWindowMs: number } {
-  return { sync: mode !== 'none', groupWindowMs: mode === 'group' ? groupWindowMs : 0 };
+/** Commits waiting that end a group window early when none is given (MySQL's no_delay_count idea). */
+export const DEFAULT_GROUP_SIZE = 16;
+
+/** What the store and its LocalLog need for a mode: sync each batch, and the group window and size. */
+export function durabilityOptions(
+  mode: Durability, groupWindowMs = DEFAULT_GROUP_WINDOW_MS, groupSize = DEFAULT_GROUP_SIZE,
+): { sync: boolean; groupWindowMs: number; groupSize: number } {
+  return { sync: mode !== 'none', groupWindowMs: mode === 'group' ? groupWindowMs : 0, groupSize };
 }

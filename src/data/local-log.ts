@@ -1,7 +1,8 @@
 // Single-node ReplicationLog: seqs come from an in-process counter and entries are delivered to
 // apply strictly one group at a time. Everything appended while a group is being written is
 // delivered together as the next group (group commit, without timers). With a group window
-// (durability: group) a group is also held open for a few ms so that more writers join one fsync.
+// (durability: group) a group is also held open for a few ms, or until enough entries wait, so that
+// more writers join one fsync.
 import { DataError } from './data-error.js';
 import type { LogEntry, LogItem, ReplicationLog } from './types.js';
 
@@ -13,6 +14,11 @@ export interface LocalLogOptions {
    * arrived (or at once when maxGroup entries are waiting). 0 (default): deliver as soon as possible.
    */
   groupWindowMs?: number;
+  /**
+   * With a group window: deliver as soon as this many entries wait, without waiting out the window
+   * (a burst of concurrent writers needs no window to share an fsync). Default maxGroup.
+   */
+  groupSize?: number;
 }
 
 export class LocalLog implements ReplicationLog {
@@ -23,6 +29,8 @@ export class LocalLog implements ReplicationLog {
   #closed = false;
   readonly #maxGroup: number;
   readonly #window: number;
+  /** Pending entries at which a group window ends early. */
+  readonly #enough: number;
   /** When the oldest pending entry arrived (performance.now()), for the group window. */
   #firstAt = 0;
   /** Ends the current window wait early (group full, or the log closing). */
@@ -31,6 +39,7 @@ export class LocalLog implements ReplicationLog {
   constructor(opts: LocalLogOptions = {}) {
     this.#maxGroup = opts.maxGroup ?? 1000;
     this.#window = opts.groupWindowMs ?? 0;
+    this.#enough = Math.min(this.#maxGroup, Math.max(1, opts.groupSize ?? this.#maxGroup));
   }
 
   start(fromSeq: number, apply: (items: LogItem[]) => Promise<void>): void {
@@ -45,7 +54,7 @@ export class LocalLog implements ReplicationLog {
     const seq = ++this.#seq;
     if (this.#pending.length === 0 && this.#window > 0) this.#firstAt = performance.now();
     this.#pending.push({ seq, entry });
-    if (this.#pending.length >= this.#maxGroup) this.#wake?.();
+    if (this.#pending.length >= this.#enough) this.#wake?.();
     this.#kick();
     return Promise.resolve(seq);
   }
@@ -82,10 +91,10 @@ export class LocalLog implements ReplicationLog {
     }
   }
 
-  /** Waits until the oldest pending entry is #window ms old, the group is full, or the log closes. */
+  /** Waits until the oldest pending entry is #window ms old, enough entries wait, or the log closes. */
   async #holdWindow(): Promise<void> {
     const wait = this.#firstAt + this.#window - performance.now();
-    if (wait <= 0 || this.#closed || this.#pending.length >= this.#maxGroup) return;
+    if (wait <= 0 || this.#closed || this.#pending.length >= this.#enough) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, wait);
       function done(): void {

@@ -16,6 +16,8 @@ export interface OpenStoreOptions extends LevelStoreOptions {
   durability?: Durability;
   /** durability group: how long a batch is held open for more writers (ms). */
   groupWindowMs?: number;
+  /** durability group: how many waiting commits end the window early. */
+  groupSize?: number;
 }
 
 export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Store> {
@@ -43,9 +45,9 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
     let storeOpts: LevelStoreOptions = opts;
     let log = opts.log;
     if (opts.durability !== undefined) {
-      const d = durabilityOptions(opts.durability, opts.groupWindowMs);
+      const d = durabilityOptions(opts.durability, opts.groupWindowMs, opts.groupSize);
       storeOpts = { ...opts, sync: d.sync };
-      log ??= new LocalLog({ groupWindowMs: d.groupWindowMs });
+      log ??= new LocalLog({ groupWindowMs: d.groupWindowMs, groupSize: d.groupSize });
     }
     const store = new LevelStore(db, dir, log ?? new LocalLog(), lastApplied, storeOpts);
     await store.start();
