@@ -85,7 +85,14 @@ export class XmppServer {
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<XmppServer> {
   const log = opts.log ?? new Logger(config.log_level);
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
-  let store = await openStore(join(config.data_dir, 'db'));
+  // durability: none | batch | group (config/xmppd.example.yaml). A failed write stops all writes
+  // until a restart (the store's rule); say so once, loudly, whoever made the write.
+  let store = await openStore(join(config.data_dir, 'db'), {
+    durability: config.durability.mode,
+    groupWindowMs: config.durability.group_window_ms,
+    groupSize: config.durability.group_size,
+    onFailure: (err) => log.error('storage write failed; the server refuses writes until it is restarted', { err, data_dir: config.data_dir }),
+  });
   try {
     const metrics = new Metrics(opts.processMetrics ?? false);
     const hooks = new HookRunner(log.child({ part: 'hooks' }));

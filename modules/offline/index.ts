@@ -74,14 +74,25 @@ export default defineModule({
       const copy = parseStanza(stanza.toString()); // the router may still use the original (bounces)
       const stamp = new Date().toISOString(); // XEP-0082 DateTime in UTC
       copy.cnode(xml('delay', { xmlns: NS.DELAY, from: ctx.host, stamp }, 'Offline Storage'));
-      const r = await queue.append(bare, { xml: copy.toString(), stamp, from: from.toString() }, ctx.options.max_messages);
+      // From the address the sender used (RFC 6120 §8.3.1), which may be a full JID that was gone.
+      const addressed = Jid.tryParse(stanza.attrs.to) ?? to;
+      let r;
+      try {
+        r = await queue.append(bare, { xml: copy.toString(), stamp, from: from.toString() }, ctx.options.max_messages);
+      } catch (err) {
+        // Not stored (storage failure): tell the sender so, not service-unavailable as if offline storage did not exist.
+        ctx.log.error('could not store an offline message', { err, to: bare.toString() });
+        const e = err instanceof StanzaError ? err : new StanzaError('internal-server-error', 'the message could not be stored for the offline recipient');
+        const reply = errorReply(stanza, e, addressed.toString());
+        reply.attrs.to = from.toString();
+        ctx.send(reply, addressed, from);
+        return { handled: true };
+      }
       if (r === 'full') {
         // The hook can only say handled or not (not handled = service-unavailable), so the
         // resource-constraint error (XEP-0160 §2 "queue is full"; what ejabberd sends) is sent here and
         // the message is reported handled.
         events.inc({ host: ctx.host, event: 'refused' });
-        // From the address the sender used (RFC 6120 §8.3.1), which may be a full JID that was gone.
-        const addressed = Jid.tryParse(stanza.attrs.to) ?? to;
         const reply = errorReply(stanza, new StanzaError('resource-constraint', 'the offline message queue of the recipient is full'), addressed.toString());
         reply.attrs.to = from.toString();
         ctx.send(reply, addressed, from);

@@ -12,6 +12,11 @@ import type {
 export interface LevelStoreOptions {
   /** fsync every batch (survives power loss, not only a process crash); default false. */
   sync?: boolean;
+  /**
+   * Called once when a write fails and the store stops accepting writes (disk full, I/O error), so the
+   * operator hears of it even when the callers that get the error do not log it.
+   */
+  onFailure?: (err: DataError) => void;
   /** Where a throwing watch callback is reported; the feed goes on either way. */
   onListenerError?: (err: unknown, ev: ChangeEvent) => void;
 }
@@ -143,6 +148,9 @@ export class LevelStore implements Store {
       this.#rejectItems(items, this.#failure);
       for (const b of this.#barriers) b.reject(this.#failure);
       this.#barriers = [];
+      try {
+        this.#opts.onFailure?.(this.#failure);
+      } catch { /* reporting must not change what the writers see */ }
       throw this.#failure;
     }
     this.#last = out.lastApplied;

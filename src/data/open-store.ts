@@ -3,6 +3,7 @@
 import { Level } from 'level';
 import type { RowDb } from './apply.js';
 import { DataError } from './data-error.js';
+import { durabilityOptions, type Durability } from './durability.js';
 import { FORMAT_VERSION, META_FORMAT, META_LAST_APPLIED } from './key-codec.js';
 import { LevelStore, type LevelStoreOptions } from './level-store.js';
 import { LocalLog } from './local-log.js';
@@ -11,6 +12,12 @@ import type { ReplicationLog, Store } from './types.js';
 export interface OpenStoreOptions extends LevelStoreOptions {
   /** The replication seam; default a LocalLog (in-process seq counter). */
   log?: ReplicationLog;
+  /** none (default), batch or group; sets `sync` and, for the default LocalLog, its group window. */
+  durability?: Durability;
+  /** durability group: how long a batch is held open for more writers (ms). */
+  groupWindowMs?: number;
+  /** durability group: how many waiting commits end the window early. */
+  groupSize?: number;
 }
 
 export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Store> {
@@ -35,7 +42,14 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
         `the database ${dir} has data format ${format}, this xmppd reads format ${FORMAT_VERSION}; use a matching xmppd version`);
     }
     const lastApplied = last === undefined ? 0 : Number(last);
-    const store = new LevelStore(db, dir, opts.log ?? new LocalLog(), lastApplied, opts);
+    let storeOpts: LevelStoreOptions = opts;
+    let log = opts.log;
+    if (opts.durability !== undefined) {
+      const d = durabilityOptions(opts.durability, opts.groupWindowMs, opts.groupSize);
+      storeOpts = { ...opts, sync: d.sync };
+      log ??= new LocalLog({ groupWindowMs: d.groupWindowMs, groupSize: d.groupSize });
+    }
+    const store = new LevelStore(db, dir, log ?? new LocalLog(), lastApplied, storeOpts);
     await store.start();
     return store;
   } catch (err) {

@@ -7,6 +7,7 @@ import { prepDomainpart } from '../jid.js';
 import { parseAuthConfig } from '../auth/auth-config.js';
 import { buildLimits } from '../limits/limits-config.js';
 import { buildAdminFilesDir, buildImportLimits } from './admin-files-config.js';
+import { parseDurability } from './durability-config.js';
 import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
 
 const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http', 'https', 'component'];
@@ -22,6 +23,7 @@ const KNOWN_KEYS = new Set([
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
   'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens', 'auth', 'components', 'limits',
   'admin_files_dir', 'import_limits',
+  'durability',
 ]);
 const S2S_KEYS = new Set([
   'enabled', 'policy', 'domain_policy', 'require_encryption', 'cafile', 'system_ca', 'dialback_secret',
@@ -155,6 +157,7 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     path,
     hosts,
     data_dir,
+    durability: parseDurability(r.durability, fail),
     log_level: log_level as ServerConfig['log_level'],
     control_socket: abs(str(r.control_socket, 'control_socket', resolve(data_dir, 'xmppd.sock'))),
     listen,

@@ -1,5 +1,6 @@
 // The server configuration after validation: what config/xmppd.example.yaml documents, with defaults applied.
 import type { LogLevel } from '../log.js';
+import type { DurabilityConfig } from './durability-config.js';
 
 export type ListenerType = 'c2s' | 'c2s_tls' | 's2s' | 's2s_tls' | 'http' | 'https' | 'component';
 
@@ -136,6 +137,8 @@ export interface ServerConfig {
   path: string;
   hosts: string[];
   data_dir: string;
+  /** When writes are fsynced: none (process crash safe), batch or group (power loss safe too). */
+  durability: DurabilityConfig;
   log_level: LogLevel;
   control_socket: string;
   listen: ListenerConfig[];

@@ -1,13 +1,14 @@
 // Child process for crash.test.ts: opens the store in $XMPPD_CRASH_DIR and writes multi-op
 // transactions in bursts until it is SIGKILLed. Does nothing when run without that variable
 // (e.g. picked up by `node --test` on the whole directory).
-import { openStore, type Op } from '../../../src/data/index.js';
+import { openStore, type Durability, type Op } from '../../../src/data/index.js';
 
 export const KEYS = 10;
 export const BURST = 8;
 
 async function main(dir: string): Promise<void> {
-  const store = await openStore(dir);
+  // $XMPPD_CRASH_DURABILITY: none (default) | batch | group (2 ms window).
+  const store = await openStore(dir, { durability: (process.env.XMPPD_CRASH_DURABILITY ?? 'none') as Durability });
   let n = ((await store.table<number>('crash').get('counter'))?.value ?? 0);
   if (n !== store.lastApplied()) throw new Error(`counter ${n} != lastApplied ${store.lastApplied()}`);
   let announced = false;

@@ -18,6 +18,7 @@ const HOT_S2S = new Set(['policy', 'domain_policy', 'require_encryption', 'idle_
 const WHY: Record<string, string> = {
   hosts: 'routing, TLS certificates, auth providers and module instances are set up per host at start',
   data_dir: 'the database is opened at start',
+  durability: 'the database is opened at start',
   control_socket: 'the control socket is bound at start',
   listen: 'listening sockets are bound at start',
   tls: 'TLS contexts are built at start',
