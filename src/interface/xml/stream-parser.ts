@@ -30,11 +30,14 @@ export interface StreamParserOptions {
   maxDepth?: number;
   /** Attributes (namespace declarations included) on one element. */
   maxAttributes?: number;
+  /** Characters of one element or attribute name (prefix included). */
+  maxNameLength?: number;
 }
 
 export const DEFAULT_MAX_STANZA_SIZE = 262144;
 export const DEFAULT_MAX_DEPTH = 100;
 export const DEFAULT_MAX_ATTRIBUTES = 64;
+export const DEFAULT_MAX_NAME_LENGTH = 1024;
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 
@@ -80,6 +83,7 @@ export class StreamParser {
   private readonly maxSize: number;
   private readonly maxDepth: number;
   private readonly maxAttrs: number;
+  private readonly maxName: number;
   private readonly sax = new SaxLtx();
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private failed = false;
@@ -98,6 +102,7 @@ export class StreamParser {
   private cdataBrackets = 0; // trailing ']' of a chunk that ended inside CDATA
   private piBuf = '';
   private attrCount = 0;
+  private nameLen = 0; // characters of the element/attribute name being scanned, across chunks
   private unitOpen = false; // inside a top-level unit: the header, a top-level element or the end tag
   private unitBytes = 0; // bytes of the open unit in earlier chunks
 
@@ -123,6 +128,7 @@ export class StreamParser {
     this.maxSize = opts.maxStanzaSize ?? DEFAULT_MAX_STANZA_SIZE;
     this.maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxAttrs = opts.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
+    this.maxName = opts.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
     this.sax.on('startElement', (name: string, attrs: Record<string, string>) => this.onStart(name, attrs));
     this.sax.on('endElement', (name: string) => this.onEnd(name));
     this.sax.on('text', (text: string) => this.onText(text));
@@ -328,6 +334,7 @@ export class StreamParser {
           if (isNameStart(c)) {
             i++;
             this.attrCount = 0;
+            this.nameLen = 0;
             this.declAllowed = false;
             st = S.StagName;
           } else if (c === 47 /* / */) {
@@ -451,7 +458,9 @@ export class StreamParser {
         }
 
         case S.StagName: {
+          const from = i;
           while (i < end && isNameChar(s.charCodeAt(i))) i++;
+          if ((this.nameLen += i - from) >= this.maxName) return bad('policy-violation', `element name longer than ${this.maxName} characters`);
           if (i === end) break;
           const c = s.charCodeAt(i);
           if (isSpace(c)) {
@@ -497,6 +506,7 @@ export class StreamParser {
               return bad('policy-violation', `more than ${this.maxAttrs} attributes on one element`);
             }
             i++;
+            this.nameLen = 0;
             st = S.AttrName;
           } else {
             return bad('not-well-formed', st === S.AfterValue ? 'attributes must be separated by whitespace' : 'malformed start tag');
@@ -505,7 +515,9 @@ export class StreamParser {
         }
 
         case S.AttrName: {
+          const from = i;
           while (i < end && isNameChar(s.charCodeAt(i))) i++;
+          if ((this.nameLen += i - from) >= this.maxName) return bad('policy-violation', `attribute name longer than ${this.maxName} characters`);
           if (i === end) break;
           const c = s.charCodeAt(i);
           i++;
@@ -567,6 +579,9 @@ export class StreamParser {
           if (s.charCodeAt(i) !== 62 /* > */) return bad('not-well-formed', "'/' must be followed by '>'");
           i++;
           st = S.Text;
+          // An empty element is as deep as an open one would be: without this, <a/> could sit one
+          // level below max_xml_depth.
+          if (depth > this.maxDepth) return bad('policy-violation', `elements nested deeper than ${this.maxDepth}`);
           if (!this.startTagDone(s, i, true, depth)) return save();
           break;
         }
@@ -574,13 +589,18 @@ export class StreamParser {
         case S.EtagStart: {
           if (!isNameStart(s.charCodeAt(i))) return bad('not-well-formed', 'malformed end tag');
           i++;
+          this.nameLen = 0;
           st = S.EtagName;
           break;
         }
 
         case S.EtagName:
         case S.EtagSpace: {
-          if (st === S.EtagName) while (i < end && isNameChar(s.charCodeAt(i))) i++;
+          if (st === S.EtagName) {
+            const from = i;
+            while (i < end && isNameChar(s.charCodeAt(i))) i++;
+            if ((this.nameLen += i - from) >= this.maxName) return bad('policy-violation', `element name longer than ${this.maxName} characters`);
+          }
           while (i < end && isSpace(s.charCodeAt(i))) {
             i++;
             st = S.EtagSpace;
