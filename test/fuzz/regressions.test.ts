@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse, trace } from './support/parse-events.js';
+import { decodeBase64 } from '../../src/core/sasl/scram-syntax.js';
+import { ScramClient, ScramClientError } from '../../src/core/sasl/scram-client.js';
 import { STREAM_HEADER } from './support/xml-gen.js';
 
 test('stream parser: an empty element one level below max_xml_depth ends the stream with policy-violation', () => {
@@ -10,4 +12,21 @@ test('stream parser: an empty element one level below max_xml_depth ends the str
   // one level deeper than the configured bound.
   assert.deepEqual(trace(parse([STREAM_HEADER + '<a><a/></a>'], { maxDepth: 1 })), ['start', 'error:policy-violation']);
   assert.deepEqual(trace(parse([STREAM_HEADER + '<a><b/></a>'], { maxDepth: 2 })), ['start', '<a><b/></a>']);
+});
+
+test('SCRAM: base64 with non-zero pad bits is refused, so a proof or binding has one spelling only', () => {
+  // Found while writing the SASL oracle ("only the untouched exchange succeeds"): Buffer.from() ignores
+  // the bits after the last full byte, so 'c2FsdB==' decoded to the same 'salt' as 'c2FsdA=='.
+  assert.equal(decodeBase64('c2FsdA==')?.toString(), 'salt');
+  assert.equal(decodeBase64('c2FsdB=='), null);
+  assert.equal(decodeBase64('YWI=')?.toString(), 'ab');
+  assert.equal(decodeBase64('YWJ='), null);
+});
+
+test('SCRAM client: a server-first with a huge iteration count is refused at once instead of running PBKDF2 for hours', async () => {
+  // Found while writing the hostile server-first property: i=4294967295 passed every check, so
+  // clientFinal() would have run 2^32-1 PBKDF2 rounds.
+  const client = new ScramClient({ mechanism: 'SCRAM-SHA-256', username: 'alice', password: 'pw', clientNonce: 'abc' });
+  await assert.rejects(client.clientFinal('r=abcdef,s=c2FsdA==,i=4294967295'), (err: unknown) =>
+    err instanceof ScramClientError && /above the maximum 1000000/.test(err.message));
 });
