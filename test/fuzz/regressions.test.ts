@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { parse, trace } from './support/parse-events.js';
 import { decodeBase64 } from '../../src/core/sasl/scram-syntax.js';
 import { ScramClient, ScramClientError } from '../../src/core/sasl/scram-client.js';
+import { ConfigError, buildConfig } from '../../src/core/config/load-config.js';
 import { STREAM_HEADER } from './support/xml-gen.js';
 
 test('stream parser: an empty element one level below max_xml_depth ends the stream with policy-violation', () => {
@@ -29,4 +30,20 @@ test('SCRAM client: a server-first with a huge iteration count is refused at onc
   const client = new ScramClient({ mechanism: 'SCRAM-SHA-256', username: 'alice', password: 'pw', clientNonce: 'abc' });
   await assert.rejects(client.clientFinal('r=abcdef,s=c2FsdA==,i=4294967295'), (err: unknown) =>
     err instanceof ScramClientError && /above the maximum 1000000/.test(err.message));
+});
+
+test('config: an access rule naming an Object member ("constructor") is refused like any undefined ACL', () => {
+  // Found by the ACL-name property: the check used `name in acl`, which is true for inherited members,
+  // so such a rule built and then silently never matched.
+  for (const raw of [
+    { access_rules: { r: [{ allow: 'constructor' }] } },
+    { host_config: { localhost: { access_rules: { r: [{ deny: 'hasOwnProperty' }] } } } },
+  ]) {
+    assert.throws(() => buildConfig(raw), (err: unknown) => err instanceof ConfigError && /access_rules\.r\[0\]\.(allow|deny): ACL "\w+" is not defined/.test(err.message));
+  }
+});
+
+test('config: an empty top-level key is named as "" in the error, not as the top level', () => {
+  // Found by the random-document property: `"": x` was reported as "(top level): unknown option".
+  assert.throws(() => buildConfig({ '': 1 }), (err: unknown) => err instanceof ConfigError && err.yamlPath === '""');
 });

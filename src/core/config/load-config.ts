@@ -60,7 +60,8 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
   const fail = (p: string, problem: string): never => { throw new ConfigError(path, p, problem); };
   if (!isObj(raw)) fail('', 'the configuration must be a mapping of keys to values');
   const r = raw as Obj;
-  for (const key of Object.keys(r)) if (!KNOWN_KEYS.has(key)) fail(key, `unknown option (known: ${[...KNOWN_KEYS].join(', ')})`);
+  // An empty key ("": in YAML) would otherwise print as "(top level)".
+  for (const key of Object.keys(r)) if (!KNOWN_KEYS.has(key)) fail(key || '""', `unknown option (known: ${[...KNOWN_KEYS].join(', ')})`);
 
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const str = (v: unknown, p: string, def?: string): string => {
@@ -339,7 +340,8 @@ function parseAccessRules(raw: unknown, path: string, acl: Record<string, AclSpe
       const [action, aclName] = Object.entries(rule)[0]!;
       if (action !== 'allow' && action !== 'deny') fail(p, `"${action}" is not allow or deny`);
       if (typeof aclName !== 'string' || aclName === '') return fail(`${p}.${action}`, 'must be a non-empty string');
-      if (aclName !== 'all' && aclName !== 'none' && !(aclName in acl)) fail(`${p}.${action}`, `ACL "${aclName}" is not defined under acl`);
+      // Own keys only: `in` would also find Object members, so an ACL named "constructor" passed as defined.
+      if (aclName !== 'all' && aclName !== 'none' && !Object.hasOwn(acl, aclName)) fail(`${p}.${action}`, `ACL "${aclName}" is not defined under acl`);
       return { action, acl: aclName };
     });
   }
