@@ -1,11 +1,15 @@
 // Regression tests for what the fuzz runs found, each with the minimal input the shrinker reported
 // (docs/fuzzing.md lists them). They run on every test run, not only when fuzzing.
 import { test } from 'node:test';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { parse, trace } from './support/parse-events.js';
 import { decodeBase64 } from '../../src/core/sasl/scram-syntax.js';
 import { ScramClient, ScramClientError } from '../../src/core/sasl/scram-client.js';
 import { ConfigError, buildConfig } from '../../src/core/config/load-config.js';
+import { PieReader } from '../../src/core/portable/pie-reader.js';
 import { STREAM_HEADER } from './support/xml-gen.js';
 
 test('stream parser: an empty element one level below max_xml_depth ends the stream with policy-violation', () => {
@@ -46,4 +50,19 @@ test('config: an access rule naming an Object member ("constructor") is refused 
 test('config: an empty top-level key is named as "" in the error, not as the top level', () => {
   // Found by the random-document property: `"": x` was reported as "(top level): unknown option".
   assert.throws(() => buildConfig({ '': 1 }), (err: unknown) => err instanceof ConfigError && err.yamlPath === '""');
+});
+
+test('XEP-0227 reader: an xi:include href with a bad %-escape is skipped with a warning, not a URIError', async () => {
+  // Found by the reader property: decodeURIComponent('%ZZ') threw out of read().
+  const dir = await mkdtemp(join(tmpdir(), 'xmppd-fuzz-reg-'));
+  try {
+    const file = join(dir, 'main.xml');
+    await writeFile(file, "<server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'><xi:include href='%ZZ'/></server-data>");
+    const warnings: string[] = [];
+    await new PieReader({ user: async () => {}, warn: (m) => void warnings.push(m) }).read(file);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /href='%ZZ'> is not a valid URI reference; skipped/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -198,7 +198,15 @@ export class PieReader {
       return;
     }
     const dir = dirname(from);
-    const target = resolve(dir, decodeURIComponent(href.replace(/^file:(\/\/)?/, '')));
+    let path: string;
+    try {
+      path = decodeURIComponent(href.replace(/^file:(\/\/)?/, ''));
+    } catch {
+      // A bad %-escape (href='%ZZ') made decodeURIComponent throw a URIError out of read().
+      this.v.warn(`${from}: <xi:include href='${href}'> is not a valid URI reference; skipped`);
+      return;
+    }
+    const target = resolve(dir, path);
     // Exports include their siblings; anything outside the file's directory is refused.
     if (!target.startsWith(resolve(dir) + sep)) {
       this.v.warn(`${from}: <xi:include href='${href}'> points outside ${dir}; skipped`);
