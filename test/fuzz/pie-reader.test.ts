@@ -33,6 +33,7 @@ const docArb = fc.oneof(
     "<server-data xmlns='http://www.xmpp.org/extensions/xep-0227.html#ns'><host jid='localhost'><user name='old'/></host></server-data>",
     `<!DOCTYPE x [<!ENTITY e 'x'>]><server-data ${PIE}>&e;</server-data>`, `<server-data ${PIE}><!-- c --><host/></server-data>`,
     `<wrong ${PIE}/>`, '', '\ufeff', `<server-data ${PIE}><host jid='localhost'><user name='a'>${'<x>'.repeat(200)}${'</x>'.repeat(200)}</user></host></server-data>`,
+    `<server-data ${PIE}><host jid='localhost'><user name='a'>${'<x>'.repeat(50000)}${'</x>'.repeat(50000)}</user></host></server-data>`,
   ),
 );
 

@@ -10,6 +10,7 @@ import { decodeBase64 } from '../../src/core/sasl/scram-syntax.js';
 import { ScramClient, ScramClientError } from '../../src/core/sasl/scram-client.js';
 import { ConfigError, buildConfig } from '../../src/core/config/load-config.js';
 import { PieReader } from '../../src/core/portable/pie-reader.js';
+import { CommandError } from '../../src/core/admin/command-def.js';
 import { STREAM_HEADER } from './support/xml-gen.js';
 
 test('stream parser: an empty element one level below max_xml_depth ends the stream with policy-violation', () => {
@@ -62,6 +63,25 @@ test('XEP-0227 reader: an xi:include href with a bad %-escape is skipped with a 
     await new PieReader({ user: async () => {}, warn: (m) => void warnings.push(m) }).read(file);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /href='%ZZ'> is not a valid URI reference; skipped/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('XEP-0227 reader: a <user> nested more than 1000 levels deep is refused instead of overflowing the stack later', async () => {
+  // Found by a deep-nesting run of the reader: 200,000 nested elements were read, and serializing the
+  // user (as the importer does for private XML) threw "Maximum call stack size exceeded".
+  const dir = await mkdtemp(join(tmpdir(), 'xmppd-fuzz-reg-'));
+  const doc = (d: number) => `<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'><user name='a'>${'<x>'.repeat(d)}${'</x>'.repeat(d)}</user></host></server-data>`;
+  try {
+    const file = join(dir, 'main.xml');
+    await writeFile(file, doc(1001));
+    await assert.rejects(new PieReader({ user: async () => {}, warn: () => {} }).read(file),
+      (err: unknown) => err instanceof CommandError && /nested more than 1000 levels deep/.test(err.message));
+    await writeFile(file, doc(1000));
+    let serialized = 0;
+    await new PieReader({ user: async (_h, el) => void (serialized = el.toString().length), warn: () => {} }).read(file);
+    assert.ok(serialized > 0);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

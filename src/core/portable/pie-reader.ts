@@ -23,6 +23,8 @@ type Item = { kind: 'user'; host: string; el: Element } | { kind: 'include'; hre
 interface Frame { local: string; host: string | null; decls: Record<string, string>; skip: boolean }
 
 const PIE_NS = new Set([NS_PIE, NS_PIE_OLD]);
+/** Nesting inside one <user>: real data needs a handful of levels; serializing 100k levels overflows the stack. */
+const MAX_USER_DEPTH = 1000;
 const localOf = (name: string) => name.slice(name.indexOf(':') + 1);
 const prefixOf = (name: string) => (name.includes(':') ? name.slice(0, name.indexOf(':')) : '');
 
@@ -81,6 +83,7 @@ export class PieReader {
     const frames: Frame[] = [];
     const queue: Item[] = [];
     let building: Element | null = null; // innermost open element inside a <user>
+    let buildDepth = 0; // levels of `building` below the <user>
     let userRoot: Element | null = null;
     let rootSeen = false;
     let rootClosed = false;
@@ -100,6 +103,7 @@ export class PieReader {
 
     sax.on('startElement', (name: string, attrs: Record<string, string>) => {
       if (building) {
+        if (++buildDepth > MAX_USER_DEPTH) fail(`elements nested more than ${MAX_USER_DEPTH} levels deep in a <user>`);
         building = building.cnode(xml(name, attrs));
         return;
       }
@@ -140,6 +144,7 @@ export class PieReader {
           if (frames.length === 0) rootClosed = true;
         } else {
           building = building.parent;
+          buildDepth--;
         }
         return;
       }
