@@ -59,6 +59,18 @@ test('c2s: mutated negotiation transcripts get RFC 6120 errors and failures; a f
   tc.diagnostic(describeRun(r));
 });
 
+test('c2s: after login, auth, STARTTLS, bind and stream restarts in the wrong state and random elements get RFC 6120 answers', async (tc) => {
+  const r = await fuzz(
+    fc.asyncProperty(transcriptArb(HEADERS, [], true), async ({ text, chunks }) => {
+      const { c } = await RawClient.login(t.c2sPort, 'alice', 'pw-alice', undefined, { presence: false });
+      checkAnswer(await playRound(c, chunks), text);
+      await freshLogin();
+    }),
+    20,
+  );
+  tc.diagnostic(describeRun(r));
+});
+
 test('c2s: max_xml_depth, max_xml_attributes and max_xml_name_length end the stream with policy-violation', async () => {
   const header = `<stream:stream to='localhost' version='1.0' xmlns='jabber:client' ${NS_STREAM}>`;
   const cases = {

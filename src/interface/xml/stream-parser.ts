@@ -89,6 +89,7 @@ export class StreamParser {
   private failed = false;
   private seenInput = false;
   private highSurrogate = ''; // a string chunk ended inside a surrogate pair
+  private utf8Tail: Buffer | null = null; // bytes of a character the decoder holds for the next chunk
 
   // ---- guard state (survives chunk boundaries) ----
   private st = S.Text;
@@ -146,11 +147,11 @@ export class StreamParser {
         try {
           s = this.decoder.decode(chunk, { stream: true });
         } catch {
-          // RFC 6120 §4.9.3.22: improperly encoded stream, e.g. violating the rules of UTF-8 (§11.6).
-          this.fail('unsupported-encoding', 'the stream is not valid UTF-8');
+          this.badUtf8(chunk);
           return;
         }
         this.ascii = isAscii(chunk);
+        if (!this.ascii || this.utf8Tail !== null) this.utf8Tail = pendingUtf8(this.utf8Tail, chunk);
       }
       if (s.length === 0) return;
       if (!this.seenInput) {
@@ -161,6 +162,41 @@ export class StreamParser {
     } catch (err) {
       this.fail('internal-server-error', `stream parser failure: ${(err as Error)?.message ?? String(err)}`);
     }
+  }
+
+  /**
+   * RFC 6120 §4.9.3.22: improperly encoded stream (§11.6). The characters before the first bad byte are
+   * parsed first, so the outcome does not depend on where TCP cut the stream: a stanza (or a
+   * well-formedness error) before the bad byte is reported whether or not it came in the same read.
+   */
+  private badUtf8(chunk: Buffer): void {
+    const data = this.utf8Tail ? Buffer.concat([this.utf8Tail, chunk]) : chunk;
+    const valid = (n: number): boolean => {
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(0, n), { stream: true });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let lo = 0; // valid(lo) holds: the decoder accepted everything before this chunk
+    let hi = data.length; // valid(hi) does not
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      if (valid(mid)) lo = mid;
+      else hi = mid;
+    }
+    const prefix = data.subarray(0, lo);
+    let s = new TextDecoder('utf-8', { fatal: true }).decode(prefix, { stream: true });
+    if (s.length > 0) {
+      this.ascii = isAscii(prefix);
+      if (!this.seenInput) {
+        this.seenInput = true;
+        if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
+      }
+      this.chunk(s, false);
+    }
+    this.fail('unsupported-encoding', 'the stream is not valid UTF-8');
   }
 
   /** String input: keep a split surrogate pair for the next write; reject lone surrogates. */
@@ -834,4 +870,21 @@ export class StreamParser {
   private handlerFailed(err: unknown): void {
     this.fail('internal-server-error', `stream handler failed: ${(err as Error)?.message ?? String(err)}`);
   }
+}
+
+/**
+ * The bytes of an incomplete UTF-8 character at the end of the stream so far (what a streaming decoder
+ * holds back), given the previous tail and a chunk that decoded without error; null when there is none.
+ */
+function pendingUtf8(tail: Buffer | null, chunk: Buffer): Buffer | null {
+  const b = tail !== null && chunk.length < 4 ? Buffer.concat([tail, chunk]) : chunk;
+  for (let j = b.length - 1; j >= 0 && j >= b.length - 4; j--) {
+    const c = b[j]!;
+    if (c < 0x80) return null;
+    if (c >= 0xc0) {
+      const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+      return b.length - j < need ? Buffer.from(b.subarray(j)) : null;
+    }
+  }
+  return null;
 }

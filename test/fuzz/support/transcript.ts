@@ -55,12 +55,15 @@ export function elementArb(extra: string[] = []): fc.Arbitrary<string> {
   );
 }
 
-/** A transcript: headers and elements in any order, maybe mutated bytes, cut into chunks anywhere. */
-export function transcriptArb(headers: string[], extra: string[] = []): fc.Arbitrary<{ text: string; chunks: Buffer[] }> {
+/**
+ * A transcript: headers and elements in any order, maybe mutated bytes, cut into chunks anywhere. It
+ * starts with a header unless `afterAuth` (the stream is already open and authenticated then).
+ */
+export function transcriptArb(headers: string[], extra: string[] = [], afterAuth = false): fc.Arbitrary<{ text: string; chunks: Buffer[] }> {
   return fc
     .record({
       steps: fc.array(fc.oneof({ weight: 1, arbitrary: fc.constantFrom(...headers) }, { weight: 4, arbitrary: elementArb(extra) }), { minLength: 1, maxLength: 8 }),
-      first: fc.constantFrom(...headers),
+      first: afterAuth ? fc.constant('') : fc.constantFrom(...headers),
       muts: fc.option(fc.array(mutationArb, { minLength: 1, maxLength: 3 }), { freq: 3 }),
       cuts: cutsArb,
     })
@@ -75,8 +78,9 @@ export function transcriptArb(headers: string[], extra: string[] = []): fc.Arbit
  * Sends the chunks on a fresh connection, then closes our side if the server has not closed by then,
  * and returns everything it answered. A connection the server never releases fails the round.
  */
-export async function playRound(port: number, chunks: Buffer[]): Promise<string> {
-  const c = await RawClient.connect(port);
+export async function playRound(to: number | RawClient, chunks: Buffer[]): Promise<string> {
+  const c = typeof to === 'number' ? await RawClient.connect(to) : to;
+  const before = c.buffer.length;
   for (const ch of chunks) c.send(ch);
   try {
     await c.waitClosed(300);
@@ -85,7 +89,7 @@ export async function playRound(port: number, chunks: Buffer[]): Promise<string>
     c.socket.end();
     await c.waitClosed(5000);
   }
-  return c.buffer;
+  return c.buffer.slice(before);
 }
 
 /** What any answer must look like: RFC 6120 conditions only, no internal error, no success. */
