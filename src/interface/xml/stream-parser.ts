@@ -103,7 +103,7 @@ export class StreamParser {
   private cdataBrackets = 0; // trailing ']' of a chunk that ended inside CDATA
   private piBuf = '';
   private attrCount = 0;
-  private nameLen = 0; // characters of the element/attribute name being scanned, across chunks
+  private nameLen = 0; // characters of the name being scanned after its first one, across chunks (so `>=`)
   private unitOpen = false; // inside a top-level unit: the header, a top-level element or the end tag
   private unitBytes = 0; // bytes of the open unit in earlier chunks
 
