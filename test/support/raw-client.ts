@@ -68,20 +68,25 @@ export class RawClient extends TextSocket {
   }
 
   /** Connect, STARTTLS, authenticate (SCRAM-SHA-256 by default), bind, send initial presence. */
-  static async login(port: number, user: string, password: string, resource?: string, opts: { presence?: boolean } = {}): Promise<{ c: RawClient; jid: string }> {
-    const c = await RawClient.connect(port);
-    c.openStream();
-    await c.features();
-    await c.starttls();
-    c.openStream();
-    await c.features();
-    const r = await c.authScram('SCRAM-SHA-256', user, password);
-    if (!r.startsWith('<success')) throw new Error(`login failed: ${r}`);
-    c.openStream();
-    await c.features();
-    const jid = await c.bind(resource);
-    if (opts.presence !== false) c.send('<presence/>');
-    return { c, jid };
+  static async login(port: number, user: string, password: string, resource?: string, opts: { presence?: boolean; localAddress?: string } = {}): Promise<{ c: RawClient; jid: string }> {
+    const c = await RawClient.connect(port, { localAddress: opts.localAddress });
+    try {
+      c.openStream();
+      await c.features();
+      await c.starttls();
+      c.openStream();
+      await c.features();
+      const r = await c.authScram('SCRAM-SHA-256', user, password);
+      if (!r.startsWith('<success')) throw new Error(`login failed: ${r}`);
+      c.openStream();
+      await c.features();
+      const jid = await c.bind(resource);
+      if (opts.presence !== false) c.send('<presence/>');
+      return { c, jid };
+    } catch (err) {
+      c.close(); // a failed login must not leave its connection open
+      throw err;
+    }
   }
 
 }

@@ -20,6 +20,7 @@ const DEFAULT_MODULES: Record<string, Record<string, unknown>> = {
 };
 const KNOWN_KEYS = new Set([
   'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',
+  'max_xml_depth', 'max_xml_attributes', 'max_xml_name_length',
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
   'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens', 'auth', 'components', 'limits',
   'admin_files_dir', 'import_limits',
@@ -63,7 +64,8 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
   const fail = (p: string, problem: string): never => { throw new ConfigError(path, p, problem); };
   if (!isObj(raw)) fail('', 'the configuration must be a mapping of keys to values');
   const r = raw as Obj;
-  for (const key of Object.keys(r)) if (!KNOWN_KEYS.has(key)) fail(key, `unknown option (known: ${[...KNOWN_KEYS].join(', ')})`);
+  // An empty key ("": in YAML) would otherwise print as "(top level)".
+  for (const key of Object.keys(r)) if (!KNOWN_KEYS.has(key)) fail(key || '""', `unknown option (known: ${[...KNOWN_KEYS].join(', ')})`);
 
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const str = (v: unknown, p: string, def?: string): string => {
@@ -164,6 +166,10 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     tls: tlsFiles(r.tls, 'tls'),
     host_config,
     max_stanza_size: int(r.max_stanza_size, 'max_stanza_size', 262144, 1024),
+    // XML bounds of the stream parser (RFC 6120 §13.12); the minimums keep ordinary stanzas parseable.
+    max_xml_depth: int(r.max_xml_depth, 'max_xml_depth', 100, 16, 1000),
+    max_xml_attributes: int(r.max_xml_attributes, 'max_xml_attributes', 64, 8, 10000),
+    max_xml_name_length: int(r.max_xml_name_length, 'max_xml_name_length', 1024, 64, 65536),
     c2s_idle_timeout: int(r.c2s_idle_timeout, 'c2s_idle_timeout', 600, 1),
     c2s_negotiation_timeout: int(r.c2s_negotiation_timeout, 'c2s_negotiation_timeout', 60, 1),
     sasl_max_failures: int(r.sasl_max_failures, 'sasl_max_failures', 3, 1, 10),
@@ -341,7 +347,8 @@ function parseAccessRules(raw: unknown, path: string, acl: Record<string, AclSpe
       const [action, aclName] = Object.entries(rule)[0]!;
       if (action !== 'allow' && action !== 'deny') fail(p, `"${action}" is not allow or deny`);
       if (typeof aclName !== 'string' || aclName === '') return fail(`${p}.${action}`, 'must be a non-empty string');
-      if (aclName !== 'all' && aclName !== 'none' && !(aclName in acl)) fail(`${p}.${action}`, `ACL "${aclName}" is not defined under acl`);
+      // Own keys only: `in` would also find Object members, so an ACL named "constructor" passed as defined.
+      if (aclName !== 'all' && aclName !== 'none' && !Object.hasOwn(acl, aclName)) fail(`${p}.${action}`, `ACL "${aclName}" is not defined under acl`);
       return { action, acl: aclName };
     });
   }

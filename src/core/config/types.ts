@@ -145,6 +145,12 @@ export interface ServerConfig {
   tls?: TlsFiles;
   host_config: Record<string, HostConfig>;
   max_stanza_size: number;
+  /** Element nesting inside one stanza; deeper ends the stream with policy-violation. */
+  max_xml_depth: number;
+  /** Attributes (namespace declarations included) on one element. */
+  max_xml_attributes: number;
+  /** Characters of one element or attribute name. */
+  max_xml_name_length: number;
   /** Seconds without any byte from a client before connection-timeout (RFC 6120 §4.9.3.4). */
   c2s_idle_timeout: number;
   /** Seconds a client may take to authenticate and bind. */

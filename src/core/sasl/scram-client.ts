@@ -20,6 +20,9 @@ export interface ScramClientOptions {
   clientNonce?: string;
   /** Refuse a server-first message with fewer iterations (a downgraded or weak server). Default 1. */
   minIterations?: number;
+  /** Refuse a server-first message with more iterations: a hostile server could otherwise make the
+   *  client spend hours in PBKDF2 (i may be up to 2^32-1). Default 1,000,000, the server's own maximum. */
+  maxIterations?: number;
 }
 
 export class ScramClientError extends Error {
@@ -40,6 +43,7 @@ export class ScramClient {
   private readonly clientNonce: string;
   private readonly cbData: Buffer;
   private readonly minIterations: number;
+  private readonly maxIterations: number;
   private expectedServerSignature: Buffer | null = null;
   private verified = false;
 
@@ -50,6 +54,7 @@ export class ScramClient {
     this.hash = m[1] as ScramHash;
     this.plus = m[2] !== undefined;
     this.minIterations = opts.minIterations ?? 1;
+    this.maxIterations = opts.maxIterations ?? 1_000_000;
 
     let flag: string;
     if (this.plus) {
@@ -99,6 +104,9 @@ export class ScramClient {
     if (iterations > 0xffffffff) throw new ScramClientError('malformed iteration count');
     if (iterations < this.minIterations) {
       throw new ScramClientError(`iteration count ${iterations} is below the minimum ${this.minIterations}`);
+    }
+    if (iterations > this.maxIterations) {
+      throw new ScramClientError(`iteration count ${iterations} is above the maximum ${this.maxIterations}`);
     }
 
     const cbind = Buffer.concat([Buffer.from(this.gs2Header, 'utf8'), this.cbData]).toString('base64');

@@ -19,9 +19,14 @@ export function decodeUtf8(buf: Buffer, allowNul = false): string | null {
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-/** Strict base64 (RFC 4648 §4): Buffer.from() silently skips junk, which would hide syntax errors. */
+/**
+ * Strict base64 (RFC 4648 §4): Buffer.from() silently skips junk, which would hide syntax errors, and
+ * ignores non-zero pad bits (RFC 4648 §3.5), which would let several spellings decode to one value.
+ */
 export function decodeBase64(s: string): Buffer | null {
-  return BASE64.test(s) ? Buffer.from(s, 'base64') : null;
+  if (!BASE64.test(s)) return null;
+  const b = Buffer.from(s, 'base64');
+  return b.toString('base64') === s ? b : null;
 }
 
 /** saslname escaping: ',' -> '=2C' and '=' -> '=3D' (RFC 5802 §5.1, "n"). */

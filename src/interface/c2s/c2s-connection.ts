@@ -15,6 +15,7 @@ import type { Core } from '../../core/core.js';
 import type { Session } from '../../core/session.js';
 import type { Logger } from '../../core/log.js';
 import { StreamParser } from '../xml/stream-parser.js';
+import { parserLimits } from '../xml/parser-limits.js';
 import { OrderedQueue } from '../ordered-queue.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
 import type { ConnectionSlot } from '../../core/limits/limits.js';
@@ -135,7 +136,7 @@ export class C2SConnection implements Session {
         streamEnd: () => this.close(),
         error: (condition, text) => this.close(new StreamError(condition, text)),
       },
-      { maxStanzaSize: this.core.config.max_stanza_size },
+      parserLimits(this.core.config),
     );
   }
 

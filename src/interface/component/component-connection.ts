@@ -15,6 +15,7 @@ import { CLOSING_TAG } from '../c2s/stream-header.js';
 import { newStreamId } from '../s2s/s2s-stream.js';
 import { qualifiedName } from '../s2s/qualified-name.js';
 import { StreamParser } from '../xml/stream-parser.js';
+import { parserLimits } from '../xml/parser-limits.js';
 import { OrderedQueue } from '../ordered-queue.js';
 
 export const NS_COMPONENT_ACCEPT = 'jabber:component:accept';
@@ -79,7 +80,7 @@ export class ComponentConnection {
         streamEnd: () => this.close(),
         error: (condition, text) => this.close(new StreamError(condition, text)),
       },
-      { maxStanzaSize: core.config.max_stanza_size },
+      parserLimits(core.config),
     );
     socket.on('data', (chunk: Buffer) => this.parser?.write(chunk));
     socket.on('error', (err) => {

@@ -10,6 +10,7 @@ import { NS } from '../../core/ns.js';
 import type { Core } from '../../core/core.js';
 import type { Logger } from '../../core/log.js';
 import { StreamParser } from '../xml/stream-parser.js';
+import { parserLimits } from '../xml/parser-limits.js';
 import { CLOSING_TAG } from '../c2s/stream-header.js';
 import { NS_DIALBACK } from './dialback.js';
 import { qualifiedName, type QualifiedName } from './qualified-name.js';
@@ -129,7 +130,7 @@ export abstract class S2SStream {
         streamEnd: () => this.close(),
         error: (condition, text) => this.close(new StreamError(condition, text)),
       },
-      { maxStanzaSize: this.core.config.max_stanza_size },
+      parserLimits(this.core.config),
     );
   }
 

@@ -30,11 +30,14 @@ export interface StreamParserOptions {
   maxDepth?: number;
   /** Attributes (namespace declarations included) on one element. */
   maxAttributes?: number;
+  /** Characters of one element or attribute name (prefix included). */
+  maxNameLength?: number;
 }
 
 export const DEFAULT_MAX_STANZA_SIZE = 262144;
 export const DEFAULT_MAX_DEPTH = 100;
 export const DEFAULT_MAX_ATTRIBUTES = 64;
+export const DEFAULT_MAX_NAME_LENGTH = 1024;
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 
@@ -80,11 +83,13 @@ export class StreamParser {
   private readonly maxSize: number;
   private readonly maxDepth: number;
   private readonly maxAttrs: number;
+  private readonly maxName: number;
   private readonly sax = new SaxLtx();
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private failed = false;
   private seenInput = false;
   private highSurrogate = ''; // a string chunk ended inside a surrogate pair
+  private utf8Tail: Buffer | null = null; // bytes of a character the decoder holds for the next chunk
 
   // ---- guard state (survives chunk boundaries) ----
   private st = S.Text;
@@ -98,6 +103,7 @@ export class StreamParser {
   private cdataBrackets = 0; // trailing ']' of a chunk that ended inside CDATA
   private piBuf = '';
   private attrCount = 0;
+  private nameLen = 0; // characters of the name being scanned after its first one, across chunks (so `>=`)
   private unitOpen = false; // inside a top-level unit: the header, a top-level element or the end tag
   private unitBytes = 0; // bytes of the open unit in earlier chunks
 
@@ -123,6 +129,7 @@ export class StreamParser {
     this.maxSize = opts.maxStanzaSize ?? DEFAULT_MAX_STANZA_SIZE;
     this.maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxAttrs = opts.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
+    this.maxName = opts.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
     this.sax.on('startElement', (name: string, attrs: Record<string, string>) => this.onStart(name, attrs));
     this.sax.on('endElement', (name: string) => this.onEnd(name));
     this.sax.on('text', (text: string) => this.onText(text));
@@ -140,11 +147,11 @@ export class StreamParser {
         try {
           s = this.decoder.decode(chunk, { stream: true });
         } catch {
-          // RFC 6120 §4.9.3.22: improperly encoded stream, e.g. violating the rules of UTF-8 (§11.6).
-          this.fail('unsupported-encoding', 'the stream is not valid UTF-8');
+          this.badUtf8(chunk);
           return;
         }
         this.ascii = isAscii(chunk);
+        if (!this.ascii || this.utf8Tail !== null) this.utf8Tail = pendingUtf8(this.utf8Tail, chunk);
       }
       if (s.length === 0) return;
       if (!this.seenInput) {
@@ -155,6 +162,41 @@ export class StreamParser {
     } catch (err) {
       this.fail('internal-server-error', `stream parser failure: ${(err as Error)?.message ?? String(err)}`);
     }
+  }
+
+  /**
+   * RFC 6120 §4.9.3.22: improperly encoded stream (§11.6). The characters before the first bad byte are
+   * parsed first, so the outcome does not depend on where TCP cut the stream: a stanza (or a
+   * well-formedness error) before the bad byte is reported whether or not it came in the same read.
+   */
+  private badUtf8(chunk: Buffer): void {
+    const data = this.utf8Tail ? Buffer.concat([this.utf8Tail, chunk]) : chunk;
+    const valid = (n: number): boolean => {
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(0, n), { stream: true });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let lo = 0; // valid(lo) holds: the decoder accepted everything before this chunk
+    let hi = data.length; // valid(hi) does not
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      if (valid(mid)) lo = mid;
+      else hi = mid;
+    }
+    const prefix = data.subarray(0, lo);
+    let s = new TextDecoder('utf-8', { fatal: true }).decode(prefix, { stream: true });
+    if (s.length > 0) {
+      this.ascii = isAscii(prefix);
+      if (!this.seenInput) {
+        this.seenInput = true;
+        if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
+      }
+      this.chunk(s, false);
+    }
+    this.fail('unsupported-encoding', 'the stream is not valid UTF-8');
   }
 
   /** String input: keep a split surrogate pair for the next write; reject lone surrogates. */
@@ -328,6 +370,7 @@ export class StreamParser {
           if (isNameStart(c)) {
             i++;
             this.attrCount = 0;
+            this.nameLen = 0;
             this.declAllowed = false;
             st = S.StagName;
           } else if (c === 47 /* / */) {
@@ -451,7 +494,9 @@ export class StreamParser {
         }
 
         case S.StagName: {
+          const from = i;
           while (i < end && isNameChar(s.charCodeAt(i))) i++;
+          if ((this.nameLen += i - from) >= this.maxName) return bad('policy-violation', `element name longer than ${this.maxName} characters`);
           if (i === end) break;
           const c = s.charCodeAt(i);
           if (isSpace(c)) {
@@ -497,6 +542,7 @@ export class StreamParser {
               return bad('policy-violation', `more than ${this.maxAttrs} attributes on one element`);
             }
             i++;
+            this.nameLen = 0;
             st = S.AttrName;
           } else {
             return bad('not-well-formed', st === S.AfterValue ? 'attributes must be separated by whitespace' : 'malformed start tag');
@@ -505,7 +551,9 @@ export class StreamParser {
         }
 
         case S.AttrName: {
+          const from = i;
           while (i < end && isNameChar(s.charCodeAt(i))) i++;
+          if ((this.nameLen += i - from) >= this.maxName) return bad('policy-violation', `attribute name longer than ${this.maxName} characters`);
           if (i === end) break;
           const c = s.charCodeAt(i);
           i++;
@@ -567,6 +615,9 @@ export class StreamParser {
           if (s.charCodeAt(i) !== 62 /* > */) return bad('not-well-formed', "'/' must be followed by '>'");
           i++;
           st = S.Text;
+          // An empty element is as deep as an open one would be: without this, <a/> could sit one
+          // level below max_xml_depth.
+          if (depth > this.maxDepth) return bad('policy-violation', `elements nested deeper than ${this.maxDepth}`);
           if (!this.startTagDone(s, i, true, depth)) return save();
           break;
         }
@@ -574,13 +625,18 @@ export class StreamParser {
         case S.EtagStart: {
           if (!isNameStart(s.charCodeAt(i))) return bad('not-well-formed', 'malformed end tag');
           i++;
+          this.nameLen = 0;
           st = S.EtagName;
           break;
         }
 
         case S.EtagName:
         case S.EtagSpace: {
-          if (st === S.EtagName) while (i < end && isNameChar(s.charCodeAt(i))) i++;
+          if (st === S.EtagName) {
+            const from = i;
+            while (i < end && isNameChar(s.charCodeAt(i))) i++;
+            if ((this.nameLen += i - from) >= this.maxName) return bad('policy-violation', `element name longer than ${this.maxName} characters`);
+          }
           while (i < end && isSpace(s.charCodeAt(i))) {
             i++;
             st = S.EtagSpace;
@@ -814,4 +870,21 @@ export class StreamParser {
   private handlerFailed(err: unknown): void {
     this.fail('internal-server-error', `stream handler failed: ${(err as Error)?.message ?? String(err)}`);
   }
+}
+
+/**
+ * The bytes of an incomplete UTF-8 character at the end of the stream so far (what a streaming decoder
+ * holds back), given the previous tail and a chunk that decoded without error; null when there is none.
+ */
+function pendingUtf8(tail: Buffer | null, chunk: Buffer): Buffer | null {
+  const b = tail !== null && chunk.length < 4 ? Buffer.concat([tail, chunk]) : chunk;
+  for (let j = b.length - 1; j >= 0 && j >= b.length - 4; j--) {
+    const c = b[j]!;
+    if (c < 0x80) return null;
+    if (c >= 0xc0) {
+      const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+      return b.length - j < need ? Buffer.from(b.subarray(j)) : null;
+    }
+  }
+  return null;
 }

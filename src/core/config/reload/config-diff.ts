@@ -8,7 +8,8 @@ import type { ServerConfig } from '../types.js';
  * swapping the object applies them. Timeouts, sizes and limits apply from the next connection or check.
  */
 const HOT = new Set([
-  'acl', 'access_rules', 'modules', 'module_paths', 'max_stanza_size', 'c2s_idle_timeout', 'c2s_negotiation_timeout',
+  'acl', 'access_rules', 'modules', 'module_paths', 'max_stanza_size', 'max_xml_depth', 'max_xml_attributes',
+  'max_xml_name_length', 'c2s_idle_timeout', 'c2s_negotiation_timeout',
   'sasl_max_failures', 'max_send_queue', 'limits', 'log_level', 'api_tokens', 'admin_files_dir', 'import_limits',
 ]);
 /** Federation options the s2s manager and its streams read per use; the rest is fixed when it is built. */
