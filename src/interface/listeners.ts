@@ -23,6 +23,9 @@ export class Listeners {
   private readonly servers: Server[] = [];
   private readonly httpServers: HttpServer[] = [];
   private stopping = false;
+  /** End-of-session work of the connections a shutdown closed (C2SConnection.closing). */
+  private readonly sessionsEnding: Promise<void>[] = [];
+  private allClosed: (() => void) | null = null;
   readonly bound: BoundListener[] = [];
   readonly connections = new Set<C2SConnection>();
 
@@ -158,6 +161,10 @@ export class Listeners {
       listenerType: cfg.type,
       onClose: (c) => {
         if (this.connections.delete(c)) this.core.metrics.connections.dec({ type: cfg.type });
+        if (this.stopping) {
+          this.sessionsEnding.push(c.closing);
+          if (this.connections.size === 0) this.allClosed?.();
+        }
       },
     });
     this.connections.add(conn);
@@ -172,5 +179,12 @@ export class Listeners {
     const s2s = this.s2s?.stop() ?? Promise.resolve();
     const components = this.components?.stop() ?? Promise.resolve();
     await Promise.race([Promise.all([...closing, s2s, components]), new Promise((r) => setTimeout(r, 3000).unref())]);
+    // Streams end when the peer answers with its closing tag or the linger runs out (RFC 6120 §4.4); the
+    // sessions they carried still write (last activity, presence) after that. Let both finish before the
+    // modules stop and the store closes, within the same bound.
+    const deadline = new Promise((r) => setTimeout(r, 3000).unref());
+    const allClosed = this.connections.size === 0 ? Promise.resolve() : new Promise<void>((r) => { this.allClosed = r; });
+    await Promise.race([allClosed, deadline]);
+    await Promise.race([Promise.all(this.sessionsEnding), deadline]);
   }
 }

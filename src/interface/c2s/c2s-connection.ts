@@ -188,6 +188,12 @@ export class C2SConnection implements Session {
     this.lingerTimer.unref();
   }
 
+  /**
+   * The end-of-session work (unavailable presence, session_closed and what modules write then, such as
+   * last activity): a shutdown awaits it before the modules stop and the store closes.
+   */
+  closing: Promise<void> = Promise.resolve();
+
   private closed(reason: string): void {
     this.saslAttempt?.settle();
     this.saslAttempt = null;
@@ -205,7 +211,7 @@ export class C2SConnection implements Session {
       this.bound = false;
       if (this.core.sessions.remove(this)) this.core.metrics.sessions.dec();
       const why = wasOpen ? reason : 'stream closed';
-      void (async () => {
+      this.closing = (async () => {
         // RFC 6121 §4.6: a session that ends while available goes unavailable (also on a dropped TCP connection).
         if (this.presence !== null) await this.core.hooks.notify('user_unavailable', { session: this, stanza: null, reason: why });
         this.presence = null;
