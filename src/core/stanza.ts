@@ -30,13 +30,27 @@ export function errorReply(el: Element, error: StanzaError, replyFrom?: string):
   if (from) attrs.from = from;
   if (el.attrs.from) attrs.to = el.attrs.from;
   const reply = xml(el.name, attrs);
-  // An IQ error carries the request payload; for messages and presence the payload is kept too, but
-  // bounded: the error must not be a way to amplify large stanzas.
-  for (const child of el.children) {
-    if (typeof child !== 'string' && child.name !== 'error') reply.cnode(cloneShallowTree(child));
+  // An IQ error carries the request payload (one answer per request). For messages and presence the
+  // payload is kept only while small: a burst of bounced large messages (a failed s2s stream with
+  // megabytes unacknowledged) must not overflow the sender's own send queue and cost it its session.
+  const children = el.children.filter((c): c is Element => typeof c !== 'string' && c.name !== 'error');
+  if (el.name === 'iq' || payloadSize(children) <= MAX_BOUNCED_PAYLOAD) {
+    for (const child of children) reply.cnode(cloneShallowTree(child));
   }
   reply.cnode(error.toElement());
   return reply;
+}
+
+/** Bytes of a message's or presence's payload an error bounce still carries (RFC 6120 §8.3.1: MAY). */
+export const MAX_BOUNCED_PAYLOAD = 4096;
+
+function payloadSize(children: Element[]): number {
+  let n = 0;
+  for (const c of children) {
+    n += c.toString().length;
+    if (n > MAX_BOUNCED_PAYLOAD) break;
+  }
+  return n;
 }
 
 /** The result answering an IQ get/set (RFC 6120 §8.2.3). */
