@@ -9,7 +9,14 @@ export const MAM_TABLE = 'mam_messages';
 /** Per account (key `${domain}/${local}`): how many rows the account has in MAM_TABLE. */
 export const MAM_COUNT_TABLE = 'mam_counts';
 
-export interface ArchiveCount { n: number }
+export interface ArchiveCount {
+  n: number;
+  /**
+   * The id of the newest message removed from the head of the archive (quota or expiry): the next trim
+   * starts after it instead of seeking across the deleted keys LevelDB has not compacted yet.
+   */
+  head?: string;
+}
 
 export interface ArchivedMessage {
   id: string;

@@ -30,18 +30,21 @@ export class ArchiveWriter {
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         // The count first: any change after this read fails the revision condition below.
         const { row, n } = await this.current(owner);
+        let head = row?.value.head;
         const { id, ms } = this.clock.next();
         const key = prefix + id;
         const ops: Op[] = [{ type: 'put', table: MAM_TABLE, key, value: { ...make(id, new Date(ms).toISOString()) } }];
         let left = n + 1;
         const excess = Math.min(left - this.maxMessages(), TRIM_BATCH);
         if (excess > 0) {
-          for (const old of await this.rows.range({ prefix, limit: excess })) {
+          const gte = head !== undefined ? prefix + head + '\u0000' : prefix;
+          for (const old of await this.rows.range({ gte, lt: prefix + '\uffff', limit: excess })) {
             ops.push({ type: 'del', table: MAM_TABLE, key: old.key });
+            head = old.key.slice(prefix.length);
             left--;
           }
         }
-        ops.push({ type: 'put', table: MAM_COUNT_TABLE, key: countKey(owner), value: { n: left } });
+        ops.push({ type: 'put', table: MAM_COUNT_TABLE, key: countKey(owner), value: { n: left, ...(head !== undefined && { head }) } });
         const r = await this.ctx.store.transact(ops, [{ type: 'absent', table: MAM_TABLE, key }, this.unchanged(owner, row)]);
         if (r.ok) return id;
       }
@@ -58,7 +61,12 @@ export class ArchiveWriter {
         const old = await this.rows.range({ gte: prefix, lt: prefix + msPrefix(cutoffMs), limit: TRIM_BATCH });
         if (old.length === 0) return 0;
         const ops: Op[] = old.map((r) => ({ type: 'del' as const, table: MAM_TABLE, key: r.key }));
-        ops.push({ type: 'put', table: MAM_COUNT_TABLE, key: countKey(owner), value: { n: Math.max(0, n - old.length) } });
+        // Expiry scans from the start (it also finds a row older than `head` that another node's clock
+        // wrote late); `head` only moves forward.
+        const last = old.at(-1)!.key.slice(prefix.length);
+        const prev = row?.value.head;
+        const head = prev !== undefined && prev > last ? prev : last;
+        ops.push({ type: 'put', table: MAM_COUNT_TABLE, key: countKey(owner), value: { n: Math.max(0, n - old.length), head } });
         const r = await this.ctx.store.transact(ops, [this.unchanged(owner, row)]);
         if (r.ok) return old.length;
       }
