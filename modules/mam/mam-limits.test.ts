@@ -9,7 +9,7 @@ import { until } from '../../test/support/until.js';
 import { MAM_COUNT_TABLE, MAM_TABLE, msPrefix, type ArchiveCount, type ArchivedMessage } from './archive.js';
 import type { MamApi } from './api.js';
 import { parseDuration } from './duration.js';
-import { bodies, form, query, stanzaIds, sync } from './test-support.js';
+import { bodies, form, query, rsm, stanzaIds, sync } from './test-support.js';
 
 const MAM = { max_messages: 3 };
 const MESSAGE = (id: string) => new RegExp(`<message[^>]*id=["']${id}["'][\\s\\S]*?</message>`);
@@ -59,6 +59,25 @@ test('max_messages 3: a fourth and fifth message remove the oldest; queries see 
   assert.equal((await rows('bob')).length, 3);
   assert.equal(await countRow('bob'), 3, 'the count row matches the rows');
   a.close(); b.close();
+});
+
+test('max_results caps the page whatever <max/> asks; a paging anchor not in the archive is item-not-found', async () => {
+  await t.server.modules.reload('mam', { ...MAM, max_results: 2 });
+  const b = await login('bob', 'pages');
+  const p = await query(b, rsm('<max>100</max>'));
+  assert.deepEqual(bodies(p), ['quota 3', 'quota 4']);
+  assert.match(p.fin, /complete=["']false["'][\s\S]*<count>3<\/count>/);
+  assert.deepEqual(bodies(await query(b)), ['quota 3', 'quota 4'], 'no <max/>: the cap');
+  assert.deepEqual(bodies(await query(b, rsm(`<after>${p.results[1]!.id}</after>`))), ['quota 5']);
+  const none = await query(b, rsm('<max>0</max>'));
+  assert.equal(none.results.length, 0);
+  assert.match(none.fin, /<count>3<\/count>/);
+  for (const bad of ['000000000000001-0000', 'nonsense\u00e9']) {
+    assert.match((await query(b, rsm(`<after>${bad}</after>`))).fin, /type=["']error["'][\s\S]*<item-not-found /);
+    assert.match((await query(b, rsm(`<before>${bad}</before>`))).fin, /type=["']error["'][\s\S]*<item-not-found /);
+  }
+  await t.server.modules.reload('mam', MAM);
+  b.close();
 });
 
 test('a message delivered to two resources is archived once, with the stanza-id both got; a message to a full JID too', async () => {
