@@ -93,7 +93,7 @@ export class Router {
     if (name === 'presence') return this.presenceToUser(el, from, to);
     if (to.resource) {
       const target = this.sm.get(to);
-      if (target) return this.deliver(target, name === 'message' ? await this.accepted(el, from, to) : el, from, to);
+      if (target) return this.deliver(target, name === 'message' && this.hooks.has('message_accepted') ? await this.accepted(el, from, to) : el, from, to);
       // RFC 6121 §8.5.3.2: the resource is gone.
       if (name === 'iq') return this.bounce(el, from, to, new StanzaError('service-unavailable'));
       const type = el.attrs.type ?? 'normal';
@@ -136,7 +136,7 @@ export class Router {
     if (type === 'groupchat') return this.bounce(el, from, addressed, new StanzaError('service-unavailable'));
     const targets = type === 'headline' ? this.sm.availableResources(to) : this.sm.messageTargets(to);
     if (targets.length) {
-      const accepted = await this.accepted(el, from, to);
+      const accepted = this.hooks.has('message_accepted') ? await this.accepted(el, from, to) : el;
       for (const s of targets) await this.deliver(s, accepted, from, to);
       return;
     }
@@ -155,7 +155,6 @@ export class Router {
    * runs it for messages it stores): after this point the message is not bounced.
    */
   private async accepted(el: Element, from: Jid, to: Jid): Promise<Element> {
-    if (!this.hooks.has('message_accepted')) return el;
     const r = await this.hooks.filter('message_accepted', el, { from, to, via: 'session' });
     return r === DROP ? el : r;
   }
