@@ -10,6 +10,8 @@ import { ArchiveWriter } from './writer.js';
 
 const NS_SID = 'urn:xmpp:sid:0';
 const ARCHIVED_TYPES = new Set(['chat', 'normal']);
+/** The first expiry pass after start (then every expire_interval). */
+const FIRST_SWEEP_MS = 60_000;
 /** setInterval's longest delay (2^31 - 1 ms), in whole seconds. */
 const MAX_INTERVAL_S = 2_147_483;
 
@@ -79,7 +81,9 @@ export default defineModule({
     const expiry = expireAfter ? new ArchiveExpiry(ctx, writer, expireAfter * 1000) : null;
     if (expiry) {
       const sweep = () => void expiry.run().catch((err) => ctx.log.error('archive expiry failed', { err }));
-      ctx.setInterval(sweep, parseDuration(ctx.options.expire_interval)! * 1000);
+      const every = parseDuration(ctx.options.expire_interval)! * 1000;
+      ctx.setInterval(sweep, every);
+      ctx.setTimeout(sweep, Math.min(every, FIRST_SWEEP_MS)); // a server restarted more often than `every` still sweeps
       ctx.onStop(() => expiry.stop()); // disposed before the interval (newest first): no pass outlives stop
     }
     const api: MamApi = { expireNow: () => expiry?.run() ?? Promise.resolve(0) };
