@@ -10,7 +10,6 @@ const ID = /^\d{15}-\d{4}$/;
 export async function keyPage(table: Table<ArchivedMessage>, prefix: string, f: Filter, r: RsmRequest): Promise<Page<Row<ArchivedMessage>> & { count: number }> {
   const lo = prefix + (f.start !== undefined ? msPrefix(f.start) : '');
   const hi = f.end !== undefined ? prefix + msPrefix(f.end + 1) : prefix + '\uffff';
-  const count = await table.count({ gte: lo, lt: hi });
   /** The key of a paging anchor, which must be a message of this result set. */
   const anchor = async (id: string): Promise<string> => {
     const key = prefix + id;
@@ -22,11 +21,15 @@ export async function keyPage(table: Table<ArchivedMessage>, prefix: string, f: 
     const end = r.before === '' ? hi : await anchor(r.before);
     if (r.after !== undefined) throw new StanzaError('bad-request', '<after/> and <before/> together are not supported');
     const items = r.max === 0 ? [] : (await table.range({ gte: lo, lt: end, reverse: true, limit: r.max })).reverse();
-    const index = await table.count({ gte: lo, lt: items[0]?.key ?? end });
+    // Each key of the result set is counted once: those before the anchor, then those from it on.
+    const beforeEnd = await table.count({ gte: lo, lt: end });
+    const count = end === hi ? beforeEnd : beforeEnd + (await table.count({ gte: end, lt: hi }));
+    const index = Math.max(0, beforeEnd - items.length);
     return { items, index, complete: index === 0, count };
   }
   const from = r.after === undefined ? lo : (await anchor(r.after)) + '\u0000';
   const items = r.max === 0 ? [] : await table.range({ gte: from, lt: hi, limit: r.max });
   const index = r.after === undefined ? 0 : await table.count({ gte: lo, lt: from });
+  const count = index + (await table.count({ gte: from, lt: hi }));
   return { items, index, complete: index + items.length === count, count };
 }
