@@ -47,8 +47,9 @@ export default defineModule({
     const localAccount = async (j: Jid): Promise<Jid | null> =>
       j.local && j.domain === ctx.host && (await ctx.core.accounts.exists(j.bare())) ? j.bare() : null;
 
-    // The sender's copy, as sent, at the router (after blocking, before delivery): kept even when the
-    // message bounces later. A note to self is archived once, as received (below).
+    // The sender's copy, as sent, at the router (after blocking, before delivery), durable before the
+    // message goes on; kept even when the message bounces later. A note to self is archived once, as
+    // received (below).
     ctx.hook('filter_packet', async (el, { from, to }) => {
       if (ctx.options.default_policy === 'never' || !archivable(el)) return undefined;
       const sender = await localAccount(from);

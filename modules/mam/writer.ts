@@ -7,6 +7,12 @@ import { IdClock, MAM_COUNT_TABLE, MAM_TABLE, countKey, msPrefix, userPrefix, ty
 /** Most rows one transaction removes: a lowered quota catches up over the next writes, expiry over batches. */
 export const TRIM_BATCH = 500;
 const ATTEMPTS = 8;
+/** Most messages one account's write takes at once. */
+const GROUP_MAX = 100;
+
+type MakeRow = (id: string, stamp: string) => ArchivedMessage;
+interface Waiting { make: MakeRow; resolve: (id: string) => void; reject: (err: unknown) => void }
+interface AccountQueue { owner: Jid; waiting: Waiting[]; busy?: boolean }
 
 export class ArchiveWriter {
   private readonly clock = new IdClock();
@@ -14,6 +20,8 @@ export class ArchiveWriter {
   private readonly counts: Table<ArchiveCount>;
   /** Per-account tail of the writes in flight: one account's writes do not race each other in this process. */
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Per account: the messages waiting for the next write. */
+  private readonly queues = new Map<string, AccountQueue>();
 
   constructor(private readonly ctx: ModuleContext<any>, private readonly maxMessages: () => number) {
     this.rows = ctx.table<ArchivedMessage>(MAM_TABLE);
@@ -23,33 +31,64 @@ export class ArchiveWriter {
   /**
    * Archive one message for `owner`, removing its oldest messages beyond the quota in the same
    * transaction. `make` builds the row from the id and XEP-0082 stamp. Resolves with the id once durable.
+   * Messages for one account that arrive while its previous write is in flight are written together
+   * in the next transaction (group commit per account: one account's writes are sequential).
    */
-  append(owner: Jid, make: (id: string, stamp: string) => ArchivedMessage): Promise<string> {
-    return this.serial(owner, async () => {
-      const prefix = userPrefix(owner);
-      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-        // The count first: any change after this read fails the revision condition below.
-        const { row, n } = await this.current(owner);
-        let head = row?.value.head;
-        const { id, ms } = this.clock.next();
-        const key = prefix + id;
-        const ops: Op[] = [{ type: 'put', table: MAM_TABLE, key, value: { ...make(id, new Date(ms).toISOString()) } }];
-        let left = n + 1;
-        const excess = Math.min(left - this.maxMessages(), TRIM_BATCH);
-        if (excess > 0) {
-          const gte = head !== undefined ? prefix + head + '\u0000' : prefix;
-          for (const old of await this.rows.range({ gte, lt: prefix + '\uffff', limit: excess })) {
-            ops.push({ type: 'del', table: MAM_TABLE, key: old.key });
-            head = old.key.slice(prefix.length);
-            left--;
-          }
-        }
-        ops.push({ type: 'put', table: MAM_COUNT_TABLE, key: countKey(owner), value: { n: left, ...(head !== undefined && { head }) } });
-        const r = await this.ctx.store.transact(ops, [{ type: 'absent', table: MAM_TABLE, key }, this.unchanged(owner, row)]);
-        if (r.ok) return id;
-      }
-      throw new Error('could not archive the message: the archive kept changing');
+  append(owner: Jid, make: MakeRow): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const k = countKey(owner);
+      let q = this.queues.get(k);
+      if (!q) this.queues.set(k, (q = { owner, waiting: [] }));
+      q.waiting.push({ make, resolve, reject });
+      if (!q.busy) void this.drain(k, q); // drain marks the queue busy before its first await
     });
+  }
+
+  private async drain(k: string, q: AccountQueue): Promise<void> {
+    q.busy = true;
+    while (q.waiting.length) {
+      // At most max_messages at once, so the quota never removes a row of the same write.
+      const batch = q.waiting.splice(0, Math.max(1, Math.min(GROUP_MAX, this.maxMessages())));
+      try {
+        const ids = await this.serial(q.owner, () => this.write(q.owner, batch.map((w) => w.make)));
+        batch.forEach((w, i) => w.resolve(ids[i]!));
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+    q.busy = false;
+    this.queues.delete(k);
+  }
+
+  private async write(owner: Jid, makes: MakeRow[]): Promise<string[]> {
+    const prefix = userPrefix(owner);
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      // The count first: any change after this read fails the revision condition below.
+      const { row, n } = await this.current(owner);
+      let head = row?.value.head;
+      const ids: string[] = [];
+      const ops: Op[] = [];
+      const conds: Cond[] = [this.unchanged(owner, row)];
+      for (const make of makes) {
+        const { id, ms } = this.clock.next();
+        ids.push(id);
+        ops.push({ type: 'put', table: MAM_TABLE, key: prefix + id, value: { ...make(id, new Date(ms).toISOString()) } });
+        conds.push({ type: 'absent', table: MAM_TABLE, key: prefix + id });
+      }
+      let left = n + makes.length;
+      const excess = Math.min(left - this.maxMessages(), TRIM_BATCH);
+      if (excess > 0) {
+        const gte = head !== undefined ? prefix + head + '\u0000' : prefix;
+        for (const old of await this.rows.range({ gte, lt: prefix + '\uffff', limit: excess })) {
+          ops.push({ type: 'del', table: MAM_TABLE, key: old.key });
+          head = old.key.slice(prefix.length);
+          left--;
+        }
+      }
+      ops.push({ type: 'put', table: MAM_COUNT_TABLE, key: countKey(owner), value: { n: left, ...(head !== undefined && { head }) } });
+      if ((await this.ctx.store.transact(ops, conds)).ok) return ids;
+    }
+    throw new Error('could not archive the message: the archive kept changing');
   }
 
   /** Remove up to TRIM_BATCH of the account's messages archived before `cutoffMs`; resolves with how many. */
