@@ -8,6 +8,8 @@ import type { HookSpec } from './spec.js';
 export interface StanzaCtx { from: Jid; to: Jid; session?: Session }
 export interface UserPacketCtx { session: Session; from: Jid; to: Jid }
 /** remote: the authenticated peer domain; local: our host it addressed; auth: how remote was authenticated. */
+/** How an accepted message reaches its recipient: written to its sessions now, or stored for later. */
+export interface MessageAcceptedCtx { from: Jid; to: Jid; via: 'session' | 'offline' }
 export interface S2sPacketCtx { from: Jid; to: Jid; remote: string; local: string; auth: 'EXTERNAL' | 'dialback' }
 
 export interface StanzaHooks {
@@ -15,6 +17,7 @@ export interface StanzaHooks {
   user_send_packet: { kind: 'filter'; drop: true; value: Element; ctx: UserPacketCtx };
   user_receive_packet: { kind: 'filter'; drop: true; value: Element; ctx: UserPacketCtx };
   offline_message: { kind: 'filter'; drop: false; value: { handled: boolean }; ctx: { stanza: Element; from: Jid; to: Jid } };
+  message_accepted: { kind: 'filter'; drop: false; value: Element; ctx: MessageAcceptedCtx };
   s2s_receive_packet: { kind: 'filter'; drop: true; value: Element; ctx: S2sPacketCtx };
 }
 
@@ -34,6 +37,10 @@ export const STANZA_HOOKS: Record<keyof StanzaHooks, HookSpec> = {
   offline_message: {
     kind: 'filter', drop: false, value: '{ handled: boolean }', ctx: '{ stanza: Element; from: Jid; to: Jid }',
     doc: 'A message for a local account with no session that can take it; set handled to keep it from bouncing.',
+  },
+  message_accepted: {
+    kind: 'filter', drop: false, value: 'Element', ctx: "{ from: Jid; to: Jid; via: 'session' | 'offline' }",
+    doc: 'A message for a local account the server has taken on: run once, after every check that could bounce it, just before it is written to the recipient\'s sessions (router) or stored for later (the offline store, once it has room). The returned stanza is what the recipient gets, e.g. with an archive id stamped on it.',
   },
   s2s_receive_packet: {
     kind: 'filter', drop: true, value: 'Element', ctx: "{ from: Jid; to: Jid; remote; local; auth: 'EXTERNAL' | 'dialback' }",

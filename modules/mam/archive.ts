@@ -1,9 +1,22 @@
 // XEP-0313 archive storage: one row per archived message, keyed `${domain}/${local}\u0000${id}` so a
-// user's archive is one prefix range in time order (the id starts with the zero-padded ms timestamp).
+// user's archive is one prefix range in time order (the id starts with the zero-padded ms timestamp),
+// and one row per account holding its message count (the quota check without a scan).
 import type { Jid, ModuleContext, Row } from '../../src/sdk.js';
 
 /** The table name; src/core/admin/commands-chat.ts (archive.query) duplicates it. */
 export const MAM_TABLE = 'mam_messages';
+
+/** Per account (key `${domain}/${local}`): how many rows the account has in MAM_TABLE. */
+export const MAM_COUNT_TABLE = 'mam_counts';
+
+export interface ArchiveCount {
+  n: number;
+  /**
+   * The id of the newest message removed from the head of the archive (quota or expiry): the next trim
+   * starts after it instead of seeking across the deleted keys LevelDB has not compacted yet.
+   */
+  head?: string;
+}
 
 export interface ArchivedMessage {
   id: string;
@@ -18,6 +31,9 @@ export interface ArchivedMessage {
 }
 
 export const userPrefix = (owner: Jid): string => `${owner.domain}/${owner.local}\u0000`;
+
+/** The key of the account's count row. */
+export const countKey = (owner: Jid): string => `${owner.domain}/${owner.local}`;
 
 /** The id prefix of a millisecond timestamp: ids sort by time, so start/end become key bounds. */
 export const msPrefix = (ms: number): string => String(Math.max(0, ms)).padStart(15, '0');

@@ -1,12 +1,27 @@
 // XEP-0313 Message Archive Management (urn:xmpp:mam:2) for user archives: chat/normal messages with a
-// body are archived for the local sender and the local recipient (§5), queried with forms and XEP-0059
-// paging (§4); the recipient's copy carries its archive id as a XEP-0359 <stanza-id/>.
-import { defineModule, opt, xml, type Jid, type Op } from '../../src/sdk.js';
-import { IdClock, MAM_TABLE, userPrefix } from './archive.js';
+// body are archived for the local sender and, once delivered or stored, the local recipient (§5), queried
+// with forms and XEP-0059 paging (§4); the recipient's copy carries its archive id as a XEP-0359 <stanza-id/>.
+import { defineModule, opt, xml, type Element, type Jid } from '../../src/sdk.js';
+import type { MamApi } from './api.js';
+import { parseDuration, durationOpt } from './duration.js';
+import { ArchiveExpiry } from './expiry.js';
 import { NS_MAM, queryForm, runQuery } from './query.js';
+import { ArchiveWriter } from './writer.js';
 
 const NS_SID = 'urn:xmpp:sid:0';
 const ARCHIVED_TYPES = new Set(['chat', 'normal']);
+/** The first expiry pass after start (then every expire_interval). */
+const FIRST_SWEEP_MS = 60_000;
+/** setInterval's longest delay (2^31 - 1 ms), in whole seconds. */
+const MAX_INTERVAL_S = 2_147_483;
+
+const archivable = (el: Element): boolean => el.name === 'message' && ARCHIVED_TYPES.has(el.attrs.type ?? 'normal') && !!el.getChild('body');
+
+/** XEP-0359 §3: a <stanza-id/> claiming to be by `owner`'s archive is not the client's to set. */
+function stripClaims(el: Element, owner: Jid): void {
+  const by = owner.toString();
+  for (const c of el.getChildren('stanza-id', NS_SID)) if (c.attrs.by === by) el.remove(c);
+}
 
 export default defineModule({
   name: 'mam',
@@ -18,50 +33,64 @@ export default defineModule({
     max_results: opt.number(250, { min: 1, integer: true }),
     /** Which messages are archived by default (§6.1 preferences are not implemented). */
     default_policy: opt.oneOf(['always', 'never'] as const, 'always'),
+    /** Messages kept per account; archiving one more removes the oldest (as Prosody truncates). */
+    max_messages: opt.number(10_000, { min: 1, integer: true }),
+    /** Messages older than this are removed by a periodic sweep ("never" keeps them until the quota). */
+    expire_after: durationOpt('365d', { min: 1, never: true }),
+    /** How often the expiry sweep runs. */
+    expire_interval: durationOpt('1h', { min: 1, max: MAX_INTERVAL_S }),
   },
   start(ctx) {
-    const clock = new IdClock();
-    const table = MAM_TABLE;
+    const writer = new ArchiveWriter(ctx, () => ctx.options.max_messages);
 
     /** A local account of this host (the bare JID), or null. */
     const localAccount = async (j: Jid): Promise<Jid | null> =>
       j.local && j.domain === ctx.host && (await ctx.core.accounts.exists(j.bare())) ? j.bare() : null;
 
-    // Archived at the router, once per stanza (not per delivered resource): the sender's copy and, for a
-    // local recipient, the recipient's copy, written before delivery so the stanza-id is queryable.
+    // The sender's copy, as sent, at the router (after blocking, before delivery), durable before the
+    // message goes on; kept even when the message bounces later. A note to self is archived once, as
+    // received (below).
     ctx.hook('filter_packet', async (el, { from, to }) => {
-      if (ctx.options.default_policy === 'never' || el.name !== 'message') return undefined;
-      if (!ARCHIVED_TYPES.has(el.attrs.type ?? 'normal') || !el.getChild('body')) return undefined;
+      if (ctx.options.default_policy === 'never' || !archivable(el)) return undefined;
       const sender = await localAccount(from);
-      const recipient = await localAccount(to);
-      if (!sender && !recipient) return undefined;
-      // XEP-0359 §3: a stanza-id claiming to be by the recipient's archive is not the client's to set.
-      if (recipient) {
-        for (const c of el.getChildren('stanza-id', NS_SID)) if (c.attrs.by === recipient.toString()) el.remove(c);
-      }
+      if (!sender || sender.equals(to.bare())) return undefined;
+      stripClaims(el, sender);
       const original = el.toString();
-      const ops: Op[] = [];
-      const ids: string[] = [];
-      const add = (owner: Jid, peer: Jid): string => {
-        const { id, ms } = clock.next();
-        // The row is an ArchivedMessage (archive.ts).
-        ops.push({ type: 'put', table, key: userPrefix(owner) + id, value: { id, stamp: new Date(ms).toISOString(), with: peer.bareString(), peer: peer.toString(), xml: original } });
-        ids.push(id);
-        return id;
-      };
-      if (sender) add(sender, to);
-      let sid: string | undefined;
-      if (recipient && !(sender && sender.equals(recipient))) sid = add(recipient, from);
-      else if (recipient) sid = ids[0]; // a note to self: one copy
-      await ctx.store.transact(ops);
-      if (recipient && sid) el.cnode(xml('stanza-id', { xmlns: NS_SID, by: recipient.toString(), id: sid }));
+      await writer.append(sender, (id, stamp) => ({ id, stamp, with: to.bareString(), peer: to.toString(), xml: original }));
+      return undefined;
+    });
+
+    // The recipient's copy, only for a message the server has taken on (written to a session, or about to
+    // be stored offline): a message bounced (unknown account, offline queue full...) leaves no row and its
+    // error carries no id. The id stamped on what the recipient gets is the archived row's id.
+    ctx.hook('message_accepted', async (el, { from, to }) => {
+      if (to.domain !== ctx.host || !to.local) return undefined;
+      const recipient = to.bare();
+      stripClaims(el, recipient);
+      if (ctx.options.default_policy === 'never' || !archivable(el)) return el;
+      const original = el.toString();
+      const id = await writer.append(recipient, (rid, stamp) => ({ id: rid, stamp, with: from.bareString(), peer: from.toString(), xml: original }));
+      el.cnode(xml('stanza-id', { xmlns: NS_SID, by: recipient.toString(), id }));
       return el;
     });
 
     ctx.iq('account', NS_MAM, (req) => (req.type === 'get' ? queryForm() : runQuery(ctx, req)));
 
-    ctx.hook('remove_user_data', (ops, { jid }) => (jid.domain === ctx.host ? [...ops, { type: 'delRange', table, prefix: userPrefix(jid.bare()) }] : undefined));
+    ctx.hook('remove_user_data', (ops, { jid }) => (jid.domain === ctx.host ? [...ops, ...ArchiveWriter.removeOps(jid.bare())] : undefined));
+
+    const expireAfter = parseDuration(ctx.options.expire_after);
+    const expiry = expireAfter ? new ArchiveExpiry(ctx, writer, expireAfter * 1000) : null;
+    if (expiry) {
+      const sweep = () => void expiry.run().catch((err) => ctx.log.error('archive expiry failed', { err }));
+      const every = parseDuration(ctx.options.expire_interval)! * 1000;
+      ctx.setInterval(sweep, every);
+      ctx.setTimeout(sweep, Math.min(every, FIRST_SWEEP_MS)); // a server restarted more often than `every` still sweeps
+      ctx.onStop(() => expiry.stop()); // disposed before the interval (newest first): no pass outlives stop
+    }
+    const api: MamApi = { expireNow: () => expiry?.run() ?? Promise.resolve(0) };
+    ctx.provide('mam', api);
   },
 });
 
 export type { ArchivedMessage } from './archive.js';
+export type { MamApi } from './api.js';

@@ -6,6 +6,7 @@ import { startTestServer, type TestServer } from '../../test/support/harness.js'
 import { RawClient } from '../../test/support/raw-client.js';
 import { Jid } from '../../src/core/jid.js';
 import { runCommand } from '../../src/core/admin/commands.js';
+import { bodies, form, query, rsm, sync } from './test-support.js';
 
 let t: TestServer;
 before(async () => {
@@ -15,29 +16,6 @@ before(async () => {
 after(() => t.stop());
 
 const login = async (user: string, resource: string) => (await RawClient.login(t.c2sPort, user, `pw-${user}`, resource)).c;
-
-let seq = 0;
-/** Round-trip a ping; returns everything received before its answer. */
-async function sync(c: RawClient): Promise<string> {
-  const id = `sync${++seq}`;
-  c.send(`<iq to='localhost' type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
-  return (await c.expect(new RegExp(`^([\\s\\S]*?)<iq[^>]*id=["']${id}["'][^>]*>`)))[1]!;
-}
-
-interface QueryResult { before: string; fin: string; results: Array<{ id: string; xml: string }> }
-/** Send a MAM query; returns the result messages (in order) that arrived before the IQ answer, and the answer. */
-async function query(c: RawClient, inner = '', to?: string): Promise<QueryResult> {
-  const id = `q${++seq}`;
-  c.send(`<iq type='set' id='${id}'${to ? ` to='${to}'` : ''}><query xmlns='urn:xmpp:mam:2' queryid='${id}'>${inner}</query></iq>`);
-  const m = await c.expect(new RegExp(`^([\\s\\S]*?)(<iq[^>]*id=["']${id}["'][^>]*(?:/>|>[\\s\\S]*?</iq>))`));
-  const results = [...m[1]!.matchAll(/<message[^>]*>\s*<result xmlns=["']urn:xmpp:mam:2["'] queryid=["']([^"']+)["'] id=["']([^"']+)["'][\s\S]*?<\/result><\/message>/g)]
-    .map((r) => { assert.equal(r[1], id, 'the queryid is echoed'); return { id: r[2]!, xml: r[0] }; });
-  return { before: m[1]!, fin: m[2]!, results };
-}
-const form = (fields: Record<string, string>) =>
-  `<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>${Object.entries(fields).map(([k, v]) => `<field var='${k}'><value>${v}</value></field>`).join('')}</x>`;
-const rsm = (s: string) => `<set xmlns='http://jabber.org/protocol/rsm'>${s}</set>`;
-const bodies = (r: QueryResult) => r.results.map((x) => /<body>([^<]*)<\/body>/.exec(x.xml)?.[1]);
 
 test('alice sends bob 3 chat messages: bob receives them with stanza-ids; both archives hold them, results before the fin', async () => {
   const a = await login('alice', 'laptop');

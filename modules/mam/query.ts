@@ -1,8 +1,9 @@
 // XEP-0313 §4 querying: the XEP-0004 filter form (with/start/end), the result messages carrying
 // XEP-0297 forwarded originals with XEP-0203 delay stamps, then the <fin/> with the XEP-0059 set.
-import { xml, Jid, StanzaError, parseXml, type Element, type IqRequest, type ModuleContext } from '../../src/sdk.js';
-import { matching, type Filter } from './archive.js';
-import { page, parseRsm, rsmSet } from './rsm.js';
+import { xml, Jid, StanzaError, parseXml, type Element, type IqRequest, type ModuleContext, type Row } from '../../src/sdk.js';
+import { MAM_TABLE, matching, userPrefix, type ArchivedMessage, type Filter } from './archive.js';
+import { keyPage } from './key-page.js';
+import { page, parseRsm, rsmSet, type Page } from './rsm.js';
 
 export const NS_MAM = 'urn:xmpp:mam:2';
 const NS_DATA = 'jabber:x:data';
@@ -54,8 +55,15 @@ export async function runQuery(ctx: ModuleContext<{ max_results: number }>, req:
   const q = req.payload;
   const filter = parseFilter(q);
   const rsm = parseRsm(q, ctx.options.max_results);
-  const all = await matching(ctx, owner, filter);
-  const p = page(all, (r) => r.value.id, rsm);
+  let p: Page<Row<ArchivedMessage>>;
+  let count: number;
+  if (filter.with) {
+    const all = await matching(ctx, owner, filter);
+    p = page(all, (r) => r.value.id, rsm);
+    count = all.length;
+  } else {
+    ({ count, ...p } = await keyPage(ctx.table<ArchivedMessage>(MAM_TABLE), userPrefix(owner), filter, rsm));
+  }
   const queryid = q.attrs.queryid as string | undefined;
   const send = (el: Element) => (req.session ? req.session.send(el) : ctx.send(el, owner, req.from));
   for (const row of p.items) {
@@ -76,5 +84,5 @@ export async function runQuery(ctx: ModuleContext<{ max_results: number }>, req:
   const first = p.items[0]?.value.id;
   const last = p.items.at(-1)?.value.id;
   return xml('fin', { xmlns: NS_MAM, ...(queryid !== undefined && { queryid }), complete: String(p.complete) },
-    rsmSet(first, last, p.index, all.length));
+    rsmSet(first, last, p.index, count));
 }

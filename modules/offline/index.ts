@@ -71,14 +71,23 @@ export default defineModule({
       if (decision === 'refuse') return undefined; // the router answers service-unavailable
       if (decision === 'discard') return { handled: true };
       const bare = to.bare();
-      const copy = parseStanza(stanza.toString()); // the router may still use the original (bounces)
-      const stamp = new Date().toISOString(); // XEP-0082 DateTime in UTC
-      copy.cnode(xml('delay', { xmlns: NS.DELAY, from: ctx.host, stamp }, 'Offline Storage'));
+      const build = async () => {
+        let copy = parseStanza(stanza.toString()); // the router may still use the original (bounces)
+        // There is room, so the message is taken on: message_accepted may stamp what the recipient will
+        // get (the archive's stanza-id). A refused message never reaches it, so its bounce carries nothing.
+        if (ctx.core.hooks.has('message_accepted')) {
+          const r = await ctx.core.hooks.filter('message_accepted', copy, { from, to, via: 'offline' });
+          if (r !== DROP) copy = r;
+        }
+        const stamp = new Date().toISOString(); // XEP-0082 DateTime in UTC
+        copy.cnode(xml('delay', { xmlns: NS.DELAY, from: ctx.host, stamp }, 'Offline Storage'));
+        return { xml: copy.toString(), stamp, from: from.toString() };
+      };
       // From the address the sender used (RFC 6120 §8.3.1), which may be a full JID that was gone.
       const addressed = Jid.tryParse(stanza.attrs.to) ?? to;
       let r;
       try {
-        r = await queue.append(bare, { xml: copy.toString(), stamp, from: from.toString() }, ctx.options.max_messages);
+        r = await queue.append(bare, build, ctx.options.max_messages);
       } catch (err) {
         // Not stored (storage failure): tell the sender so, not service-unavailable as if offline storage did not exist.
         ctx.log.error('could not store an offline message', { err, to: bare.toString() });

@@ -45,11 +45,15 @@ export class OfflineQueue {
     return this.table.count({ prefix: userPrefix(jid) });
   }
 
-  /** Append a message unless the account already holds `max` of them. Resolves once it is durable. */
-  append(jid: Jid, value: StoredMessage, max: number): Promise<StoreResult> {
+  /**
+   * Append a message unless the account already holds `max` of them. `build` makes the row, only once
+   * there is room (so nothing is stamped or archived for a message refused as full). Resolves once durable.
+   */
+  append(jid: Jid, build: () => Promise<StoredMessage>, max: number): Promise<StoreResult> {
     return this.serial(jid, async () => {
       const prefix = userPrefix(jid);
       if ((await this.table.count({ prefix })) >= max) return 'full';
+      const value = await build();
       // The next seq after the newest row. Insert-if-absent guards against another node of a cluster
       // taking the same seq at the same moment: then re-read and try the next one.
       for (let attempt = 0; attempt < 8; attempt++) {

@@ -93,7 +93,7 @@ export class Router {
     if (name === 'presence') return this.presenceToUser(el, from, to);
     if (to.resource) {
       const target = this.sm.get(to);
-      if (target) return this.deliver(target, el, from, to);
+      if (target) return this.deliver(target, name === 'message' && this.hooks.has('message_accepted') ? await this.accepted(el, from, to) : el, from, to);
       // RFC 6121 §8.5.3.2: the resource is gone.
       if (name === 'iq') return this.bounce(el, from, to, new StanzaError('service-unavailable'));
       const type = el.attrs.type ?? 'normal';
@@ -136,7 +136,8 @@ export class Router {
     if (type === 'groupchat') return this.bounce(el, from, addressed, new StanzaError('service-unavailable'));
     const targets = type === 'headline' ? this.sm.availableResources(to) : this.sm.messageTargets(to);
     if (targets.length) {
-      for (const s of targets) await this.deliver(s, el, from, to);
+      const accepted = this.hooks.has('message_accepted') ? await this.accepted(el, from, to) : el;
+      for (const s of targets) await this.deliver(s, accepted, from, to);
       return;
     }
     const exists = await this.accounts.exists(to);
@@ -147,6 +148,15 @@ export class Router {
       if (r !== DROP && r.handled) return;
     }
     this.bounce(el, from, addressed, new StanzaError('service-unavailable'));
+  }
+
+  /**
+   * message_accepted, once per message that is about to reach the recipient's sessions (the offline store
+   * runs it for messages it stores): after this point the message is not bounced.
+   */
+  private async accepted(el: Element, from: Jid, to: Jid): Promise<Element> {
+    const r = await this.hooks.filter('message_accepted', el, { from, to, via: 'session' });
+    return r === DROP ? el : r;
   }
 
   /** Write to a session; with user_receive_packet handlers, awaited so a sender's stanzas stay in order. */
