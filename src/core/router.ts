@@ -174,9 +174,19 @@ export class Router {
   bounce(el: Element, from: Jid, to: Jid, error: StanzaError): void {
     if (!mayAnswerWithError(el)) return;
     const reply = errorReply(el, error, to.toString());
-    reply.attrs.to = from.toString();
-    void this.route(reply, to, from);
+    const recipient = from.toString();
+    reply.attrs.to = recipient;
+    // Bounces are fired without awaiting (a failed s2s stream bounces its whole queue at once), and a
+    // message may wait on a hook (message_accepted) where an IQ does not: chain them per recipient so
+    // the errors arrive in the order of the stanzas they answer.
+    const prev = this.bouncing.get(recipient);
+    const next = prev ? prev.then(() => this.route(reply, to, from)) : this.route(reply, to, from);
+    this.bouncing.set(recipient, next);
+    void next.finally(() => {
+      if (this.bouncing.get(recipient) === next) this.bouncing.delete(recipient);
+    });
   }
+  private readonly bouncing = new Map<string, Promise<void>>();
 
   /** Parse a JID attribute, or null. */
   static jid(s: string | undefined): Jid | null {
