@@ -87,14 +87,22 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   // durability: none | batch | group (config/xmppd.example.yaml). A failed write stops all writes
   // until a restart (the store's rule); say so once, loudly, whoever made the write.
+  let storageFailed = false;
+  let metricsOf: Metrics | null = null; // the store opens before the metrics exist
   let store = await openStore(join(config.data_dir, 'db'), {
     durability: config.durability.mode,
     groupWindowMs: config.durability.group_window_ms,
     groupSize: config.durability.group_size,
-    onFailure: (err) => log.error('storage write failed; the server refuses writes until it is restarted', { err, data_dir: config.data_dir }),
+    onFailure: (err) => {
+      log.error('storage write failed; the server refuses writes until it is restarted', { err, data_dir: config.data_dir });
+      storageFailed = true;
+      metricsOf?.storageWritable.set(0);
+    },
   });
   try {
     const metrics = new Metrics(opts.processMetrics ?? false);
+    metrics.storageWritable.set(storageFailed ? 0 : 1);
+    metricsOf = metrics;
     const hooks = new HookRunner(log.child({ part: 'hooks' }));
     hooks.onHandlerError = (hook, owner) => metrics.hookErrors.inc({ hook, owner });
     hooks.onChainTime = metrics.observeHookTime;

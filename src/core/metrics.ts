@@ -18,6 +18,8 @@ export class Metrics {
   readonly authFailures = new Counter({ name: 'xmppd_auth_failures_total', help: 'Wrong credentials (SASL password, component handshake, admin API token), by kind: c2s, component, http', labelNames: ['kind'], registers: [this.registry] });
   readonly authThrottled = new Counter({ name: 'xmppd_auth_throttled_total', help: 'Authentication throttling (limits.auth), by kind, scope (ip, account) and action (delayed: a failure answered late; locked: an address locked; refused: an attempt turned away unchecked)', labelNames: ['kind', 'scope', 'action'], registers: [this.registry] });
   readonly limitViolations = new Counter({ name: 'xmppd_limit_violations_total', help: 'Shaper and limit violations (a slowed run, a refused bind, connection or registration), by limit', labelNames: ['limit'], registers: [this.registry] });
+  /** 1 while storage accepts writes; 0 after a failed write (disk full, I/O error): writes are refused until a restart. */
+  readonly storageWritable = new Gauge({ name: 'xmppd_storage_writable', help: '1 while storage accepts writes, 0 after a failed write (refused until restart)', registers: [this.registry] });
   readonly txLatency = new Histogram({ name: 'xmppd_storage_transaction_seconds', help: 'Storage transaction latency', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
 
   /** Pre-bound label children for the per-stanza path (a label lookup per stanza costs more than the count). */

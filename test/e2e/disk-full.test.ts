@@ -109,6 +109,7 @@ test('a full disk: writes are refused with resource-constraint, reads and sessio
   assert.match(await ping(alice, 'p0'), /type=["']result["']/);
   assert.doesNotMatch(alice.buffer, /type=["']error["']/);
 
+  assert.match(await srv.server.core.metrics.registry.metrics(), /^xmppd_storage_writable 1$/m);
   fill(join(fs, 'filler'));
 
   // Registrations until one is refused: a few may still fit in space LevelDB's log already holds.
@@ -140,6 +141,8 @@ test('a full disk: writes are refused with resource-constraint, reads and sessio
   assert.ok(logged.some((l) => /storage write failed; the server refuses writes until it is restarted/.test(l) && /no space|ENOSPC|IO error/i.test(l)),
     `an operator log line about the failed write: ${logged.join('\n')}`);
   t.diagnostic(`operator log: ${logged.find((l) => /storage write failed/.test(l))}`);
+  // and the metrics say so (an alert can watch it)
+  assert.match(await srv.server.core.metrics.registry.metrics(), /^xmppd_storage_writable 0$/m);
   alice.close();
   carol.close();
 
