@@ -19,8 +19,8 @@ async function tempDir(t: TestContext): Promise<string> {
 
 const put = (store: Store, key: string) => store.transact([{ type: 'put', table: 'd', key, value: key }]);
 
-test('durability: default batch; a mode or a {mode, group_window_ms, group_size} mapping', () => {
-  assert.deepEqual(buildConfig({}).durability, { mode: 'batch', group_window_ms: 2, group_size: 16 });
+test('durability: default none; a mode or a {mode, group_window_ms, group_size} mapping', () => {
+  assert.deepEqual(buildConfig({}).durability, { mode: 'none', group_window_ms: 2, group_size: 16 });
   assert.deepEqual(buildConfig({ durability: 'none' }).durability, { mode: 'none', group_window_ms: 2, group_size: 16 });
   assert.deepEqual(buildConfig({ durability: 'group' }).durability, { mode: 'group', group_window_ms: 2, group_size: 16 });
   assert.deepEqual(buildConfig({ durability: { mode: 'group', group_window_ms: 5, group_size: 4 } }).durability, { mode: 'group', group_window_ms: 5, group_size: 4 });
@@ -40,7 +40,7 @@ test('durability: bad values are refused with their YAML path', () => {
   refused({ mode: 'group', group_window_ms: -1 }, /durability\.group_window_ms: must be a number of milliseconds from 0 to 1000/);
   refused({ mode: 'group', group_window_ms: '2ms' }, /durability\.group_window_ms: must be a number/);
   refused({ mode: 'batch', group_window_ms: 2 }, /durability\.group_window_ms: only applies to mode group \(mode is batch\)/);
-  refused({ group_size: 8 }, /durability\.group_size: only applies to mode group \(mode is batch\)/);
+  refused({ group_size: 8 }, /durability\.group_size: only applies to mode group \(mode is none\)/);
   refused({ mode: 'group', group_size: 0 }, /durability\.group_size: must be an integer from 1 to 1000/);
   refused({ mode: 'group', group_size: 2.5 }, /durability\.group_size: must be an integer from 1 to 1000/);
   refused({ mode: 'group', window: 2 }, /durability\.window: unknown option/);
