@@ -47,10 +47,10 @@ export default defineModule({
             continue;
           }
           // Same path as live delivery (router): user_receive_packet may rewrite or drop it (blocking...).
-          if (ctx.core.hooks.has('user_receive_packet')) {
+          if (ctx.core.hooks.has('user_receive_packet', session.host)) {
             const from = Jid.tryParse(el.attrs.from) ?? Jid.parse(ctx.host);
             const to = Jid.tryParse(el.attrs.to) ?? session.jid.bare();
-            const r = await ctx.core.hooks.filter('user_receive_packet', el, { session, from, to });
+            const r = await ctx.core.hooks.filter('user_receive_packet', session.host, el, { session, from, to });
             if (r === DROP) {
               done.push(row.key);
               continue;
