@@ -60,7 +60,7 @@ export default defineModule({
 
     ctx.iq('account', NS_MAM, (req) => (req.type === 'get' ? queryForm() : runQuery(ctx, req)));
 
-    ctx.hook('remove_user_data', (ops, { jid }) => (jid.domain === ctx.host ? [...ops, { type: 'delRange', table, prefix: userPrefix(jid.bare()) }] : undefined));
+    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'delRange', table, prefix: userPrefix(jid.bare()) }]);
   },
 });
 
