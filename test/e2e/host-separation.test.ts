@@ -93,3 +93,17 @@ test('a handler a module registers with ctx.hook runs for its own host only; one
   off();
   alice.close();
 });
+
+test('a stanza between two local hosts runs both hosts\' filters: alice@localhost blocked bob@example.test, her message to him is refused', async () => {
+  const alice = await login('alice', 'localhost', 'blocker');
+  assert.match(await iq(alice, 'blk1', 'set', "<block xmlns='urn:xmpp:blocking'><item jid='bob@example.test'/></block>"), /type=["']result["']/);
+  // bob@example.test was removed by the previous test: recreate him so only the block can refuse.
+  if (!(await t.server.core.accounts.exists(Jid.parse('bob@example.test')))) await t.addUser('bob', 'bob-password', 'example.test');
+  alice.send("<message to='bob@example.test' type='chat' id='blocked1'><body>hi</body></message>");
+  const err = (await alice.expect(/<message[^>]*id=["']blocked1["'][\s\S]*?<\/message>/))[0];
+  assert.match(err, /type=["']error["']/);
+  assert.match(err, /<not-acceptable /);
+  assert.match(err, /<blocked xmlns=["']urn:xmpp:blocking:errors["']/);
+  assert.match(await iq(alice, 'blk2', 'set', "<unblock xmlns='urn:xmpp:blocking'/>"), /type=["']result["']/);
+  alice.close();
+});
