@@ -21,14 +21,15 @@ HookRunner.prototype.on = function (name, handler, ...rest) {
 };
 
 const STANZAS = 200;
-for (const n of [1, 10]) {
+// 'same-host': alice@localhost to bob@localhost and to the server; 'cross-host' (10 hosts): to bob@h1.test.
+for (const [n, traffic] of [[1, 'same-host'], [10, 'same-host'], [10, 'cross-host']]) {
   const hosts = ['localhost', ...Array.from({ length: n - 1 }, (_, i) => `h${i + 1}.test`)];
   const t = await startTestServer({ hosts });
   try {
     await t.addUser('alice', 'pw');
-    await t.addUser('bob', 'pw');
+    await t.addUser('bob', 'pw', hosts[traffic === 'cross-host' ? 1 : 0]);
     const alice = Jid.parse('alice@localhost/desk');
-    const bob = Jid.parse('bob@localhost');
+    const bob = Jid.parse(`bob@${hosts[traffic === 'cross-host' ? 1 : 0]}`);
     runs = 0;
     // Chat messages (archived, stored offline: bob has no session) and IQs to the server, alternating.
     for (let i = 0; i < STANZAS; i++) {
@@ -41,7 +42,7 @@ for (const n of [1, 10]) {
     // them as routed stanzas too, from the router's own counter.
     await new Promise((r) => setTimeout(r, 200));
     const routed = (await t.server.core.metrics.registry.getSingleMetric('xmppd_stanzas_routed_total')?.get())?.values.reduce((s, v) => s + v.value, 0) ?? STANZAS;
-    console.log(JSON.stringify({ hosts: n, routed, filter_packet_runs: runs, runs_per_stanza: +(runs / routed).toFixed(2) }));
+    console.log(JSON.stringify({ hosts: n, traffic, routed, filter_packet_runs: runs, runs_per_stanza: +(runs / routed).toFixed(2) }));
   } finally {
     await t.stop();
   }
