@@ -11,14 +11,14 @@ export interface AccountHooks {
 }
 
 export const ACCOUNT_HOOKS: Record<keyof AccountHooks, HookSpec> = {
-  user_registered: { kind: 'notify', drop: false, ctx: '{ jid: Jid }', doc: 'An account was created.' },
+  user_registered: { kind: 'notify', host: "the account's", drop: false, ctx: '{ jid: Jid }', doc: 'An account was created.' },
   user_removing: {
-    kind: 'notify', drop: false, ctx: '{ jid: Jid }',
+    kind: 'notify', host: "the account's", drop: false, ctx: '{ jid: Jid }',
     doc: 'An account is about to be deleted: its data is still there (tell contacts, RFC 6121 §3.2/§3.3).',
   },
   remove_user_data: {
-    kind: 'filter', drop: false, value: 'Op[]', ctx: '{ jid: Jid }',
+    kind: 'filter', host: "the account's", drop: false, value: 'Op[]', ctx: '{ jid: Jid }',
     doc: "Append the delete ops for a module's rows of this account; all of them commit with the account row in ONE transaction.",
   },
-  user_removed: { kind: 'notify', drop: false, ctx: '{ jid: Jid }', doc: 'An account was deleted (after its data).' },
+  user_removed: { kind: 'notify', host: "the account's", drop: false, ctx: '{ jid: Jid }', doc: 'An account was deleted (after its data).' },
 };

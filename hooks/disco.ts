@@ -17,11 +17,11 @@ export interface DiscoHooks {
 
 export const DISCO_HOOKS: Record<keyof DiscoHooks, HookSpec> = {
   disco_info: {
-    kind: 'filter', drop: false, value: '{ identities; features; forms }', ctx: '{ host; target: server | account; node?; from; to }',
+    kind: 'filter', host: "the host asked (ctx.host)", drop: false, value: '{ identities; features; forms }', ctx: '{ host; target: server | account; node?; from; to }',
     doc: 'The disco#info answer being built; add identities, features or XEP-0128 forms.',
   },
   disco_items: {
-    kind: 'filter', drop: false, value: 'DiscoItem[] | null', ctx: '{ host; target: server | account; node?; from; to }',
+    kind: 'filter', host: "the host asked (ctx.host)", drop: false, value: 'DiscoItem[] | null', ctx: '{ host; target: server | account; node?; from; to }',
     doc: 'The disco#items answer being built: [] to start with, or null for a node nobody has claimed yet (item-not-found if it stays null).',
   },
 };

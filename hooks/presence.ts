@@ -17,23 +17,23 @@ export interface PresenceHooks {
 
 export const PRESENCE_HOOKS: Record<keyof PresenceHooks, HookSpec> = {
   c2s_presence_out: {
-    kind: 'filter', drop: true, value: 'Element', ctx: '{ session: Session; to: Jid | null }',
+    kind: 'filter', host: "the sender's (the session's)", drop: true, value: 'Element', ctx: '{ session: Session; to: Jid | null }',
     doc: 'A presence a local client sent (to is null for broadcast presence), after user_send_packet. DROP means a handler took it over.',
   },
   presence_in: {
-    kind: 'filter', drop: true, value: 'Element', ctx: '{ from: Jid; to: Jid }',
+    kind: 'filter', host: "the recipient's", drop: true, value: 'Element', ctx: '{ from: Jid; to: Jid }',
     doc: 'A presence addressed to a local account (bare or full JID), before default delivery. DROP means a handler took it over.',
   },
   user_available: {
-    kind: 'notify', drop: false, ctx: '{ session: Session }',
+    kind: 'notify', host: "the session's", drop: false, ctx: '{ session: Session }',
     doc: 'A session sent its first available presence (RFC 6121 §4.2): time for probes and offline messages.',
   },
   user_unavailable: {
-    kind: 'notify', drop: false, ctx: '{ session: Session; stanza: Element | null; reason: string }',
+    kind: 'notify', host: "the session's", drop: false, ctx: '{ session: Session; stanza: Element | null; reason: string }',
     doc: 'An available session became unavailable: its unavailable presence (stanza), or a disconnect (stanza null; the session is already gone from the session manager).',
   },
   user_presence_updated: {
-    kind: 'notify', drop: false, ctx: '{ session: Session; wasAvailable: boolean; oldPriority: number }',
+    kind: 'notify', host: "the session's", drop: false, ctx: '{ session: Session; wasAvailable: boolean; oldPriority: number }',
     doc: "A session's broadcast presence or priority changed (after the state update; e.g. priority negative -> non-negative).",
   },
 };

@@ -15,13 +15,13 @@ export interface SessionHooks {
 
 export const SESSION_HOOKS: Record<keyof SessionHooks, HookSpec> = {
   c2s_stream_features: {
-    kind: 'filter', drop: false, value: 'Element[]', ctx: '{ host; stage: pre-tls | pre-auth | post-auth; secure; ip; session? }',
+    kind: 'filter', host: "the stream's (ctx.host)", drop: false, value: 'Element[]', ctx: '{ host; stage: pre-tls | pre-auth | post-auth; secure; ip; session? }',
     doc: 'The children of <stream:features/> offered at each stage; add or remove features.',
   },
-  session_opened: { kind: 'notify', drop: false, ctx: '{ session: Session }', doc: 'A resource was bound.' },
-  session_closed: { kind: 'notify', drop: false, ctx: '{ session: Session; reason: string }', doc: 'A bound session ended (any cause).' },
+  session_opened: { kind: 'notify', host: "the session's", drop: false, ctx: '{ session: Session }', doc: 'A resource was bound.' },
+  session_closed: { kind: 'notify', host: "the session's", drop: false, ctx: '{ session: Session; reason: string }', doc: 'A bound session ended (any cause).' },
   c2s_unauthenticated_iq: {
-    kind: 'filter', drop: false, value: 'Element | null', ctx: '{ host; ip; secure; iq: Element }',
+    kind: 'filter', host: "the stream's (ctx.host)", drop: false, value: 'Element | null', ctx: '{ host; ip; secure; iq: Element }',
     doc: 'An IQ on a stream that has not authenticated (XEP-0077 registration); return the reply element, or leave null (not-authorized).',
   },
 };

@@ -8,4 +8,11 @@ export interface HookSpec {
   /** The TypeScript types of the value (filter hooks) and of the context. */
   value?: string;
   ctx: string;
+  /**
+   * 'host' (the default): fired for one virtual host; runs that host's handlers and the global ones.
+   * 'global': server-wide, fired without a host; only global registrations (ctx.hookGlobal).
+   */
+  scope?: 'host' | 'global';
+  /** For host hooks: which host a firing concerns (documentation, rendered in hooks/README.md). */
+  host?: string;
 }

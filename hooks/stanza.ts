@@ -23,27 +23,27 @@ export interface StanzaHooks {
 
 export const STANZA_HOOKS: Record<keyof StanzaHooks, HookSpec> = {
   filter_packet: {
-    kind: 'filter', drop: true, value: 'Element', ctx: '{ from: Jid; to: Jid; session?: Session }',
+    kind: 'filter', host: "the recipient's if local, else the sender's; a stanza between two local hosts runs the sender's host, then the recipient's", drop: true, value: 'Element', ctx: '{ from: Jid; to: Jid; session?: Session }',
     doc: 'Every stanza the router sees, before the local/remote split. Replace the stanza, or DROP it.',
   },
   user_send_packet: {
-    kind: 'filter', drop: true, value: 'Element', ctx: '{ session: Session; from: Jid; to: Jid }',
+    kind: 'filter', host: "the sender's (the session's)", drop: true, value: 'Element', ctx: '{ session: Session; from: Jid; to: Jid }',
     doc: 'A stanza a local client sent, after its from was stamped and before routing.',
   },
   user_receive_packet: {
-    kind: 'filter', drop: true, value: 'Element', ctx: '{ session: Session; from: Jid; to: Jid }',
+    kind: 'filter', host: "the recipient's (the session's)", drop: true, value: 'Element', ctx: '{ session: Session; from: Jid; to: Jid }',
     doc: 'A stanza about to be written to a local client session.',
   },
   offline_message: {
-    kind: 'filter', drop: false, value: '{ handled: boolean }', ctx: '{ stanza: Element; from: Jid; to: Jid }',
+    kind: 'filter', host: "the recipient's", drop: false, value: '{ handled: boolean }', ctx: '{ stanza: Element; from: Jid; to: Jid }',
     doc: 'A message for a local account with no session that can take it; set handled to keep it from bouncing.',
   },
   message_accepted: {
-    kind: 'filter', drop: false, value: 'Element', ctx: "{ from: Jid; to: Jid; via: 'session' | 'offline' }",
+    kind: 'filter', host: "the recipient's", drop: false, value: 'Element', ctx: "{ from: Jid; to: Jid; via: 'session' | 'offline' }",
     doc: 'A message for a local account the server has taken on: run once, after every check that could bounce it, just before it is written to the recipient\'s sessions (router) or stored for later (the offline store, once it has room). The returned stanza is what the recipient gets, e.g. with an archive id stamped on it.',
   },
   s2s_receive_packet: {
-    kind: 'filter', drop: true, value: 'Element', ctx: "{ from: Jid; to: Jid; remote; local; auth: 'EXTERNAL' | 'dialback' }",
+    kind: 'filter', host: "the local host addressed (local)", drop: true, value: 'Element', ctx: "{ from: Jid; to: Jid; remote; local; auth: 'EXTERNAL' | 'dialback' }",
     doc: 'A stanza received from a peer server whose from/to passed the stream checks, before routing. Replace it, or DROP it.',
   },
 };

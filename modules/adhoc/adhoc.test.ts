@@ -54,12 +54,12 @@ test('disco#items on the commands node lists the commands for an admin and nothi
 test('disco_items handler: admin commands on the commands node only; other nodes and the top level untouched', async () => {
   const hooks = t.server.core.hooks;
   const ctxOf = (from: string, node?: string) => ({ host: 'localhost', target: 'server' as const, node, from: Jid.parse(from), to: Jid.parse('localhost') });
-  const forAdmin = (await hooks.filter('disco_items', null, ctxOf('admin@localhost/desk', NS_COMMANDS))) as DiscoItem[];
+  const forAdmin = (await hooks.filter('disco_items', 'localhost', null, ctxOf('admin@localhost/desk', NS_COMMANDS))) as DiscoItem[];
   assert.ok(forAdmin.some((i) => i.node === ADD_USER && i.jid === 'localhost' && i.name === 'Add User'), JSON.stringify(forAdmin));
   assert.ok(forAdmin.some((i) => i.node === 'urn:xmppd:admin#status'));
-  assert.deepEqual(await hooks.filter('disco_items', null, ctxOf('alice@localhost/phone', NS_COMMANDS)), [], 'a known node, empty for others');
-  assert.equal(await hooks.filter('disco_items', null, ctxOf('admin@localhost/desk', 'other')), null, 'other nodes untouched');
-  assert.deepEqual(await hooks.filter('disco_items', [], ctxOf('admin@localhost/desk')), [], 'top level untouched');
+  assert.deepEqual(await hooks.filter('disco_items', 'localhost', null, ctxOf('alice@localhost/phone', NS_COMMANDS)), [], 'a known node, empty for others');
+  assert.equal(await hooks.filter('disco_items', 'localhost', null, ctxOf('admin@localhost/desk', 'other')), null, 'other nodes untouched');
+  assert.deepEqual(await hooks.filter('disco_items', 'localhost', [], ctxOf('admin@localhost/desk')), [], 'top level untouched');
 });
 
 test('admin runs add-user: execute -> form -> submit -> completed with a note; the new account logs in', async () => {

@@ -51,11 +51,12 @@ export default defineModule({
       }
     });
     // A requester's sessions end with its stream (XEP-0050 §3.3: valid between one requester/responder pair).
-    ctx.hook('session_closed', ({ session }) => sessions.endOwnedBy(session.jid.toString()));
+    // Global: the requester may be an account of another host (or its session may close on another host).
+    ctx.hookGlobal('session_closed', ({ session }) => sessions.endOwnedBy(session.jid.toString()));
 
     // XEP-0050 §2.2: the command list node and each command node describe themselves.
     ctx.hook('disco_info', (info, c) => {
-      if (c.host !== ctx.host || c.target !== 'server' || c.node === undefined) return;
+      if (c.target !== 'server' || c.node === undefined) return;
       if (c.node === NS_COMMANDS) {
         return { ...info, identities: [...info.identities, { category: 'automation', type: 'command-list', name: 'Commands' }] };
       }
@@ -72,7 +73,7 @@ export default defineModule({
     // XEP-0050 §2.2: the commands this requester may run are the items of the commands node (none for others).
     // Claiming the node makes it a known one (an empty list, not item-not-found) for everyone.
     ctx.hook('disco_items', (found, c) => {
-      if (c.host !== ctx.host || c.target !== 'server' || c.node !== NS_COMMANDS) return;
+      if (c.target !== 'server' || c.node !== NS_COMMANDS) return;
       const mine = isAdmin(c.from) ? listed.map((cmd) => ({ jid: ctx.host, node: cmd.node, name: cmd.name })) : [];
       return [...(found ?? []), ...mine];
     });

@@ -55,7 +55,7 @@ export class Enforcer {
     const type = el.attrs.type as string | undefined;
     if (to === null || (type !== undefined && type !== 'unavailable')) return undefined;
     const owner = session.jid;
-    if (owner.domain !== this.ctx.host || to.bareString() === owner.bareString() || this.isOwnServer(to)) return undefined;
+    if (to.bareString() === owner.bareString() || this.isOwnServer(to)) return undefined;
     const refuse = (list: BlockList): Verdict => {
       if (!isBlocked(list, to)) return undefined;
       this.bounce(el, owner, to, blockedError());

@@ -30,23 +30,21 @@ export default defineModule({
     const enforcer = new Enforcer(ctx, lists, ctx.options.bounce_messages);
     const presence = new PresenceEffects(ctx, (el, from, to) => enforcer.send(el, from, to));
     const interested = new WeakSet<Session>();
-    const local = (s: Session) => s.jid.domain === ctx.host;
 
     ctx.iq('account', NS_BLOCKING, blockingIq({ ctx, lists, enforcer, presence, interested, maxItems: ctx.options.max_items }));
     // Early, so blocked stanzas cost nothing further and other filters see this module's replies unchanged.
     ctx.hook('filter_packet', enforcer.filter, 90);
     ctx.hook('c2s_presence_out', enforcer.presenceOut, 90);
     ctx.hook('session_opened', ({ session }) => {
-      if (!local(session)) return;
       lists.pin(session.jid);
       // Load now so the session's first stanzas find the list in memory.
       void Promise.resolve(lists.get(session.jid)).catch((err: unknown) => ctx.log.warn('blocking: could not load a block list', { err }));
     });
     ctx.hook('session_closed', ({ session }) => {
       interested.delete(session);
-      if (local(session)) lists.unpin(session.jid);
+      lists.unpin(session.jid);
     });
-    ctx.hook('remove_user_data', (ops, { jid }) => (jid.domain === ctx.host ? [...ops, { type: 'delRange', table: TABLE, prefix: userPrefix(jid) }] : undefined));
+    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'delRange', table: TABLE, prefix: userPrefix(jid) }]);
 
     ctx.provide<BlockingApi>('blocking', {
       isBlocked: async (owner, peer) =>

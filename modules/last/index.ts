@@ -63,6 +63,7 @@ export default defineModule({
     // forbidden from the server, so that the answer (or service-unavailable) reveals nothing.
     // This runs on every routed stanza: everything but a last-activity IQ to a full JID of this host
     // leaves synchronously.
+    // filter_packet also runs at the sender's host for a stanza between two local hosts: to must be ours.
     ctx.hook('filter_packet', (el, { from, to }) => {
       if (el.name !== 'iq' || !to.resource || !to.local || to.domain !== ctx.host) return;
       if ((el.attrs.type !== 'get' && el.attrs.type !== 'set') || !el.getChild('query', NS_LAST)) return;
@@ -80,7 +81,6 @@ export default defineModule({
     // disconnect): with other resources still available, the account is still online.
     ctx.hook('user_unavailable', async ({ session, stanza }) => {
       const bare = session.jid.bare();
-      if (bare.domain !== ctx.host) return;
       if (ctx.sessionsOf(bare).some((s) => s !== session && s.presence !== null)) return;
       // A session of an account being deleted must not leave a row behind.
       if (!(await ctx.core.accounts.exists(bare))) return;
@@ -88,9 +88,6 @@ export default defineModule({
       await ctx.store.transact([{ type: 'put', table: TABLE, key: keyOf(bare), value: { at: Date.now(), status } }]);
     });
 
-    ctx.hook('remove_user_data', (ops, { jid }) => {
-      if (jid.domain !== ctx.host) return;
-      return [...ops, { type: 'del', table: TABLE, key: keyOf(jid) }];
-    });
+    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'del', table: TABLE, key: keyOf(jid) }]);
   },
 });

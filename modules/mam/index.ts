@@ -64,7 +64,7 @@ export default defineModule({
     // be stored offline): a message bounced (unknown account, offline queue full...) leaves no row and its
     // error carries no id. The id stamped on what the recipient gets is the archived row's id.
     ctx.hook('message_accepted', async (el, { from, to }) => {
-      if (to.domain !== ctx.host || !to.local) return undefined;
+      if (!to.local) return undefined;
       const recipient = to.bare();
       stripClaims(el, recipient);
       if (ctx.options.default_policy === 'never' || !archivable(el)) return el;
@@ -76,7 +76,7 @@ export default defineModule({
 
     ctx.iq('account', NS_MAM, (req) => (req.type === 'get' ? queryForm() : runQuery(ctx, req)));
 
-    ctx.hook('remove_user_data', (ops, { jid }) => (jid.domain === ctx.host ? [...ops, ...ArchiveWriter.removeOps(jid.bare())] : undefined));
+    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, ...ArchiveWriter.removeOps(jid.bare())]);
 
     const expireAfter = parseDuration(ctx.options.expire_after);
     const expiry = expireAfter ? new ArchiveExpiry(ctx, writer, expireAfter * 1000) : null;

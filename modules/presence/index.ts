@@ -16,7 +16,6 @@ export default defineModule({
   options: {},
   start(ctx) {
     const b = new Broadcaster(ctx);
-    const mine = (s: Session) => s.host === ctx.host;
 
     /** The user sends subscribe/subscribed/unsubscribe/unsubscribed (§3, Appendix A.2). */
     const subscriptionOut = async (el: Element, session: Session, to: Jid, type: SubscriptionType): Promise<void> => {
@@ -73,7 +72,6 @@ export default defineModule({
     };
 
     ctx.hook('c2s_presence_out', async (el, { session, to }) => {
-      if (!mine(session)) return undefined;
       const type = el.attrs.type as string | undefined;
       if (type !== undefined && !PRESENCE_TYPES.has(type)) {
         session.send(errorReply(el, new StanzaError('bad-request', `"${type}" is not a presence type`), el.attrs.to ?? session.jid.bareString()));
@@ -101,7 +99,7 @@ export default defineModule({
     });
 
     ctx.hook('presence_in', async (el, { from, to }) => {
-      if (to.domain !== ctx.host || b.passThrough.has(el)) return undefined;
+      if (b.passThrough.has(el)) return undefined;
       const type = el.attrs.type as string | undefined;
       if (type === undefined || type === 'unavailable' || type === 'error') return undefined; // plain delivery (§4.4.3, §4.8)
       if (type === 'probe') {
@@ -114,17 +112,16 @@ export default defineModule({
       return DROP; // an unknown type is not delivered
     });
 
-    ctx.hook('user_available', ({ session }) => (mine(session) ? b.onAvailable(session) : undefined));
+    ctx.hook('user_available', ({ session }) => b.onAvailable(session));
 
-    ctx.hook('user_unavailable', ({ session, stanza }) => (mine(session) ? b.onUnavailable(session, stanza) : undefined));
+    ctx.hook('user_unavailable', ({ session, stanza }) => b.onUnavailable(session, stanza));
 
     // A session that ends without ever being available still owes its directed presence an unavailable.
-    ctx.hook('session_closed', ({ session }) => (mine(session) ? b.flushDirected(session) : undefined));
+    ctx.hook('session_closed', ({ session }) => b.flushDirected(session));
 
     // Account removal (§3.2, §3.3 on the user's behalf): contacts stop seeing the user and the user's
     // subscriptions to them end, before the roster is deleted.
     ctx.hook('user_removing', async ({ jid }) => {
-      if (jid.domain !== ctx.host) return;
       const owner = jid.bare();
       const items = (await b.roster()?.items(owner, { includeHidden: true })) ?? [];
       for (const i of items) {
@@ -138,7 +135,7 @@ export default defineModule({
     });
 
     // RFC 6121 §3.4.1: the server supports subscription pre-approval.
-    ctx.hook('c2s_stream_features', (features, { stage, host }) =>
-      stage === 'post-auth' && host === ctx.host ? [...features, xml('sub', { xmlns: NS_PRE_APPROVAL })] : undefined);
+    ctx.hook('c2s_stream_features', (features, { stage }) =>
+      stage === 'post-auth' ? [...features, xml('sub', { xmlns: NS_PRE_APPROVAL })] : undefined);
   },
 });

@@ -89,9 +89,6 @@ export default defineModule({
       return null;
     });
 
-    ctx.hook('remove_user_data', (ops, { jid }) => {
-      if (jid.domain !== ctx.host) return;
-      return [...ops, { type: 'delRange', table: TABLE, prefix: prefixOf(jid) }];
-    });
+    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'delRange', table: TABLE, prefix: prefixOf(jid) }]);
   },
 });

@@ -27,13 +27,13 @@ export default defineModule({
   start(ctx) {
     // Offered only where it can succeed: before authentication, over TLS (XEP-0077 §11 — the password
     // travels in the clear inside the stream), and when the access rule admits the client's address.
-    ctx.hook('c2s_stream_features', (features, { host, stage, secure, ip }) => {
-      if (host !== ctx.host || stage !== 'pre-auth' || !secure) return;
+    ctx.hook('c2s_stream_features', (features, { stage, secure, ip }) => {
+      if (stage !== 'pre-auth' || !secure) return;
       if (!ctx.core.acl.allowed(ctx.options.access, { ip, host: ctx.host })) return;
       return [...features, xml('register', { xmlns: NS_REGISTER_FEATURE })];
     });
     ctx.hook('c2s_unauthenticated_iq', async (reply, req) => {
-      if (reply !== null || req.host !== ctx.host) return; // answered already, or another host's instance
+      if (reply !== null) return; // answered already
       return preAuthIq(ctx, req);
     });
     // After authentication: IQs without 'to' reach the account scope (RFC 6120 §10.3), XEP-0077 §3.3's

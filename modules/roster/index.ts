@@ -127,11 +127,11 @@ export default defineModule({
     });
 
     if (o.versioning) {
-      ctx.hook('c2s_stream_features', (features, { stage, host }) =>
-        stage === 'post-auth' && host === ctx.host ? [...features, xml('ver', { xmlns: NS_ROSTERVER })] : undefined);
+      ctx.hook('c2s_stream_features', (features, { stage }) =>
+        stage === 'post-auth' ? [...features, xml('ver', { xmlns: NS_ROSTERVER })] : undefined);
     }
 
-    ctx.hook('remove_user_data', (ops, { jid }) => (jid.domain === ctx.host ? [...ops, ...store.removeOps(jid.bare())] : undefined));
+    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, ...store.removeOps(jid.bare())]);
 
     ctx.hook('session_closed', ({ session }) => void interested.delete(session));
   },

@@ -90,15 +90,12 @@ export default defineModule({
     // XEP-0153 §4.1 / XEP-0398 §4: every available presence, broadcast or directed (MUC joins too),
     // carries the photo hash. Runs before the presence module (priority 50) broadcasts the stanza.
     ctx.hook('c2s_presence_out', async (el, { session }) => {
-      if (el.attrs.type !== undefined || session.jid.domain !== ctx.host) return;
+      if (el.attrs.type !== undefined) return;
       const hash = await hashOf(session.jid.bare());
       injectPhoto(el, hash);
       return el;
     }, 70);
 
-    ctx.hook('remove_user_data', (ops, { jid }) => {
-      if (jid.domain !== ctx.host) return;
-      return [...ops, { type: 'del', table: TABLE, key: keyOf(jid) }];
-    });
+    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'del', table: TABLE, key: keyOf(jid) }]);
   },
 });

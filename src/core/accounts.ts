@@ -54,7 +54,7 @@ export class Accounts {
     const p = this.providerOf(bare);
     if (p) {
       await requireOperation(p, 'register')(bare, password);
-      await this.hooks.notify('user_registered', { jid: bare.bare() });
+      await this.hooks.notify('user_registered', bare.domain, { jid: bare.bare() });
       return;
     }
     const creds = await deriveCredentials(password, { iterations: this.iterations });
@@ -65,7 +65,7 @@ export class Accounts {
       [{ type: 'absent', table: 'accounts', key }],
     );
     if (!r.ok) throw new AccountExistsError(`${bare.bareString()} already exists`);
-    await this.hooks.notify('user_registered', { jid: bare.bare() });
+    await this.hooks.notify('user_registered', bare.domain, { jid: bare.bare() });
   }
 
   async setPassword(bare: Jid, password: string): Promise<void> {
@@ -92,12 +92,12 @@ export class Accounts {
     const key = keyOf(bare);
     if (!(await this.table.get(key))) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     const jid = bare.bare();
-    await this.hooks.notify('user_removing', { jid });
+    await this.hooks.notify('user_removing', jid.domain, { jid });
     let ops: Op[] = [{ type: 'del', table: 'accounts', key }, { type: 'del', table: BANS, key }];
-    if (this.hooks.has('remove_user_data')) ops = (await this.hooks.filter('remove_user_data', ops, { jid })) as Op[];
+    if (this.hooks.has('remove_user_data', jid.domain)) ops = (await this.hooks.filter('remove_user_data', jid.domain, ops, { jid })) as Op[];
     const r = await this.store.transact(ops, [{ type: 'present', table: 'accounts', key }]);
     if (!r.ok) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
-    await this.hooks.notify('user_removed', { jid });
+    await this.hooks.notify('user_removed', jid.domain, { jid });
   }
 
   /**
@@ -109,11 +109,11 @@ export class Accounts {
     if (!(await p.userExists(bare))) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     await drop(bare);
     const jid = bare.bare();
-    await this.hooks.notify('user_removing', { jid });
+    await this.hooks.notify('user_removing', jid.domain, { jid });
     let ops: Op[] = [{ type: 'del', table: BANS, key: keyOf(bare) }];
-    if (this.hooks.has('remove_user_data')) ops = (await this.hooks.filter('remove_user_data', ops, { jid })) as Op[];
+    if (this.hooks.has('remove_user_data', jid.domain)) ops = (await this.hooks.filter('remove_user_data', jid.domain, ops, { jid })) as Op[];
     if (ops.length) await this.store.transact(ops);
-    await this.hooks.notify('user_removed', { jid });
+    await this.hooks.notify('user_removed', jid.domain, { jid });
   }
 
   /**

@@ -58,15 +58,19 @@ export class Router {
   async route(el: Element, from: Jid, to: Jid, session?: Session): Promise<void> {
     try {
       this.metrics.stanzasRouted.inc();
-      if (this.hooks.has('filter_packet')) {
-        const r = await this.hooks.filter('filter_packet', el, { from, to, session });
-        if (r === DROP) {
-          this.metrics.stanzasDropped.inc({ hook: 'filter_packet' });
-          return;
-        }
+      // filter_packet runs for the host of the local party the stanza concerns: the recipient's if local,
+      // else the sender's. Between two local hosts both are concerned (e.g. XEP-0191 blocking works both
+      // ways): the sender's host first, then the recipient's. The cost never grows with the host count.
+      const toLocal = this.hosts.has(to.domain);
+      if (toLocal && from.domain !== to.domain && this.hosts.has(from.domain)) {
+        const r = await this.filterPacket(from.domain, el, from, to, session);
+        if (r === DROP) return;
         el = r;
       }
-      if (this.hosts.has(to.domain)) {
+      const r = await this.filterPacket(toLocal ? to.domain : from.domain, el, from, to, session);
+      if (r === DROP) return;
+      el = r;
+      if (toLocal) {
         await this.routeLocal(el, from, to, session);
       } else if (this.components?.has(to.domain)) {
         await this.components.route(el, from, to);
@@ -77,6 +81,13 @@ export class Router {
       this.log.error('routing failed', { err, name: el.name, to: to.toString() });
       this.bounce(el, from, to, new StanzaError('internal-server-error'));
     }
+  }
+
+  private async filterPacket(host: string, el: Element, from: Jid, to: Jid, session?: Session): Promise<Element | typeof DROP> {
+    if (!this.hooks.has('filter_packet', host)) return el;
+    const r = await this.hooks.filter('filter_packet', host, el, { from, to, session });
+    if (r === DROP) this.metrics.stanzasDropped.inc({ hook: 'filter_packet' });
+    return r;
   }
 
   private async routeLocal(el: Element, from: Jid, to: Jid, session?: Session): Promise<void> {
@@ -93,7 +104,7 @@ export class Router {
     if (name === 'presence') return this.presenceToUser(el, from, to);
     if (to.resource) {
       const target = this.sm.get(to);
-      if (target) return this.deliver(target, name === 'message' && this.hooks.has('message_accepted') ? await this.accepted(el, from, to) : el, from, to);
+      if (target) return this.deliver(target, name === 'message' && this.hooks.has('message_accepted', to.domain) ? await this.accepted(el, from, to) : el, from, to);
       // RFC 6121 §8.5.3.2: the resource is gone.
       if (name === 'iq') return this.bounce(el, from, to, new StanzaError('service-unavailable'));
       const type = el.attrs.type ?? 'normal';
@@ -113,8 +124,8 @@ export class Router {
 
   /** Presence for a local account: modules (roster, subscriptions) first, then plain delivery. */
   private async presenceToUser(el: Element, from: Jid, to: Jid): Promise<void> {
-    if (this.hooks.has('presence_in')) {
-      const r = await this.hooks.filter('presence_in', el, { from, to });
+    if (this.hooks.has('presence_in', to.domain)) {
+      const r = await this.hooks.filter('presence_in', to.domain, el, { from, to });
       if (r === DROP) return;
       el = r;
     }
@@ -136,15 +147,15 @@ export class Router {
     if (type === 'groupchat') return this.bounce(el, from, addressed, new StanzaError('service-unavailable'));
     const targets = type === 'headline' ? this.sm.availableResources(to) : this.sm.messageTargets(to);
     if (targets.length) {
-      const accepted = this.hooks.has('message_accepted') ? await this.accepted(el, from, to) : el;
+      const accepted = this.hooks.has('message_accepted', to.domain) ? await this.accepted(el, from, to) : el;
       for (const s of targets) await this.deliver(s, accepted, from, to);
       return;
     }
     const exists = await this.accounts.exists(to);
     if (!exists) return this.bounce(el, from, addressed, new StanzaError('service-unavailable'));
     if (type === 'headline') return; // §8.5.2.2.1: not stored, silently ignored
-    if (this.hooks.has('offline_message')) {
-      const r = await this.hooks.filter('offline_message', { handled: false }, { stanza: el, from, to });
+    if (this.hooks.has('offline_message', to.domain)) {
+      const r = await this.hooks.filter('offline_message', to.domain, { handled: false }, { stanza: el, from, to });
       if (r !== DROP && r.handled) return;
     }
     this.bounce(el, from, addressed, new StanzaError('service-unavailable'));
@@ -155,14 +166,14 @@ export class Router {
    * runs it for messages it stores): after this point the message is not bounced.
    */
   private async accepted(el: Element, from: Jid, to: Jid): Promise<Element> {
-    const r = await this.hooks.filter('message_accepted', el, { from, to, via: 'session' });
+    const r = await this.hooks.filter('message_accepted', to.domain, el, { from, to, via: 'session' });
     return r === DROP ? el : r;
   }
 
   /** Write to a session; with user_receive_packet handlers, awaited so a sender's stanzas stay in order. */
   private async deliver(session: Session, el: Element, from: Jid, to: Jid): Promise<void> {
-    if (this.hooks.has('user_receive_packet')) {
-      const r = await this.hooks.filter('user_receive_packet', el, { session, from, to });
+    if (this.hooks.has('user_receive_packet', session.host)) {
+      const r = await this.hooks.filter('user_receive_packet', session.host, el, { session, from, to });
       if (r === DROP) this.metrics.stanzasDropped.inc({ hook: 'user_receive_packet' });
       else session.send(r);
       return;

@@ -38,6 +38,9 @@ function testCertificate(): Promise<{ cert: string; key: string; certPem: string
   return sharedCert;
 }
 
+/** Overrides for a server with two virtual hosts (config/test.yaml has one): startTestServer(TWO_HOSTS). */
+export const TWO_HOSTS: Readonly<Record<string, unknown>> = { hosts: ['localhost', 'example.test'] };
+
 export async function startTestServer(overrides: Record<string, unknown> = {}, opts: { log?: Logger; dir?: string } = {}): Promise<TestServer> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'xmppd-test-')));
   const cert = await testCertificate();

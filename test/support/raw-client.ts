@@ -67,18 +67,19 @@ export class RawClient extends TextSocket {
     return jid[1]!;
   }
 
-  /** Connect, STARTTLS, authenticate (SCRAM-SHA-256 by default), bind, send initial presence. */
-  static async login(port: number, user: string, password: string, resource?: string, opts: { presence?: boolean; localAddress?: string } = {}): Promise<{ c: RawClient; jid: string }> {
+  /** Connect, STARTTLS, authenticate (SCRAM-SHA-256 by default), bind, send initial presence; opts.host: the virtual host (localhost). */
+  static async login(port: number, user: string, password: string, resource?: string, opts: { presence?: boolean; localAddress?: string; host?: string } = {}): Promise<{ c: RawClient; jid: string }> {
     const c = await RawClient.connect(port, { localAddress: opts.localAddress });
+    const host = opts.host ?? 'localhost';
     try {
-      c.openStream();
+      c.openStream(host);
       await c.features();
-      await c.starttls();
-      c.openStream();
+      await c.starttls(host);
+      c.openStream(host);
       await c.features();
       const r = await c.authScram('SCRAM-SHA-256', user, password);
       if (!r.startsWith('<success')) throw new Error(`login failed: ${r}`);
-      c.openStream();
+      c.openStream(host);
       await c.features();
       const jid = await c.bind(resource);
       if (opts.presence !== false) c.send('<presence/>');

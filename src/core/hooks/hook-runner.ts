@@ -1,11 +1,15 @@
-// The hook engine (DESIGN.md "Hooks"): notify hooks run every handler, filter hooks fold a value.
-// Higher priority first, ties in registration order; each handler isolated; an empty hook costs a Map lookup.
+// The hook engine (DESIGN.md "Hooks"): chains keyed by (hook, host) as ejabberd's {Hook, Host}; notify hooks run
+// every handler, filter hooks fold a value. Global handlers run for every host, merged by priority (ties in
+// registration order); each handler isolated; a hook with no handler for the host costs a Map lookup or two.
 import type { Logger } from '../log.js';
 import { DROP, STOP, type HookCatalogue, type HookName, type HookSpec, CORE_HOOKS } from '../../../hooks/index.js';
 
 type Spec = HookSpec;
 type AnyHandler = (a: any, b?: any) => unknown;
-interface Entry { handler: AnyHandler; priority: number; seq: number; owner: string }
+/** host null: a global handler (runs whichever host the hook fires for). */
+interface Entry { handler: AnyHandler; priority: number; seq: number; owner: string; host: string | null }
+/** Per hook: the sorted chain each host runs (its own handlers merged with the global ones); key null = globals only. */
+type Chains = Map<string | null, Entry[]>;
 
 export type FilterValue<N extends HookName> = HookCatalogue[N] extends { value: infer V } ? V : never;
 export type HookCtx<N extends HookName> = HookCatalogue[N] extends { ctx: infer C } ? C : never;
@@ -19,7 +23,10 @@ export class UnknownHookError extends Error {}
 
 export class HookRunner {
   private readonly specs = new Map<string, Spec>(Object.entries(CORE_HOOKS));
-  private readonly chains = new Map<string, Entry[]>();
+  /** Every registration per hook, in registration order. */
+  private readonly entries = new Map<string, Entry[]>();
+  /** Precomputed merged chains, rebuilt on (un)registration so firing never sorts or merges. */
+  private readonly chains = new Map<string, Chains>();
   private seq = 0;
   /** Called on every handler failure; the metrics layer counts it. */
   onHandlerError: (hook: string, owner: string) => void = () => {};
@@ -39,6 +46,7 @@ export class HookRunner {
   undeclare(name: string): void {
     if (name in CORE_HOOKS) return;
     this.specs.delete(name);
+    this.entries.delete(name);
     this.chains.delete(name);
   }
 
@@ -46,35 +54,72 @@ export class HookRunner {
     return [...this.specs.keys()];
   }
 
-  /** Register a handler; returns the function that removes it. */
-  on<N extends HookName>(name: N, handler: HookHandler<N>, priority = 50, owner = 'core'): () => void {
-    if (!this.specs.has(name)) throw new UnknownHookError(`unknown hook "${name}" (declare it first, or check the spelling)`);
-    const entry: Entry = { handler: handler as AnyHandler, priority, seq: this.seq++, owner };
-    const chain = [...(this.chains.get(name) ?? []), entry].sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-    this.chains.set(name, chain); // copy-on-write: a running fold keeps iterating its own array
+  /** Whether a hook is server-wide (fired without a host; only global handlers). */
+  isGlobal(name: string): boolean {
+    return this.specs.get(name)?.scope === 'global';
+  }
+
+  /**
+   * Register a handler for `host`'s chain, or globally (host null: it runs for every host); returns the
+   * function that removes it. A server-wide hook takes only global handlers.
+   */
+  on<N extends HookName>(name: N, handler: HookHandler<N>, priority = 50, owner = 'core', host: string | null = null): () => void {
+    const spec = this.specs.get(name);
+    if (!spec) throw new UnknownHookError(`unknown hook "${name}" (declare it first, or check the spelling)`);
+    if (host !== null && spec.scope === 'global') throw new Error(`hook ${name} is server-wide: register it globally (ctx.hookGlobal)`);
+    const entry: Entry = { handler: handler as AnyHandler, priority, seq: this.seq++, owner, host };
+    this.entries.set(name, [...(this.entries.get(name) ?? []), entry]);
+    this.rebuild(name);
     return () => {
-      const cur = this.chains.get(name);
-      if (!cur) return;
+      const cur = this.entries.get(name);
+      if (!cur || !cur.includes(entry)) return;
       const next = cur.filter((e) => e !== entry);
-      if (next.length) this.chains.set(name, next);
-      else this.chains.delete(name);
+      if (next.length) this.entries.set(name, next);
+      else this.entries.delete(name);
+      this.rebuild(name);
     };
   }
 
-  has(name: HookName): boolean {
-    return this.chains.has(name);
+  /** Recompute one hook's chains; copy-on-write: a running fold keeps iterating its own array. */
+  private rebuild(name: string): void {
+    const all = this.entries.get(name);
+    if (!all) {
+      this.chains.delete(name);
+      return;
+    }
+    const order = (a: Entry, b: Entry) => b.priority - a.priority || a.seq - b.seq;
+    const globals = all.filter((e) => e.host === null);
+    const chains: Chains = new Map();
+    if (globals.length) chains.set(null, [...globals].sort(order));
+    for (const host of new Set(all.map((e) => e.host))) {
+      if (host !== null) chains.set(host, all.filter((e) => e.host === null || e.host === host).sort(order));
+    }
+    this.chains.set(name, chains);
   }
 
+  /** The chain that runs when `name` fires for `host` (null: a server-wide firing, globals only). */
+  private chain(name: string, host: string | null): Entry[] | undefined {
+    const m = this.chains.get(name);
+    if (m === undefined) return undefined;
+    return (host !== null ? m.get(host) : undefined) ?? m.get(null);
+  }
+
+  /** Whether firing `name` for `host` would run any handler. */
+  has(name: HookName, host: string | null): boolean {
+    return this.chain(name, host) !== undefined;
+  }
+
+  /** Handlers registered (for one hook, or all), counting each registration once. */
   count(name?: string): number {
-    if (name) return this.chains.get(name)?.length ?? 0;
+    if (name) return this.entries.get(name)?.length ?? 0;
     let n = 0;
-    for (const c of this.chains.values()) n += c.length;
+    for (const c of this.entries.values()) n += c.length;
     return n;
   }
 
-  /** Fold `value` through the filter chain. Resolves to the final value, or DROP. */
-  async filter<N extends HookName>(name: N, value: FilterValue<N>, ctx: HookCtx<N>): Promise<FilterValue<N> | typeof DROP> {
-    const chain = this.chains.get(name);
+  /** Fold `value` through `host`'s filter chain (null: server-wide, globals only). Resolves to the final value, or DROP. */
+  async filter<N extends HookName>(name: N, host: string | null, value: FilterValue<N>, ctx: HookCtx<N>): Promise<FilterValue<N> | typeof DROP> {
+    const chain = this.chain(name, host);
     if (!chain) return value;
     const dropAllowed = this.specs.get(name)!.drop;
     const t0 = this.onChainTime ? performance.now() : 0;
@@ -108,9 +153,9 @@ export class HookRunner {
     return cur;
   }
 
-  /** Run every handler of a notify hook (until one returns STOP). */
-  async notify<N extends HookName>(name: N, ctx: HookCtx<N>): Promise<void> {
-    const chain = this.chains.get(name);
+  /** Run every handler of a notify hook for `host` (until one returns STOP). */
+  async notify<N extends HookName>(name: N, host: string | null, ctx: HookCtx<N>): Promise<void> {
+    const chain = this.chain(name, host);
     if (!chain) return;
     const t0 = this.onChainTime ? performance.now() : 0;
     for (const e of chain) {

@@ -22,9 +22,17 @@ export class ModuleContext<O = Record<string, unknown>> {
     readonly log: Logger,
   ) {}
 
-  /** Register a hook handler (higher priority runs first). */
+  /** Register a hook handler for this module's host only (higher priority runs first). */
   hook<N extends HookName>(name: N, handler: HookHandler<N>, priority = 50): void {
-    this.disposers.push(this.core.hooks.on(name, handler, priority, `${this.moduleName}@${this.host}`));
+    this.disposers.push(this.core.hooks.on(name, handler, priority, `${this.moduleName}@${this.host}`, this.host));
+  }
+
+  /**
+   * Register a handler that runs for every host (server-wide hooks, or a module that serves all hosts).
+   * A module loaded on several hosts registers it once per host: guard against doing the work twice.
+   */
+  hookGlobal<N extends HookName>(name: N, handler: HookHandler<N>, priority = 50): void {
+    this.disposers.push(this.core.hooks.on(name, handler, priority, `${this.moduleName}@${this.host}`, null));
   }
 
   /** Declare a new hook other modules can use (types by declaration merging on HookCatalogue); withdrawn on stop. */

@@ -52,7 +52,7 @@ export class AccountRows {
         [{ type: 'rev', table: TABLE, key, rev: cur?.rev ?? 0 }],
       );
       if (!r.ok) continue;
-      if (!cur) await this.core.hooks.notify('user_registered', { jid: bare.bare() });
+      if (!cur) await this.core.hooks.notify('user_registered', bare.domain, { jid: bare.bare() });
       return cur ? 'updated' : 'created';
     }
     throw new Error(`${bare.bareString()} kept changing during the import; try again`);

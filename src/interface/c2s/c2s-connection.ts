@@ -213,9 +213,9 @@ export class C2SConnection implements Session {
       const why = wasOpen ? reason : 'stream closed';
       this.closing = (async () => {
         // RFC 6121 §4.6: a session that ends while available goes unavailable (also on a dropped TCP connection).
-        if (this.presence !== null) await this.core.hooks.notify('user_unavailable', { session: this, stanza: null, reason: why });
+        if (this.presence !== null) await this.core.hooks.notify('user_unavailable', this.host, { session: this, stanza: null, reason: why });
         this.presence = null;
-        await this.core.hooks.notify('session_closed', { session: this, reason: why });
+        await this.core.hooks.notify('session_closed', this.host, { session: this, reason: why });
       })();
     }
     this.opts.onClose(this);
@@ -267,8 +267,8 @@ export class C2SConnection implements Session {
       features.push(xml('bind', { xmlns: NS.BIND }));
       features.push(xml('session', { xmlns: NS.SESSION }, xml('optional')));
     }
-    if (this.core.hooks.has('c2s_stream_features')) {
-      features = await this.core.hooks.filter('c2s_stream_features', features, { host: this.host, stage, secure: this.secure, ip: this.ip, session: this.bound ? this : undefined }) as Element[];
+    if (this.core.hooks.has('c2s_stream_features', this.host)) {
+      features = await this.core.hooks.filter('c2s_stream_features', this.host, features, { host: this.host, stage, secure: this.secure, ip: this.ip, session: this.bound ? this : undefined }) as Element[];
     }
     this.write(featuresElement(features).toString());
   }
@@ -290,9 +290,9 @@ export class C2SConnection implements Session {
     if (!this.username) {
       if (el.name === 'starttls' && ns === NS.TLS) return this.startTls();
       if (ns === NS.SASL) return this.handleSasl(el);
-      if (el.name === 'iq' && (ns === undefined || ns === NS.CLIENT) && this.core.hooks.has('c2s_unauthenticated_iq')) {
+      if (el.name === 'iq' && (ns === undefined || ns === NS.CLIENT) && this.core.hooks.has('c2s_unauthenticated_iq', this.host)) {
         // XEP-0077 in-band registration happens before authentication.
-        const reply = await this.core.hooks.filter('c2s_unauthenticated_iq', null, { host: this.host, ip: this.ip, secure: this.secure, iq: el });
+        const reply = await this.core.hooks.filter('c2s_unauthenticated_iq', this.host, null, { host: this.host, ip: this.ip, secure: this.secure, iq: el });
         if (reply) return this.write(reply.toString());
       }
       return this.close(new StreamError('not-authorized', 'authenticate first'));
@@ -448,7 +448,7 @@ export class C2SConnection implements Session {
     if (!this.core.sessions.add(this)) this.core.metrics.sessions.inc();
     this.write(iqResult(iq, xml('bind', { xmlns: NS.BIND }, xml('jid', {}, this.jid.toString())), this.host).toString());
     this.log.debug('resource bound', { jid: this.jid.toString() });
-    void this.core.hooks.notify('session_opened', { session: this });
+    void this.core.hooks.notify('session_opened', this.host, { session: this });
   }
 
   // ---- bound session: stanzas from the client (RFC 6120 §8.1, §10) ----------------------------------------
@@ -481,8 +481,8 @@ export class C2SConnection implements Session {
       }
       to = parsed;
     }
-    if (this.core.hooks.has('user_send_packet')) {
-      const r = await this.core.hooks.filter('user_send_packet', el, { session: this, from: this.jid, to });
+    if (this.core.hooks.has('user_send_packet', this.host)) {
+      const r = await this.core.hooks.filter('user_send_packet', this.host, el, { session: this, from: this.jid, to });
       if (r === DROP) {
         this.core.metrics.stanzasDropped.inc({ hook: 'user_send_packet' });
         return;
@@ -498,8 +498,8 @@ export class C2SConnection implements Session {
    * broadcast presence (no 'to') updates this session's state and fires user_available/user_unavailable.
    */
   private async handlePresence(el: Element, to: Jid | null): Promise<void> {
-    if (this.core.hooks.has('c2s_presence_out')) {
-      const r = await this.core.hooks.filter('c2s_presence_out', el, { session: this, to });
+    if (this.core.hooks.has('c2s_presence_out', this.host)) {
+      const r = await this.core.hooks.filter('c2s_presence_out', this.host, el, { session: this, to });
       if (r === DROP) return;
       el = r;
     }
@@ -511,15 +511,15 @@ export class C2SConnection implements Session {
       this.presence = el;
       const p = Number(el.getChildText('priority') ?? 0);
       this.priority = Number.isInteger(p) && p >= -128 && p <= 127 ? p : 0;
-      if (!wasAvailable) await this.core.hooks.notify('user_available', { session: this });
+      if (!wasAvailable) await this.core.hooks.notify('user_available', this.host, { session: this });
     } else if (type === 'unavailable' && wasAvailable) {
-      await this.core.hooks.notify('user_unavailable', { session: this, stanza: el, reason: 'unavailable presence' });
+      await this.core.hooks.notify('user_unavailable', this.host, { session: this, stanza: el, reason: 'unavailable presence' });
       this.presence = null;
     } else {
       return;
     }
-    if (this.core.hooks.has('user_presence_updated')) {
-      await this.core.hooks.notify('user_presence_updated', { session: this, wasAvailable, oldPriority });
+    if (this.core.hooks.has('user_presence_updated', this.host)) {
+      await this.core.hooks.notify('user_presence_updated', this.host, { session: this, wasAvailable, oldPriority });
     }
   }
 }

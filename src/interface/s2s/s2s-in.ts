@@ -318,8 +318,8 @@ export class S2SIn extends S2SStream {
       return;
     }
     if (el.attrs.xmlns === NS.SERVER) delete el.attrs.xmlns; // local clients get it in jabber:client
-    if (this.core.hooks.has('s2s_receive_packet')) {
-      const r = await this.core.hooks.filter('s2s_receive_packet', el, {
+    if (this.core.hooks.has('s2s_receive_packet', to.domain)) {
+      const r = await this.core.hooks.filter('s2s_receive_packet', to.domain, el, {
         from, to, remote: from.domain, local: to.domain, auth: this.authMethod || 'dialback',
       });
       if (r === DROP) {

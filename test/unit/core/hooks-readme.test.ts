@@ -12,3 +12,9 @@ test('hooks/README.md matches the catalogue (regenerate with npm run hooks:readm
     assert.ok(name in CORE_HOOKS, `${name} is in the catalogue`);
   }
 });
+
+test('every core hook says whether it is server-wide or which host a firing concerns', () => {
+  for (const [name, spec] of Object.entries(CORE_HOOKS)) {
+    assert.ok(spec.scope === 'global' || (spec.host ?? '').length > 0, `${name}: set scope 'global' or document host`);
+  }
+});

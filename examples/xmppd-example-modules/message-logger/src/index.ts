@@ -23,7 +23,7 @@ export default defineModule({
     // Low priority: runs after other user_send_packet handlers, so it records what is actually routed
     // (a handler that DROPs the message first keeps it out of the log).
     ctx.hook('user_send_packet', (el, { from, to }) => {
-      if (el.name !== 'message' || from.domain !== ctx.host) return;
+      if (el.name !== 'message') return;
       const body = el.getChildText('body');
       if (body === null) return; // chat states, receipts and the like
       const entry: Entry = { at: Date.now(), from, to, type: el.attrs.type ?? 'normal', length: [...body].length };

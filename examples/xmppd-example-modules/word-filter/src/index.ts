@@ -45,9 +45,7 @@ export default defineModule({
 
     ctx.hook('filter_packet', (el: Element, { from, to }) => {
       if (el.name !== 'message') return; // presence and IQs pass untouched (and cheaply)
-      // filter_packet sees every routed stanza, once per registered handler: with several virtual hosts
-      // each instance only looks after stanzas to or from its own host.
-      if (to.domain !== ctx.host && from.domain !== ctx.host) return;
+      // ctx.hook registers for this instance's host: it sees the stanzas whose local party is on it.
       const bodies = el.getChildren('body');
       if (!bodies.some((b: Element) => mask(b.getText()) !== b.getText())) return; // nothing to filter: unchanged
 
