@@ -42,6 +42,8 @@ interface ClientOptions {
   username: string;
   password?: string;
   resource?: string;
+  /** ms @xmpp/connection waits for each answer of the server (its default: 2000). */
+  timeout?: number;
   credentials?: (authenticate: (creds: { username: string; password: string }, mechanism: string) => Promise<void>, mechanisms: string[]) => Promise<void>;
 }
 const lib = (await import('@xmpp/client' as string)) as { client: (o: ClientOptions) => XmppClient; xml: typeof import('@xmpp/xml').xml };
@@ -63,7 +65,10 @@ after(() => t.stop());
 
 function newClient(username: string, password: string, resource: string, opts: { directTls?: boolean; credentials?: ClientOptions['credentials'] } = {}): { x: XmppClient; errors: XmppError[] } {
   const service = opts.directTls ? `xmpps://127.0.0.1:${t.c2sTlsPort}` : `xmpp://127.0.0.1:${t.c2sPort}`;
-  const x = lib.client({ service, domain: 'localhost', username, password, resource, ...(opts.credentials ? { credentials: opts.credentials } : {}) });
+  // timeout: @xmpp/client gives each server answer (stream open, STARTTLS, every SASL step) 2 s by
+  // default; users on slow mobile links raise it the same way, and a fully loaded 2-core test machine
+  // can take longer than 2 s for a TLS handshake. No server behaviour is hidden by it.
+  const x = lib.client({ service, domain: 'localhost', username, password, resource, timeout: 10_000, ...(opts.credentials ? { credentials: opts.credentials } : {}) });
   const entry = { x, errors: [] as XmppError[] };
   // Without an 'error' listener an EventEmitter throws; keep them for the assertions instead.
   x.on('error', (err) => entry.errors.push(err));
