@@ -205,7 +205,9 @@ test('a hanging program: temporary-auth-failure after the timeout, then a fresh 
   const usersFile = join(dir, 'users.json');
   const pidLog = join(dir, 'pids');
   await writeFile(usersFile, JSON.stringify({ 'alice@localhost': ALICE_PW }));
-  const t = await startTestServer({ auth: { method: 'external', program: process.execPath, program_args: [FIXTURE, usersFile, pidLog], timeout: 1 } });
+  // timeout 3 s: the replacement is spawned on demand for alice's login, and a fresh node process on a
+  // loaded 2-core machine can take over a second before it answers.
+  const t = await startTestServer({ auth: { method: 'external', program: process.execPath, program_args: [FIXTURE, usersFile, pidLog], timeout: 3 } });
   try {
     await until(async () => (await pidsIn(pidLog).catch(() => [])).length === 1, 'the program to start at boot');
     const [first] = await pidsIn(pidLog);
