@@ -18,6 +18,9 @@ export class Metrics {
   readonly authFailures = new Counter({ name: 'xmppd_auth_failures_total', help: 'Wrong credentials (SASL password, component handshake, admin API token), by kind: c2s, component, http', labelNames: ['kind'], registers: [this.registry] });
   readonly authThrottled = new Counter({ name: 'xmppd_auth_throttled_total', help: 'Authentication throttling (limits.auth), by kind, scope (ip, account) and action (delayed: a failure answered late; locked: an address locked; refused: an attempt turned away unchecked)', labelNames: ['kind', 'scope', 'action'], registers: [this.registry] });
   readonly limitViolations = new Counter({ name: 'xmppd_limit_violations_total', help: 'Shaper and limit violations (a slowed run, a refused bind, connection or registration), by limit', labelNames: ['limit'], registers: [this.registry] });
+  readonly memoryTrims = new Counter({ name: 'xmppd_memory_trims_total', help: 'malloc_trim(0) calls handing freed native memory back to the OS (src/core/memory-trim.ts), by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly memoryTrimSeconds = new Histogram({ name: 'xmppd_memory_trim_seconds', help: 'Time one malloc_trim(0) call blocked the event loop', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5], registers: [this.registry] });
+  readonly memoryTrimReleased = new Counter({ name: 'xmppd_memory_trim_released_bytes_total', help: 'RSS given back by malloc_trim(0) calls (RSS before minus after)', registers: [this.registry] });
   readonly txLatency = new Histogram({ name: 'xmppd_storage_transaction_seconds', help: 'Storage transaction latency', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
 
   /** Pre-bound label children for the per-stanza path (a label lookup per stanza costs more than the count). */
