@@ -223,7 +223,7 @@ async function parent() {
     row.trims = s.trims.length;
     rows.push(row);
     for (const t of s.trims.filter((t) => t.at > lastTrimSeen)) {
-      say(`${''.padEnd(32)}server trim (${t.reason}): ${(t.seconds * 1000).toFixed(1)} ms, rss ${MB(t.rssBefore)} -> ${MB(t.rssAfter)} MB`);
+      say(`${''.padEnd(32)}server trim (${t.reason}): ${(t.seconds * 1000).toFixed(1)} ms (event loop held up ${((t.loopDelaySeconds ?? t.seconds) * 1000).toFixed(1)} ms at most), rss ${MB(t.rssBefore)} -> ${MB(t.rssAfter)} MB`);
       trimsSeen.push(t);
       lastTrimSeen = t.at;
     }

@@ -41,13 +41,19 @@ test('policy: trims when RSS grew well above its level after the last trim (a pe
   assert.equal(p.check(0, 400 * MiB + MIN_RSS_GROWTH), 'rss_grew');
 });
 
+test('policy: a server filling up with sessions is not trimmed while its RSS grows with them', () => {
+  const p = new TrimPolicy(0, 75 * MiB);
+  for (let n = 1000; n <= 10_000; n += 1000) assert.equal(p.check(n, 75 * MiB + n * 45 * 1024), null);
+  assert.equal(p.check(10_000, 520 * MiB), null); // held
+});
+
 /** A trimmer over an injected clock, RSS, connection count and trim function (counting its calls). */
 function rig(opts: { available?: boolean } = {}) {
   const state = { connections: 0, rss: 80 * MiB, clock: 0, calls: 0, pads: [] as number[] };
   const metrics = new Metrics();
   const trimmer = new MemoryTrimmer(() => 60, { connections: () => state.connections, rss: () => state.rss },
     new Logger('silent'), metrics,
-    async () => (opts.available === false ? null : (pad: number) => {
+    async () => (opts.available === false ? null : async (pad: number) => {
       state.calls++;
       state.pads.push(pad);
       state.clock += 30; // the call takes 30 ms of the injected clock
@@ -65,24 +71,25 @@ test('trimmer: calls malloc_trim(0) only after a drop, counts and times it; idle
   for (let i = 0; i < 5; i++) assert.equal(await trimmer.check(), null);
   state.connections = 10_000;
   state.rss = 500 * MiB;
-  const grew = await trimmer.check();
-  assert.equal(grew?.reason, 'rss_grew');
-  state.rss = 120 * MiB; // the sessions, still held, reuse what the trim gave back
-  assert.equal(await trimmer.check(), null); // still held: no reason
+  assert.equal(await trimmer.check(), null); // 10 000 sessions held: their memory is in use
+  assert.equal(state.calls, 0);
   state.connections = 0;
-  state.rss = 140 * MiB;
+  state.rss = 460 * MiB;
   const dropped = await trimmer.check();
   assert.deepEqual({ reason: dropped?.reason, seconds: dropped?.seconds, before: dropped?.rssBefore, after: dropped?.rssAfter },
-    { reason: 'connections_dropped', seconds: 0.03, before: 140 * MiB, after: 90 * MiB });
+    { reason: 'connections_dropped', seconds: 0.03, before: 460 * MiB, after: 90 * MiB });
   for (let i = 0; i < 5; i++) assert.equal(await trimmer.check(), null); // idle again
+  state.rss = 200 * MiB; // a burst that came and went between two checks
+  assert.equal((await trimmer.check())?.reason, 'rss_grew');
+  assert.equal(await trimmer.check(), null);
   assert.equal(state.calls, 2);
   assert.deepEqual(state.pads, [0, 0]);
-  assert.deepEqual(trimmer.recent.map((r) => r.reason), ['rss_grew', 'connections_dropped']);
+  assert.deepEqual(trimmer.recent.map((r) => r.reason), ['connections_dropped', 'rss_grew']);
   const trims = await metrics.memoryTrims.get();
   assert.deepEqual(trims.values.map((v) => [v.labels.reason, v.value]).sort(), [['connections_dropped', 1], ['rss_grew', 1]]);
   const seconds = await metrics.memoryTrimSeconds.get();
   assert.equal(seconds.values.find((v) => v.metricName === 'xmppd_memory_trim_seconds_count')?.value, 2);
-  assert.equal((await metrics.memoryTrimReleased.get()).values[0]?.value, (500 - 90 + 140 - 90) * MiB);
+  assert.equal((await metrics.memoryTrimReleased.get()).values[0]?.value, (460 - 90 + 200 - 90) * MiB);
 });
 
 test('trimmer: without malloc_trim (no glibc or koffi) it stops checking and never fails', async () => {
@@ -136,6 +143,6 @@ test('on Linux with glibc, malloc_trim loads through koffi and hands memory back
     const b = Buffer.allocUnsafeSlow(8192); // outside the pool: one malloc each
     if (i % 2) kept.push(b);
   }
-  assert.ok([0, 1].includes(trim(0)));
+  assert.ok([0, 1].includes(await trim(0)));
   assert.equal(kept.length, 10_000);
 });
