@@ -75,23 +75,30 @@ export function loadMallocTrim(log?: Logger): Promise<MallocTrim | null> {
       return null;
     };
     if (process.platform !== 'linux') return off(`not Linux (${process.platform})`);
-    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-    if (!header?.glibcVersionRuntime) return off('not glibc');
+    let koffi: (typeof import('koffi'))['default'];
     try {
-      const koffi = (await import('koffi')).default;
-      const fn = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)');
+      koffi = (await import('koffi')).default;
+    } catch (err) {
+      return off('the optional package koffi is not installed', err);
+    }
+    try {
+      const libc = koffi.load('libc.so.6');
+      // glibc's own symbol: musl (even with a libc.so.6 compatibility layer) is not trimmed this way.
+      const version = (libc.func('const char *gnu_get_libc_version()') as () => string)();
+      const fn = libc.func('int malloc_trim(size_t pad)');
+      log?.debug('memory trim available', { glibc: version });
       // On one of koffi's worker threads: malloc_trim walks every free chunk of every arena (hundreds of
       // ms on a fragmented 500 MB heap) and cannot be split into steps (pad only bounds the top of the
       // heap). Off the event loop, the loop waits only when it needs an arena the trim holds locked.
       return (pad: number) => new Promise<number>((res, rej) => fn.async(pad, (err: unknown, r: number) => (err ? rej(err) : res(r))));
     } catch (err) {
-      return off('koffi or libc.so.6 could not be loaded', err);
+      return off('not glibc (libc.so.6, gnu_get_libc_version or malloc_trim not found)', err);
     }
   })();
   return loading;
 }
 
-/** One trim, as the last few are kept for `status` and the memory bench. */
+/** One trim, as the last few are kept (for the memory bench and a debugger). */
 export interface TrimRecord {
   at: number;
   reason: string;
