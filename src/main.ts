@@ -28,6 +28,7 @@ import { ComponentRegistry } from './interface/component/component-registry.js';
 import { BUNDLED_MODULES } from '../modules/index.js';
 import { ConfigReloader } from './core/config/reload/config-reloader.js';
 import { emptyReport, type ReloadReport } from './core/config/reload/reload-report.js';
+import { MemoryTrimmer } from './core/memory-trim.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -49,6 +50,8 @@ export class XmppServer {
     private readonly control: ControlServer | null,
     /** Federation (null when s2s.enabled is false). */
     readonly s2s: S2SManager | null = null,
+    /** Hands memory freed by ended sessions back to the OS (glibc; memory_trim_interval). */
+    readonly memoryTrim: MemoryTrimmer | null = null,
   ) {}
 
   /** Port actually bound by the first listener of a type (useful with port 0). */
@@ -70,6 +73,7 @@ export class XmppServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.core.log.info('shutting down');
+      this.memoryTrim?.stop();
       await this.control?.stop();
       await this.listeners.stop();
       await this.modules.stopAll();
@@ -159,7 +163,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       throw err;
     }
     auth.start();
-    const running = new XmppServer(core, modules, listeners, control, s2s);
+    // Reads core.config at every check, so memory_trim_interval applies on reload.
+    const memoryTrim = new MemoryTrimmer(() => core.config.memory_trim_interval,
+      { connections: () => listeners.connections.size + (s2s?.list().length ?? 0), rss: () => process.memoryUsage.rss() },
+      log.child({ part: 'memory-trim' }), metrics);
+    memoryTrim.start();
+    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim);
     log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)' });
     return running;
   } catch (err) {

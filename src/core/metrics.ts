@@ -20,6 +20,10 @@ export class Metrics {
   readonly limitViolations = new Counter({ name: 'xmppd_limit_violations_total', help: 'Shaper and limit violations (a slowed run, a refused bind, connection or registration), by limit', labelNames: ['limit'], registers: [this.registry] });
   /** 1 while storage accepts writes; 0 after a failed write (disk full, I/O error): writes are refused until a restart. */
   readonly storageWritable = new Gauge({ name: 'xmppd_storage_writable', help: '1 while storage accepts writes, 0 after a failed write (refused until restart)', registers: [this.registry] });
+  readonly memoryTrims = new Counter({ name: 'xmppd_memory_trims_total', help: 'malloc_trim(0) calls handing freed native memory back to the OS (src/core/memory-trim.ts), by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly memoryTrimSeconds = new Histogram({ name: 'xmppd_memory_trim_seconds', help: 'Time one malloc_trim(0) call ran (on a worker thread)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
+  readonly memoryTrimLoopDelay = new Histogram({ name: 'xmppd_memory_trim_loop_delay_seconds', help: 'Longest event-loop delay during one malloc_trim(0) call (the loop waits when it needs a malloc arena the trim holds)', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry] });
+  readonly memoryTrimReleased = new Counter({ name: 'xmppd_memory_trim_released_bytes_total', help: 'RSS given back by malloc_trim(0) calls (RSS before minus after)', registers: [this.registry] });
   readonly txLatency = new Histogram({ name: 'xmppd_storage_transaction_seconds', help: 'Storage transaction latency', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
 
   /** Pre-bound label children for the per-stanza path (a label lookup per stanza costs more than the count). */

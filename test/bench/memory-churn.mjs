@@ -13,7 +13,9 @@
 // login/close (1), --hostile (failed logins, half-open and abrupt resets, N connections), --snapshots DIR,
 // --malloc-arena-max N, --glibc-tunables T (MALLOC_ARENA_MAX / GLIBC_TUNABLES for the server), --server-env K=V
 // (any variable for the server only, e.g. LD_PRELOAD of another allocator), --malloc-probe (Linux + gdb: glibc's in-use vs
-// held native bytes after each GC, and RSS after malloc_trim(0) at the end), --json (one JSON line at the end).
+// held native bytes after each GC, and RSS after malloc_trim(0) at the end), --json (one JSON line at the end),
+// --memory-trim-interval S (the server's memory_trim_interval; unset = its default, 60 s; 0 = no trimming).
+// With trimming on, the run waits after the close for the server's own trim and records RSS after it.
 // Clients bind to 127.0.1.x, 100 per address, so limits.max_connections_per_ip keeps its default.
 import { fork, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -76,7 +78,7 @@ async function child(configPath) {
       tracked: server.listeners.connections.size,
       sessions: server.core.sessions.count(),
       perIp: server.core.limits.perIp?.size ?? -1,
-      liveConns, liveSockets,
+      liveConns, liveSockets, trims: server.memoryTrim?.recent ?? [],
       tcp: count('TCPWrap') + count('TCPSocketWrap'), timers: count('Timeout'), immediates: count('Immediate'),
     };
   };
@@ -124,6 +126,7 @@ async function parent() {
   const arenaMax = opt('--malloc-arena-max', '');
   const PROBE = flag('--malloc-probe');
   const tunables = opt('--glibc-tunables', '');
+  const trimInterval = opt('--memory-trim-interval', '');
   const say = (...m) => process.stderr.write(`[memory-churn] ${m.join(' ')}\n`);
   if (!existsSync(join(REPO, 'dist/src/main.js'))) { say('dist/ is missing: npm run build first'); process.exit(1); }
 
@@ -149,8 +152,11 @@ async function parent() {
     listen: [{ port: 0, ip: '127.0.0.1', type: 'c2s' }],
     tls: { cert: join(dir, 'self-signed.crt'), key: join(dir, 'self-signed.key') },
     c2s_idle_timeout: 3600, c2s_negotiation_timeout: 120,
+    // 100 clients share each 127.0.1.x address: the brute-force throttle must not count them as one guesser.
+    limits: { auth: { failures_before_delay: 1000, max_failures_per_ip: 0 } },
     modules: Object.fromEntries(['disco', 'ping', 'version', 'time', 'roster', 'presence', 'offline', 'vcard', 'private', 'last', 'blocking', 'mam'].map((m) => [m, {}])),
   };
+  if (trimInterval !== '') config.memory_trim_interval = Number(trimInterval);
   const cfgPath = join(dir, 'xmppd.yaml');
   writeFileSync(cfgPath, JSON.stringify(config, null, 2)); // JSON is YAML
 
@@ -188,6 +194,8 @@ async function parent() {
   const reset = (sock) => (sock._parent ?? sock).resetAndDestroy();
   const localAddress = (i) => `127.0.1.${1 + Math.floor(i / 100) % 250}`;
   const rows = [];
+  const trimsSeen = [];
+  let lastTrimSeen = 0;
   /**
    * --malloc-probe (Linux, gdb): glibc's own account of the server's native heap, asked with gdb attached
    * for a moment. "in use" is what is allocated (a native leak grows it); "system" is what malloc holds
@@ -214,7 +222,13 @@ async function parent() {
       array_buffers_mb: MB(s.arrayBuffers), tracked: s.tracked, sessions: s.sessions, per_ip: s.perIp, live_conns: s.liveConns,
       live_sockets: s.liveSockets, tcp_handles: s.tcp, timers: s.timers };
     Object.assign(row, probe);
+    row.trims = s.trims.length;
     rows.push(row);
+    for (const t of s.trims.filter((t) => t.at > lastTrimSeen)) {
+      say(`${''.padEnd(32)}server trim (${t.reason}): ${(t.seconds * 1000).toFixed(1)} ms (event loop held up ${((t.loopDelaySeconds ?? t.seconds) * 1000).toFixed(1)} ms at most), rss ${MB(t.rssBefore)} -> ${MB(t.rssAfter)} MB`);
+      trimsSeen.push(t);
+      lastTrimSeen = t.at;
+    }
     if (probe.malloc_system_mb !== undefined) say(`${''.padEnd(32)}malloc: system ${probe.malloc_system_mb} MB, in use ${probe.malloc_in_use_mb} MB`);
     say(`${phase.padEnd(28)} ${gc ? 'gc ' : '   '} rss ${String(row.rss_mb).padStart(7)} MB  heapUsed ${String(row.heap_used_mb).padStart(6)} / ${String(row.heap_total_mb).padStart(6)} MB  [heap] ${String(row.malloc_heap_mb).padStart(6)} anon ${String(row.anon_mb).padStart(6)} MB  conns ${row.tracked} sessions ${row.sessions} perIp ${row.per_ip} live conns/sockets ${row.live_conns}/${row.live_sockets} tcp ${row.tcp_handles} ref'd timers ${row.timers}`);
     return s;
@@ -273,8 +287,15 @@ async function parent() {
     await record(`all closed${tag}`);
     await record(`all closed${tag}`, true);
   }
+  const closedAt = Date.now();
   await sleep(10_000);
   await record('closed + 10 s', true);
+  if (trimInterval !== '0') {
+    // The server's trimmer checks every memory_trim_interval seconds: wait for its first trim after the close.
+    const waitS = (trimInterval === '' ? 60 : Number(trimInterval)) + 10;
+    for (let i = 0; i < waitS * 2 && !trimsSeen.concat((await ask('stats')).stats.trims).some((t) => t.at > closedAt); i++) await sleep(500);
+    await record('after the server\'s trim', true);
+  }
   if (PROBE) {
     // What malloc_trim(0) gives back is memory glibc kept although nothing uses it.
     gdb('(int)malloc_trim(0)');
@@ -355,7 +376,7 @@ async function parent() {
     const deltas = [...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)]).filter(([, d]) => d > 0).sort((x, y) => y[1] - x[1]).slice(0, 25);
     for (const [k, d] of deltas) say(`  +${String(d).padStart(7)}  ${k}`);
   }
-  if (flag('--json')) process.stdout.write(JSON.stringify({ sessions: N, rounds: ROUNDS, hostile: HOSTILE, malloc_arena_max: arenaMax || null, glibc_tunables: tunables || null, server_env: serverEnv, rows }) + '\n');
+  if (flag('--json')) process.stdout.write(JSON.stringify({ trims: trimsSeen, sessions: N, rounds: ROUNDS, hostile: HOSTILE, malloc_arena_max: arenaMax || null, glibc_tunables: tunables || null, server_env: serverEnv, rows }) + '\n');
 }
 
 /** Object counts by constructor name in a V8 heap snapshot (type "object" nodes only). */

@@ -24,7 +24,7 @@ const KNOWN_KEYS = new Set([
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
   'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens', 'auth', 'components', 'limits',
   'admin_files_dir', 'import_limits',
-  'durability',
+  'durability', 'memory_trim_interval',
 ]);
 const S2S_KEYS = new Set([
   'enabled', 'policy', 'domain_policy', 'require_encryption', 'cafile', 'system_ca', 'dialback_secret',
@@ -186,6 +186,7 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     limits: buildLimits(r.limits, acl, fail),
     admin_files_dir: buildAdminFilesDir(r.admin_files_dir, data_dir, abs, fail),
     import_limits: buildImportLimits(r.import_limits, fail),
+    memory_trim_interval: int(r.memory_trim_interval, 'memory_trim_interval', 60, 0, 86400),
   };
 }
 

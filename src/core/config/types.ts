@@ -176,6 +176,8 @@ export interface ServerConfig {
   /** The only directory REST and ad-hoc admin commands read and write files in (the CLI names any path). */
   admin_files_dir: string;
   import_limits: ImportLimits;
+  /** Seconds between checks whether glibc should hand freed memory back (malloc_trim); 0 = off. */
+  memory_trim_interval: number;
 }
 
 /** Bounds of an import file (XEP-0227 import): bytes in all (after gunzip), per <user>, per text node or tag; nesting. */
