@@ -97,6 +97,7 @@ test('a chat or normal message to a bare JID goes to the highest non-negative pr
   const idle = bind('bob@a.test/idle'); // bound, never sent presence
   await send(msg('bob@a.test', 'c1', 'chat'));
   await send(msg('bob@a.test', 'n1'));
+  await send(msg('bob@a.test', 'e1', 'error')); // §8.5.2.1.1: an error to a bare JID is silently ignored
   assert.deepEqual(ids(high1), ['c1', 'n1']);
   assert.deepEqual(ids(high2), ['c1', 'n1']);
   for (const s of [low, neg, idle]) assert.deepEqual(ids(s), []);
