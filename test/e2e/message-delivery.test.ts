@@ -4,6 +4,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../support/harness.js';
 import { RawClient } from '../support/raw-client.js';
+import { assertStanza, type StanzaShape } from '../support/stanza-match.js';
+
+const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+/** An error reply to alice's stanza `id` carrying `condition` (RFC 6120 §8.3). */
+const errorTo = (kind: string, id: string, condition: string, from?: string): StanzaShape => ({
+  name: kind, attrs: { type: 'error', id, to: 'alice@localhost/sender', ...(from ? { from } : {}) },
+  has: [{ name: 'error', has: [{ name: condition, ns: STANZAS }] }],
+});
 
 const TYPES = ['chat', 'normal', null, 'headline', 'groupchat', 'error'] as const;
 type MsgType = (typeof TYPES)[number];
@@ -63,9 +71,7 @@ async function send(to: string, type: MsgType, want: Expect): Promise<string> {
   if (want.error) {
     const e = new RegExp(`<message[^>]*id=["']${id}["'][^>]*>[\\s\\S]*?</message>`).exec(back)?.[0];
     assert.ok(e, `${what}: alice gets an error back; got ${back}`);
-    assert.match(e, /type=["']error["']/, what);
-    assert.match(e, new RegExp(`<${want.error} xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']`), what);
-    if (want.errorFrom) assert.match(e, new RegExp(`from=["']${want.errorFrom.replace(/[./]/g, '\\$&')}["']`), `${what}: error from`);
+    assertStanza(e, errorTo('message', id, want.error, want.errorFrom));
   } else {
     assert.doesNotMatch(back, idRe, `${what}: nothing comes back to alice`);
   }
@@ -74,7 +80,7 @@ async function send(to: string, type: MsgType, want: Expect): Promise<string> {
     if (want.to.includes(c)) {
       const m = new RegExp(`<message[^>]*id=["']${id}["'][^>]*>[\\s\\S]*?</message>`).exec(got)?.[0];
       assert.ok(m, `${what}: recipient session #${i} receives it; got ${got}`);
-      assert.match(m, /from=["']alice@localhost\/sender["']/);
+      assertStanza(m, { name: 'message', attrs: { from: 'alice@localhost/sender', id }, has: [{ name: 'body', text: id }] });
       assert.equal(got.match(new RegExp(`<message[^>]*id=["']${id}["']`, 'g'))!.length, 1, `${what}: once`);
     } else {
       assert.doesNotMatch(got, idRe, `${what}: recipient session #${i} does not receive it`);
@@ -178,7 +184,9 @@ test('no resources, offline module loaded: chat/normal are stored and delivered 
     const got = await sync(judy); // initial presence delivers them before the ping is answered
     const ids = [...got.matchAll(/<message[^>]*id=["'](m\d+)["']/g)].map((m) => m[1]);
     assert.deepEqual(ids, stored, `judy gets the chat and normal messages in order: ${got}`);
-    assert.match(got, /<delay xmlns=["']urn:xmpp:delay["'] from=["']localhost["']/);
+    for (const [m] of got.matchAll(/<message[\s\S]*?<\/message>/g)) {
+      assertStanza(m, { name: 'message', has: [{ name: 'delay', ns: 'urn:xmpp:delay', attrs: { from: 'localhost', stamp: /^\d{4}-\d\d-\d\dT/ } }] });
+    }
     judy.close();
   } finally {
     await t.server.modules.unload('offline');
@@ -196,22 +204,21 @@ test('an unknown account: every type but error bounces with service-unavailable 
 test('IQs: to a full JID that is not online and to an unknown account’s bare JID → service-unavailable; to an online full JID → delivered', async () => {
   alice.send("<iq to='frank@localhost/gone' type='get' id='iq1'><query xmlns='jabber:iq:version'/></iq>");
   const e1 = (await alice.expect(/<iq[^>]*id=["']iq1["'][\s\S]*?<\/iq>/))[0];
-  assert.match(e1, /type=["']error["']/);
-  assert.match(e1, /from=["']frank@localhost\/gone["']/);
-  assert.match(e1, /<service-unavailable xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']\/>/);
+  assertStanza(e1, errorTo('iq', 'iq1', 'service-unavailable', 'frank@localhost/gone'));
 
   alice.send("<iq to='nobody@localhost' type='get' id='iq2'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
   const e2 = (await alice.expect(/<iq[^>]*id=["']iq2["'][\s\S]*?<\/iq>/))[0];
-  assert.match(e2, /type=["']error["']/);
-  assert.match(e2, /from=["']nobody@localhost["']/);
-  assert.match(e2, /<service-unavailable xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']\/>/);
+  assertStanza(e2, errorTo('iq', 'iq2', 'service-unavailable', 'nobody@localhost'));
 
   const here = await login('frank', 'iq', null); // an IQ goes to a bound resource even without presence
   alice.send("<iq to='frank@localhost/iq' type='get' id='iq3'><query xmlns='jabber:iq:version'/></iq>");
   const req = (await here.expect(/<iq[^>]*id=["']iq3["'][\s\S]*?<\/iq>/))[0];
-  assert.match(req, /from=["']alice@localhost\/sender["']/);
+  assertStanza(req, { name: 'iq', attrs: { type: 'get', id: 'iq3', from: 'alice@localhost/sender' }, children: [{ name: 'query', ns: 'jabber:iq:version' }] });
   here.send("<iq to='alice@localhost/sender' type='result' id='iq3'><query xmlns='jabber:iq:version'><name>x</name><version>1</version></query></iq>");
-  assert.match((await alice.expect(/<iq[^>]*id=["']iq3["'][\s\S]*?<\/iq>/))[0], /type=["']result["'][\s\S]*<name>x<\/name>/);
+  assertStanza((await alice.expect(/<iq[^>]*id=["']iq3["'][\s\S]*?<\/iq>/))[0], {
+    name: 'iq', attrs: { type: 'result', id: 'iq3', from: 'frank@localhost/iq' },
+    children: [{ name: 'query', ns: 'jabber:iq:version', children: [{ name: 'name', text: 'x' }, { name: 'version', text: '1' }] }],
+  });
   here.close();
 });
 
