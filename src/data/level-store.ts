@@ -109,7 +109,7 @@ export class LevelStore implements Store {
     return this.#last;
   }
 
-  snapshot(out: SnapshotOut, header: Record<string, unknown> = {}): Promise<SnapshotTrailer> {
+  snapshot(out: SnapshotOut, header: Record<string, unknown> = {}): Promise<SnapshotTrailer & { lastApplied: number }> {
     if (this.#closing !== undefined) return Promise.reject(this.#closedError());
     return writeSnapshot(this.#db, out, header);
   }

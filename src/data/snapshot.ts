@@ -58,7 +58,7 @@ export async function tableNames(db: RowDb, snapshot?: unknown): Promise<string[
  * Writes a snapshot of `db` to `out` in bounded chunks. `extra` fields go into the header. The caller
  * should barrier() first if it wants everything acknowledged so far to be included.
  */
-export async function writeSnapshot(db: RowDb, out: SnapshotOut, extra: Record<string, unknown> = {}, onRows?: (rows: number) => void): Promise<SnapshotTrailer> {
+export async function writeSnapshot(db: RowDb, out: SnapshotOut, extra: Record<string, unknown> = {}, onRows?: (rows: number) => void): Promise<SnapshotTrailer & { lastApplied: number }> {
   const write = writer(out);
   const snapshot = db.snapshot();
   try {
@@ -97,7 +97,7 @@ export async function writeSnapshot(db: RowDb, out: SnapshotOut, extra: Record<s
     }
     const trailer: SnapshotTrailer = { end: true, rows, tables, sha256: hash.digest('hex') };
     await write(JSON.stringify(trailer) + '\n');
-    return trailer;
+    return { ...trailer, lastApplied };
   } finally {
     await snapshot.close();
   }

@@ -50,7 +50,7 @@ export interface Store {
    * Writes a consistent snapshot of the local replica (every row with its revision, and lastApplied) to
    * `out`, from one LevelDB snapshot: concurrent writes are either wholly in it or not at all.
    */
-  snapshot(out: SnapshotOut, header?: Record<string, unknown>): Promise<SnapshotTrailer>;
+  snapshot(out: SnapshotOut, header?: Record<string, unknown>): Promise<SnapshotTrailer & { lastApplied: number }>;
   /**
    * Replaces the local replica by a snapshot (rows, revisions, lastApplied) when this store is the only
    * writer (single node, nothing in flight); refuses a non-empty store unless `replace`. Watchers are not
