@@ -24,6 +24,11 @@ export interface OpenStoreOptions extends LevelStoreOptions {
    * hold no rows unless `replace`. A damaged snapshot is refused before anything is written.
    */
   fromSnapshot?: { open: SnapshotIn; replace?: boolean; name?: string };
+  /**
+   * Open a directory whose snapshot load was interrupted (normally refused: its rows are a mix), so that
+   * the load can be run again (restore with force, which clears the marker when it completes).
+   */
+  allowIncompleteLoad?: boolean;
 }
 
 export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Store> {
@@ -42,8 +47,8 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
   try {
     if (opts.fromSnapshot !== undefined) {
       await loadSnapshot(db, opts.fromSnapshot.open, opts.fromSnapshot);
-    } else if ((await db.get(META_RESTORING)) !== undefined) {
-      throw new SnapshotError(`the database ${dir} holds an incomplete snapshot load (interrupted restore); load the snapshot again (restore with force) or use another data directory`);
+    } else if (opts.allowIncompleteLoad !== true && (await db.get(META_RESTORING)) !== undefined) {
+      throw new SnapshotError(`the database ${dir} holds an incomplete snapshot load (an interrupted restore); with the server stopped, run "xmppd restore <file> --force" again, or use another data directory`);
     }
     const [format, last] = await db.getMany([META_FORMAT, META_LAST_APPLIED]);
     if (format === undefined) {
