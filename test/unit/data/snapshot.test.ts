@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataError, openStore, type Json, type Row, type Store } from '../../../src/data/index.js';
+import { DataError, LocalLog, openStore, type Json, type LogEntry, type LogItem, type ReplicationLog, type Row, type Store } from '../../../src/data/index.js';
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'xmppd-snap-'));
@@ -169,4 +169,22 @@ test('a truncated or altered snapshot is refused before anything is written; an 
   const s = await open(t, d); // the completed load cleared the marker
   assert.equal(s.lastApplied(), 3);
   assert.equal(await s.table('kv').count(), 3);
+});
+
+test('a store on a shared replication log writes snapshots but refuses to load one (its lastApplied cannot move back)', async (t) => {
+  const dir = await tempDir(t);
+  /** Stands for a cluster log: not the in-process LocalLog. */
+  class SharedLog implements ReplicationLog {
+    readonly inner = new LocalLog();
+    start(from: number, apply: (items: LogItem[]) => Promise<void>) { return this.inner.start(from, apply); }
+    append(e: LogEntry) { return this.inner.append(e); }
+    head() { return this.inner.head(); }
+    close() { return this.inner.close(); }
+  }
+  const a = await open(t, join(dir, 'a'), { log: new SharedLog() });
+  await a.transact([{ type: 'put', table: 'kv', key: 'k', value: 1 }]);
+  const file = join(dir, 'snap.jsonl');
+  assert.equal((await snapshotTo(a, file)).rows, 1);
+  await assert.rejects(a.restoreSnapshot(() => createReadStream(file), { replace: true }), isSnapshotError(/shared replication log/));
+  assert.deepEqual(await a.table('kv').range(), [{ key: 'k', value: 1, rev: 1 }]);
 });
