@@ -65,7 +65,8 @@ type Item = { kind: 'header'; header: Header } | { kind: 'row'; row: FileRow } |
 
 /** The format version of a backup, from its first line. */
 async function versionOf(f: Shown): Promise<number> {
-  const rl = createInterface({ input: await openInFile(f.file, { nofollow: f.positions === false }), crlfDelay: Infinity });
+  const input = await openInFile(f.file, { nofollow: f.positions === false });
+  const rl = createInterface({ input, crlfDelay: Infinity });
   try {
     for await (const line of rl) {
       try {
@@ -76,6 +77,7 @@ async function versionOf(f: Shown): Promise<number> {
     }
   } finally {
     rl.close();
+    input.destroy(); // only the first line was needed
   }
   throw new CommandError(`${f.name ?? f.file}: this is not an xmppd backup (use "xmppd import" for XEP-0227 files); nothing was restored`);
 }
