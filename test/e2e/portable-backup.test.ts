@@ -8,6 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/harness.js';
+import { Logger } from '../../src/core/log.js';
 import { RawClient } from '../support/raw-client.js';
 import { admin, iq } from './portable-support.js';
 
@@ -59,7 +60,8 @@ test('backup copies every table; restore into a fresh server gives the same rows
   assert.ok(lines.slice(1, -1).every((l) => Number.isSafeInteger(JSON.parse(l).r) && JSON.parse(l).r > 0), 'every row carries its revision');
   assert.doesNotMatch(text, /pw-alice/);
 
-  const c = await startTestServer();
+  const logs: string[] = [];
+  const c = await startTestServer({}, { log: new Logger('info', {}, (l) => void logs.push(l), false) });
   try {
     await c.addUser('stale', 'pw-stale'); // not in the backup: gone after the restore
     // a running server: refused without force, saying what would be replaced
@@ -80,6 +82,10 @@ test('backup copies every table; restore into a fresh server gives the same rows
     assert.equal(rr.replaced.newerTransactions, Math.max(0, before - r.lastApplied));
     assert.deepEqual(rr.replaced.tables.accounts, { store: 1, backup: 2, dropped: 1, changed: 0, added: 2 });
     assert.ok(rr.replaced.dropped >= 1);
+    const warned = logs.map((l) => JSON.parse(l)).find((l) => /^restore replaces data: /.test(l.msg));
+    assert.ok(warned, 'the dropped data is logged');
+    assert.equal(warned.dropped, rr.replaced.dropped);
+    assert.match(warned.msg, /accounts 1->2 \(1 deleted, 0 changed\)/);
     assert.ok(rr.cleared.includes('accounts'));
     assert.deepEqual(await c.server.core.accounts.list(), ['alice@localhost', 'bob@localhost']);
     const again = join(tmp, 'c.jsonl');
