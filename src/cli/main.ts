@@ -151,7 +151,9 @@ function addDataVerbs(program: Command, cfg: (c: Command) => Command, run: (fn: 
   cfg(program.command('import <file>').description('import a XEP-0227 file or directory (xmppd export, ejabberdctl export_piefxis, prosody-migrator)'))
     .action(run((file, opts) => data('data.import', file, opts)));
   cfg(program.command('backup <file>').description('write a consistent copy of every table (JSON lines; .gz compresses)')).action(run((file, opts) => data('backup', file, opts)));
-  cfg(program.command('restore <file>').description('replace the contents of every table with a backup')).action(run((file, opts) => data('restore', file, opts)));
+  cfg(program.command('restore <file>').description('replace the contents of every table with a backup')
+    .option('--force', 'replace the data of a running server, or data newer than the backup (what is dropped is reported)'))
+    .action(run((file, opts) => data('restore', file, opts, opts.force ? { force: true } : {})));
 
   const send = program.command('send').description('send stanzas as a local address');
   cfg(send.command('message <from> <to> <body>').description('send a message').option('--type <type>', 'chat (default), normal, headline or groupchat'))

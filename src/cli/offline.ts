@@ -15,7 +15,7 @@ import type { ModuleDefinition } from '../core/modules/module-definition.js';
 /** `definitions`: the bundled modules, whose option defaults (vcard.max_size, ...) bound an import. */
 export async function runOffline(config: ServerConfig, cmd: string, args: Record<string, unknown>, definitions?: Record<string, ModuleDefinition<any, any>>): Promise<unknown> {
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
-  const store = await openStore(join(config.data_dir, 'db'), { durability: config.durability.mode, groupWindowMs: config.durability.group_window_ms, groupSize: config.durability.group_size });
+  const store = await openStore(join(config.data_dir, 'db'), { durability: config.durability.mode, groupWindowMs: config.durability.group_window_ms, groupSize: config.durability.group_size, allowIncompleteLoad: cmd === 'restore' });
   const log = new Logger('warn');
   // Hosts with an external or module auth provider: their account operations go there, as in the server
   // (a module-provided method fails clearly: no module is loaded offline).

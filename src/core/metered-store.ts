@@ -28,6 +28,8 @@ export function meteredStore(store: Store, metrics: Metrics): Store {
     watch: (table, cb) => store.watch(table, cb),
     barrier: () => store.barrier(),
     lastApplied: () => store.lastApplied(),
+    snapshot: (out, header) => store.snapshot(out, header),
+    restoreSnapshot: (open, opts) => store.restoreSnapshot(open, opts),
     close: () => store.close(),
   };
 }

@@ -6,7 +6,8 @@ export type DataErrorCode =
   | 'XMPPD_ERR_DATA_CLOSED'    // the store is closed or closing
   | 'XMPPD_ERR_DATA_LOCKED'    // another process holds the database directory
   | 'XMPPD_ERR_DATA_FORMAT'    // the directory holds data in a format this version cannot read
-  | 'XMPPD_ERR_DATA_APPLY';    // a transaction could not be applied; the store stopped accepting writes
+  | 'XMPPD_ERR_DATA_APPLY'     // a transaction could not be applied; the store stopped accepting writes
+  | 'XMPPD_ERR_DATA_SNAPSHOT'; // a snapshot is damaged, or cannot be loaded where it was asked to
 
 export class DataError extends Error {
   constructor(readonly code: DataErrorCode, message: string, options?: { cause?: unknown }) {

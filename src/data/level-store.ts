@@ -5,6 +5,8 @@ import { applyEntries, type PendingEvent, type RowDb } from './apply.js';
 import { DataError } from './data-error.js';
 import { checkKey, checkTable } from './key-codec.js';
 import { LevelTable } from './level-table.js';
+import { LocalLog } from './local-log.js';
+import { loadSnapshot, SnapshotError, writeSnapshot, type LoadReport, type SnapshotIn, type SnapshotOut, type SnapshotTrailer } from './snapshot.js';
 import type {
   ChangeEvent, Cond, Json, LogEntry, LogItem, LogOp, Op, ReplicationLog, Store, Table, TxResult,
 } from './types.js';
@@ -105,6 +107,33 @@ export class LevelStore implements Store {
 
   lastApplied(): number {
     return this.#last;
+  }
+
+  snapshot(out: SnapshotOut, header: Record<string, unknown> = {}): Promise<SnapshotTrailer & { lastApplied: number }> {
+    if (this.#closing !== undefined) return Promise.reject(this.#closedError());
+    return writeSnapshot(this.#db, out, header);
+  }
+
+  async restoreSnapshot(open: SnapshotIn, opts: { replace?: boolean; name?: string } = {}): Promise<LoadReport> {
+    if (this.#closing !== undefined) throw this.#closedError();
+    if (this.#failure !== undefined) throw this.#failure;
+    if (!(this.#log instanceof LocalLog)) {
+      throw new SnapshotError('this store applies a shared replication log: its lastApplied cannot be set from a snapshot; restore the rows through transactions instead');
+    }
+    const log = this.#log;
+    await this.barrier();
+    // On the apply chain, so no group is applied while the rows are replaced.
+    const run = this.#chain.then(async () => {
+      if (this.#waiters.size > 0 || (await log.head()) !== this.#last) {
+        throw new SnapshotError('transactions are in flight; a snapshot is only loaded into an idle store');
+      }
+      const r = await loadSnapshot(this.#db, open, opts);
+      this.#last = r.lastApplied;
+      log.start(r.lastApplied, (items) => this.#deliver(items)); // the in-process seq continues from the snapshot
+      return r;
+    });
+    this.#chain = run.catch(() => undefined);
+    return run;
   }
 
   close(): Promise<void> {

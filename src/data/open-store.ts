@@ -7,6 +7,7 @@ import { durabilityOptions, type Durability } from './durability.js';
 import { FORMAT_VERSION, META_FORMAT, META_LAST_APPLIED } from './key-codec.js';
 import { LevelStore, type LevelStoreOptions } from './level-store.js';
 import { LocalLog } from './local-log.js';
+import { loadSnapshot, META_RESTORING, SnapshotError, type SnapshotIn } from './snapshot.js';
 import type { ReplicationLog, Store } from './types.js';
 
 export interface OpenStoreOptions extends LevelStoreOptions {
@@ -18,6 +19,16 @@ export interface OpenStoreOptions extends LevelStoreOptions {
   groupWindowMs?: number;
   /** durability group: how many waiting commits end the window early. */
   groupSize?: number;
+  /**
+   * Load this snapshot before starting (rows with their revisions, and lastApplied). The directory must
+   * hold no rows unless `replace`. A damaged snapshot is refused before anything is written.
+   */
+  fromSnapshot?: { open: SnapshotIn; replace?: boolean; name?: string };
+  /**
+   * Open a directory whose snapshot load was interrupted (normally refused: its rows are a mix), so that
+   * the load can be run again (restore with force, which clears the marker when it completes).
+   */
+  allowIncompleteLoad?: boolean;
 }
 
 export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Store> {
@@ -34,6 +45,11 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
     throw err;
   }
   try {
+    if (opts.fromSnapshot !== undefined) {
+      await loadSnapshot(db, opts.fromSnapshot.open, opts.fromSnapshot);
+    } else if (opts.allowIncompleteLoad !== true && (await db.get(META_RESTORING)) !== undefined) {
+      throw new SnapshotError(`the database ${dir} holds an incomplete snapshot load (an interrupted restore); with the server stopped, run "xmppd restore <file> --force" again, or use another data directory`);
+    }
     const [format, last] = await db.getMany([META_FORMAT, META_LAST_APPLIED]);
     if (format === undefined) {
       await db.put(META_FORMAT, FORMAT_VERSION, { sync: true });

@@ -1,6 +1,8 @@
 // Public types of the data layer: tables, transactions, change feed, and the replication seam that
 // orders transactions (in-process counter on one node, a replicated stream in a cluster).
 
+import type { LoadReport, SnapshotIn, SnapshotOut, SnapshotTrailer } from './snapshot.js';
+
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /** A stored row. `rev` is the seq of the transaction that last wrote it (for compare-and-set). */
@@ -44,6 +46,17 @@ export interface Store {
   /** Resolves when the local replica has applied everything submitted to the log so far. */
   barrier(): Promise<void>;
   lastApplied(): number;
+  /**
+   * Writes a consistent snapshot of the local replica (every row with its revision, and lastApplied) to
+   * `out`, from one LevelDB snapshot: concurrent writes are either wholly in it or not at all.
+   */
+  snapshot(out: SnapshotOut, header?: Record<string, unknown>): Promise<SnapshotTrailer & { lastApplied: number }>;
+  /**
+   * Replaces the local replica by a snapshot (rows, revisions, lastApplied) when this store is the only
+   * writer (single node, nothing in flight); refuses a non-empty store unless `replace`. Watchers are not
+   * told. A cluster replica refuses: its lastApplied cannot move back under a shared log.
+   */
+  restoreSnapshot(open: SnapshotIn, opts?: { replace?: boolean; name?: string }): Promise<LoadReport>;
   close(): Promise<void>;
 }
 

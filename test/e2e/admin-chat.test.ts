@@ -147,8 +147,14 @@ test('CLI: import, export, backup and restore on a stopped server; chat verbs ag
     const b = await cli('backup', bak, '-c', cfg);
     assert.equal(b.code, 0, b.stderr);
     assert.equal((await cli('user', 'del', 'erin@localhost', '-c', cfg)).code, 0);
-    const r = await cli('restore', bak, '-c', cfg);
+    const refused = await cli('restore', bak, '-c', cfg); // the deletion is newer than the backup
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /needs force \(--force\): the backup was taken at transaction \d+, the store is at \d+ \([1-9]\d* transactions newer than the backup\)/);
+    const r = await cli('restore', bak, '--force', '-c', cfg);
     assert.equal(r.code, 0, r.stderr);
+    const restored = JSON.parse(r.stdout);
+    assert.equal(restored.method, 'snapshot', 'server stopped: loaded as is, revisions and lastApplied kept');
+    assert.ok(restored.replaced.newerTransactions > 0 && restored.replaced.tables.accounts.added === 1, JSON.stringify(restored.replaced));
     assert.match(r.stderr, /^restore: done, \d+ rows$/m);
     assert.equal((await cli('user', 'list', '-c', cfg)).stdout.trim(), ['dora@localhost', 'erin@localhost', 'hal@localhost', 'ivy@localhost'].join('\n'));
 

@@ -48,10 +48,13 @@ export const DATA_COMMANDS: CommandDef[] = [
     },
   },
   {
-    name: 'restore', description: 'Replace the contents of every table with a backup file', args: ['file'], offline: true,
+    // A running server's data (t.modules: it is serving) is only replaced with force; the refusal and the
+    // result say what is replaced and what newer data is dropped.
+    name: 'restore', description: 'Replace the contents of every table with a backup file (force: true on a running server, or when data newer than the backup would be dropped)', args: ['file', 'force?'], offline: true,
     run: async (t, a, caller) => {
       const f = await fileToRead(t, a, caller);
-      const r = await restoreStore(t.core, { file: f.path, name: String(a.file), positions: f.positions, progress: progressOf(t, a, 'restore', caller) });
+      const force = a.force === true || a.force === 'true' || a.force === '1';
+      const r = await restoreStore(t.core, { file: f.path, name: String(a.file), positions: f.positions, progress: progressOf(t, a, 'restore', caller), force, running: t.modules !== undefined });
       return { ...r, file: String(a.file) };
     },
   },
