@@ -109,6 +109,15 @@ test('host_config modules: example.test drops mam, limits vCards to 1 KB and alo
     assert.deepEqual(s.server.modules.info('mam')!.hosts, ['localhost']);
     assert.deepEqual(s.server.modules.info('shout')!.hosts, ['example.test']);
     assert.deepEqual(s.server.modules.info('vcard')!.host_options, { 'example.test': { max_size: 1024 } });
+
+    // `xmppd module load` at runtime follows host_config too
+    await s.server.modules.unload('mam');
+    await s.server.modules.unload('shout');
+    assert.deepEqual((await s.server.modules.load('mam')).hosts, ['localhost'], 'mam stays off example.test');
+    assert.deepEqual((await s.server.modules.load('shout', { suffix: '?' })).hosts, ['example.test'], 'shout only where host_config lists it');
+    assert.deepEqual(s.server.modules.info('shout')!.host_options, { 'example.test': { suffix: '!' } }, 'the host override wins');
+    assert.deepEqual((await s.server.modules.reload('vcard', { max_size: 2048 })).host_options, { 'example.test': { max_size: 1024 } });
+    assert.ok((await serverFeatures(s.port, 'localhost')).includes(NS_MAM));
   } finally {
     await s.stop();
   }

@@ -7,8 +7,10 @@ import { pathToFileURL } from 'node:url';
 
 interface Located { entry: string; root: string; dir: boolean }
 
+/** Per process, not per loader: a copy's URL must never repeat, or Node would answer from its cache. */
+let seq = 0;
+
 export class ModuleLoader {
-  private seq = 0;
   /** name -> the copy the running code was imported from (deleted when a newer copy replaces it). */
   private readonly copies = new Map<string, string>();
 
@@ -33,7 +35,7 @@ export class ModuleLoader {
   async import(name: string, loc: Located, fresh: boolean): Promise<Record<string, unknown>> {
     if (!fresh) return import(pathToFileURL(loc.entry).href);
     const parent = dirname(loc.root);
-    const copy = join(parent, `.${name}.reload-${process.pid}-${++this.seq}${loc.dir ? '' : '.js'}`);
+    const copy = join(parent, `.${name}.reload-${process.pid}-${++seq}${loc.dir ? '' : '.js'}`);
     try {
       if (loc.dir) {
         cpSync(loc.root, copy, { recursive: true, filter: (src) => !(basename(src) === 'node_modules' && statSync(src).isDirectory()) });

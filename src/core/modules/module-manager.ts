@@ -69,17 +69,36 @@ export class ModuleManager {
     }
   }
 
-  /** Load a module at runtime (CLI `module load`) on every host. */
+  /**
+   * Load a module at runtime (CLI `module load`) with `options` as its global options: on every host, except
+   * where host_config.<host>.modules removes it (or, when only host_config lists it, on those hosts only),
+   * with that host's option overrides on top.
+   */
   async load(name: string, options: Record<string, unknown> = {}): Promise<ModuleInfo> {
     const existing = this.loaded.get(name);
     if (existing?.status === 'running') throw new ModuleError(`module ${name} is already loaded`);
     if (existing) this.loaded.delete(name);
     const def = await this.resolve(name, true);
+    const hosts = this.hostsFor(name, options);
     for (const dep of def.requires ?? []) {
-      if (this.loaded.get(dep)?.status !== 'running') throw new ModuleError(`module ${name} requires module "${dep}"; load it first`);
+      const missing = hosts.filter(([h]) => !this.loaded.get(dep)?.instances.has(h)).map(([h]) => h);
+      if (missing.length) throw new ModuleError(`module ${name} requires module "${dep}" on ${missing.join(', ')}; load it first`);
     }
-    await this.startModule(def, options, this.core.config.hosts.map((h) => [h, options, `modules.${name}`] as const), false);
+    await this.startModule(def, options, hosts, false);
     return this.info(name)!;
+  }
+
+  /** Hosts (with their raw options and YAML path) a module loaded at runtime with global `options` runs on. */
+  private hostsFor(name: string, options: Record<string, unknown>): Array<readonly [string, Record<string, unknown>, string]> {
+    const cfg = this.core.config;
+    const perHostOnly = !(name in cfg.modules) && cfg.hosts.some((h) => cfg.host_config[h]?.modules?.[name]);
+    const out: Array<readonly [string, Record<string, unknown>, string]> = [];
+    for (const h of cfg.hosts) {
+      const own = cfg.host_config[h]?.modules?.[name];
+      if (own === false || (perHostOnly && !own)) continue;
+      out.push([h, { ...options, ...(own || {}) }, own ? `host_config.${h}.modules.${name}` : `modules.${name}`]);
+    }
+    return out;
   }
 
   /** Unload a module; refused while a running module requires it. */
@@ -101,8 +120,10 @@ export class ModuleManager {
     const m = this.loaded.get(name);
     if (!m) throw new ModuleError(`module ${name} is not loaded`);
     const def = await this.resolve(name, true);
-    const hostNames = m.instances.size ? [...m.instances.keys()] : this.core.config.hosts;
-    const hosts = hostNames.map((h) => [h, options ?? m.instances.get(h)?.rawOptions ?? m.rawOptions, `modules.${name}`] as const);
+    // Given options replace the global ones; each host's host_config overrides still apply on top.
+    const hosts = m.instances.size
+      ? [...m.instances].map(([h, inst]) => options ? this.hostsFor(name, options).find(([x]) => x === h) ?? [h, options, `modules.${name}`] as const : [h, inst.rawOptions, `modules.${name}`] as const)
+      : this.hostsFor(name, options ?? m.rawOptions);
     for (const [, raw, path] of hosts) resolveOptions(def.options, raw, path); // validate before stopping anything
     await this.stopModule(m);
     this.loaded.delete(name);
