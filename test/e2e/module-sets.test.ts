@@ -168,6 +168,27 @@ test('a reload that would break a dependency on one host is refused with the YAM
   }
 });
 
+test('a module that fails to start on one host during a reload is rolled back there; the other host never stops it', async () => {
+  const y0 = baseYaml();
+  y0.modules.shout = { suffix: '!' }; // shout on both hosts
+  delete y0.host_config['example.test'].modules.shout;
+  const s = await startFromFile(y0);
+  try {
+    const y = structuredClone(y0);
+    y.host_config['example.test'].modules.shout = { suffix: 'FAIL' }; // the fixture's start() throws
+    await s.write(y);
+    const r = await s.server.reload();
+    assert.equal(r.ok, false);
+    assert.match(r.errors[0]!, /module shout failed to start on example\.test: asked to fail; rolled back/);
+    assert.equal(r.errors.length, 1, 'restored');
+    assert.deepEqual(s.server.modules.info('shout')!.hosts.sort(), [...HOSTS].sort());
+    assert.equal(s.server.modules.info('shout')!.status, 'running');
+    for (const h of HOSTS) assert.ok((await serverFeatures(s.port, h)).includes(NS_SHOUT), h);
+  } finally {
+    await s.stop();
+  }
+});
+
 /** The problems `xmppd config check` reports for a config file, or the load error. */
 async function problemsOf(y: Yaml): Promise<string> {
   const dir = await mkdtemp(join(root, 'chk-'));

@@ -172,7 +172,7 @@ export class ModuleManager {
     }
     entry.def = def;
     entry.rawOptions = globalOptions;
-    await this.startOn(entry, def, host, rawOptions, `modules.${def.name}`, false);
+    await this.startOn(entry, def, host, rawOptions, `modules.${def.name}`, false, false);
     this.core.log.info('module started', { module: def.name, host });
   }
 
@@ -209,12 +209,15 @@ export class ModuleManager {
   private async startModule(def: AnyDef, rawOptions: Record<string, unknown>, hosts: ReadonlyArray<readonly [string, Record<string, unknown>, string]>, boot: boolean): Promise<void> {
     const entry: Loaded = { def, rawOptions, instances: new Map(), status: 'running' };
     this.loaded.set(def.name, entry);
-    for (const [host, raw, path] of hosts) await this.startOn(entry, def, host, raw, path, boot);
+    for (const [host, raw, path] of hosts) await this.startOn(entry, def, host, raw, path, boot, true);
     this.core.log.info('module started', { module: def.name, hosts: hosts.length });
   }
 
-  /** Start one instance; on failure every instance of the module stops and it is marked failed. */
-  private async startOn(entry: Loaded, def: AnyDef, host: string, raw: Record<string, unknown>, path: string, boot: boolean): Promise<void> {
+  /**
+   * Start one instance. On failure, with `all` (load, reload, boot) every instance of the module stops and it
+   * is marked failed; without (a config reload's per-host step) the other hosts' instances keep running.
+   */
+  private async startOn(entry: Loaded, def: AnyDef, host: string, raw: Record<string, unknown>, path: string, boot: boolean, all: boolean): Promise<void> {
     let options: Record<string, unknown>;
     try {
       options = resolveOptions(def.options, raw, path);
@@ -231,9 +234,11 @@ export class ModuleManager {
       entry.instances.set(host, { ctx, state, def, rawOptions: raw });
     } catch (err) {
       await ctx.dispose();
-      await this.stopModule(entry);
-      entry.status = 'failed';
-      entry.error = (err as Error).message;
+      if (all) await this.stopModule(entry);
+      if (!entry.instances.size) {
+        entry.status = 'failed';
+        entry.error = (err as Error).message;
+      }
       log.error('module failed to start', { err });
       if (boot) throw new ModuleError(`${this.file}: ${path}: failed to start on ${host}: ${(err as Error).message}`);
       throw new ModuleError(`module ${def.name} failed to start on ${host}: ${(err as Error).message}`);
