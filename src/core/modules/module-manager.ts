@@ -121,9 +121,11 @@ export class ModuleManager {
     if (!m) throw new ModuleError(`module ${name} is not loaded`);
     const def = await this.resolve(name, true);
     // Given options replace the global ones; each host's host_config overrides still apply on top.
-    const hosts = m.instances.size
-      ? [...m.instances].map(([h, inst]) => options ? this.hostsFor(name, options).find(([x]) => x === h) ?? [h, options, `modules.${name}`] as const : [h, inst.rawOptions, `modules.${name}`] as const)
-      : this.hostsFor(name, options ?? m.rawOptions);
+    const planned = this.hostsFor(name, options ?? m.rawOptions);
+    const hosts = !m.instances.size ? planned : [...m.instances].map(([h, inst]) => {
+      if (!options) return [h, inst.rawOptions, `modules.${name}`] as const;
+      return planned.find(([x]) => x === h) ?? ([h, options, `modules.${name}`] as const);
+    });
     for (const [, raw, path] of hosts) resolveOptions(def.options, raw, path); // validate before stopping anything
     await this.stopModule(m);
     this.loaded.delete(name);
