@@ -8,6 +8,7 @@ import { parseAuthConfig } from '../auth/auth-config.js';
 import { buildLimits } from '../limits/limits-config.js';
 import { buildAdminFilesDir, buildImportLimits } from './admin-files-config.js';
 import { parseDurability } from './durability-config.js';
+import { parseHostModules } from './host-modules.js';
 import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
 
 const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http', 'https', 'component'];
@@ -130,6 +131,7 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
       if (!isObj(hc)) fail(`host_config.${h}`, 'must be a mapping');
       host_config[h] = { tls: tlsFiles((hc as Obj).tls, `host_config.${h}.tls`) };
       if ((hc as Obj).auth !== undefined) host_config[h]!.auth = parseAuthConfig((hc as Obj).auth, `host_config.${h}.auth`, { fail, abs }, [h], auth);
+      if ((hc as Obj).modules !== undefined) host_config[h]!.modules = parseHostModules((hc as Obj).modules, `host_config.${h}.modules`, fail);
     }
   }
 

@@ -36,6 +36,8 @@ export interface HostConfig {
   acl?: Record<string, AclSpec>;
   /** Access rules of this host only; a rule here replaces the global rule of that name on this host. */
   access_rules?: Record<string, AccessRule>;
+  /** Module changes on this host (src/core/config/host-modules.ts): options merged over the global ones, or false to remove. */
+  modules?: Record<string, Record<string, unknown> | false>;
 }
 
 /** RFC 6120 §13.7.2 / XEP-0178 / XEP-0220: what a peer domain must show to be accepted. */

@@ -2,6 +2,7 @@
 // can be applied to a running server (hot) and which only take effect after a restart.
 import { isDeepStrictEqual } from 'node:util';
 import type { ServerConfig } from '../types.js';
+import { moduleHosts, type HostModule } from '../host-modules.js';
 
 /**
  * Top-level keys whose readers look them up at use time (core.config / core.acl are read per use), so
@@ -37,8 +38,8 @@ const WHY: Record<string, string> = {
 
 export interface RestartNeeded { key: string; reason: string }
 
-/** A module whose configured options changed, appeared or went away. */
-export interface ModuleChange { name: string; options?: Record<string, unknown> /* absent: removed */ }
+/** A module whose options changed, or that appeared or went away, on some hosts (host -> null: removed there). */
+export interface ModuleChange { name: string; hosts: Map<string, HostModule | null> }
 
 export interface ConfigDiff {
   /** Keys applied to the running server ('s2s.<key>' for federation options; 'modules.<name>' per module). */
@@ -57,11 +58,9 @@ export function diffConfig(old: ServerConfig, next: ServerConfig): ConfigDiff {
   for (const key of keysOf(o, n)) {
     if (key === 'path' || isDeepStrictEqual(o[key], n[key])) continue;
     if (key === 'modules') {
-      for (const name of keysOf(next.modules, old.modules)) { // file order: it is the start order among independent modules
-        if (isDeepStrictEqual(old.modules[name], next.modules[name])) continue;
-        diff.modules.push({ name, options: next.modules[name] });
-        diff.hot.push(`modules.${name}`);
-      }
+      continue; // below, with host_config.<host>.modules
+    } else if (key === 'host_config') {
+      if (!isDeepStrictEqual(withoutModules(old.host_config), withoutModules(next.host_config))) restart(key);
     } else if (key === 's2s') {
       const os = old.s2s as unknown as Record<string, unknown>;
       const ns = next.s2s as unknown as Record<string, unknown>;
@@ -76,7 +75,37 @@ export function diffConfig(old: ServerConfig, next: ServerConfig): ConfigDiff {
       restart(key);
     }
   }
+  diffModules(old, next, diff);
   return diff;
+}
+
+/** Per module and host (the running hosts: changing them needs a restart), what starts, changes or stops. */
+function diffModules(old: ServerConfig, next: ServerConfig, diff: ConfigDiff): void {
+  const before = moduleHosts(old);
+  const after = moduleHosts({ ...next, hosts: old.hosts });
+  const hot = new Set<string>();
+  for (const name of keysOf(Object.fromEntries(after), Object.fromEntries(before))) { // file order: the start order among independent modules
+    const hosts = new Map<string, HostModule | null>();
+    for (const host of old.hosts) {
+      const o = before.get(name)?.get(host);
+      const n = after.get(name)?.get(host);
+      if (isDeepStrictEqual(o?.options, n?.options)) continue;
+      hosts.set(host, n ?? null);
+      hot.add(n?.path ?? (next.host_config[host]?.modules?.[name] === false ? `host_config.${host}.modules.${name}` : o!.path));
+    }
+    if (hosts.size) diff.modules.push({ name, hosts });
+  }
+  diff.hot.push(...hot);
+}
+
+/** host_config without its modules and without keys left unset, to compare what needs a restart. */
+function withoutModules(hc: ServerConfig['host_config']): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [h, c] of Object.entries(hc)) {
+    const rest = Object.fromEntries(Object.entries(c).filter(([k, v]) => k !== 'modules' && v !== undefined));
+    if (Object.keys(rest).length) out[h] = rest;
+  }
+  return out;
 }
 
 /** The configuration to run with: the new file, except that keys needing a restart keep their running values. */
@@ -89,6 +118,15 @@ export function mergeConfig(old: ServerConfig, next: ServerConfig, diff: ConfigD
   for (const { key } of diff.restart) {
     if (key.startsWith('s2s.')) keep(merged.s2s as Record<string, unknown>, old.s2s as unknown as Record<string, unknown>, key.slice(4));
     else keep(merged, old as unknown as Record<string, unknown>, key);
+  }
+  if (diff.restart.some((r) => r.key === 'host_config')) { // host_config.<host>.modules applies; the rest waits
+    const hc: ServerConfig['host_config'] = {};
+    for (const h of keysOf(old.host_config, next.host_config)) {
+      const modules = next.host_config[h]?.modules;
+      hc[h] = { ...old.host_config[h], ...(modules ? { modules } : {}) };
+      if (!modules) delete hc[h]!.modules;
+    }
+    merged.host_config = hc;
   }
   return merged as unknown as ServerConfig;
 }

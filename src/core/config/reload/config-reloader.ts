@@ -55,7 +55,7 @@ export class ConfigReloader {
     }
     let plan: ModulePlan | undefined;
     try {
-      plan = await ModulePlan.prepare(this.modules, diff.modules, merged.module_paths, !dryRun);
+      plan = await ModulePlan.prepare(this.modules, diff.modules, merged, !dryRun);
     } catch (err) {
       if (!(err instanceof PlanError)) throw err;
       report.errors.push(...err.problems.map(where));
