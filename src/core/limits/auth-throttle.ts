@@ -78,9 +78,10 @@ export class AuthThrottle {
   }
 
   /**
-   * Before a secret is checked. A locked address, or one whose recorded plus undecided attempts reach
-   * max_failures_per_ip, is refused; the caller answers without looking at the secret (and need not
-   * decide a refused attempt).
+   * Before a secret is checked. A locked address, or one with failures on record whose recorded plus
+   * undecided attempts reach max_failures_per_ip, is refused; the caller answers without looking at the
+   * secret (and need not decide a refused attempt). An address with a clean record is never refused for
+   * logging in in parallel: many users behind one NAT reconnect at once after a restart.
    */
   begin(kind: AuthKind, ip: string, account?: string | null): Admission {
     const c = this.deps.config();
@@ -91,9 +92,11 @@ export class AuthThrottle {
     const e = this.tables.get(kind)!.ip.get(key, now, decayMs, true)!;
     let retryAfterMs = 0;
     if (now < e.lockedUntil) retryAfterMs = e.lockedUntil - now;
-    else if (c.max_failures_per_ip > 0 && e.pending >= Math.max(1, c.max_failures_per_ip - whole(e.score))) {
-      // Undecided attempts count as failures-to-be, so parallel connections get no more guesses than
-      // sequential ones; once a lock has ended, one attempt at a time (its failure locks again, doubled).
+    else if (c.max_failures_per_ip > 0 && (e.score > 0 || e.locks > 0) && e.pending >= Math.max(1, c.max_failures_per_ip - whole(e.score))) {
+      // Once an address has failed, undecided attempts count as failures-to-be, so parallel connections
+      // get no more guesses than sequential ones (a first wave from a clean address gets at most one try
+      // per connection, bounded by the per-address connection limits); once a lock has ended, one
+      // attempt at a time (its failure locks again, doubled).
       retryAfterMs = 1000;
     }
     if (retryAfterMs > 0) {

@@ -126,17 +126,25 @@ test('a success forgives only the failures against its own account: a guesser ca
   assert.equal(fail(t3, '192.0.2.1', 'bob@localhost'), 0, 'her address starts afresh');
 });
 
-test('undecided attempts count against the lock threshold, so parallel connections get no extra guesses', () => {
+test('a clean address is never refused for logging in in parallel (many users behind one NAT)', () => {
   const { throttle } = setup();
-  const open = Array.from({ length: 6 }, () => admitted(throttle.begin('c2s', '192.0.2.1')));
-  assert.equal(throttle.begin('c2s', '192.0.2.1').refused, true, 'six undecided attempts fill the threshold');
+  const open = Array.from({ length: 50 }, () => admitted(throttle.begin('c2s', '192.0.2.9')));
+  for (const a of open) a.succeeded('someone@localhost');
+  assert.equal(throttle.begin('c2s', '192.0.2.9').refused, false);
+});
+
+test('once an address has failed, undecided attempts count against the lock threshold, so parallel connections get no extra guesses', () => {
+  const { throttle } = setup();
+  fail(throttle, '192.0.2.1');
+  const open = Array.from({ length: 5 }, () => admitted(throttle.begin('c2s', '192.0.2.1')));
+  assert.equal(throttle.begin('c2s', '192.0.2.1').refused, true, 'one failure and five undecided attempts fill the threshold');
   open[0]!.settle(); // ended without a verdict (abort, connection gone)
   open[0]!.settle();
   open[0]!.failed('not-authorized', null); // decided once only
-  const seventh = admitted(throttle.begin('c2s', '192.0.2.1'));
-  seventh.settle();
-  for (const a of open.slice(1)) a.failed('not-authorized', null);
-  assert.equal(throttle.begin('c2s', '192.0.2.1').refused, false, 'five failures are below the threshold of six');
+  const another = admitted(throttle.begin('c2s', '192.0.2.1'));
+  another.settle();
+  for (const a of open.slice(2)) a.failed('not-authorized', null);
+  assert.equal(throttle.begin('c2s', '192.0.2.1').refused, false, 'four failures and one undecided attempt are below the threshold of six');
 });
 
 test('memory stays bounded while addresses and account names are sprayed', () => {
@@ -206,7 +214,7 @@ test('the claimed account of a first SASL message (PLAIN authcid, SCRAM n=), nor
   assert.equal(accountKey('bad@name', 'localhost'), null);
 });
 
-test('property: however attempts interleave, one address gets at most max_failures_per_ip guesses before time moves; others are never refused', async () => {
+test('property: however attempts interleave, one address gets at most max_failures_per_ip guesses before time moves (or one per attempt begun while its record was clean); others are never refused', async () => {
   const fc = (await import('fast-check')).default;
   const op = fc.oneof(
     fc.record({ kind: fc.constant('begin' as const), ip: fc.integer({ min: 0, max: 1 }) }),
@@ -216,10 +224,14 @@ test('property: however attempts interleave, one address gets at most max_failur
     const { throttle } = setup({ max_tracked: 100 });
     const open: { ip: number; attempt: AuthAttempt }[] = [];
     const guesses = [0, 0];
+    const cleanBegins = [0, 0];
     for (const o of ops) {
       if (o.kind === 'begin') {
         const r = throttle.begin('c2s', `192.0.2.${o.ip}`);
-        if (!r.refused) open.push({ ip: o.ip, attempt: r.attempt });
+        if (!r.refused) {
+          open.push({ ip: o.ip, attempt: r.attempt });
+          if (guesses[o.ip] === 0) cleanBegins[o.ip]!++;
+        }
         continue;
       }
       if (!open.length) continue;
@@ -230,7 +242,9 @@ test('property: however attempts interleave, one address gets at most max_failur
       } else if (o.kind === 'settle') attempt.settle();
       else attempt.succeeded('own@localhost'); // a success on another account forgives nothing of the victim's
     }
-    for (let ip = 0; ip < 2; ip++) assert.ok(guesses[ip]! <= SMALL.max_failures_per_ip, `address ${ip}: ${guesses[ip]} guesses`);
+    for (let ip = 0; ip < 2; ip++) {
+      assert.ok(guesses[ip]! <= Math.max(SMALL.max_failures_per_ip, cleanBegins[ip]!), `address ${ip}: ${guesses[ip]} guesses, ${cleanBegins[ip]} begun while clean`);
+    }
     assert.equal(throttle.begin('c2s', '198.51.100.1').refused, false, 'an address that never failed is admitted');
   }));
 });
