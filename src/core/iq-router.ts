@@ -61,7 +61,7 @@ export class IqRouter {
   async dispatch(el: Element, from: Jid, to: Jid, scope: IqScope, host: string, session?: Session): Promise<void> {
     const type = el.attrs.type;
     if (type === 'result' || type === 'error') {
-      this.response(el);
+      this.response(el, from);
       return;
     }
     const reply = (r: Element) => this.send(r, to, from);
@@ -111,11 +111,13 @@ export class IqRouter {
   }
 
   /** A result/error for the server: resolve the pending request, else drop it (never answer it). */
-  private response(el: Element): void {
+  private response(el: Element, from: Jid): void {
     const p = this.pending.get(el.attrs.id);
     if (!p) return;
-    // Only the entity asked may answer (RFC 6120 §8.2.3 correlation is by id *and* sender).
-    if (el.attrs.from && el.attrs.from !== p.to && Jid.tryParse(el.attrs.from)?.toString() !== p.to) return;
+    // Only the entity asked may answer (RFC 6120 §8.2.3 correlation is by id *and* sender). The sender is
+    // the address the router has (a client's stanzas are stamped with their full JID), not a 'from'
+    // attribute that may be absent: the ids are predictable.
+    if (from.toString() !== p.to) return;
     this.pending.delete(el.attrs.id);
     clearTimeout(p.timer);
     p.resolve(el);

@@ -33,6 +33,9 @@ export class HookRunner {
   /** Called with the seconds a chain took (only chains that have handlers: empty hooks stay free). */
   onChainTime: ((hook: string, seconds: number) => void) | null = null;
 
+  /** How many live declarations each runtime-declared hook has (declare/undeclare pairs). */
+  private readonly declarations = new Map<string, number>();
+
   constructor(private readonly log: Logger) {}
 
   /** Extend the catalogue at runtime (third-party hooks also declare their types by declaration merging). */
@@ -40,11 +43,21 @@ export class HookRunner {
     const existing = this.specs.get(name);
     if (existing && (existing.kind !== spec.kind || existing.drop !== spec.drop)) throw new Error(`hook ${name} is already declared differently`);
     this.specs.set(name, spec);
+    this.declarations.set(name, (this.declarations.get(name) ?? 0) + 1);
   }
 
-  /** Withdraw a runtime-declared hook (core hooks stay); its handlers go with it. */
+  /**
+   * Withdraw one declaration of a runtime-declared hook (core hooks stay). Several modules (and every
+   * host's instance of one) may declare the same hook: it and its handlers go with the last of them.
+   */
   undeclare(name: string): void {
     if (name in CORE_HOOKS) return;
+    const left = (this.declarations.get(name) ?? 1) - 1;
+    if (left > 0) {
+      this.declarations.set(name, left);
+      return;
+    }
+    this.declarations.delete(name);
     this.specs.delete(name);
     this.entries.delete(name);
     this.chains.delete(name);

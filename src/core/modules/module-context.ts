@@ -37,9 +37,8 @@ export class ModuleContext<O = Record<string, unknown>> {
 
   /** Declare a new hook other modules can use (types by declaration merging on HookCatalogue); withdrawn on stop. */
   declareHook(name: string, spec: HookSpec): void {
-    const known = this.core.hooks.names().includes(name);
     this.core.hooks.declare(name, spec);
-    if (!known) this.disposers.push(() => this.core.hooks.undeclare(name));
+    this.disposers.push(() => this.core.hooks.undeclare(name)); // the hook stays while another declarer lives
   }
 
   /** Handle IQ get/set in a namespace, for the server's domain ('host') or for accounts ('account'). */

@@ -193,3 +193,17 @@ test('a server-wide hook takes global handlers only and fires with no host', asy
   await h.notify('cluster_changed' as never, null, {} as never);
   assert.equal(ran, 1);
 });
+
+test('a hook declared by two modules stays, with its handlers, until the last declarer withdraws it', async () => {
+  const h = new HookRunner(new Logger('silent'));
+  const spec = { kind: 'notify' as const, drop: false, ctx: '{}', doc: 'test' };
+  h.declare('shared_hook', spec); // module A
+  h.declare('shared_hook', spec); // module B, which also listens
+  let runs = 0;
+  h.on('shared_hook' as never, (() => { runs++; }) as never, 50, 'B');
+  h.undeclare('shared_hook'); // A stops
+  await h.notify('shared_hook' as never, 'localhost', {} as never);
+  assert.equal(runs, 1, "B's handler survives A's stop");
+  h.undeclare('shared_hook'); // B stops
+  assert.equal(h.names().includes('shared_hook'), false);
+});

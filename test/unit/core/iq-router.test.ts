@@ -141,6 +141,8 @@ test('request(): the result from the entity asked resolves it; an answer from an
   void p.then(() => { settled = true; }, () => { settled = true; });
   await iq.dispatch(xml('iq', { type: 'result', id, from: 'mallory@a.test/x' }), Jid.parse('mallory@a.test/x'), host, 'host', 'a.test');
   await iq.dispatch(xml('iq', { type: 'result', id: 'other', from: alice.toString() }), alice, host, 'host', 'a.test');
+  // without a from attribute, the sender is still the one the router saw
+  await iq.dispatch(xml('iq', { type: 'result', id }), Jid.parse('mallory@a.test/x'), host, 'host', 'a.test');
   await new Promise((r) => setImmediate(r));
   assert.equal(settled, false, 'a spoofed or unrelated answer does not resolve the request');
   await iq.dispatch(xml('iq', { type: 'result', id, from: alice.toString() }), alice, host, 'host', 'a.test');

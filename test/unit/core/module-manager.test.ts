@@ -115,12 +115,12 @@ test('boot is fail-fast with the YAML path: missing requirement, unknown module,
     broken: defineModule({ name: 'broken', start: () => { throw new Error('no database'); } }),
   };
   const boot = (modules: Record<string, Record<string, unknown>>) => new ModuleManager(makeCore(), bundled).startConfigured(modules);
-  await assert.rejects(boot({ needy: {} }), (e: Error) => e instanceof ModuleError && /^\/etc\/xmppd\/xmppd\.yaml: modules\.needy: requires module "base", which is not enabled$/.test(e.message));
+  await assert.rejects(boot({ needy: {} }), (e: Error) => e instanceof ModuleError && /^\/etc\/xmppd\/xmppd\.yaml: modules\.needy: requires module "base", which is not enabled on a\.test$/.test(e.message));
   await assert.rejects(boot({ nosuch: {} }), (e: Error) => e instanceof ModuleError && /xmppd\.yaml: modules\.nosuch: no module named "nosuch"/.test(e.message));
   await assert.rejects(boot({ typed: { every: 0 } }), (e: Error) => e instanceof ModuleError && /xmppd\.yaml: modules\.typed\.every: must be at least 1/.test(e.message));
   await assert.rejects(boot({ typed: { evry: 3 } }), (e: Error) => /modules\.typed\.evry: unknown option \(known: every\)/.test(e.message));
   await assert.rejects(boot({ x: {}, y: {} }), /module dependency cycle: x -> y -> x/);
-  await assert.rejects(boot({ broken: {} }), (e: Error) => e instanceof ModuleError && /xmppd\.yaml: modules\.broken: failed to start: no database/.test(e.message));
+  await assert.rejects(boot({ broken: {} }), (e: Error) => e instanceof ModuleError && /xmppd\.yaml: modules\.broken: failed to start on a\.test: no database/.test(e.message));
 });
 
 test('one instance per host; a hook registered through ctx runs for its own host only, hookGlobal for every host', async () => {
@@ -279,7 +279,7 @@ test('runtime dependencies: load needs its requirements running, unload is refus
   const core = makeCore();
   const log: string[] = [];
   const mm = new ModuleManager(core, { base: tracer(log, 'base'), needy: tracer(log, 'needy', { requires: ['base'] }) });
-  await assert.rejects(mm.load('needy'), /module needy requires module "base"; load it first/);
+  await assert.rejects(mm.load('needy'), /module needy requires module "base" on a\.test, b\.test; load it first/);
   assert.deepEqual(log, []);
   await mm.load('base');
   await assert.rejects(mm.load('base'), /module base is already loaded/);
