@@ -30,13 +30,8 @@ async function server(auth: Record<string, unknown>, extra: Record<string, unkno
 
 /** A TLS-protected stream from `localAddress`, ready for SASL. */
 async function secured(t: TestServer, localAddress = '127.0.0.1'): Promise<RawClient> {
-  const c = await RawClient.connect(t.c2sPort, { localAddress });
+  const c = await RawClient.secured(t.c2sPort, { localAddress });
   clients.push(c);
-  c.openStream();
-  await c.features();
-  await c.starttls();
-  c.openStream();
-  await c.features();
   return c;
 }
 

@@ -41,13 +41,8 @@ async function authenticated(t: TestServer, user: string): Promise<RawClient> {
 }
 
 async function secured(t: TestServer): Promise<RawClient> {
-  const c = await RawClient.connect(t.c2sPort);
+  const c = await RawClient.secured(t.c2sPort);
   clients.push(c);
-  c.openStream();
-  await c.features();
-  await c.starttls();
-  c.openStream();
-  await c.features();
   return c;
 }
 

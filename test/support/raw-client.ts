@@ -67,8 +67,8 @@ export class RawClient extends TextSocket {
     return jid[1]!;
   }
 
-  /** Connect, STARTTLS, authenticate (SCRAM-SHA-256 by default), bind, send initial presence; opts.host: the virtual host (localhost). */
-  static async login(port: number, user: string, password: string, resource?: string, opts: { presence?: boolean; localAddress?: string; host?: string } = {}): Promise<{ c: RawClient; jid: string }> {
+  /** Connect (from `localAddress` if given), open the stream to `host` and upgrade it with STARTTLS: ready for SASL. */
+  static async secured(port: number, opts: { localAddress?: string; host?: string } = {}): Promise<RawClient> {
     const c = await RawClient.connect(port, { localAddress: opts.localAddress });
     const host = opts.host ?? 'localhost';
     try {
@@ -77,6 +77,18 @@ export class RawClient extends TextSocket {
       await c.starttls(host);
       c.openStream(host);
       await c.features();
+      return c;
+    } catch (err) {
+      c.close();
+      throw err;
+    }
+  }
+
+  /** Connect, STARTTLS, authenticate (SCRAM-SHA-256 by default), bind, send initial presence; opts.host: the virtual host (localhost). */
+  static async login(port: number, user: string, password: string, resource?: string, opts: { presence?: boolean; localAddress?: string; host?: string } = {}): Promise<{ c: RawClient; jid: string }> {
+    const c = await RawClient.secured(port, opts);
+    const host = opts.host ?? 'localhost';
+    try {
       const r = await c.authScram('SCRAM-SHA-256', user, password);
       if (!r.startsWith('<success')) throw new Error(`login failed: ${r}`);
       c.openStream(host);
