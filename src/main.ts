@@ -16,7 +16,7 @@ import { Acl } from './core/acl.js';
 import { ServiceRegistry } from './core/service-registry.js';
 import { Limits } from './core/limits/limits.js';
 import type { Core } from './core/core.js';
-import { ModuleManager } from './core/modules/module-manager.js';
+import { ModuleManager } from './core/module-runtime/module-manager.js';
 import { openStore } from './data/index.js';
 import { meteredStore } from './core/metered-store.js';
 import { Listeners } from './interface/listeners.js';

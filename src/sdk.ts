@@ -1,10 +1,10 @@
 // The public surface for module authors (`xmppd/sdk`): everything a module may import from the server.
 /// <reference path="./types/xmpp-xml.d.ts" preserve="true" />
-export { defineModule } from './core/modules/module-definition.js';
-export type { ModuleDefinition } from './core/modules/module-definition.js';
-export { ModuleContext } from './core/modules/module-context.js';
-export { opt } from './core/modules/options.js';
-export type { OptionSchema, OptionValues, OptionSpec } from './core/modules/options.js';
+export { defineModule } from './core/module-runtime/module-definition.js';
+export type { ModuleDefinition } from './core/module-runtime/module-definition.js';
+export { ModuleContext } from './core/module-runtime/module-context.js';
+export { opt } from './core/module-runtime/options.js';
+export type { OptionSchema, OptionValues, OptionSpec } from './core/module-runtime/options.js';
 export { default as xml, Element } from '@xmpp/xml';
 export { Jid, JidError } from './core/jid.js';
 export { StanzaError, StreamError } from './core/errors.js';
@@ -27,3 +27,5 @@ export { COMMANDS, runCommand, CommandError, type CommandDef, type CommandCaller
 export type { HookHandler, HookCtx, FilterValue } from './core/hooks/hook-runner.js';
 export type { HookName, HookCatalogue, HookSpec } from '../hooks/index.js';
 export type { Core } from './core/core.js';
+export type { RosterApi, RosterChange, RosterItem, RosterMutator, Subscription } from './core/services/roster-service.js';
+export type { OfflineApi } from './core/services/offline-service.js';

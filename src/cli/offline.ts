@@ -10,7 +10,7 @@ import { SessionManager } from '../core/session-manager.js';
 import { runCommand } from '../core/admin/commands.js';
 import type { Core } from '../core/core.js';
 import { AuthProviders } from '../core/auth/auth-providers.js';
-import type { ModuleDefinition } from '../core/modules/module-definition.js';
+import type { ModuleDefinition } from '../core/module-runtime/module-definition.js';
 
 /** `definitions`: the bundled modules, whose option defaults (vcard.max_size, ...) bound an import. */
 export async function runOffline(config: ServerConfig, cmd: string, args: Record<string, unknown>, definitions?: Record<string, ModuleDefinition<any, any>>): Promise<unknown> {

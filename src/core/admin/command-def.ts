@@ -1,8 +1,8 @@
 // What an admin command is, and the argument helpers commands share (JIDs of local accounts,
 // passwords, the module manager), with errors that tell the operator what to fix.
 import type { Core } from '../core.js';
-import type { ModuleManager } from '../modules/module-manager.js';
-import type { ModuleDefinition } from '../modules/module-definition.js';
+import type { ModuleManager } from '../module-runtime/module-manager.js';
+import type { ModuleDefinition } from '../module-runtime/module-definition.js';
 import type { ReloadReport } from '../config/reload/reload-report.js';
 import { Jid, JidError } from '../jid.js';
 import { OperatorError } from '../errors.js';

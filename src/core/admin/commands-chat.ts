@@ -9,7 +9,7 @@ import { CommandError, bareJid, type AdminTarget, type CommandDef } from './comm
 import { AccountRows } from '../portable/account-rows.js';
 import { RosterRows, type RosterItem } from '../portable/roster-rows.js';
 import { OfflineRows, VcardRows } from '../portable/user-rows.js';
-import type { OfflineApi } from '../../../modules/offline/api.js';
+import type { OfflineApi } from '../services/offline-service.js';
 
 const MESSAGE_TYPES = new Set(['chat', 'normal', 'headline', 'groupchat']);
 const SUBSCRIPTIONS = new Set(['none', 'to', 'from', 'both']);

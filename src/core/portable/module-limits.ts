@@ -4,9 +4,9 @@
 // stopped, from the definitions the CLI hands in; its options are the running ones, else config.modules.<name>,
 // else the module's defaults.
 import type { Core } from '../core.js';
-import type { ModuleManager } from '../modules/module-manager.js';
-import type { ModuleDefinition } from '../modules/module-definition.js';
-import { resolveOptions } from '../modules/options.js';
+import type { ModuleManager } from '../module-runtime/module-manager.js';
+import type { ModuleDefinition } from '../module-runtime/module-definition.js';
+import { resolveOptions } from '../module-runtime/options.js';
 
 export interface DataLimits {
   vcardMaxSize?: number;

@@ -2,8 +2,8 @@
 // migrator output) into the stores, one <user> at a time. Re-importing updates accounts, rosters, vCards and
 // private data in place and stores each offline message once.
 import type { Core } from '../core.js';
-import type { ModuleManager } from '../modules/module-manager.js';
-import type { ModuleDefinition } from '../modules/module-definition.js';
+import type { ModuleManager } from '../module-runtime/module-manager.js';
+import type { ModuleDefinition } from '../module-runtime/module-definition.js';
 import { PieReader } from './pie-reader.js';
 import { dataLimits } from './module-limits.js';
 import type { Progress } from './pie-export.js';

@@ -1,12 +1,12 @@
 // A user's roster for export, import and the roster admin commands: through the roster module's service
-// (modules/roster/api.ts) when it runs on the host — so changes are pushed to the user's clients and the
+// (its contract: src/core/services/roster-service.ts) when it runs on the host — so changes are pushed to the user's clients and the
 // XEP-0237 version moves — and through its tables when it does not (server stopped: `xmppd import` on the
 // data directory). The table layout mirrors modules/roster/store.ts.
 import { randomBytes } from 'node:crypto';
 import type { Table } from '../../data/index.js';
 import type { Core } from '../core.js';
 import type { Jid } from '../jid.js';
-import type { RosterApi, RosterItem, RosterMutator } from '../../../modules/roster/api.js';
+import type { RosterApi, RosterItem, RosterMutator } from '../services/roster-service.js';
 
 const ITEMS = 'roster_items';
 const VERSIONS = 'roster_versions';

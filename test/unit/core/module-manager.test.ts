@@ -1,4 +1,4 @@
-// Module manager (src/core/modules/module-manager.ts, module-context.ts) over a real core: start/stop order
+// Module manager (src/core/module-runtime/module-manager.ts, module-context.ts) over a real core: start/stop order
 // from requires/optional, per-host instances, failures (fail-fast at boot, marked failed at runtime while
 // the rest serves on), reload, and everything registered through ctx released on stop.
 import { test, before, after } from 'node:test';
@@ -20,9 +20,9 @@ import { Acl } from '../../../src/core/acl.js';
 import { ServiceRegistry } from '../../../src/core/service-registry.js';
 import { Limits } from '../../../src/core/limits/limits.js';
 import type { Core } from '../../../src/core/core.js';
-import { ModuleManager, ModuleError } from '../../../src/core/modules/module-manager.js';
-import { defineModule, type ModuleDefinition } from '../../../src/core/modules/module-definition.js';
-import { opt } from '../../../src/core/modules/options.js';
+import { ModuleManager, ModuleError } from '../../../src/core/module-runtime/module-manager.js';
+import { defineModule, type ModuleDefinition } from '../../../src/core/module-runtime/module-definition.js';
+import { opt } from '../../../src/core/module-runtime/options.js';
 import { Jid } from '../../../src/core/jid.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { openStore, type Store } from '../../../src/data/index.js';

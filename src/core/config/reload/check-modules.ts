@@ -1,8 +1,8 @@
 // `xmppd config check` without a server: every configured module exists (bundled or in module_paths),
 // accepts its options, and has the modules it requires. The same preparation a reload does.
 import type { Core } from '../../core.js';
-import { ModuleManager } from '../../modules/module-manager.js';
-import type { ModuleDefinition } from '../../modules/module-definition.js';
+import { ModuleManager } from '../../module-runtime/module-manager.js';
+import type { ModuleDefinition } from '../../module-runtime/module-definition.js';
 import type { ServerConfig } from '../types.js';
 import { ModulePlan, PlanError } from './module-plan.js';
 import { moduleHosts, type HostModule } from '../host-modules.js';

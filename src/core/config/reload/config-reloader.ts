@@ -2,7 +2,7 @@
 // started with, validate all of it, prepare every change, then apply all of it or none.
 import { Counter } from 'prom-client';
 import type { Core } from '../../core.js';
-import type { ModuleManager } from '../../modules/module-manager.js';
+import type { ModuleManager } from '../../module-runtime/module-manager.js';
 import { Acl } from '../../acl.js';
 import { loadConfigFile } from '../load-config.js';
 import type { ServerConfig } from '../types.js';

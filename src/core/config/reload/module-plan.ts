@@ -1,9 +1,9 @@
 // Config reload, the modules part: resolve and validate every changed module before anything stops, then
 // apply the steps per (module, host) in dependency order, recording each one so a failure can put the old
 // set back. A host whose module options did not change keeps its running instance untouched.
-import type { ModuleDefinition } from '../../modules/module-definition.js';
-import type { ModuleManager } from '../../modules/module-manager.js';
-import { resolveOptions } from '../../modules/options.js';
+import type { ModuleDefinition } from '../../module-runtime/module-definition.js';
+import type { ModuleManager } from '../../module-runtime/module-manager.js';
+import { resolveOptions } from '../../module-runtime/options.js';
 import { missingDependency } from '../host-modules.js';
 import type { ServerConfig } from '../types.js';
 import type { ModuleChange } from './config-diff.js';
