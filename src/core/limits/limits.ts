@@ -165,11 +165,6 @@ export class Limits {
     };
   }
 
-  /** A c2s stream on a connection the listener has already counted (openListenerConnection): nothing left to check. */
-  openConnection(_ip: string): ConnectionSlot {
-    return { refusal: null, release: () => {} };
-  }
-
   /** Open connections from an address on listeners of a kind (admin views, tests). */
   connectionsFrom(ip: string, kind: ConnectionKind = 'c2s'): number {
     return this.perIp[kind].get(ipKey(ip)) ?? 0;

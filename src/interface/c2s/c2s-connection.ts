@@ -18,7 +18,6 @@ import { StreamParser } from '../xml/stream-parser.js';
 import { parserLimits } from '../xml/parser-limits.js';
 import { OrderedQueue } from '../ordered-queue.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
-import type { ConnectionSlot } from '../../core/limits/limits.js';
 import type { AuthAttempt } from '../../core/limits/auth-throttle.js';
 import { accountKey, claimedAccount } from '../../core/limits/sasl-claim.js';
 import type { ShapedReader } from '../../core/limits/shaped-reader.js';
@@ -84,8 +83,6 @@ export class C2SConnection implements Session {
   private readonly core: Core;
   /** Reads the socket through the c2s shaper (limits.c2s) and owns pause/resume. */
   private readonly reader: ShapedReader;
-  /** This connection's place in limits.max_connections_per_ip. */
-  private readonly ipSlot: ConnectionSlot;
 
   constructor(socket: Socket, private readonly opts: C2SOptions) {
     this.core = opts.core;
@@ -99,11 +96,9 @@ export class C2SConnection implements Session {
       this.core.config.c2s_negotiation_timeout * 1000,
     );
     this.negotiationTimer.unref();
-    this.ipSlot = this.core.limits.openConnection(this.ip);
     this.reader = this.core.limits.reader('c2s', { ip: this.ip }, (chunk) => this.parser.write(chunk), (err) => this.close(err));
     this.attachSocket(socket, opts.directTls ? (socket as TLSSocket) : null);
     this.newParser();
-    if (this.ipSlot.refusal) this.close(this.ipSlot.refusal);
   }
 
   // ---- socket plumbing -------------------------------------------------------------------------
@@ -198,7 +193,6 @@ export class C2SConnection implements Session {
     this.saslAttempt?.settle();
     this.saslAttempt = null;
     this.reader.stop();
-    this.ipSlot.release();
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
     // The socket is gone: without this, every cleanly closed connection (with its parser and TLS socket)
