@@ -59,7 +59,7 @@ export class PresenceEffects {
 
   /** A probe to a local account only makes sense when a module answers probes (else the client gets it raw). */
   private probesHandled(contact: Jid): boolean {
-    return !this.ctx.core.router.isLocal(contact.domain) || this.ctx.core.hooks.has('presence_in', contact.domain);
+    return !this.ctx.core.router.isLocal(contact.domain) || this.ctx.hasHandlers('presence_in', contact.domain);
   }
 
   /** Roster contacts covered by `items`, with the address each change concerns (deduplicated). */

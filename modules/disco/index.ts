@@ -21,8 +21,8 @@ export default defineModule({
         ? { identities: ctx.core.disco.identitiesOf(ctx.host), features: ctx.core.disco.featuresOf(ctx.host, 'server'), forms: [] }
         : { identities: [{ category: 'account', type: 'registered' }], features: ctx.core.disco.featuresOf(ctx.host, 'account'), forms: [] };
       if (node !== undefined) result = { identities: [], features: [], forms: [] };
-      if (ctx.core.hooks.has('disco_info', ctx.host)) {
-        result = (await ctx.core.hooks.filter('disco_info', ctx.host, result, { host: ctx.host, target, node, from: req.from, to: req.to })) as DiscoInfo;
+      if (ctx.hasHandlers('disco_info')) {
+        result = (await ctx.runFilter('disco_info', result, { host: ctx.host, target, node, from: req.from, to: req.to })) as DiscoInfo;
       }
       if (node !== undefined && !result.identities.length && !result.features.length) throw new StanzaError('item-not-found');
       const q = xml('query', node !== undefined ? { xmlns: NS.DISCO_INFO, node } : { xmlns: NS.DISCO_INFO });
@@ -35,8 +35,8 @@ export default defineModule({
       if (req.type !== 'get') throw new StanzaError('bad-request', 'disco#items is read-only');
       const node = req.payload.attrs.node as string | undefined;
       let result: DiscoItem[] | null = node === undefined ? [] : null;
-      if (ctx.core.hooks.has('disco_items', ctx.host)) {
-        result = (await ctx.core.hooks.filter('disco_items', ctx.host, result, { host: ctx.host, target, node, from: req.from, to: req.to })) as DiscoItem[] | null;
+      if (ctx.hasHandlers('disco_items')) {
+        result = (await ctx.runFilter('disco_items', result, { host: ctx.host, target, node, from: req.from, to: req.to })) as DiscoItem[] | null;
       }
       if (result === null) throw new StanzaError('item-not-found');
       const q = xml('query', node !== undefined ? { xmlns: NS.DISCO_ITEMS, node } : { xmlns: NS.DISCO_ITEMS });

@@ -47,10 +47,10 @@ export default defineModule({
             continue;
           }
           // Same path as live delivery (router): user_receive_packet may rewrite or drop it (blocking...).
-          if (ctx.core.hooks.has('user_receive_packet', session.host)) {
+          if (ctx.hasHandlers('user_receive_packet', session.host)) {
             const from = Jid.tryParse(el.attrs.from) ?? Jid.parse(ctx.host);
             const to = Jid.tryParse(el.attrs.to) ?? session.jid.bare();
-            const r = await ctx.core.hooks.filter('user_receive_packet', session.host, el, { session, from, to });
+            const r = await ctx.runFilter('user_receive_packet', el, { session, from, to }, session.host);
             if (r === DROP) {
               done.push(row.key);
               continue;
@@ -75,8 +75,8 @@ export default defineModule({
         let copy = parseStanza(stanza.toString()); // the router may still use the original (bounces)
         // There is room, so the message is taken on: message_accepted may stamp what the recipient will
         // get (the archive's stanza-id). A refused message never reaches it, so its bounce carries nothing.
-        if (ctx.core.hooks.has('message_accepted', ctx.host)) {
-          const r = await ctx.core.hooks.filter('message_accepted', ctx.host, copy, { from, to, via: 'offline' });
+        if (ctx.hasHandlers('message_accepted')) {
+          const r = await ctx.runFilter('message_accepted', copy, { from, to, via: 'offline' });
           if (r !== DROP) copy = r;
         }
         const stamp = new Date().toISOString(); // XEP-0082 DateTime in UTC

@@ -3,7 +3,8 @@ import type { Element } from '@xmpp/xml';
 import { Counter, Gauge, type CounterConfiguration, type GaugeConfiguration } from 'prom-client';
 import type { Core } from '../core.js';
 import type { Logger } from '../log.js';
-import type { HookHandler } from '../hooks/hook-runner.js';
+import type { FilterValue, HookCtx, HookHandler } from '../hooks/hook-runner.js';
+import type { DROP } from '../../../hooks/index.js';
 import type { HookName, DiscoIdentity, HookSpec } from '../../../hooks/index.js';
 import type { IqHandler, IqScope } from '../iq-router.js';
 import type { Table, Store } from '../../data/index.js';
@@ -33,6 +34,21 @@ export class ModuleContext<O = Record<string, unknown>> {
    */
   hookGlobal<N extends HookName>(name: N, handler: HookHandler<N>, priority = 50): void {
     this.disposers.push(this.core.hooks.on(name, handler, priority, `${this.moduleName}@${this.host}`, null));
+  }
+
+  /** Whether a hook has handlers for `host` (this module's by default): skip building a payload nobody reads. */
+  hasHandlers(name: HookName, host: string = this.host): boolean {
+    return this.core.hooks.has(name, host);
+  }
+
+  /** Run a filter hook for `host` (this module's by default), as the core does; DROP where the hook allows it. */
+  runFilter<N extends HookName>(name: N, value: FilterValue<N>, hookCtx: HookCtx<N>, host: string = this.host): Promise<FilterValue<N> | typeof DROP> {
+    return this.core.hooks.filter(name, host, value, hookCtx);
+  }
+
+  /** Run a notify hook for `host` (this module's by default). */
+  runNotify<N extends HookName>(name: N, hookCtx: HookCtx<N>, host: string = this.host): Promise<void> {
+    return this.core.hooks.notify(name, host, hookCtx);
   }
 
   /** Declare a new hook other modules can use (types by declaration merging on HookCatalogue); withdrawn on stop. */

@@ -22,6 +22,7 @@ import { Limits } from '../../../src/core/limits/limits.js';
 import type { Core } from '../../../src/core/core.js';
 import { ModuleManager, ModuleError } from '../../../src/core/module-runtime/module-manager.js';
 import { defineModule, type ModuleDefinition } from '../../../src/core/module-runtime/module-definition.js';
+import type { ModuleContext } from '../../../src/core/module-runtime/module-context.js';
 import { opt } from '../../../src/core/module-runtime/options.js';
 import { Jid } from '../../../src/core/jid.js';
 import { silentLogger } from '../../../src/core/log.js';
@@ -151,6 +152,26 @@ test('one instance per host; a hook registered through ctx runs for its own host
   }
   assertStanza(out[0]!, { name: 'iq', attrs: { type: 'result', id: 'a.test' }, children: [{ name: 'who', ns: 'urn:x:who', text: 'a.test' }] });
   assertStanza(out[1]!, { name: 'iq', attrs: { type: 'result', id: 'b.test' }, children: [{ name: 'who', ns: 'urn:x:who', text: 'b.test' }] });
+  await mm.stopAll();
+});
+
+test('ctx.runFilter and hasHandlers fire hooks for the module\'s own host, or the host named', async () => {
+  const core = makeCore();
+  const ran: string[] = [];
+  let fire: ModuleContext | null = null;
+  const mm = new ModuleManager(core, {
+    listener: defineModule({ name: 'listener', start(ctx) { ctx.hook('filter_packet', (el) => void ran.push(`${ctx.host}:${el.attrs.id}`)); } }),
+    firer: defineModule({ name: 'firer', start(ctx) { if (ctx.host === 'a.test') fire = ctx; } }),
+  });
+  await mm.load('listener');
+  await mm.load('firer');
+  const ctx = fire! as ModuleContext;
+  const pkt = { from: Jid.parse('x@a.test'), to: Jid.parse('y@b.test') };
+  assert.equal(ctx.hasHandlers('filter_packet'), true);
+  assert.equal(ctx.hasHandlers('user_send_packet'), false);
+  await ctx.runFilter('filter_packet', xml('message', { id: 'own' }), pkt);
+  await ctx.runFilter('filter_packet', xml('message', { id: 'other' }), pkt, 'b.test');
+  assert.deepEqual(ran, ['a.test:own', 'b.test:other']);
   await mm.stopAll();
 });
 
