@@ -2,7 +2,7 @@
 /// <reference path="./types/xmpp-xml.d.ts" preserve="true" />
 export { defineModule } from './core/module-runtime/module-definition.js';
 export type { ModuleDefinition } from './core/module-runtime/module-definition.js';
-export { ModuleContext } from './core/module-runtime/module-context.js';
+export { ModuleContext, type ModuleAccounts } from './core/module-runtime/module-context.js';
 export { opt } from './core/module-runtime/options.js';
 export type { OptionSchema, OptionValues, OptionSpec } from './core/module-runtime/options.js';
 export { default as xml, Element } from '@xmpp/xml';
@@ -13,7 +13,7 @@ export { NS } from './core/ns.js';
 export { DROP, STOP } from '../hooks/index.js';
 export type { IqRequest, IqHandler, IqScope } from './core/iq-router.js';
 export type { Session } from './core/session.js';
-export type { Table, Row, RangeOptions, Op, Cond } from './data/index.js';
+export type { Table, Row, RangeOptions, Op, Cond, ChangeEvent } from './data/index.js';
 export { errorReply, iqResult, parseXml } from './core/stanza.js';
 export { elementToJson, elementFromJson, cloneElement, type ElementJson } from './core/element-json.js';
 export { AccountExistsError, NoSuchAccountError } from './core/accounts.js';

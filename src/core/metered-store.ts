@@ -26,6 +26,7 @@ export function meteredStore(store: Store, metrics: Metrics): Store {
       }
     },
     watch: (table, cb) => store.watch(table, cb),
+    watcherCount: () => store.watcherCount(),
     barrier: () => store.barrier(),
     lastApplied: () => store.lastApplied(),
     snapshot: (out, header) => store.snapshot(out, header),

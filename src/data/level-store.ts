@@ -86,6 +86,12 @@ export class LevelStore implements Store {
     });
   }
 
+  watcherCount(): number {
+    let n = 0;
+    for (const set of this.#listeners.values()) n += set.size;
+    return n;
+  }
+
   watch(table: string | null, cb: (ev: ChangeEvent) => void): () => void {
     if (table !== null) checkTable(table);
     let set = this.#listeners.get(table);

@@ -43,6 +43,8 @@ export interface Store {
   transact(ops: Op[], conds?: Cond[]): Promise<TxResult>;
   /** Post-commit change feed in seq order; `null` = all tables. Returns an unsubscribe function. */
   watch(table: string | null, cb: (ev: ChangeEvent) => void): () => void;
+  /** How many watch registrations are live (leak checks: a stopped module leaves none behind). */
+  watcherCount(): number;
   /** Resolves when the local replica has applied everything submitted to the log so far. */
   barrier(): Promise<void>;
   lastApplied(): number;

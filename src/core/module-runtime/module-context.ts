@@ -11,9 +11,17 @@ import type { Table, Store } from '../../data/index.js';
 import type { Session } from '../session.js';
 import type { AuthProvider } from '../auth/auth-provider.js';
 import { Jid } from '../jid.js';
+import { KeyedLock } from '../keyed-lock.js';
+import type { AclSubject } from '../acl.js';
+import type { Accounts } from '../accounts.js';
+import type { ChangeEvent } from '../../data/index.js';
+
+/** What a module may do with accounts: look them up and manage them (removal runs every module's share). */
+export type ModuleAccounts = Pick<Accounts, 'exists' | 'create' | 'remove' | 'setPassword' | 'list' | 'banOf'>;
 
 export class ModuleContext<O = Record<string, unknown>> {
   private readonly disposers: Array<() => void | Promise<void>> = [];
+  private readonly keyedLock = new KeyedLock();
 
   constructor(
     readonly core: Core,
@@ -109,11 +117,58 @@ export class ModuleContext<O = Record<string, unknown>> {
     return this.core.store;
   }
 
-  /** Send a stanza through the router; from defaults to the host. */
+  /**
+   * Watch a table's committed changes (`null`: every table), in commit order. Released on stop; the
+   * returned function releases it earlier.
+   */
+  watch(table: string | null, cb: (ev: ChangeEvent) => void): () => void {
+    const stop = this.core.store.watch(table, cb);
+    this.disposers.push(stop);
+    return stop;
+  }
+
+  /** Send a stanza through the router without waiting; from defaults to the host. */
   send(el: Element, from?: Jid, to?: Jid): void {
+    void this.route(el, from, to);
+  }
+
+  /**
+   * Route a stanza and wait until the router has handed it on (delivered to local sessions, stored
+   * offline, queued to a remote server or a component). Never rejects: failures are answered with
+   * stanza errors to the sender, as for any routed stanza.
+   */
+  route(el: Element, from?: Jid, to?: Jid): Promise<void> {
     const f = from ?? Jid.parse(el.attrs.from ?? this.host);
     const t = to ?? Jid.parse(el.attrs.to);
-    void this.core.router.route(el, f, t);
+    return this.core.router.route(el, f, t);
+  }
+
+  /** Whether `domain` is one of this server's hosts. */
+  isLocal(domain: string): boolean {
+    return this.core.router.isLocal(domain);
+  }
+
+  /** Accounts of this server: lookups (any host) and changes. */
+  get accounts(): ModuleAccounts {
+    return this.core.accounts;
+  }
+
+  /** An access rule's decision for this module's host (host_config rules first); `fallback` when no rule matches. */
+  allowed(rule: string, subject: Omit<AclSubject, 'host'> = {}, fallback = 'deny'): boolean {
+    return this.core.acl.allowed(rule, { ...subject, host: this.host }, fallback);
+  }
+
+  /**
+   * Run fn after every earlier operation of this module instance under the same key has settled: one
+   * account's updates never interleave in this process (conditional writes cover other processes).
+   */
+  lock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.keyedLock.run(key, fn);
+  }
+
+  /** Bound sessions on this module's host. */
+  hostSessions(): Session[] {
+    return this.core.sessions.all().filter((s) => s.host === this.host);
   }
 
   /** Sessions of a local account. */
