@@ -23,9 +23,14 @@ export { SaslPrepError } from './core/sasl/scram-credentials.js';
 export { AuthRefusedError, AuthUnavailableError, AuthUnsupportedError } from './core/auth/auth-provider.js';
 export type { AuthCapabilities, AuthProvider } from './core/auth/auth-provider.js';
 export { deriveCredentials, verifyPassword, type StoredCredentials } from './core/sasl/scram-credentials.js';
-export { COMMANDS, runCommand, CommandError, type CommandDef, type CommandCaller, type AdminTarget } from './core/admin/commands.js';
+export { COMMANDS, CommandError, type CommandDef, type CommandCaller } from './core/admin/commands.js';
 export type { HookHandler, HookCtx, FilterValue } from './core/hooks/hook-runner.js';
 export type { HookName, HookCatalogue, HookSpec } from '../hooks/index.js';
-export type { Core } from './core/core.js';
-export type { RosterApi, RosterChange, RosterItem, RosterMutator, Subscription } from './core/services/roster-service.js';
-export type { OfflineApi } from './core/services/offline-service.js';
+// Typed services modules offer each other: ctx.service(ROSTER_SERVICE) is a RosterApi, no cast needed.
+export { serviceKey, type ServiceKey } from './core/services/service-key.js';
+export { ROSTER_SERVICE, type RosterApi, type RosterChange, type RosterItem, type RosterMutator, type Subscription } from './core/services/roster-service.js';
+export { OFFLINE_SERVICE, type OfflineApi } from './core/services/offline-service.js';
+export type { RegistrationSlot } from './core/limits/limits.js';
+export type { ModuleInfo } from './core/module-runtime/module-manager.js';
+export type { AclSubject } from './core/acl.js';
+export type { DiscoIdentity } from '../hooks/index.js';

@@ -1,6 +1,6 @@
 // What an ad-hoc command is to this module (XEP-0050 §2.2 node + name, one form stage, an outcome with
 // notes per §4.5), and the bridge to the server's admin command registry that the CLI also uses.
-import { COMMANDS, Jid, runCommand, type AdminTarget, type CommandDef, type Element, type ModuleContext } from '../../src/sdk.js';
+import { COMMANDS, Jid, type CommandCaller, type CommandDef, type Element, type ModuleContext, type ModuleAccounts } from '../../src/sdk.js';
 import { badPayload, type FieldSpec, type FormValues } from './forms.js';
 
 export interface Note { type: 'info' | 'warn' | 'error'; text: string }
@@ -11,7 +11,11 @@ export interface Outcome { notes: Note[]; form?: Element }
 export interface RunEnv {
   host: string;
   from: Jid;
-  target: AdminTarget;
+  /** Runs a command of the server's admin registry (ctx.adminCommand): the control socket and REST API run the same. */
+  run(name: string, args: Record<string, unknown>, caller: CommandCaller): Promise<unknown>;
+  /** The loaded modules, for the module pickers of module.unload and module.reload. */
+  modules(): Array<{ name: string; status: string }>;
+  accounts: Pick<ModuleAccounts, 'exists'>;
   log: ModuleContext<any>['log'];
   /** Aborted when the command's session ends before it completes (the requester's stream closed, the module stopped). */
   signal?: AbortSignal;
@@ -33,11 +37,6 @@ export interface AdhocCommand {
 
 export const REGISTRY: ReadonlyMap<string, CommandDef> = new Map(COMMANDS.map((c) => [c.name, c]));
 
-/** The target the registry commands act on: the one the control socket and REST API use too. */
-export function adminTarget(ctx: ModuleContext<any>): AdminTarget {
-  return ctx.core.admin ?? { core: ctx.core };
-}
-
 /** Operator errors (XMPPD_ERR_*: bad JID, no such account, module failures) carry a message for the admin. */
 function isOperatorError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -54,7 +53,7 @@ export type Attempt = { ok: true; result: unknown } | { ok: false; error: string
 export async function attempt(env: RunEnv, name: string, args: Record<string, unknown>): Promise<Attempt> {
   try {
     // An ad-hoc caller is remote: file commands name files inside admin_files_dir only.
-    return { ok: true, result: await runCommand(env.target, name, args, { origin: 'adhoc', ...(env.signal && { signal: env.signal }) }) };
+    return { ok: true, result: await env.run(name, args, { origin: 'adhoc', ...(env.signal && { signal: env.signal }) }) };
   } catch (err) {
     if (!isOperatorError(err)) env.log.error('admin command failed', { cmd: name, err });
     return { ok: false, error: err instanceof Error ? err.message : String(err) };

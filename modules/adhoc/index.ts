@@ -4,7 +4,7 @@ import { defineModule, opt, type IqRequest, type Jid, type OptionValues } from '
 import { NS_COMMANDS, NS_DATA } from './forms.js';
 import { SessionTable } from './sessions.js';
 import { execute, type Executor } from './execute.js';
-import { adminTarget, type AdhocCommand } from './command.js';
+import type { AdhocCommand } from './command.js';
 import { XEP0133_COMMANDS } from './xep0133.js';
 import { xmppdCommands } from './xmppd-commands.js';
 
@@ -33,13 +33,20 @@ export default defineModule({
     for (const c of listed) for (const node of [c.node, ...(c.aliases ?? [])]) commands.set(node, c);
 
     // XEP-0133 §7: only service-level administrators.
-    const isAdmin = (jid: Jid) => ctx.core.acl.match('admin', { jid, host: ctx.host }) || ctx.core.acl.allowed(ctx.options.access, { jid, host: ctx.host });
+    const isAdmin = (jid: Jid) => ctx.inAcl('admin', { jid }) || ctx.allowed(ctx.options.access, { jid });
     const executor: Executor = {
       ctx,
       sessions,
       commands,
       mayRun: (req: IqRequest) => isAdmin(req.from),
-      env: (req: IqRequest) => ({ host: ctx.host, from: req.from, target: adminTarget(ctx), log: ctx.log }),
+      env: (req: IqRequest) => ({
+        host: ctx.host,
+        from: req.from,
+        run: (name, args, caller) => ctx.adminCommand(name, args, caller),
+        modules: () => ctx.loadedModules(),
+        accounts: ctx.accounts,
+        log: ctx.log,
+      }),
     };
     ctx.iq('host', NS_COMMANDS, async (req) => {
       try {

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/harness.js';
 import { RawClient } from '../../test/support/raw-client.js';
-import { Jid, type AdminTarget } from '../../src/sdk.js';
+import { Jid } from '../../src/sdk.js';
 import { ADMIN, ask, canLogin, command, errorOf, eventually, fieldValues, notes, sessionOf, statusOf, submit } from './test-support.js';
 
 const XMPPD = 'urn:xmppd:admin';

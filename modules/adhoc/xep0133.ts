@@ -65,7 +65,7 @@ export const XEP0133_COMMANDS: AdhocCommand[] = [
       const jid = localJid(env, v.one('accountjid'));
       if (v.one('password') !== v.one('password-verify')) throw badPayload('the two passwords do not match');
       // XEP-0133 §5: an account that exists already is a <conflict/>.
-      if (await env.target.core.accounts.exists(jid)) throw new StanzaError('conflict', `${jid.bareString()} already exists`);
+      if (await env.accounts.exists(jid)) throw new StanzaError('conflict', `${jid.bareString()} already exists`);
       const r = await attempt(env, 'user.add', { jid: jid.bareString(), password: v.one('password') });
       return { notes: [r.ok ? { type: 'info', text: `Account ${jid.bareString()} created.` } : { type: 'error', text: r.error }] };
     },

@@ -24,9 +24,8 @@ function argField(def: CommandDef, arg: string, env: RunEnv): FieldSpec {
   const name = arg.replace(/\?$/, '');
   const f: FieldSpec = { var: name, type: 'text-single', label: name, ...LABELS[name], required: !arg.endsWith('?') };
   // Unloading or reloading picks among the loaded modules.
-  if (name === 'name' && (def.name === 'module.unload' || def.name === 'module.reload') && env.target.modules) {
-    return { ...f, type: 'list-single', options: env.target.modules.list().map((m) => ({ value: m.name, label: `${m.name} (${m.status})` })) };
-  }
+  const loaded = name === 'name' && (def.name === 'module.unload' || def.name === 'module.reload') ? env.modules() : [];
+  if (loaded.length) return { ...f, type: 'list-single', options: loaded.map((m) => ({ value: m.name, label: `${m.name} (${m.status})` })) };
   return f;
 }
 

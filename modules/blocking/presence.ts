@@ -1,8 +1,7 @@
 // XEP-0191 §3.3/§3.4 presence side effects: on block, unavailable presence to the JID; on unblock, the
 // user's current presence (and a probe, so the user sees the contact again) — only where RFC 6121
 // subscriptions allow it, read from the roster service.
-import { Jid, xml, type Element, type ModuleContext, type Session } from '../../src/sdk.js';
-import type { RosterApi, RosterItem } from '../roster/api.js';
+import { Jid, xml, ROSTER_SERVICE, type Element, type ModuleContext, type RosterApi, type RosterItem, type Session } from '../../src/sdk.js';
 import { isBlocked, presenceTarget, type BlockList } from './match.js';
 
 type Send = (el: Element, from: Jid, to: Jid) => void;
@@ -19,7 +18,7 @@ export class PresenceEffects {
    */
   async blocked(owner: Jid, added: Jid[], before: BlockList): Promise<void> {
     const available = this.available(owner);
-    const roster = this.ctx.service<RosterApi>('roster');
+    const roster = this.ctx.service(ROSTER_SERVICE);
     if (!roster || !added.length || !available.length) return;
     for (const { target } of await this.affected(roster, owner, added)) {
       if (!target.sees || isBlocked(before, target.jid)) continue;
@@ -37,7 +36,7 @@ export class PresenceEffects {
    */
   async unblocked(owner: Jid, removed: Jid[], after: BlockList): Promise<void> {
     const available = this.available(owner);
-    const roster = this.ctx.service<RosterApi>('roster');
+    const roster = this.ctx.service(ROSTER_SERVICE);
     if (!roster || !removed.length || !available.length) return;
     const probed = new Set<string>();
     for (const { target, item } of await this.affected(roster, owner, removed)) {
@@ -59,7 +58,7 @@ export class PresenceEffects {
 
   /** A probe to a local account only makes sense when a module answers probes (else the client gets it raw). */
   private probesHandled(contact: Jid): boolean {
-    return !this.ctx.core.router.isLocal(contact.domain) || this.ctx.hasHandlers('presence_in', contact.domain);
+    return !this.ctx.isLocal(contact.domain) || this.ctx.hasHandlers('presence_in', contact.domain);
   }
 
   /** Roster contacts covered by `items`, with the address each change concerns (deduplicated). */

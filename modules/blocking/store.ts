@@ -25,7 +25,8 @@ export class BlockLists {
   constructor(private readonly ctx: ModuleContext<any>, private readonly cacheSize: number) {
     this.table = ctx.table(TABLE);
     // The change feed keeps the cache exact, for this node's writes and (in a cluster) everyone else's.
-    ctx.onStop(ctx.store.watch(TABLE, (ev) => this.changed(ev.key, ev.value !== undefined)));
+    // Rows are keyed by host first: this instance watches its own host's rows only.
+    ctx.watch(TABLE, (ev) => this.changed(ev.key, ev.value !== undefined), { prefix: `${ctx.host}/` });
   }
 
   /** The cached list, or undefined when it has to be loaded (the filter's synchronous fast path). */
@@ -104,9 +105,7 @@ export class BlockLists {
     const sep = key.indexOf('\u0000');
     const slash = key.indexOf('/');
     if (sep < 0 || slash < 0 || slash > sep) return;
-    const domain = key.slice(0, slash);
-    if (domain !== this.ctx.host) return; // another virtual host's instance keeps that one
-    const k = `${key.slice(slash + 1, sep)}@${domain}`;
+    const k = `${key.slice(slash + 1, sep)}@${key.slice(0, slash)}`;
     this.loading.delete(k); // a read in flight may predate this change: it must not land in the cache
     const cur = this.cache.get(k);
     if (cur === undefined) return;

@@ -18,8 +18,8 @@ export default defineModule({
       // Account info is for the account itself (and, later, its contacts); others see nothing.
       if (target === 'account' && !req.from.bare().equals(req.to.bare())) throw new StanzaError('service-unavailable');
       let result: DiscoInfo = target === 'server'
-        ? { identities: ctx.core.disco.identitiesOf(ctx.host), features: ctx.core.disco.featuresOf(ctx.host, 'server'), forms: [] }
-        : { identities: [{ category: 'account', type: 'registered' }], features: ctx.core.disco.featuresOf(ctx.host, 'account'), forms: [] };
+        ? { identities: ctx.discoIdentities(), features: ctx.discoFeatures('server'), forms: [] }
+        : { identities: [{ category: 'account', type: 'registered' }], features: ctx.discoFeatures('account'), forms: [] };
       if (node !== undefined) result = { identities: [], features: [], forms: [] };
       if (ctx.hasHandlers('disco_info')) {
         result = (await ctx.runFilter('disco_info', result, { host: ctx.host, target, node, from: req.from, to: req.to })) as DiscoInfo;

@@ -2,8 +2,7 @@
 // its last available session ended, with that unavailable presence's status (§3), shown only to the
 // account itself and to contacts subscribed to its presence (§3, §4, §8).
 import { performance } from 'node:perf_hooks';
-import { defineModule, xml, errorReply, DROP, StanzaError, type IqRequest, type Jid } from '../../src/sdk.js';
-import type { RosterApi } from '../roster/api.js';
+import { defineModule, xml, errorReply, DROP, StanzaError, ROSTER_SERVICE, type IqRequest, type Jid } from '../../src/sdk.js';
 
 const NS_LAST = 'jabber:iq:last';
 const TABLE = 'last_activity';
@@ -30,14 +29,14 @@ export default defineModule({
      */
     const mayView = async (owner: Jid, requester: Jid): Promise<boolean> => {
       if (requester.bare().equals(owner)) return true;
-      const roster = ctx.service<RosterApi>('roster');
+      const roster = ctx.service(ROSTER_SERVICE);
       return roster ? roster.isSubscribedTo(owner, requester.bare()) : false;
     };
 
     // §5: to the server's domain, how long it has been running.
     ctx.iq('host', NS_LAST, (req) => {
       if (req.type !== 'get') throw new StanzaError('bad-request', 'last activity is read-only');
-      const seconds = Math.max(0, Math.floor((Date.now() - ctx.core.startedAt) / 1000));
+      const seconds = Math.max(0, Math.floor((Date.now() - ctx.serverStartedAt) / 1000));
       return xml('query', { xmlns: NS_LAST, seconds: String(seconds) });
     });
 
@@ -83,7 +82,7 @@ export default defineModule({
       const bare = session.jid.bare();
       if (ctx.sessionsOf(bare).some((s) => s !== session && s.presence !== null)) return;
       // A session of an account being deleted must not leave a row behind.
-      if (!(await ctx.core.accounts.exists(bare))) return;
+      if (!(await ctx.accounts.exists(bare))) return;
       const status = stanza?.getChildText('status') ?? '';
       await ctx.store.transact([{ type: 'put', table: TABLE, key: keyOf(bare), value: { at: Date.now(), status } }]);
     });

@@ -45,7 +45,7 @@ export default defineModule({
 
     /** A local account of this host (the bare JID), or null. */
     const localAccount = async (j: Jid): Promise<Jid | null> =>
-      j.local && j.domain === ctx.host && (await ctx.core.accounts.exists(j.bare())) ? j.bare() : null;
+      j.local && j.domain === ctx.host && (await ctx.accounts.exists(j.bare())) ? j.bare() : null;
 
     // The sender's copy, as sent, at the router (after blocking, before delivery), durable before the
     // message goes on; kept even when the message bounces later. A note to self is archived once, as

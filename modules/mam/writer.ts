@@ -18,8 +18,6 @@ export class ArchiveWriter {
   private readonly clock = new IdClock();
   private readonly rows: Table<ArchivedMessage>;
   private readonly counts: Table<ArchiveCount>;
-  /** Per-account tail of the writes in flight: one account's writes do not race each other in this process. */
-  private readonly locks = new Map<string, Promise<unknown>>();
   /** Per account: the messages waiting for the next write. */
   private readonly queues = new Map<string, AccountQueue>();
 
@@ -134,14 +132,8 @@ export class ArchiveWriter {
     return row ? { type: 'rev', table: MAM_COUNT_TABLE, key, rev: row.rev } : { type: 'absent', table: MAM_COUNT_TABLE, key };
   }
 
+  /** One account's writes do not race each other in this process (the count row's revision covers the rest). */
   private serial<T>(owner: Jid, fn: () => Promise<T>): Promise<T> {
-    const k = countKey(owner);
-    const run = (this.locks.get(k) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(k, tail);
-    void tail.then(() => {
-      if (this.locks.get(k) === tail) this.locks.delete(k);
-    });
-    return run;
+    return this.ctx.lock(countKey(owner), fn);
   }
 }

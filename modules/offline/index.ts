@@ -1,7 +1,7 @@
 // XEP-0160 offline messages: chat/normal messages for an account with no available non-negative resource
 // are stored (with a XEP-0203 <delay/>) and delivered on its next non-negative available presence.
 // RFC 6121 §8.5.2.2.1; XEP-0334 <no-store/>/<store/> hints; quota answered with resource-constraint.
-import { defineModule, opt, xml, NS, DROP, Jid, StanzaError, errorReply, type Element, type Session } from '../../src/sdk.js';
+import { defineModule, opt, xml, NS, DROP, Jid, StanzaError, errorReply, OFFLINE_SERVICE, type Element, type Session } from '../../src/sdk.js';
 import type { OfflineApi } from './api.js';
 import { storageDecision } from './policy.js';
 import { OfflineQueue, parseStanza, userPrefix } from './queue.js';
@@ -129,6 +129,6 @@ export default defineModule({
     ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'delRange', table: TABLE, prefix: userPrefix(jid) }]);
 
     const api: OfflineApi = { count: (jid) => queue.count(jid.bare()) };
-    ctx.provide('offline', api);
+    ctx.provide(OFFLINE_SERVICE, api);
   },
 });

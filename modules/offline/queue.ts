@@ -21,24 +21,14 @@ export function userPrefix(jid: Jid): string {
 
 export class OfflineQueue {
   readonly table: Table<StoredMessage>;
-  /** Per-account tail of the operations in flight: stores and deliveries of one account never overlap. */
-  private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly ctx: ModuleContext, readonly tableName: string) {
     this.table = ctx.table<StoredMessage>(tableName);
   }
 
-  /** Run fn after every earlier operation on the same account has finished. */
+  /** Run fn after every earlier operation on the same account has finished: stores and deliveries never overlap. */
   serial<T>(jid: Jid, fn: () => Promise<T>): Promise<T> {
-    const k = userPrefix(jid);
-    const prev = this.locks.get(k) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(k, tail);
-    void tail.then(() => {
-      if (this.locks.get(k) === tail) this.locks.delete(k);
-    });
-    return run;
+    return this.ctx.lock(userPrefix(jid), fn);
   }
 
   count(jid: Jid): Promise<number> {

@@ -1,7 +1,6 @@
 // Presence broadcast (RFC 6121 §4): initial and subsequent presence to subscribers and the user's own
 // resources, probes and their answers (§4.3), unavailable presence (§4.5), directed presence (§4.6).
-import { xml, Jid, NS, cloneElement as clone, elementFromJson, type Element, type ModuleContext, type Session } from '../../src/sdk.js';
-import type { RosterApi } from '../roster/api.js';
+import { xml, Jid, NS, cloneElement as clone, elementFromJson, type Element, type ModuleContext, type Session, ROSTER_SERVICE, type RosterApi } from '../../src/sdk.js';
 import { hasFrom, hasTo } from './subscription.js';
 
 /** How many users' last unavailable presence is kept for probe answers (oldest forgotten first). */
@@ -18,15 +17,16 @@ export class Broadcaster {
   constructor(private readonly ctx: ModuleContext<any>) {}
 
   roster(): RosterApi | undefined {
-    return this.ctx.service<RosterApi>('roster');
+    return this.ctx.service(ROSTER_SERVICE);
   }
 
   /** Route a stanza; local deliveries are awaited so their effects are in place when we go on. */
   async route(el: Element, from: Jid, to: Jid): Promise<void> {
     el.attrs.from = from.toString();
     el.attrs.to = to.toString();
-    const done = this.ctx.core.router.route(el, from, to);
-    if (this.ctx.core.router.isLocal(to.domain)) await done;
+    const done = this.ctx.route(el, from, to);
+    // A remote delivery may wait for a server-to-server connection: that is not worth holding up for.
+    if (this.ctx.isLocal(to.domain)) await done;
   }
 
   /** Route for plain delivery to a local user, past this module's presence_in handler. */

@@ -46,7 +46,7 @@ export default defineModule({
       const contact = from.bare();
       if (contact.equals(owner)) return DROP;
       // §8.5.1: no such user: a subscription request is answered 'unsubscribed', the rest ignored.
-      if (!(await ctx.core.accounts.exists(owner))) {
+      if (!(await ctx.accounts.exists(owner))) {
         if (type === 'subscribe') await b.route(xml('presence', { type: 'unsubscribed' }), owner, contact);
         return DROP;
       }
@@ -104,7 +104,7 @@ export default defineModule({
       if (type === undefined || type === 'unavailable' || type === 'error') return undefined; // plain delivery (§4.4.3, §4.8)
       if (type === 'probe') {
         // Answered by the server, never shown to the user (§4.3.2); unknown users get 'unsubscribed' (§8.5.1).
-        if (await ctx.core.accounts.exists(to.bare())) await b.answerProbe(from, to);
+        if (await ctx.accounts.exists(to.bare())) await b.answerProbe(from, to);
         else await b.route(xml('presence', { type: 'unsubscribed' }), to.bare(), from.bare());
         return DROP;
       }

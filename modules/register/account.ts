@@ -59,10 +59,10 @@ async function changePassword(ctx: ModuleContext<RegisterOptions>, req: IqReques
   if (local !== bare.local) throw new RegisterError('forbidden', 'you can only change your own password');
   checkPassword(password, ctx.options.min_password_length);
   try {
-    await ctx.core.accounts.setPassword(bare, password);
+    await ctx.accounts.setPassword(bare, password);
   } catch (err) {
     if (isSaslPrepError(err)) throw weakCharacters();
-    if (!(await ctx.core.accounts.exists(bare))) throw new RegisterError('registration-required');
+    if (!(await ctx.accounts.exists(bare))) throw new RegisterError('registration-required');
     throw err;
   }
   ctx.log.info('password changed in-band', { user: bare.bareString() });
@@ -78,9 +78,9 @@ async function remove(ctx: ModuleContext<RegisterOptions>, req: IqRequest, bare:
   if (req.payload.getChildElements().length !== 1) throw new RegisterError('bad-request', '<remove/> must be the only child of <query/>');
   if (!ctx.options.allow_removal) throw new RegisterError('not-allowed', 'accounts cannot be removed in-band on this server');
   try {
-    await ctx.core.accounts.remove(bare); // user_removing, every module's deletes in ONE transaction, user_removed
+    await ctx.accounts.remove(bare); // user_removing, every module's deletes in ONE transaction, user_removed
   } catch (err) {
-    if (!(await ctx.core.accounts.exists(bare))) throw new RegisterError('registration-required', `${bare.bareString()} is not registered`);
+    if (!(await ctx.accounts.exists(bare))) throw new RegisterError('registration-required', `${bare.bareString()} is not registered`);
     throw err;
   }
   ctx.log.info('account removed in-band', { user: bare.bareString() });

@@ -29,7 +29,7 @@ export default defineModule({
     // travels in the clear inside the stream), and when the access rule admits the client's address.
     ctx.hook('c2s_stream_features', (features, { stage, secure, ip }) => {
       if (stage !== 'pre-auth' || !secure) return;
-      if (!ctx.core.acl.allowed(ctx.options.access, { ip, host: ctx.host })) return;
+      if (!ctx.allowed(ctx.options.access, { ip })) return;
       return [...features, xml('register', { xmlns: NS_REGISTER_FEATURE })];
     });
     ctx.hook('c2s_unauthenticated_iq', async (reply, req) => {

@@ -49,7 +49,7 @@ function requireSecure(secure: boolean): void {
 function answerGet(ctx: ModuleContext<RegisterOptions>, req: PreAuthIq): Element {
   requireSecure(req.secure);
   // XEP-0077 §3.1: the requester is a host's would-be user, identified by the IP it connects from only.
-  if (!ctx.core.acl.allowed(ctx.options.access, { ip: req.ip, host: ctx.host })) {
+  if (!ctx.allowed(ctx.options.access, { ip: req.ip })) {
     throw new RegisterError('forbidden', 'in-band registration is not open to you');
   }
   return registrationForm(req.host, ctx.options.min_password_length);
@@ -76,26 +76,26 @@ async function register(ctx: ModuleContext<RegisterOptions>, req: PreAuthIq, que
   // The rule sees the address being registered as well as the IP, so ACLs can reserve names (user_regexp).
   // No XEP-0077 condition covers a policy refusal of registration; <forbidden/> is RFC 6120 §8.3.3.4
   // "does not possess the necessary permissions" and what XEP-0077 §3.2 uses for insufficient permissions.
-  if (!ctx.core.acl.allowed(ctx.options.access, { ip: req.ip, jid, host: ctx.host })) {
+  if (!ctx.allowed(ctx.options.access, { ip: req.ip, jid })) {
     throw new RegisterError('forbidden', 'in-band registration is not open to you');
   }
   checkPassword(password, ctx.options.min_password_length);
   const conflict = () => new RegisterError('conflict', `${jid.bareString()} is already registered`);
-  if (await ctx.core.accounts.exists(jid)) throw conflict(); // spare the key derivation; create() re-checks
+  if (await ctx.accounts.exists(jid)) throw conflict(); // spare the key derivation; create() re-checks
   // limits.registrations_per_ip_per_hour, before any PBKDF2 work; only accounts actually created count. Over
   // it: RFC 6120 §8.3.3.18 <resource-constraint/> (type wait: try later), as ejabberd answers — XEP-0077
   // §3.1.1's <not-acceptable/> (type modify) is for repeated attempts on one stream, which no edit fixes.
-  const slot = ctx.core.limits.reserveRegistration(req.ip);
+  const slot = ctx.reserveRegistration(req.ip);
   if (!slot) throw new RegisterError('resource-constraint', 'too many accounts were registered from your address; try again later', 'wait');
   try {
-    await ctx.core.accounts.create(jid, password);
+    await ctx.accounts.create(jid, password);
   } catch (err) {
     slot.release();
     if (isSaslPrepError(err)) throw weakCharacters();
     // An external or module auth provider that can't or won't register this account (RFC 6120 §8.3.3).
     if (err instanceof AuthRefusedError || err instanceof AuthUnsupportedError) throw new RegisterError('not-allowed', err.message);
     if (err instanceof AuthUnavailableError) throw new RegisterError('service-unavailable', 'the account service is not answering; try again later', 'wait');
-    if (await ctx.core.accounts.exists(jid)) throw conflict(); // lost a race with another registration
+    if (await ctx.accounts.exists(jid)) throw conflict(); // lost a race with another registration
     throw err;
   }
   ctx.log.info('account registered in-band', { user: jid.bareString(), ip: req.ip });

@@ -2,7 +2,7 @@
 // (§2.1.6), XEP-0237 / §2.6 roster versioning; provides the 'roster' service (api.ts) through which the
 // presence module drives the subscription states of RFC 6121 §3.
 import { randomBytes } from 'node:crypto';
-import { defineModule, opt, xml, Jid, StanzaError, type Element, type Session } from '../../src/sdk.js';
+import { defineModule, opt, xml, Jid, StanzaError, ROSTER_SERVICE, type Element, type Session } from '../../src/sdk.js';
 import type { RosterApi, RosterChange, RosterItem } from './api.js';
 import { RosterStore } from './store.js';
 import { NS_ROSTER, NS_ROSTERVER, itemElement, parseRosterSet, queryElement, removedElement } from './xml.js';
@@ -32,7 +32,7 @@ export default defineModule({
     const interested = new WeakSet<Session>();
     // Started at runtime (load or reload) with clients already bound: which of them asked for the roster
     // is unknown, and a client missing pushes keeps a stale roster, so all of them count as interested.
-    for (const s of ctx.core.sessions.all()) if (s.host === ctx.host) interested.add(s);
+    for (const s of ctx.hostSessions()) interested.add(s);
     let stopped = false;
     ctx.onStop(() => void (stopped = true));
 
@@ -40,8 +40,9 @@ export default defineModule({
     const route = async (el: Element, from: Jid, to: Jid): Promise<void> => {
       el.attrs.from = from.toString();
       el.attrs.to = to.toString();
-      const done = ctx.core.router.route(el, from, to);
-      if (ctx.core.router.isLocal(to.domain)) await done;
+      const done = ctx.route(el, from, to);
+      // A remote delivery may wait for a server-to-server connection: that is not worth holding up for.
+      if (ctx.isLocal(to.domain)) await done;
     };
 
     /**
@@ -79,7 +80,7 @@ export default defineModule({
         return change;
       },
     };
-    ctx.provide<RosterApi>('roster', api);
+    ctx.provide(ROSTER_SERVICE, api);
 
     /**
      * §2.5.2: removing an item also ends the subscriptions both ways: unsubscribe if the user had (or

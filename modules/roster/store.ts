@@ -37,8 +37,6 @@ const same = (a: RosterItem, b: RosterItem) => JSON.stringify(normalize(a)) === 
 export class RosterStore {
   private readonly items: Table<RosterItem>;
   private readonly versions: Table<VersionRow>;
-  /** Per-owner chains: updates of one roster run one at a time on this node (CAS covers the rest). */
-  private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly ctx: ModuleContext<any>, private readonly maxItems: () => number) {
     this.items = ctx.table<RosterItem>(ITEMS_TABLE);
@@ -78,7 +76,8 @@ export class RosterStore {
   }
 
   update(owner: Jid, contact: Jid, fn: RosterMutator): Promise<RosterChange> {
-    return this.serial(ownerKey(owner), () => this.updateNow(owner, contact, fn));
+    // Updates of one roster run one at a time in this process (the compare-and-set covers the rest).
+    return this.ctx.lock(ownerKey(owner), () => this.updateNow(owner, contact, fn));
   }
 
   private async updateNow(owner: Jid, contact: Jid, fn: RosterMutator): Promise<RosterChange> {
@@ -118,16 +117,5 @@ export class RosterStore {
       const what = item.hidden ? 'too many pending subscription requests' : `the roster is full (at most ${max} items)`;
       throw new StanzaError('resource-constraint', what, 'cancel');
     }
-  }
-
-  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(key, tail);
-    void tail.then(() => {
-      if (this.locks.get(key) === tail) this.locks.delete(key);
-    });
-    return run;
   }
 }

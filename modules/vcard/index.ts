@@ -30,12 +30,12 @@ export default defineModule({
     const hashes = new Map<string, string | null>();
     let epoch = 0;
     // Invalidate from the change feed: it also sees writes made by other cluster nodes and deletions.
-    const unwatch = ctx.store.watch(TABLE, (ev) => {
+    // Rows are keyed `${host}/${local}`: this instance watches its own host's only.
+    ctx.watch(TABLE, (ev) => {
       epoch++;
       const slash = ev.key.indexOf('/');
       hashes.delete(`${ev.key.slice(slash + 1)}@${ev.key.slice(0, slash)}`);
-    });
-    ctx.onStop(unwatch);
+    }, { prefix: `${ctx.host}/` });
 
     const hashOf = async (bare: Jid): Promise<string | null> => {
       const k = bare.bareString();

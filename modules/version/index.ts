@@ -13,7 +13,7 @@ export default defineModule({
   start(ctx) {
     ctx.iq('host', NS.VERSION, (req) => {
       if (req.type !== 'get') throw new StanzaError('bad-request', 'version is read-only');
-      const q = xml('query', { xmlns: NS.VERSION }, xml('name', {}, ctx.options.name), xml('version', {}, ctx.core.version));
+      const q = xml('query', { xmlns: NS.VERSION }, xml('name', {}, ctx.options.name), xml('version', {}, ctx.serverVersion));
       if (ctx.options.show_os) q.c('os').t(`${type()} ${release()}; Node.js ${process.version}`);
       return q;
     });

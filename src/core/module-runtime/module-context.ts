@@ -15,6 +15,11 @@ import { KeyedLock } from '../keyed-lock.js';
 import type { AclSubject } from '../acl.js';
 import type { Accounts } from '../accounts.js';
 import type { ChangeEvent } from '../../data/index.js';
+import type { ServiceKey } from '../services/service-key.js';
+import type { RegistrationSlot } from '../limits/limits.js';
+import { runCommand } from '../admin/commands.js';
+import type { CommandCaller } from '../admin/command-def.js';
+import type { ModuleInfo } from './module-manager.js';
 
 /** What a module may do with accounts: look them up and manage them (removal runs every module's share). */
 export type ModuleAccounts = Pick<Accounts, 'exists' | 'create' | 'remove' | 'setPassword' | 'list' | 'banOf'>;
@@ -24,7 +29,8 @@ export class ModuleContext<O = Record<string, unknown>> {
   private readonly keyedLock = new KeyedLock();
 
   constructor(
-    readonly core: Core,
+    /** Internal: the server's services. Modules reach them only through the methods below. */
+    private readonly core: Core,
     readonly host: string,
     readonly moduleName: string,
     readonly options: O,
@@ -113,18 +119,29 @@ export class ModuleContext<O = Record<string, unknown>> {
     return this.core.store.table<V>(name);
   }
 
-  get store(): Pick<Store, 'transact' | 'watch' | 'barrier'> {
+  /** Atomic writes and the replica barrier; watch tables with ctx.watch (released on stop). */
+  get store(): Pick<Store, 'transact' | 'barrier'> {
     return this.core.store;
   }
 
   /**
    * Watch a table's committed changes (`null`: every table), in commit order. Released on stop; the
-   * returned function releases it earlier.
+   * returned function releases it earlier. `prefix` keeps only the rows whose key starts with it (e.g.
+   * `${ctx.host}/` for a table keyed by host: another host's instance keeps its own rows).
    */
-  watch(table: string | null, cb: (ev: ChangeEvent) => void): () => void {
-    const stop = this.core.store.watch(table, cb);
-    this.disposers.push(stop);
-    return stop;
+  watch(table: string | null, cb: (ev: ChangeEvent) => void, opts: { prefix?: string } = {}): () => void {
+    const { prefix } = opts;
+    const stop = this.core.store.watch(table, prefix === undefined ? cb : (ev) => {
+      if (ev.key.startsWith(prefix)) cb(ev);
+    });
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      stop();
+    };
+    this.disposers.push(release);
+    return release;
   }
 
   /** Send a stanza through the router without waiting; from defaults to the host. */
@@ -176,14 +193,24 @@ export class ModuleContext<O = Record<string, unknown>> {
     return this.core.sessions.resources(bare);
   }
 
-  /** Offer a service to other modules on this host (withdrawn on stop). */
-  provide<T>(name: string, impl: T): void {
-    this.disposers.push(this.core.services.provide(this.host, name, impl));
+  /**
+   * Offer a service to other modules on this host (withdrawn on stop). With a ServiceKey (ROSTER_SERVICE,
+   * OFFLINE_SERVICE, or a module's own serviceKey<T>(name)) the implementation is checked against its contract.
+   */
+  provide<T>(key: ServiceKey<T>, impl: T): void;
+  provide<T>(name: string, impl: T): void;
+  provide<T>(key: string | ServiceKey<T>, impl: T): void {
+    this.disposers.push(this.core.services.provide(this.host, typeof key === 'string' ? key : key.name, impl));
   }
 
-  /** A service another module offers on this host, if it is loaded. Look it up per use: it can come and go. */
-  service<T>(name: string): T | undefined {
-    return this.core.services.get<T>(this.host, name);
+  /**
+   * A service another module offers on this host, if it is loaded. Look it up per use: it can come and go.
+   * With a ServiceKey the result is typed by its contract: `ctx.service(ROSTER_SERVICE)` is a RosterApi.
+   */
+  service<T>(key: ServiceKey<T>): T | undefined;
+  service<T = unknown>(name: string): T | undefined;
+  service<T>(key: string | ServiceKey<T>): T | undefined {
+    return this.core.services.get<T>(this.host, typeof key === 'string' ? key : key.name);
   }
 
   /**
@@ -194,6 +221,58 @@ export class ModuleContext<O = Record<string, unknown>> {
   authProvider(name: string, provider: AuthProvider): void {
     this.disposers.push(this.core.auth.register(this.host, name, provider));
   }
+
+  // ---- server facts, ACL membership, registration limits, admin commands ---------------------------------
+  // The narrow views of the core that modules used to take from ctx.core; nothing here registers anything.
+
+  /** This server's version string (XEP-0092 answers, admin status). */
+  get serverVersion(): string {
+    return this.core.version;
+  }
+
+  /** When this server instance started (ms since the epoch): uptime, XEP-0012 §5. */
+  get serverStartedAt(): number {
+    return this.core.startedAt;
+  }
+
+  /** Whether the subject belongs to the ACL named `acl` (acl.<name>, host_config ACLs first) on this module's host. */
+  inAcl(acl: string, subject: Omit<AclSubject, 'host'>): boolean {
+    return this.core.acl.match(acl, { ...subject, host: this.host });
+  }
+
+  /** What this host advertises in disco#info (XEP-0030): the server's identities. */
+  discoIdentities(): DiscoIdentity[] {
+    return this.core.disco.identitiesOf(this.host);
+  }
+
+  /** The features this host advertises for the server itself ('server') or for its accounts ('account'). */
+  discoFeatures(target: 'server' | 'account'): string[] {
+    return this.core.disco.featuresOf(this.host, target);
+  }
+
+  /**
+   * Count an in-band registration from `ip` against limits.registrations_per_ip_per_hour (server-wide, a
+   * sliding hour; limits.exempt addresses are not counted): a slot to release if no account is created
+   * after all, or null when the address is at its limit (counted in xmppd_limit_violations_total).
+   */
+  reserveRegistration(ip: string): RegistrationSlot | null {
+    return this.core.limits.reserveRegistration(ip);
+  }
+
+  /**
+   * Run a command of the admin registry (the one the CLI, the REST API and ad-hoc commands share) against
+   * the running server. Callers other than 'cli' are confined to admin_files_dir for file arguments.
+   */
+  adminCommand(name: string, args: Record<string, unknown>, caller: CommandCaller = { origin: 'module' }): Promise<unknown> {
+    return runCommand(this.core.admin ?? { core: this.core }, name, args, caller);
+  }
+
+  /** The loaded modules and their state, as `module list` shows them (empty before the server runs). */
+  loadedModules(): ModuleInfo[] {
+    return this.core.admin?.modules?.list() ?? [];
+  }
+
+  // ---- end of server facts block ----------------------------------------------------------------------
 
   /** Run extra cleanup on stop. */
   onStop(fn: () => void | Promise<void>): void {

@@ -3,6 +3,7 @@
 // owns the contract, as it owns the hook catalogue, so that neither side imports the other's code.
 import type { ElementJson } from '../element-json.js';
 import type { Jid } from '../jid.js';
+import { serviceKey } from './service-key.js';
 
 export type Subscription = 'none' | 'to' | 'from' | 'both';
 
@@ -56,3 +57,6 @@ export interface RosterApi {
    */
   update(owner: Jid, contact: Jid, fn: RosterMutator): Promise<RosterChange>;
 }
+
+/** The roster service's key: `ctx.service(ROSTER_SERVICE)` is a RosterApi (or undefined while it is not loaded). */
+export const ROSTER_SERVICE = serviceKey<RosterApi>('roster');

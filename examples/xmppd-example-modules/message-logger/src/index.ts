@@ -45,7 +45,7 @@ export default defineModule({
 
     // <iq type='get' to='HOST'><query xmlns='urn:example:message-logger'/></iq>, for admins only.
     ctx.iq('host', NS_MESSAGE_LOGGER, (req) => {
-      if (!ctx.core.acl.match('admin', { jid: req.from })) throw new StanzaError('forbidden', 'only server admins may read the message log');
+      if (!ctx.inAcl('admin', { jid: req.from })) throw new StanzaError('forbidden', 'only server admins may read the message log');
       if (req.type !== 'get' || req.payload.name !== 'query') throw new StanzaError('bad-request', 'send <query/> in an IQ get; the log is read-only');
       const query = xml('query', { xmlns: NS_MESSAGE_LOGGER, keep: String(keep) });
       for (const e of recent) {
