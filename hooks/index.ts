@@ -1,5 +1,6 @@
 // The public hook catalogue (DESIGN.md "Hooks"): hook names -> payload types -> allowed results.
 // Third-party modules add hooks by declaration merging on HookCatalogue plus HookRunner.declare().
+/// <reference path="../src/types/xmpp-xml.d.ts" preserve="true" />
 export { STOP, DROP } from './results.js';
 export type { HookSpec } from './spec.js';
 import type { HookSpec } from './spec.js';

@@ -32,6 +32,8 @@ export class Enforcer {
   /** filter_packet. The common case — no local account on either side, or empty lists — is a Map lookup. */
   readonly filter = (el: Element, c: { from: Jid; to: Jid }): Verdict | Promise<Verdict> => {
     const { from, to } = c;
+    // Whose list applies: filter_packet runs on this host for stanzas to its accounts and for stanzas
+    // from them (to remote domains or another local host), so each side is checked for being ours.
     const host = this.ctx.host;
     const outbound = from.local !== '' && from.domain === host; // sent by an account of this host
     const inbound = to.local !== '' && to.domain === host; // addressed to an account of this host

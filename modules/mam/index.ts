@@ -43,7 +43,10 @@ export default defineModule({
   start(ctx) {
     const writer = new ArchiveWriter(ctx, () => ctx.options.max_messages);
 
-    /** A local account of this host (the bare JID), or null. */
+    /**
+     * A local account of this host (the bare JID), or null. Not a hook-scoping check: filter_packet runs on
+     * this host for messages to its accounts too, whose sender (of another host) is not ours to archive.
+     */
     const localAccount = async (j: Jid): Promise<Jid | null> =>
       j.local && j.domain === ctx.host && (await ctx.accounts.exists(j.bare())) ? j.bare() : null;
 

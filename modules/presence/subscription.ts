@@ -1,7 +1,6 @@
 // The subscription state machine of RFC 6121 §3 and Appendix A as pure functions: given the current
 // roster item, what the item becomes and what the server does (route, deliver, auto-reply, presence).
-import type { ElementJson } from '../../src/sdk.js';
-import type { RosterItem, Subscription } from '../../src/sdk.js';
+import type { ElementJson, RosterItem, Subscription } from '../../src/sdk.js';
 
 export type SubscriptionType = 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed';
 export const SUBSCRIPTION_TYPES: ReadonlySet<string> = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed']);

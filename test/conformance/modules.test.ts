@@ -1,5 +1,6 @@
 // Conformance: every bundled module loads, advertises its features, and unloads leaving hooks, IQ
-// handlers, disco features, timers and metrics exactly at their baseline; external modules load at runtime.
+// handlers, disco features, services, table watchers, timers and metrics exactly at their baseline;
+// external modules load at runtime.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +23,11 @@ async function footprint() {
   const c = t.server.core;
   const metrics = (await c.metrics.registry.getMetricsAsJSON()).length;
   const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-  return { hooks: c.hooks.count(), iq: c.iq.count(), disco: c.disco.size(), services: c.services.size(), metrics, timers };
+  return { hooks: c.hooks.count(), iq: c.iq.count(), disco: c.disco.size(), services: c.services.size(), watchers: c.store.watcherCount(), metrics, timers };
 }
+
+/** Modules that watch tables (ctx.watch): their unload must visibly give the watchers back. */
+const WATCHERS = new Set(['blocking', 'vcard']);
 
 /** Modules that require `name`, directly or not, in an order safe to unload them. */
 function dependentsOf(name: string): string[] {
@@ -49,6 +53,7 @@ for (const name of Object.keys(BUNDLED_MODULES)) {
     for (const d of dependents) await mm.unload(d);
     await mm.unload(name);
     const unloaded = await footprint();
+    if (WATCHERS.has(name)) assert.ok(unloaded.watchers < loaded.watchers, `${name}'s table watchers are released on unload`);
     for (const f of def.features ?? []) assert.ok(!t.server.core.disco.featuresOf('localhost', 'server').includes(f), `${f} withdrawn on unload`);
     await mm.load(name, {});
     for (const d of [...dependents].reverse()) await mm.load(d, {});

@@ -197,7 +197,7 @@ export class ModuleContext<O = Record<string, unknown>> {
    * Offer a service to other modules on this host (withdrawn on stop). With a ServiceKey (ROSTER_SERVICE,
    * OFFLINE_SERVICE, or a module's own serviceKey<T>(name)) the implementation is checked against its contract.
    */
-  provide<T>(key: ServiceKey<T>, impl: T): void;
+  provide<T>(key: ServiceKey<T>, impl: NoInfer<T>): void;
   provide<T>(name: string, impl: T): void;
   provide<T>(key: string | ServiceKey<T>, impl: T): void {
     this.disposers.push(this.core.services.provide(this.host, typeof key === 'string' ? key : key.name, impl));

@@ -1,7 +1,7 @@
 // word-filter: an example third-party xmppd module. A filter_packet handler masks configured words in
 // message bodies, or (mode: reject) drops the message and answers its sender with a policy-violation
 // stanza error (RFC 6120 §8.3.3.12). Imports only the public surface, xmppd/sdk.
-import { cloneElement, defineModule, DROP, errorReply, opt, StanzaError, type Element } from 'xmppd/sdk';
+import { cloneElement, defineModule, DROP, errorReply, opt, StanzaError } from 'xmppd/sdk';
 
 /** A word as a literal in a regular expression. */
 const escape = (word: string) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -43,11 +43,11 @@ export default defineModule({
       labelNames: ['host', 'action'],
     });
 
-    ctx.hook('filter_packet', (el: Element, { from, to }) => {
+    ctx.hook('filter_packet', (el, { from, to }) => {
       if (el.name !== 'message') return; // presence and IQs pass untouched (and cheaply)
       // ctx.hook registers for this instance's host: it sees the stanzas whose local party is on it.
       const bodies = el.getChildren('body');
-      if (!bodies.some((b: Element) => mask(b.getText()) !== b.getText())) return; // nothing to filter: unchanged
+      if (!bodies.some((b) => mask(b.getText()) !== b.getText())) return; // nothing to filter: unchanged
 
       // Never answer an error with an error (RFC 6120 §8.3.1): error stanzas are masked, not bounced.
       if (mode === 'reject' && el.attrs.type !== 'error') {
@@ -60,7 +60,7 @@ export default defineModule({
       }
       // Return a modified copy rather than editing the stanza in place: other code may hold `el`.
       const copy = cloneElement(el);
-      for (const body of copy.getChildren('body') as Element[]) body.children = [mask(body.getText())];
+      for (const body of copy.getChildren('body')) body.children = [mask(body.getText())];
       filtered.inc({ host: ctx.host, action: 'masked' });
       return copy;
     });
