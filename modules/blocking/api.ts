@@ -1,6 +1,6 @@
 // The blocking service other modules use (offline storage, MAM, search filters): XEP-0191 block lists
-// with §6 JID matching. Provided as ctx.provide('blocking', api) by the blocking module.
-import type { Jid } from '../../src/sdk.js';
+// with §6 JID matching. Provided as ctx.provide(BLOCKING_SERVICE, api) by the blocking module.
+import { serviceKey, type Jid } from '../../src/sdk.js';
 
 export interface BlockingApi {
   /** True when the local account `owner` blocks `peer` (full, bare, domain/resource or domain match). */
@@ -8,3 +8,6 @@ export interface BlockingApi {
   /** The canonical JIDs on `owner`'s block list, sorted. */
   list(owner: Jid): Promise<string[]>;
 }
+
+/** `ctx.service(BLOCKING_SERVICE)` is a BlockingApi while the blocking module runs on the host. */
+export const BLOCKING_SERVICE = serviceKey<BlockingApi>('blocking');

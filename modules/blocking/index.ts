@@ -1,7 +1,7 @@
 // XEP-0191 Blocking Command: the block list (§3.2-§3.5) stored per account, pushes to interested
 // resources, presence on block/unblock, and enforcement both ways (§3.3) with §6 JID matching.
 import { defineModule, opt, type Session } from '../../src/sdk.js';
-import type { BlockingApi } from './api.js';
+import { BLOCKING_SERVICE } from './api.js';
 import { Enforcer } from './enforce.js';
 import { NS_BLOCKING, blockingIq } from './iq.js';
 import { isBlocked } from './match.js';
@@ -46,7 +46,7 @@ export default defineModule({
     });
     ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'delRange', table: TABLE, prefix: userPrefix(jid) }]);
 
-    ctx.provide<BlockingApi>('blocking', {
+    ctx.provide(BLOCKING_SERVICE, {
       isBlocked: async (owner, peer) =>
         !owner.bare().equals(peer.bare()) && !(peer.local === '' && peer.domain === ctx.host) && isBlocked(await lists.get(owner), peer),
       list: async (owner) => [...(await lists.get(owner))].sort(),

@@ -2,7 +2,7 @@
 // body are archived for the local sender and, once delivered or stored, the local recipient (§5), queried
 // with forms and XEP-0059 paging (§4); the recipient's copy carries its archive id as a XEP-0359 <stanza-id/>.
 import { defineModule, opt, xml, type Element, type Jid } from '../../src/sdk.js';
-import type { MamApi } from './api.js';
+import { MAM_SERVICE, type MamApi } from './api.js';
 import { parseDuration, durationOpt } from './duration.js';
 import { ArchiveExpiry } from './expiry.js';
 import { NS_MAM, queryForm, runQuery } from './query.js';
@@ -91,9 +91,9 @@ export default defineModule({
       ctx.onStop(() => expiry.stop()); // disposed before the interval (newest first): no pass outlives stop
     }
     const api: MamApi = { expireNow: () => expiry?.run() ?? Promise.resolve(0) };
-    ctx.provide('mam', api);
+    ctx.provide(MAM_SERVICE, api);
   },
 });
 
 export type { ArchivedMessage } from './archive.js';
-export type { MamApi } from './api.js';
+export { MAM_SERVICE, type MamApi } from './api.js';

@@ -139,6 +139,8 @@ export class ModuleContext<O = Record<string, unknown>> {
       if (released) return;
       released = true;
       stop();
+      const i = this.disposers.indexOf(release); // released early: stop() has nothing left to do for it
+      if (i >= 0) this.disposers.splice(i, 1);
     };
     this.disposers.push(release);
     return release;

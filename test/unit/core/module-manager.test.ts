@@ -29,6 +29,7 @@ import { silentLogger } from '../../../src/core/log.js';
 import { openStore, type Store } from '../../../src/data/index.js';
 import { RecordingSession } from '../../support/recording-session.js';
 import { assertStanza } from '../../support/stanza-match.js';
+import { until } from '../../support/until.js';
 
 const HOSTS = ['a.test', 'b.test'];
 let dir: string;
@@ -311,4 +312,58 @@ test('runtime dependencies: load needs its requirements running, unload is refus
   await mm.unload('base');
   assert.deepEqual(log, ['start:base@a.test', 'start:base@b.test', 'start:needy@a.test', 'start:needy@b.test', 'stop:needy@a.test', 'stop:needy@b.test', 'stop:base@a.test', 'stop:base@b.test']);
   await assert.rejects(mm.load('Bad Name'), /"Bad Name" is not a valid module name/);
+});
+
+test('ctx.watch sees only the rows under its prefix, and its watchers are released early or on unload', async () => {
+  const core = makeCore();
+  const seen: string[] = [];
+  let unwatchAll: (() => void) | undefined;
+  const watcher = defineModule({
+    name: 'watcher',
+    start(ctx) {
+      ctx.watch('watched', (ev) => void seen.push(`${ctx.host}:${ev.key}`), { prefix: `${ctx.host}/` });
+      if (ctx.host === 'a.test') unwatchAll = ctx.watch('watched', (ev) => void seen.push(`all:${ev.key}`));
+    },
+  });
+  const mm = new ModuleManager(core, { watcher });
+  const baseline = store.watcherCount();
+  await mm.load('watcher');
+  assert.equal(store.watcherCount(), baseline + HOSTS.length + 1);
+  await store.transact([
+    { type: 'put', table: 'watched', key: 'a.test/alice', value: 1 },
+    { type: 'put', table: 'watched', key: 'b.test/bob', value: 2 },
+    { type: 'put', table: 'watched', key: 'a.testing/carol', value: 3 }, // another host whose name starts alike
+  ]);
+  await until(() => seen.length === 5, 'every change reached its watchers');
+  assert.deepEqual(seen.filter((s) => !s.startsWith('all:')).sort(), ['a.test:a.test/alice', 'b.test:b.test/bob']);
+  unwatchAll!();
+  unwatchAll!(); // releasing twice is harmless
+  assert.equal(store.watcherCount(), baseline + HOSTS.length, 'an early release gives the watcher back');
+  await mm.unload('watcher');
+  assert.equal(store.watcherCount(), baseline, 'unload releases the rest');
+});
+
+test("ctx.lock runs one key's operations in order, per module instance, and a failure does not block the key", async () => {
+  const core = makeCore();
+  const ctxs = new Map<string, ModuleContext>();
+  const locker = defineModule({ name: 'locker', start: (ctx) => void ctxs.set(ctx.host, ctx as ModuleContext) });
+  const mm = new ModuleManager(core, { locker });
+  await mm.load('locker');
+  const a = ctxs.get('a.test')!;
+  const order: string[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const first = a.lock('alice', async () => {
+    await held;
+    order.push('first');
+    throw new Error('first failed');
+  });
+  const second = a.lock('alice', async () => void order.push('second'));
+  // Another instance (another host) has its own locks: not held up by a.test's.
+  await ctxs.get('b.test')!.lock('alice', async () => void order.push('other host'));
+  release();
+  await assert.rejects(first, /first failed/);
+  await second;
+  assert.deepEqual(order, ['other host', 'first', 'second']);
+  await mm.unload('locker');
 });
