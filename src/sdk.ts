@@ -2,7 +2,7 @@
 /// <reference path="./types/xmpp-xml.d.ts" preserve="true" />
 export { defineModule } from './core/module-runtime/module-definition.js';
 export type { ModuleDefinition } from './core/module-runtime/module-definition.js';
-export { ModuleContext, type ModuleAccounts } from './core/module-runtime/module-context.js';
+export { ModuleContext, type ModuleAccounts, type ModuleCommandCaller } from './core/module-runtime/module-context.js';
 export { opt } from './core/module-runtime/options.js';
 export type { OptionSchema, OptionValues, OptionSpec } from './core/module-runtime/options.js';
 export { default as xml, Element } from '@xmpp/xml';

@@ -1,6 +1,6 @@
 // What an ad-hoc command is to this module (XEP-0050 §2.2 node + name, one form stage, an outcome with
 // notes per §4.5), and the bridge to the server's admin command registry that the CLI also uses.
-import { COMMANDS, Jid, type CommandCaller, type CommandDef, type Element, type ModuleContext, type ModuleAccounts } from '../../src/sdk.js';
+import { COMMANDS, Jid, type CommandDef, type Element, type ModuleContext, type ModuleAccounts, type ModuleCommandCaller } from '../../src/sdk.js';
 import { badPayload, type FieldSpec, type FormValues } from './forms.js';
 
 export interface Note { type: 'info' | 'warn' | 'error'; text: string }
@@ -12,7 +12,7 @@ export interface RunEnv {
   host: string;
   from: Jid;
   /** Runs a command of the server's admin registry (ctx.adminCommand): the control socket and REST API run the same. */
-  run(name: string, args: Record<string, unknown>, caller: CommandCaller): Promise<unknown>;
+  run(name: string, args: Record<string, unknown>, caller: ModuleCommandCaller): Promise<unknown>;
   /** The loaded modules, for the module pickers of module.unload and module.reload. */
   modules(): Array<{ name: string; status: string }>;
   accounts: Pick<ModuleAccounts, 'exists'>;

@@ -18,11 +18,13 @@ import type { ChangeEvent } from '../../data/index.js';
 import type { ServiceKey } from '../services/service-key.js';
 import type { RegistrationSlot } from '../limits/limits.js';
 import { runCommand } from '../admin/commands.js';
-import type { CommandCaller } from '../admin/command-def.js';
 import type { ModuleInfo } from './module-manager.js';
 
 /** What a module may do with accounts: look them up and manage them (removal runs every module's share). */
 export type ModuleAccounts = Pick<Accounts, 'exists' | 'create' | 'remove' | 'setPassword' | 'list' | 'banOf'>;
+
+/** Who a module runs an admin command for: an ad-hoc requester or the module itself; `signal` aborts long work. */
+export interface ModuleCommandCaller { origin: 'adhoc' | 'module'; signal?: AbortSignal }
 
 export class ModuleContext<O = Record<string, unknown>> {
   private readonly disposers: Array<() => void | Promise<void>> = [];
@@ -263,10 +265,11 @@ export class ModuleContext<O = Record<string, unknown>> {
 
   /**
    * Run a command of the admin registry (the one the CLI, the REST API and ad-hoc commands share) against
-   * the running server. Callers other than 'cli' are confined to admin_files_dir for file arguments.
+   * the running server, on behalf of a remote requester: file arguments stay inside admin_files_dir.
    */
-  adminCommand(name: string, args: Record<string, unknown>, caller: CommandCaller = { origin: 'module' }): Promise<unknown> {
-    return runCommand(this.core.admin ?? { core: this.core }, name, args, caller);
+  adminCommand(name: string, args: Record<string, unknown>, caller: ModuleCommandCaller = { origin: 'module' }): Promise<unknown> {
+    const origin = caller.origin === 'adhoc' ? 'adhoc' : 'module'; // never the local operator's 'cli'
+    return runCommand(this.core.admin ?? { core: this.core }, name, args, { origin, ...(caller.signal && { signal: caller.signal }) });
   }
 
   /** The loaded modules and their state, as `module list` shows them (empty before the server runs). */
