@@ -1,6 +1,7 @@
 // What an ad-hoc command is to this module (XEP-0050 §2.2 node + name, one form stage, an outcome with
-// notes per §4.5), and the bridge to the server's admin command registry that the CLI also uses.
-import { COMMANDS, Jid, runCommand, type AdminTarget, type CommandDef, type Element, type ModuleContext } from '../../src/sdk.js';
+// notes per §4.5), and the bridge to the server's admin command registry that the CLI also uses (through
+// the module context: the modules' commands come and go with them).
+import { COMMANDS, Jid, type AdminTarget, type CommandCaller, type CommandDef, type Element, type ModuleContext } from '../../src/sdk.js';
 import { badPayload, type FieldSpec, type FormValues } from './forms.js';
 
 export interface Note { type: 'info' | 'warn' | 'error'; text: string }
@@ -13,6 +14,8 @@ export interface RunEnv {
   from: Jid;
   target: AdminTarget;
   log: ModuleContext<any>['log'];
+  /** Run a registry command (ctx.runCommand). */
+  run(name: string, args: Record<string, unknown>, caller: CommandCaller): Promise<unknown>;
   /** Aborted when the command's session ends before it completes (the requester's stream closed, the module stopped). */
   signal?: AbortSignal;
 }
@@ -31,6 +34,7 @@ export interface AdhocCommand {
   aliases?: string[];
 }
 
+/** The server's own commands (the XEP-0133 ones map onto user.* and session.*). */
 export const REGISTRY: ReadonlyMap<string, CommandDef> = new Map(COMMANDS.map((c) => [c.name, c]));
 
 /** The target the registry commands act on: the one the control socket and REST API use too. */
@@ -54,7 +58,7 @@ export type Attempt = { ok: true; result: unknown } | { ok: false; error: string
 export async function attempt(env: RunEnv, name: string, args: Record<string, unknown>): Promise<Attempt> {
   try {
     // An ad-hoc caller is remote: file commands name files inside admin_files_dir only.
-    return { ok: true, result: await runCommand(env.target, name, args, { origin: 'adhoc', ...(env.signal && { signal: env.signal }) }) };
+    return { ok: true, result: await env.run(name, args, { origin: 'adhoc', ...(env.signal && { signal: env.signal }) }) };
   } catch (err) {
     if (!isOperatorError(err)) env.log.error('admin command failed', { cmd: name, err });
     return { ok: false, error: err instanceof Error ? err.message : String(err) };

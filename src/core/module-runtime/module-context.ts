@@ -15,6 +15,9 @@ import { KeyedLock } from '../keyed-lock.js';
 import type { AclSubject } from '../acl.js';
 import type { Accounts } from '../accounts.js';
 import type { ChangeEvent } from '../../data/index.js';
+import type { CommandInfo, ModuleCommandDef } from '../admin/command-registry.js';
+import { runCommand } from '../admin/commands.js';
+import type { CommandCaller } from '../admin/command-def.js';
 
 /** What a module may do with accounts: look them up and manage them (removal runs every module's share). */
 export type ModuleAccounts = Pick<Accounts, 'exists' | 'create' | 'remove' | 'setPassword' | 'list' | 'banOf'>;
@@ -199,6 +202,31 @@ export class ModuleContext<O = Record<string, unknown>> {
   onStop(fn: () => void | Promise<void>): void {
     this.disposers.push(fn);
   }
+
+  // ---- admin commands (issue 9: modules own their admin surface) ----------------------------------------
+
+  /**
+   * Register an admin command, served to the CLI, the REST API and ad-hoc commands; released on stop. A
+   * command with a `jid` argument runs on the instance of the account's host (another host without this
+   * module answers "<module> is not loaded on <host>").
+   */
+  command(def: ModuleCommandDef): void {
+    const registry = this.core.commands;
+    if (!registry) throw new Error('admin commands need a running server');
+    this.disposers.push(registry.register(this.host, this.moduleName, def));
+  }
+
+  /** The admin commands currently registered (the server's and every module's): what ad-hoc commands list. */
+  commands(): CommandInfo[] {
+    return this.core.commands?.list() ?? [];
+  }
+
+  /** Run an admin command as `caller` (what the ad-hoc module does for an administrator). */
+  runCommand(name: string, args: Record<string, unknown>, caller: CommandCaller): Promise<unknown> {
+    return runCommand(this.core.admin ?? { core: this.core }, name, args, caller);
+  }
+
+  // ---- end of admin commands ------------------------------------------------------------------------------
 
   /** Release everything, newest first. */
   async dispose(): Promise<void> {
