@@ -61,6 +61,17 @@ test('a running server imports with each host\'s module options, and exports wha
   assert.match(local!, /<vCard xmlns=["']vcard-temp["']>/);
   assert.match(local!, /urn:example:notes/);
   assert.doesNotMatch(other!, /vCard|urn:example:notes/);
+  assert.deepEqual(e.warnings, []);
+
+  // A configured module that does not run (unloaded at runtime): its data is left out, and the report says so.
+  await t!.server.modules.unload('private');
+  try {
+    const again = await admin(t!, 'data.export', { file: join(dir, 'no-private.xml') });
+    assert.equal(again.privateElements, undefined);
+    assert.deepEqual(again.warnings, ['not exported: the data of private on localhost (not running there)']);
+  } finally {
+    await t!.server.modules.load('private');
+  }
 });
 
 test('the CLI on a stopped server\'s data directory applies the same per-host options', async () => {

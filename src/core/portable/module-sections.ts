@@ -24,7 +24,10 @@ export interface SectionSource {
 /** Sections per host, built once per export or import. */
 export class ModuleSections {
   private readonly byHost = new Map<string, Section[]>();
-  /** Configured modules with no definition at hand (server stopped): their data is left out. */
+  /**
+   * Modules the configuration enables on a host whose data is left out, with why: not running there (failed
+   * or unloaded at runtime), or no definition at hand with the server stopped (a module from module_paths).
+   */
   readonly unavailable = new Set<string>();
 
   constructor(private readonly core: Core, private readonly src: SectionSource) {}
@@ -36,7 +39,14 @@ export class ModuleSections {
   }
 
   private running(host: string): Section[] {
-    return this.src.modules!.instancesOn(host).flatMap(({ def, ctx }) => (def.portable ? [{ module: def.name, portable: def.portable, data: ctx }] : []));
+    const mm = this.src.modules!;
+    const running = mm.instancesOn(host);
+    for (const name of modulesOfHost(this.core.config, host).keys()) {
+      if (running.some((r) => r.def.name === name)) continue;
+      const def = mm.current(name)?.def;
+      if (!def || def.portable) this.unavailable.add(`${name} on ${host} (not running there)`);
+    }
+    return running.flatMap(({ def, ctx }) => (def.portable ? [{ module: def.name, portable: def.portable, data: ctx }] : []));
   }
 
   private offline(host: string): Section[] {
@@ -45,7 +55,7 @@ export class ModuleSections {
     for (const [name, hm] of modulesOfHost(this.core.config, host)) {
       const def = this.src.definitions?.[name];
       if (!def) {
-        this.unavailable.add(name);
+        this.unavailable.add(`${name} (no definition at hand with the server stopped)`);
         continue;
       }
       if (!def.portable) continue;

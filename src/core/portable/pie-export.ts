@@ -69,7 +69,7 @@ export async function exportPie(core: Core, opts: { file: string; overwrite?: bo
     }
     await out.write('</server-data>\n');
     await out.commit();
-    if (sections.unavailable.size) report.warnings.push(`not exported (no definition at hand with the server stopped): the data of module(s) ${[...sections.unavailable].join(', ')}`);
+    if (sections.unavailable.size) report.warnings.push(`not exported: the data of ${[...sections.unavailable].join(', ')}`);
   } catch (err) {
     await out.abort();
     throw err;

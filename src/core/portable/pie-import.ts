@@ -73,7 +73,7 @@ export async function importPie(core: Core, opts: ImportOptions): Promise<Import
     counts.warnings.push(`${counts.sha1Only} accounts have SCRAM-SHA-1 keys only: they log in with SCRAM-SHA-1 or PLAIN; SCRAM-SHA-256 works once their password is set again`);
   }
   if (sections.unavailable.size) {
-    counts.warnings.push(`not imported (no definition at hand with the server stopped): the data of module(s) ${[...sections.unavailable].join(', ')}`);
+    counts.warnings.push(`not imported: the data of ${[...sections.unavailable].join(', ')}`);
   }
   opts.progress?.(`import: done, ${counts.users} users from ${reader.files.length} file(s)`);
   const { sections: figures, ...rest } = counts;
