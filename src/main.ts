@@ -14,6 +14,7 @@ import { Metrics } from './core/metrics.js';
 import { DiscoRegistry } from './core/disco-registry.js';
 import { Acl } from './core/acl.js';
 import { ServiceRegistry } from './core/service-registry.js';
+import { newCommandRegistry } from './core/admin/commands.js';
 import { Limits } from './core/limits/limits.js';
 import type { Core } from './core/core.js';
 import { ModuleManager } from './core/module-runtime/module-manager.js';
@@ -123,6 +124,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       disco: new DiscoRegistry(),
       acl: new Acl(config.acl, config.access_rules, config.host_config),
       services: new ServiceRegistry(),
+      commands: newCommandRegistry(),
       limits: new Limits(metrics, () => core),
       version: VERSION,
       startedAt: Date.now(),

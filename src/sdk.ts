@@ -24,6 +24,11 @@ export { AuthRefusedError, AuthUnavailableError, AuthUnsupportedError } from './
 export type { AuthCapabilities, AuthProvider } from './core/auth/auth-provider.js';
 export { deriveCredentials, verifyPassword, type StoredCredentials } from './core/sasl/scram-credentials.js';
 export { COMMANDS, CommandError, type CommandDef, type CommandCaller } from './core/admin/commands.js';
+// Modules' own admin commands (ctx.command) and XEP-0227 data (ModuleDefinition.portable).
+export type { CommandInfo, ModuleCommandDef, ModuleCommandCall } from './core/admin/command-registry.js';
+export type { DataContext } from './core/module-runtime/data-context.js';
+export type { PortableSection, PortableExport, PortableImport } from './core/module-runtime/portable-section.js';
+export { standalone } from './core/portable/pie-format.js';
 export type { HookHandler, HookCtx, FilterValue } from './core/hooks/hook-runner.js';
 export type { HookName, HookCatalogue, HookSpec } from '../hooks/index.js';
 // Typed services modules offer each other: ctx.service(ROSTER_SERVICE) is a RosterApi, no cast needed.

@@ -1,5 +1,6 @@
 // What an ad-hoc command is to this module (XEP-0050 §2.2 node + name, one form stage, an outcome with
-// notes per §4.5), and the bridge to the server's admin command registry that the CLI also uses.
+// notes per §4.5), and the bridge to the server's admin command registry that the CLI also uses (through
+// the module context: the modules' commands come and go with them).
 import { COMMANDS, Jid, type CommandDef, type Element, type ModuleContext, type ModuleAccounts, type ModuleCommandCaller } from '../../src/sdk.js';
 import { badPayload, type FieldSpec, type FormValues } from './forms.js';
 
@@ -35,6 +36,7 @@ export interface AdhocCommand {
   aliases?: string[];
 }
 
+/** The server's own commands (the XEP-0133 ones map onto user.* and session.*). */
 export const REGISTRY: ReadonlyMap<string, CommandDef> = new Map(COMMANDS.map((c) => [c.name, c]));
 
 /** Operator errors (XMPPD_ERR_*: bad JID, no such account, module failures) carry a message for the admin. */

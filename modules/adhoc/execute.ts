@@ -12,7 +12,8 @@ export const MAX_SESSIONS_PER_REQUESTER = 16;
 export interface Executor {
   ctx: ModuleContext<any>;
   sessions: SessionTable;
-  commands: ReadonlyMap<string, AdhocCommand>;
+  /** Looked up per request: the registry changes as modules load and unload. */
+  commands: Pick<ReadonlyMap<string, AdhocCommand>, 'get'>;
   mayRun(req: IqRequest, command: AdhocCommand): boolean;
   env(req: IqRequest): RunEnv;
 }

@@ -28,9 +28,13 @@ export default defineModule({
     const sessions = new SessionTable(ctx.options.session_timeout * 1000);
     ctx.onStop(() => sessions.clear());
 
-    const listed: AdhocCommand[] = [...XEP0133_COMMANDS, ...xmppdCommands()];
-    const commands = new Map<string, AdhocCommand>();
-    for (const c of listed) for (const node of [c.node, ...(c.aliases ?? [])]) commands.set(node, c);
+    // The registry as it is now: modules register and withdraw their commands as they load and unload.
+    const listed = (): AdhocCommand[] => [...XEP0133_COMMANDS, ...xmppdCommands(ctx.commands())];
+    const commands = {
+      get(node: string): AdhocCommand | undefined {
+        return listed().find((c) => c.node === node || c.aliases?.includes(node));
+      },
+    };
 
     // XEP-0133 §7: only service-level administrators.
     const isAdmin = (jid: Jid) => ctx.inAcl('admin', { jid }) || ctx.allowed(ctx.options.access, { jid });
@@ -81,7 +85,7 @@ export default defineModule({
     // Claiming the node makes it a known one (an empty list, not item-not-found) for everyone.
     ctx.hook('disco_items', (found, c) => {
       if (c.target !== 'server' || c.node !== NS_COMMANDS) return;
-      const mine = isAdmin(c.from) ? listed.map((cmd) => ({ jid: ctx.host, node: cmd.node, name: cmd.name })) : [];
+      const mine = isAdmin(c.from) ? listed().map((cmd) => ({ jid: ctx.host, node: cmd.node, name: cmd.name })) : [];
       return [...(found ?? []), ...mine];
     });
   },

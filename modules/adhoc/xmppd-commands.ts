@@ -1,9 +1,9 @@
-// The rest of the admin command registry (modules, server status, federation, and whatever is added to it
-// later) as ad-hoc commands under urn:xmppd:admin#<name>, their forms built from the registry's args.
+// The rest of the admin command registry (modules, server status, federation, the loaded modules' own
+// commands) as ad-hoc commands under urn:xmppd:admin#<name>, their forms built from the registry's args.
 import { parse as parseYaml } from 'yaml';
-import type { CommandDef } from '../../src/sdk.js';
+import type { CommandInfo } from '../../src/sdk.js';
 import { badPayload, resultForm, type FieldSpec, type FormValues } from './forms.js';
-import { REGISTRY, attempt, type AdhocCommand, type Note, type RunEnv } from './command.js';
+import { attempt, type AdhocCommand, type Note, type RunEnv } from './command.js';
 
 export const NS_XMPPD_ADMIN = 'urn:xmppd:admin';
 
@@ -20,7 +20,7 @@ const LABELS: Record<string, Partial<FieldSpec>> = {
   overwrite: { type: 'boolean', label: 'Replace the file if it exists' },
 };
 
-function argField(def: CommandDef, arg: string, env: RunEnv): FieldSpec {
+function argField(def: CommandInfo, arg: string, env: RunEnv): FieldSpec {
   const name = arg.replace(/\?$/, '');
   const f: FieldSpec = { var: name, type: 'text-single', label: name, ...LABELS[name], required: !arg.endsWith('?') };
   // Unloading or reloading picks among the loaded modules.
@@ -50,7 +50,7 @@ const DONE: Record<string, (args: Record<string, unknown>) => string> = {
   'module.reload': (a) => `Module ${a.name} reloaded.`,
 };
 
-function registryCommand(def: CommandDef): AdhocCommand {
+function registryCommand(def: CommandInfo): AdhocCommand {
   const id = def.name.replace(/\./g, '-');
   return {
     node: `${NS_XMPPD_ADMIN}#${id}`,
@@ -72,7 +72,7 @@ function registryCommand(def: CommandDef): AdhocCommand {
   };
 }
 
-/** Every registry command without an XEP-0133 equivalent, in registry order. */
-export function xmppdCommands(): AdhocCommand[] {
-  return [...REGISTRY.values()].filter((d) => !COVERED.has(d.name)).map(registryCommand);
+/** Every registry command (the modules' included) without an XEP-0133 equivalent, in registry order. */
+export function xmppdCommands(registry: CommandInfo[]): AdhocCommand[] {
+  return registry.filter((d) => !COVERED.has(d.name)).map(registryCommand);
 }

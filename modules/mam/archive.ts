@@ -3,7 +3,7 @@
 // and one row per account holding its message count (the quota check without a scan).
 import type { Jid, ModuleContext, Row } from '../../src/sdk.js';
 
-/** The table name; src/core/admin/commands-chat.ts (archive.query) duplicates it. */
+/** The table name (its rows are this module's alone: archive.query lives in commands.ts). */
 export const MAM_TABLE = 'mam_messages';
 
 /** Per account (key `${domain}/${local}`): how many rows the account has in MAM_TABLE. */

@@ -7,6 +7,7 @@ import { parseDuration, durationOpt } from './duration.js';
 import { ArchiveExpiry } from './expiry.js';
 import { NS_MAM, queryForm, runQuery } from './query.js';
 import { ArchiveWriter } from './writer.js';
+import { mamCommands } from './commands.js';
 
 const NS_SID = 'urn:xmpp:sid:0';
 const ARCHIVED_TYPES = new Set(['chat', 'normal']);
@@ -42,6 +43,7 @@ export default defineModule({
   },
   start(ctx) {
     const writer = new ArchiveWriter(ctx, () => ctx.options.max_messages);
+    mamCommands(ctx);
 
     /**
      * A local account of this host (the bare JID), or null. Not a hook-scoping check: filter_packet runs on

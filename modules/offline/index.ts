@@ -5,6 +5,8 @@ import { defineModule, opt, xml, NS, DROP, Jid, StanzaError, errorReply, OFFLINE
 import type { OfflineApi } from './api.js';
 import { storageDecision } from './policy.js';
 import { OfflineQueue, parseStanza, userPrefix } from './queue.js';
+import { offlineCommands } from './commands.js';
+import { offlinePortable } from './portable.js';
 
 const TABLE = 'offline_messages';
 const METRIC = 'xmppd_offline_messages_total';
@@ -18,6 +20,7 @@ export default defineModule({
     /** Messages kept per account; further ones are refused with resource-constraint. */
     max_messages: opt.number(1000, { min: 0, integer: true }),
   },
+  portable: offlinePortable,
   start(ctx) {
     const queue = new OfflineQueue(ctx, TABLE);
     // One metric shared by the instances of every host, labelled by host.
@@ -130,5 +133,6 @@ export default defineModule({
 
     const api: OfflineApi = { count: (jid) => queue.count(jid.bare()) };
     ctx.provide(OFFLINE_SERVICE, api);
+    offlineCommands(ctx, api);
   },
 });

@@ -2,6 +2,8 @@
 // slot per namespace, readable and writable only by the account itself (XEP-0049 §2.3, §4).
 import { defineModule, opt, xml, StanzaError, type Element, type IqRequest, type Jid, type Op, elementFromJson, elementToJson, type ElementJson } from '../../src/sdk.js';
 
+import { privatePortable } from './portable.js';
+
 const NS_PRIVATE = 'jabber:iq:private';
 const TABLE = 'private_storage';
 /** One row per (account, namespace): the elements stored in that namespace, in order. */
@@ -44,6 +46,7 @@ export default defineModule({
     /** Largest fragment accepted per namespace, in bytes of serialized XML. */
     max_size: opt.number(65_536, { min: 256, integer: true }),
   },
+  portable: privatePortable,
   start(ctx) {
     const table = ctx.table<PrivateRow>(TABLE);
 

@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { defineModule, opt, xml, Jid, StanzaError, ROSTER_SERVICE, type Element, type Session } from '../../src/sdk.js';
 import type { RosterApi, RosterChange, RosterItem } from './api.js';
 import { RosterStore } from './store.js';
+import { rosterCommands } from './commands.js';
+import { rosterPortable } from './portable.js';
 import { NS_ROSTER, NS_ROSTERVER, itemElement, parseRosterSet, queryElement, removedElement } from './xml.js';
 
 const hasTo = (i: RosterItem) => i.subscription === 'to' || i.subscription === 'both';
@@ -25,6 +27,7 @@ export default defineModule({
     /** Offer roster versioning (RFC 6121 §2.6). */
     versioning: opt.boolean(true),
   },
+  portable: rosterPortable,
   start(ctx) {
     const o = ctx.options;
     const store = new RosterStore(ctx, () => o.max_items);
@@ -81,6 +84,7 @@ export default defineModule({
       },
     };
     ctx.provide(ROSTER_SERVICE, api);
+    rosterCommands(ctx, api);
 
     /**
      * §2.5.2: removing an item also ends the subscriptions both ways: unsubscribe if the user had (or

@@ -2,7 +2,7 @@
 // roster is one prefix range, plus one version row per user; every change bumps the version in the same
 // compare-and-set transaction.
 import { randomBytes } from 'node:crypto';
-import { StanzaError, type Jid, type ModuleContext, type Op, type Table } from '../../src/sdk.js';
+import { StanzaError, type DataContext, type Jid, type Op, type Table } from '../../src/sdk.js';
 import type { RosterChange, RosterItem, RosterMutator } from './api.js';
 
 export const ITEMS_TABLE = 'roster_items';
@@ -38,7 +38,7 @@ export class RosterStore {
   private readonly items: Table<RosterItem>;
   private readonly versions: Table<VersionRow>;
 
-  constructor(private readonly ctx: ModuleContext<any>, private readonly maxItems: () => number) {
+  constructor(private readonly ctx: DataContext<any>, private readonly maxItems: () => number) {
     this.items = ctx.table<RosterItem>(ITEMS_TABLE);
     this.versions = ctx.table<VersionRow>(VERSIONS_TABLE);
   }

@@ -2,6 +2,8 @@
 // avatars: the server adds the photo hash to every available presence its users send (XEP-0398 §4).
 import { defineModule, opt, xml, StanzaError, type Element, type IqRequest, type Jid, elementFromJson, elementToJson, type ElementJson } from '../../src/sdk.js';
 import { injectPhoto, photoHash, NS_VCARD } from './avatar.js';
+import { vcardCommands } from './commands.js';
+import { vcardPortable } from './portable.js';
 
 const TABLE = 'vcard_cards';
 /** One row per account: the whole vCard (no partial updates, XEP-0054 §3.2) and its photo hash. */
@@ -22,8 +24,10 @@ export default defineModule({
     /** Largest vCard accepted, in bytes of serialized XML (photos included). */
     max_size: opt.number(65_536, { min: 256, integer: true }),
   },
+  portable: vcardPortable,
   start(ctx) {
     const table = ctx.table<VcardRow>(TABLE);
+    vcardCommands(ctx);
 
     // bare JID -> photo hash (null: no photo). `epoch` moves on every change so that a read which
     // raced with a write does not cache what it read (the write's invalidation may have run first).

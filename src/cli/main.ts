@@ -49,11 +49,28 @@ function print(result: unknown): void {
     }
     return;
   }
+  if (r && Array.isArray(r.commands)) {
+    for (const c of r.commands as Array<{ name: string; args: string[]; description: string; module?: string }>) {
+      console.log(`${c.name}\t${c.args.join(' ') || '-'}\t${c.description}${c.module ? ` (module ${c.module})` : ''}`);
+    }
+    return;
+  }
   if (r && Array.isArray(r.modules)) {
     for (const m of r.modules as Array<Record<string, unknown>>) console.log(`${m.name}\t${m.status}\t${(m.xeps as string[]).join(',')}${m.error ? `\t${m.error}` : ''}`);
     return;
   }
   console.log(JSON.stringify(result, null, 2));
+}
+
+/** `name=value` words as command arguments (a value may itself contain '='). */
+function namedArgs(words: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const w of words) {
+    const eq = w.indexOf('=');
+    if (eq <= 0) throw new OperatorError('XMPPD_ERR_USAGE', `"${w}" is not an argument: write name=value, e.g. jid=alice@localhost`);
+    out[w.slice(0, eq)] = w.slice(eq + 1);
+  }
+  return out;
 }
 
 function parseOptions(json: string | undefined): Record<string, unknown> | undefined {
@@ -108,6 +125,11 @@ export function buildCli(): Command {
   cfg(program.command('kick <jid>').description('end the sessions of a JID')).action(run((jid, opts) => admin(opts, 'session.kick', { jid })));
   cfg(program.command('s2s').description('list server-to-server streams (direction, peer, auth method, TLS)')).action(run((opts) => admin(opts, 's2s.list', {})));
   cfg(program.command('status').description('show server status')).action(run((opts) => admin(opts, 'status', {})));
+  // Modules add commands at runtime (ctx.command): the running server lists them and runs any by name.
+  cfg(program.command('commands').description("list the running server's admin commands, those of its loaded modules included"))
+    .action(run((opts) => admin(opts, 'commands.list', {})));
+  cfg(program.command('run <command> [args...]').description('run an admin command by name, arguments as name=value (see "xmppd commands")'))
+    .action(run((command, args: string[], opts) => admin(opts, command, namedArgs(args))));
 
   const conf = program.command('config').description('check the configuration file, or make the running server reload it');
   cfg(conf.command('check').description('validate the configuration file and its module options (and show what a reload would change, if the server runs)'))

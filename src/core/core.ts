@@ -14,6 +14,7 @@ import type { Acl } from './acl.js';
 import type { ServiceRegistry } from './service-registry.js';
 import type { Limits } from './limits/limits.js';
 import type { AdminTarget } from './admin/command-def.js';
+import type { CommandRegistry } from './admin/command-registry.js';
 
 export interface Core {
   config: ServerConfig;
@@ -35,6 +36,8 @@ export interface Core {
   version: string;
   /** When this server instance started (ms since the epoch): server uptime (XEP-0012 §5). */
   startedAt: number;
+  /** Admin commands: the server's and those modules register (ctx.command); absent on a core built for the CLI offline. */
+  commands?: CommandRegistry;
   /** What admin surfaces (control socket, REST API, ad-hoc commands) act on; set once the server runs. */
   admin?: AdminTarget;
 }

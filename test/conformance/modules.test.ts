@@ -23,7 +23,8 @@ async function footprint() {
   const c = t.server.core;
   const metrics = (await c.metrics.registry.getMetricsAsJSON()).length;
   const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-  return { hooks: c.hooks.count(), iq: c.iq.count(), disco: c.disco.size(), services: c.services.size(), watchers: c.store.watcherCount(), metrics, timers };
+  const commands = c.commands!.list().length; // admin commands modules register (ctx.command)
+  return { hooks: c.hooks.count(), iq: c.iq.count(), disco: c.disco.size(), services: c.services.size(), watchers: c.store.watcherCount(), metrics, timers, commands };
 }
 
 /** Modules that watch tables (ctx.watch): their unload must visibly give the watchers back. */
@@ -55,6 +56,7 @@ for (const name of Object.keys(BUNDLED_MODULES)) {
     const unloaded = await footprint();
     if (WATCHERS.has(name)) assert.ok(unloaded.watchers < loaded.watchers, `${name}'s table watchers are released on unload`);
     for (const f of def.features ?? []) assert.ok(!t.server.core.disco.featuresOf('localhost', 'server').includes(f), `${f} withdrawn on unload`);
+    assert.deepEqual(t.server.core.commands!.list().filter((c) => c.module === name), [], `${name}'s admin commands withdrawn on unload`);
     await mm.load(name, {});
     for (const d of [...dependents].reverse()) await mm.load(d, {});
     for (const f of def.features ?? []) assert.ok(t.server.core.disco.featuresOf('localhost', 'server').includes(f), `${name} advertises ${f}`);

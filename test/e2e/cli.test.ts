@@ -91,6 +91,16 @@ test('with the server running, admin verbs go over the control socket', async ()
   const sessions = await cli('sessions', '-c', cfg);
   assert.match(sessions.stdout, /^alice@localhost\/desk\t127\.0\.0\.1\ttls\tSCRAM-SHA-256\tavailable/m);
 
+  // Commands modules register (ctx.command) are listed by the running server and run by name.
+  const cmds = await cli('commands', '-c', cfg);
+  assert.equal(cmds.code, 0, cmds.stderr);
+  assert.match(cmds.stdout, /^user\.add\tjid password\tCreate an account$/m);
+  assert.match(cmds.stdout, /^roster\.get\tjid\tList an account's roster \(module roster\)$/m);
+  const rg = await cli('run', 'roster.get', 'jid=alice@localhost', '-c', cfg);
+  assert.equal(rg.code, 0, rg.stderr);
+  assert.deepEqual(JSON.parse(rg.stdout), { jid: 'alice@localhost', items: [], pending: [] });
+  assert.match((await cli('run', 'roster.get', 'alice@localhost', '-c', cfg)).stderr, /"alice@localhost" is not an argument: write name=value/);
+
   const mods = await cli('module', 'list', '-c', cfg);
   assert.match(mods.stdout, /^ping\trunning\tXEP-0199$/m);
   assert.equal((await cli('module', 'unload', 'ping', '-c', cfg)).code, 0);

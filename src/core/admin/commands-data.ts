@@ -25,7 +25,10 @@ export const DATA_COMMANDS: CommandDef[] = [
       const host = a.host ? String(a.host).toLowerCase() : undefined;
       if (host && !t.core.config.hosts.includes(host)) throw new CommandError(`${host} is not one of this server's hosts (${t.core.config.hosts.join(', ')})`);
       const f = await fileToWrite(t, a, caller);
-      const r = await exportPie(t.core, { file: f.path, overwrite: f.overwrite, ...(host && { host }), progress: progressOf(t, a, 'data.export', caller), signal: caller.signal });
+      const r = await exportPie(t.core, {
+        file: f.path, overwrite: f.overwrite, ...(host && { host }), progress: progressOf(t, a, 'data.export', caller), signal: caller.signal,
+        modules: t.modules, definitions: t.definitions,
+      });
       return { ...r, file: String(a.file) };
     },
   },

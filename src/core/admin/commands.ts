@@ -1,12 +1,15 @@
-// The admin command registry: one definition per command, served by the control socket (CLI), the
-// REST API and XEP-0133 ad-hoc commands. Each area keeps its commands in its own file.
+// The server's own admin commands (accounts, sessions, modules, status; config, data and chat areas in
+// their own files) and runCommand, which serves them with the modules' commands from the runtime registry
+// (command-registry.ts) to the control socket (CLI), the REST API and XEP-0133 ad-hoc commands.
 import { Jid } from '../jid.js';
 import { OperatorError, StreamError } from '../errors.js';
 import { CommandError, REMOTE_CALLER, bareJid, modules, needPassword, wrap, type AdminTarget, type CommandCaller, type CommandDef } from './command-def.js';
 import { CONFIG_COMMANDS } from './commands-config.js';
 import { DATA_COMMANDS } from './commands-data.js';
 import { CHAT_COMMANDS } from './commands-chat.js';
+import { CommandRegistry } from './command-registry.js';
 
+export { CommandRegistry, type CommandInfo, type ModuleCommandDef, type ModuleCommandCall } from './command-registry.js';
 export { CommandError, type AdminTarget, type CommandCaller, type CommandDef, type CommandErrorKind } from './command-def.js';
 
 const SERVER_COMMANDS: CommandDef[] = [
@@ -108,6 +111,10 @@ const SERVER_COMMANDS: CommandDef[] = [
     run: async (t, a) => moduleOp(a.name, (n) => modules(t).reload(n, a.options as Record<string, unknown> | undefined)),
   },
   {
+    name: 'commands.list', description: 'List the admin commands (the server\'s and those of loaded modules)', args: [],
+    run: async (t) => ({ commands: registryOf(t).list() }),
+  },
+  {
     name: 'status', description: 'Server status', args: [],
     run: async (t) => ({
       version: t.core.version,
@@ -120,14 +127,21 @@ const SERVER_COMMANDS: CommandDef[] = [
   },
 ];
 
-/** Every command, from every area. */
+/** The server's own commands, from every area (modules add theirs at runtime: core.commands). */
 export const COMMANDS: CommandDef[] = [...SERVER_COMMANDS, ...CONFIG_COMMANDS, ...DATA_COMMANDS, ...CHAT_COMMANDS];
 
 export const COMMANDS_BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
 
+/** A registry of the server's own commands, for a core built without one (the CLI on a stopped server). */
+export const newCommandRegistry = (): CommandRegistry => new CommandRegistry(COMMANDS);
+const CORE_ONLY = newCommandRegistry();
+
+/** The registry an admin target serves: the running server's (with module commands) or the core's own commands. */
+export const registryOf = (t: AdminTarget): CommandRegistry => t.core.commands ?? CORE_ONLY;
+
 /** Run a command; a caller that does not say who it is gets the confined (non-CLI) treatment. */
 export async function runCommand(t: AdminTarget, name: string, args: Record<string, unknown>, caller: CommandCaller = REMOTE_CALLER): Promise<unknown> {
-  const cmd = COMMANDS_BY_NAME.get(name);
+  const cmd = registryOf(t).get(name);
   if (!cmd) throw new CommandError(`unknown command "${name}"`, 'not-found');
   return cmd.run(t, args, caller);
 }

@@ -19,6 +19,7 @@ import type { ServiceKey } from '../services/service-key.js';
 import type { RegistrationSlot } from '../limits/limits.js';
 import { runCommand } from '../admin/commands.js';
 import type { ModuleInfo } from './module-manager.js';
+import type { CommandInfo, ModuleCommandDef } from '../admin/command-registry.js';
 
 /** What a module may do with accounts: look them up and manage them (removal runs every module's share). */
 export type ModuleAccounts = Pick<Accounts, 'exists' | 'create' | 'remove' | 'setPassword' | 'list' | 'banOf'>;
@@ -283,6 +284,26 @@ export class ModuleContext<O = Record<string, unknown>> {
   onStop(fn: () => void | Promise<void>): void {
     this.disposers.push(fn);
   }
+
+  // ---- admin commands (issue 9: modules own their admin surface) ----------------------------------------
+
+  /**
+   * Register an admin command, served to the CLI, the REST API and ad-hoc commands; released on stop. A
+   * command with a `jid` argument runs on the instance of the account's host (another host without this
+   * module answers "<module> is not loaded on <host>").
+   */
+  command(def: ModuleCommandDef): void {
+    const registry = this.core.commands;
+    if (!registry) throw new Error('admin commands need a running server');
+    this.disposers.push(registry.register(this.host, this.moduleName, def));
+  }
+
+  /** The admin commands currently registered (the server's and every module's): what ad-hoc commands list. */
+  commands(): CommandInfo[] {
+    return this.core.commands?.list() ?? [];
+  }
+
+  // ---- end of admin commands ------------------------------------------------------------------------------
 
   /** Release everything, newest first. */
   async dispose(): Promise<void> {

@@ -2,6 +2,7 @@
 // its context is recorded and released when it stops.
 import type { OptionSchema, OptionValues } from './options.js';
 import type { ModuleContext } from './module-context.js';
+import type { PortableSection } from './portable-section.js';
 
 export interface ModuleDefinition<S extends OptionSchema = OptionSchema, State = unknown> {
   name: string;
@@ -17,6 +18,11 @@ export interface ModuleDefinition<S extends OptionSchema = OptionSchema, State =
   /** disco#info features advertised on account (bare JID) queries. */
   accountFeatures?: string[];
   options?: S;
+  /**
+   * Its share of XEP-0227 export/import, declared so that it also runs with the server stopped (CLI on the
+   * data directory), with the module's options for each host.
+   */
+  portable?: PortableSection<OptionValues<S>>;
   start(ctx: ModuleContext<OptionValues<S>>): State | Promise<State>;
   /** Extra cleanup; what was registered through ctx is released without it. */
   stop?(ctx: ModuleContext<OptionValues<S>>, state: State): void | Promise<void>;

@@ -193,6 +193,15 @@ export class ModuleManager {
     this.loaded.delete(name);
   }
 
+  /** The module instances running on `host`, in start order (XEP-0227 export/import asks each for its data). */
+  instancesOn(host: string): Array<{ def: AnyDef; ctx: ModuleContext<any> }> {
+    const names = this.order([...this.loaded.keys()], new Map([...this.loaded].map(([n, m]) => [n, m.def])));
+    return names.flatMap((n) => {
+      const inst = this.loaded.get(n)!.instances.get(host);
+      return inst ? [{ def: inst.def, ctx: inst.ctx }] : [];
+    });
+  }
+
   isRunning(name: string): boolean {
     return this.loaded.get(name)?.status === 'running';
   }

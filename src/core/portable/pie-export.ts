@@ -7,6 +7,7 @@ import { escapeXML } from '@xmpp/xml';
 import { createOutFile } from './file-io.js';
 import { NS_PIE } from './pie-format.js';
 import { UserData } from './user-data.js';
+import { ModuleSections, type SectionSource } from './module-sections.js';
 
 export type Progress = (message: string) => void;
 
@@ -14,11 +15,9 @@ export interface ExportReport {
   file: string;
   hosts: Array<{ host: string; users: number }>;
   users: number;
-  rosterItems: number;
-  vcards: number;
-  privateElements: number;
-  offlineMessages: number;
   warnings: string[];
+  /** The modules' figures (rosterItems, vcards, privateElements, offlineMessages, ...). */
+  [count: string]: unknown;
 }
 
 /**
@@ -27,13 +26,15 @@ export interface ExportReport {
  */
 const oneLine = (s: string) => s.replace(/\r/g, '&#13;').replace(/\n/g, '&#10;');
 
-export async function exportPie(core: Core, opts: { file: string; overwrite?: boolean; host?: string; progress?: Progress; every?: number; signal?: AbortSignal }): Promise<ExportReport> {
+export async function exportPie(core: Core, opts: { file: string; overwrite?: boolean; host?: string; progress?: Progress; every?: number; signal?: AbortSignal } & SectionSource): Promise<ExportReport> {
   const hosts = opts.host ? [opts.host] : core.config.hosts;
   for (const h of hosts) if (!core.config.hosts.includes(h)) throw new CommandError(`${h} is not one of this server's hosts (${core.config.hosts.join(', ')})`);
   const every = opts.every ?? 1000;
-  const data = new UserData(core);
+  const sections = new ModuleSections(core, opts);
+  const data = new UserData(core, sections);
   const out = await createOutFile(opts.file, { overwrite: opts.overwrite });
-  const report: ExportReport = { file: opts.file, hosts: [], users: 0, rosterItems: 0, vcards: 0, privateElements: 0, offlineMessages: 0, warnings: [] };
+  const counts: Record<string, number> = {};
+  const report: ExportReport = { file: opts.file, hosts: [], users: 0, warnings: [] };
   try {
     await out.write(`<?xml version='1.0' encoding='UTF-8'?>\n<server-data xmlns='${NS_PIE}'>\n`);
     for (const host of hosts) {
@@ -41,13 +42,10 @@ export async function exportPie(core: Core, opts: { file: string; overwrite?: bo
       let n = 0;
       const add = async (bare: Jid, creds: Parameters<UserData['toElement']>[1]) => {
         if (opts.signal?.aborted) throw new CommandError('the export was cancelled (the requester went away); no file was written');
-        const { el, counts } = await data.toElement(bare, creds);
+        const { el, counts: c } = await data.toElement(bare, creds);
         await out.write(`${oneLine(el.toString())}\n`);
         n++;
-        report.rosterItems += counts.rosterItems!;
-        report.vcards += counts.vcards!;
-        report.privateElements += counts.privateElements!;
-        report.offlineMessages += counts.offlineMessages!;
+        for (const [k, v] of Object.entries(c)) counts[k] = (counts[k] ?? 0) + v;
         if (n % every === 0) opts.progress?.(`export: ${host}: ${n} users`);
       };
       const routed = core.auth?.routed(host);
@@ -71,9 +69,10 @@ export async function exportPie(core: Core, opts: { file: string; overwrite?: bo
     }
     await out.write('</server-data>\n');
     await out.commit();
+    if (sections.unavailable.size) report.warnings.push(`not exported: the data of ${[...sections.unavailable].join(', ')}`);
   } catch (err) {
     await out.abort();
     throw err;
   }
-  return report;
+  return { ...report, ...counts };
 }

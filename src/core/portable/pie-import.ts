@@ -2,21 +2,21 @@
 // migrator output) into the stores, one <user> at a time. Re-importing updates accounts, rosters, vCards and
 // private data in place and stores each offline message once.
 import type { Core } from '../core.js';
-import type { ModuleManager } from '../module-runtime/module-manager.js';
-import type { ModuleDefinition } from '../module-runtime/module-definition.js';
 import { PieReader } from './pie-reader.js';
-import { dataLimits } from './module-limits.js';
+import { ModuleSections, type SectionSource } from './module-sections.js';
 import type { Progress } from './pie-export.js';
 import { emptyCounts, UserData, type ImportCounts } from './user-data.js';
 
-export interface ImportReport extends ImportCounts {
+export interface ImportReport extends Omit<ImportCounts, 'sections'> {
+  /** The modules' figures (rosterItems, vcards, privateNamespaces, offlineMessages, ...) sit at the top level. */
+  [count: string]: unknown;
   files: string[];
   hosts: Record<string, number>;
   /** Hosts in the file this server does not serve, with the number of users left out. */
   unknownHosts: Record<string, number>;
 }
 
-export interface ImportOptions {
+export interface ImportOptions extends SectionSource {
   file: string;
   /** The file as the requester named it (messages); `positions`: messages may give offsets and server paths. */
   name?: string;
@@ -25,14 +25,12 @@ export interface ImportOptions {
   every?: number;
   /** Stop between two users when aborted (the requester went away or cancelled). */
   signal?: AbortSignal;
-  /** Where the data modules' limits are read from (module-limits.ts). */
-  modules?: ModuleManager;
-  definitions?: Record<string, ModuleDefinition<any, any>>;
 }
 
 export async function importPie(core: Core, opts: ImportOptions): Promise<ImportReport> {
   const every = opts.every ?? 1000;
-  const data = new UserData(core, await dataLimits(core, opts));
+  const sections = new ModuleSections(core, opts);
+  const data = new UserData(core, sections);
   const counts = emptyCounts();
   const hosts: Record<string, number> = {};
   const unknownHosts: Record<string, number> = {};
@@ -74,6 +72,10 @@ export async function importPie(core: Core, opts: ImportOptions): Promise<Import
   if (counts.sha1Only) {
     counts.warnings.push(`${counts.sha1Only} accounts have SCRAM-SHA-1 keys only: they log in with SCRAM-SHA-1 or PLAIN; SCRAM-SHA-256 works once their password is set again`);
   }
+  if (sections.unavailable.size) {
+    counts.warnings.push(`not imported: the data of ${[...sections.unavailable].join(', ')}`);
+  }
   opts.progress?.(`import: done, ${counts.users} users from ${reader.files.length} file(s)`);
-  return { files: reader.files, hosts, unknownHosts, ...counts };
+  const { sections: figures, ...rest } = counts;
+  return { files: reader.files, hosts, unknownHosts, ...figures, ...rest };
 }

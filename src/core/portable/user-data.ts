@@ -1,18 +1,14 @@
-// One account's data in both directions: the XEP-0227 <user> element built from the stores (export) and
-// a <user> element written into them (import). Credentials per §4 (hashed: <scram-credentials>); roster
-// items per RFC 6121 §2.1.2 (approved, ask); inbound requests still pending as <presence type='subscribe'/>
-// children of <user>, as Prosody writes them.
+// One account's data in both directions: the XEP-0227 <user> element (export) and a <user> element written
+// into the stores (import). The core keeps the account and its credentials (§4, hashed: <scram-credentials>);
+// every other child belongs to the module that declares it (ModuleDefinition.portable, module-sections.ts).
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import type { Core } from '../core.js';
 import { Jid } from '../jid.js';
-import { elementFromJson, elementToJson } from '../element-json.js';
 import type { ScramCredential, ScramHash, StoredCredentials } from '../sasl/scram-credentials.js';
 import { AccountRows } from './account-rows.js';
-import { NS_CLIENT, NS_PIE, NS_PIE_SCRAM, NS_PRIVATE, NS_ROSTER, NS_VCARD, parseScram, scramElement, standalone } from './pie-format.js';
-import { RosterRows, type RosterItem } from './roster-rows.js';
-import { OfflineRows, PrivateRows, VcardRows } from './user-rows.js';
-import type { DataLimits } from './module-limits.js';
+import { NS_PIE, NS_PIE_OLD, NS_PIE_SCRAM, parseScram, scramElement, standalone } from './pie-format.js';
+import type { ModuleSections } from './module-sections.js';
 
 export interface ImportCounts {
   users: number;
@@ -24,47 +20,38 @@ export interface ImportCounts {
   noCredentials: string[];
   /** Accounts with SCRAM-SHA-1 keys only: SCRAM-SHA-256 logins fail until the password is set again. */
   sha1Only: number;
-  rosterItems: number;
-  vcards: number;
-  privateNamespaces: number;
-  offlineMessages: number;
-  offlineDuplicates: number;
   skipped: Array<{ jid: string; reason: string }>;
+  /** The modules' figures (rosterItems, vcards, privateNamespaces, offlineMessages, ...), added up. */
+  sections: Record<string, number>;
   /** Data left out because it is over the limits of the module that serves it (vcard.max_size, ...). */
-  overLimit: { vcards: number; privateNamespaces: number; rosterItems: number; offlineMessages: number };
-  /** Kinds of user data xmppd does not import ({namespace}name -> users that had it): privacy lists, PEP, MAM... */
+  overLimit: Record<string, number>;
+  /** Kinds of user data no module here imports ({namespace}name -> users that had it): privacy lists, PEP, MAM... */
   ignored: Record<string, number>;
   warnings: string[];
 }
 
 export const emptyCounts = (): ImportCounts => ({
   users: 0, created: 0, updated: 0, plainPasswords: 0, scramCredentials: 0, noCredentials: [], sha1Only: 0,
-  rosterItems: 0, vcards: 0, privateNamespaces: 0, offlineMessages: 0, offlineDuplicates: 0, skipped: [],
-  overLimit: { vcards: 0, privateNamespaces: 0, rosterItems: 0, offlineMessages: 0 }, ignored: {}, warnings: [],
+  skipped: [], sections: {}, overLimit: {}, ignored: {}, warnings: [],
 });
 
 const MAX_WARNINGS = 200;
-const kindOf = (el: Element) => `{${el.getNS() ?? ''}}${el.getName()}`;
-/** The <user> children import understands (the pie namespace is inherited from <server-data>, so '' too). */
-const IMPORTED = new Set([
-  `{${NS_PIE_SCRAM}}scram-credentials`, `{${NS_ROSTER}}query`, `{${NS_PRIVATE}}query`, `{${NS_VCARD}}vCard`,
-  `{${NS_CLIENT}}presence`, '{}presence', '{}offline-messages', `{${NS_PIE}}offline-messages`,
-]);
-const SUBSCRIPTIONS = new Set(['none', 'to', 'from', 'both']);
+const SCRAM = `{${NS_PIE_SCRAM}}scram-credentials`;
+/** A child's kind; the XEP-0227 namespace (inherited from <server-data>) counts as none. */
+function kindOf(el: Element): string {
+  const ns = el.getNS() ?? '';
+  return `{${ns === NS_PIE || ns === NS_PIE_OLD ? '' : ns}}${el.getName()}`;
+}
+
+const add = (into: Record<string, number>, from: Record<string, number> | undefined) => {
+  for (const [k, n] of Object.entries(from ?? {})) into[k] = (into[k] ?? 0) + n;
+};
 
 export class UserData {
   readonly accounts: AccountRows;
-  readonly roster: RosterRows;
-  readonly vcards: VcardRows;
-  readonly privates: PrivateRows;
-  readonly offline: OfflineRows;
 
-  constructor(readonly core: Core, readonly limits: DataLimits = {}) {
+  constructor(readonly core: Core, readonly sections: ModuleSections) {
     this.accounts = new AccountRows(core);
-    this.roster = new RosterRows(core);
-    this.vcards = new VcardRows(core);
-    this.privates = new PrivateRows(core);
-    this.offline = new OfflineRows(core);
   }
 
   // ---- export ---------------------------------------------------------------------------------------
@@ -76,37 +63,13 @@ export class UserData {
       const c = creds?.scram?.[hash];
       if (c) user.cnode(scramElement(hash, c));
     }
-    const items = await this.roster.list(bare);
-    const visible = items.filter((i) => !i.hidden);
-    if (visible.length) {
-      const q = xml('query', { xmlns: NS_ROSTER });
-      for (const i of visible) {
-        const attrs: Record<string, string> = { jid: i.jid, subscription: i.subscription };
-        if (i.name) attrs.name = i.name;
-        if (i.ask) attrs.ask = 'subscribe';
-        if (i.approved) attrs.approved = 'true';
-        q.cnode(xml('item', attrs, ...i.groups.map((g) => xml('group', {}, g))));
-      }
-      user.cnode(q);
+    const counts: Record<string, number> = {};
+    for (const s of this.sections.of(bare.domain)) {
+      const r = await s.portable.export(s.data, bare);
+      for (const el of r.elements) user.cnode(el);
+      add(counts, r.counts);
     }
-    for (const i of items.filter((x) => x.pendingIn)) {
-      const p = i.pendingStanza ? elementFromJson(i.pendingStanza) : xml('presence', { type: 'subscribe' });
-      p.attrs.xmlns = NS_CLIENT;
-      p.attrs.from ??= i.jid;
-      p.attrs.to ??= bare.bareString();
-      p.attrs.type = 'subscribe';
-      user.cnode(p);
-    }
-    const vcard = await this.vcards.get(bare);
-    if (vcard) user.cnode(vcard);
-    const privs = await this.privates.list(bare);
-    if (privs.length) user.cnode(xml('query', { xmlns: NS_PRIVATE }, ...privs));
-    const msgs = await this.offline.list(bare);
-    if (msgs.length) {
-      for (const m of msgs) m.attrs.xmlns = NS_CLIENT;
-      user.cnode(xml('offline-messages', {}, ...msgs));
-    }
-    return { el: user, counts: { rosterItems: visible.length, vcards: vcard ? 1 : 0, privateElements: privs.length, offlineMessages: msgs.length } };
+    return { el: user, counts };
   }
 
   // ---- import ---------------------------------------------------------------------------------------
@@ -123,8 +86,12 @@ export class UserData {
       return;
     }
     const jid = bare.bareString();
+    const sections = this.sections.of(host);
+    const claimed = new Map<string, number>(); // kind -> section index
+    sections.forEach((s, i) => s.portable.elements.forEach((k) => claimed.has(k) || claimed.set(k, i)));
+    const children = user.getChildElements();
     c.users++;
-    for (const kind of new Set(user.getChildElements().map(kindOf).filter((k) => !IMPORTED.has(k)))) c.ignored[kind] = (c.ignored[kind] ?? 0) + 1;
+    for (const kind of new Set(children.map(kindOf).filter((k) => k !== SCRAM && !claimed.has(k)))) c.ignored[kind] = (c.ignored[kind] ?? 0) + 1;
 
     if (internalAuth) {
       const scram: StoredCredentials['scram'] = {};
@@ -156,129 +123,23 @@ export class UserData {
       else c.created++;
     }
 
-    await this.importRoster(bare, user, c, warn);
-
-    const vcard = user.getChild('vCard', NS_VCARD);
-    if (vcard) {
-      const card = standalone(vcard);
-      const size = Buffer.byteLength(card.toString(), 'utf8');
-      const max = this.limits.vcardMaxSize;
-      if (max !== undefined && size > max) {
-        warn(`${jid}: the vCard is ${size} bytes, over vcard.max_size (${max}); not imported`);
-        c.overLimit.vcards++;
-      } else {
-        await this.vcards.set(bare, card);
-        c.vcards++;
-      }
+    // Each module gets the children it claims, as standalone copies, in file order.
+    const mine: Element[][] = sections.map(() => []);
+    for (const el of children) {
+      const i = claimed.get(kindOf(el));
+      if (i !== undefined) mine[i]!.push(standalone(el));
     }
-
-    const byNs = new Map<string, Element[]>();
-    for (const q of user.getChildren('query', NS_PRIVATE)) {
-      for (const el of q.getChildElements()) {
-        const ns = el.getNS();
-        if (!ns || ns === NS_PRIVATE) {
-          warn(`${jid}: private data <${el.name}> has no namespace of its own; ignored`);
-          continue;
-        }
-        byNs.set(ns, [...(byNs.get(ns) ?? []), standalone(el)]);
-      }
-    }
-    const maxPrivate = this.limits.privateMaxSize;
-    for (const [ns, els] of byNs) {
-      const size = els.reduce((n, el) => n + Buffer.byteLength(el.toString(), 'utf8'), 0);
-      if (maxPrivate !== undefined && size > maxPrivate) {
-        warn(`${jid}: private data for "${ns}" is ${size} bytes, over private.max_size (${maxPrivate}); not imported`);
-        c.overLimit.privateNamespaces++;
-        byNs.delete(ns);
-      }
-    }
-    await this.privates.set(bare, byNs);
-    c.privateNamespaces += byNs.size;
-
-    const msgs = user.getChildren('offline-messages').flatMap((o) => o.getChildElements().filter((m) => m.getName() === 'message'));
-    if (msgs.length) {
-      const [stored, dupes, over] = await this.offline.append(bare, host, msgs, this.limits.offlineMaxMessages);
-      c.offlineMessages += stored;
-      c.offlineDuplicates += dupes;
-      if (over) {
-        warn(`${jid}: ${over} offline messages over offline.max_messages (${this.limits.offlineMaxMessages}); not imported`);
-        c.overLimit.offlineMessages += over;
-      }
-    }
-  }
-
-  /** Items from the file replace ours for the same contact; contacts the file does not name stay. */
-  private async importRoster(owner: Jid, user: Element, c: ImportCounts, warn: (m: string) => void): Promise<void> {
-    const want = new Map<string, RosterItem>();
-    for (const q of user.getChildren('query', NS_ROSTER)) {
-      for (const it of q.getChildren('item')) {
-        const contact = Jid.tryParse(it.attrs.jid)?.bare();
-        if (!contact || contact.equals(owner)) {
-          warn(`${owner.bareString()}: roster item ${it.attrs.jid ?? '(no jid)'} ${contact ? 'is the account itself' : 'is not a valid JID'}; ignored`);
-          continue;
-        }
-        const sub = String(it.attrs.subscription ?? 'none');
-        if (sub === 'remove') continue;
-        const item: RosterItem = {
-          jid: contact.bareString(),
-          subscription: (SUBSCRIPTIONS.has(sub) ? sub : 'none') as RosterItem['subscription'],
-          ask: it.attrs.ask === 'subscribe',
-          approved: it.attrs.approved === 'true' || it.attrs.approved === '1',
-          pendingIn: false,
-          groups: [...new Set(it.getChildren('group').map((g) => g.getText().trim()).filter(Boolean))],
-        };
-        if (it.attrs.name) item.name = String(it.attrs.name);
-        want.set(item.jid, item);
-      }
-    }
-    // Pending inbound requests (Prosody's convention): kept on the item, or as the hidden record of a
-    // stranger's request (RFC 6121 Appendix A.1 "None + Pending In").
-    const pending = new Map<string, RosterItem['pendingStanza']>();
-    for (const p of user.getChildren('presence')) {
-      if (p.attrs.type !== 'subscribe') continue;
-      const from = Jid.tryParse(p.attrs.from)?.bare();
-      if (!from || from.equals(owner)) continue;
-      const stanza = standalone(p);
-      if (stanza.attrs.xmlns === NS_CLIENT) delete stanza.attrs.xmlns;
-      stanza.attrs.to ??= owner.bareString();
-      pending.set(from.bareString(), elementToJson(stanza));
-    }
-    // roster.max_items bounds the items the user sees, and (separately) the hidden records of strangers'
-    // requests, as the roster module does: contacts already there are updated, new ones only up to the limit.
-    const max = this.limits.rosterMaxItems;
-    const current = max === undefined ? [] : await this.roster.list(owner);
-    const have = new Set(current.map((i) => i.jid));
-    let visible = current.filter((i) => !i.hidden).length;
-    let hidden = current.length - visible;
-    let over = 0;
-    for (const contact of new Set([...want.keys(), ...pending.keys()])) {
-      const fromFile = want.get(contact);
-      const stanza = pending.get(contact);
-      if (max !== undefined && !have.has(contact)) {
-        if ((fromFile ? visible : hidden) >= max) {
-          over++;
-          continue;
-        }
-        if (fromFile) visible++;
-        else hidden++;
-      }
-      const mutate = (cur: RosterItem | undefined): RosterItem => {
-        const base: RosterItem = fromFile ? { ...fromFile } : cur ?? { jid: contact, subscription: 'none', ask: false, approved: false, pendingIn: false, groups: [], hidden: true };
-        // A request the file does not mention is left as it is here.
-        if (stanza) return { ...base, pendingIn: true, pendingStanza: stanza };
-        if (cur?.pendingIn) return { ...base, pendingIn: true, ...(cur.pendingStanza && { pendingStanza: cur.pendingStanza }) };
-        return base;
-      };
+    for (const [i, s] of sections.entries()) {
+      let r;
       try {
-        await this.roster.update(owner, Jid.parse(contact), mutate);
-        if (fromFile) c.rosterItems++;
+        r = await s.portable.import(s.data, bare, mine[i]!);
       } catch (err) {
-        warn(`${owner.bareString()}: roster item ${contact} not imported: ${(err as Error).message}`);
+        warn(`${jid}: the ${s.module} data was not imported: ${(err as Error).message}`);
+        continue;
       }
-    }
-    if (over) {
-      warn(`${owner.bareString()}: ${over} roster items over roster.max_items (${max}); not imported`);
-      c.overLimit.rosterItems += over;
+      add(c.sections, r.counts);
+      add(c.overLimit, r.overLimit);
+      for (const w of r.warnings ?? []) warn(w);
     }
   }
 }

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Core } from '../../core/core.js';
 import { OperatorError } from '../../core/errors.js';
-import { COMMANDS, COMMANDS_BY_NAME, CommandError, type AdminTarget, type CommandErrorKind } from '../../core/admin/commands.js';
+import { registryOf, CommandError, type AdminTarget, type CommandErrorKind } from '../../core/admin/commands.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -73,9 +73,9 @@ export function httpHandler(core: Core, admin: AdminTarget) {
     admission.attempt.succeeded();
     if (name === '') {
       if (req.method !== 'GET') return send(405, { error: 'use GET' }, { allow: 'GET' });
-      return send(200, { commands: COMMANDS.map((c) => ({ name: c.name, description: c.description, args: c.args })) });
+      return send(200, { commands: registryOf(admin).list() });
     }
-    const cmd = COMMANDS_BY_NAME.get(name);
+    const cmd = registryOf(admin).get(name); // module commands come and go: looked up per request
     if (!cmd) return send(404, { error: `unknown command "${name}"` });
     if (req.method !== 'POST') return send(405, { error: 'use POST with a JSON object body' }, { allow: 'POST' });
     let args: Record<string, unknown>;
