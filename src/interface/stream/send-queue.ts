@@ -87,9 +87,13 @@ export class SendQueue {
     this.paused = false;
   }
 
-  /** The stream ended: nothing more is written, timers are cleared. */
+  /** The stream ended for the server: nothing more is queued, timers are cleared. */
   stop(): void {
-    this.uncork();
+    // What still waits (after an overflow: the stream error and the closing tag) goes to the socket's
+    // buffer as it is, and a pending end() happens now.
+    this.flush();
+    if (this.ending && this.socket && !this.socket.destroyed) this.socket.end();
+    this.ending = false;
     this.stopped = true;
     this.discard();
     if (this.check) clearImmediate(this.check);
