@@ -48,8 +48,8 @@ export class ComponentConnection extends XmlStreamBase {
 
   constructor(socket: Socket, private readonly host: ComponentHost) {
     const core = host.core;
-    // Read unshaped (no limits.component); limits.pre_auth_bytes is counted by the registry.
-    super(core, () => core.log.child({ part: 'component', ip: socket.remoteAddress ?? '' }), null);
+    // Read unshaped (there is no limits.component), with limits.pre_auth_bytes until the handshake (XEP-0114 §3).
+    super(core, () => core.log.child({ part: 'component', ip: socket.remoteAddress ?? '' }), 'component');
     this.attach(socket);
     this.newParser();
     // The handshake must come in time (RFC 6120 §4.9.3.4 connection-timeout), as for a client.
@@ -123,6 +123,7 @@ export class ComponentConnection extends XmlStreamBase {
       return this.close(new StreamError('conflict', `${this.domain} is already connected`));
     }
     this.phase = 'established';
+    this.reader.authenticated();
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
     this.write(`<handshake/>`);

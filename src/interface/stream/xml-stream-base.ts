@@ -9,7 +9,7 @@ import { StreamError } from '../../core/errors.js';
 import type { Core } from '../../core/core.js';
 import type { Logger } from '../../core/log.js';
 import type { StreamKind } from '../../core/limits/limits.js';
-import { ShapedReader } from '../../core/limits/shaped-reader.js';
+import type { ShapedReader } from '../../core/limits/shaped-reader.js';
 import { StreamParser } from '../xml/stream-parser.js';
 import { parserLimits } from '../xml/parser-limits.js';
 import { OrderedQueue } from './ordered-queue.js';
@@ -25,7 +25,7 @@ export abstract class XmlStreamBase {
   ip = '';
   protected socket: Socket | null = null;
   protected parser: StreamParser | null = null;
-  /** Reads the socket (through limits.<kind> when the stream kind is shaped) and owns pause/resume. */
+  /** Reads the socket (limits.<kind> shaping, limits.pre_auth_bytes until authenticated) and owns pause/resume. */
   protected reader!: ShapedReader;
   /** The ID of the header we sent on the current stream ('' before, and after a restart). */
   protected streamId = '';
@@ -62,9 +62,10 @@ export abstract class XmlStreamBase {
 
   /**
    * @param log the stream's logger, made from its id
-   * @param readerKind limits.<kind> shapes what the peer may send; null: read unshaped (components)
+   * @param readerKind limits.<kind> shapes what the peer may send ('component': not shaped); every kind has
+   *   the same pre-authentication byte budget (limits.pre_auth_bytes) until the subclass calls reader.authenticated()
    */
-  constructor(protected readonly core: Core, log: (id: string) => Logger, private readonly readerKind: StreamKind | null) {
+  constructor(protected readonly core: Core, log: (id: string) => Logger, private readonly readerKind: StreamKind | 'component') {
     this.log = log(this.id);
   }
 
@@ -88,9 +89,7 @@ export abstract class XmlStreamBase {
     this.socket = socket;
     this.ip ||= socket.remoteAddress ?? '';
     socket.setNoDelay(true);
-    this.reader ??= this.readerKind
-      ? this.core.limits.reader(this.readerKind, { ip: this.ip }, (chunk) => this.parser?.write(chunk), (err) => this.close(err))
-      : new ShapedReader(null, (chunk) => this.parser?.write(chunk));
+    this.reader ??= this.core.limits.reader(this.readerKind, { ip: this.ip }, (chunk) => this.parser?.write(chunk), (err) => this.close(err));
     this.reader.attach(socket);
     this.out.attach(socket);
     socket.on('error', (err) => {

@@ -20,7 +20,7 @@ class TestStream extends XmlStreamBase {
   readonly handled: string[] = [];
   readonly endings: string[] = [];
   constructor(core: Core, socket: Socket, linger: number) {
-    super(core, () => core.log.child({ part: 'test-stream' }), null);
+    super(core, () => core.log.child({ part: 'test-stream' }), 'component');
     this.lingerMs = linger;
     this.attach(socket);
     this.newParser();
