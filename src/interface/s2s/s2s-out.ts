@@ -316,9 +316,8 @@ export class S2SOut extends S2SStream {
       this.ackTimer = null;
       if (!this.sm.pending() || this.ended) return;
       this.log.info('peer did not acknowledge stanzas in time', { pending: this.sm.pending(), seconds: secs });
-      this.close(new StreamError('connection-timeout', `stanzas were not acknowledged within ${secs} s`));
-      // a peer that does not read will not take our closing tag either
-      setTimeout(() => this.socket?.destroy(), 500).unref();
+      // a peer that does not read will not take our closing tag either: a short linger
+      this.close(new StreamError('connection-timeout', `stanzas were not acknowledged within ${secs} s`), 500);
     }, secs * 1000);
     t.unref();
     return t;

@@ -158,9 +158,9 @@ export abstract class XmlStreamBase {
 
   /**
    * End the stream: an optional stream error (after our header if none was sent, §4.9.1.2), the closing tag,
-   * TCP end; the connection is destroyed if the peer has not closed its side within the linger time (§4.4).
+   * TCP end; the connection is destroyed if the peer has not closed its side within `lingerMs` (§4.4).
    */
-  close(error?: StreamError): void {
+  close(error?: StreamError, lingerMs = this.lingerMs): void {
     if (this.closeSent || this.ended) return;
     if (error) {
       this.errored = true;
@@ -177,7 +177,7 @@ export abstract class XmlStreamBase {
     this.closingStarted();
     if (!this.socket) return this.end('closed before connecting');
     this.out.end();
-    this.lingerTimer = setTimeout(() => this.socket?.destroy(), this.lingerMs);
+    this.lingerTimer = setTimeout(() => this.socket?.destroy(), lingerMs);
     this.lingerTimer.unref();
   }
 
