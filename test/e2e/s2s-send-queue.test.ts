@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { TestCa } from './interop/test-ca.js';
 import { XmppdPeer } from './interop/xmppd-peer.js';
 import { RawS2s } from './interop/raw-s2s.js';
-import { freePorts, sleep, until } from './interop/net-util.js';
+import { freePorts, sleep } from './interop/net-util.js';
 import { login } from './interop/xmpp-client.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'xmppd-s2s-queue-'));
