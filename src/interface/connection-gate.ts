@@ -1,14 +1,13 @@
 // The door of every listener: each TCP connection is counted per address and listener kind as it is
 // accepted (before any TLS handshake, XEP-0205 §3), one too many is refused, and a direct-TLS connection
 // that has not completed its handshake within limits.tls_handshake_timeout is destroyed.
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Core } from '../core/core.js';
 import type { ListenerType } from '../core/config/types.js';
 import type { ConnectionKind } from '../core/limits/limits.js';
 import type { StreamError } from '../core/errors.js';
 import { NS } from '../core/ns.js';
-import { CLOSING_TAG } from './c2s/stream-header.js';
+import { CLOSING_TAG, newStreamId, openingTag } from './stream/stream-header.js';
 
 export const CONNECTION_KIND: Record<ListenerType, ConnectionKind> = {
   c2s: 'c2s', c2s_tls: 'c2s', s2s: 's2s', s2s_tls: 's2s', component: 'component', http: 'http', https: 'http',
@@ -93,10 +92,8 @@ export class ConnectionGate {
     this.core.log.debug('connection refused', { type: this.type, ip: raw.remoteAddress, reason: error.text });
     if (ns) {
       this.core.metrics.streamErrors.inc({ condition: error.condition });
-      const version = this.type === 'component' ? '' : " version='1.0'";
-      const from = this.core.config.hosts[0]!;
-      raw.end(`<?xml version='1.0'?><stream:stream xmlns='${ns}' xmlns:stream='${NS.STREAM}' id='${randomBytes(12).toString('base64url')}' ` +
-        `from='${from}'${version}>${error.toElement().toString()}${CLOSING_TAG}`);
+      const header = openingTag({ contentNs: ns, id: newStreamId(), from: this.core.config.hosts[0]!, version: this.type !== 'component' });
+      raw.end(`${header}${error.toElement().toString()}${CLOSING_TAG}`);
     } else if (this.type === 'http') {
       const body = `${error.text ?? 'too many connections'}\n`;
       raw.end(`HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: 10\r\nconnection: close\r\n` +

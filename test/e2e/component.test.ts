@@ -269,3 +269,72 @@ describe('XEP-0114 components on xmppd', () => {
     assert.match(await gw.waitClosed(), streamError('system-shutdown'));
   });
 });
+
+describe('XEP-0114 components: the send queue (max_send_queue, RFC 6120 §13.12)', () => {
+  let t: TestServer;
+  let port: number;
+  const connected = () => (t.server.core.router.components as ComponentRegistry).list().map((c) => c.domain);
+
+  before(async () => {
+    t = await startTestServer({
+      listen: [
+        { port: 0, ip: '127.0.0.1', type: 'c2s' },
+        { port: 0, ip: '127.0.0.1', type: 'component' },
+      ],
+      components: COMPONENTS,
+      // alice's bursts are not what this is about: her c2s stream is read unshaped
+      max_send_queue: 262_144, max_stanza_size: 100_000, limits: { c2s: { bytes_per_second: 0 } },
+    });
+    port = t.server.port('component');
+    await t.addUser('alice', 'pw-alice');
+  });
+  after(() => t?.stop());
+
+  test('a component that reads slowly gets bursts larger than max_send_queue whole and in order', async () => {
+    const gw = await rawComponent(port, 'gw.localhost', 's3cret-gw');
+    const { c: alice } = await RawClient.login(t.c2sPort, 'alice', 'pw-alice', 'burst');
+    // The component reads in spurts: 20 ms reading, 20 ms not.
+    const spurts = setInterval(() => (gw.socket.isPaused() ? gw.socket.resume() : gw.socket.pause()), 20);
+    const body = 'y'.repeat(60_000);
+    const n = 48;
+    try {
+      for (let round = 0; round < n / 8; round++) {
+        alice.send(Array.from({ length: 8 }, (_, i) => `<message to='bot@gw.localhost' type='chat' id='g${round * 8 + i}'><body>${body}</body></message>`).join(''));
+        for (let i = 0; i < 8; i++) {
+          const m = await gw.expect(/<message\b[^>]*\bid=["'](g\d+)["'][\s\S]*?<\/message>/, 20_000);
+          assert.equal(m[1], `g${round * 8 + i}`);
+        }
+      }
+    } finally {
+      clearInterval(spurts);
+      gw.socket.resume();
+    }
+    assert.deepEqual(connected(), ['gw.localhost']);
+    assert.doesNotMatch(alice.buffer, /type=["']error["']/);
+    gw.close();
+    alice.close();
+    await until(() => connected().length === 0, 'the component is gone');
+  });
+
+  test('a component that stops reading is closed with policy-violation at max_send_queue; stanzas for it then bounce', async () => {
+    const gw = await rawComponent(port, 'gw.localhost', 's3cret-gw');
+    const { c: alice } = await RawClient.login(t.c2sPort, 'alice', 'pw-alice', 'stuck');
+    gw.socket.pause();
+    const body = 'x'.repeat(60_000);
+    let sent = 0;
+    while (connected().includes('gw.localhost')) {
+      assert.ok(sent < 800, 'the component should have been dropped long before 50 MB');
+      for (let i = 0; i < 8; i++) alice.send(`<message to='bot@gw.localhost' id='f${sent++}'><body>${body}</body></message>`);
+      alice.send(`<iq to='localhost' type='get' id='pace${sent}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+      await alice.expect(new RegExp(`<iq [^>]*id=["']pace${sent}["']`), 10_000);
+      alice.buffer = '';
+    }
+    // gone for the router at once, not after the linger time: the next stanza bounces
+    alice.send("<message to='bot@gw.localhost' type='chat' id='after'><body>?</body></message>");
+    assertStanza(await stanzaWithId(alice, 'after'), stanzaError('message', 'after', 'remote-server-timeout', { from: 'bot@gw.localhost' }, 'wait'));
+    gw.socket.resume();
+    const text = await gw.waitClosed(10_000);
+    assert.match(text.slice(-400), /<\/message><stream:error><policy-violation xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/><text [^>]*>[^<]*not reading<\/text><\/stream:error><\/stream:stream>$/);
+    alice.close();
+  });
+});

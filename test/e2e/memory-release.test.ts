@@ -28,7 +28,7 @@ async function inParallel(n: number, width: number, fn: (i: number) => Promise<v
 /** WeakRefs to every tracked connection and the objects hanging off it that a leak would also keep. */
 function watch(srv: TestServer, refs: WeakRef<object>[]): void {
   for (const conn of srv.server.listeners.connections) {
-    refs.push(new WeakRef(conn), new WeakRef(conn['socket']), new WeakRef(conn['parser']));
+    refs.push(new WeakRef(conn), new WeakRef(conn['socket']!), new WeakRef(conn['parser']!));
   }
 }
 

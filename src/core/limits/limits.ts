@@ -109,14 +109,14 @@ export class Limits {
   }
 
   /**
-   * The reader a c2s or s2s stream reads its socket through: shaped per limits.<kind> unless exempt. On a
-   * max_burst overrun reading stops and `onOverrun` gets the stream error to close with (RFC 6120 §4.9.3.14).
+   * The reader a stream reads its socket through: shaped per limits.<kind> unless exempt (components are not
+   * shaped), with limits.pre_auth_bytes until it authenticates. On a max_burst overrun or an exceeded budget
+   * reading stops and `onOverrun` gets the stream error to close with (RFC 6120 §4.9.3.14).
    */
-  reader(kind: StreamKind, subject: AclSubject, deliver: (chunk: Buffer) => void, onOverrun: (error: StreamError) => void): ShapedReader {
-    const maxBurst = this.config[kind].max_burst;
-    const shaper = this.shaper(kind, subject, () => {
+  reader(kind: StreamKind | 'component', subject: AclSubject, deliver: (chunk: Buffer) => void, onOverrun: (error: StreamError) => void): ShapedReader {
+    const shaper = kind === 'component' ? null : this.shaper(kind, subject, () => {
       reader.stop();
-      onOverrun(new StreamError('policy-violation', `sent faster than this server's rate limit for more than ${maxBurst} s`));
+      onOverrun(new StreamError('policy-violation', `sent faster than this server's rate limit for more than ${this.config[kind].max_burst} s`));
     });
     const budget = this.preAuthBudget(subject);
     const reader = new ShapedReader(shaper, deliver, budget === 0 ? null : {

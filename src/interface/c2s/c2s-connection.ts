@@ -1,6 +1,6 @@
 // One client-to-server connection: the RFC 6120 stream state machine (§4 streams, §5 STARTTLS, §6 SASL,
 // §7 resource binding) and, once bound, the Session the logic layer delivers to.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import xml from '@xmpp/xml';
@@ -13,17 +13,13 @@ import { errorReply, iqResult } from '../../core/stanza.js';
 import { Jid, JidError } from '../../core/jid.js';
 import type { Core } from '../../core/core.js';
 import type { Session } from '../../core/session.js';
-import type { Logger } from '../../core/log.js';
-import { StreamParser } from '../xml/stream-parser.js';
-import { parserLimits } from '../xml/parser-limits.js';
-import { OrderedQueue } from '../ordered-queue.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
 import type { AuthAttempt } from '../../core/limits/auth-throttle.js';
 import { accountKey, claimedAccount } from '../../core/limits/sasl-claim.js';
-import type { ShapedReader } from '../../core/limits/shaped-reader.js';
 import { channelBindingsFor } from '../../core/sasl/channel-binding.js';
 import type { ChannelBindingType, SaslServerSession } from '../../core/sasl/mechanism.js';
-import { CLOSING_TAG, featuresElement, openingTag } from './stream-header.js';
+import { XmlStreamBase } from '../stream/xml-stream-base.js';
+import { checkHeader, featuresElement, type HeaderAttrs } from '../stream/stream-header.js';
 import { challengeElement, decodeSaslPayload, failureElement, successElement } from './sasl-negotiation.js';
 
 type Phase = 'header' | 'negotiating' | 'tls-upgrade' | 'closed';
@@ -38,10 +34,7 @@ export interface C2SOptions {
 }
 
 
-export class C2SConnection implements Session {
-  readonly id = randomUUID();
-  readonly startedAt = Date.now();
-  readonly ip: string;
+export class C2SConnection extends XmlStreamBase implements Session {
   jid!: Jid;
   host = '';
   secure: boolean;
@@ -49,10 +42,7 @@ export class C2SConnection implements Session {
   priority = 0;
   presence: Element | null = null;
 
-  private socket: Socket;
-  private parser!: StreamParser;
   private phase: Phase = 'header';
-  private streamId = '';
   private username: string | null = null;
   private bound = false;
   private sasl: SaslServerSession | null = null;
@@ -61,103 +51,35 @@ export class C2SConnection implements Session {
   private saslAttempt: AuthAttempt | null = null;
   private saslClaim: string | null = null;
   private channelBindings: { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null } = { types: [], get: () => null };
-  private readonly stanzas = new OrderedQueue({
-    hold: () => this.reader.hold('backlog'),
-    release: () => this.reader.release('backlog'),
-    failed: (err) => {
-      this.log.error('stanza handling failed', { err });
-      this.close(new StreamError('internal-server-error'));
-    },
-  });
   private negotiationTimer: NodeJS.Timeout | null;
-  private sendQueueCheck: NodeJS.Immediate | null = null;
-  /** close()'s deadline for the peer's closing tag; cleared in closed() so it never keeps a dead connection alive. */
-  private lingerTimer: NodeJS.Timeout | null = null;
-  private corked = false;
-  private readonly uncork = (): void => {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
-  };
-  private readonly log: Logger;
-  private readonly core: Core;
-  /** Reads the socket through the c2s shaper (limits.c2s) and owns pause/resume. */
-  private readonly reader: ShapedReader;
 
   constructor(socket: Socket, private readonly opts: C2SOptions) {
-    this.core = opts.core;
-    this.socket = socket;
-    this.ip = socket.remoteAddress ?? '';
+    // The socket is read through the c2s shaper (limits.c2s).
+    super(opts.core, (id) => opts.core.log.child({ c2s: id.slice(0, 8), ip: socket.remoteAddress ?? '' }), 'c2s');
     this.secure = opts.directTls;
-    this.log = this.core.log.child({ c2s: this.id.slice(0, 8), ip: this.ip });
-    socket.setNoDelay(true);
+    this.errorLogLevel = 'debug';
     this.negotiationTimer = setTimeout(
       () => this.close(new StreamError('connection-timeout', 'authentication and resource binding took too long')),
       this.core.config.c2s_negotiation_timeout * 1000,
     );
     this.negotiationTimer.unref();
-    this.reader = this.core.limits.reader('c2s', { ip: this.ip }, (chunk) => this.parser.write(chunk), (err) => this.close(err));
-    this.attachSocket(socket, opts.directTls ? (socket as TLSSocket) : null);
+    this.attach(socket);
+    if (opts.directTls) this.onSecure(socket as TLSSocket);
     this.newParser();
   }
 
   // ---- socket plumbing -------------------------------------------------------------------------
 
-  private attachSocket(socket: Socket, tlsSocket: TLSSocket | null): void {
-    this.socket = socket;
-    this.reader.attach(socket);
-    socket.on('error', (err) => {
-      this.log.debug('socket error', { err: err.message });
-      socket.destroy(); // node:tls reports a bad record after the handshake but leaves the socket open
-    });
-    socket.on('close', () => this.closed('connection closed'));
+  protected override attach(socket: Socket): void {
+    super.attach(socket);
     // Idle timeout (RFC 6120 §4.9.3.4 connection-timeout); whitespace keepalives count as activity.
     socket.setTimeout(this.core.config.c2s_idle_timeout * 1000, () => this.close(new StreamError('connection-timeout', 'idle for too long')));
-    if (tlsSocket) this.onSecure(tlsSocket);
   }
 
   private onSecure(tlsSocket: TLSSocket): void {
     this.secure = true;
     const der = this.opts.tls.certificateDerFor(tlsSocket.servername || undefined);
     this.channelBindings = channelBindingsFor(tlsSocket, der);
-  }
-
-  private newParser(): void {
-    this.streamId = ''; // a restarted stream needs its own header before any error (RFC 6120 §4.9.1.2)
-    this.parser = new StreamParser(
-      {
-        streamStart: (name, attrs) => this.onStreamStart(attrs),
-        stanza: (el) => this.enqueue(el),
-        streamEnd: () => this.close(),
-        error: (condition, text) => this.close(new StreamError(condition, text)),
-      },
-      parserLimits(this.core.config),
-    );
-  }
-
-  private write(data: string): void {
-    if (this.phase === 'closed' || this.socket.destroyed) return;
-    // Batch everything written during this turn of the event loop into one syscall (the benchmark
-    // showed one write per stanza dominating CPU at load).
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    this.socket.write(data);
-    // A client that stops reading must not make the server buffer without bound. writableLength counts
-    // everything written in this tick until the socket has flushed it, so a burst to a client that does
-    // read would look the same: judge what is still queued once the burst has been handed to the kernel.
-    if (this.socket.writableLength > this.core.config.max_send_queue && !this.sendQueueCheck) {
-      this.sendQueueCheck = setImmediate(() => {
-        this.sendQueueCheck = null;
-        if (this.socket.destroyed || this.socket.writableLength <= this.core.config.max_send_queue) return;
-        this.log.warn('client is not reading; dropping the connection', { queued: this.socket.writableLength });
-        this.core.metrics.streamErrors.inc({ condition: 'policy-violation' });
-        this.phase = 'closed';
-        this.socket.destroy();
-      });
-    }
   }
 
   /** Session.send: deliver a stanza to this client. */
@@ -167,20 +89,12 @@ export class C2SConnection implements Session {
     this.write(el.toString());
   }
 
-  close(error?: StreamError): void {
-    if (this.phase === 'closed') return;
-    if (error) {
-      this.core.metrics.streamErrors.inc({ condition: error.condition });
-      this.log.debug('stream error', { condition: error.condition, text: error.text });
-      if (!this.streamId) this.writeHeader(this.host || this.core.config.hosts[0]!);
-      this.write(error.toElement().toString());
-    }
-    this.write(CLOSING_TAG);
+  protected override closingStarted(): void {
     this.phase = 'closed';
-    this.socket.end();
-    // Don't wait forever for the peer's closing tag (RFC 6120 §4.4).
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), 2000);
-    this.lingerTimer.unref();
+  }
+
+  protected errorHeader(): HeaderAttrs {
+    return this.header(this.host || this.core.config.hosts[0]!);
   }
 
   /**
@@ -189,16 +103,11 @@ export class C2SConnection implements Session {
    */
   closing: Promise<void> = Promise.resolve();
 
-  private closed(reason: string): void {
+  protected onEnded(reason: string): void {
     this.saslAttempt?.settle();
     this.saslAttempt = null;
-    this.reader.stop();
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
-    // The socket is gone: without this, every cleanly closed connection (with its parser and TLS socket)
-    // stayed reachable from the timer for 2 s, thousands of them after a mass disconnect.
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
-    this.lingerTimer = null;
     const wasOpen = this.phase !== 'closed';
     this.phase = 'closed';
     if (this.bound) {
@@ -217,19 +126,17 @@ export class C2SConnection implements Session {
 
   // ---- stream negotiation ------------------------------------------------------------------------
 
-  private writeHeader(host: string): void {
-    this.streamId = randomBytes(12).toString('base64url');
-    this.write(openingTag({ contentNs: NS.CLIENT, id: this.streamId, from: host }));
+  private header(host: string): HeaderAttrs {
+    return { contentNs: NS.CLIENT, from: host };
   }
 
-  private onStreamStart(attrs: Record<string, string>): void {
+  protected onStreamStart(attrs: Record<string, string>): void {
     if (this.phase !== 'header') return this.close(new StreamError('not-well-formed', 'unexpected stream header'));
     const to = attrs.to ? Jid.tryParse(attrs.to) : null;
     const host = to && !to.local && !to.resource && this.core.router.isLocal(to.domain) ? to.domain : null;
-    this.writeHeader(host ?? (this.host || this.core.config.hosts[0]!));
-    if (attrs.xmlns !== NS.CLIENT) return this.close(new StreamError('invalid-namespace', `the content namespace must be ${NS.CLIENT}`));
-    const major = Number((attrs.version ?? '0.9').split('.')[0]);
-    if (!(major >= 1)) return this.close(new StreamError('unsupported-version', 'this server speaks XMPP 1.0 only'));
+    this.openStream(this.header(host ?? (this.host || this.core.config.hosts[0]!)));
+    const bad = checkHeader(attrs, NS.CLIENT);
+    if (bad) return this.close(bad);
     if (!host) return this.close(new StreamError('host-unknown', attrs.to ? `this server does not serve ${attrs.to}` : "the stream header has no 'to'"));
     if (this.host && host !== this.host) return this.close(new StreamError('host-unknown', 'the host changed after a stream restart'));
     this.host = host;
@@ -269,12 +176,12 @@ export class C2SConnection implements Session {
 
   // ---- element processing (in order, RFC 6120 §10.1) -------------------------------------------------
 
-  private enqueue(el: Element): void {
+  protected onElement(el: Element): void {
     if (this.phase === 'closed') return;
     // limits.c2s.stanzas_per_second: over the rate a stanza waits; timed from its arrival, so waits overlap.
     const wait = this.reader.stanza();
     const gate = wait > 0 ? new Promise<void>((r) => setTimeout(r, wait).unref()) : null;
-    this.stanzas.push(() => this.handle(el), gate);
+    this.inbound.push(() => this.handle(el), gate);
   }
 
   private async handle(el: Element): Promise<void> {
@@ -307,11 +214,7 @@ export class C2SConnection implements Session {
     if (this.secure) return this.close(new StreamError('policy-violation', 'TLS is already in place'));
     this.phase = 'tls-upgrade';
     this.write(`<proceed xmlns='${NS.TLS}'/>`);
-    this.uncork(); // <proceed/> must reach the wire before the TLS handshake starts on the same socket
-    const raw = this.socket;
-    raw.removeAllListeners('data');
-    raw.removeAllListeners('close');
-    raw.setTimeout(0);
+    const raw = this.detachForTls();
     const tlsSocket = new TLSSocket(raw, { isServer: true, ...this.opts.tls.socketOptions() });
     tlsSocket.once('secure', () => {
       this.phase = 'header';
@@ -323,13 +226,7 @@ export class C2SConnection implements Session {
       this.log.debug('TLS handshake failed', { err: err.message });
       tlsSocket.destroy();
     });
-    // After the handshake node:tls reports a bad record on a TLSSocket that no tls.Server created only
-    // through its internal '_tlsError' event (never 'error') and leaves the socket open: end it here.
-    tlsSocket.on('_tlsError', (err: Error) => {
-      this.log.debug('TLS error', { err: err.message });
-      tlsSocket.destroy();
-    });
-    this.attachSocket(tlsSocket, null);
+    this.attach(tlsSocket); // also ends it on a bad record after the handshake ('_tlsError')
   }
 
   private async handleSasl(el: Element): Promise<void> {

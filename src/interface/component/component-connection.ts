@@ -4,19 +4,16 @@
 // identifier portion of the JID contained in the 'from' attribute MUST match the hostname of the component").
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { escapeXML, Element } from '@xmpp/xml';
+import { Element } from '@xmpp/xml';
 import type { Element as XmlElement } from '@xmpp/xml';
 import type { Core } from '../../core/core.js';
 import { StanzaError, StreamError } from '../../core/errors.js';
 import { Jid } from '../../core/jid.js';
-import type { Logger } from '../../core/log.js';
 import { NS } from '../../core/ns.js';
-import { CLOSING_TAG } from '../c2s/stream-header.js';
-import { newStreamId } from '../s2s/s2s-stream.js';
 import { qualifiedName } from '../s2s/qualified-name.js';
-import { StreamParser } from '../xml/stream-parser.js';
-import { parserLimits } from '../xml/parser-limits.js';
-import { OrderedQueue } from '../ordered-queue.js';
+import { XmlStreamBase } from '../stream/xml-stream-base.js';
+import { checkHeader, type HeaderAttrs } from '../stream/stream-header.js';
+import { peerStreamError } from '../stream/stream-error.js';
 
 export const NS_COMPONENT_ACCEPT = 'jabber:component:accept';
 
@@ -41,53 +38,20 @@ export interface ComponentInfo { domain: string; ip: string; since: string; stat
 /** 'rejected': a wrong handshake whose stream error is being withheld (limits.auth delay). */
 type Phase = 'header' | 'handshake' | 'rejected' | 'established';
 
-export class ComponentConnection {
-  // A flooding component slows itself down: past a backlog its stream stops being read.
-  private readonly stanzas = new OrderedQueue({
-    hold: () => this.socket.pause(),
-    release: () => {
-      if (this.socket.isPaused()) this.socket.resume();
-    },
-    failed: (err) => {
-      this.log.error('stanza handling failed', { err });
-      this.close(new StreamError('internal-server-error'));
-    },
-  });
-  readonly startedAt = Date.now();
-  readonly ip: string;
+export class ComponentConnection extends XmlStreamBase {
   /** The component's domain (from the stream header; authenticated once phase is 'established'). */
   domain = '';
   phase: Phase = 'header';
   stanzasIn = 0;
   stanzasOut = 0;
-  private streamId = '';
-  private headerSent = false;
-  private closing = false;
-  private ended = false;
-  private parser: StreamParser | null;
   private negotiationTimer: NodeJS.Timeout | null;
-  private log: Logger;
 
-  constructor(private readonly socket: Socket, private readonly host: ComponentHost) {
+  constructor(socket: Socket, private readonly host: ComponentHost) {
     const core = host.core;
-    this.ip = socket.remoteAddress ?? '';
-    this.log = core.log.child({ part: 'component', ip: this.ip });
-    socket.setNoDelay(true);
-    this.parser = new StreamParser(
-      {
-        streamStart: (_name, attrs) => this.onStreamStart(attrs),
-        stanza: (el) => this.onElement(el),
-        streamEnd: () => this.close(),
-        error: (condition, text) => this.close(new StreamError(condition, text)),
-      },
-      parserLimits(core.config),
-    );
-    socket.on('data', (chunk: Buffer) => this.parser?.write(chunk));
-    socket.on('error', (err) => {
-      this.log.debug('socket error', { err: err.message });
-      socket.destroy();
-    });
-    socket.on('close', () => this.onClosed());
+    // Read unshaped (there is no limits.component), with limits.pre_auth_bytes until the handshake (XEP-0114 §3).
+    super(core, () => core.log.child({ part: 'component', ip: socket.remoteAddress ?? '' }), 'component');
+    this.attach(socket);
+    this.newParser();
     // The handshake must come in time (RFC 6120 §4.9.3.4 connection-timeout), as for a client.
     this.negotiationTimer = setTimeout(() => {
       if (this.phase !== 'established') this.close(new StreamError('connection-timeout', 'the handshake took too long'));
@@ -104,23 +68,23 @@ export class ComponentConnection {
 
   // ---- stream header and handshake (XEP-0114 §3) ---------------------------------------------------------
 
-  private writeHeader(from: string): void {
-    this.streamId = newStreamId();
-    this.headerSent = true;
-    // No version attribute: XEP-0114 streams are pre-RFC 3920 streams without features.
-    this.write(`<?xml version='1.0'?><stream:stream xmlns:stream='${NS.STREAM}' xmlns='${NS_COMPONENT_ACCEPT}'` +
-      ` from='${escapeXML(from)}' id='${this.streamId}'>`);
+  /** No version attribute: XEP-0114 streams are pre-RFC 3920 streams without features. */
+  private header(from: string): HeaderAttrs {
+    return { contentNs: NS_COMPONENT_ACCEPT, from, version: false };
   }
 
-  private onStreamStart(attrs: Record<string, string>): void {
+  protected errorHeader(): HeaderAttrs {
+    return this.header(this.domain || this.host.core.config.hosts[0]!);
+  }
+
+  protected onStreamStart(attrs: Record<string, string>): void {
     if (this.phase !== 'header') return this.close(new StreamError('not-well-formed', 'a second stream header'));
     const to = attrs.to ? Jid.tryParse(attrs.to) : null;
     const domain = to && !to.local && !to.resource ? to.domain : '';
     // §3: errors related to the header are sent after our own header (RFC 6120 §4.9.1.2).
-    this.writeHeader(domain || this.host.core.config.hosts[0]!);
-    if (attrs.xmlns !== NS_COMPONENT_ACCEPT) {
-      return this.close(new StreamError('invalid-namespace', `the content namespace must be ${NS_COMPONENT_ACCEPT}`));
-    }
+    this.openStream(this.header(domain || this.host.core.config.hosts[0]!));
+    const bad = checkHeader(attrs, NS_COMPONENT_ACCEPT, false);
+    if (bad) return this.close(bad);
     if (!attrs.to) return this.close(new StreamError('improper-addressing', "the stream header needs 'to' (the component's domain)"));
     if (!domain || this.host.secretOf(domain) === undefined) {
       return this.close(new StreamError('host-unknown', `${attrs.to} is not a component configured on this server`));
@@ -159,6 +123,7 @@ export class ComponentConnection {
       return this.close(new StreamError('conflict', `${this.domain} is already connected`));
     }
     this.phase = 'established';
+    this.reader.authenticated();
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
     this.write(`<handshake/>`);
@@ -167,11 +132,10 @@ export class ComponentConnection {
 
   // ---- elements ------------------------------------------------------------------------------------------
 
-  private onElement(el: XmlElement): void {
-    if (this.closing || this.ended) return;
+  protected onElement(el: XmlElement): void {
     const qn = qualifiedName(el, { xmlns: NS_COMPONENT_ACCEPT });
     if (qn.ns === NS.STREAM && qn.local === 'error') {
-      this.log.info('stream error from the component', { condition: el.getChildElements()[0]?.name });
+      this.log.info('stream error from the component', peerStreamError(el));
       return this.close();
     }
     if (this.phase === 'handshake') {
@@ -187,12 +151,12 @@ export class ComponentConnection {
 
   private enqueue(el: XmlElement): void {
     // One component's stanzas are routed in order (RFC 6120 §10.1).
-    this.stanzas.push(() => this.handleStanza(el));
+    this.inbound.push(() => this.handleStanza(el));
   }
 
 
   private async handleStanza(el: XmlElement): Promise<void> {
-    if (this.closing || this.ended) return;
+    if (this.closeSent || this.ended) return;
     const router = this.host.core.router;
     // XEP-0114 §3: 'from' and 'to' are required, and 'from' is in the component's domain (not a subdomain).
     const from = Jid.tryParse(el.attrs.from);
@@ -228,40 +192,9 @@ export class ComponentConnection {
     this.write(copy.toString());
   }
 
-  private write(data: string): void {
-    if (this.closing || this.ended || this.socket.destroyed) return;
-    this.socket.write(data);
-    if (this.socket.writableLength > this.host.core.config.max_send_queue) {
-      this.log.warn('component is not reading; dropping the connection', { queued: this.socket.writableLength });
-      this.socket.destroy();
-    }
-  }
-
   // ---- ending --------------------------------------------------------------------------------------------
 
-  /** End the stream: optional stream error, closing tag, TCP end; destroy if the component lingers. */
-  close(error?: StreamError): void {
-    if (this.closing || this.ended) return;
-    if (error) {
-      this.host.core.metrics.streamErrors.inc({ condition: error.condition });
-      this.log.info('closing the component stream with an error', { condition: error.condition, text: error.text });
-      if (!this.headerSent) this.writeHeader(this.domain || this.host.core.config.hosts[0]!);
-      this.write(error.toElement().toString());
-    }
-    this.write(CLOSING_TAG);
-    this.closing = true;
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2000).unref();
-  }
-
-  isEnded(): boolean {
-    return this.ended;
-  }
-
-  private onClosed(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.closing = true;
+  protected onEnded(): void {
     this.parser = null;
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;

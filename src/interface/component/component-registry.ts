@@ -80,25 +80,6 @@ export class ComponentRegistry implements ComponentHost, ComponentRoutes {
     this.core.metrics.connections.inc({ type: 'component' });
     const conn = new ComponentConnection(sock, this);
     this.connections.add(conn);
-    this.boundPreAuth(sock, conn);
-  }
-
-  /** limits.pre_auth_bytes: what a connection may send before its handshake is accepted (XEP-0114 §3). */
-  private boundPreAuth(sock: Socket, conn: ComponentConnection): void {
-    const budget = this.core.limits.preAuthBudget({ ip: conn.ip });
-    if (budget === 0) return;
-    let left = budget;
-    const count = (chunk: Buffer): void => {
-      if (conn.phase === 'established') return void sock.off('data', count);
-      left -= chunk.length;
-      if (left >= 0) return;
-      sock.off('data', count);
-      sock.pause();
-      this.core.limits.violation('pre_auth_bytes');
-      conn.close(new StreamError('policy-violation', `sent more than ${budget} bytes before the handshake`));
-    };
-    // Registered before the connection's own reader: it sees each chunk first.
-    sock.prependListener('data', count);
   }
 
   /** Connected components (admin and status). */

@@ -9,28 +9,18 @@ import { DROP } from '../../../hooks/index.js';
 import { NS } from '../../core/ns.js';
 import { StanzaError, StreamError } from '../../core/errors.js';
 import { Jid } from '../../core/jid.js';
-import { featuresElement } from '../c2s/stream-header.js';
+import { checkHeader, featuresElement, type HeaderAttrs } from '../stream/stream-header.js';
 import { decodeSaslPayload, failureElement, successElement } from '../c2s/sasl-negotiation.js';
 import { NS_DIALBACK, dbAnswer, dialbackFeature } from './dialback.js';
 import type { QualifiedName } from './qualified-name.js';
-import { S2SStream, newStreamId, s2sHeader, type S2sStreamInfo } from './s2s-stream.js';
+import { S2SStream, s2sHeader, type S2sStreamInfo } from './s2s-stream.js';
 import { S2sTls } from './s2s-tls.js';
 import { StreamManagement, NS_SM } from './stream-management.js';
 import type { S2SManager } from './s2s-manager.js';
-import { OrderedQueue } from '../ordered-queue.js';
 
 type Phase = 'header' | 'open' | 'tls-upgrade';
 
 export class S2SIn extends S2SStream {
-  // A flooding peer slows itself down: past a backlog its stream stops being read.
-  private readonly stanzas = new OrderedQueue({
-    hold: () => this.reader?.hold('backlog'),
-    release: () => this.reader?.release('backlog'),
-    failed: (err) => {
-      this.log.error('stanza handling failed', { err });
-      this.close(new StreamError('internal-server-error'));
-    },
-  });
   readonly direction = 'in' as const;
   protected override idleFactor = 2;
   /** Our host the peer addressed in its stream header. */
@@ -38,8 +28,6 @@ export class S2SIn extends S2SStream {
   /** The 'from' of the peer's stream header, when it gave one. */
   private headerFrom = '';
   private phase: Phase = 'header';
-  private streamId = '';
-  private headerSent = false;
   private saslDone = false;
   /** Authenticated remote domain -> our domains it may address (XEP-0220 §2.4 multiplexing). */
   private readonly pairs = new Map<string, Set<string>>();
@@ -75,25 +63,18 @@ export class S2SIn extends S2SStream {
 
   // ---- stream header and features -------------------------------------------------------------------------
 
-  protected override beforeError(): void {
-    if (!this.headerSent) this.writeHeader(this.local || this.core.config.hosts[0]!, undefined);
+  protected errorHeader(): HeaderAttrs {
+    return s2sHeader({ from: this.local || this.core.config.hosts[0]! });
   }
 
-  private writeHeader(from: string, to: string | undefined): void {
-    this.streamId = newStreamId();
-    this.headerSent = true;
-    this.write(s2sHeader({ id: this.streamId, from, to }));
-  }
-
-  protected onStreamStart(attrs: Record<string, string>): void {
+  protected onS2sStreamStart(attrs: Record<string, string>): void {
     if (this.phase !== 'header') return this.close(new StreamError('not-well-formed', 'unexpected stream header'));
     const to = domainOf(attrs.to);
     const host = to && this.core.router.isLocal(to) ? to : null;
     const from = domainOf(attrs.from);
-    this.writeHeader(host ?? (this.local || this.core.config.hosts[0]!), from ?? undefined);
-    if (attrs.xmlns !== NS.SERVER) return this.close(new StreamError('invalid-namespace', `the content namespace must be ${NS.SERVER}`));
-    const major = Number((attrs.version ?? '0.9').split('.')[0]);
-    if (!(major >= 1)) return this.close(new StreamError('unsupported-version', 'this server speaks XMPP 1.0 only'));
+    this.openStream(s2sHeader({ from: host ?? (this.local || this.core.config.hosts[0]!), to: from ?? undefined }));
+    const bad = checkHeader(attrs, NS.SERVER);
+    if (bad) return this.close(bad);
     if (!host) return this.close(new StreamError('host-unknown', attrs.to ? `this server does not serve ${attrs.to}` : "the stream header has no 'to'"));
     if (this.local && host !== this.local) return this.close(new StreamError('host-unknown', 'the host changed after a stream restart'));
     this.local = host;
@@ -133,7 +114,7 @@ export class S2SIn extends S2SStream {
 
   // ---- elements ------------------------------------------------------------------------------------------
 
-  protected onElement(el: Element, qn: QualifiedName): void {
+  protected onS2sElement(el: Element, qn: QualifiedName): void {
     if (this.phase !== 'open') return;
     if (qn.ns === NS.TLS && qn.local === 'starttls') return this.startTls();
     if (qn.ns === NS.SASL) return this.handleSasl(el, qn.local);
@@ -155,7 +136,6 @@ export class S2SIn extends S2SStream {
     tlsSocket.once('secure', () => {
       this.secured(tlsSocket, true);
       this.phase = 'header';
-      this.headerSent = false;
       this.newParser();
       this.log.debug('TLS established', { ...this.tlsInfo, peerCert: this.peerCert?.chainValid ? 'valid' : this.peerCert?.chainError });
     });
@@ -190,7 +170,6 @@ export class S2SIn extends S2SStream {
     this.saslDone = true;
     // RFC 6120 §6.4.6: both sides restart the stream after <success/>.
     this.phase = 'header';
-    this.headerSent = false;
     this.newParser();
     this.send(successElement());
   }
@@ -246,7 +225,7 @@ export class S2SIn extends S2SStream {
     void this.mgr.verifyDialback(to, from, streamId, key).then((outcome) => {
       this.pendingDialbacks--;
       release();
-      if (this.ended || this.closing) return;
+      if (this.ended || this.closeSent) return;
       if (outcome === 'valid') this.authenticated(from, to, 'dialback');
       else this.mgr.countAuth('in', 'dialback', typeof outcome === 'string' ? 'invalid' : 'error');
       this.send(dbAnswer('result', reply, outcome));
@@ -282,7 +261,7 @@ export class S2SIn extends S2SStream {
     }
     if (local === 'r' && this.sm.inboundEnabled) {
       // Answer after the stanzas before <r/> were handled (ordered after them in the queue).
-      this.stanzas.push(() => this.send(xml('a', { xmlns: NS_SM, h: String(this.sm.handledIn()) })));
+      this.inbound.push(() => this.send(xml('a', { xmlns: NS_SM, h: String(this.sm.handledIn()) })));
       return;
     }
     if (local === 'a') return; // we do not request acks on inbound streams
@@ -291,7 +270,7 @@ export class S2SIn extends S2SStream {
   // ---- stanzas (RFC 6120 §8.1.1.1, §4.9.3, §10.1 in order) ---------------------------------------------
 
   private enqueue(el: Element): void {
-    this.stanzas.push(() => this.handleStanza(el));
+    this.inbound.push(() => this.handleStanza(el));
   }
 
 
@@ -331,7 +310,7 @@ export class S2SIn extends S2SStream {
     await this.core.router.route(el, from, to);
   }
 
-  protected onEnded(reason: string): void {
+  protected onS2sEnded(reason: string): void {
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
     this.log.debug('inbound stream ended', { reason, remotes: this.remotes() });

@@ -11,6 +11,7 @@ import type { Jid } from '../../core/jid.js';
 import { NS_DIALBACK, NS_DIALBACK_FEATURE, dbElement, type DialbackOutcome } from './dialback.js';
 import type { QualifiedName } from './qualified-name.js';
 import { S2SStream, s2sHeader, type S2sStreamInfo } from './s2s-stream.js';
+import { checkHeader } from '../stream/stream-header.js';
 import { S2sTls } from './s2s-tls.js';
 import type { S2sTarget } from './s2s-resolver.js';
 import { ConnectError, connectToPeer } from './s2s-connect.js';
@@ -28,7 +29,8 @@ export class S2SOut extends S2SStream {
   state: State = 'connecting';
   private queue: Outgoing[] = [];
   private readonly verifies = new Map<string, PendingVerify>();
-  private streamId = '';
+  /** The ID of the peer's header (dialback keys are bound to it, XEP-0220 §2.1.1). */
+  private peerStreamId = '';
   /** The latest <stream:features/>; null right after a restart until the next ones arrive. */
   private features: XmlElement | null = null;
   private externalTried = false;
@@ -69,8 +71,8 @@ export class S2SOut extends S2SStream {
 
   /** Queue or write a stanza (from/to are the router's, and win over the element's attributes). */
   submit(o: Outgoing): void {
-    if (this.state === 'established' && !this.closing) return this.deliver(o);
-    if (this.state === 'closed' || this.closing) return this.mgr.dispatch(o);
+    if (this.state === 'established' && !this.closeSent) return this.deliver(o);
+    if (this.state === 'closed' || this.closeSent) return this.mgr.dispatch(o);
     if (this.queue.length >= this.core.config.s2s.max_queue) {
       return this.mgr.bounce(o, 'resource-constraint', `too many stanzas are waiting for ${this.remote}`);
     }
@@ -80,7 +82,7 @@ export class S2SOut extends S2SStream {
 
   /** Send <db:verify/> for the Receiving Server role (XEP-0220 §2.1.2) and wait for the answer. */
   requestVerify(id: string, key: string): Promise<DialbackOutcome> {
-    if (this.state === 'closed' || this.closing) return Promise.resolve({ error: 'remote-server-not-found' });
+    if (this.state === 'closed' || this.closeSent) return Promise.resolve({ error: 'remote-server-not-found' });
     const existing = this.verifies.get(id);
     if (existing) existing.resolve({ error: 'conflict' as StanzaErrorCondition });
     return new Promise((resolve) => {
@@ -123,19 +125,22 @@ export class S2SOut extends S2SStream {
   private restart(): void {
     this.features = null;
     this.newParser();
-    this.write(s2sHeader({ from: this.local, to: this.remote }));
+    this.openStream(s2sHeader({ from: this.local, to: this.remote }), false); // the receiving side sets the ID
   }
 
   // ---- negotiation ---------------------------------------------------------------------------------------
 
-  protected onStreamStart(attrs: Record<string, string>): void {
-    if (attrs.xmlns !== NS.SERVER) return this.failWith(new StreamError('invalid-namespace', `expected ${NS.SERVER}`));
-    const major = Number((attrs.version ?? '0.9').split('.')[0]);
-    if (!(major >= 1)) return this.failWith(new StreamError('unsupported-version', 'this server speaks XMPP 1.0 only'));
-    this.streamId = attrs.id ?? '';
+  protected errorHeader(): null {
+    return null; // our header opens every stream we initiate
   }
 
-  protected onElement(el: XmlElement, qn: QualifiedName): void {
+  protected onS2sStreamStart(attrs: Record<string, string>): void {
+    const bad = checkHeader(attrs, NS.SERVER);
+    if (bad) return this.failWith(bad);
+    this.peerStreamId = attrs.id ?? '';
+  }
+
+  protected onS2sElement(el: XmlElement, qn: QualifiedName): void {
     if (this.state === 'closed') return;
     if (qn.ns === NS.STREAM && qn.local === 'features') return this.onFeatures(el);
     if (qn.ns === NS.TLS) {
@@ -190,9 +195,9 @@ export class S2SOut extends S2SStream {
       return this.write(`<auth xmlns='${NS.SASL}' mechanism='EXTERNAL'>${Buffer.from(this.local).toString('base64')}</auth>`);
     }
     const dialback = f.getChild('dialback', NS_DIALBACK_FEATURE) !== undefined || this.streamAttrs['xmlns:db'] === NS_DIALBACK;
-    if (!this.dialbackSent && dialback && this.streamId) {
+    if (!this.dialbackSent && dialback && this.peerStreamId) {
       this.dialbackSent = true;
-      return this.send(dbElement('result', { from: this.local, to: this.remote }, this.mgr.keys.key(this.remote, this.local, this.streamId)));
+      return this.send(dbElement('result', { from: this.local, to: this.remote }, this.mgr.keys.key(this.remote, this.local, this.peerStreamId)));
     }
     this.fail('remote-server-not-found', `cannot authenticate to ${this.remote}${this.lastError ? `: ${this.lastError}` : ' (neither SASL EXTERNAL nor dialback is offered)'}`);
   }
@@ -311,9 +316,8 @@ export class S2SOut extends S2SStream {
       this.ackTimer = null;
       if (!this.sm.pending() || this.ended) return;
       this.log.info('peer did not acknowledge stanzas in time', { pending: this.sm.pending(), seconds: secs });
-      this.close(new StreamError('connection-timeout', `stanzas were not acknowledged within ${secs} s`));
-      // a peer that does not read will not take our closing tag either
-      setTimeout(() => this.socket?.destroy(), 500).unref();
+      // a peer that does not read will not take our closing tag either: a short linger
+      this.close(new StreamError('connection-timeout', `stanzas were not acknowledged within ${secs} s`), 500);
     }, secs * 1000);
     t.unref();
     return t;
@@ -366,7 +370,7 @@ export class S2SOut extends S2SStream {
     super.onIdle();
   }
 
-  protected onEnded(reason: string): void {
+  protected onS2sEnded(reason: string): void {
     clearTimeout(this.deadline);
     if (this.ackRequest) clearImmediate(this.ackRequest);
     if (this.ackTimer) clearTimeout(this.ackTimer);

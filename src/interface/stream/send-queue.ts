@@ -1,0 +1,134 @@
+// The ordered outgoing queue of one stream (RFC 6120 §13.12 resource exhaustion): writes batched per turn of
+// the event loop, back-pressure (while the socket's buffer is full, writes wait here until 'drain') and one
+// max-queue rule (max_send_queue), judged once a burst has been handed to the kernel.
+import type { Socket } from 'node:net';
+
+export interface SendQueueOptions {
+  /** Characters that may wait (here and in the socket's buffer) before the peer counts as not reading. */
+  maxQueued: () => number;
+  /** Over the limit once the kernel took what it could: the owner closes the stream. Called once. */
+  overflow: (queued: number) => void;
+}
+
+export class SendQueue {
+  private socket: Socket | null = null;
+  /** Writes that wait for 'drain', in order. */
+  private waiting: string[] = [];
+  private waitingChars = 0;
+  private paused = false;
+  private corked = false;
+  private stopped = false;
+  /** end() was asked while writes still waited: the socket ends once they are written. */
+  private ending = false;
+  private check: NodeJS.Immediate | null = null;
+  private readonly uncork = (): void => {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket?.uncork();
+  };
+  private readonly drained = (): void => this.onDrain();
+
+  constructor(private readonly opts: SendQueueOptions) {}
+
+  /** Write to this socket from now on (the first one, or the TLS socket after STARTTLS). */
+  attach(socket: Socket): void {
+    this.flush();
+    this.socket?.off('drain', this.drained);
+    this.socket = socket;
+    this.paused = false;
+    if (this.waiting.length) this.onDrain();
+  }
+
+  /** Characters waiting: here and in the socket's own buffer (not yet taken by the kernel). */
+  queued(): number {
+    return this.waitingChars + (this.socket?.writableLength ?? 0);
+  }
+
+  write(data: string): void {
+    const sock = this.socket;
+    if (this.stopped || !sock || sock.destroyed) return;
+    if (this.paused) {
+      this.waiting.push(data);
+      this.waitingChars += data.length;
+    } else {
+      // Everything written during this turn of the event loop goes out in one syscall (at load, one
+      // write per stanza dominated CPU).
+      if (!this.corked) {
+        this.corked = true;
+        sock.cork();
+        process.nextTick(this.uncork);
+      }
+      if (!sock.write(data)) this.pause();
+    }
+    // A burst to a peer that reads looks like a peer that does not until the kernel has taken what it can:
+    // judge what still waits after this turn's writes were flushed.
+    if (!this.check && this.queued() > this.opts.maxQueued()) this.check = setImmediate(() => this.judge());
+  }
+
+  /** Hand what this turn wrote to the kernel now (before a TLS handshake takes the socket over). */
+  flush(): void {
+    this.uncork();
+    if (this.waiting.length && this.socket && !this.socket.destroyed) {
+      this.socket.write(this.take());
+    }
+  }
+
+  /** End the socket after everything written so far (RFC 6120 §4.4: the closing tag is the last thing sent). */
+  end(): void {
+    if (!this.socket || this.socket.destroyed) return;
+    if (this.waiting.length) this.ending = true;
+    else this.socket.end();
+  }
+
+  /** Drop what waits here (the stream closes because the peer does not read it). */
+  discard(): void {
+    this.waiting = [];
+    this.waitingChars = 0;
+    this.paused = false;
+  }
+
+  /** The stream ended for the server: nothing more is queued, timers are cleared. */
+  stop(): void {
+    // What still waits (after an overflow: the stream error and the closing tag) goes to the socket's
+    // buffer as it is, and a pending end() happens now.
+    this.flush();
+    if (this.ending && this.socket && !this.socket.destroyed) this.socket.end();
+    this.ending = false;
+    this.stopped = true;
+    this.discard();
+    if (this.check) clearImmediate(this.check);
+    this.check = null;
+    this.socket?.off('drain', this.drained);
+  }
+
+  private pause(): void {
+    this.paused = true;
+    this.socket!.once('drain', this.drained);
+  }
+
+  private onDrain(): void {
+    this.paused = false;
+    const sock = this.socket;
+    if (!sock || sock.destroyed || !this.waiting.length) return;
+    // One write for everything that waited: one syscall, and the socket's buffer holds it in order.
+    if (!sock.write(this.take())) this.pause();
+    if (this.ending && !this.waiting.length) {
+      this.ending = false;
+      sock.end();
+    }
+  }
+
+  private take(): string {
+    const data = this.waiting.length === 1 ? this.waiting[0]! : this.waiting.join('');
+    this.waiting = [];
+    this.waitingChars = 0;
+    return data;
+  }
+
+  private judge(): void {
+    this.check = null;
+    if (this.stopped || !this.socket || this.socket.destroyed) return;
+    const queued = this.queued();
+    if (queued > this.opts.maxQueued()) this.opts.overflow(queued);
+  }
+}
