@@ -89,8 +89,14 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.write(el.toString());
   }
 
+  /**
+   * The server closed the stream: the session leaves the session manager now, not when the peer's side
+   * closes (up to the linger time later), so stanzas routed meanwhile go to other resources or offline
+   * instead of a stream that no longer writes.
+   */
   protected override closingStarted(): void {
     this.phase = 'closed';
+    this.leaveSessions('stream closed');
   }
 
   protected errorHeader(): HeaderAttrs {
@@ -110,10 +116,15 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.negotiationTimer = null;
     const wasOpen = this.phase !== 'closed';
     this.phase = 'closed';
+    this.leaveSessions(wasOpen ? reason : 'stream closed');
+    this.opts.onClose(this);
+  }
+
+  /** The bound session ends: out of the session manager, then its end-of-session work (once). */
+  private leaveSessions(why: string): void {
     if (this.bound) {
       this.bound = false;
       if (this.core.sessions.remove(this)) this.core.metrics.sessions.dec();
-      const why = wasOpen ? reason : 'stream closed';
       this.closing = (async () => {
         // RFC 6121 §4.6: a session that ends while available goes unavailable (also on a dropped TCP connection).
         if (this.presence !== null) await this.core.hooks.notify('user_unavailable', this.host, { session: this, stanza: null, reason: why });
@@ -121,7 +132,6 @@ export class C2SConnection extends XmlStreamBase implements Session {
         await this.core.hooks.notify('session_closed', this.host, { session: this, reason: why });
       })();
     }
-    this.opts.onClose(this);
   }
 
   // ---- stream negotiation ------------------------------------------------------------------------
