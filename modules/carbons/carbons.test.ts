@@ -16,7 +16,7 @@ const FWD = 'urn:xmpp:forward:0';
 
 let t: TestServer;
 before(async () => {
-  t = await startTestServer({ modules: { disco: {}, ping: {}, roster: {}, presence: {}, offline: {}, mam: {}, carbons: {} } });
+  t = await startTestServer({ modules: { disco: {}, ping: {}, roster: {}, presence: {}, offline: {}, blocking: {}, mam: {}, carbons: {} } });
   for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await t.addUser(u, `pw-${u}`);
 });
 after(() => t.stop());
@@ -85,11 +85,15 @@ test('three enabled resources and one disabled: received copies (full and bare J
   const sent: StanzaShape = { name: 'message', attrs: { from: 'alice@localhost/one', to: 'bob@localhost/x', type: 'chat', id: 'out1' }, has: [body('from one')] };
   assert.deepEqual(got[0], []);
   assert.deepEqual(got[3], []);
+  // The copy carries alice's archive id (XEP-0313: in the forwarded message of a carbon); bob's does not.
+  const aliceArchive = await query(one);
+  const sentId = aliceArchive.results.find((r) => /id=["']out1["']/.test(r.xml))!.id;
+  const stamped = { ...sent, has: [...sent.has!, { name: 'stanza-id', ns: 'urn:xmpp:sid:0', attrs: { by: 'alice@localhost', id: sentId } }] };
   for (const [i, res] of [[1, 'two'], [2, 'three']] as const) {
     assert.equal(got[i]!.length, 1);
-    assertStanza(got[i]![0]!, carbon('sent', 'alice@localhost', `alice@localhost/${res}`, sent));
+    assertStanza(got[i]![0]!, carbon('sent', 'alice@localhost', `alice@localhost/${res}`, stamped));
   }
-  assertStanza((await messagesBefore(bob))[0]!, sent);
+  assertStanza((await messagesBefore(bob))[0]!, { ...sent, without: [{ name: 'stanza-id', ns: 'urn:xmpp:sid:0', attrs: { by: 'alice@localhost' } }] });
 
   // Eligibility (§6): normal with a body, and a body-less receipt, are copied; headline and a body-less
   // normal message without IM payload are not.
@@ -120,7 +124,7 @@ test('three enabled resources and one disabled: received copies (full and bare J
   for (const c of [...all, bob]) c.close();
 });
 
-test('<private/> and <no-copy/>: no copies on either side; the recipient gets the message without <private/>', async () => {
+test('<private/> and <no-copy/>: no copies on either side; the recipient gets the message without <private/>; a blocked message is not copied', async () => {
   const d1 = await session(t.c2sPort, 'dave', 'd1', { carbons: true });
   const d2 = await session(t.c2sPort, 'dave', 'd2', { carbons: true });
   const e1 = await session(t.c2sPort, 'erin', 'e1', { carbons: true });
@@ -141,6 +145,15 @@ test('<private/> and <no-copy/>: no copies on either side; the recipient gets th
   assertStanza(ge1![1]!, { name: 'message', attrs: { id: 'p2' }, has: [body('hinted'), { name: 'no-copy', ns: 'urn:xmpp:hints' }] });
   assert.equal(gd2!.length, 1);
   assertStanza(gd2![0]!, { name: 'message', attrs: { id: 'p3' }, has: [body('back')], without: [{ name: 'private', ns: NS }] });
+
+  // A message the router refuses (dave blocked erin, XEP-0191) is answered with an error and not copied.
+  assertStanza(await d1.iq('blk', "<iq type='set' id='blk'><block xmlns='urn:xmpp:blocking'><item jid='erin@localhost'/></block></iq>"), { name: 'iq', attrs: { type: 'result' } });
+  d1.send("<message to='erin@localhost/e1' type='chat' id='blocked1'><body>never sent</body></message>");
+  await d1.expect(/<message(?=[^>]*type=["']error["'])(?=[^>]*id=["']blocked1["'])[^>]*>/); // dave gets the error
+  await settle(e1);
+  const [bd2, be1] = await Promise.all([d2, e1].map(messagesBefore));
+  assert.deepEqual(bd2, [], 'no <sent/> copy of a blocked message');
+  assert.deepEqual(be1, []);
   for (const c of all) c.close();
 });
 

@@ -6,6 +6,10 @@ import { NS_CARBONS, NS_FORWARD, eligible } from './eligible.js';
 
 export { NS_CARBONS } from './eligible.js';
 
+const NS_SID = 'urn:xmpp:sid:0';
+/** What carbons reads from the archive (the mam module's service), if one runs on the host. */
+interface ArchiveIds { sentId(message: Element): string | undefined }
+
 export default defineModule({
   name: 'carbons',
   description: 'Copies one-to-one messages to all of an account\'s carbons-enabled clients (XEP-0280)',
@@ -75,15 +79,23 @@ export default defineModule({
       }
     };
 
-    // §8 Sending: a copy to each other enabled resource of the sender. A message to the sender's own
-    // account is copied on the receiving side only (as <received/>), so no resource gets it twice.
-    ctx.hook('user_send_packet', async (el, { session, to }) => {
-      if (enabled.size === 0 || el.name !== 'message' || to.bare().equals(session.jid.bare())) return undefined;
-      if (!eligible(el)) return undefined;
-      const owner = session.jid.bare();
-      await copyTo('sent', el, owner, (s) => s === session);
+    // §8 Sending: a copy to each other enabled resource of the sender, once the router has accepted the
+    // message (late in filter_packet: a message blocking drops is not copied, and the archive has stamped
+    // its id, which the copy carries as XEP-0313 asks). A message to the sender's own account is copied on
+    // the receiving side only (as <received/>), so no resource gets it twice.
+    ctx.hook('filter_packet', async (el, { from, to, session }) => {
+      if (enabled.size === 0 || el.name !== 'message' || !session || session.host !== ctx.host || !session.jid.equals(from)) return undefined;
+      if (to.bare().equals(from.bare()) || !eligible(el)) return undefined;
+      const owner = from.bare();
+      const archived = ctx.service<ArchiveIds>('mam')?.sentId(el);
+      let original = el;
+      if (archived !== undefined) {
+        original = cloneElement(el); // the recipient must not get the sender's archive id
+        original.cnode(xml('stanza-id', { xmlns: NS_SID, by: owner.toString(), id: archived }));
+      }
+      await copyTo('sent', original, owner, (s) => s === session);
       return undefined;
-    });
+    }, 10);
 
     // §8 private: the receiving server removes <private/> before delivering (the original and the offline
     // copy), and remembers the message is not to be copied. Last, so the element marked is the one delivered.

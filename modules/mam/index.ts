@@ -45,6 +45,8 @@ export default defineModule({
   start(ctx) {
     const writer = new ArchiveWriter(ctx, () => ctx.options.max_messages);
     const prefs = new PrefsStore(ctx, () => ctx.options.default_policy);
+    /** Outgoing messages archived for their sender -> the sender's archive id (read by carbons' <sent/> copies). */
+    const sentIds = new WeakMap<Element, string>();
 
     /** A local account of this host (the bare JID), or null. */
     const localAccount = async (j: Jid): Promise<Jid | null> =>
@@ -60,7 +62,7 @@ export default defineModule({
       stripClaims(el, sender);
       if (!(await prefs.archives(sender, to))) return undefined;
       const original = el.toString();
-      await writer.append(sender, (id, stamp) => ({ id, stamp, with: to.bareString(), peer: to.toString(), xml: original }));
+      sentIds.set(el, await writer.append(sender, (id, stamp) => ({ id, stamp, with: to.bareString(), peer: to.toString(), xml: original })));
       return undefined;
     });
 
@@ -91,7 +93,7 @@ export default defineModule({
       ctx.setTimeout(sweep, Math.min(every, FIRST_SWEEP_MS)); // a server restarted more often than `every` still sweeps
       ctx.onStop(() => expiry.stop()); // disposed before the interval (newest first): no pass outlives stop
     }
-    const api: MamApi = { expireNow: () => expiry?.run() ?? Promise.resolve(0) };
+    const api: MamApi = { expireNow: () => expiry?.run() ?? Promise.resolve(0), sentId: (el) => sentIds.get(el) };
     ctx.provide('mam', api);
   },
 });
