@@ -95,6 +95,13 @@ test('three enabled resources and one disabled: received copies (full and bare J
   }
   assertStanza((await messagesBefore(bob))[0]!, { ...sent, without: [{ name: 'stanza-id', ns: 'urn:xmpp:sid:0', attrs: { by: 'alice@localhost' } }] });
 
+  // §8: the copies go out whether or not the sending client enabled carbons itself.
+  four.send("<message to='bob@localhost/x' type='chat' id='out2'><body>from four</body></message>");
+  await settle(four);
+  got = await Promise.all(all.map(messagesBefore));
+  assert.deepEqual(got.map((ms) => ms.map((m) => m.getChild('sent', NS)?.getChild('forwarded', FWD)?.getChild('message')?.attrs.id ?? bodyOf(m))), [['out2'], ['out2'], ['out2'], []]);
+  await messagesBefore(bob);
+
   // Eligibility (§6): normal with a body, and a body-less receipt, are copied; headline and a body-less
   // normal message without IM payload are not.
   bob.send("<message to='alice@localhost/three' id='n1'><body>normal</body></message>");
