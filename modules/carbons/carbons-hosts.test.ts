@@ -23,6 +23,8 @@ test('carbons on example.test: copies from alice@example.test, stanza-ids by ali
   const b1 = await session(t.c2sPort, 'bob', 'b1', { carbons: true });
   const b2 = await session(t.c2sPort, 'bob', 'b2', { carbons: true });
   for (const c of [a1, a2, b1, b2]) await messagesBefore(c);
+  // Carbons are a matter between a client and its own server host: not another host of this server.
+  assert.match(await b1.iq('xh', "<iq type='set' id='xh' to='example.test'><enable xmlns='urn:xmpp:carbons:2'/></iq>"), /<not-allowed xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']\/>/);
 
   // bob@localhost -> alice@example.test (bare): a1 (priority 1) gets it, a2 a <received/> copy; bob's b2 a <sent/> copy.
   b1.send("<message to='alice@example.test' type='chat' id='x1'><body>across hosts</body></message>");

@@ -32,7 +32,7 @@ export default defineModule({
       if (on === null) throw new StanzaError('bad-request', 'expected <enable/> or <disable/>');
       // §4.1/§5.1: only a client of this server, for itself (not another account's sessions).
       const s = req.session;
-      if (!s || !req.from.bare().equals(s.jid.bare()) || (req.to.local !== '' && !req.to.bare().equals(s.jid.bare()))) {
+      if (!s || s.host !== ctx.host || !req.from.bare().equals(s.jid.bare()) || (req.to.local !== '' && !req.to.bare().equals(s.jid.bare()))) {
         throw new StanzaError('not-allowed', 'carbons are set by a client of this server for its own session');
       }
       // §9.1: repeated enable/disable requests simply succeed.
