@@ -1,4 +1,4 @@
-// XEP-0280 §6 "Messages Eligible for Carbons Delivery", with the XEP-0280 §8 <private/> element and the
+// XEP-0280 §6 "Messages Eligible for Carbons Delivery", with the XEP-0280 §9 <private/> element and the
 // XEP-0334 <no-copy/> hint that keep a single message from being copied.
 import type { Element } from '../../src/sdk.js';
 

@@ -1,6 +1,6 @@
 // XEP-0280 Message Carbons (urn:xmpp:carbons:2): per-session enable/disable (§4, §5), <received/> copies of
 // inbound messages to the recipient's enabled resources that did not get the original (§7), <sent/> copies
-// of outbound ones to the sender's other enabled resources (§8), <private/> and XEP-0334 <no-copy/> honoured.
+// of outbound ones to the sender's other enabled resources (§8), <private/> (§9) and XEP-0334 <no-copy/> honoured.
 import { defineModule, xml, cloneElement, DROP, StanzaError, type Element, type IqRequest, type Jid, type Session } from '../../src/sdk.js';
 import { NS_CARBONS, NS_FORWARD, eligible } from './eligible.js';
 
@@ -35,7 +35,7 @@ export default defineModule({
       if (!s || s.host !== ctx.host || !req.from.bare().equals(s.jid.bare()) || (req.to.local !== '' && !req.to.bare().equals(s.jid.bare()))) {
         throw new StanzaError('not-allowed', 'carbons are set by a client of this server for its own session');
       }
-      // §9.1: repeated enable/disable requests simply succeed.
+      // §10.1: repeated enable/disable requests simply succeed.
       if (on && !enabled.has(s.id)) enabled.add(s.id);
       else if (!on && enabled.has(s.id)) enabled.delete(s.id);
       else return null;
@@ -97,7 +97,7 @@ export default defineModule({
       return undefined;
     }, 10);
 
-    // §8 private: the receiving server removes <private/> before delivering (the original and the offline
+    // §9 private: the receiving server removes <private/> before delivering (the original and the offline
     // copy), and remembers the message is not to be copied. Last, so the element marked is the one delivered.
     ctx.hook('message_accepted', (el) => {
       const p = el.getChild('private', NS_CARBONS);
