@@ -10,6 +10,8 @@ export interface UserPacketCtx { session: Session; from: Jid; to: Jid }
 /** remote: the authenticated peer domain; local: our host it addressed; auth: how remote was authenticated. */
 /** How an accepted message reaches its recipient: written to its sessions now, or stored for later. */
 export interface MessageAcceptedCtx { from: Jid; to: Jid; via: 'session' | 'offline' }
+/** A message written to local sessions: the stanza as accepted, and every session it was handed to. */
+export interface MessageDeliveredCtx { stanza: Element; from: Jid; to: Jid; sessions: Session[] }
 export interface S2sPacketCtx { from: Jid; to: Jid; remote: string; local: string; auth: 'EXTERNAL' | 'dialback' }
 
 export interface StanzaHooks {
@@ -18,6 +20,7 @@ export interface StanzaHooks {
   user_receive_packet: { kind: 'filter'; drop: true; value: Element; ctx: UserPacketCtx };
   offline_message: { kind: 'filter'; drop: false; value: { handled: boolean }; ctx: { stanza: Element; from: Jid; to: Jid } };
   message_accepted: { kind: 'filter'; drop: false; value: Element; ctx: MessageAcceptedCtx };
+  message_delivered: { kind: 'notify'; ctx: MessageDeliveredCtx };
   s2s_receive_packet: { kind: 'filter'; drop: true; value: Element; ctx: S2sPacketCtx };
 }
 
@@ -41,6 +44,10 @@ export const STANZA_HOOKS: Record<keyof StanzaHooks, HookSpec> = {
   message_accepted: {
     kind: 'filter', host: "the recipient's", drop: false, value: 'Element', ctx: "{ from: Jid; to: Jid; via: 'session' | 'offline' }",
     doc: 'A message for a local account the server has taken on: run once, after every check that could bounce it, just before it is written to the recipient\'s sessions (router) or stored for later (the offline store, once it has room). The returned stanza is what the recipient gets, e.g. with an archive id stamped on it.',
+  },
+  message_delivered: {
+    kind: 'notify', host: "the recipient's", drop: false, ctx: '{ stanza: Element; from: Jid; to: Jid; sessions: Session[] }',
+    doc: 'A message for a local account was written to its sessions (RFC 6121 §8.5.2/§8.5.3 delivery; not when stored offline): `sessions` are all that got it, so copies (XEP-0280 carbons) skip them. Fired once per message, after delivery.',
   },
   s2s_receive_packet: {
     kind: 'filter', host: "the local host addressed (local)", drop: true, value: 'Element', ctx: "{ from: Jid; to: Jid; remote; local; auth: 'EXTERNAL' | 'dialback' }",

@@ -14,7 +14,8 @@ import blocking from './blocking/index.js';
 import register from './register/index.js';
 import adhoc from './adhoc/index.js';
 import mam from './mam/index.js';
+import carbons from './carbons/index.js';
 
 export const BUNDLED_MODULES: Record<string, ModuleDefinition<any, any>> = Object.fromEntries(
-  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register, adhoc, mam].map((m) => [m.name, m]),
+  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register, adhoc, mam, carbons].map((m) => [m.name, m]),
 );

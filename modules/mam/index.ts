@@ -6,6 +6,7 @@ import { MAM_SERVICE, type MamApi } from './api.js';
 import { parseDuration, durationOpt } from './duration.js';
 import { ArchiveExpiry } from './expiry.js';
 import { NS_MAM, queryForm, runQuery } from './query.js';
+import { PrefsStore, prefsIq } from './prefs.js';
 import { ArchiveWriter } from './writer.js';
 import { mamCommands } from './commands.js';
 
@@ -29,11 +30,12 @@ export default defineModule({
   description: 'Archives users\' one-to-one messages and answers archive queries (XEP-0313)',
   xeps: ['XEP-0313', 'XEP-0359', 'XEP-0059', 'XEP-0297'],
   accountFeatures: [NS_MAM, NS_SID], // §6: the account advertises it
+  features: [NS_MAM], // and the server too: clients such as Profanity only look at the server's disco#info
   options: {
     /** Hard cap on the messages of one page (a larger or absent <max/> gets this many). */
     max_results: opt.number(250, { min: 1, integer: true }),
-    /** Which messages are archived by default (§6.1 preferences are not implemented). */
-    default_policy: opt.oneOf(['always', 'never'] as const, 'always'),
+    /** Which messages are archived for an account that has not set its own preferences (<prefs/>). */
+    default_policy: opt.oneOf(['always', 'never', 'roster'] as const, 'always'),
     /** Messages kept per account; archiving one more removes the oldest (as Prosody truncates). */
     max_messages: opt.number(10_000, { min: 1, integer: true }),
     /** Messages older than this are removed by a periodic sweep ("never" keeps them until the quota). */
@@ -44,6 +46,9 @@ export default defineModule({
   start(ctx) {
     const writer = new ArchiveWriter(ctx, () => ctx.options.max_messages);
     mamCommands(ctx);
+    const prefs = new PrefsStore(ctx, () => ctx.options.default_policy);
+    /** Outgoing messages archived for their sender -> the sender's archive id (read by carbons' <sent/> copies). */
+    const sentIds = new WeakMap<Element, string>();
 
     /**
      * A local account of this host (the bare JID), or null. Not a hook-scoping check: filter_packet runs on
@@ -56,12 +61,13 @@ export default defineModule({
     // message goes on; kept even when the message bounces later. A note to self is archived once, as
     // received (below).
     ctx.hook('filter_packet', async (el, { from, to }) => {
-      if (ctx.options.default_policy === 'never' || !archivable(el)) return undefined;
+      if (!archivable(el)) return undefined;
       const sender = await localAccount(from);
       if (!sender || sender.equals(to.bare())) return undefined;
       stripClaims(el, sender);
+      if (!(await prefs.archives(sender, to))) return undefined;
       const original = el.toString();
-      await writer.append(sender, (id, stamp) => ({ id, stamp, with: to.bareString(), peer: to.toString(), xml: original }));
+      sentIds.set(el, await writer.append(sender, (id, stamp) => ({ id, stamp, with: to.bareString(), peer: to.toString(), xml: original })));
       return undefined;
     });
 
@@ -72,16 +78,16 @@ export default defineModule({
       if (!to.local) return undefined;
       const recipient = to.bare();
       stripClaims(el, recipient);
-      if (ctx.options.default_policy === 'never' || !archivable(el)) return el;
+      if (!archivable(el) || !(await prefs.archives(recipient, from))) return el;
       const original = el.toString();
       const id = await writer.append(recipient, (rid, stamp) => ({ id: rid, stamp, with: from.bareString(), peer: from.toString(), xml: original }));
       el.cnode(xml('stanza-id', { xmlns: NS_SID, by: recipient.toString(), id }));
       return el;
     });
 
-    ctx.iq('account', NS_MAM, (req) => (req.type === 'get' ? queryForm() : runQuery(ctx, req)));
+    ctx.iq('account', NS_MAM, (req) => (req.payload.name === 'prefs' ? prefsIq(prefs, req) : req.type === 'get' ? queryForm() : runQuery(ctx, req)));
 
-    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, ...ArchiveWriter.removeOps(jid.bare())]);
+    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, ...ArchiveWriter.removeOps(jid.bare()), ...PrefsStore.removeOps(jid.bare())]);
 
     const expireAfter = parseDuration(ctx.options.expire_after);
     const expiry = expireAfter ? new ArchiveExpiry(ctx, writer, expireAfter * 1000) : null;
@@ -92,7 +98,7 @@ export default defineModule({
       ctx.setTimeout(sweep, Math.min(every, FIRST_SWEEP_MS)); // a server restarted more often than `every` still sweeps
       ctx.onStop(() => expiry.stop()); // disposed before the interval (newest first): no pass outlives stop
     }
-    const api: MamApi = { expireNow: () => expiry?.run() ?? Promise.resolve(0) };
+    const api: MamApi = { expireNow: () => expiry?.run() ?? Promise.resolve(0), sentId: (el) => sentIds.get(el) };
     ctx.provide(MAM_SERVICE, api);
   },
 });

@@ -104,7 +104,12 @@ export class Router {
     if (name === 'presence') return this.presenceToUser(el, from, to);
     if (to.resource) {
       const target = this.sm.get(to);
-      if (target) return this.deliver(target, name === 'message' && this.hooks.has('message_accepted', to.domain) ? await this.accepted(el, from, to) : el, from, to);
+      if (target) {
+        if (name !== 'message') return this.deliver(target, el, from, to);
+        const accepted = this.hooks.has('message_accepted', to.domain) ? await this.accepted(el, from, to) : el;
+        await this.deliver(target, accepted, from, to);
+        return this.delivered(accepted, from, to, [target]);
+      }
       // RFC 6121 §8.5.3.2: the resource is gone.
       if (name === 'iq') return this.bounce(el, from, to, new StanzaError('service-unavailable'));
       const type = el.attrs.type ?? 'normal';
@@ -149,7 +154,7 @@ export class Router {
     if (targets.length) {
       const accepted = this.hooks.has('message_accepted', to.domain) ? await this.accepted(el, from, to) : el;
       for (const s of targets) await this.deliver(s, accepted, from, to);
-      return;
+      return this.delivered(accepted, from, to, targets);
     }
     const exists = await this.accounts.exists(to);
     if (!exists) return this.bounce(el, from, addressed, new StanzaError('service-unavailable'));
@@ -168,6 +173,11 @@ export class Router {
   private async accepted(el: Element, from: Jid, to: Jid): Promise<Element> {
     const r = await this.hooks.filter('message_accepted', to.domain, el, { from, to, via: 'session' });
     return r === DROP ? el : r;
+  }
+
+  /** message_delivered: after a message was written to `sessions` (XEP-0280 carbons go to the others). */
+  private async delivered(stanza: Element, from: Jid, to: Jid, sessions: Session[]): Promise<void> {
+    if (this.hooks.has('message_delivered', to.domain)) await this.hooks.notify('message_delivered', to.domain, { stanza, from, to, sessions });
   }
 
   /** Write to a session; with user_receive_packet handlers, awaited so a sender's stanzas stay in order. */

@@ -316,4 +316,17 @@ export class ModuleContext<O = Record<string, unknown>> {
       }
     }
   }
+
+  // ---- server-originated IQ requests (XEP-0199 §4.2 server-to-client pings) --------------------------
+
+  /**
+   * Send an IQ get/set from this module's host to `to` and resolve with the response (a result or an
+   * error stanza), correlated by id and sender (RFC 6120 §8.2.3). The id is set here. Rejects with
+   * StanzaError remote-server-timeout when nothing answers within `timeoutMs`.
+   */
+  request(el: Element, to: Jid, timeoutMs = 30_000): Promise<Element> {
+    el.attrs.from = this.host;
+    el.attrs.to = to.toString();
+    return this.core.iq.request(el, Jid.parse(this.host), to, timeoutMs);
+  }
 }
