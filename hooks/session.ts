@@ -11,6 +11,7 @@ export interface SessionHooks {
   session_opened: { kind: 'notify'; ctx: { session: Session } };
   session_closed: { kind: 'notify'; ctx: { session: Session; reason: string } };
   c2s_unauthenticated_iq: { kind: 'filter'; drop: false; value: Element | null; ctx: { host: string; ip: string; secure: boolean; iq: Element } };
+  c2s_nonza: { kind: 'filter'; drop: false; value: boolean; ctx: { session: Session; element: Element } };
 }
 
 export const SESSION_HOOKS: Record<keyof SessionHooks, HookSpec> = {
@@ -23,5 +24,9 @@ export const SESSION_HOOKS: Record<keyof SessionHooks, HookSpec> = {
   c2s_unauthenticated_iq: {
     kind: 'filter', host: "the stream's (ctx.host)", drop: false, value: 'Element | null', ctx: '{ host; ip; secure; iq: Element }',
     doc: 'An IQ on a stream that has not authenticated (XEP-0077 registration); return the reply element, or leave null (not-authorized).',
+  },
+  c2s_nonza: {
+    kind: 'filter', host: "the session's", drop: false, value: 'boolean (handled)', ctx: '{ session: Session; element: Element }',
+    doc: 'A top-level element of a bound session that is not a stanza (XEP-0198, XEP-0352); return true once handled, else the stream ends with unsupported-stanza-type.',
   },
 };

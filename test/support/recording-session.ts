@@ -5,6 +5,7 @@ import xml from '@xmpp/xml';
 import { Jid } from '../../src/core/jid.js';
 import type { StreamError } from '../../src/core/errors.js';
 import type { Session } from '../../src/core/session.js';
+import { OutboundChain, type OutboundFilter } from '../../src/core/outbound-chain.js';
 
 let seq = 0;
 
@@ -19,6 +20,9 @@ export class RecordingSession implements Session {
   priority = 0;
   presence: Element | null = null;
   readonly sent: Element[] = [];
+  /** Nonzas written past the outbound filters. */
+  readonly nonzas: Element[] = [];
+  private readonly outbound = new OutboundChain((el) => this.sent.push(el));
   closedWith: StreamError | undefined | null = null; // null: still open
 
   /** `priority` undefined: no available presence yet; a number: available with that priority. */
@@ -35,7 +39,15 @@ export class RecordingSession implements Session {
   }
 
   send(el: Element): void {
-    this.sent.push(el);
+    this.outbound.send(el);
+  }
+
+  addOutboundFilter(fn: OutboundFilter, priority?: number): () => void {
+    return this.outbound.add(fn, priority);
+  }
+
+  writeNonza(el: Element): void {
+    this.nonzas.push(el);
   }
 
   close(error?: StreamError): void {

@@ -17,6 +17,7 @@ import type { TlsContexts } from '../tls/tls-contexts.js';
 import type { AuthAttempt } from '../../core/limits/auth-throttle.js';
 import { accountKey, claimedAccount } from '../../core/limits/sasl-claim.js';
 import { channelBindingsFor } from '../../core/sasl/channel-binding.js';
+import { OutboundChain, type OutboundFilter } from '../../core/outbound-chain.js';
 import type { ChannelBindingType, SaslServerSession } from '../../core/sasl/mechanism.js';
 import { XmlStreamBase } from '../stream/xml-stream-base.js';
 import { checkHeader, featuresElement, type HeaderAttrs } from '../stream/stream-header.js';
@@ -82,10 +83,28 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.channelBindings = channelBindingsFor(tlsSocket, der);
   }
 
+  /** Modules' outbound filters (CSI, stream management); created on first use. */
+  private outbound: OutboundChain | null = null;
+
   /** Session.send: deliver a stanza to this client. */
   send(el: Element): void {
     if (this.phase === 'closed') return;
+    if (this.outbound && !this.outbound.empty) return this.outbound.send(el);
+    this.writeStanza(el);
+  }
+
+  private readonly writeStanza = (el: Element): void => {
+    if (this.phase === 'closed') return;
     this.core.metrics.stanzasOut.inc();
+    this.write(el.toString());
+  };
+
+  addOutboundFilter(fn: OutboundFilter, priority?: number): () => void {
+    return (this.outbound ??= new OutboundChain(this.writeStanza)).add(fn, priority);
+  }
+
+  writeNonza(el: Element): void {
+    if (this.phase === 'closed') return;
     this.write(el.toString());
   }
 
@@ -357,6 +376,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
   private async handleStanza(el: Element): Promise<void> {
     const name = el.name;
     if ((name !== 'message' && name !== 'presence' && name !== 'iq') || (el.attrs.xmlns !== undefined && el.attrs.xmlns !== NS.CLIENT)) {
+      // A nonza (XEP-0198 <r/>, XEP-0352 <active/>...): the module that speaks its namespace takes it.
+      if (this.core.hooks.has('c2s_nonza', this.host) && (await this.core.hooks.filter('c2s_nonza', this.host, false, { session: this, element: el }))) return;
       return this.close(new StreamError('unsupported-stanza-type', `<${name}/> is not a stanza this server handles`));
     }
     this.core.metrics.stanzasInByKind[name]!.inc();
