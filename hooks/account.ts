@@ -18,7 +18,7 @@ export const ACCOUNT_HOOKS: Record<keyof AccountHooks, HookSpec> = {
   },
   remove_user_data: {
     kind: 'filter', host: "the account's", drop: false, value: 'Op[]', ctx: '{ jid: Jid }',
-    doc: "Append the delete ops for a module's rows of this account; all of them commit with the account row in ONE transaction.",
+    doc: "Append delete ops to the account's removal (ONE transaction with the account row). Runs only where the module runs: declare ModuleDefinition.removeUser instead, which also serves a stopped server's CLI.",
   },
   user_removed: { kind: 'notify', host: "the account's", drop: false, ctx: '{ jid: Jid }', doc: 'An account was deleted (after its data).' },
 };

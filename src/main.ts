@@ -27,6 +27,7 @@ import { S2SManager } from './interface/s2s/s2s-manager.js';
 import { S2sTls } from './interface/s2s/s2s-tls.js';
 import { ComponentRegistry } from './interface/component/component-registry.js';
 import { BUNDLED_MODULES } from '../modules/index.js';
+import { userDataCollector } from './core/module-runtime/user-data-removal.js';
 import { ConfigReloader } from './core/config/reload/config-reloader.js';
 import { emptyReport, type ReloadReport } from './core/config/reload/reload-report.js';
 import { MemoryTrimmer } from './core/memory-trim.js';
@@ -141,6 +142,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const components = Object.keys(config.components).length ? new ComponentRegistry(core) : null;
     router.components = components;
     const modules = new ModuleManager(core, BUNDLED_MODULES);
+    // An account's removal asks every module definition at hand for its rows (loaded, else bundled).
+    accounts.userData = userDataCollector(core, { modules, definitions: BUNDLED_MODULES });
     await modules.startConfigured(config.modules);
     auth.checkRegistered();
     const listeners = new Listeners(core, tls, s2s, components);

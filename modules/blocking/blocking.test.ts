@@ -237,7 +237,7 @@ test('options: bounce_messages false drops blocked messages silently; max_items 
   }
 });
 
-test('deleting an account deletes its block list (remove_user_data) in the same transaction', async () => {
+test('deleting an account deletes its block list (removeUser) in the same transaction', async () => {
   let frank = await login('frank', 'a');
   await block(frank, 'bob@localhost', 'eve@localhost');
   frank.close();

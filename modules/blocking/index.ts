@@ -25,6 +25,8 @@ export default defineModule({
     /** Block lists of accounts without a session kept in memory (accounts with one always are). */
     cache_size: opt.number(10000, { min: 0, integer: true }),
   },
+  // Its rows of a deleted account, committed with the account row (also with the server stopped).
+  removeUser: (_data, user) => [{ type: 'delRange', table: TABLE, prefix: userPrefix(user) }],
   start(ctx) {
     const lists = new BlockLists(ctx, ctx.options.cache_size);
     const enforcer = new Enforcer(ctx, lists, ctx.options.bounce_messages);
@@ -44,7 +46,6 @@ export default defineModule({
       interested.delete(session);
       lists.unpin(session.jid);
     });
-    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'delRange', table: TABLE, prefix: userPrefix(jid) }]);
 
     ctx.provide(BLOCKING_SERVICE, {
       isBlocked: async (owner, peer) =>

@@ -19,6 +19,8 @@ export default defineModule({
   features: [NS_LAST], // XEP-0012 §6
   accountFeatures: [NS_LAST],
   options: {},
+  // Its rows of a deleted account, committed with the account row (also with the server stopped).
+  removeUser: (_data, user) => [{ type: 'del', table: TABLE, key: keyOf(user) }],
   start(ctx) {
     const table = ctx.table<LastRow>(TABLE);
 
@@ -86,7 +88,5 @@ export default defineModule({
       const status = stanza?.getChildText('status') ?? '';
       await ctx.store.transact([{ type: 'put', table: TABLE, key: keyOf(bare), value: { at: Date.now(), status } }]);
     });
-
-    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'del', table: TABLE, key: keyOf(jid) }]);
   },
 });

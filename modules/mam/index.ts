@@ -43,6 +43,8 @@ export default defineModule({
     /** How often the expiry sweep runs. */
     expire_interval: durationOpt('1h', { min: 1, max: MAX_INTERVAL_S }),
   },
+  // Its rows of a deleted account, committed with the account row (also with the server stopped).
+  removeUser: (_data, user) => [...ArchiveWriter.removeOps(user), ...PrefsStore.removeOps(user)],
   start(ctx) {
     const writer = new ArchiveWriter(ctx, () => ctx.options.max_messages);
     mamCommands(ctx);
@@ -86,8 +88,6 @@ export default defineModule({
     });
 
     ctx.iq('account', NS_MAM, (req) => (req.payload.name === 'prefs' ? prefsIq(prefs, req) : req.type === 'get' ? queryForm() : runQuery(ctx, req)));
-
-    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, ...ArchiveWriter.removeOps(jid.bare()), ...PrefsStore.removeOps(jid.bare())]);
 
     const expireAfter = parseDuration(ctx.options.expire_after);
     const expiry = expireAfter ? new ArchiveExpiry(ctx, writer, expireAfter * 1000) : null;

@@ -21,6 +21,8 @@ export default defineModule({
     max_messages: opt.number(1000, { min: 0, integer: true }),
   },
   portable: offlinePortable,
+  // Its rows of a deleted account, committed with the account row (also with the server stopped).
+  removeUser: (_data, user) => [{ type: 'delRange', table: TABLE, prefix: userPrefix(user) }],
   start(ctx) {
     const queue = new OfflineQueue(ctx, TABLE);
     // One metric shared by the instances of every host, labelled by host.
@@ -128,8 +130,6 @@ export default defineModule({
     ctx.hook('user_presence_updated', async ({ session, wasAvailable, oldPriority }) => {
       if (wasAvailable && oldPriority < 0 && eligible(session)) await deliver(session);
     });
-
-    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'delRange', table: TABLE, prefix: userPrefix(jid) }]);
 
     const api: OfflineApi = { count: (jid) => queue.count(jid.bare()) };
     ctx.provide(OFFLINE_SERVICE, api);

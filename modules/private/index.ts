@@ -47,6 +47,8 @@ export default defineModule({
     max_size: opt.number(65_536, { min: 256, integer: true }),
   },
   portable: privatePortable,
+  // Its rows of a deleted account, committed with the account row (also with the server stopped).
+  removeUser: (_data, user) => [{ type: 'delRange', table: TABLE, prefix: prefixOf(user) }],
   start(ctx) {
     const table = ctx.table<PrivateRow>(TABLE);
 
@@ -91,7 +93,5 @@ export default defineModule({
       await ctx.store.transact(ops);
       return null;
     });
-
-    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'delRange', table: TABLE, prefix: prefixOf(jid) }]);
   },
 });

@@ -28,6 +28,8 @@ export default defineModule({
     versioning: opt.boolean(true),
   },
   portable: rosterPortable,
+  // Its rows of a deleted account, committed with the account row (also with the server stopped).
+  removeUser: (_data, user) => RosterStore.removeOps(user),
   start(ctx) {
     const o = ctx.options;
     const store = new RosterStore(ctx, () => o.max_items);
@@ -135,8 +137,6 @@ export default defineModule({
       ctx.hook('c2s_stream_features', (features, { stage }) =>
         stage === 'post-auth' ? [...features, xml('ver', { xmlns: NS_ROSTERVER })] : undefined);
     }
-
-    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, ...store.removeOps(jid.bare())]);
 
     ctx.hook('session_closed', ({ session }) => void interested.delete(session));
   },

@@ -68,7 +68,7 @@ export class RosterStore {
   }
 
   /** Delete ops for everything of this owner (account removal). */
-  removeOps(owner: Jid): Op[] {
+  static removeOps(owner: Jid): Op[] {
     return [
       { type: 'delRange', table: ITEMS_TABLE, prefix: ownerPrefix(owner) },
       { type: 'del', table: VERSIONS_TABLE, key: ownerKey(owner) },

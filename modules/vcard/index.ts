@@ -25,6 +25,8 @@ export default defineModule({
     max_size: opt.number(65_536, { min: 256, integer: true }),
   },
   portable: vcardPortable,
+  // Its rows of a deleted account, committed with the account row (also with the server stopped).
+  removeUser: (_data, user) => [{ type: 'del', table: TABLE, key: keyOf(user) }],
   start(ctx) {
     const table = ctx.table<VcardRow>(TABLE);
     vcardCommands(ctx);
@@ -99,7 +101,5 @@ export default defineModule({
       injectPhoto(el, hash);
       return el;
     }, 70);
-
-    ctx.hook('remove_user_data', (ops, { jid }) => [...ops, { type: 'del', table: TABLE, key: keyOf(jid) }]);
   },
 });

@@ -11,6 +11,7 @@ import { runCommand } from '../core/admin/commands.js';
 import type { Core } from '../core/core.js';
 import { AuthProviders } from '../core/auth/auth-providers.js';
 import type { ModuleDefinition } from '../core/module-runtime/module-definition.js';
+import { userDataCollector } from '../core/module-runtime/user-data-removal.js';
 
 /** `definitions`: the bundled modules, whose option defaults (vcard.max_size, ...) bound an import. */
 export async function runOffline(config: ServerConfig, cmd: string, args: Record<string, unknown>, definitions?: Record<string, ModuleDefinition<any, any>>): Promise<unknown> {
@@ -26,6 +27,8 @@ export async function runOffline(config: ServerConfig, cmd: string, args: Record
     accounts.routeTo(auth);
     auth.start();
     const core = { config, log, hooks, store, accounts, auth, sessions: new SessionManager() } as unknown as Core;
+    // No module runs: an account's removal asks the definitions at hand for their rows (user-data-removal.ts).
+    accounts.userData = userDataCollector(core, { ...(definitions && { definitions }) });
     return await runCommand({ core, ...(definitions && { definitions }) }, cmd, args, { origin: 'cli' });
   } finally {
     await auth.stop();

@@ -83,37 +83,51 @@ export class Accounts {
   }
 
   /**
-   * Delete an account and all of its data in ONE transaction: modules append their delete ops through
-   * remove_user_data. user_removing runs first, while contacts can still be told (RFC 6121 §3.2, §3.3).
+   * The modules' declared shares of a removal (ModuleDefinition.removeUser, user-data-removal.ts), set by
+   * whoever knows the modules: the server, or the CLI on the data directory. Unset: the hook's ops only.
    */
-  async remove(bare: Jid): Promise<void> {
+  userData: ((user: Jid) => Promise<{ ops: Op[]; warnings: string[] }>) | null = null;
+
+  /**
+   * Delete an account and all of its data in ONE transaction: the modules' removeUser ops, then whatever
+   * remove_user_data handlers append. user_removing runs first, while contacts can still be told (RFC 6121
+   * §3.2, §3.3). The warnings name data that could not be included (a module whose definition is not at hand).
+   */
+  async remove(bare: Jid): Promise<{ warnings: string[] }> {
     const p = this.providerOf(bare);
     if (p) return this.removeRouted(p, bare);
     const key = keyOf(bare);
     if (!(await this.table.get(key))) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     const jid = bare.bare();
     await this.hooks.notify('user_removing', jid.domain, { jid });
-    let ops: Op[] = [{ type: 'del', table: 'accounts', key }, { type: 'del', table: BANS, key }];
-    if (this.hooks.has('remove_user_data', jid.domain)) ops = (await this.hooks.filter('remove_user_data', jid.domain, ops, { jid })) as Op[];
+    const { ops, warnings } = await this.dataOps(jid, [{ type: 'del', table: 'accounts', key }, { type: 'del', table: BANS, key }]);
     const r = await this.store.transact(ops, [{ type: 'present', table: 'accounts', key }]);
     if (!r.ok) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     await this.hooks.notify('user_removed', jid.domain, { jid });
+    return { warnings };
+  }
+
+  private async dataOps(jid: Jid, own: Op[]): Promise<{ ops: Op[]; warnings: string[] }> {
+    const declared = this.userData ? await this.userData(jid) : { ops: [], warnings: [] };
+    let ops = [...own, ...declared.ops];
+    if (this.hooks.has('remove_user_data', jid.domain)) ops = (await this.hooks.filter('remove_user_data', jid.domain, ops, { jid })) as Op[];
+    return { ops, warnings: declared.warnings };
   }
 
   /**
    * remove() where another provider holds the credentials: they go first (the provider may refuse), so
    * contacts are told only about an account that is really gone; then its data, in one transaction.
    */
-  private async removeRouted(p: AuthProvider, bare: Jid): Promise<void> {
+  private async removeRouted(p: AuthProvider, bare: Jid): Promise<{ warnings: string[] }> {
     const drop = requireOperation(p, 'remove');
     if (!(await p.userExists(bare))) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     await drop(bare);
     const jid = bare.bare();
     await this.hooks.notify('user_removing', jid.domain, { jid });
-    let ops: Op[] = [{ type: 'del', table: BANS, key: keyOf(bare) }];
-    if (this.hooks.has('remove_user_data', jid.domain)) ops = (await this.hooks.filter('remove_user_data', jid.domain, ops, { jid })) as Op[];
-    if (ops.length) await this.store.transact(ops);
+    const { ops, warnings } = await this.dataOps(jid, [{ type: 'del', table: BANS, key: keyOf(bare) }]);
+    await this.store.transact(ops);
     await this.hooks.notify('user_removed', jid.domain, { jid });
+    return { warnings };
   }
 
   /**

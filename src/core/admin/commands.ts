@@ -25,9 +25,9 @@ const SERVER_COMMANDS: CommandDef[] = [
     name: 'user.del', description: 'Delete an account and end its sessions', args: ['jid'], offline: true,
     run: (t, a) => wrap(async () => {
       const j = bareJid(t, a.jid);
-      await t.core.accounts.remove(j);
+      const { warnings } = await t.core.accounts.remove(j);
       for (const s of t.core.sessions.resources(j)) s.close(new StreamError('not-authorized', 'account removed'));
-      return { deleted: j.toString() };
+      return { deleted: j.toString(), ...(warnings.length && { warnings }) };
     }),
   },
   {

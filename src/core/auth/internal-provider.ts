@@ -48,8 +48,8 @@ export class InternalAuthProvider implements AuthProvider {
     return this.table.setPassword(bare, password);
   }
 
-  remove(bare: Jid): Promise<void> {
-    return this.table.remove(bare);
+  async remove(bare: Jid): Promise<void> {
+    await this.table.remove(bare);
   }
 
   list(host: string): Promise<string[]> {

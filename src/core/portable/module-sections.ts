@@ -10,6 +10,7 @@ import type { PortableSection } from '../module-runtime/portable-section.js';
 import { OptionError, resolveOptions } from '../module-runtime/options.js';
 import { modulesOfHost } from '../config/host-modules.js';
 import { KeyedLock } from '../keyed-lock.js';
+import { offlineDataContext } from '../module-runtime/offline-data-context.js';
 import { CommandError } from '../admin/command-def.js';
 
 export interface Section { module: string; portable: PortableSection<any>; data: DataContext<any> }
@@ -66,14 +67,7 @@ export class ModuleSections {
         if (err instanceof OptionError) throw new CommandError(`${this.core.config.path || '<config>'}: ${err.message}`);
         throw err;
       }
-      const store = this.core.store;
-      const data: DataContext<any> = {
-        host, moduleName: name, options, log: this.core.log.child({ host, module: name }),
-        table: (t) => store.table(t),
-        store,
-        lock: (key, fn) => lock.run(`${name}\u0000${key}`, fn),
-        service: () => undefined,
-      };
+      const data = offlineDataContext(this.core, name, host, options, lock);
       out.push({ module: name, portable: def.portable, data });
     }
     return out;
