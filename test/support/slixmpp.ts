@@ -40,8 +40,10 @@ export interface SlixRun {
 /** A child process printing JSON lines (one object per line with an "event" key), and its end. */
 export interface JsonLinesProcess {
   done: Promise<SlixRun>;
-  /** Resolves with the first event of that name printed so far or later. */
+  /** Resolves with the first event of that name printed so far or later ('unparsed' for a plain line). */
   event(name: string): Promise<SlixEvent>;
+  /** End the process (SIGTERM); `done` still resolves. */
+  kill(): void;
 }
 
 /**
@@ -63,6 +65,7 @@ export function startJsonLines(command: string, args: Array<string | number>, op
   let err = '';
   let pending = '';
   let failEarly: (e: Error) => void = () => {};
+  let kill = () => {};
   const early = new Promise<never>((_, reject) => (failEarly = reject));
   early.catch(() => {});
   const finished = new Promise<{ code: number | null }>((resolve, reject) => {
@@ -71,6 +74,7 @@ export function startJsonLines(command: string, args: Array<string | number>, op
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', ...opts.env },
     });
+    kill = () => child.kill('SIGTERM');
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       pending += d;
@@ -124,7 +128,7 @@ export function startJsonLines(command: string, args: Array<string | number>, op
     });
     return Promise.race([new Promise<SlixEvent>((resolve) => waiters.push({ name, resolve })), ended, early]);
   };
-  return { done, event };
+  return { done, event, kill: () => kill() };
 }
 
 /** Run one script to its end (killed after 25 s) and parse its JSON lines; no assertion on the outcome. */
