@@ -40,7 +40,7 @@ def let_registration_through(client):
 
 
 async def main():
-    c = TestClient(jid, password, port, mech='SCRAM-SHA-256', plugins=['xep_0077', 'xep_0199'])
+    c = TestClient(jid, password, port, plugins=['xep_0077', 'xep_0199'])
     let_registration_through(c)
     if mode == 'insecure':
         # No TLS at all: the listener under test does not require STARTTLS.

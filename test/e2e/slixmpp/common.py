@@ -31,10 +31,9 @@ class TestClient(slixmpp.ClientXMPP):
 
     mech: force one SASL mechanism (the feature_mechanisms 'use_mech' setting), or None for slixmpp's choice.
     direct_tls: XEP-0368 direct TLS (slixmpp 1.8.3 spells it connect(use_ssl=True)) instead of STARTTLS.
-    no_tls_unique: see below.
     """
 
-    def __init__(self, jid, password, port, *, mech=None, direct_tls=False, no_tls_unique=True, plugins=()):
+    def __init__(self, jid, password, port, *, mech=None, direct_tls=False, plugins=()):
         super().__init__(jid, password, sasl_mech=mech)
         # The test server's certificate is self-signed: no chain and no name check.
         self.ssl_context.check_hostname = False
@@ -47,21 +46,6 @@ class TestClient(slixmpp.ClientXMPP):
         self.whitespace_keepalive = False
         for p in plugins:
             self.register_plugin(p)
-        if no_tls_unique:
-            # slixmpp 1.8.3 reads 'tls-unique' channel-binding data even on TLS 1.3, where it is not
-            # defined (RFC 9266), and then sends the gs2 flag 'y' ("I can bind, I think you can't")
-            # with plain SCRAM. A server that advertises -PLUS must refuse that as a downgrade
-            # (RFC 5802 §6), and xmppd does (see the 'out of the box' test). slixmpp >= 1.8.5 stopped
-            # using tls-unique on TLS 1.3; do the same here so plain SCRAM sends 'n'.
-            fm = self['feature_mechanisms']
-            base = fm.sasl_callback
-
-            def credentials(required, optional):
-                creds = base(required, optional)
-                if 'channel_binding' in creds:
-                    creds['channel_binding'] = None
-                return creds
-            fm.sasl_callback = credentials
 
     async def get_dns_records(self, domain, port=None):
         # Never resolve anything: the only address is the test server's loopback listener.
