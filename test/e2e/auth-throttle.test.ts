@@ -148,7 +148,7 @@ test('failures and locks are logged with kind, account, ip, reason and delay; ne
   assert.equal(failures.length, 2);
   assert.deepEqual(
     { kind: failures[1]!.kind, account: failures[1]!.account, ip: failures[1]!.ip, reason: failures[1]!.reason, mechanism: failures[1]!.mechanism, delay_ms: failures[1]!.delay_ms },
-    { kind: 'c2s', account: 'alice@localhost', ip: '127.0.0.6', reason: 'not-authorized', mechanism: 'PLAIN', delay_ms: 300 },
+    { kind: 'c2s', account: 'alice@localhost', ip: '127.0.0.6', reason: 'wrong password', mechanism: 'PLAIN', delay_ms: 300 },
   );
   const lock = records.find((r) => r.msg === 'address locked after repeated authentication failures');
   assert.equal(lock?.level, 'warn');

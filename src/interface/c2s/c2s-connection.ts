@@ -486,6 +486,11 @@ export class C2SConnection implements Session {
       }
     }
     el.attrs.from = this.jid.toString();
+    // RFC 3921 §3 session establishment comes after binding (the feature is advertised <optional/>,
+    // RFC 6121 Appendix E): a no-op, answered like the bind result (a 'from' only if it had a 'to').
+    if (name === 'iq' && el.attrs.type === 'set' && (el.attrs.to === undefined || el.attrs.to === this.host) && el.getChild('session', NS.SESSION)) {
+      return this.send(iqResult(el, null));
+    }
     let to: Jid;
     if (el.attrs.to === undefined) {
       to = this.jid.bare(); // RFC 6120 §10.3: no 'to' means the account itself
