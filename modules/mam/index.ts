@@ -1,7 +1,7 @@
 // XEP-0313 Message Archive Management (urn:xmpp:mam:2) for user archives: chat/normal messages with a
 // body are archived for the local sender and, once delivered or stored, the local recipient (§5), queried
 // with forms and XEP-0059 paging (§4); the recipient's copy carries its archive id as a XEP-0359 <stanza-id/>.
-import { defineModule, opt, xml, type Element, type Jid } from '../../src/sdk.js';
+import { defineModule, opt, xml, StanzaError, type Element, type Jid } from '../../src/sdk.js';
 import type { MamApi } from './api.js';
 import { parseDuration, durationOpt } from './duration.js';
 import { ArchiveExpiry } from './expiry.js';
@@ -28,6 +28,9 @@ export default defineModule({
   description: 'Archives users\' one-to-one messages and answers archive queries (XEP-0313)',
   xeps: ['XEP-0313', 'XEP-0359', 'XEP-0059', 'XEP-0297'],
   accountFeatures: [NS_MAM, NS_SID], // §6: the account advertises it
+  // Also on the server, as ejabberd does: clients such as Profanity 0.13 look for it only there; a query
+  // sent to the server searches the requester's own archive.
+  features: [NS_MAM],
   options: {
     /** Hard cap on the messages of one page (a larger or absent <max/> gets this many). */
     max_results: opt.number(250, { min: 1, integer: true }),
@@ -75,6 +78,10 @@ export default defineModule({
     });
 
     ctx.iq('account', NS_MAM, (req) => (req.type === 'get' ? queryForm() : runQuery(ctx, req)));
+    ctx.iq('host', NS_MAM, (req) => {
+      if (!req.from.local || req.from.domain !== ctx.host) throw new StanzaError('forbidden', 'only this server’s users have an archive here');
+      return req.type === 'get' ? queryForm() : runQuery(ctx, req, req.from.bare());
+    });
 
     ctx.hook('remove_user_data', (ops, { jid }) => [...ops, ...ArchiveWriter.removeOps(jid.bare())]);
 
