@@ -3,6 +3,7 @@
 // the JSON lines a script prints.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { testCertificateFile } from './harness.js';
 
 // Debian's python3-slixmpp belongs to the system interpreter, not to whatever python3 is first on PATH.
 export const PYTHON = '/usr/bin/python3';
@@ -134,7 +135,10 @@ export function startJsonLines(command: string, args: Array<string | number>, op
 /** Run one script to its end (killed after 25 s) and parse its JSON lines; no assertion on the outcome. */
 export async function runSlixmpp(script: string, args: Array<string | number>, cwd?: string): Promise<SlixRun> {
   if (slixmppMissing) throw new Error(`${slixmppMissing} (CI=true: the slixmpp interop tests are required)`);
-  return startJsonLines(PYTHON, [script, ...args], cwd !== undefined ? { cwd } : {}).done;
+  // slixmpp verifies the server's certificate; SSL_CERT_FILE (OpenSSL's variable, as a user would set it)
+  // makes it trust the test servers' self-signed one.
+  const env = { SSL_CERT_FILE: await testCertificateFile() };
+  return startJsonLines(PYTHON, [script, ...args], cwd !== undefined ? { cwd, env } : { env }).done;
 }
 
 /** Run a script that must end normally: exit 0, a 'done' line, no exception/timeout/unparsed output. */

@@ -5,8 +5,8 @@
 import os
 import sys
 
-# The shared helpers of the project's slixmpp interop tests (no DNS, no certificate checks, the SCRAM
-# channel-binding fix for slixmpp 1.8.3): imported in place, not copied.
+# The shared helpers of the project's slixmpp interop tests (the test server's address, JSON reports,
+# a hard timeout): imported in place, not copied.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'test', 'e2e', 'slixmpp'))
 
 from slixmpp.exceptions import IqError, IqTimeout  # noqa: E402
