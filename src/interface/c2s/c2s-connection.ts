@@ -355,10 +355,14 @@ export class C2SConnection implements Session {
       data = decodeSaslPayload(el);
       // The account as the client claims it, for the log and the per-account throttle only.
       if (data?.length) this.saslClaim = claimedAccount(mechanism, data, this.host);
-      if (!this.secure && this.opts.starttlsRequired) return this.saslFailed('encryption-required', 'STARTTLS first', mechanism || 'none', 'no TLS yet');
+      // The metrics label stays 'none' until the mechanism is one we offer (client-chosen names are unbounded).
+      if (!this.secure && this.opts.starttlsRequired) return this.saslFailed('encryption-required', 'STARTTLS first', 'none', 'no TLS yet');
       const offered = this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types });
       session = offered.includes(mechanism) ? this.newSaslSession(mechanism) : null;
-      if (!session) return this.saslFailed('invalid-mechanism', `${mechanism || 'no mechanism'} is not offered`, mechanism || 'none', `mechanism ${mechanism || '(none)'} not offered`);
+      if (!session) {
+        const named = mechanism.slice(0, 64) || '(none)';
+        return this.saslFailed('invalid-mechanism', `${mechanism ? named : 'no mechanism'} is not offered`, 'none', `mechanism ${named} not offered`);
+      }
       // limits.auth: a locked address is refused before any credential is looked at.
       const admission = this.core.limits.auth.begin('c2s', this.ip);
       if (admission.refused) {
