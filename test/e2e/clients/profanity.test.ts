@@ -132,6 +132,7 @@ for (const version of TLS_VERSIONS) {
       test('with /mam on, opening a chat with bob loads the archived conversation (MAM found on the server)', opts, async () => {
         requireClient(missing);
         // The earlier tests left alice and bob's messages in alice's archive; this profile has none of them.
+        // /mam on: Profanity 0.13 fetches history only when the user turns MAM on (it is off by default).
         const p = await loggedIn('starttls', 'mam', ['/mam on']);
         try {
           // Profanity 0.13 looks for urn:xmpp:mam:2 in the server's disco#info, asked for at login. Its own
