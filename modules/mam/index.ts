@@ -1,7 +1,7 @@
 // XEP-0313 Message Archive Management (urn:xmpp:mam:2) for user archives: chat/normal messages with a
 // body are archived for the local sender and, once delivered or stored, the local recipient (§5), queried
 // with forms and XEP-0059 paging (§4); the recipient's copy carries its archive id as a XEP-0359 <stanza-id/>.
-import { defineModule, opt, xml, type Element, type Jid } from '../../src/sdk.js';
+import { defineModule, opt, xml, StanzaError, type Element, type Jid } from '../../src/sdk.js';
 import { MAM_SERVICE, type MamApi } from './api.js';
 import { parseDuration, durationOpt } from './duration.js';
 import { ArchiveExpiry } from './expiry.js';
@@ -30,7 +30,9 @@ export default defineModule({
   description: 'Archives users\' one-to-one messages and answers archive queries (XEP-0313)',
   xeps: ['XEP-0313', 'XEP-0359', 'XEP-0059', 'XEP-0297'],
   accountFeatures: [NS_MAM, NS_SID], // §6: the account advertises it
-  features: [NS_MAM], // and the server too: clients such as Profanity only look at the server's disco#info
+  // Also on the server, as ejabberd does: clients such as Profanity 0.13 look for it only there; a query
+  // sent to the server searches the requester's own archive.
+  features: [NS_MAM],
   options: {
     /** Hard cap on the messages of one page (a larger or absent <max/> gets this many). */
     max_results: opt.number(250, { min: 1, integer: true }),
@@ -88,6 +90,11 @@ export default defineModule({
     });
 
     ctx.iq('account', NS_MAM, (req) => (req.payload.name === 'prefs' ? prefsIq(prefs, req) : req.type === 'get' ? queryForm() : runQuery(ctx, req)));
+    ctx.iq('host', NS_MAM, (req) => {
+      if (!req.from.local || req.from.domain !== ctx.host) throw new StanzaError('forbidden', 'only this server’s users have an archive here');
+      if (req.payload.name === 'prefs') throw new StanzaError('service-unavailable', 'archiving preferences belong to your account: send them to your bare JID');
+      return req.type === 'get' ? queryForm() : runQuery(ctx, req, req.from.bare());
+    });
 
     const expireAfter = parseDuration(ctx.options.expire_after);
     const expiry = expireAfter ? new ArchiveExpiry(ctx, writer, expireAfter * 1000) : null;

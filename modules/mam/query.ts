@@ -48,9 +48,9 @@ export function parseFilter(query: Element): Filter {
   return f;
 }
 
-/** §4: answer a query on the requester's own archive; result messages are written before the fin. */
-export async function runQuery(ctx: ModuleContext<{ max_results: number }>, req: IqRequest): Promise<Element> {
-  const owner = req.to.bare();
+/** §4: answer a query on the requester's own archive (addressed to it, or `owner` when sent to the
+ *  server); result messages are written before the fin. */
+export async function runQuery(ctx: ModuleContext<{ max_results: number }>, req: IqRequest, owner: Jid = req.to.bare()): Promise<Element> {
   if (!req.from.bare().equals(owner)) throw new StanzaError('forbidden', 'you may only query your own archive');
   const q = req.payload;
   const filter = parseFilter(q);

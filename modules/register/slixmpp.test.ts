@@ -60,7 +60,7 @@ describe('slixmpp 1.8.3 xep_0077 against xmppd', () => {
     assert.equal(s.one('session_start').jid, 'newbie@localhost/slix');
     assert.equal(s.one('ping').ok, true);
     assert.equal(await exists('newbie'), true);
-    const again = await slix(LOGIN, [t.c2sPort, 'newbie@localhost/again', 'newbie-password', 'SCRAM-SHA-256', 'starttls']);
+    const again = await slix(LOGIN, [t.c2sPort, 'newbie@localhost/again', 'newbie-password', 'auto', 'starttls']);
     assert.equal(again.one('session_start').jid, 'newbie@localhost/again');
   });
 
@@ -71,7 +71,7 @@ describe('slixmpp 1.8.3 xep_0077 against xmppd', () => {
     assert.equal(err.error, 'conflict');
     assert.equal(err.type, 'cancel');
     assert.ok(!s.has('session_start'), s.transcript);
-    const login = await slix(LOGIN, [t.c2sPort, 'alice@localhost/check', 'alice-password', 'SCRAM-SHA-256', 'starttls']);
+    const login = await slix(LOGIN, [t.c2sPort, 'alice@localhost/check', 'alice-password', 'auto', 'starttls']);
     assert.equal(login.one('session_start').jid, 'alice@localhost/check');
   });
 
@@ -111,9 +111,9 @@ describe('slixmpp 1.8.3 xep_0077 against xmppd', () => {
   test('slixmpp changes alice’s password (to her account, then to the server); only the newest works', opts, async () => {
     const s = await slix('change_password.py', [t.c2sPort, 'alice@localhost/pw', 'alice-password', 'alice-second', 'account']);
     assert.ok(s.has('password_changed'), s.transcript);
-    const old = await slix(LOGIN, [t.c2sPort, 'alice@localhost/old', 'alice-password', 'SCRAM-SHA-256', 'starttls']);
+    const old = await slix(LOGIN, [t.c2sPort, 'alice@localhost/old', 'alice-password', 'SCRAM-SHA-256-PLUS', 'starttls']);
     assert.equal(old.one('auth_failed').reason, 'failed_all_auth');
-    const fresh = await slix(LOGIN, [t.c2sPort, 'alice@localhost/new', 'alice-second', 'SCRAM-SHA-256', 'starttls']);
+    const fresh = await slix(LOGIN, [t.c2sPort, 'alice@localhost/new', 'alice-second', 'auto', 'starttls']);
     assert.equal(fresh.one('session_start').jid, 'alice@localhost/new');
 
     const s2 = await slix('change_password.py', [t.c2sPort, 'alice@localhost/pw2', 'alice-second', 'alice-third', 'server']);
@@ -140,7 +140,7 @@ describe('slixmpp 1.8.3 xep_0077 against xmppd', () => {
     assert.equal(await exists('dora'), false);
     await until(() => t.server.core.sessions.resources(Jid.of('dora', t.domain)).length === 0, 'dora has no session');
     assert.deepEqual(await liveRows(t, watched.tables, 'dora'), {}, `no dora rows left in any table (had ${JSON.stringify(before)})`);
-    const login = await slix(LOGIN, [t.c2sPort, 'dora@localhost/back', 'dora-password', 'SCRAM-SHA-256', 'starttls']);
+    const login = await slix(LOGIN, [t.c2sPort, 'dora@localhost/back', 'dora-password', 'SCRAM-SHA-256-PLUS', 'starttls']);
     assert.equal(login.one('auth_failed').reason, 'failed_all_auth');
   });
 });

@@ -148,11 +148,16 @@ test('failures and locks are logged with kind, account, ip, reason and delay; ne
   assert.equal(failures.length, 2);
   assert.deepEqual(
     { kind: failures[1]!.kind, account: failures[1]!.account, ip: failures[1]!.ip, reason: failures[1]!.reason, mechanism: failures[1]!.mechanism, delay_ms: failures[1]!.delay_ms },
-    { kind: 'c2s', account: 'alice@localhost', ip: '127.0.0.6', reason: 'not-authorized', mechanism: 'PLAIN', delay_ms: 300 },
+    { kind: 'c2s', account: 'alice@localhost', ip: '127.0.0.6', reason: 'wrong password', mechanism: 'PLAIN', delay_ms: 300 },
   );
   const lock = records.find((r) => r.msg === 'address locked after repeated authentication failures');
   assert.equal(lock?.level, 'warn');
   assert.equal(lock?.lock_seconds, 2);
+  // An attempt from the locked address is refused before any credential is checked, and logged as such.
+  const again = await secured(t, '127.0.0.6');
+  assert.match(await plain(again, 'alice', password), /temporary-auth-failure/);
+  const refused = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.msg === 'authentication failed').at(-1)!;
+  assert.deepEqual([refused.account, refused.reason, refused.condition], ['alice@localhost', 'address locked after repeated failures', 'temporary-auth-failure']);
   const payload = Buffer.from(`\0alice\0${password}`).toString('base64');
   for (const l of lines) {
     assert.ok(!l.includes(password) && !l.includes(payload), `no secret in the log: ${l}`);

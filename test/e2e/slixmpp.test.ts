@@ -1,6 +1,6 @@
 // Interop with a third-party Python client, slixmpp 1.8.3 (Debian python3-slixmpp), against an
 // in-process xmppd: each test runs a script from test/e2e/slixmpp/ and asserts on the JSON lines it prints
-// (SASL SCRAM-SHA-1/-256 and PLAIN, STARTTLS and XEP-0368 direct TLS, bind, XEP-0030/0092/0199/0202, chat).
+// (SASL SCRAM-SHA-1/-256-PLUS with tls-unique and PLAIN, STARTTLS and XEP-0368 direct TLS, bind, XEP-0030/0092/0199/0202, chat).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -22,50 +22,44 @@ describe('slixmpp 1.8.3 against xmppd', () => {
   });
   after(() => t?.stop());
 
-  // slixmpp's SCRAM -PLUS knows only the tls-unique channel binding, which TLS 1.3 does not define
-  // (RFC 9266) and xmppd does not offer; -PLUS (tls-exporter, tls-server-end-point) is covered by the
-  // raw-client tests in c2s-negotiation.test.ts. Here the non-PLUS mechanisms are forced one by one
-  // (feature_mechanisms use_mech), with slixmpp's tls-unique misuse switched off (see common.py and
-  // the 'out of the box' test below).
-  for (const mech of ['SCRAM-SHA-1', 'SCRAM-SHA-256', 'PLAIN']) {
-    test(`alice logs in with ${mech} over STARTTLS and binds the resource she asked for`, opts, async () => {
+  // slixmpp 1.8.3 picks SCRAM-SHA-256-PLUS with tls-unique (RFC 5929) by default, which xmppd offers on
+  // TLS 1.2 and 1.3 (channel_binding.tls_unique); the client matrix (test/e2e/clients/) covers every TLS
+  // version and mode. Here each mechanism slixmpp can be told to use (its use_mech setting) is tried.
+  for (const [mech, gs2] of [['auto', 'p=tls-unique,,'], ['SCRAM-SHA-1-PLUS', 'p=tls-unique,,'], ['PLAIN', null]] as const) {
+    test(`alice logs in with ${mech === 'auto' ? 'slixmpp’s own choice' : mech} over STARTTLS and binds the resource she asked for`, opts, async () => {
       const resource = `slix-${mech.toLowerCase()}`;
       const s = await runOk('login.py', [t.c2sPort, `alice@localhost/${resource}`, 'pw-alice', mech, 'starttls']);
       const start = s.one('session_start');
       assert.equal(start.jid, `alice@localhost/${resource}`);
-      assert.equal(start.mech, mech);
+      assert.equal(start.mech, mech === 'auto' ? 'SCRAM-SHA-256-PLUS' : mech);
       assert.equal(start.tls, 'TLSv1.3', 'STARTTLS was negotiated before SASL');
-      if (mech.startsWith('SCRAM')) assert.equal(start.gs2, 'n,,', 'no channel binding, no authzid');
+      if (gs2) assert.equal(start.gs2, gs2, 'channel binding tls-unique, no authzid');
       assert.equal(s.one('ping').ok, true, 'the bound session answers');
       assert.ok(!s.has('auth_failed'));
     });
   }
 
   test('bob logs in over direct TLS on the XEP-0368 port (slixmpp: connect(use_ssl=True))', opts, async () => {
-    const s = await runOk('login.py', [t.c2sTlsPort, 'bob@localhost/direct', 'pw-bob', 'SCRAM-SHA-256', 'direct']);
+    const s = await runOk('login.py', [t.c2sTlsPort, 'bob@localhost/direct', 'pw-bob', 'auto', 'direct']);
     const start = s.one('session_start');
     assert.equal(start.jid, 'bob@localhost/direct');
-    assert.equal(start.mech, 'SCRAM-SHA-256');
+    assert.equal(start.mech, 'SCRAM-SHA-256-PLUS');
     assert.equal(start.tls, 'TLSv1.3');
     assert.equal(s.one('ping').ok, true);
   });
 
-  test('out of the box, slixmpp 1.8.3’s gs2 flag “y” on plain SCRAM is refused as a channel-binding downgrade', opts, async () => {
-    // slixmpp 1.8.3 has tls-unique data even on TLS 1.3, so with plain SCRAM it claims "I support
-    // channel binding but think you don't" (gs2 'y'). xmppd advertises -PLUS, so RFC 5802 §6 requires
-    // it to fail the exchange. (Later slixmpp releases send 'n' on TLS 1.3; then it must succeed.)
-    const s = await runOk('login.py', [t.c2sPort, 'alice@localhost/slix-y', 'pw-alice', 'SCRAM-SHA-1', 'starttls', 'tls-unique']);
-    if (s.has('session_start')) {
-      assert.equal(s.one('session_start').gs2, 'n,,', 'only a client that sent n may get in');
-      return;
-    }
+  test('told to use plain SCRAM, slixmpp 1.8.3 sends the gs2 flag “y”, refused as a channel-binding downgrade', opts, async () => {
+    // slixmpp has channel-binding data, so with plain SCRAM it claims "I support channel binding but think
+    // you don't" (gs2 'y'). xmppd advertised -PLUS, so RFC 5802 §6 requires it to fail the exchange.
+    const s = await runOk('login.py', [t.c2sPort, 'alice@localhost/slix-y', 'pw-alice', 'SCRAM-SHA-1', 'starttls']);
+    assert.ok(!s.has('session_start'), s.transcript);
     const failed = s.one('auth_failed');
     assert.equal(failed.gs2, 'y,,');
     assert.deepEqual(failed.failures, [{ condition: 'not-authorized', text: 'server-does-support-channel-binding' }]);
   });
 
   test('a wrong password fires failed_auth with not-authorized and no session starts (SCRAM and PLAIN)', opts, async () => {
-    for (const mech of ['SCRAM-SHA-256', 'PLAIN']) {
+    for (const mech of ['SCRAM-SHA-256-PLUS', 'PLAIN']) {
       const s = await runOk('login.py', [t.c2sPort, 'alice@localhost/wrong', 'not-her-password', mech, 'starttls']);
       assert.ok(!s.has('session_start'), mech);
       const failed = s.one('auth_failed');

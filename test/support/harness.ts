@@ -38,6 +38,12 @@ function testCertificate(): Promise<{ cert: string; key: string; certPem: string
   return sharedCert;
 }
 
+/** The PEM file of the self-signed certificate test servers present (unless `tls` is overridden): what a
+ *  third-party client is told to trust, as a user of a server with a self-signed certificate does. */
+export async function testCertificateFile(): Promise<string> {
+  return (await testCertificate()).cert;
+}
+
 /** Overrides for a server with two virtual hosts (config/test.yaml has one): startTestServer(TWO_HOSTS). */
 export const TWO_HOSTS: Readonly<Record<string, unknown>> = { hosts: ['localhost', 'example.test'] };
 

@@ -3,7 +3,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { ScramClient } from '../../src/core/sasl/scram-client.js';
-import { tlsExporter, tlsServerEndPoint } from '../../src/core/sasl/channel-binding.js';
+import { tlsExporter, tlsServerEndPoint, tlsUnique } from '../../src/core/sasl/channel-binding.js';
 import { TextSocket } from './text-socket.js';
 
 export class RawClient extends TextSocket {
@@ -36,8 +36,9 @@ export class RawClient extends TextSocket {
   }
 
   /** SCRAM (any variant); for -PLUS the binding data comes from this connection's TLS session. */
-  async authScram(mechanism: string, user: string, password: string, cbType?: 'tls-exporter' | 'tls-server-end-point', cbOverride?: Buffer): Promise<string> {
+  async authScram(mechanism: string, user: string, password: string, cbType?: 'tls-exporter' | 'tls-server-end-point' | 'tls-unique' | (string & {}), cbOverride?: Buffer): Promise<string> {
     let cbData: Buffer | undefined;
+    if (cbType === 'tls-unique') cbData = tlsUnique(this.tlsSocket, 'client') ?? undefined;
     if (cbType === 'tls-exporter') cbData = tlsExporter(this.tlsSocket) ?? undefined;
     if (cbType === 'tls-server-end-point') cbData = tlsServerEndPoint(this.tlsSocket.getPeerX509Certificate()!.raw) ?? undefined;
     if (cbOverride) cbData = cbOverride;

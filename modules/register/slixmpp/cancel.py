@@ -17,8 +17,8 @@ port, jid, password, second = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.ar
 
 
 async def main():
-    main_client = TestClient(jid, password, port, mech='SCRAM-SHA-256', plugins=['xep_0077'])
-    other = TestClient(f'{JID(jid).bare}/{second}', password, port, mech='SCRAM-SHA-256')
+    main_client = TestClient(jid, password, port, plugins=['xep_0077'])
+    other = TestClient(f'{JID(jid).bare}/{second}', password, port)
     errors = {'main': [], 'other': []}
     for name, client in (('main', main_client), ('other', other)):
         client.add_event_handler('stream_error', lambda e, n=name: errors[n].append({'condition': e['condition'], 'text': e['text']}))

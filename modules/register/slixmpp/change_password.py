@@ -15,7 +15,7 @@ port, jid, password, new_password, target = int(sys.argv[1]), sys.argv[2], sys.a
 
 
 async def main():
-    c = TestClient(jid, password, port, mech='SCRAM-SHA-256', plugins=['xep_0077'])
+    c = TestClient(jid, password, port, plugins=['xep_0077'])
     if not await login(c):
         return
     to = c.boundjid.domain if target == 'server' else None

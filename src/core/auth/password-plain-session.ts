@@ -23,15 +23,16 @@ export class PasswordPlainSession extends PlainSessionBase {
     try {
       bare = Jid.of(c.username, this.ctx.domain); // the provider sees the RFC 7622 localpart, as ejabberd sends it
     } catch {
-      return saslFailure('not-authorized'); // no account can have an address that is not a JID
+      return saslFailure('not-authorized', undefined, 'not a valid account name'); // no account can have an address that is not a JID
     }
     let ok: boolean;
     try {
       ok = await this.ctx.checkPassword(bare, c.password);
     } catch (err) {
       this.ctx.onError?.(err);
-      return saslFailure('temporary-auth-failure');
+      return saslFailure('temporary-auth-failure', undefined, 'auth provider could not answer');
     }
-    return ok ? plainSuccess(c) : saslFailure('not-authorized');
+    // The provider's verdict does not say whether the account exists.
+    return ok ? plainSuccess(c) : saslFailure('not-authorized', undefined, 'rejected by the auth provider');
   }
 }

@@ -1,6 +1,7 @@
 // The server configuration after validation: what config/xmppd.example.yaml documents, with defaults applied.
 import type { LogLevel } from '../log.js';
 import type { DurabilityConfig } from './durability-config.js';
+import type { ChannelBindingConfig } from './channel-binding-config.js';
 
 export type ListenerType = 'c2s' | 'c2s_tls' | 's2s' | 's2s_tls' | 'http' | 'https' | 'component';
 
@@ -159,6 +160,8 @@ export interface ServerConfig {
   c2s_negotiation_timeout: number;
   /** Failed SASL attempts allowed on one connection before it is closed (RFC 6120 §6.4.5). */
   sasl_max_failures: number;
+  /** SCRAM -PLUS and the channel-binding types c2s offers (channel-binding-config.ts). */
+  channel_binding: ChannelBindingConfig;
   /** Bytes queued towards a client that does not read before its session is dropped. */
   max_send_queue: number;
   /** PBKDF2 iterations for newly stored SCRAM credentials. */

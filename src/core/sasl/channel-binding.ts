@@ -1,5 +1,5 @@
-// Channel-binding data for SCRAM -PLUS: tls-exporter (RFC 9266) and tls-server-end-point
-// (RFC 5929 §4), read from a node:tls socket and the server's certificate.
+// Channel-binding data for SCRAM -PLUS: tls-exporter (RFC 9266), tls-server-end-point (RFC 5929 §4)
+// and tls-unique (RFC 5929 §3, as OpenSSL-based peers compute it), read from a node:tls socket.
 import { createHash } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import forge from 'node-forge';
@@ -18,6 +18,19 @@ export function tlsExporter(sock: TLSSocket): Buffer | null {
   } catch {
     return null; // handshake not finished or socket gone
   }
+}
+
+/**
+ * tls-unique (RFC 5929 §3.1): the first Finished message of the latest handshake, as OpenSSL-based
+ * peers take it (CPython's ssl.get_channel_binding, ejabberd's fast_tls): the client's Finished on a
+ * full handshake, the server's on a resumed one, and the same rule on TLS 1.3, where RFC 9266 leaves
+ * tls-unique undefined but deployed clients (slixmpp 1.8.x) still use it. `role` is this side's.
+ */
+export function tlsUnique(sock: TLSSocket, role: 'server' | 'client'): Buffer | null {
+  // The client sends the first Finished on a full handshake, the server on a resumed one.
+  const useOwn = (role === 'server') === sock.isSessionReused();
+  const fin = useOwn ? sock.getFinished() : sock.getPeerFinished();
+  return fin && fin.length > 0 ? fin : null;
 }
 
 // Signature algorithm OID -> the hash it uses (null when none/several: binding undefined).
@@ -106,12 +119,20 @@ export interface ChannelBindings {
   get(type: ChannelBindingType): Buffer | null;
 }
 
+export interface ChannelBindingPolicy {
+  /** This side of the connection (tls-unique depends on it); default 'server'. */
+  role?: 'server' | 'client';
+  /** Offer tls-unique: always, only below TLS 1.3 ('tls12'), or never; default 'always'. */
+  tlsUnique?: 'always' | 'tls12' | 'never';
+}
+
 /**
- * Binding data for one TLS connection, computed once after the handshake. On the server side
- * `serverCertDer` defaults to the certificate the socket presented (right even with SNI); on the
- * client side pass `sock.getPeerCertificate().raw`.
+ * Binding data for one TLS connection, computed once after the handshake, preferred type first
+ * (tls-exporter, RFC 9266 §4; tls-unique last). On the server side `serverCertDer` defaults to the
+ * certificate the socket presented (right even with SNI); on the client side pass
+ * `sock.getPeerCertificate().raw` and role 'client'.
  */
-export function channelBindingsFor(sock: TLSSocket, serverCertDer?: Buffer): ChannelBindings {
+export function channelBindingsFor(sock: TLSSocket, serverCertDer?: Buffer, policy: ChannelBindingPolicy = {}): ChannelBindings {
   const data = new Map<ChannelBindingType, Buffer>();
   const exporter = tlsExporter(sock);
   if (exporter) data.set('tls-exporter', exporter);
@@ -127,6 +148,11 @@ export function channelBindingsFor(sock: TLSSocket, serverCertDer?: Buffer): Cha
     } catch {
       // An unparsable certificate just means this binding type is not offered.
     }
+  }
+  const uniqueMode = policy.tlsUnique ?? 'always';
+  if (uniqueMode === 'always' || (uniqueMode === 'tls12' && sock.getProtocol() !== 'TLSv1.3')) {
+    const unique = tlsUnique(sock, policy.role ?? 'server');
+    if (unique) data.set('tls-unique', unique);
   }
   return {
     types: [...data.keys()],

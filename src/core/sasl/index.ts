@@ -13,7 +13,7 @@ export { ScramServerSession, type ScramServerOptions } from './scram-server.js';
 export { PlainServerSession, type PlainServerOptions } from './plain-server.js';
 export { ScramClient, ScramClientError, type ScramClientOptions } from './scram-client.js';
 export {
-  channelBindingsFor, tlsExporter, tlsServerEndPoint, type ChannelBindings,
+  channelBindingsFor, tlsExporter, tlsServerEndPoint, tlsUnique, type ChannelBindingPolicy, type ChannelBindings,
 } from './channel-binding.js';
 
 /** Mechanisms to advertise, strongest first (clients usually pick the first they support). */

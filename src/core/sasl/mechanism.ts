@@ -12,8 +12,9 @@ export type SaslStep =
   | { kind: 'challenge'; data: Buffer }
   /** `username` is the SASLprepped authentication identity as the client gave it (not yet a JID
    *  localpart); `authzid` is the requested authorization identity, if any, for the caller to judge. */
-  | { kind: 'success'; data?: Buffer; username: string; authzid?: string }
-  | { kind: 'failure'; condition: SaslFailureCondition; text?: string };
+  | { kind: 'success'; data?: Buffer; username: string; authzid?: string; channelBinding?: ChannelBindingType }
+  /** `reason` says why for the server's log only (never sent, never a secret): "wrong password"... */
+  | { kind: 'failure'; condition: SaslFailureCondition; text?: string; reason?: string };
 
 export interface SaslServerSession {
   readonly mechanism: string;
@@ -22,7 +23,7 @@ export interface SaslServerSession {
   step(response: Buffer): Promise<SaslStep>;
 }
 
-export type ChannelBindingType = 'tls-exporter' | 'tls-server-end-point';
+export type ChannelBindingType = 'tls-exporter' | 'tls-server-end-point' | 'tls-unique';
 
 export interface SaslContext {
   /** `username` is already SASLprepped; null means no such account. */

@@ -20,7 +20,7 @@ export class PlainServerSession extends PlainSessionBase {
     try {
       prepared = saslPrep(c.password, 'password');
     } catch (err) {
-      if (err instanceof SaslPrepError) return saslFailure('not-authorized');
+      if (err instanceof SaslPrepError) return saslFailure('not-authorized', undefined, 'wrong password');
       throw err;
     }
     let creds;
@@ -30,6 +30,7 @@ export class PlainServerSession extends PlainSessionBase {
       return saslFailure('temporary-auth-failure');
     }
     let ok: boolean;
+    const reason = creds ? 'wrong password' : 'no such account';
     if (creds && (creds.scram?.['SHA-256'] || creds.scram?.['SHA-1'])) {
       ok = await verifyPassword(prepared, creds);
     } else {
@@ -39,6 +40,6 @@ export class PlainServerSession extends PlainSessionBase {
       });
       ok = false;
     }
-    return ok ? plainSuccess(c) : saslFailure('not-authorized');
+    return ok ? plainSuccess(c) : saslFailure('not-authorized', undefined, reason);
   }
 }

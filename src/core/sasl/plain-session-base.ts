@@ -5,8 +5,10 @@ import type { SaslFailureCondition, SaslServerSession, SaslStep } from './mechan
 import { SaslPrepError, saslPrep } from './scram-credentials.js';
 import { authzidAllowed, decodeUtf8, MAX_SASL_MESSAGE } from './scram-syntax.js';
 
-export function saslFailure(condition: SaslFailureCondition, text?: string): SaslStep {
-  return text === undefined ? { kind: 'failure', condition } : { kind: 'failure', condition, text };
+export function saslFailure(condition: SaslFailureCondition, text?: string, reason?: string): SaslStep {
+  const step: SaslStep = text === undefined ? { kind: 'failure', condition } : { kind: 'failure', condition, text };
+  if (reason !== undefined) step.reason = reason;
+  return step;
 }
 
 /** A parsed PLAIN message: the SASLprepped username, the raw password, the authzid if any. */

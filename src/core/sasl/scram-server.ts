@@ -1,5 +1,5 @@
 // SCRAM server: SCRAM-SHA-1/-256 and their -PLUS variants (RFC 5802, RFC 7677) with channel
-// binding tls-server-end-point (RFC 5929 §4) and tls-exporter (RFC 9266), profiled by RFC 6120 §6.
+// binding tls-server-end-point and tls-unique (RFC 5929) and tls-exporter (RFC 9266), profiled by RFC 6120 §6.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ChannelBindingType, SaslContext, SaslFailureCondition, SaslServerSession, SaslStep } from './mechanism.js';
 import {
@@ -17,7 +17,7 @@ export interface ScramServerOptions {
   fakeIterations?: number;
 }
 
-const SUPPORTED_CB: readonly ChannelBindingType[] = ['tls-exporter', 'tls-server-end-point'];
+const SUPPORTED_CB: readonly ChannelBindingType[] = ['tls-exporter', 'tls-server-end-point', 'tls-unique'];
 
 type State =
   | { name: 'start' }
@@ -26,19 +26,23 @@ type State =
       name: 'await-final';
       gs2Header: string;
       cbData: Buffer | null;
+      cbName?: ChannelBindingType;
       clientFirstBare: string;
       serverFirst: string;
       nonce: string;
       storedKey: Buffer;
       serverKey: Buffer;
       fake: boolean;
+      noAccount: boolean;
       username: string;
       authzid?: string;
     }
   | { name: 'done' };
 
-function fail(condition: SaslFailureCondition, text?: string): SaslStep {
-  return text === undefined ? { kind: 'failure', condition } : { kind: 'failure', condition, text };
+function fail(condition: SaslFailureCondition, text?: string, reason?: string): SaslStep {
+  const step: SaslStep = text === undefined ? { kind: 'failure', condition } : { kind: 'failure', condition, text };
+  if (reason !== undefined) step.reason = reason;
+  return step;
 }
 
 export class ScramServerSession implements SaslServerSession {
@@ -150,17 +154,18 @@ export class ScramServerSession implements SaslServerSession {
     let cbData: Buffer | null = null;
     if (this.plus) {
       if (flag !== 'p') return fail('malformed-request', '-PLUS mechanism requires channel binding');
+      const unsupported = `unsupported channel binding type ${cbName}`;
       if (!SUPPORTED_CB.includes(cbName as ChannelBindingType)) {
-        return fail('not-authorized', 'unsupported-channel-binding-type');
+        return fail('not-authorized', 'unsupported-channel-binding-type', unsupported);
       }
       cbData = this.ctx.channelBinding(cbName as ChannelBindingType);
-      if (!cbData) return fail('not-authorized', 'unsupported-channel-binding-type');
+      if (!cbData) return fail('not-authorized', 'unsupported-channel-binding-type', unsupported);
     } else {
       if (flag === 'p') return fail('malformed-request', 'channel binding requires a -PLUS mechanism');
       // 'y': the client could bind but thought we could not. If we did advertise binding, someone
       // stripped the -PLUS mechanisms from our features: a downgrade attack.
       if (flag === 'y' && this.ctx.advertisedChannelBindings.length > 0) {
-        return fail('not-authorized', 'server-does-support-channel-binding');
+        return fail('not-authorized', 'server-does-support-channel-binding', 'channel-binding downgrade (gs2 flag y while -PLUS was offered)');
       }
     }
 
@@ -188,12 +193,14 @@ export class ScramServerSession implements SaslServerSession {
       name: 'await-final',
       gs2Header,
       cbData,
+      ...(cbData ? { cbName: cbName as ChannelBindingType } : {}),
       clientFirstBare,
       serverFirst,
       nonce,
       storedKey: cred.storedKey,
       serverKey: cred.serverKey,
       fake,
+      noAccount: creds === null,
       username,
       ...(authzid !== undefined ? { authzid } : {}),
     };
@@ -225,14 +232,17 @@ export class ScramServerSession implements SaslServerSession {
     // (RFC 5802 §7 "cbind-input"): a mismatch means the TLS channel is not the one we are on.
     const expectedCb = Buffer.concat([Buffer.from(st.gs2Header, 'utf8'), st.cbData ?? Buffer.alloc(0)]);
     if (cb.length !== expectedCb.length || !timingSafeEqual(cb, expectedCb)) {
-      return fail('not-authorized', 'channel-bindings-dont-match');
+      return fail('not-authorized', 'channel-bindings-dont-match', 'channel bindings do not match');
     }
 
     // AuthMessage; ClientKey = ClientProof XOR HMAC(StoredKey, AuthMessage); H(ClientKey) == StoredKey.
     const authMessage = `${st.clientFirstBare},${st.serverFirst},${withoutProof}`;
     const clientKey = xor(proof, hmac(this.hash, st.storedKey, authMessage));
     const match = timingSafeEqual(digest(this.hash, clientKey), st.storedKey);
-    if (!match || st.fake) return fail('not-authorized', 'invalid-proof');
+    if (!match || st.fake) {
+      const reason = st.noAccount ? 'no such account' : st.fake ? `no ${this.hash} credential stored` : 'wrong password';
+      return fail('not-authorized', 'invalid-proof', reason);
+    }
 
     const serverSignature = hmac(this.hash, st.serverKey, authMessage);
     return {
@@ -240,6 +250,7 @@ export class ScramServerSession implements SaslServerSession {
       data: Buffer.from(`v=${serverSignature.toString('base64')}`, 'utf8'),
       username: st.username,
       ...(st.authzid !== undefined ? { authzid: st.authzid } : {}),
+      ...(st.cbName !== undefined ? { channelBinding: st.cbName } : {}),
     };
   }
 }

@@ -51,6 +51,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
   /** The SASL exchange in progress as the brute-force throttle (limits.auth) sees it, and the account it claims. */
   private saslAttempt: AuthAttempt | null = null;
   private saslClaim: string | null = null;
+  /** The negotiated TLS version, for the login log line. */
+  private tlsProtocol: string | null = null;
   private channelBindings: { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null } = { types: [], get: () => null };
   private negotiationTimer: NodeJS.Timeout | null;
 
@@ -79,8 +81,12 @@ export class C2SConnection extends XmlStreamBase implements Session {
 
   private onSecure(tlsSocket: TLSSocket): void {
     this.secure = true;
+    this.tlsProtocol = tlsSocket.getProtocol();
+    // channel_binding.plus false: no binding types, so no -PLUS and a SCRAM 'y' flag is no downgrade.
+    const policy = this.core.config.channel_binding;
+    if (!policy.plus) return;
     const der = this.opts.tls.certificateDerFor(tlsSocket.servername || undefined);
-    this.channelBindings = channelBindingsFor(tlsSocket, der);
+    this.channelBindings = channelBindingsFor(tlsSocket, der, { role: 'server', tlsUnique: policy.tls_unique });
   }
 
   /** Modules' outbound filters (CSI, stream management); created on first use. */
@@ -230,9 +236,11 @@ export class C2SConnection extends XmlStreamBase implements Session {
     if (el.name === 'iq' && (ns === undefined || ns === NS.CLIENT)) {
       const payload = el.getChildElements()[0];
       if (payload?.name === 'bind' && payload.attrs.xmlns === NS.BIND && el.attrs.type === 'set') return this.bind(el, payload);
-      if (payload?.name === 'session' && payload.attrs.xmlns === NS.SESSION) return this.write(iqResult(el, null, this.host).toString());
+      // Answers to the client's own session (bind, session) carry a 'from' only when the request had a
+      // 'to' (RFC 6120 §8.1.2.1), as ejabberd and Prosody send them; aioxmpp drops a bind result from='<domain>'.
+      if (payload?.name === 'session' && payload.attrs.xmlns === NS.SESSION) return this.write(iqResult(el, null).toString());
       if (el.attrs.type === 'get' || el.attrs.type === 'set') {
-        return this.write(errorReply(el, new StanzaError('not-authorized', 'bind a resource first'), this.host).toString());
+        return this.write(errorReply(el, new StanzaError('not-authorized', 'bind a resource first')).toString());
       }
       return;
     }
@@ -265,50 +273,60 @@ export class C2SConnection extends XmlStreamBase implements Session {
       return this.write(failureElement('aborted').toString());
     }
     let session = this.sasl;
+    let data: Buffer | null;
     if (el.name === 'auth') {
       if (session) this.sasl = session = null; // a new <auth/> restarts negotiation
       this.settleSaslAttempt();
-      if (!this.secure && this.opts.starttlsRequired) return this.saslFailed('encryption-required', 'STARTTLS first');
       const mechanism = el.attrs.mechanism ?? '';
+      data = decodeSaslPayload(el);
+      // The account as the client claims it, for the log and the per-account throttle only.
+      if (data?.length) this.saslClaim = claimedAccount(mechanism, data, this.host);
+      // The metrics label stays 'none' until the mechanism is one we offer (client-chosen names are unbounded).
+      if (!this.secure && this.opts.starttlsRequired) return this.saslFailed('encryption-required', 'STARTTLS first', 'none', 'no TLS yet');
       const offered = this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types });
       session = offered.includes(mechanism) ? this.newSaslSession(mechanism) : null;
-      if (!session) return this.saslFailed('invalid-mechanism', `${mechanism || 'no mechanism'} is not offered`);
+      if (!session) {
+        const named = mechanism.slice(0, 64) || '(none)';
+        return this.saslFailed('invalid-mechanism', `${mechanism ? named : 'no mechanism'} is not offered`, 'none', `mechanism ${named} not offered`);
+      }
       // limits.auth: a locked address is refused before any credential is looked at.
       const admission = this.core.limits.auth.begin('c2s', this.ip);
       if (admission.refused) {
-        return this.saslFailed('temporary-auth-failure', `too many failed attempts from your address; try again in ${Math.ceil(admission.retryAfterMs / 1000)} s`, mechanism);
+        return this.saslFailed('temporary-auth-failure', `too many failed attempts from your address; try again in ${Math.ceil(admission.retryAfterMs / 1000)} s`, mechanism, 'address locked after repeated failures');
       }
       this.saslAttempt = admission.attempt;
       this.sasl = session;
     } else if (el.name === 'response') {
-      if (!session) return this.saslFailed('malformed-request', 'no authentication in progress');
+      if (!session) return this.saslFailed('malformed-request', 'no authentication in progress', 'none', 'response without auth');
+      data = decodeSaslPayload(el);
+      if (this.saslClaim === null && data?.length) this.saslClaim = claimedAccount(session.mechanism, data, this.host);
     } else {
       return this.close(new StreamError('unsupported-stanza-type', `<${el.name}/> in the SASL namespace`));
     }
-    const data = decodeSaslPayload(el);
     if (!data) {
       this.sasl = null;
-      return this.saslFailed('incorrect-encoding', 'invalid base64');
+      return this.saslFailed('incorrect-encoding', 'invalid base64', session.mechanism, 'invalid base64');
     }
-    if (this.saslClaim === null && data.length) this.saslClaim = claimedAccount(session.mechanism, data, this.host);
     const step = await session.step(data);
     if (this.phase !== 'negotiating') return;
     if (step.kind === 'challenge') return this.write(challengeElement(step.data).toString());
     this.sasl = null;
-    if (step.kind === 'failure') return this.saslFailed(step.condition, step.text, session.mechanism);
+    if (step.kind === 'failure') return this.saslFailed(step.condition, step.text, session.mechanism, step.reason ?? step.text);
     if (step.authzid && step.authzid !== `${step.username}@${this.host}`) {
-      return this.saslFailed('invalid-authzid', 'you may only act as yourself', session.mechanism);
+      return this.saslFailed('invalid-authzid', 'you may only act as yourself', session.mechanism, 'authzid names another account');
     }
     // A banned account: told only after its credentials were proven, so bans reveal nothing to others.
     const ban = await this.core.accounts.banOf(Jid.of(step.username, this.host));
     if (this.phase !== 'negotiating') return;
-    if (ban) return this.saslFailed('account-disabled', ban.reason || 'this account is disabled', session.mechanism);
+    if (ban) return this.saslFailed('account-disabled', ban.reason || 'this account is disabled', session.mechanism, 'account disabled');
     this.saslAttempt?.succeeded(accountKey(step.username, this.host));
     this.saslAttempt = null;
     this.username = step.username;
     this.authMechanism = session.mechanism;
     this.core.metrics.authSuccess.inc({ mechanism: session.mechanism });
-    this.log.info('authenticated', { user: `${step.username}@${this.host}`, mechanism: session.mechanism });
+    this.log.info('authenticated', {
+      user: `${step.username}@${this.host}`, mechanism: session.mechanism, tls: this.tlsProtocol ?? undefined, channel_binding: step.channelBinding,
+    });
     // RFC 6120 §6.4.6: after <success/> both sides restart the stream; the old parser is discarded.
     this.phase = 'header';
     this.newParser();
@@ -331,11 +349,21 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.saslClaim = null;
   }
 
-  private async saslFailed(condition: Parameters<typeof failureElement>[0], text?: string, mechanism = 'none'): Promise<void> {
+  /**
+   * Answer a failed SASL step. Every failure is logged once with the account as the client claimed it
+   * and `reason` (never the secret or the SASL payload): wrong credentials by the throttle
+   * (limits.auth), which counts them as guesses; the rest here.
+   */
+  private async saslFailed(condition: Parameters<typeof failureElement>[0], text: string | undefined, mechanism: string, reason: string = condition): Promise<void> {
     this.core.metrics.authFailure.inc({ mechanism, condition });
-    // Only wrong credentials count as a guess (limits.auth); the throttle logs them with the claimed account.
+    // Only wrong credentials count as a guess (limits.auth).
     // Their answer is withheld for the throttle's delay; this connection's next elements wait behind it.
-    const delay = condition === 'not-authorized' && this.saslAttempt ? this.saslAttempt.failed('not-authorized', this.saslClaim, { mechanism }) : 0;
+    const claim = this.saslClaim;
+    const guess = condition === 'not-authorized' && this.saslAttempt !== null;
+    const delay = guess ? this.saslAttempt!.failed(reason, claim, { mechanism, condition }) : 0;
+    if (!guess && condition !== 'aborted') {
+      this.log.info('authentication failed', { kind: 'c2s', account: claim ?? undefined, ip: this.ip, mechanism, condition, reason });
+    }
     this.settleSaslAttempt();
     if (delay > 0) {
       await new Promise<void>((resolve) => setTimeout(resolve, delay).unref());
@@ -355,18 +383,18 @@ export class C2SConnection extends XmlStreamBase implements Session {
       resource = requested ? Jid.of(this.username!, this.host, requested).resource : '';
     } catch (err) {
       const e = new StanzaError('bad-request', err instanceof JidError ? `invalid resource: ${err.message}` : 'invalid resource');
-      return this.write(errorReply(iq, e, this.host).toString());
+      return this.write(errorReply(iq, e).toString());
     }
     if (!resource) resource = `xmppd-${randomBytes(6).toString('hex')}`;
     const jid = Jid.of(this.username!, this.host, resource);
     const refusal = this.core.limits.admitBind(jid, this.ip, this.reader); // max_sessions_per_user; exempt accounts go unshaped
-    if (refusal) return this.write(errorReply(iq, refusal, this.host).toString());
+    if (refusal) return this.write(errorReply(iq, refusal).toString());
     this.jid = jid;
     this.bound = true;
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
     if (!this.core.sessions.add(this)) this.core.metrics.sessions.inc();
-    this.write(iqResult(iq, xml('bind', { xmlns: NS.BIND }, xml('jid', {}, this.jid.toString())), this.host).toString());
+    this.write(iqResult(iq, xml('bind', { xmlns: NS.BIND }, xml('jid', {}, this.jid.toString()))).toString());
     this.log.debug('resource bound', { jid: this.jid.toString() });
     void this.core.hooks.notify('session_opened', this.host, { session: this });
   }
@@ -390,6 +418,11 @@ export class C2SConnection extends XmlStreamBase implements Session {
       }
     }
     el.attrs.from = this.jid.toString();
+    // RFC 3921 §3 session establishment comes after binding (the feature is advertised <optional/>,
+    // RFC 6121 Appendix E): a no-op, answered like the bind result (a 'from' only if it had a 'to').
+    if (name === 'iq' && el.attrs.type === 'set' && (el.attrs.to === undefined || el.attrs.to === this.host) && el.getChild('session', NS.SESSION)) {
+      return this.send(iqResult(el, null));
+    }
     let to: Jid;
     if (el.attrs.to === undefined) {
       to = this.jid.bare(); // RFC 6120 §10.3: no 'to' means the account itself

@@ -21,8 +21,8 @@ def message_fields(m):
 
 
 async def main():
-    alice = TestClient(alice_jid, alice_pw, port, mech='SCRAM-SHA-1', plugins=['xep_0092', 'xep_0199'])
-    bob = TestClient(bob_jid, bob_pw, port, mech='SCRAM-SHA-256', plugins=['xep_0092', 'xep_0199'])
+    alice = TestClient(alice_jid, alice_pw, port, mech='SCRAM-SHA-1-PLUS', plugins=['xep_0092', 'xep_0199'])
+    bob = TestClient(bob_jid, bob_pw, port, plugins=['xep_0092', 'xep_0199'])
     alice_in, bob_in = inbox(alice), inbox(bob)
     if not (await login(alice) and await login(bob)):
         return

@@ -1,6 +1,6 @@
-# Shared helpers for the slixmpp interop scripts driven by test/e2e/slixmpp.test.ts: a ClientXMPP that
-# dials 127.0.0.1:<port> with no DNS at all, accepts the test server's self-signed certificate, and
-# reports what happened as JSON lines on stdout (one object per line, always with an "event" key).
+# Shared helpers for the slixmpp interop scripts driven by test/e2e/slixmpp.test.ts: a stock ClientXMPP that
+# dials 127.0.0.1:<port> (connect(address): no SRV lookup) and reports what happened as JSON lines on stdout
+# (one object per line, always with an "event" key).
 import asyncio
 import json
 import os
@@ -27,48 +27,23 @@ def hard_timeout(seconds):
 
 
 class TestClient(slixmpp.ClientXMPP):
-    """ClientXMPP pinned to 127.0.0.1:port.
+    """ClientXMPP connecting to 127.0.0.1:port.
 
     mech: force one SASL mechanism (the feature_mechanisms 'use_mech' setting), or None for slixmpp's choice.
     direct_tls: XEP-0368 direct TLS (slixmpp 1.8.3 spells it connect(use_ssl=True)) instead of STARTTLS.
-    no_tls_unique: see below.
     """
 
-    def __init__(self, jid, password, port, *, mech=None, direct_tls=False, no_tls_unique=True, plugins=()):
+    def __init__(self, jid, password, port, *, mech=None, direct_tls=False, plugins=()):
         super().__init__(jid, password, sasl_mech=mech)
-        # The test server's certificate is self-signed: no chain and no name check.
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        # connect() to an IP literal leaves default_domain empty; set it so SNI says 'localhost'.
-        # get_dns_records() below makes sure this name is never looked up.
-        self.default_domain = self.boundjid.domain
+        # Options a user sets too: the server's address and port (start() below); the test servers'
+        # self-signed certificate is trusted through SSL_CERT_FILE (test/support/slixmpp.ts).
         self.test_port = port
         self.direct_tls = direct_tls
-        self.whitespace_keepalive = False
         for p in plugins:
             self.register_plugin(p)
-        if no_tls_unique:
-            # slixmpp 1.8.3 reads 'tls-unique' channel-binding data even on TLS 1.3, where it is not
-            # defined (RFC 9266), and then sends the gs2 flag 'y' ("I can bind, I think you can't")
-            # with plain SCRAM. A server that advertises -PLUS must refuse that as a downgrade
-            # (RFC 5802 §6), and xmppd does (see the 'out of the box' test). slixmpp >= 1.8.5 stopped
-            # using tls-unique on TLS 1.3; do the same here so plain SCRAM sends 'n'.
-            fm = self['feature_mechanisms']
-            base = fm.sasl_callback
-
-            def credentials(required, optional):
-                creds = base(required, optional)
-                if 'channel_binding' in creds:
-                    creds['channel_binding'] = None
-                return creds
-            fm.sasl_callback = credentials
-
-    async def get_dns_records(self, domain, port=None):
-        # Never resolve anything: the only address is the test server's loopback listener.
-        return [(self.default_domain, '127.0.0.1', self.test_port)]
 
     def start(self):
-        self.connect(('127.0.0.1', self.test_port), use_ssl=self.direct_tls, force_starttls=not self.direct_tls)
+        self.connect(('127.0.0.1', self.test_port), use_ssl=self.direct_tls)
 
     def tls_version(self):
         sock = self.socket

@@ -10,8 +10,8 @@ port, jid, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 
 
 async def main():
-    first = TestClient(jid, password, port, mech='SCRAM-SHA-256', plugins=['xep_0199'])
-    second = TestClient(jid, password, port, mech='SCRAM-SHA-256', plugins=['xep_0199'])
+    first = TestClient(jid, password, port, plugins=['xep_0199'])
+    second = TestClient(jid, password, port, plugins=['xep_0199'])
     errors = []
     first.add_event_handler('stream_error', lambda e: errors.append({'condition': e['condition'], 'text': e['text']}))
     if not await login(first):

@@ -1,18 +1,15 @@
 # slixmpp logs in to xmppd with one forced SASL mechanism, over STARTTLS or direct TLS (XEP-0368),
 # binds a resource and reports the outcome. Usage:
-#   login.py <port> <full-jid> <password> <mech|auto> <starttls|direct> [tls-unique]
-# (the optional 'tls-unique' keeps slixmpp 1.8.3's own channel-binding behaviour, see common.py)
+#   login.py <port> <full-jid> <password> <mech|auto> <starttls|direct>
 import sys
 
 from common import TestClient, emit, login, run
 
 port, jid, password, mech, mode = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-keep_tls_unique = len(sys.argv) > 6 and sys.argv[6] == 'tls-unique'
 
 
 async def main():
-    c = TestClient(jid, password, int(port), mech=None if mech == 'auto' else mech,
-                   direct_tls=mode == 'direct', no_tls_unique=not keep_tls_unique)
+    c = TestClient(jid, password, int(port), mech=None if mech == 'auto' else mech, direct_tls=mode == 'direct')
     if await login(c):
         # The bound session is usable: the server answers a ping (XEP-0199) on it.
         c.register_plugin('xep_0199')

@@ -10,7 +10,7 @@ port, jid, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 
 
 async def main():
-    c = TestClient(jid, password, port, mech='SCRAM-SHA-256',
+    c = TestClient(jid, password, port,
                    plugins=['xep_0030', 'xep_0199', 'xep_0092', 'xep_0202'])
     if not await login(c):
         return

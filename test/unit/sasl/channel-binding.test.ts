@@ -1,5 +1,5 @@
-// Tests for channel-binding data: tls-server-end-point (RFC 5929 §4.1) and tls-exporter
-// (RFC 9266) over real loopback TLS, and SCRAM -PLUS bound to it.
+// Tests for channel-binding data: tls-server-end-point (RFC 5929 §4.1), tls-unique (RFC 5929 §3) and
+// tls-exporter (RFC 9266) over real loopback TLS, and SCRAM -PLUS bound to it.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import forge from 'node-forge';
 import {
-  certificateSignatureHash, channelBindingsFor, tlsExporter, tlsServerEndPoint,
+  certificateSignatureHash, channelBindingsFor, tlsExporter, tlsServerEndPoint, tlsUnique,
 } from '../../../src/core/sasl/channel-binding.js';
 import { deriveCredentials } from '../../../src/core/sasl/scram-credentials.js';
 import { ScramServerSession } from '../../../src/core/sasl/scram-server.js';
@@ -108,11 +108,11 @@ describe('channel binding over loopback TLS', () => {
     server.close();
   });
 
-  async function connect(version: tls.SecureVersion): Promise<{ srv: tls.TLSSocket; cli: tls.TLSSocket; done: () => void }> {
+  async function connect(version: tls.SecureVersion, session?: Buffer): Promise<{ srv: tls.TLSSocket; cli: tls.TLSSocket; done: () => void }> {
     const srvP = once(server, 'test-conn') as Promise<[tls.TLSSocket]>;
     const cli = tls.connect({
       port: (server.address() as AddressInfo).port, host: '127.0.0.1', servername: 'localhost',
-      ca: certPem, maxVersion: version,
+      ca: certPem, maxVersion: version, ...(session ? { session } : {}),
     });
     await once(cli, 'secureConnect');
     const [srv] = await srvP;
@@ -124,9 +124,9 @@ describe('channel binding over loopback TLS', () => {
     try {
       assert.equal(cli.getProtocol(), 'TLSv1.3');
       const s = channelBindingsFor(srv); // the certificate the server presented
-      const c = channelBindingsFor(cli, cli.getPeerCertificate().raw);
-      assert.deepEqual(s.types, ['tls-exporter', 'tls-server-end-point']);
-      assert.deepEqual(c.types, ['tls-exporter', 'tls-server-end-point']);
+      const c = channelBindingsFor(cli, cli.getPeerCertificate().raw, { role: 'client' });
+      assert.deepEqual(s.types, ['tls-exporter', 'tls-server-end-point', 'tls-unique'], 'tls-exporter preferred, tls-unique last');
+      assert.deepEqual(c.types, ['tls-exporter', 'tls-server-end-point', 'tls-unique']);
       assert.equal(s.get('tls-exporter')!.length, 32);
       assert.deepEqual(s.get('tls-exporter'), c.get('tls-exporter'));
       assert.deepEqual(s.get('tls-exporter'), tlsExporter(srv));
@@ -155,10 +155,58 @@ describe('channel binding over loopback TLS', () => {
       assert.equal(cli.getProtocol(), 'TLSv1.2');
       assert.equal(tlsExporter(srv), null);
       const s = channelBindingsFor(srv);
-      assert.deepEqual(s.types, ['tls-server-end-point']);
+      assert.deepEqual(s.types, ['tls-server-end-point', 'tls-unique']);
       assert.equal(s.get('tls-exporter'), null);
     } finally {
       done();
+    }
+  });
+
+  for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+    it(`${version}: tls-unique is the client's Finished on a full handshake, the same at both ends (as OpenSSL peers compute it)`, async () => {
+      const { srv, cli, done } = await connect(version);
+      try {
+        assert.equal(cli.getProtocol(), version);
+        assert.equal(srv.isSessionReused(), false);
+        const s = tlsUnique(srv, 'server')!;
+        assert.ok(s.length >= 12, 'a Finished verify_data (12 bytes on TLS 1.2, a hash length on TLS 1.3)');
+        assert.deepEqual(s, cli.getFinished(), 'the first Finished of the handshake: the client’s');
+        assert.deepEqual(tlsUnique(cli, 'client'), s);
+        assert.deepEqual(channelBindingsFor(srv).get('tls-unique'), s);
+        assert.notDeepEqual(s, srv.getFinished(), 'not the server’s own Finished');
+      } finally {
+        done();
+      }
+    });
+  }
+
+  it('TLS 1.2 resumed session: tls-unique is the server’s Finished (sent first), the same at both ends', async () => {
+    const first = await connect('TLSv1.2');
+    const session = first.cli.getSession();
+    first.done();
+    assert.ok(session, 'the server issued a session');
+    const { srv, cli, done } = await connect('TLSv1.2', session);
+    try {
+      assert.equal(cli.isSessionReused(), true);
+      const s = tlsUnique(srv, 'server')!;
+      assert.deepEqual(s, srv.getFinished());
+      assert.deepEqual(tlsUnique(cli, 'client'), s);
+    } finally {
+      done();
+    }
+  });
+
+  it('policy: tls_unique tls12 drops it on TLS 1.3 only; never drops it everywhere', async () => {
+    const v13 = await connect('TLSv1.3');
+    const v12 = await connect('TLSv1.2');
+    try {
+      assert.deepEqual(channelBindingsFor(v13.srv, undefined, { tlsUnique: 'tls12' }).types, ['tls-exporter', 'tls-server-end-point']);
+      assert.deepEqual(channelBindingsFor(v12.srv, undefined, { tlsUnique: 'tls12' }).types, ['tls-server-end-point', 'tls-unique']);
+      assert.deepEqual(channelBindingsFor(v12.srv, undefined, { tlsUnique: 'never' }).types, ['tls-server-end-point']);
+      assert.equal(channelBindingsFor(v13.srv, undefined, { tlsUnique: 'never' }).get('tls-unique'), null);
+    } finally {
+      v13.done();
+      v12.done();
     }
   });
 
@@ -175,14 +223,15 @@ describe('channel binding over loopback TLS', () => {
         advertisedChannelBindings: serverCb.types,
       };
       for (const [cli, expect] of [[a.cli, 'success'], [b.cli, 'failure']] as const) {
-        const cb = channelBindingsFor(cli, cli.getPeerCertificate().raw);
-        for (const cbType of ['tls-exporter', 'tls-server-end-point'] as const) {
+        const cb = channelBindingsFor(cli, cli.getPeerCertificate().raw, { role: 'client' });
+        for (const cbType of ['tls-exporter', 'tls-server-end-point', 'tls-unique'] as const) {
           const client = new ScramClient({ mechanism: 'SCRAM-SHA-256-PLUS', username: 'alice', password: 'pencil', cbType, cbData: cb.get(cbType)! });
           const server = new ScramServerSession('SHA-256', true, ctx);
           const first = await server.step(client.clientFirst());
           assert.equal(first.kind, 'challenge');
           const final = await server.step(await client.clientFinal(first.kind === 'challenge' ? first.data : Buffer.alloc(0)));
-          // tls-server-end-point is the same certificate on both connections, so it cannot tell them apart.
+          // tls-server-end-point is the same certificate on both connections, so it cannot tell them apart;
+          // tls-unique and tls-exporter differ per connection.
           const want = cbType === 'tls-server-end-point' ? 'success' : expect;
           assert.equal(final.kind, want, `${cbType}: ${JSON.stringify(final)}`);
           if (final.kind === 'success') client.verifyServerFinal(final.data!);

@@ -60,7 +60,11 @@ describe('PLAIN', () => {
     const wrong = await new PlainServerSession(ctxFor()).step(plain('\0user\0crayon'));
     const unknown = await new PlainServerSession(ctxFor()).step(plain('\0mallory\0crayon'));
     assertFailure(wrong, 'not-authorized');
-    assert.deepEqual(unknown, wrong);
+    // The same on the wire; only the log reason (never sent) tells them apart.
+    const { reason: wrongReason, ...wrongWire } = wrong as Extract<typeof wrong, { kind: 'failure' }>;
+    const { reason: unknownReason, ...unknownWire } = unknown as Extract<typeof unknown, { kind: 'failure' }>;
+    assert.deepEqual(unknownWire, wrongWire);
+    assert.deepEqual([wrongReason, unknownReason], ['wrong password', 'no such account']);
   });
 
   it('refuses with encryption-required on an insecure stream, before reading the password', async () => {

@@ -1,0 +1,40 @@
+// @xmpp/client 0.14 (npm, xmpp.js) with its default settings: alice logs in, sends bob a chat message, prints
+// the answer she gets and stops. JSON lines on stdout (see test/support/slixmpp.ts).
+// Usage: node xmppjs_alice.mjs <port> <starttls|direct> <username> <password> <peer> <body>
+// The server's certificate comes from a private CA: the test sets NODE_EXTRA_CA_CERTS to it, Node's own
+// variable a user with a private CA sets too.
+import { client, xml } from '@xmpp/client';
+
+const [port, mode, username, password, peer, body] = process.argv.slice(2);
+const emit = (event, fields = {}) => process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+setTimeout(() => {
+  emit('timeout');
+  process.exit(3);
+}, 20_000).unref();
+
+// Options a user sets too: the server's address and port when its domain is not in DNS (service; xmpp://
+// is STARTTLS, xmpps:// XEP-0368 direct TLS) and the domain of the account.
+const x = client({ service: `${mode === 'direct' ? 'xmpps' : 'xmpp'}://localhost:${port}`, domain: 'localhost', username, password });
+const sent = [];
+x.on('send', (el) => sent.push(el.name));
+x.on('error', (err) => emit('error', { condition: err.condition, message: err.message }));
+x.on('stanza', async (el) => {
+  if (el.is('message') && el.getChildText('body')) {
+    emit('message', { sender: el.attrs.from, type: el.attrs.type, body: el.getChildText('body') });
+    x.reconnect.stop();
+    await x.stop();
+    emit('done', { sent_sasl2: sent.includes('authenticate'), sent_classic_auth: sent.includes('auth') });
+    process.exit(0);
+  }
+});
+x.on('online', async (address) => {
+  emit('session_start', { jid: address.toString(), tls: x.socket?.socket?.getProtocol?.() ?? null });
+  await x.send(xml('presence'));
+  await x.send(xml('message', { to: peer, type: 'chat' }, xml('body', {}, body)));
+});
+try {
+  await x.start();
+} catch (err) {
+  emit('exception', { error: String(err), condition: err.condition });
+  process.exit(1);
+}
