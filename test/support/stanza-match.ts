@@ -120,6 +120,18 @@ export function parseStanza(xmlText: string): Element {
   return el;
 }
 
+/** Parse a run of complete stanzas as they arrived back to back (such as what came before a ping answer). */
+export function parseStanzas(xmlText: string): Element[] {
+  const wrapper = parse(`<stanzas xmlns:stream='http://etherx.jabber.org/streams'>${xmlText}</stanzas>`) as Element;
+  return wrapper.children.filter((c): c is Element => typeof c !== 'string');
+}
+
+/** Assert that none of the stanzas in `xmlText` matches `shape` (for "nothing of that kind arrived"). */
+export function assertNoStanza(xmlText: string, shape: StanzaShape, message?: string): void {
+  const hits = parseStanzas(xmlText).filter((el) => matchesStanza(el, shape));
+  if (hits.length) assert.fail(`${message ? `${message}: ` : ''}expected no ${label(shape)} matching ${JSON.stringify(shape)}, got: ${hits.join('')}`);
+}
+
 /** The mismatches between a stanza and a shape (an empty array when it matches). */
 export function stanzaMismatches(actual: string | Element, shape: StanzaShape, opts: MatchOptions = {}): string[] {
   const el = typeof actual === 'string' ? parseStanza(actual) : actual;
