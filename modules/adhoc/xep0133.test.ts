@@ -141,6 +141,6 @@ test('urn:xmppd:admin#status reports the server figures as a result form', async
   assert.equal(statusOf(r), 'completed');
   assert.deepEqual(fieldValues(r, 'FORM_TYPE'), [XMPPD]);
   assert.deepEqual(fieldValues(r, 'version'), [t.server.core.version]);
-  assert.deepEqual(fieldValues(r, 'hosts'), ['localhost']);
+  assert.deepEqual(fieldValues(r, 'hosts'), ['localhost', 'example.test']);
   assert.ok(Number(fieldValues(r, 'sessions')[0]) >= 1);
 });
