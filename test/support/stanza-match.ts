@@ -29,6 +29,19 @@ export interface MatchOptions {
 }
 
 const DEFAULT_NS = 'jabber:client';
+const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+
+/** An IQ result (RFC 6120 §8.2.3); with `child`, that is its only child. */
+export const iqResult = (child?: StanzaShape): StanzaShape => ({ name: 'iq', attrs: { type: 'result' }, ...(child ? { children: [child] } : {}) });
+
+/** An error stanza (an IQ unless `name` says otherwise) with a defined condition (RFC 6120 §8.3.3). */
+export const stanzaError = (condition: string, name = 'iq', errorType?: string): StanzaShape => ({
+  name, attrs: { type: 'error' }, has: [{ name: 'error', ...(errorType ? { attrs: { type: errorType } } : {}), has: [{ name: condition, ns: NS_STANZAS }] }],
+});
+
+/** A disco#info result (XEP-0030) that lists `feature`. */
+export const discoFeature = (feature: string): StanzaShape =>
+  iqResult({ name: 'query', ns: 'http://jabber.org/protocol/disco#info', has: [{ name: 'feature', attrs: { var: feature } }] });
 
 /** A parsed element with its namespace resolved. */
 interface Resolved { el: Element; local: string; ns: string | undefined; scope: Map<string, string> }
