@@ -8,8 +8,8 @@ let seq = 0;
 /** Round-trip a ping; returns everything received before its answer. */
 export async function sync(c: RawClient): Promise<string> {
   const id = `sync${++seq}`;
-  c.send(`<iq to='localhost' type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
-  return (await c.expect(new RegExp(`^([\\s\\S]*?)<iq[^>]*id=["']${id}["'][^>]*>`)))[1]!;
+  c.send(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+  return (await c.expect(new RegExp(`^([\\s\\S]*?)<iq[^>]*id=["']${id}["'][^>]*?(?:/>|>[\\s\\S]*?</iq>)`)))[1]!;
 }
 
 export interface QueryResult { before: string; fin: string; results: Array<{ id: string; xml: string }> }
