@@ -26,6 +26,8 @@ export interface StanzaShape {
 export interface MatchOptions {
   /** The namespace in scope where the stanza was cut from its stream (default jabber:client). */
   ns?: string;
+  /** What is being checked, to begin a failure message with (assertStanza). */
+  what?: string;
 }
 
 const DEFAULT_NS = 'jabber:client';
@@ -163,7 +165,7 @@ export function assertStanza(actual: string | Element, shape: StanzaShape, opts:
   const miss = stanzaMismatches(el, shape, opts);
   if (miss.length) {
     throw new assert.AssertionError({
-      message: `stanza does not match the expected shape:\n  - ${miss.join('\n  - ')}\nactual: ${el.toString()}`,
+      message: `${opts.what ? `${opts.what}: ` : ''}stanza does not match the expected shape:\n  - ${miss.join('\n  - ')}\nactual: ${el.toString()}`,
       actual: el.toString(),
       expected: shape,
       operator: 'assertStanza',
