@@ -17,31 +17,31 @@ export async function expectIq(c: RawClient, id: string, timeoutMs?: number): Pr
   return (await c.expect(re, timeoutMs))[0];
 }
 
-/** Connect, negotiate STARTTLS, and return the client with the features offered before authentication. */
-export async function securedStream(port: number): Promise<{ c: RawClient; features: string }> {
+/** Connect, negotiate STARTTLS (to `host`), and return the client with the features offered before authentication. */
+export async function securedStream(port: number, host = 'localhost'): Promise<{ c: RawClient; features: string }> {
   const c = await RawClient.connect(port);
-  c.openStream();
+  c.openStream(host);
   await c.features();
-  await c.starttls();
-  c.openStream();
+  await c.starttls(host);
+  c.openStream(host);
   return { c, features: await c.features() };
 }
 
 export const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;');
 
-/** Register in-band on a fresh TLS stream; returns the server's answer to the set. */
-export async function registerRaw(port: number, username: string, password: string): Promise<string> {
-  const { c } = await securedStream(port);
+/** Register in-band on a fresh TLS stream to `host`; returns the server's answer to the set. */
+export async function registerRaw(port: number, username: string, password: string, host = 'localhost'): Promise<string> {
+  const { c } = await securedStream(port, host);
   c.send(`<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>${xmlEscape(username)}</username><password>${xmlEscape(password)}</password></query></iq>`);
   const r = await expectIq(c, 'reg');
   c.close();
   return r;
 }
 
-/** Can this account log in (SCRAM-SHA-256 over STARTTLS)? */
-export async function canLogin(port: number, user: string, password: string): Promise<boolean> {
+/** Can this account (on `host`) log in (SCRAM-SHA-256 over STARTTLS)? */
+export async function canLogin(port: number, user: string, password: string, host = 'localhost'): Promise<boolean> {
   try {
-    const { c } = await RawClient.login(port, user, password, undefined, { presence: false });
+    const { c } = await RawClient.login(port, user, password, undefined, { presence: false, host });
     c.close();
     return true;
   } catch (err) {
