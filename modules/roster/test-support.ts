@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Jid } from '../../src/sdk.js';
 import { startTestServer, type TestServer } from '../../test/support/harness.js';
 import { RawClient } from '../../test/support/raw-client.js';
-import { matchesStanza, type StanzaShape } from '../../test/support/stanza-match.js';
+import { assertNoStanza, matchesStanza, type StanzaShape } from '../../test/support/stanza-match.js';
 import type { RosterApi, RosterItem } from './api.js';
 
 export function startImServer(roster: Record<string, unknown> = {}, opts: { dir?: string } = {}): Promise<TestServer> {
@@ -53,10 +53,11 @@ export async function sync(c: RawClient): Promise<string> {
   return m.input.slice(0, m.index);
 }
 
-/** Assert that nothing matching `re` arrived (up to a sync round trip). */
-export async function assertNothing(c: RawClient, re: RegExp, what: string): Promise<void> {
+/** Assert that nothing matching `re` (or no stanza of that shape) arrived (up to a sync round trip). */
+export async function assertNothing(c: RawClient, re: RegExp | StanzaShape, what: string): Promise<void> {
   const got = await sync(c);
-  assert.doesNotMatch(got, re, what);
+  if (re instanceof RegExp) assert.doesNotMatch(got, re, what);
+  else assertNoStanza(got, re, what);
 }
 
 export function rosterApi(t: TestServer, host = t.domain): RosterApi {

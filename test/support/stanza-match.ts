@@ -147,6 +147,14 @@ export function assertNoStanza(xmlText: string, shape: StanzaShape, message?: st
   if (hits.length) assert.fail(`${message ? `${message}: ` : ''}expected no ${label(shape)} matching ${JSON.stringify(shape)}, got: ${hits.join('')}`);
 }
 
+/** Assert that at least one of the stanzas in `xmlText` matches `shape`; returns the first that does. */
+export function assertSomeStanza(xmlText: string, shape: StanzaShape, message?: string): Element {
+  const all = parseStanzas(xmlText);
+  const hit = all.find((el) => matchesStanza(el, shape));
+  if (!hit) assert.fail(`${message ? `${message}: ` : ''}no stanza matches ${JSON.stringify(shape)}; got: ${all.join('') || '(nothing)'}`);
+  return hit;
+}
+
 /** The mismatches between a stanza and a shape (an empty array when it matches). */
 export function stanzaMismatches(actual: string | Element, shape: StanzaShape, opts: MatchOptions = {}): string[] {
   const el = typeof actual === 'string' ? parseStanza(actual) : actual;
