@@ -5,7 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestServer } from '../../test/support/harness.js';
 import { escapeRe, forEachHost, HOSTS } from '../../test/support/each-host.js';
-import { assertNothing, expectAll, item, login as loginOn, presence, presOf, push, pushOf, startImServer, state, sync, iq, type Client } from '../roster/test-support.js';
+import { assertStanza, stanzaError } from '../../test/support/stanza-match.js';
+import { assertNothing, expectAll, item, login as loginOn, presence, push, rosterPush, startImServer, state, sync, iq, type Client } from '../roster/test-support.js';
 
 let t: TestServer;
 const users = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'nobody2'];
@@ -24,38 +25,37 @@ forEachHost((host) => {
 
     // alice asks: her roster shows the pending request; bob receives it from alice's bare JID.
     a.c.send(`<presence to='bob@${host}/phone' type='subscribe'><status>hi, it is alice</status></presence>`);
-    const [p1] = await expectAll(a.c, pushOf(`bob@${host}`));
-    assert.match(p1!, new RegExp(String.raw`from=["']alice@${H}["']`), 'pushes come from the bare JID');
-    assert.match(p1!, /subscription=["']none["'] ask=["']subscribe["']/);
-    const [req] = await expectAll(b.c, presOf(/type=["']subscribe["']/));
-    assert.match(req!, new RegExp(String.raw`from=["']alice@${H}["']`));
-    assert.match(req!, new RegExp(String.raw`to=["']bob@${H}["']`), 'a full-JID request is treated as one to the bare JID');
-    assert.match(req!, /<status>hi, it is alice<\/status>/);
+    const [p1] = await expectAll(a.c, rosterPush(`bob@${host}`));
+    // pushes come from the bare JID
+    assertStanza(p1!, { ...rosterPush(`bob@${host}`, { attrs: { subscription: 'none', ask: 'subscribe' } }), attrs: { type: 'set', from: `alice@${host}` } });
+    const [req] = await expectAll(b.c, { name: 'presence', attrs: { type: 'subscribe' } });
+    // a full-JID request is treated as one to the bare JID
+    assertStanza(req!, { name: 'presence', attrs: { from: `alice@${host}`, to: `bob@${host}` }, has: [{ name: 'status', text: 'hi, it is alice' }] });
     assert.equal(await state(t, 'bob', 'alice', host), 'none+in');
     const bobRoster = await iq(b.c, "<query xmlns='jabber:iq:roster'/>");
-    assert.doesNotMatch(bobRoster, new RegExp(String.raw`alice@${H}`), 'a pending request alone is not a roster item (Appendix A.1)');
+    assertStanza(bobRoster, { name: 'iq', children: [{ name: 'query', without: [{ name: 'item', attrs: { jid: `alice@${host}` } }] }] }, { what: 'a pending request alone is not a roster item (Appendix A.1)' });
 
     // bob approves: bob's roster gets alice with 'from'; alice gets 'subscribed', 'to', and bob's presence.
     b.c.send(`<presence to='alice@${host}' type='subscribed'/>`);
-    await expectAll(b.c, pushOf(`alice@${host}`, /subscription=["']from["']/));
+    await expectAll(b.c, rosterPush(`alice@${host}`, { attrs: { subscription: 'from' } }));
     const [, p3, avail] = await expectAll(a.c,
-      presOf(/type=["']subscribed["']/, new RegExp(String.raw`from=["']bob@${H}["']`)),
-      pushOf(`bob@${host}`, /subscription=["']to["']/),
-      presOf(new RegExp(String.raw`from=["']bob@${H}\/phone["']`)));
-    assert.doesNotMatch(p3!, /ask=/);
-    assert.doesNotMatch(avail!, /type=/, "bob's available presence follows the approval (§3.1.5)");
+      { name: 'presence', attrs: { type: 'subscribed', from: `bob@${host}` } },
+      rosterPush(`bob@${host}`, { attrs: { subscription: 'to' } }),
+      { name: 'presence', attrs: { from: `bob@${host}/phone` } });
+    assertStanza(p3!, rosterPush(`bob@${host}`, { attrs: { ask: null } }));
+    assertStanza(avail!, { name: 'presence', attrs: { type: null } }, { what: "bob's available presence follows the approval (§3.1.5)" });
 
     // and back the other way.
     b.c.send(`<presence to='alice@${host}' type='subscribe'/>`);
-    await expectAll(b.c, pushOf(`alice@${host}`, /subscription=["']from["'] ask=["']subscribe["']/));
-    await expectAll(a.c, presOf(/type=["']subscribe["']/, new RegExp(String.raw`from=["']bob@${H}["']`)));
+    await expectAll(b.c, rosterPush(`alice@${host}`, { attrs: { subscription: 'from', ask: 'subscribe' } }));
+    await expectAll(a.c, { name: 'presence', attrs: { type: 'subscribe', from: `bob@${host}` } });
     a.c.send(`<presence to='bob@${host}' type='subscribed'/>`);
-    await expectAll(a.c, pushOf(`bob@${host}`, /subscription=["']both["']/));
-    await expectAll(b.c, pushOf(`alice@${host}`, /subscription=["']both["']/), presOf(new RegExp(String.raw`from=["']alice@${H}\/home["']`)));
+    await expectAll(a.c, rosterPush(`bob@${host}`, { attrs: { subscription: 'both' } }));
+    await expectAll(b.c, rosterPush(`alice@${host}`, { attrs: { subscription: 'both' } }), { name: 'presence', attrs: { from: `alice@${host}/home` } });
     assert.equal(await state(t, 'alice', 'bob', host), 'both');
     assert.equal(await state(t, 'bob', 'alice', host), 'both');
     const roster = await iq(a.c, "<query xmlns='jabber:iq:roster'/>");
-    assert.match(roster, new RegExp(String.raw`<item jid=["']bob@${H}["'] subscription=["']both["']\/>`));
+    assertStanza(roster, { name: 'iq', children: [{ name: 'query', has: [{ name: 'item', attrs: { jid: `bob@${host}`, subscription: 'both', ask: null }, children: [] }] }] });
     a.c.close();
     b.c.close();
   });
@@ -175,7 +175,7 @@ forEachHost((host) => {
     assert.equal((await item(t, 'carol', 'p9', host))?.approved, false);
     const b = await login(t, 'p9', 'r');
     b.c.send(`<presence to='carol@${host}' type='subscribe'/>`);
-    await expectAll(a.c, presOf(/type=["']subscribe["']/, new RegExp(String.raw`from=["']p9@${H}["']`)));
+    await expectAll(a.c, { name: 'presence', attrs: { type: 'subscribe', from: `p9@${host}` } });
     assert.equal(await state(t, 'carol', 'p9', host), 'none+in');
     b.c.close();
     a.c.close();
@@ -186,15 +186,15 @@ forEachHost((host) => {
   test('pre-approval (§3.4): dave approves erin before she asks; her request is answered by the server', async () => {
     const d = await login(t, 'dave', 'pc');
     d.c.send(`<presence to='erin@${host}' type='subscribed'/>`);
-    await expectAll(d.c, pushOf(`erin@${host}`, /subscription=["']none["'] approved=["']true["']/));
+    await expectAll(d.c, rosterPush(`erin@${host}`, { attrs: { subscription: 'none', approved: 'true' } }));
     const e = await login(t, 'erin', 'tab');
     await assertNothing(e.c, /type=["']subscribed["']/, 'a pre-approval is not routed');
     e.c.send(`<presence to='dave@${host}' type='subscribe'/>`);
     await expectAll(e.c,
-      presOf(/type=["']subscribed["']/, new RegExp(String.raw`from=["']dave@${H}["']`)),
-      presOf(new RegExp(String.raw`from=["']dave@${H}\/pc["']`)),
-      pushOf(`dave@${host}`, /subscription=["']to["']/));
-    await expectAll(d.c, pushOf(`erin@${host}`, /subscription=["']from["']/));
+      { name: 'presence', attrs: { type: 'subscribed', from: `dave@${host}` } },
+      { name: 'presence', attrs: { from: `dave@${host}/pc` } },
+      rosterPush(`dave@${host}`, { attrs: { subscription: 'to' } }));
+    await expectAll(d.c, rosterPush(`erin@${host}`, { attrs: { subscription: 'from' } }));
     await assertNothing(d.c, /type=["']subscribe["']/, 'dave is not asked again');
     assert.equal((await item(t, 'dave', 'erin', host))?.approved, false);
     assert.equal(await state(t, 'erin', 'dave', host), 'to');
@@ -207,11 +207,11 @@ forEachHost((host) => {
     const b = await login(t, 'bob', 'cancel');
     assert.equal(await state(t, 'alice', 'bob', host), 'both');
     b.c.send(`<presence to='alice@${host}' type='unsubscribed'/>`);
-    await expectAll(b.c, pushOf(`alice@${host}`, /subscription=["']to["']/));
+    await expectAll(b.c, rosterPush(`alice@${host}`, { attrs: { subscription: 'to' } }));
     await expectAll(a.c,
-      presOf(/type=["']unsubscribed["']/, new RegExp(String.raw`from=["']bob@${H}["']`)),
-      pushOf(`bob@${host}`, /subscription=["']from["']/),
-      presOf(/type=["']unavailable["']/, new RegExp(String.raw`from=["']bob@${H}\/cancel["']`)));
+      { name: 'presence', attrs: { type: 'unsubscribed', from: `bob@${host}` } },
+      rosterPush(`bob@${host}`, { attrs: { subscription: 'from' } }),
+      { name: 'presence', attrs: { type: 'unavailable', from: `bob@${host}/cancel` } });
     // subscribed again for the next test
     a.c.send(`<presence to='bob@${host}' type='subscribe'/>`);
     await sync(a.c);
@@ -227,11 +227,11 @@ forEachHost((host) => {
     const b = await login(t, 'bob', 'unsub');
     a.c.send(`<presence to='bob@${host}' type='unsubscribe'/>`);
     await expectAll(a.c,
-      pushOf(`bob@${host}`, /subscription=["']from["']/),
-      presOf(/type=["']unavailable["']/, new RegExp(String.raw`from=["']bob@${H}\/unsub["']`)));
+      rosterPush(`bob@${host}`, { attrs: { subscription: 'from' } }),
+      { name: 'presence', attrs: { type: 'unavailable', from: `bob@${host}/unsub` } });
     await expectAll(b.c,
-      presOf(/type=["']unsubscribe["']/, new RegExp(String.raw`from=["']alice@${H}["']`)),
-      pushOf(`alice@${host}`, /subscription=["']to["']/));
+      { name: 'presence', attrs: { type: 'unsubscribe', from: `alice@${host}` } },
+      rosterPush(`alice@${host}`, { attrs: { subscription: 'to' } }));
     assert.equal(await state(t, 'alice', 'bob', host), 'from');
     assert.equal(await state(t, 'bob', 'alice', host), 'to');
     a.c.close();
@@ -243,11 +243,10 @@ forEachHost((host) => {
     f.c.send(`<presence to='grace@${host}' type='subscribe'><status>remember me</status></presence>`);
     await push(f.c, `grace@${host}`);
     const g1 = await login(t, 'grace', 'one', { presence: false });
-    assert.doesNotMatch(await iq(g1.c, "<query xmlns='jabber:iq:roster'/>"), /frank/, 'not a roster item');
+    assertStanza(await iq(g1.c, "<query xmlns='jabber:iq:roster'/>"), { name: 'iq', children: [{ name: 'query', without: [{ name: 'item', attrs: { jid: `frank@${host}` } }] }] }, { what: 'not a roster item' });
     g1.c.send('<presence/>');
     const r1 = await presence(g1.c, /type=["']subscribe["']/);
-    assert.match(r1, new RegExp(String.raw`from=["']frank@${H}["']`));
-    assert.match(r1, /<status>remember me<\/status>/);
+    assertStanza(r1, { name: 'presence', attrs: { from: `frank@${host}` }, has: [{ name: 'status', text: 'remember me' }] });
     g1.c.close();
     await g1.c.waitClosed().catch(() => undefined);
     const g2 = await login(t, 'grace', 'two', { presence: false });
@@ -266,12 +265,11 @@ forEachHost((host) => {
   test('a request to a remote contact bounces (remote-server-not-found) and leaves the pending state alone', async () => {
     const h = await login(t, 'heidi', 'x');
     h.c.send("<presence to='zoe@remote.example' type='subscribe'/>");
-    const [, err] = await expectAll(h.c, pushOf('zoe@remote.example', /ask=["']subscribe["']/), presOf(/type=["']error["']/));
-    assert.match(err!, /from=["']zoe@remote\.example["']/);
-    assert.match(err!, /<remote-server-not-found /);
+    const [, err] = await expectAll(h.c, rosterPush('zoe@remote.example', { attrs: { ask: 'subscribe' } }), { name: 'presence', attrs: { type: 'error' } });
+    assertStanza(err!, { ...stanzaError('remote-server-not-found', 'presence'), attrs: { type: 'error', from: 'zoe@remote.example' } });
     assert.equal(await state(t, 'heidi', 'zoe@remote.example', host), 'none+out');
     h.c.send("<presence to='zoe@remote.example' type='unsubscribe'/>");
-    assert.doesNotMatch(await push(h.c, 'zoe@remote.example'), /ask=/);
+    assertStanza(await push(h.c, 'zoe@remote.example'), rosterPush('zoe@remote.example', { attrs: { ask: null } }));
     assert.equal(await state(t, 'heidi', 'zoe@remote.example', host), 'none');
     h.c.close();
   });
