@@ -76,10 +76,10 @@ export function errorOf(reply: string): { type?: string; condition?: string; app
   return { type, condition, app, text: e[1]! };
 }
 
-/** Can this account log in (SCRAM-SHA-256 over STARTTLS)? */
-export async function canLogin(port: number, user: string, password: string): Promise<boolean> {
+/** Can this account (on `host`) log in (SCRAM-SHA-256 over STARTTLS)? */
+export async function canLogin(port: number, user: string, password: string, host = 'localhost'): Promise<boolean> {
   try {
-    const { c } = await RawClient.login(port, user, password, undefined, { presence: false });
+    const { c } = await RawClient.login(port, user, password, undefined, { presence: false, host });
     c.close();
     return true;
   } catch (err) {

@@ -1,6 +1,7 @@
 // Test helpers for the blocking tests: login on any host, order-independent waits, IQ round trips.
 import assert from 'node:assert/strict';
 import { RawClient } from '../../test/support/raw-client.js';
+import { assertStanza, iqResult, parseStanza } from '../../test/support/stanza-match.js';
 
 export const BL = "xmlns='urn:xmpp:blocking'";
 
@@ -49,32 +50,33 @@ export async function iq(c: RawClient, type: 'get' | 'set', payload: string, to?
 const items = (jids: string[]) => jids.map((j) => `<item jid='${j}'/>`).join('');
 
 export async function block(c: RawClient, ...jids: string[]): Promise<void> {
-  assert.match(await iq(c, 'set', `<block ${BL}>${items(jids)}</block>`), /type=["']result["']/);
+  assertStanza(await iq(c, 'set', `<block ${BL}>${items(jids)}</block>`), iqResult());
 }
 
 /** Unblock `jids`, or everything when none are given. */
 export async function unblock(c: RawClient, ...jids: string[]): Promise<void> {
-  assert.match(await iq(c, 'set', jids.length ? `<unblock ${BL}>${items(jids)}</unblock>` : `<unblock ${BL}/>`), /type=["']result["']/);
+  assertStanza(await iq(c, 'set', jids.length ? `<unblock ${BL}>${items(jids)}</unblock>` : `<unblock ${BL}/>`), iqResult());
 }
 
 export async function blocklist(c: RawClient): Promise<string[]> {
-  const r = await iq(c, 'get', `<blocklist ${BL}/>`);
-  assert.match(r, /type=["']result["']/);
-  return [...r.matchAll(/<item jid=["']([^"']+)["']\/>/g)].map((m) => m[1]!);
+  const r = assertStanza(await iq(c, 'get', `<blocklist ${BL}/>`), iqResult({ name: 'blocklist', ns: 'urn:xmpp:blocking' }));
+  return r.getChild('blocklist')!.getChildren('item').map((el) => String(el.attrs.jid));
 }
 
 /** A round trip through the server: everything routed to `c` before it has arrived. */
 export async function sync(c: RawClient): Promise<void> {
-  assert.match(await iq(c, 'get', "<ping xmlns='urn:xmpp:ping'/>"), /type=["']result["']/);
+  assertStanza(await iq(c, 'get', "<ping xmlns='urn:xmpp:ping'/>"), iqResult());
 }
 
+/** An error stanza (of whatever kind) with this defined condition. */
 export function assertError(s: string, condition: string): void {
-  assert.match(s, /type=["']error["']/);
-  assert.match(s, new RegExp(`<${condition} xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']/>`));
+  assertStanza(s, { name: parseStanza(s).name, attrs: { type: 'error' }, has: [{ name: 'error', has: [{ name: condition, ns: 'urn:ietf:params:xml:ns:xmpp-stanzas' }] }] });
 }
 
+/** XEP-0191 §3.5: not-acceptable (cancel) with the blocked application condition. */
 export function assertBlockedError(s: string): void {
-  assertError(s, 'not-acceptable');
-  assert.match(s, /<error type=["']cancel["']>/);
-  assert.match(s, /<blocked xmlns=["']urn:xmpp:blocking:errors["']\/>/);
+  assertStanza(s, {
+    name: parseStanza(s).name, attrs: { type: 'error' },
+    has: [{ name: 'error', attrs: { type: 'cancel' }, has: [{ name: 'not-acceptable', ns: 'urn:ietf:params:xml:ns:xmpp-stanzas' }, { name: 'blocked', ns: 'urn:xmpp:blocking:errors' }] }],
+  });
 }

@@ -2,14 +2,15 @@
 // reading the XEP-0359 <stanza-id/> a recipient got.
 import assert from 'node:assert/strict';
 import type { RawClient } from '../../test/support/raw-client.js';
+import { parseStanza, parseStanzas } from '../../test/support/stanza-match.js';
 
 let seq = 0;
 
 /** Round-trip a ping; returns everything received before its answer. */
 export async function sync(c: RawClient): Promise<string> {
   const id = `sync${++seq}`;
-  c.send(`<iq to='localhost' type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
-  return (await c.expect(new RegExp(`^([\\s\\S]*?)<iq[^>]*id=["']${id}["'][^>]*>`)))[1]!;
+  c.send(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+  return (await c.expect(new RegExp(`^([\\s\\S]*?)<iq[^>]*id=["']${id}["'][^>]*?(?:/>|>[\\s\\S]*?</iq>)`)))[1]!;
 }
 
 export interface QueryResult { before: string; fin: string; results: Array<{ id: string; xml: string }> }
@@ -19,19 +20,22 @@ export async function query(c: RawClient, inner = '', to?: string): Promise<Quer
   const id = `q${++seq}`;
   c.send(`<iq type='set' id='${id}'${to ? ` to='${to}'` : ''}><query xmlns='urn:xmpp:mam:2' queryid='${id}'>${inner}</query></iq>`);
   const m = await c.expect(new RegExp(`^([\\s\\S]*?)(<iq[^>]*id=["']${id}["'][^>]*(?:/>|>[\\s\\S]*?</iq>))`));
-  const results = [...m[1]!.matchAll(/<message[^>]*>\s*<result xmlns=["']urn:xmpp:mam:2["'] queryid=["']([^"']+)["'] id=["']([^"']+)["'][\s\S]*?<\/result><\/message>/g)]
-    .map((r) => { assert.equal(r[1], id, 'the queryid is echoed'); return { id: r[2]!, xml: r[0] }; });
+  const results = parseStanzas(m[1]!).filter((el) => el.is('message') && el.getChild('result', 'urn:xmpp:mam:2')).map((el) => {
+    const r = el.getChild('result', 'urn:xmpp:mam:2')!;
+    assert.equal(r.attrs.queryid, id, 'the queryid is echoed');
+    return { id: String(r.attrs.id), xml: el.toString() };
+  });
   return { before: m[1]!, fin: m[2]!, results };
 }
 
 export const form = (fields: Record<string, string>) =>
   `<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>${Object.entries(fields).map(([k, v]) => `<field var='${k}'><value>${v}</value></field>`).join('')}</x>`;
 export const rsm = (s: string) => `<set xmlns='http://jabber.org/protocol/rsm'>${s}</set>`;
-export const bodies = (r: QueryResult) => r.results.map((x) => /<body>([^<]*)<\/body>/.exec(x.xml)?.[1]);
+/** The body of each archived message, in order. */
+export const bodies = (r: QueryResult) =>
+  r.results.map((x) => parseStanza(x.xml).getChild('result')?.getChild('forwarded')?.getChild('message')?.getChildText('body') ?? undefined);
 
 /** The ids of the XEP-0359 <stanza-id/> elements by `by` in a stanza's text. */
 export function stanzaIds(stanza: string, by: string): string[] {
-  return [...stanza.matchAll(/<stanza-id\s[^>]*\/>/g)]
-    .filter((m) => /xmlns=["']urn:xmpp:sid:0["']/.test(m[0]) && new RegExp(`by=["']${by.replace(/\./g, '\\.')}["']`).test(m[0]))
-    .map((m) => /\sid=["']([^"']+)["']/.exec(m[0])![1]!);
+  return parseStanza(stanza).getChildren('stanza-id', 'urn:xmpp:sid:0').filter((el) => el.attrs.by === by).map((el) => String(el.attrs.id));
 }

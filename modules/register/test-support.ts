@@ -17,31 +17,31 @@ export async function expectIq(c: RawClient, id: string, timeoutMs?: number): Pr
   return (await c.expect(re, timeoutMs))[0];
 }
 
-/** Connect, negotiate STARTTLS, and return the client with the features offered before authentication. */
-export async function securedStream(port: number): Promise<{ c: RawClient; features: string }> {
+/** Connect, negotiate STARTTLS (to `host`), and return the client with the features offered before authentication. */
+export async function securedStream(port: number, host = 'localhost'): Promise<{ c: RawClient; features: string }> {
   const c = await RawClient.connect(port);
-  c.openStream();
+  c.openStream(host);
   await c.features();
-  await c.starttls();
-  c.openStream();
+  await c.starttls(host);
+  c.openStream(host);
   return { c, features: await c.features() };
 }
 
 export const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;');
 
-/** Register in-band on a fresh TLS stream; returns the server's answer to the set. */
-export async function registerRaw(port: number, username: string, password: string): Promise<string> {
-  const { c } = await securedStream(port);
+/** Register in-band on a fresh TLS stream to `host`; returns the server's answer to the set. */
+export async function registerRaw(port: number, username: string, password: string, host = 'localhost'): Promise<string> {
+  const { c } = await securedStream(port, host);
   c.send(`<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>${xmlEscape(username)}</username><password>${xmlEscape(password)}</password></query></iq>`);
   const r = await expectIq(c, 'reg');
   c.close();
   return r;
 }
 
-/** Can this account log in (SCRAM-SHA-256 over STARTTLS)? */
-export async function canLogin(port: number, user: string, password: string): Promise<boolean> {
+/** Can this account (on `host`) log in (SCRAM-SHA-256 over STARTTLS)? */
+export async function canLogin(port: number, user: string, password: string, host = 'localhost'): Promise<boolean> {
   try {
-    const { c } = await RawClient.login(port, user, password, undefined, { presence: false });
+    const { c } = await RawClient.login(port, user, password, undefined, { presence: false, host });
     c.close();
     return true;
   } catch (err) {
@@ -56,22 +56,22 @@ export async function canLogin(port: number, user: string, password: string): Pr
  * logout (XEP-0012) and an offline message (XEP-0160) from `contact`. What a module does not implement
  * yet is answered with an error and simply stores nothing; the callers assert on what was stored.
  */
-export async function seedUserData(port: number, user: string, password: string, contact: string, contactPassword: string): Promise<void> {
-  const { c } = await RawClient.login(port, user, password, 'seed');
+export async function seedUserData(port: number, user: string, password: string, contact: string, contactPassword: string, host = 'localhost'): Promise<void> {
+  const { c } = await RawClient.login(port, user, password, 'seed', { host });
   const set = async (id: string, payload: string) => {
     c.send(`<iq type='set' id='${id}'>${payload}</iq>`);
     await expectIq(c, id);
   };
-  await set('s-roster', `<query xmlns='jabber:iq:roster'><item jid='${contact}@localhost' name='Contact'><group>Friends</group></item></query>`);
+  await set('s-roster', `<query xmlns='jabber:iq:roster'><item jid='${contact}@${host}' name='Contact'><group>Friends</group></item></query>`);
   await set('s-vcard', `<vCard xmlns='vcard-temp'><FN>${user} the tester</FN><NICKNAME>${user}</NICKNAME></vCard>`);
   await set('s-private', `<query xmlns='jabber:iq:private'><notes xmlns='urn:example:register-test'><note>remember me</note></notes></query>`);
   await set('s-block', `<block xmlns='urn:xmpp:blocking'><item jid='spammer@example.org'/></block>`);
-  c.send(`<presence to='${contact}@localhost' type='subscribe'/>`);
+  c.send(`<presence to='${contact}@${host}' type='subscribe'/>`);
   // A round trip after the presence: this session handles its stanzas in order.
   await set('s-ping', `<ping xmlns='urn:xmpp:ping'/>`);
-  const b = await RawClient.login(port, contact, contactPassword, 'seed-contact');
-  b.c.send(`<presence to='${user}@localhost' type='subscribed'/>`);
-  b.c.send(`<presence to='${user}@localhost' type='subscribe'/>`);
+  const b = await RawClient.login(port, contact, contactPassword, 'seed-contact', { host });
+  b.c.send(`<presence to='${user}@${host}' type='subscribed'/>`);
+  b.c.send(`<presence to='${user}@${host}' type='subscribe'/>`);
   b.c.send(`<iq type='get' id='c-ping'><ping xmlns='urn:xmpp:ping'/></iq>`);
   await expectIq(b.c, 'c-ping');
   // Logging out leaves a last-activity record (XEP-0012 §4); while the user is offline a message waits.
@@ -80,7 +80,7 @@ export async function seedUserData(port: number, user: string, password: string,
   await expectIq(c, 's-ping2');
   c.send('</stream:stream>');
   await c.waitClosed();
-  b.c.send(`<message to='${user}@localhost' type='chat' id='off1'><body>while you were out</body></message>`);
+  b.c.send(`<message to='${user}@${host}' type='chat' id='off1'><body>while you were out</body></message>`);
   b.c.send(`<iq type='get' id='c-ping2'><ping xmlns='urn:xmpp:ping'/></iq>`);
   await expectIq(b.c, 'c-ping2');
   b.c.close();
@@ -94,8 +94,8 @@ export function watchTables(t: TestServer): { tables: Set<string>; stop(): void 
 }
 
 /** The user's rows (keys `${domain}/${local}...`, the project's per-user layout) in each given table. */
-export async function liveRows(t: TestServer, tables: Iterable<string>, local: string): Promise<Record<string, string[]>> {
-  const prefix = `${t.domain}/${local}`;
+export async function liveRows(t: TestServer, tables: Iterable<string>, local: string, host = t.domain): Promise<Record<string, string[]>> {
+  const prefix = `${host}/${local}`;
   const out: Record<string, string[]> = {};
   for (const name of tables) {
     const rows = await t.server.core.store.table(name).range({ prefix });

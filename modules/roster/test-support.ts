@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { Jid } from '../../src/sdk.js';
 import { startTestServer, type TestServer } from '../../test/support/harness.js';
 import { RawClient } from '../../test/support/raw-client.js';
+import { assertNoStanza, matchesStanza, type StanzaShape } from '../../test/support/stanza-match.js';
 import type { RosterApi, RosterItem } from './api.js';
 
 export function startImServer(roster: Record<string, unknown> = {}, opts: { dir?: string } = {}): Promise<TestServer> {
@@ -23,9 +24,9 @@ const nextId = (p: string) => `${p}${++seq}`;
 /** The IQ answering id `id` (self-closing or not). */
 export const iqRe = (id: string) => new RegExp(`<iq\\b[^>]*\\bid=["']${id}["'][^>]*?(?:/>|>[\\s\\S]*?</iq>)`);
 
-/** Log in; by default fetch the roster (an interested resource) and send initial presence (available). */
-export async function login(t: TestServer, user: string, resource: string, opts: { roster?: boolean; presence?: boolean | string } = {}): Promise<Client> {
-  const { c, jid } = await RawClient.login(t.c2sPort, user, `pw-${user}`, resource, { presence: false });
+/** Log in (on opts.host, localhost by default); by default fetch the roster (an interested resource) and send initial presence (available). */
+export async function login(t: TestServer, user: string, resource: string, opts: { roster?: boolean; presence?: boolean | string; host?: string } = {}): Promise<Client> {
+  const { c, jid } = await RawClient.login(t.c2sPort, user, `pw-${user}`, resource, { presence: false, host: opts.host });
   if (opts.roster !== false) await iq(c, "<query xmlns='jabber:iq:roster'/>");
   let received = '';
   if (opts.presence !== false) {
@@ -52,25 +53,26 @@ export async function sync(c: RawClient): Promise<string> {
   return m.input.slice(0, m.index);
 }
 
-/** Assert that nothing matching `re` arrived (up to a sync round trip). */
-export async function assertNothing(c: RawClient, re: RegExp, what: string): Promise<void> {
+/** Assert that nothing matching `re` (or no stanza of that shape) arrived (up to a sync round trip). */
+export async function assertNothing(c: RawClient, re: RegExp | StanzaShape, what: string): Promise<void> {
   const got = await sync(c);
-  assert.doesNotMatch(got, re, what);
+  if (re instanceof RegExp) assert.doesNotMatch(got, re, what);
+  else assertNoStanza(got, re, what);
 }
 
-export function rosterApi(t: TestServer): RosterApi {
-  const api = t.server.core.services.get<RosterApi>(t.domain, 'roster');
+export function rosterApi(t: TestServer, host = t.domain): RosterApi {
+  const api = t.server.core.services.get<RosterApi>(host, 'roster');
   assert.ok(api, 'the roster service is provided');
   return api;
 }
 
-export async function item(t: TestServer, owner: string, contact: string): Promise<RosterItem | undefined> {
-  return rosterApi(t).get(Jid.parse(`${owner}@${t.domain}`), Jid.parse(contact.includes('@') ? contact : `${contact}@${t.domain}`));
+export async function item(t: TestServer, owner: string, contact: string, host = t.domain): Promise<RosterItem | undefined> {
+  return rosterApi(t, host).get(Jid.parse(`${owner}@${host}`), Jid.parse(contact.includes('@') ? contact : `${contact}@${host}`));
 }
 
 /** The Appendix A name of a state: none|to|from|both, then +out (ask) and +in (pending inbound). */
-export async function state(t: TestServer, owner: string, contact: string): Promise<string> {
-  const i = await item(t, owner, contact);
+export async function state(t: TestServer, owner: string, contact: string, host = t.domain): Promise<string> {
+  const i = await item(t, owner, contact, host);
   if (!i) return 'none';
   return `${i.subscription}${i.ask ? '+out' : ''}${i.pendingIn ? '+in' : ''}`;
 }
@@ -86,14 +88,15 @@ export async function presence(c: RawClient, ...patterns: RegExp[]): Promise<str
 const STANZA = /<(presence|iq|message)\b[^>]*?(?:\/>|>[\s\S]*?<\/\1>)/;
 
 /**
- * Wait for one stanza matching each group of patterns, in whatever order they come (other stanzas are
- * skipped); returns them in the order of the groups.
+ * Wait for one stanza matching each group (all of its patterns, or a stanza shape), in whatever order they
+ * come (other stanzas are skipped); returns them in the order of the groups.
  */
-export async function expectAll(c: RawClient, ...groups: RegExp[][]): Promise<string[]> {
+export async function expectAll(c: RawClient, ...groups: Array<RegExp[] | StanzaShape>): Promise<string[]> {
   const found: Array<string | undefined> = groups.map(() => undefined);
+  const fits = (g: RegExp[] | StanzaShape, m: string) => (Array.isArray(g) ? g.every((re) => re.test(m)) : matchesStanza(m, g));
   while (found.some((f) => f === undefined)) {
     const m = (await c.expect(STANZA))[0];
-    const i = groups.findIndex((g, k) => found[k] === undefined && g.every((re) => re.test(m)));
+    const i = groups.findIndex((g, k) => found[k] === undefined && fits(g, m));
     if (i >= 0) found[i] = m;
   }
   return found as string[];
@@ -101,6 +104,12 @@ export async function expectAll(c: RawClient, ...groups: RegExp[][]): Promise<st
 
 /** Patterns of a roster push for `jid`. */
 export const pushOf = (jid: string, ...more: RegExp[]): RegExp[] => [/^<iq\b[^>]*type=["']set["']/, new RegExp(`<item [^>]*jid=["']${jid.replace(/[.]/g, '\\.')}["']`), ...more];
+
+/** A roster push (RFC 6121 §2.1.6) from the user's bare JID carrying one item for `jid`, with these item attributes and children. */
+export const rosterPush = (jid: string, itemShape: { attrs?: Record<string, string | RegExp | null>; children?: StanzaShape[] } = {}): StanzaShape => ({
+  name: 'iq', attrs: { type: 'set' },
+  children: [{ name: 'query', ns: 'jabber:iq:roster', children: [{ name: 'item', ...itemShape, attrs: { jid, ...itemShape.attrs } }] }],
+});
 
 /** Patterns of a presence stanza. */
 export const presOf = (...more: RegExp[]): RegExp[] => [/^<presence\b/, ...more];

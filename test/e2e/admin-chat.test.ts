@@ -99,9 +99,9 @@ test('offline.count counts what the offline module stored; stats reports account
   assert.equal((await admin(t, 'offline.count', { jid: 'carol@localhost' })).count, 2);
 
   const s = await admin(t, 'stats', {});
-  assert.deepEqual(s.accounts, { localhost: 3 });
+  assert.deepEqual(s.accounts, { localhost: 3, 'example.test': 0 }, 'every host, those without accounts too');
   assert.equal(s.sessions.total, 1);
-  assert.deepEqual(s.sessions.by_host, { localhost: 1 });
+  assert.deepEqual(s.sessions.by_host, { localhost: 1, 'example.test': 0 });
   assert.equal(s.s2s_streams, 0);
   assert.ok(Number.isInteger(s.uptime_s) && s.uptime_s >= 0);
   assert.ok(s.stanzas.in.iq >= 2, JSON.stringify(s.stanzas));

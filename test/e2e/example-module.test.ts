@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RawClient } from '../support/raw-client.js';
-import { startTestServer, type TestServer } from '../support/harness.js';
+import { HOSTS, startTestServer, type TestServer } from '../support/harness.js';
 import { Jid } from '../../src/core/jid.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -235,8 +235,9 @@ test('in-process: the example modules leave hooks, IQ handlers, disco, metrics a
     await mm.load('word-filter', { words: ['darn'], replacement: '[censored]' });
     await mm.load('message-logger', { keep: 10 });
     const loaded = await footprint();
-    assert.equal(loaded.hooks, baseline.hooks + 3, 'filter_packet, user_send_packet, user_removed');
-    assert.equal(loaded.iq, baseline.iq + 1);
+    // per virtual host: one hook chain and one IQ handler set per (hook, host)
+    assert.equal(loaded.hooks, baseline.hooks + 3 * HOSTS.length, 'filter_packet, user_send_packet, user_removed');
+    assert.equal(loaded.iq, baseline.iq + HOSTS.length);
     assert.equal(loaded.metrics, baseline.metrics + 2);
     assert.ok(core.disco.featuresOf('localhost', 'server').includes(NS_LOG));
     for (let i = 0; i < 3; i++) {

@@ -85,7 +85,7 @@ test('the REST API runs registry commands and answers JSON', async () => {
   const { c } = await RawClient.login(t.c2sPort, 'bob', 'bob-password-1', 'r');
   c.close();
   const status = (await (await post('status', {})).json()) as { result: { hosts: string[]; listeners: unknown[] } };
-  assert.deepEqual(status.result.hosts, ['localhost']);
+  assert.deepEqual(status.result.hosts, ['localhost', 'example.test']);
   assert.ok(Array.isArray(status.result.listeners), 'the live admin target (listeners) is behind the API');
 });
 

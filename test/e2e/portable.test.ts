@@ -57,7 +57,7 @@ after(async () => {
 test('export writes one XEP-0227 document with hashed credentials and every kind of data', async () => {
   const lines: string[] = [];
   const r = await admin(a, 'data.export', { file: fileA }, lines);
-  assert.deepEqual(r.hosts, [{ host: 'localhost', users: 3 }]);
+  assert.deepEqual(r.hosts, [{ host: 'localhost', users: 3 }, { host: 'example.test', users: 0 }], 'every host, an empty one too');
   assert.equal(r.users, 3);
   assert.equal(r.vcards, 1);
   assert.equal(r.privateElements, 1);

@@ -44,14 +44,27 @@ export async function testCertificateFile(): Promise<string> {
   return (await testCertificate()).cert;
 }
 
-/** Overrides for a server with two virtual hosts (config/test.yaml has one): startTestServer(TWO_HOSTS). */
-export const TWO_HOSTS: Readonly<Record<string, unknown>> = { hosts: ['localhost', 'example.test'] };
+/** The virtual hosts of config/test.yaml: every test server serves both (localhost is the default). */
+export const HOSTS: readonly string[] = BASE_CONFIG.hosts as string[];
+
+/** Overrides naming both hosts explicitly (config/test.yaml already has both): startTestServer(TWO_HOSTS). */
+export const TWO_HOSTS: Readonly<Record<string, unknown>> = { hosts: [...HOSTS] };
+
+/** The base config with `overrides` applied; host_config entries of hosts the overrides drop go too. */
+function testConfig(overrides: Record<string, unknown>): Record<string, unknown> {
+  const merged = { ...BASE_CONFIG, ...overrides };
+  const hosts = merged.hosts as string[];
+  if (!('host_config' in overrides) && BASE_CONFIG.host_config) {
+    merged.host_config = Object.fromEntries(Object.entries(BASE_CONFIG.host_config as Record<string, unknown>).filter(([h]) => hosts.includes(h)));
+  }
+  return merged;
+}
 
 export async function startTestServer(overrides: Record<string, unknown> = {}, opts: { log?: Logger; dir?: string } = {}): Promise<TestServer> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'xmppd-test-')));
   const cert = await testCertificate();
   const config = buildConfig({
-    ...BASE_CONFIG,
+    ...testConfig(overrides),
     data_dir: dir,
     control_socket: join(dir, 'ctl.sock'),
     tls: { cert: cert.cert, key: cert.key },

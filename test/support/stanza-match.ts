@@ -26,9 +26,24 @@ export interface StanzaShape {
 export interface MatchOptions {
   /** The namespace in scope where the stanza was cut from its stream (default jabber:client). */
   ns?: string;
+  /** What is being checked, to begin a failure message with (assertStanza). */
+  what?: string;
 }
 
 const DEFAULT_NS = 'jabber:client';
+const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+
+/** An IQ result (RFC 6120 §8.2.3); with `child`, that is its only child. */
+export const iqResult = (child?: StanzaShape): StanzaShape => ({ name: 'iq', attrs: { type: 'result' }, ...(child ? { children: [child] } : {}) });
+
+/** An error stanza (an IQ unless `name` says otherwise) with a defined condition (RFC 6120 §8.3.3). */
+export const stanzaError = (condition: string, name = 'iq', errorType?: string): StanzaShape => ({
+  name, attrs: { type: 'error' }, has: [{ name: 'error', ...(errorType ? { attrs: { type: errorType } } : {}), has: [{ name: condition, ns: NS_STANZAS }] }],
+});
+
+/** A disco#info result (XEP-0030) that lists `feature`. */
+export const discoFeature = (feature: string): StanzaShape =>
+  iqResult({ name: 'query', ns: 'http://jabber.org/protocol/disco#info', has: [{ name: 'feature', attrs: { var: feature } }] });
 
 /** A parsed element with its namespace resolved. */
 interface Resolved { el: Element; local: string; ns: string | undefined; scope: Map<string, string> }
@@ -120,6 +135,26 @@ export function parseStanza(xmlText: string): Element {
   return el;
 }
 
+/** Parse a run of complete stanzas as they arrived back to back (such as what came before a ping answer). */
+export function parseStanzas(xmlText: string): Element[] {
+  const wrapper = parse(`<stanzas xmlns:stream='http://etherx.jabber.org/streams'>${xmlText}</stanzas>`) as Element;
+  return wrapper.children.filter((c): c is Element => typeof c !== 'string');
+}
+
+/** Assert that none of the stanzas in `xmlText` matches `shape` (for "nothing of that kind arrived"). */
+export function assertNoStanza(xmlText: string, shape: StanzaShape, message?: string): void {
+  const hits = parseStanzas(xmlText).filter((el) => matchesStanza(el, shape));
+  if (hits.length) assert.fail(`${message ? `${message}: ` : ''}expected no ${label(shape)} matching ${JSON.stringify(shape)}, got: ${hits.join('')}`);
+}
+
+/** Assert that at least one of the stanzas in `xmlText` matches `shape`; returns the first that does. */
+export function assertSomeStanza(xmlText: string, shape: StanzaShape, message?: string): Element {
+  const all = parseStanzas(xmlText);
+  const hit = all.find((el) => matchesStanza(el, shape));
+  if (!hit) assert.fail(`${message ? `${message}: ` : ''}no stanza matches ${JSON.stringify(shape)}; got: ${all.join('') || '(nothing)'}`);
+  return hit;
+}
+
 /** The mismatches between a stanza and a shape (an empty array when it matches). */
 export function stanzaMismatches(actual: string | Element, shape: StanzaShape, opts: MatchOptions = {}): string[] {
   const el = typeof actual === 'string' ? parseStanza(actual) : actual;
@@ -138,7 +173,7 @@ export function assertStanza(actual: string | Element, shape: StanzaShape, opts:
   const miss = stanzaMismatches(el, shape, opts);
   if (miss.length) {
     throw new assert.AssertionError({
-      message: `stanza does not match the expected shape:\n  - ${miss.join('\n  - ')}\nactual: ${el.toString()}`,
+      message: `${opts.what ? `${opts.what}: ` : ''}stanza does not match the expected shape:\n  - ${miss.join('\n  - ')}\nactual: ${el.toString()}`,
       actual: el.toString(),
       expected: shape,
       operator: 'assertStanza',
