@@ -143,6 +143,8 @@ test('<active/> flushes what was held through the filters below the hold (added 
 });
 
 test('queue_size bounds the hold (one more lets everything out, in order); urgent_payloads adds urgent namespaces', async () => {
+  await assert.rejects(t.server.modules.reload('csi', { queue_size: 0 }), /modules\.csi\.queue_size: /);
+  await assert.rejects(t.server.modules.reload('csi', { urgent_payloads: 'urn:example:alert' }), /modules\.csi\.urgent_payloads: must be a list of strings/);
   await t.server.modules.reload('csi', { queue_size: 3, urgent_payloads: ['urn:example:alert'] });
   try {
     const alice = await session(t.c2sPort, 'alice', 'watch');

@@ -75,17 +75,22 @@ export default defineModule({
     });
 
     // The stream no longer writes by now: held presence is obsolete, held messages go the offline way.
+    // Late (priority 10): what was written before the hold took these (stream management's unacknowledged
+    // stanzas) reaches the offline store first, so the account gets them back in the order they came.
     ctx.hook('session_closed', async ({ session }) => {
       const hold = inactive.get(session.id);
       if (!hold) return;
       inactive.delete(session.id);
       gauge.set({ host }, inactive.size);
       const held = hold.detach();
+      let kept = 0;
       for (const el of held) {
-        const kept = el.name === 'message' && (await toOffline(el, session));
-        stanzas.inc({ host, event: kept ? 'offline' : 'dropped' });
+        const ok = el.name === 'message' && (await toOffline(el, session));
+        if (ok) kept++;
+        stanzas.inc({ host, event: ok ? 'offline' : 'dropped' });
       }
-    });
+      if (held.length) ctx.log.debug('inactive session ended', { jid: session.jid.toString(), held: held.length, offline: kept });
+    }, 10);
 
     /** Hand a held message to the offline path, as the router does for an account with no session. */
     const toOffline = async (el: Element, session: Session): Promise<boolean> => {
