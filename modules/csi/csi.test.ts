@@ -197,7 +197,19 @@ test('a session that ends while inactive loses no message: held ones take the of
   });
   assert.doesNotMatch(await roundTrip(back), /<message/, 'the chat state is not kept');
   assert.equal(await offline.count(aliceJid), 0);
-  for (const c of [back, bob]) c.close();
+  back.close();
+
+  // The client closes its stream itself (no stream management, no <active/> first): the same.
+  const polite = await session(t.c2sPort, 'alice', 'polite', { priority: -1 }); // a full-JID message reaches it even so
+  await goInactive(polite);
+  bob.send("<message to='alice@localhost/polite' type='chat' id='r3'><displayed xmlns='urn:xmpp:chat-markers:0' id='m0'/></message>");
+  await roundTrip(bob);
+  polite.send('</stream:stream>');
+  await polite.waitClosed();
+  await until(async () => (await offline.count(aliceJid)) === 1, 'the held marker is stored offline');
+  const { c: last } = await RawClient.login(t.c2sPort, 'alice', 'pw-alice', 'last');
+  assert.deepEqual((await upTo(last, 'r3')).filter((e) => e.name === 'message').map((e) => e.attrs.id), ['r3']);
+  for (const c of [last, bob]) c.close();
 });
 
 test('CSI takes only its own nonzas: another namespace, or an unknown CSI element, still ends the stream with unsupported-stanza-type', async () => {
