@@ -15,7 +15,7 @@ import { NS_CSI, befriend, counted, goInactive, label, upTo } from './test-suppo
 const CHATSTATES = 'http://jabber.org/protocol/chatstates';
 let t: TestServer;
 before(async () => {
-  t = await startTestServer({ modules: { disco: {}, ping: {}, roster: {}, presence: {}, offline: {}, mam: {}, csi: {} } });
+  t = await startTestServer({ modules: { disco: {}, ping: {}, roster: {}, presence: {}, offline: {}, mam: {}, carbons: {}, csi: {} } });
   for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await t.addUser(u, `pw-${u}`);
   for (const u of ['bob', 'carol', 'dave']) await befriend(t, 'alice', u);
 });
@@ -168,12 +168,13 @@ test('queue_size bounds the hold (one more lets everything out, in order); urgen
   }
 });
 
-test('a session that ends while inactive loses no message: held ones take the offline path, held presence is dropped', async () => {
+test('a session that ends while inactive loses no message: held ones take the offline path; held presence and carbon copies are dropped', async () => {
   const offline = t.server.core.services.get<OfflineApi>('localhost', 'offline');
   assert.ok(offline);
   const aliceJid = Jid.parse('alice@localhost');
   assert.equal(await offline.count(aliceJid), 0);
-  const alice = await session(t.c2sPort, 'alice', 'gone');
+  const alice = await session(t.c2sPort, 'alice', 'gone', { carbons: true });
+  const desk = await session(t.c2sPort, 'alice', 'desk', { priority: -1 });
   const bob = await session(t.c2sPort, 'bob', 'b');
   await roundTrip(alice);
   await goInactive(alice);
@@ -181,12 +182,14 @@ test('a session that ends while inactive loses no message: held ones take the of
   await status(bob, 'later');
   bob.send("<message to='alice@localhost/gone' type='chat' id='r1'><received xmlns='urn:xmpp:receipts' id='m0'/></message>");
   await chatState(bob, 'alice@localhost/gone', 'composing', 'r2');
+  await chatState(bob, 'alice@localhost/desk', 'composing', 'r0'); // the phone holds a <received/> carbon copy of it
   assert.equal(alice.buffer, '');
 
   alice.close(); // the connection drops under the inactive client
   await until(async () => (await offline.count(aliceJid)) === 1, 'the held receipt is stored offline');
-  await until(async () => (await delta('dropped', dropped0)) === 1, 'the held presence is dropped');
+  await until(async () => (await delta('dropped', dropped0)) === 2, 'the held presence and carbon copy are dropped');
   assert.equal(await delta('offline', offline0), 2, 'both messages were handed to the offline path (which keeps no standalone chat state)');
+  desk.close();
 
   const { c: back } = await RawClient.login(t.c2sPort, 'alice', 'pw-alice', 'back');
   const messages = (await upTo(back, 'r1')).filter((e) => e.name === 'message');

@@ -13,12 +13,16 @@
 // that grows past `queue_size`, and the module's stop. When the session ends while inactive, held presence
 // is obsolete and dropped; held messages take the path of a message to an account with no session
 // (offline_message: the offline store keeps what XEP-0160 keeps, e.g. receipts; standalone chat states and
-// headlines, which no server stores, are dropped). Held messages carry no body, so the archive (which keeps
-// messages with a body) never sees them twice.
+// headlines, which no server stores, are dropped; so are carbon copies, made only to keep connected clients in
+// step). Held messages carry no body, so the archive (which keeps messages with a body) never sees them twice.
 import { defineModule, opt, xml, Jid, type Element, type Session } from '../../src/sdk.js';
 import { SessionHold } from './session-hold.js';
 
 export const NS_CSI = 'urn:xmpp:csi:0';
+const NS_CARBONS = 'urn:xmpp:carbons:2';
+
+/** A XEP-0280 copy: its original went to another client or to the contact; nothing to keep for later. */
+const isCarbonCopy = (el: Element) => el.getChild('received', NS_CARBONS) !== undefined || el.getChild('sent', NS_CARBONS) !== undefined;
 
 export default defineModule({
   name: 'csi',
@@ -85,7 +89,7 @@ export default defineModule({
       const held = hold.detach();
       let kept = 0;
       for (const el of held) {
-        const ok = el.name === 'message' && (await toOffline(el, session));
+        const ok = el.name === 'message' && !isCarbonCopy(el) && (await toOffline(el, session));
         if (ok) kept++;
         stanzas.inc({ host, event: ok ? 'offline' : 'dropped' });
       }
