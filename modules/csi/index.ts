@@ -1,5 +1,5 @@
 // XEP-0352 Client State Indication (urn:xmpp:csi:0): the <csi/> stream feature; a client says <inactive/>
-// (screen off, app in the background) and <active/>; while it is inactive the server holds what can wait.
+// (screen off, app in the background) and <active/> (§4.2); while it is inactive the server holds what can wait.
 //
 // The rule (urgency.ts, after Prosody's mod_csi_simple and ejabberd's mod_client_state):
 // - held, coalesced: available and unavailable presence; only the latest per sender full JID is kept;
@@ -28,7 +28,7 @@ export default defineModule({
   name: 'csi',
   description: 'Holds presence updates and non-urgent stanzas for clients that say they are inactive (XEP-0352)',
   xeps: ['XEP-0352'],
-  features: [], // a stream feature, not a disco one (XEP-0352 §4)
+  features: [], // a stream feature, not a disco one (XEP-0352 §4.1)
   options: {
     /** Stanzas held per inactive session; one more lets them all out. */
     queue_size: opt.number(100, { min: 1, max: 10000, integer: true }),

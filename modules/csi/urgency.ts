@@ -1,5 +1,5 @@
-// XEP-0352 §5 leaves "what can wait" to the server: this is xmppd's rule, the one Prosody's mod_csi_simple
-// and ejabberd's mod_client_state follow. See index.ts for the rule in words.
+// XEP-0352 §3.2 leaves "what can wait" to the server: this is xmppd's rule, modelled on Prosody's
+// mod_csi_simple and ejabberd's mod_client_state. See index.ts for the rule in words.
 import type { Element } from '../../src/sdk.js';
 
 const NS_CARBONS = 'urn:xmpp:carbons:2';
