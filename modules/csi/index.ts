@@ -24,6 +24,9 @@ const NS_CARBONS = 'urn:xmpp:carbons:2';
 /** A XEP-0280 copy: its original went to another client or to the contact; nothing to keep for later. */
 const isCarbonCopy = (el: Element) => el.getChild('received', NS_CARBONS) !== undefined || el.getChild('sent', NS_CARBONS) !== undefined;
 
+/** The 'csi' service: whether a session's client said it is inactive. */
+export interface CsiApi { isInactive(session: Session): boolean }
+
 export default defineModule({
   name: 'csi',
   description: 'Holds presence updates and non-urgent stanzas for clients that say they are inactive (XEP-0352)',
@@ -40,6 +43,8 @@ export default defineModule({
     const urgentPayloads: ReadonlySet<string> = new Set(ctx.options.urgent_payloads);
     /** This host's inactive sessions, by session id. */
     const inactive = new Map<string, SessionHold>();
+    // Other modules ask whether a session said it is inactive (push notifies inactive sessions, XEP-0357).
+    ctx.provide<CsiApi>('csi', { isInactive: (session) => inactive.has(session.id) });
 
     const stanzas = ctx.counter({ name: 'xmppd_csi_stanzas_total', help: 'Stanzas held for inactive clients (XEP-0352), flushed, coalesced, or handled at session end (offline, dropped)', labelNames: ['host', 'event'] });
     const gauge = ctx.gauge({ name: 'xmppd_csi_inactive_sessions', help: 'Sessions whose client said it is inactive (XEP-0352)', labelNames: ['host'] });
