@@ -322,11 +322,14 @@ export class ModuleContext<O = Record<string, unknown>> {
   /**
    * Send an IQ get/set from this module's host to `to` and resolve with the response (a result or an
    * error stanza), correlated by id and sender (RFC 6120 §8.2.3). The id is set here. Rejects with
-   * StanzaError remote-server-timeout when nothing answers within `timeoutMs`.
+   * StanzaError remote-server-timeout when nothing answers within `timeoutMs`. `from` may name an account of
+   * this host instead (XEP-0357 §7: push notifications are published from the user's bare JID).
    */
-  request(el: Element, to: Jid, timeoutMs = 30_000): Promise<Element> {
-    el.attrs.from = this.host;
+  request(el: Element, to: Jid, timeoutMs = 30_000, from?: Jid): Promise<Element> {
+    const sender = from ?? Jid.parse(this.host);
+    if (sender.domain !== this.host || sender.resource) throw new Error(`a module on ${this.host} cannot send requests from ${sender.toString()}`);
+    el.attrs.from = sender.toString();
     el.attrs.to = to.toString();
-    return this.core.iq.request(el, Jid.parse(this.host), to, timeoutMs);
+    return this.core.iq.request(el, sender, to, timeoutMs);
   }
 }
