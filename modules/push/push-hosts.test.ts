@@ -43,7 +43,7 @@ test('alice@example.test is notified from alice@example.test; counted for exampl
   await app.nothingWithin(300); // alice@localhost enabled nothing
   const counted = await until(async () => {
     const m = await t.server.core.metrics.registry.getSingleMetricAsString('xmppd_push_notifications_total');
-    return /\{host="example\.test",result="sent"\} 1(\n|$)/.test(m) ? m : null;
+    return /\{host="example\.test",result="sent"\} 1(\n|$)/.test(m) ? m : '';
   }, 'the notification counted for example.test');
   assert.doesNotMatch(counted, /host="localhost"/);
   // Host-separated rows: example.test's registration is under its own host.
