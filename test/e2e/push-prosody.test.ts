@@ -53,8 +53,9 @@ describe('XEP-0357 notifications published to Prosody\'s pubsub component over s
     });
     prosody = new ProsodyPeer({
       dir: join(tmp, 'prosody'), domain: P, c2sPort: pC2s!, s2sPort: pS2s!, cert: pCert, cafile: ca.certFile, secureAuth: true, dnsPort,
-      // bob administers the pubsub service (creates the push node); the component follows the global section.
-      extra: [`admins = { "bob@${P}" }`, `Component "${PUBSUB}" "pubsub"`],
+      // bob administers the pubsub service (creates the push node); the component follows the global section,
+      // expose_publisher: events name who published (checks the notification came from alice's bare JID).
+      extra: [`admins = { "bob@${P}" }`, `Component "${PUBSUB}" "pubsub"`, '  expose_publisher = true'],
     });
     prosody.adduser('bob', 'pw-bob');
     await prosody.start();
@@ -88,7 +89,9 @@ describe('XEP-0357 notifications published to Prosody\'s pubsub component over s
     const el = parseStanza(event);
     const items = el.getChild('event', 'http://jabber.org/protocol/pubsub#event')!.getChild('items')!;
     assert.equal(items.attrs.node, NODE);
-    const form = items.getChild('item')!.getChild('notification', NS_PUSH)!.getChild('x', 'jabber:x:data')!;
+    const item = items.getChild('item')!;
+    assert.equal(item.attrs.publisher, `alice@${X}`, 'published from the account\'s bare JID (XEP-0357 §7)');
+    const form = item.getChild('notification', NS_PUSH)!.getChild('x', 'jabber:x:data')!;
     const fields = Object.fromEntries(form.getChildren('field').map((f) => [f.attrs.var, f.getChildText('value')]));
     assert.deepEqual(fields, { FORM_TYPE: 'urn:xmpp:push:summary', 'message-count': '1', 'last-message-sender': `bob@${P}/b` });
     // Prosody accepted the publish (its result came back over s2s): counted as sent.
