@@ -2,15 +2,18 @@
 // disco on the account, enable/disable and their errors, the notification sent from the account's bare JID
 // with the summary form (no body unless include_body) and the publish-options given at enable, disable by jid
 // and by jid+node, disable on an app server error, coalescing (min_interval), sessions that are inactive or
-// detached (through the csi / stream_management service contracts), and account removal.
+// detached (through the csi / stream_management service contracts), account removal, XEP-0227 export/import.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../../test/support/harness.js';
 import { RawClient } from '../../test/support/raw-client.js';
 import { assertStanza, type StanzaShape } from '../../test/support/stanza-match.js';
 import { until } from '../../test/support/until.js';
 import { Jid, type Session } from '../../src/sdk.js';
 import { APP_SECRET, AppServer, NS_PUSH, enable, pushIq, summaryOf } from './test-support.js';
+import { admin } from '../../test/e2e/portable-support.js';
 
 const APP = 'push.localhost';
 let t: TestServer;
@@ -181,4 +184,27 @@ test('removing the account removes its registrations', async () => {
   gina.close();
   await t.server.core.accounts.remove(Jid.parse('gina@localhost'));
   assert.deepEqual(await table.range({ prefix: 'localhost/gina\u0000' }), []);
+});
+
+test('XEP-0227: export writes each registration as the client\'s <enable/>; an import on another server restores them', async () => {
+  await t.addUser('hank', 'pw-hank');
+  const hank = await login('hank');
+  assertStanza(await pushIq(hank, enable(APP, 'h1', 'hank-secret')), ok);
+  assertStanza(await pushIq(hank, enable('apps.example', 'h2')), ok);
+  hank.close();
+  const file = join(t.dir, 'export.xml');
+  const exported = await admin(t, 'data.export', { file });
+  assert.equal(exported.pushRegistrations, (await t.server.core.store.table('push_registrations').range({ prefix: 'localhost/' })).length, 'every account\'s');
+  const text = await readFile(file, 'utf8');
+  assert.match(text, /<user name=["']hank["']>[^\n]*<enable xmlns=["']urn:xmpp:push:0["'] jid=["']push\.localhost["'] node=["']h1["']><x xmlns=["']jabber:x:data["']>[^\n]*hank-secret/);
+
+  const t2 = await startTestServer({ modules: { disco: {}, offline: {}, push: {} } });
+  try {
+    const imported = await admin(t2, 'data.import', { file });
+    assert.equal(imported.pushRegistrations, exported.pushRegistrations);
+    const rows = await t2.server.core.store.table<{ jid: string; node: string; options: unknown }>('push_registrations').range({ prefix: 'localhost/hank\u0000' });
+    assert.deepEqual(rows.map((r) => [r.value.jid, r.value.node, r.value.options !== null]), [['apps.example', 'h2', false], [APP, 'h1', true]]);
+  } finally {
+    await t2.stop();
+  }
 });
