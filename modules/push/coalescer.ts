@@ -17,11 +17,16 @@ export class Coalescer {
   private readonly accounts = new Map<string, AccountState>();
 
   constructor(
-    private readonly ctx: ModuleContext<any>,
+    ctx: ModuleContext<any>,
     private readonly interval: () => number,
     private readonly send: (owner: Jid, summary: Summary) => void,
   ) {
-    ctx.onStop(() => this.accounts.clear()); // ctx clears the timers
+    // Its own timers, cleared here on stop: ctx.setTimeout keeps a disposer per call for the module's whole
+    // life, which would grow with every burst on a long-running server.
+    ctx.onStop(() => {
+      for (const st of this.accounts.values()) if (st.timer) clearTimeout(st.timer);
+      this.accounts.clear();
+    });
   }
 
   /** A message to announce; `count` is the unread count when known (the offline store), else the tally. */
@@ -34,10 +39,11 @@ export class Coalescer {
     if (st.timer) return; // the trailing notification picks this one up
     const wait = st.lastSentAt + this.interval() - Date.now();
     if (wait <= 0) return this.flush(owner, st);
-    st.timer = this.ctx.setTimeout(() => {
+    st.timer = setTimeout(() => {
       st.timer = undefined;
       if (this.accounts.get(k) === st && st.summary.count !== st.lastCount) this.flush(owner, st);
     }, wait);
+    st.timer.unref();
   }
 
   /** The account's clients have seen its messages: forget the tally and any pending notification. */
