@@ -94,11 +94,21 @@ export class ModuleContext<O = Record<string, unknown>> {
     return t;
   }
 
+  /** A one-shot timer, cleared on stop; once it has fired it leaves nothing behind (modules may set many). */
   setTimeout(fn: () => void, ms: number): NodeJS.Timeout {
-    const t = setTimeout(fn, ms);
+    const dispose = () => clearTimeout(t);
+    const t = setTimeout(() => {
+      this.dropDisposer(dispose);
+      fn();
+    }, ms);
     t.unref();
-    this.disposers.push(() => clearTimeout(t));
+    this.disposers.push(dispose);
     return t;
+  }
+
+  private dropDisposer(d: () => void | Promise<void>): void {
+    const i = this.disposers.lastIndexOf(d);
+    if (i >= 0) this.disposers.splice(i, 1);
   }
 
   /**
@@ -322,11 +332,14 @@ export class ModuleContext<O = Record<string, unknown>> {
   /**
    * Send an IQ get/set from this module's host to `to` and resolve with the response (a result or an
    * error stanza), correlated by id and sender (RFC 6120 §8.2.3). The id is set here. Rejects with
-   * StanzaError remote-server-timeout when nothing answers within `timeoutMs`.
+   * StanzaError remote-server-timeout when nothing answers within `timeoutMs`. `from` may name an account of
+   * this host instead (XEP-0357 §7: push notifications are published from the user's bare JID).
    */
-  request(el: Element, to: Jid, timeoutMs = 30_000): Promise<Element> {
-    el.attrs.from = this.host;
+  request(el: Element, to: Jid, timeoutMs = 30_000, from?: Jid): Promise<Element> {
+    const sender = from ?? Jid.parse(this.host);
+    if (sender.domain !== this.host || sender.resource) throw new Error(`a module on ${this.host} cannot send requests from ${sender.toString()}`);
+    el.attrs.from = sender.toString();
     el.attrs.to = to.toString();
-    return this.core.iq.request(el, Jid.parse(this.host), to, timeoutMs);
+    return this.core.iq.request(el, sender, to, timeoutMs);
   }
 }

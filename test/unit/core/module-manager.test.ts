@@ -176,6 +176,27 @@ test('ctx.runFilter and hasHandlers fire hooks for the module\'s own host, or th
   await mm.stopAll();
 });
 
+test('ctx.setTimeout: a timer that has fired leaves nothing behind; one still pending is cleared on stop', async () => {
+  const core = makeCore();
+  let ctx: ModuleContext | null = null;
+  const mm = new ModuleManager(core, { timers: defineModule({ name: 'timers', start(c) { if (c.host === 'a.test') ctx = c; } }) });
+  await mm.load('timers');
+  const c = ctx! as ModuleContext;
+  const pending = (): number => (c as unknown as { disposers: unknown[] }).disposers.length;
+  const before = pending();
+  let fired = 0;
+  await new Promise<void>((resolve) => {
+    for (let i = 0; i < 500; i++) c.setTimeout(() => { if (++fired === 500) resolve(); }, 1);
+  });
+  assert.equal(pending(), before, 'fired timers released their cleanup entries');
+  let late = false;
+  c.setTimeout(() => { late = true; }, 50);
+  assert.equal(pending(), before + 1);
+  await mm.stopAll();
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(late, false, 'a pending timer does not fire after stop');
+});
+
 /** A module that registers one of everything the context offers. */
 const everything = (stops: string[]) => defineModule({
   name: 'everything',
