@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // RSS over N `module reload`s of a two-file external module (issue 9): each reload imports a fresh copy of
 // the package (module-loader.ts), and Node never frees an ESM module graph, so this measures what stays.
-//   npm run build && node --expose-gc test/bench/module-reload-rss.mjs [--reloads 50] [--pad 65536]
+//   npm run build && node --expose-gc test/bench/module-reload-rss.mjs [--reloads 50] [--pad 65536] [--unchanged 1]
+// --unchanged 1: reload without touching the files (an options change): the running graph is reused.
 // Each reload rewrites word.js (a new WORD and a string of --pad bytes) so every graph holds new code and data.
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 const arg = (k, d) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const RELOADS = arg('reloads', 50);
 const PAD = arg('pad', 65536);
+const UNCHANGED = arg('unchanged', 0) === 1;
 const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
 const { startTestServer, TWO_HOSTS } = await import(join(dist, 'test/support/harness.js'));
 if (!global.gc) throw new Error('run with node --expose-gc');
@@ -31,7 +33,7 @@ console.log(`reloads rss_MB heapUsed_MB (pad ${PAD} bytes per graph, ${TWO_HOSTS
 console.log(`0 ${mb(base.rss)} ${mb(base.heap)}`);
 let last = base;
 for (let i = 1; i <= RELOADS; i++) {
-  writeFileSync(join(paths, 'twofile', 'word.js'), `export const WORD = 'w${i}';\nexport const pad = ${JSON.stringify('x'.repeat(PAD - 1) + (i % 10))};\n`);
+  if (!UNCHANGED) writeFileSync(join(paths, 'twofile', 'word.js'), `export const WORD = 'w${i}';\nexport const pad = ${JSON.stringify('x'.repeat(PAD - 1) + (i % 10))};\n`);
   await srv.server.modules.reload('twofile');
   if (i % 10 === 0) { last = await measure(); console.log(`${i} ${mb(last.rss)} ${mb(last.heap)}`); }
 }

@@ -64,6 +64,15 @@ test('module reload picks up a change in the non-entry file of a two-file module
   assert.equal(left.length, 1, `only the running copy is kept: ${left.join(', ')}`);
 });
 
+test('a reload with unchanged files (new options only) reuses the running code: no new module graph, no new copy', async () => {
+  const before = await copies();
+  const defBefore = srv.server.modules.current('twofile')!.def;
+  for (let i = 0; i < 5; i++) await srv.server.modules.reload('twofile');
+  assert.equal(srv.server.modules.current('twofile')!.def, defBefore, 'the same definition object: the same module graph');
+  assert.deepEqual(await copies(), before, 'no copy was made');
+  assert.ok((await features('localhost')).includes('urn:example:twofile:three'));
+});
+
 test('a single-file module (<module_path>/<name>.js) reloads its current code', async () => {
   assert.ok((await features('localhost')).includes('urn:example:solo:first'));
   await writeFile(join(paths, 'solo.js'), soloSource('second'));

@@ -1,7 +1,10 @@
 // Loads external modules (module_paths) and, for `module reload`, their current code in all of their files:
 // the module's package is copied beside the original under a fresh name and imported from there, so Node's
 // ESM cache (keyed by URL) builds a whole new module graph instead of re-running only the entry file.
-import { cpSync, existsSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+// Node never frees a module graph: a reload whose files are unchanged (new options only) reuses the running
+// graph, so memory grows only with the number of code versions actually loaded.
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -13,6 +16,8 @@ let seq = 0;
 export class ModuleLoader {
   /** name -> the copy the running code was imported from (deleted when a newer copy replaces it). */
   private readonly copies = new Map<string, string>();
+  /** name -> the running code's namespace and the fingerprint of the files it was imported from. */
+  private readonly running = new Map<string, { fingerprint: string; ns: Record<string, unknown> }>();
 
   /** `<path>/<name>/dist/index.js`, `<path>/<name>/index.js` (a package) or `<path>/<name>.js` (one file). */
   locate(name: string, paths: string[]): Located | undefined {
@@ -33,7 +38,14 @@ export class ModuleLoader {
    * imports and package lookups resolve as from the original, and import that copy.
    */
   async import(name: string, loc: Located, fresh: boolean): Promise<Record<string, unknown>> {
-    if (!fresh) return import(pathToFileURL(loc.entry).href);
+    const fingerprint = fingerprintOf(loc);
+    const current = this.running.get(name);
+    if (current && current.fingerprint === fingerprint) return current.ns; // same code: no new graph
+    if (!fresh) {
+      const ns = (await import(pathToFileURL(loc.entry).href)) as Record<string, unknown>;
+      if (!current) this.running.set(name, { fingerprint, ns });
+      return ns;
+    }
     const parent = dirname(loc.root);
     const copy = join(parent, `.${name}.reload-${process.pid}-${++seq}${loc.dir ? '' : '.js'}`);
     try {
@@ -49,9 +61,10 @@ export class ModuleLoader {
     }
     const entry = loc.dir ? join(copy, loc.entry.slice(loc.root.length + 1)) : copy;
     try {
-      const ns = await import(pathToFileURL(entry).href);
+      const ns = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
       this.forget(name);
       this.copies.set(name, copy);
+      this.running.set(name, { fingerprint, ns });
       return ns;
     } catch (err) {
       rmSync(copy, { recursive: true, force: true });
@@ -82,6 +95,24 @@ export class ModuleLoader {
       }
     }
   }
+}
+
+/** A hash of the module's files (paths and contents; node_modules and reload copies left out). */
+function fingerprintOf(loc: Located): string {
+  const h = createHash('sha256');
+  const walk = (path: string, rel: string): void => {
+    const st = statSync(path);
+    if (st.isDirectory()) {
+      for (const n of readdirSync(path).sort()) {
+        if (n === 'node_modules' || n.startsWith('.')) continue;
+        walk(join(path, n), `${rel}/${n}`);
+      }
+    } else if (st.isFile()) {
+      h.update(`${rel}\0${st.size}\0`).update(readFileSync(path));
+    }
+  };
+  walk(loc.root, '');
+  return h.digest('hex');
 }
 
 function alive(pid: number): boolean {
