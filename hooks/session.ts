@@ -1,6 +1,6 @@
 // c2s session hooks (RFC 6120 §4.3 stream features, §7 resource binding).
 import type { Element } from '@xmpp/xml';
-import type { Session } from '../src/core/session.js';
+import type { Session, UnboundStream } from '../src/core/session.js';
 import type { HookSpec } from './spec.js';
 
 export type FeatureStage = 'pre-tls' | 'pre-auth' | 'post-auth';
@@ -12,6 +12,7 @@ export interface SessionHooks {
   session_closed: { kind: 'notify'; ctx: { session: Session; reason: string } };
   c2s_unauthenticated_iq: { kind: 'filter'; drop: false; value: Element | null; ctx: { host: string; ip: string; secure: boolean; iq: Element } };
   c2s_nonza: { kind: 'filter'; drop: false; value: boolean; ctx: { session: Session; element: Element } };
+  c2s_unbound_nonza: { kind: 'filter'; drop: false; value: boolean; ctx: { stream: UnboundStream; element: Element } };
 }
 
 export const SESSION_HOOKS: Record<keyof SessionHooks, HookSpec> = {
@@ -28,5 +29,9 @@ export const SESSION_HOOKS: Record<keyof SessionHooks, HookSpec> = {
   c2s_nonza: {
     kind: 'filter', host: "the session's", drop: false, value: 'boolean (handled)', ctx: '{ session: Session; element: Element }',
     doc: 'A top-level element of a bound session that is not a stanza (XEP-0198, XEP-0352); return true once handled, else the stream ends with unsupported-stanza-type.',
+  },
+  c2s_unbound_nonza: {
+    kind: 'filter', host: "the stream's", drop: false, value: 'boolean (handled)', ctx: '{ stream: UnboundStream (account, host, writeNonza, takeOver); element: Element }',
+    doc: 'A nonza on an authenticated stream before resource binding (XEP-0198 <resume/>); return true once handled. stream.takeOver(session) carries an existing session on this stream instead of a new binding.',
   },
 };

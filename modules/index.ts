@@ -15,7 +15,8 @@ import register from './register/index.js';
 import adhoc from './adhoc/index.js';
 import mam from './mam/index.js';
 import carbons from './carbons/index.js';
+import streamManagement from './stream_management/index.js';
 
 export const BUNDLED_MODULES: Record<string, ModuleDefinition<any, any>> = Object.fromEntries(
-  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register, adhoc, mam, carbons].map((m) => [m.name, m]),
+  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register, adhoc, mam, carbons, streamManagement].map((m) => [m.name, m]),
 );
