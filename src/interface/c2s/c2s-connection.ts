@@ -192,6 +192,12 @@ export class C2SConnection extends XmlStreamBase implements Session {
   }
 
   override close(error?: StreamError, lingerMs?: number): void {
+    // A connection that timed out (idle, or no answer to a ping) is as good as dropped: a detachable
+    // session keeps waiting to be resumed instead of ending (XEP-0198 §5).
+    if (error?.condition === 'connection-timeout') {
+      if (this.carried?.onDetach) return this.carried.close(error, lingerMs);
+      if (this.bound && this.onDetach) return this.keepDetached();
+    }
     if (this.carrier) return this.carrier.close(error, lingerMs);
     if (this.detached) {
       // A kept session that was not taken over in time (or is replaced, or the server stops) ends now.
@@ -202,6 +208,21 @@ export class C2SConnection extends XmlStreamBase implements Session {
       return;
     }
     super.close(error, lingerMs);
+  }
+
+  private keepDetached(): void {
+    if (this.detached) return; // no transport left to time out
+    const error = new StreamError('connection-timeout', 'the connection timed out; the session waits to be resumed');
+    this.detached = true;
+    if (this.carrier) {
+      const c = this.carrier;
+      c.carried = null;
+      this.carrier = null;
+      c.close(error);
+    } else {
+      this.closeOwnTransport(error);
+    }
+    this.onDetach!('connection-timeout');
   }
 
   /** The stream carrying a session closed (`lost`: without a closing tag): the session is kept or ends. */
