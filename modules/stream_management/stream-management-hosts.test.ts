@@ -1,5 +1,6 @@
 // XEP-0198 on the second of two virtual hosts (metrics labelled with the host), and a connection the
-// server times out (c2s_idle_timeout, connection-timeout): the session waits to be resumed, as on a drop.
+// server times out (c2s_idle_timeout, connection-timeout): the session waits to be resumed, as on a drop;
+// <r/> on the request_interval timer while fewer than ack_after stanzas wait.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, TWO_HOSTS, type TestServer } from '../../test/support/harness.js';
@@ -10,7 +11,7 @@ import { SM, cut, enable, resume, sessionOf } from './test-support.js';
 
 let t: TestServer;
 before(async () => {
-  t = await startTestServer({ ...TWO_HOSTS, c2s_idle_timeout: 2, modules: { roster: {}, presence: {}, offline: {}, stream_management: {} } });
+  t = await startTestServer({ ...TWO_HOSTS, c2s_idle_timeout: 2, modules: { roster: {}, presence: {}, offline: {}, stream_management: { request_interval: 1 } } });
   for (const u of ['alice', 'bob']) await t.addUser(u, `pw-${u}`, 'example.test');
   await t.addUser('carol', 'pw-carol');
 });
@@ -55,4 +56,17 @@ test('a connection the server times out (connection-timeout) keeps its session f
   // Idle again on the new stream: detached again, not ended.
   await r.c.waitClosed(5000);
   await until(() => sessionOf(t, 'carol@localhost/idle')?.detached === true, 'detached again');
+});
+
+test('request_interval: one unacknowledged stanza (below ack_after) gets an <r/> on the timer; none once acknowledged', async () => {
+  const { c } = await RawClient.login(t.c2sPort, 'bob', 'pw-bob', 'timer', { host: 'example.test', presence: false });
+  await enable(c, '');
+  await c.iq('p1', "<iq type='get' id='p1' to='example.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
+  await c.expect(/<r xmlns=["']urn:xmpp:sm:3["']\/>/, 3000);
+  c.send(`<a xmlns='${SM}' h='1'/>`);
+  c.send(`<r xmlns='${SM}'/>`);
+  assertStanza((await c.expect(/<a [^>]*\/>/))[0], { name: 'a', ns: SM, attrs: { h: '1' } });
+  await new Promise((r) => setTimeout(r, 1500)); // more than one request_interval with nothing unacknowledged
+  assert.doesNotMatch(c.buffer, /<r /, 'nothing waits: no request');
+  c.close();
 });
