@@ -68,13 +68,15 @@ export default defineModule({
     };
 
     // §5: a resumable session whose transport is lost waits `timeout` seconds, then ends (session_closed).
-    const onDetach = (st: SmState) => {
+    const onDetach = (st: SmState, reason: string) => {
+      ctx.log.info('session detached, waiting to be resumed', { jid: st.acks.session.jid.toString(), reason, timeout: st.timeout, unacked: st.acks.unacked.length });
       events.inc({ host: ctx.host, event: 'detached' });
       setDetached(1);
       st.timer = setTimeout(() => {
         st.timer = null;
         setDetached(-1);
         events.inc({ host: ctx.host, event: 'expired' });
+        ctx.log.info('session not resumed in time', { jid: st.acks.session.jid.toString(), unacked: st.acks.unacked.length });
         st.acks.session.close();
       }, st.timeout * 1000);
       st.timer.unref();
@@ -91,7 +93,7 @@ export default defineModule({
       if (wantsResume && o.resume) {
         st.id = randomBytes(18).toString('base64url');
         byId.set(st.id, st);
-        session.setDetachable(() => onDetach(st));
+        session.setDetachable((reason) => onDetach(st, reason));
         Object.assign(attrs, { id: st.id, resume: 'true', max: String(timeout) }, o.location ? { location: o.location } : {});
       }
       bySession.set(session, st);
@@ -168,6 +170,7 @@ export default defineModule({
       session.writeNonza(xml('resumed', { xmlns: NS_SM, previd: st.id!, h: String(st.acks.handled) }));
       st.acks.resend();
       events.inc({ host: ctx.host, event: 'resumed' });
+      ctx.log.info('session resumed', { jid: session.jid.toString(), resent: st.acks.unacked.length });
       return true;
     });
 

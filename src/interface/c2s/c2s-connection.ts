@@ -265,6 +265,10 @@ export class C2SConnection extends XmlStreamBase implements Session {
     }
     s.detached = false;
     s.carrier = this;
+    // The session now lives on this connection: ACLs and logs see where it is now.
+    s.ip = this.ip;
+    s.secure = this.secure;
+    s.authMechanism = this.authMechanism;
     this.carried = s;
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
