@@ -7,7 +7,7 @@ import { RawClient } from '../../test/support/raw-client.js';
 import { assertStanza } from '../../test/support/stanza-match.js';
 import { until } from '../../test/support/until.js';
 import { sync } from '../roster/test-support.js';
-import { SM, bodies, enable, sessionOf } from './test-support.js';
+import { SM, bodies, enable, sessionOf, storedOffline } from './test-support.js';
 
 let t: TestServer;
 before(async () => {
@@ -32,6 +32,7 @@ test('max_unacked: one stanza past it closes the stream; what was never acknowle
   const rest = await c.waitClosed();
   assert.match(rest, /<policy-violation xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/);
   await until(() => sessionOf(t, 'alice@localhost/slow') === undefined, 'the session ended');
+  await storedOffline(t, 'alice@localhost', 3);
   const { c: back } = await RawClient.login(t.c2sPort, 'alice', 'pw-alice', 'back');
   assert.deepEqual(bodies(await sync(back)), ['q1', 'q2', 'q3']);
   bob.close();

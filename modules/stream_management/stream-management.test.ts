@@ -11,7 +11,7 @@ import { until } from '../../test/support/until.js';
 import { assertNothing, login, makeBoth, sync } from '../roster/test-support.js';
 import { query } from '../mam/test-support.js';
 import { setCarbons } from '../carbons/test-support.js';
-import { SM, Tally, bodies, cut, enable, resume, sessionOf } from './test-support.js';
+import { SM, Tally, bodies, cut, enable, resume, sessionOf, storedOffline } from './test-support.js';
 
 let t: TestServer;
 before(async () => {
@@ -145,6 +145,7 @@ test('a session not resumed in time: bob sees it go unavailable, its unacknowled
   await cut(t, phone.c, 'alice@localhost/short');
   await bob.c.expect(/<presence[^>]*from=["']alice@localhost\/short["'][^>]*type=["']unavailable["']|<presence[^>]*type=["']unavailable["'][^>]*from=["']alice@localhost\/short["']/, 5000);
   assert.equal(sessionOf(t, 'alice@localhost/short'), undefined);
+  await storedOffline(t, 'alice@localhost', 2);
   // The id is gone with the session.
   const late = await resume(t.c2sPort, 'alice', enabled.attrs.id as string, 0);
   assertStanza(late.answer, failedShape('item-not-found'), { ns: SM });

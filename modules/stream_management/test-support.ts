@@ -1,6 +1,6 @@
 // Helpers for the XEP-0198 tests: enabling stream management, resuming on a new connection, counting
 // the stanzas a client received (its h) and cutting a connection the way a dropped mobile link does.
-import { Jid, type Element } from '../../src/sdk.js';
+import { Jid, OFFLINE_SERVICE, type Element, type OfflineApi } from '../../src/sdk.js';
 import type { TestServer } from '../../test/support/harness.js';
 import { RawClient } from '../../test/support/raw-client.js';
 import { parseStanza } from '../../test/support/stanza-match.js';
@@ -54,4 +54,11 @@ export const sessionOf = (t: TestServer, full: string) => t.server.core.sessions
 /** Bodies of the <message/> stanzas in a transcript, in order. */
 export function bodies(text: string): string[] {
   return [...text.matchAll(/<message\b[\s\S]*?<body>([^<]*)<\/body>/g)].map((m) => m[1]!);
+}
+
+/** Wait until `n` messages are stored offline for an account (a session's hand-back runs after it left). */
+export async function storedOffline(t: TestServer, bare: string, n: number): Promise<void> {
+  const jid = Jid.parse(bare);
+  const api = t.server.core.services.get<OfflineApi>(jid.domain, OFFLINE_SERVICE.name)!;
+  await until(async () => (await api.count(jid)) === n, `${n} offline messages for ${bare}`);
 }
