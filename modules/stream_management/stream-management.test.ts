@@ -185,3 +185,32 @@ test('a clean </stream:stream> ends the session at once (not resumable)', async 
   bob.c.close();
   phone.c.close();
 });
+
+test('resuming while the old connection still looks open: the old stream ends with <conflict/>, the session moves (twice)', async () => {
+  const first = await login(t, 'carol', 'moving', { presence: false, roster: false });
+  const id = (await enable(first.c)).attrs.id as string;
+  const { c: bob } = await RawClient.login(t.c2sPort, 'bob', 'pw-bob', 'mover-watch', { presence: false });
+  bob.send(msg('carol@localhost/moving', 'unacked'));
+  await first.c.expect(/unacked<\/body>/);
+  const kept = sessionOf(t, 'carol@localhost/moving');
+  const tooHigh = await resume(t.c2sPort, 'carol', id, 99);
+  assertStanza(tooHigh.answer, { name: 'failed', ns: SM, attrs: { h: '0' }, children: [{ name: 'undefined-condition', ns: 'urn:ietf:params:xml:ns:xmpp-stanzas' }] });
+  tooHigh.c.close();
+  const second = await resume(t.c2sPort, 'carol', id, 0);
+  assertStanza(second.answer, { name: 'resumed', ns: SM, attrs: { previd: id, h: '0' } });
+  assert.match(await first.c.waitClosed(), /<conflict xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/);
+  assert.deepEqual(bodies(await sync(second.c)), ['unacked'], 'the unacknowledged message again, on the new stream');
+  // h=1: 'unacked' was handled, the ping result of the second stream was not (it comes again).
+  const third = await resume(t.c2sPort, 'carol', id, 1);
+  assertStanza(third.answer, { name: 'resumed', ns: SM, attrs: { previd: id, h: '1' } }); // the server handled the ping
+  assert.match(await second.c.waitClosed(), /<conflict xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/);
+  bob.send(msg('carol@localhost/moving', 'on the third'));
+  const got = (await third.c.expect(/on the third<\/body>/)).input;
+  assert.match(got, /^<iq\b[^>]*type=["']result["']/, 'the unacknowledged ping result first');
+  assert.deepEqual(bodies(got), ['on the third']);
+  assert.deepEqual(bodies(await sync(third.c)), []);
+  assert.equal(sessionOf(t, 'carol@localhost/moving'), kept);
+  third.c.send('</stream:stream>');
+  await until(() => sessionOf(t, 'carol@localhost/moving') === undefined, 'ended by the clean close');
+  bob.close();
+});
