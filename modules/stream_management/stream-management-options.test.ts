@@ -38,3 +38,17 @@ test('max_unacked: one stanza past it closes the stream; what was never acknowle
   bob.close();
   back.close();
 });
+
+test('hand-back (XEP-0198 §5): an IQ the session never acknowledged is answered with service-unavailable; an error is never answered', async () => {
+  const { c } = await RawClient.login(t.c2sPort, 'alice', 'pw-alice', 'iq', { presence: false });
+  await enable(c, '');
+  const { c: bob } = await RawClient.login(t.c2sPort, 'bob', 'pw-bob', 'asker', { presence: false });
+  bob.send("<iq type='get' id='v1' to='alice@localhost/iq'><query xmlns='jabber:iq:version'/></iq>");
+  bob.send("<message type='error' id='e1' to='alice@localhost/iq'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>");
+  await c.expect(/id=["']e1["']/);
+  c.close(); // resume: false here, so the session ends now
+  const answer = (await bob.expect(/<iq[^>]*id=["']v1["'][\s\S]*?<\/iq>/))[0];
+  assertStanza(answer, { name: 'iq', attrs: { type: 'error', from: 'alice@localhost/iq' }, has: [{ name: 'error', has: [{ name: 'service-unavailable', ns: 'urn:ietf:params:xml:ns:xmpp-stanzas' }] }] });
+  assert.doesNotMatch(await sync(bob), /<message/, 'no answer to the error message');
+  bob.close();
+});
