@@ -70,6 +70,10 @@ export default defineModule({
       hold.release();
     };
 
+    // XEP-0352 §5.2: a resumed stream starts active (the client says again if it is not); what was held
+    // goes out after the stanzas resumption sent again.
+    ctx.hook('session_resumed', ({ session }) => setActive(session));
+
     ctx.hook('c2s_stream_features', (features, { stage }) =>
       stage === 'post-auth' ? [...features, xml('csi', { xmlns: NS_CSI })] : undefined);
 

@@ -70,7 +70,7 @@ export default defineModule({
         if (done.length) events.inc({ host: ctx.host, event: 'delivered' }, done.length);
       });
 
-    ctx.hook('offline_message', async (value, { stanza, from, to }) => {
+    ctx.hook('offline_message', async (value, { stanza, from, to, accepted }) => {
       if (value.handled) return undefined; // someone else took it (forwarding, push...)
       const decision = storageDecision(stanza);
       if (decision === 'refuse') return undefined; // the router answers service-unavailable
@@ -80,7 +80,8 @@ export default defineModule({
         let copy = parseStanza(stanza.toString()); // the router may still use the original (bounces)
         // There is room, so the message is taken on: message_accepted may stamp what the recipient will
         // get (the archive's stanza-id). A refused message never reaches it, so its bounce carries nothing.
-        if (ctx.hasHandlers('message_accepted')) {
+        // Not twice for a message already taken on (XEP-0198 unacknowledged): the archive has it once.
+        if (!accepted && ctx.hasHandlers('message_accepted')) {
           const r = await ctx.runFilter('message_accepted', copy, { from, to, via: 'offline' });
           if (r !== DROP) copy = r;
         }

@@ -54,7 +54,7 @@ export function startKeepalive(ctx: ModuleContext<KeepaliveOptions>): void {
   const sweep = (): void => {
     const now = Date.now();
     for (const s of ctx.hostSessions()) {
-      if (pending.has(s.id)) continue;
+      if (pending.has(s.id) || s.detached) continue; // no transport to probe: it waits to be resumed (XEP-0198)
       const seen = lastSeen.get(s.id);
       if (seen === undefined) lastSeen.set(s.id, now); // bound before the module started
       else if (now - seen >= intervalMs) void ping(s);

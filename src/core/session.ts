@@ -28,4 +28,28 @@ export interface Session {
   writeNonza(el: Element): void;
   /** End the session, with a stream error if given. */
   close(error?: StreamError): void;
+  /**
+   * Keep the session when its transport is lost without a closing tag (XEP-0198 resumption): it stays
+   * bound, in the session manager and available, stanzas to it go through its outbound filters, and
+   * `onDetach` is called; a later close() ends it. null: a lost transport ends the session (the default).
+   */
+  setDetachable(onDetach: ((reason: string) => void) | null): void;
+  /** The session has no transport now (kept by setDetachable until it is taken over or closed). */
+  readonly detached: boolean;
+  /** Called once for each stanza the client sends (XEP-0198 handled count); null to stop. */
+  setInboundCounter(fn: (() => void) | null): void;
+}
+
+/** An authenticated c2s stream with no bound resource yet: where a XEP-0198 <resume/> arrives. */
+export interface UnboundStream {
+  /** The authenticated account (bare JID). */
+  readonly account: Jid;
+  readonly host: string;
+  writeNonza(el: Element): void;
+  /**
+   * Carry `session` (a bound session of the same account) on this stream from now on, in place of a
+   * resource binding: its JID, presence, place in the session manager and outbound filters stay; a
+   * transport it still has is closed. False if it cannot be taken over.
+   */
+  takeOver(session: Session): boolean;
 }

@@ -53,4 +53,8 @@ export class RecordingSession implements Session {
   close(error?: StreamError): void {
     this.closedWith = error;
   }
+
+  readonly detached = false;
+  setDetachable(): void {}
+  setInboundCounter(): void {}
 }

@@ -12,7 +12,7 @@ import { StanzaError, StreamError } from '../../core/errors.js';
 import { errorReply, iqResult } from '../../core/stanza.js';
 import { Jid, JidError } from '../../core/jid.js';
 import type { Core } from '../../core/core.js';
-import type { Session } from '../../core/session.js';
+import type { Session, UnboundStream } from '../../core/session.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
 import type { AuthAttempt } from '../../core/limits/auth-throttle.js';
 import { accountKey, claimedAccount } from '../../core/limits/sasl-claim.js';
@@ -120,7 +120,9 @@ export class C2SConnection extends XmlStreamBase implements Session {
    * instead of a stream that no longer writes.
    */
   protected override closingStarted(): void {
+    if (this.detached) return; // a session's old transport closed on takeover: the session lives on
     this.phase = 'closed';
+    if (this.carried) return this.carriedLost('stream closed', false);
     this.leaveSessions('stream closed');
   }
 
@@ -139,9 +141,20 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.saslAttempt = null;
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
+    if (this.bound && (this.detached || this.carrier)) return; // the session outlives this transport
     const wasOpen = this.phase !== 'closed';
-    this.phase = 'closed';
-    this.leaveSessions(wasOpen ? reason : 'stream closed');
+    if (this.carried) {
+      this.phase = 'closed';
+      if (wasOpen) this.carriedLost(reason, true);
+    } else if (wasOpen && this.bound && this.onDetach) {
+      // Lost without a closing tag (XEP-0198 §5): the session is kept until it is resumed or closed.
+      this.detached = true;
+      this.onDetach(reason);
+      return;
+    } else {
+      this.phase = 'closed';
+      this.leaveSessions(wasOpen ? reason : 'stream closed');
+    }
     this.opts.onClose(this);
   }
 
@@ -157,6 +170,121 @@ export class C2SConnection extends XmlStreamBase implements Session {
         await this.core.hooks.notify('session_closed', this.host, { session: this, reason: why });
       })();
     }
+  }
+
+  // ---- a session that outlives its transport (XEP-0198 resumption) ------------------------------------
+  // The C2SConnection that bound a resource stays the Session; after a takeover another, authenticated
+  // C2SConnection (its carrier) reads and writes for it.
+
+  private onDetach: ((reason: string) => void) | null = null;
+  detached = false;
+  /** The stream that carries this session since a takeover. */
+  private carrier: C2SConnection | null = null;
+  /** The session this stream carries. */
+  private carried: C2SConnection | null = null;
+  private inboundCounter: (() => void) | null = null;
+
+  setDetachable(onDetach: ((reason: string) => void) | null): void {
+    this.onDetach = onDetach;
+  }
+
+  setInboundCounter(fn: (() => void) | null): void {
+    this.inboundCounter = fn;
+  }
+
+  protected override write(data: string): void {
+    if (this.carrier) return this.carrier.write(data);
+    super.write(data);
+  }
+
+  override close(error?: StreamError, lingerMs?: number): void {
+    // A connection that timed out (idle, or no answer to a ping) is as good as dropped: a detachable
+    // session keeps waiting to be resumed instead of ending (XEP-0198 §5).
+    if (error?.condition === 'connection-timeout') {
+      if (this.carried?.onDetach) return this.carried.close(error, lingerMs);
+      if (this.bound && this.onDetach) return this.keepDetached();
+    }
+    if (this.carrier) return this.carrier.close(error, lingerMs);
+    if (this.detached) {
+      // A kept session that was not taken over in time (or is replaced, or the server stops) ends now.
+      this.detached = false;
+      this.phase = 'closed';
+      this.leaveSessions('not resumed');
+      this.opts.onClose(this);
+      return;
+    }
+    super.close(error, lingerMs);
+  }
+
+  private keepDetached(): void {
+    if (this.detached) return; // no transport left to time out
+    const error = new StreamError('connection-timeout', 'the connection timed out; the session waits to be resumed');
+    this.detached = true;
+    if (this.carrier) {
+      const c = this.carrier;
+      c.carried = null;
+      this.carrier = null;
+      c.close(error);
+    } else {
+      this.closeOwnTransport(error);
+    }
+    this.onDetach!('connection-timeout');
+  }
+
+  /** The stream carrying a session closed (`lost`: without a closing tag): the session is kept or ends. */
+  private carriedLost(reason: string, lost: boolean): void {
+    const s = this.carried!;
+    this.carried = null;
+    s.carrier = null;
+    if (lost && s.bound && s.onDetach) {
+      s.detached = true;
+      s.onDetach(reason);
+      return;
+    }
+    s.phase = 'closed';
+    s.leaveSessions(reason);
+    s.opts.onClose(s);
+  }
+
+  private unboundStream(): UnboundStream {
+    return {
+      account: Jid.of(this.username!, this.host),
+      host: this.host,
+      writeNonza: (el) => this.writeNonza(el),
+      takeOver: (session) => this.takeOver(session),
+    };
+  }
+
+  private takeOver(session: Session): boolean {
+    const s = session as C2SConnection;
+    if (!(session instanceof C2SConnection) || s === this || !s.bound || this.bound || this.carried || this.phase !== 'negotiating') return false;
+    if (!s.jid.bare().equals(Jid.of(this.username!, this.host))) return false;
+    if (s.carrier) {
+      // Resumed again before the server saw the previous carrier go: that stream ends, the session stays.
+      const old = s.carrier;
+      old.carried = null;
+      s.carrier = null;
+      old.close(new StreamError('conflict', 'the session was resumed on another stream'));
+    } else if (!s.detached) {
+      s.detached = true; // its own socket is still open: close it without ending the session
+      s.closeOwnTransport(new StreamError('conflict', 'the session was resumed on another stream'));
+    }
+    s.detached = false;
+    s.carrier = this;
+    // The session now lives on this connection: ACLs and logs see where it is now.
+    s.ip = this.ip;
+    s.secure = this.secure;
+    s.authMechanism = this.authMechanism;
+    this.carried = s;
+    if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
+    this.negotiationTimer = null;
+    this.reader.authenticated();
+    this.log.debug('session taken over', { jid: s.jid.toString() });
+    return true;
+  }
+
+  private closeOwnTransport(error: StreamError): void {
+    super.close(error);
   }
 
   // ---- stream negotiation ------------------------------------------------------------------------
@@ -222,6 +350,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
   private async handle(el: Element): Promise<void> {
     if (this.phase !== 'negotiating') return;
     if (this.bound) return this.handleStanza(el);
+    if (this.carried) return this.carried.handleStanza(el);
     const ns = el.attrs.xmlns;
     if (!this.username) {
       if (el.name === 'starttls' && ns === NS.TLS) return this.startTls();
@@ -244,6 +373,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
       }
       return;
     }
+    if (this.core.hooks.has('c2s_unbound_nonza', this.host)
+      && (await this.core.hooks.filter('c2s_unbound_nonza', this.host, false, { stream: this.unboundStream(), element: el }))) return;
     return this.close(new StreamError('not-authorized', 'bind a resource first'));
   }
 
@@ -409,6 +540,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
       return this.close(new StreamError('unsupported-stanza-type', `<${name}/> is not a stanza this server handles`));
     }
     this.core.metrics.stanzasInByKind[name]!.inc();
+    this.inboundCounter?.();
     // RFC 6120 §8.1.2.1: the 'from' a client sends must be its own JID; the server stamps the full JID.
     const claimed = el.attrs.from;
     if (claimed !== undefined && claimed !== this.jid.toString()) {

@@ -1,0 +1,211 @@
+// XEP-0198 Stream Management (urn:xmpp:sm:3): acknowledgements both ways (§4), <r/> after `ack_after`
+// unacknowledged stanzas and every `request_interval` seconds while some wait, resumption (§5) within
+// a timeout the client may lower (max), and for a session not resumed in time, its unacknowledged
+// messages handed to the offline store (hand-back.ts). The c2s core keeps a detached session alive.
+import { randomBytes } from 'node:crypto';
+import { defineModule, opt, xml, StreamError, type Element, type Session } from '../../src/sdk.js';
+import { AckQueue, NS_SM, parseH } from './ack-queue.js';
+import { handBack } from './hand-back.js';
+
+export { NS_SM } from './ack-queue.js';
+
+const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+
+interface SmState {
+  acks: AckQueue;
+  /** Resumption id (only for a resumable stream). */
+  id: string | null;
+  /** Seconds a detached session waits to be resumed. */
+  timeout: number;
+  timer: NodeJS.Timeout | null;
+  release: () => void;
+}
+
+function failed(condition: string, h?: number): Element {
+  return xml('failed', { xmlns: NS_SM, ...(h === undefined ? {} : { h: String(h) }) }, xml(condition, { xmlns: NS_STANZAS }));
+}
+
+export default defineModule({
+  name: 'stream_management',
+  description: 'Acknowledgements and resumption of client streams (XEP-0198)',
+  xeps: ['XEP-0198'],
+  features: [],
+  options: {
+    /** Allow resumption (§5); off: acknowledgements only, a dropped stream ends its session. */
+    resume: opt.boolean(true),
+    /** Seconds a dropped session waits to be resumed when the client does not ask for less (max). */
+    resume_timeout: opt.number(300, { min: 1, integer: true }),
+    /** The most a client may ask for with <enable max='...'/>. */
+    max_resume_timeout: opt.number(300, { min: 1, integer: true }),
+    /** host[:port] clients should reconnect to for resumption (§5 location); empty: not sent. */
+    location: opt.string(''),
+    /** Ask for an acknowledgement (<r/>) once this many stanzas wait for one. */
+    ack_after: opt.number(5, { min: 1, integer: true }),
+    /** Seconds between <r/> while stanzas wait for an acknowledgement. */
+    request_interval: opt.number(30, { min: 1, integer: true }),
+    /** Unacknowledged stanzas past which the stream is closed (its messages go offline). */
+    max_unacked: opt.number(5000, { min: 1, integer: true }),
+  },
+  start(ctx) {
+    const o = ctx.options;
+    const bySession = new Map<Session, SmState>();
+    // Other modules ask whether a session waits for resumption (push notifies those, XEP-0357).
+    ctx.provide('stream_management', { isDetached: (session: Session) => session.detached && bySession.has(session) });
+    const byId = new Map<string, SmState>();
+    const events = ctx.counter({ name: 'xmppd_sm_events_total', help: 'Stream management (XEP-0198): enabled, resumed, resume_failed, detached, expired, stored_offline, bounced', labelNames: ['host', 'event'] });
+    const detachedGauge = ctx.gauge({ name: 'xmppd_sm_detached_sessions', help: 'Sessions waiting to be resumed (XEP-0198)', labelNames: ['host'] });
+    detachedGauge.set({ host: ctx.host }, 0);
+    ctx.onStop(() => detachedGauge.remove({ host: ctx.host }));
+    let detachedCount = 0;
+    const setDetached = (delta: number) => detachedGauge.set({ host: ctx.host }, (detachedCount += delta));
+
+    const forget = (st: SmState) => {
+      bySession.delete(st.acks.session);
+      if (st.id) byId.delete(st.id);
+      if (st.timer) {
+        clearTimeout(st.timer);
+        st.timer = null;
+        setDetached(-1);
+      }
+    };
+
+    // §5: a resumable session whose transport is lost waits `timeout` seconds, then ends (session_closed).
+    const onDetach = (st: SmState, reason: string) => {
+      ctx.log.info('session detached, waiting to be resumed', { jid: st.acks.session.jid.toString(), reason, timeout: st.timeout, unacked: st.acks.unacked.length });
+      events.inc({ host: ctx.host, event: 'detached' });
+      setDetached(1);
+      st.timer = setTimeout(() => {
+        st.timer = null;
+        setDetached(-1);
+        events.inc({ host: ctx.host, event: 'expired' });
+        ctx.log.info('session not resumed in time', { jid: st.acks.session.jid.toString(), unacked: st.acks.unacked.length });
+        st.acks.session.close();
+      }, st.timeout * 1000);
+      st.timer.unref();
+    };
+
+    const enable = (session: Session, el: Element) => {
+      if (bySession.has(session)) return session.writeNonza(failed('unexpected-request'));
+      const wantsResume = el.attrs.resume === 'true' || el.attrs.resume === '1';
+      const asked = Number(el.attrs.max);
+      const timeout = Number.isInteger(asked) && asked > 0 ? Math.min(asked, o.max_resume_timeout) : Math.min(o.resume_timeout, o.max_resume_timeout);
+      const acks = new AckQueue(session, o.ack_after, o.max_unacked, () => session.close(new StreamError('policy-violation', `more than ${o.max_unacked} stanzas wait for an acknowledgement`)));
+      const st: SmState = { acks, id: null, timeout, timer: null, release: () => {} };
+      const attrs: Record<string, string> = { xmlns: NS_SM };
+      if (wantsResume && o.resume) {
+        st.id = randomBytes(18).toString('base64url');
+        byId.set(st.id, st);
+        session.setDetachable((reason) => onDetach(st, reason));
+        Object.assign(attrs, { id: st.id, resume: 'true', max: String(timeout) }, o.location ? { location: o.location } : {});
+      }
+      bySession.set(session, st);
+      // <enabled/> first, then count: what the client gets after it is what h covers.
+      session.writeNonza(xml('enabled', attrs));
+      const unfilter = session.addOutboundFilter(acks.filter, 10);
+      session.setInboundCounter(acks.countInbound);
+      st.release = () => {
+        unfilter();
+        session.setInboundCounter(null);
+        session.setDetachable(null);
+      };
+      events.inc({ host: ctx.host, event: 'enabled' });
+    };
+
+    ctx.hook('c2s_stream_features', (features, { stage }) => (stage === 'post-auth' ? [...features, xml('sm', { xmlns: NS_SM })] : undefined));
+
+    ctx.hook('c2s_nonza', (handled, { session, element: el }) => {
+      if (handled || el.attrs.xmlns !== NS_SM) return undefined;
+      const st = bySession.get(session);
+      switch (el.name) {
+        case 'enable':
+          enable(session, el);
+          return true;
+        case 'r':
+          if (!st) return undefined; // §4: not enabled, so not ours (the stream ends with unsupported-stanza-type)
+          session.writeNonza(xml('a', { xmlns: NS_SM, h: String(st.acks.handled) }));
+          return true;
+        case 'a': {
+          if (!st) return undefined;
+          const h = parseH(el.attrs.h);
+          if (h === null) session.close(new StreamError('invalid-xml', "<a/> needs an 'h' between 0 and 4294967295"));
+          else if (!st.acks.ack(h)) session.close(new StreamError('undefined-condition', `handled count ${h} is more than the server sent`));
+          return true;
+        }
+        case 'resume':
+          session.writeNonza(failed('unexpected-request')); // §5: resumption replaces binding, it does not follow it
+          return true;
+        default:
+          return undefined;
+      }
+    });
+
+    // §5 resumption: on an authenticated stream, in place of resource binding.
+    ctx.hook('c2s_unbound_nonza', async (handled, { stream, element: el }) => {
+      if (handled || el.attrs.xmlns !== NS_SM) return undefined;
+      if (el.name !== 'resume') {
+        if (el.name === 'enable') stream.writeNonza(failed('unexpected-request')); // §4: after binding
+        return el.name === 'enable' || el.name === 'r' || el.name === 'a';
+      }
+      const st = el.attrs.previd ? byId.get(el.attrs.previd) : undefined;
+      const h = parseH(el.attrs.h);
+      if (!st || !st.acks.session.jid.bare().equals(stream.account)) {
+        events.inc({ host: ctx.host, event: 'resume_failed' });
+        stream.writeNonza(failed('item-not-found'));
+        return true;
+      }
+      if (h === null || st.acks.acknowledges(h) < 0) {
+        stream.writeNonza(failed(h === null ? 'bad-request' : 'undefined-condition', st.acks.handled));
+        return true;
+      }
+      const session = st.acks.session;
+      if (!stream.takeOver(session)) {
+        events.inc({ host: ctx.host, event: 'resume_failed' });
+        stream.writeNonza(failed('item-not-found'));
+        return true;
+      }
+      if (st.timer) {
+        clearTimeout(st.timer);
+        st.timer = null;
+        setDetached(-1);
+      }
+      st.acks.ack(h);
+      session.writeNonza(xml('resumed', { xmlns: NS_SM, previd: st.id!, h: String(st.acks.handled) }));
+      st.acks.resend();
+      if (ctx.hasHandlers('session_resumed')) await ctx.runNotify('session_resumed', { session });
+      events.inc({ host: ctx.host, event: 'resumed' });
+      ctx.log.info('session resumed', { jid: session.jid.toString(), resent: st.acks.unacked.length });
+      return true;
+    });
+
+    // A session that ends (closed, not resumed in time): what it never acknowledged is not dropped.
+    ctx.hook('session_closed', async ({ session }) => {
+      const st = bySession.get(session);
+      if (!st) return;
+      forget(st);
+      st.release();
+      if (!st.acks.unacked.length) return;
+      const { stored, bounced } = await handBack(ctx, session, st.acks.unacked);
+      if (stored) events.inc({ host: ctx.host, event: 'stored_offline' }, stored);
+      if (bounced) events.inc({ host: ctx.host, event: 'bounced' }, bounced);
+    });
+
+    // §4: <r/> on a timer while stanzas wait for an acknowledgement.
+    ctx.setInterval(() => {
+      for (const st of bySession.values()) if (st.acks.unacked.length && !st.acks.session.detached) st.acks.request();
+    }, o.request_interval * 1000);
+
+    // Unloaded: attached sessions go on without stream management; detached ones end now, their messages stored.
+    ctx.onStop(async () => {
+      for (const st of [...bySession.values()]) {
+        const session = st.acks.session;
+        const wasDetached = session.detached;
+        forget(st);
+        st.release();
+        if (wasDetached) {
+          session.close();
+          if (st.acks.unacked.length) await handBack(ctx, session, st.acks.unacked);
+        }
+      }
+    });
+  },
+});
