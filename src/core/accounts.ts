@@ -4,6 +4,7 @@ import { deriveCredentials, type StoredCredentials } from './sasl/scram-credenti
 import type { Jid } from './jid.js';
 import type { HookRunner } from './hooks/hook-runner.js';
 import { requireOperation, type AuthProvider } from './auth/auth-provider.js';
+import { fastTokenRemovalOps } from './auth/fast-tokens.js';
 
 export interface AccountRow { creds: StoredCredentials; created: string }
 
@@ -100,7 +101,7 @@ export class Accounts {
     if (!(await this.table.get(key))) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     const jid = bare.bare();
     await this.hooks.notify('user_removing', jid.domain, { jid });
-    const { ops, warnings } = await this.dataOps(jid, [{ type: 'del', table: 'accounts', key }, { type: 'del', table: BANS, key }]);
+    const { ops, warnings } = await this.dataOps(jid, [{ type: 'del', table: 'accounts', key }, { type: 'del', table: BANS, key }, ...fastTokenRemovalOps(jid)]);
     const r = await this.store.transact(ops, [{ type: 'present', table: 'accounts', key }]);
     if (!r.ok) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     await this.hooks.notify('user_removed', jid.domain, { jid });
@@ -124,7 +125,7 @@ export class Accounts {
     await drop(bare);
     const jid = bare.bare();
     await this.hooks.notify('user_removing', jid.domain, { jid });
-    const { ops, warnings } = await this.dataOps(jid, [{ type: 'del', table: BANS, key: keyOf(bare) }]);
+    const { ops, warnings } = await this.dataOps(jid, [{ type: 'del', table: BANS, key: keyOf(bare) }, ...fastTokenRemovalOps(jid)]);
     await this.store.transact(ops);
     await this.hooks.notify('user_removed', jid.domain, { jid });
     return { warnings };
