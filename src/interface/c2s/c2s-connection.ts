@@ -55,6 +55,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
   private saslClaim: string | null = null;
   /** The <authenticate/> of a SASL2 exchange (XEP-0388) in progress; null on the classic path. */
   private sasl2: Sasl2Request | null = null;
+  /** The profile of the SASL element being answered: its challenge, failure or success is framed the same way. */
+  private saslV2 = false;
   /** The negotiated TLS version, for the login log line. */
   private tlsProtocol: string | null = null;
   private channelBindings: { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null } = { types: [], get: () => null };
@@ -273,7 +275,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
   }
 
   private async handleSasl(el: Element): Promise<void> {
-    const v2 = el.attrs.xmlns === NS.SASL2;
+    const v2 = (this.saslV2 = el.attrs.xmlns === NS.SASL2);
     if (el.name === 'abort') {
       this.sasl = null;
       this.sasl2 = null;
@@ -382,7 +384,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
       await new Promise<void>((resolve) => setTimeout(resolve, delay).unref());
       if (this.phase !== 'negotiating') return;
     }
-    this.write((this.sasl2 ? sasl2Failure(condition, text) : failureElement(condition, text)).toString());
+    this.write((this.saslV2 ? sasl2Failure(condition, text) : failureElement(condition, text)).toString());
     // RFC 6120 §6.4.5: a configurable but small number of retries, then the connection ends.
     if (condition !== 'aborted' && ++this.saslFailures >= this.core.config.sasl_max_failures) {
       this.close(new StreamError('policy-violation', 'too many failed authentication attempts'));
