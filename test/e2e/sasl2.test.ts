@@ -9,6 +9,7 @@ import { assertStanza, parseStanza } from '../support/stanza-match.js';
 import { sasl2Plain, sasl2Scram, sasl2Token } from '../support/sasl2-client.js';
 import { Logger } from '../../src/core/log.js';
 import { Jid } from '../../src/core/jid.js';
+import xml from '@xmpp/xml';
 import { roundTrip, session as carbonsSession } from '../../modules/carbons/test-support.js';
 
 const PASSWORD = 'pw-alice'; // the password modules/carbons/test-support.ts logs in with
@@ -172,6 +173,34 @@ describe('SASL2, Bind2 and FAST', () => {
     // <fast invalidate='true'/>: this login is the token's last.
     assert.match(await sasl2Token(await secured(), 'alice', t2, { agentId, inline: `<fast xmlns='${FAST}' invalidate='true'/>` }), /^<success/);
     assert.match(await sasl2Token(await secured(), 'alice', t2, { agentId }), /<not-authorized/);
+  });
+
+  test('sasl2_features and sasl2_inline: a module offers an inline feature, gets the request with the user, and answers in <success/>', async () => {
+    const NS_X = 'urn:example:inline';
+    const seen: string[] = [];
+    const off = [
+      t.server.core.hooks.on('sasl2_features', (inline) => [...inline, xml('x', { xmlns: NS_X })], 50, 'test', 'localhost'),
+      t.server.core.hooks.on('sasl2_inline', (answers, { element, user, outcome }) => {
+        if (element.attrs.xmlns !== NS_X) return;
+        seen.push(`${element.name} ${user.toString()} ${outcome.resumed}`);
+        return [...answers, xml('done', { xmlns: NS_X })];
+      }, 50, 'test', 'localhost'),
+    ];
+    try {
+      const c = await RawClient.connect(t.c2sPort);
+      clients.push(c);
+      c.openStream();
+      await c.features();
+      await c.starttls();
+      c.openStream();
+      assert.ok(parseStanza(await c.features()).getChild('authentication', SASL2)!.getChild('inline')!.getChild('x', NS_X));
+      const success = parseStanza(await sasl2Plain(c, 'alice', PASSWORD, { inline: `<ask xmlns='${NS_X}'/><bind xmlns='${BIND2}'/>` }));
+      assert.deepEqual(seen, ['ask alice@localhost null']);
+      assert.ok(success.getChild('done', NS_X), 'the answer is in <success/>');
+      assert.ok(success.getChild('bound', BIND2), 'Bind2 still happens when no module resumed a session');
+    } finally {
+      for (const f of off) f();
+    }
   });
 
   test('removing the account removes its FAST tokens', async () => {

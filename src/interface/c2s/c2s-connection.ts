@@ -437,7 +437,13 @@ export class C2SConnection extends XmlStreamBase implements Session {
       bindResource: (r) => this.bindResource(r),
     }, req, data);
     if (this.phase !== 'negotiating') return;
-    this.write(out.toString());
+    this.write(out.element.toString());
+    if (out.resumed) {
+      // A module resumed a session on this stream (sasl2_inline, XEP-0198): the stream is the module's now.
+      if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
+      this.negotiationTimer = null;
+      return;
+    }
     if (this.bound) return this.openSession();
     // No Bind2 (or it was refused): the client binds the classic way on this same stream.
     void this.sendFeatures();

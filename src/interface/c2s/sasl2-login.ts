@@ -16,8 +16,9 @@ import { authenticationFeature, bind2Feature, bind2Resource, fastFeature, sasl2S
 export async function sasl2Features(core: Core, host: string, mechanisms: string[]): Promise<Element> {
   let vars: string[] = [];
   if (core.hooks.has('bind2_features', host)) vars = await core.hooks.filter('bind2_features', host, vars, { host }) as string[];
-  const inline = [bind2Feature(vars)];
+  let inline = [bind2Feature(vars)];
   if (core.config.sasl2.fast) inline.push(fastFeature(FAST_MECHANISMS));
+  if (core.hooks.has('sasl2_features', host)) inline = await core.hooks.filter('sasl2_features', host, inline, { host }) as Element[];
   return authenticationFeature(mechanisms, inline);
 }
 
@@ -54,13 +55,24 @@ export interface Sasl2Stream {
   bindResource(resource: string): StanzaError | null;
 }
 
-/** Build the <success/>: Bind2 and its inline features, then a FAST token if one was asked for. */
-export async function completeSasl2(s: Sasl2Stream, req: Sasl2Request, data: Buffer | undefined): Promise<Element> {
+/**
+ * Build the <success/>: the modules' inline requests (sasl2_inline: stream resumption), else Bind2 and its
+ * inline features, then a FAST token if one was asked for. `resumed`: a module took the stream over.
+ */
+export async function completeSasl2(s: Sasl2Stream, req: Sasl2Request, data: Buffer | undefined): Promise<{ element: Element; resumed: boolean }> {
   const { core, host } = s;
-  const extra: Element[] = [];
+  let extra: Element[] = [];
   const bare = Jid.of(s.username, host);
   let authzid = bare.toString();
-  if (req.bind) {
+  const outcome = { resumed: null as string | null };
+  if (req.others.length && core.hooks.has('sasl2_inline', host)) {
+    for (const element of req.others) {
+      extra = await core.hooks.filter('sasl2_inline', host, extra, { host, user: bare, stream: s.session, element, outcome }) as Element[];
+    }
+  }
+  if (outcome.resumed) {
+    authzid = outcome.resumed;
+  } else if (req.bind) {
     let resource = bind2Resource(req.bind.getChildText('tag'));
     try {
       Jid.of(s.username, host, resource);
@@ -89,5 +101,5 @@ export async function completeSasl2(s: Sasl2Stream, req: Sasl2Request, data: Buf
     const t = await new FastTokens(core.store).issue(bare, req.agentId, wanted, core.config.sasl2.fast_token_lifetime, req.usedInitiator);
     extra.push(xml('token', { xmlns: NS.FAST, expiry: t.expiry, token: t.token }));
   }
-  return sasl2Success(data, authzid, extra);
+  return { element: sasl2Success(data, authzid, extra), resumed: outcome.resumed !== null };
 }
