@@ -71,13 +71,18 @@ export class Accounts {
 
   async setPassword(bare: Jid, password: string): Promise<void> {
     const p = this.providerOf(bare);
-    if (p) return requireOperation(p, 'setPassword')(bare, password);
+    if (p) {
+      await requireOperation(p, 'setPassword')(bare, password);
+      await this.store.transact(fastTokenRemovalOps(bare)); // a new password ends the FAST tokens of the old one
+      return;
+    }
     const key = keyOf(bare);
     const cur = await this.table.get(key);
     if (!cur) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     const creds = await deriveCredentials(password, { iterations: this.iterations });
     const r = await this.store.transact(
-      [{ type: 'put', table: 'accounts', key, value: { ...cur.value, creds } as never }],
+      // A new password ends every FAST token (XEP-0484) issued on the strength of the old one.
+      [{ type: 'put', table: 'accounts', key, value: { ...cur.value, creds } as never }, ...fastTokenRemovalOps(bare)],
       [{ type: 'rev', table: 'accounts', key, rev: cur.rev }],
     );
     if (!r.ok) throw new Error(`${bare.bareString()} changed concurrently; try again`);

@@ -203,11 +203,16 @@ describe('SASL2, Bind2 and FAST', () => {
     }
   });
 
-  test('removing the account removes its FAST tokens', async () => {
+  test('a password change and removing the account end its FAST tokens', async () => {
     await t.addUser('carol', 'pw-carol');
     const c = await secured();
     assert.ok(parseStanza(await sasl2Plain(c, 'carol', 'pw-carol', { inline: `<request-token xmlns='${FAST}' mechanism='HT-SHA-256-NONE'/>` })).getChild('token', FAST));
     const table = t.server.core.store.table('fast_tokens');
+    assert.equal((await table.range({ prefix: 'localhost/carol/' })).length, 1);
+    // A password change ends the tokens too.
+    await t.server.core.accounts.setPassword(Jid.of('carol', 'localhost'), 'pw-carol-2');
+    assert.equal((await table.range({ prefix: 'localhost/carol/' })).length, 0);
+    assert.ok(parseStanza(await sasl2Plain(await secured(), 'carol', 'pw-carol-2', { inline: `<request-token xmlns='${FAST}' mechanism='HT-SHA-256-NONE'/>` })).getChild('token', FAST));
     assert.equal((await table.range({ prefix: 'localhost/carol/' })).length, 1);
     await t.server.core.accounts.remove(Jid.of('carol', 'localhost'));
     assert.equal((await table.range({ prefix: 'localhost/carol/' })).length, 0);
