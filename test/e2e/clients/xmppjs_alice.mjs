@@ -15,7 +15,10 @@ setTimeout(() => {
 
 // Options a user sets too: the server's address and port when its domain is not in DNS (service; xmpp://
 // is STARTTLS, xmpps:// XEP-0368 direct TLS) and the domain of the account.
-const x = client({ service: `${mode === 'direct' ? 'xmpps' : 'xmpp'}://localhost:${port}`, domain: 'localhost', username, password });
+// timeout: @xmpp/client waits 2 s for each server answer (stream open, every SASL step, the stream close);
+// users on slow mobile links raise it the same way, and a fully loaded 2-core test machine can take longer
+// than 2 s for a TLS handshake. It changes no protocol choice (SASL2, Bind2 and FAST stay the defaults).
+const x = client({ service: `${mode === 'direct' ? 'xmpps' : 'xmpp'}://localhost:${port}`, domain: 'localhost', username, password, timeout: 10_000 });
 // What alice sent to authenticate: element names, the SASL2 mechanisms and inline requests per login.
 const sent = [];
 const logins = [];
@@ -30,7 +33,7 @@ x.on('send', (el) => {
   }
 });
 let round = 0;
-x.on('error', (err) => emit('error', { condition: err.condition, message: err.message }));
+x.on('error', (err) => emit('error', { name: err.name, condition: err.condition, message: err.message }));
 x.on('stanza', async (el) => {
   if (el.is('message') && el.getChildText('body')) {
     emit('message', { sender: el.attrs.from, type: el.attrs.type, body: el.getChildText('body') });
@@ -53,6 +56,6 @@ x.on('online', async (address) => {
 try {
   await x.start();
 } catch (err) {
-  emit('exception', { error: String(err), condition: err.condition });
+  emit('exception', { error: String(err), condition: err.condition, stack: err.stack });
   process.exit(1);
 }
