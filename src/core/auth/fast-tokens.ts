@@ -7,6 +7,8 @@ import type { Jid } from '../jid.js';
 
 export const FAST_MECHANISMS = ['HT-SHA-256-NONE'] as const;
 const TABLE = 'fast_tokens';
+/** Clients (user-agent ids) holding tokens per account; past it, the token expiring first goes. */
+export const MAX_FAST_CLIENTS = 32;
 
 interface StoredToken { mech: string; ini: string; resp: string; expires: number }
 interface TokenRow { tokens: StoredToken[] }
@@ -52,7 +54,14 @@ export class FastTokens {
     const row = await this.table.get(key);
     const kept = keep ? (row?.value.tokens ?? []).filter((t) => t.ini === sha256(keep) && t.expires > now) : [];
     const tokens: StoredToken[] = [{ mech, ini: sha256(initiator), resp: responder.toString('base64'), expires }, ...kept];
-    await this.store.transact([{ type: 'put', table: TABLE, key, value: { tokens } as never }]);
+    const ops: Op[] = [{ type: 'put', table: TABLE, key, value: { tokens } as never }];
+    if (!row) {
+      // Each id costs a password login, but ids are free: bound the rows one account can pile up.
+      const others = await this.table.range({ prefix: `${bare.domain}/${bare.local}/` });
+      const byExpiry = others.sort((a, b) => Math.max(...a.value.tokens.map((t) => t.expires)) - Math.max(...b.value.tokens.map((t) => t.expires)));
+      for (const r of byExpiry.slice(0, Math.max(0, others.length + 1 - MAX_FAST_CLIENTS))) ops.push({ type: 'del', table: TABLE, key: r.key });
+    }
+    await this.store.transact(ops);
     return { token, expiry: new Date(expires).toISOString() };
   }
 

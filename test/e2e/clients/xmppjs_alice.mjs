@@ -46,7 +46,7 @@ x.on('online', async (address) => {
   if (++round === 2) {
     emit('relogin', { jid: address.toString() });
     await x.stop();
-    emit('done', { sent_sasl2: sent.includes('authenticate'), sent_classic_auth: sent.includes('auth'), sent_classic_bind: sent.includes('iq') && !logins.length, logins });
+    emit('done', { sent_sasl2: sent.includes('authenticate'), sent_classic_auth: sent.includes('auth'), logins });
     process.exit(0);
   }
   emit('session_start', { jid: address.toString(), tls: x.socket?.socket?.getProtocol?.() ?? null });
