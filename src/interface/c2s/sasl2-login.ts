@@ -100,6 +100,7 @@ export async function completeSasl2(s: Sasl2Stream, req: Sasl2Request, data: Buf
   if (fast && req.agentId && wanted && isFastMechanism(wanted)) {
     const t = await new FastTokens(core.store).issue(bare, req.agentId, wanted, core.config.sasl2.fast_token_lifetime, req.usedInitiator);
     extra.push(xml('token', { xmlns: NS.FAST, expiry: t.expiry, token: t.token }));
+    core.log.debug('FAST token issued', { user: bare.toString(), expiry: t.expiry, rotated: req.usedInitiator !== undefined }); // never the token
   }
   return { element: sasl2Success(data, authzid, extra), resumed: outcome.resumed !== null };
 }
