@@ -9,20 +9,23 @@ import type { SessionHooks } from './session.js';
 import type { DiscoHooks } from './disco.js';
 import type { AccountHooks } from './account.js';
 import type { PresenceHooks } from './presence.js';
+import type { Sasl2Hooks } from './sasl2.js';
 import { STANZA_HOOKS } from './stanza.js';
 import { SESSION_HOOKS } from './session.js';
 import { DISCO_HOOKS } from './disco.js';
 import { ACCOUNT_HOOKS } from './account.js';
 import { PRESENCE_HOOKS } from './presence.js';
+import { SASL2_HOOKS } from './sasl2.js';
 
 export type * from './stanza.js';
 export type * from './session.js';
 export type * from './disco.js';
 export type * from './account.js';
 export type * from './presence.js';
+export type * from './sasl2.js';
 
 /** Every hook's types; extend with `declare module 'xmppd/hooks' { interface HookCatalogue { ... } }`. */
-export interface HookCatalogue extends StanzaHooks, SessionHooks, DiscoHooks, AccountHooks, PresenceHooks {}
+export interface HookCatalogue extends StanzaHooks, SessionHooks, DiscoHooks, AccountHooks, PresenceHooks, Sasl2Hooks {}
 export type HookName = keyof HookCatalogue & string;
 
 /** Runtime description of the core hooks (kind, whether DROP is allowed, what it is for). */
@@ -32,4 +35,5 @@ export const CORE_HOOKS: Record<string, HookSpec> = {
   ...DISCO_HOOKS,
   ...ACCOUNT_HOOKS,
   ...PRESENCE_HOOKS,
+  ...SASL2_HOOKS,
 };

@@ -46,6 +46,17 @@ export default defineModule({
     ctx.iq('account', NS_CARBONS, toggle);
     ctx.iq('host', NS_CARBONS, toggle);
 
+    // XEP-0280 §4 inline in a Bind2 login (XEP-0386 §5): <enable/> in <bind/> enables carbons for the new session.
+    ctx.hook('bind2_features', (vars) => [...vars, NS_CARBONS]);
+    ctx.hook('bind2_inline', (answers, { session, element }) => {
+      if (element.attrs.xmlns !== NS_CARBONS || element.name !== 'enable') return;
+      if (!enabled.has(session.id)) {
+        enabled.add(session.id);
+        sessions.set({ host: ctx.host }, enabled.size);
+      }
+      return answers; // XEP-0386: carbons has no answer element inside <bound/>
+    });
+
     ctx.hook('session_closed', ({ session }) => {
       if (enabled.delete(session.id)) sessions.set({ host: ctx.host }, enabled.size);
     });

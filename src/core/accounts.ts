@@ -4,6 +4,7 @@ import { deriveCredentials, type StoredCredentials } from './sasl/scram-credenti
 import type { Jid } from './jid.js';
 import type { HookRunner } from './hooks/hook-runner.js';
 import { requireOperation, type AuthProvider } from './auth/auth-provider.js';
+import { fastTokenRemovalOps } from './auth/fast-tokens.js';
 
 export interface AccountRow { creds: StoredCredentials; created: string }
 
@@ -70,13 +71,18 @@ export class Accounts {
 
   async setPassword(bare: Jid, password: string): Promise<void> {
     const p = this.providerOf(bare);
-    if (p) return requireOperation(p, 'setPassword')(bare, password);
+    if (p) {
+      await requireOperation(p, 'setPassword')(bare, password);
+      await this.store.transact(fastTokenRemovalOps(bare)); // a new password ends the FAST tokens of the old one
+      return;
+    }
     const key = keyOf(bare);
     const cur = await this.table.get(key);
     if (!cur) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     const creds = await deriveCredentials(password, { iterations: this.iterations });
     const r = await this.store.transact(
-      [{ type: 'put', table: 'accounts', key, value: { ...cur.value, creds } as never }],
+      // A new password ends every FAST token (XEP-0484) issued on the strength of the old one.
+      [{ type: 'put', table: 'accounts', key, value: { ...cur.value, creds } as never }, ...fastTokenRemovalOps(bare)],
       [{ type: 'rev', table: 'accounts', key, rev: cur.rev }],
     );
     if (!r.ok) throw new Error(`${bare.bareString()} changed concurrently; try again`);
@@ -100,7 +106,7 @@ export class Accounts {
     if (!(await this.table.get(key))) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     const jid = bare.bare();
     await this.hooks.notify('user_removing', jid.domain, { jid });
-    const { ops, warnings } = await this.dataOps(jid, [{ type: 'del', table: 'accounts', key }, { type: 'del', table: BANS, key }]);
+    const { ops, warnings } = await this.dataOps(jid, [{ type: 'del', table: 'accounts', key }, { type: 'del', table: BANS, key }, ...fastTokenRemovalOps(jid)]);
     const r = await this.store.transact(ops, [{ type: 'present', table: 'accounts', key }]);
     if (!r.ok) throw new NoSuchAccountError(`${bare.bareString()} does not exist`);
     await this.hooks.notify('user_removed', jid.domain, { jid });
@@ -124,7 +130,7 @@ export class Accounts {
     await drop(bare);
     const jid = bare.bare();
     await this.hooks.notify('user_removing', jid.domain, { jid });
-    const { ops, warnings } = await this.dataOps(jid, [{ type: 'del', table: BANS, key: keyOf(bare) }]);
+    const { ops, warnings } = await this.dataOps(jid, [{ type: 'del', table: BANS, key: keyOf(bare) }, ...fastTokenRemovalOps(jid)]);
     await this.store.transact(ops);
     await this.hooks.notify('user_removed', jid.domain, { jid });
     return { warnings };

@@ -10,6 +10,9 @@ export const NS = {
   BIND: 'urn:ietf:params:xml:ns:xmpp-bind',
   SESSION: 'urn:ietf:params:xml:ns:xmpp-session',
   SASL_CB: 'urn:xmpp:sasl-cb:0', // XEP-0440
+  SASL2: 'urn:xmpp:sasl:2', // XEP-0388
+  BIND2: 'urn:xmpp:bind:0', // XEP-0386
+  FAST: 'urn:xmpp:fast:0', // XEP-0484
   DISCO_INFO: 'http://jabber.org/protocol/disco#info',
   DISCO_ITEMS: 'http://jabber.org/protocol/disco#items',
   PING: 'urn:xmpp:ping', // XEP-0199

@@ -9,6 +9,7 @@ import { buildLimits } from '../limits/limits-config.js';
 import { buildAdminFilesDir, buildImportLimits } from './admin-files-config.js';
 import { parseDurability } from './durability-config.js';
 import { parseChannelBinding } from './channel-binding-config.js';
+import { parseSasl2 } from './sasl2-config.js';
 import { parseHostModules } from './host-modules.js';
 import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
 
@@ -26,7 +27,7 @@ const KNOWN_KEYS = new Set([
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
   'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens', 'auth', 'components', 'limits',
   'admin_files_dir', 'import_limits',
-  'durability', 'memory_trim_interval', 'channel_binding',
+  'durability', 'memory_trim_interval', 'channel_binding', 'sasl2',
 ]);
 const S2S_KEYS = new Set([
   'enabled', 'policy', 'domain_policy', 'require_encryption', 'cafile', 'system_ca', 'dialback_secret',
@@ -177,6 +178,7 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     c2s_negotiation_timeout: int(r.c2s_negotiation_timeout, 'c2s_negotiation_timeout', 60, 1),
     sasl_max_failures: int(r.sasl_max_failures, 'sasl_max_failures', 3, 1, 10),
     channel_binding: parseChannelBinding(r.channel_binding, fail),
+    sasl2: parseSasl2(r.sasl2, fail),
     max_send_queue: int(r.max_send_queue, 'max_send_queue', 4 * 1024 * 1024, 65536),
     scram_iterations: int(r.scram_iterations, 'scram_iterations', 4096, 4096, 1_000_000),
     module_paths: (module_paths as unknown[]).map((p, i) => abs(str(p, `module_paths[${i}]`))),

@@ -2,6 +2,7 @@
 import type { LogLevel } from '../log.js';
 import type { DurabilityConfig } from './durability-config.js';
 import type { ChannelBindingConfig } from './channel-binding-config.js';
+import type { Sasl2Config } from './sasl2-config.js';
 
 export type ListenerType = 'c2s' | 'c2s_tls' | 's2s' | 's2s_tls' | 'http' | 'https' | 'component';
 
@@ -162,6 +163,8 @@ export interface ServerConfig {
   sasl_max_failures: number;
   /** SCRAM -PLUS and the channel-binding types c2s offers (channel-binding-config.ts). */
   channel_binding: ChannelBindingConfig;
+  /** SASL2 (XEP-0388) with Bind2 (XEP-0386) and FAST tokens (XEP-0484) on c2s (sasl2-config.ts). */
+  sasl2: Sasl2Config;
   /** Bytes queued towards a client that does not read before its session is dropped. */
   max_send_queue: number;
   /** PBKDF2 iterations for newly stored SCRAM credentials. */

@@ -20,6 +20,10 @@ export function claimedAccount(mechanism: string, first: Buffer, host: string): 
     const a = first.indexOf(0);
     const b = a < 0 ? -1 : first.indexOf(0, a + 1);
     if (b > a) username = first.subarray(a + 1, b).toString('utf8');
+  } else if (mechanism.startsWith('HT-')) {
+    // draft-schmaus-kitten-sasl-ht: authcid NUL HMAC
+    const a = first.indexOf(0);
+    if (a > 0) username = first.subarray(0, a).toString('utf8');
   } else if (mechanism.startsWith('SCRAM-')) {
     // gs2-cbind-flag "," [authzid] "," [reserved-mext ","] "n=" saslname "," ...
     const parts = first.toString('utf8').split(',');

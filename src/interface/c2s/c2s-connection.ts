@@ -22,6 +22,8 @@ import type { ChannelBindingType, SaslServerSession } from '../../core/sasl/mech
 import { XmlStreamBase } from '../stream/xml-stream-base.js';
 import { checkHeader, featuresElement, type HeaderAttrs } from '../stream/stream-header.js';
 import { challengeElement, decodeSaslPayload, failureElement, successElement } from './sasl-negotiation.js';
+import { decodeSasl2Response, parseAuthenticate, sasl2Challenge, sasl2Failure, type Sasl2Request } from './sasl2.js';
+import { completeSasl2, fastSaslSession, sasl2Features } from './sasl2-login.js';
 
 type Phase = 'header' | 'negotiating' | 'tls-upgrade' | 'closed';
 
@@ -51,6 +53,10 @@ export class C2SConnection extends XmlStreamBase implements Session {
   /** The SASL exchange in progress as the brute-force throttle (limits.auth) sees it, and the account it claims. */
   private saslAttempt: AuthAttempt | null = null;
   private saslClaim: string | null = null;
+  /** The <authenticate/> of a SASL2 exchange (XEP-0388) in progress; null on the classic path. */
+  private sasl2: Sasl2Request | null = null;
+  /** The profile of the SASL element being answered: its challenge, failure or success is framed the same way. */
+  private saslV2 = false;
   /** The negotiated TLS version, for the login log line. */
   private tlsProtocol: string | null = null;
   private channelBindings: { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null } = { types: [], get: () => null };
@@ -327,6 +333,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
         // XEP-0440: tell the client which channel-binding types it may use with the -PLUS mechanisms.
         features.push(xml('sasl-channel-binding', { xmlns: NS.SASL_CB }, ...this.channelBindings.types.map((type) => xml('channel-binding', { type }))));
       }
+      // XEP-0388 SASL2 next to the classic profile, only once the stream is encrypted.
+      if (this.secure && mechs.length && this.core.config.sasl2.enabled) features.push(await sasl2Features(this.core, this.host, mechs));
     } else {
       features.push(xml('bind', { xmlns: NS.BIND }));
       features.push(xml('session', { xmlns: NS.SESSION }, xml('optional')));
@@ -354,7 +362,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     const ns = el.attrs.xmlns;
     if (!this.username) {
       if (el.name === 'starttls' && ns === NS.TLS) return this.startTls();
-      if (ns === NS.SASL) return this.handleSasl(el);
+      if (ns === NS.SASL || (ns === NS.SASL2 && this.secure && this.core.config.sasl2.enabled)) return this.handleSasl(el);
       if (el.name === 'iq' && (ns === undefined || ns === NS.CLIENT) && this.core.hooks.has('c2s_unauthenticated_iq', this.host)) {
         // XEP-0077 in-band registration happens before authentication.
         const reply = await this.core.hooks.filter('c2s_unauthenticated_iq', this.host, null, { host: this.host, ip: this.ip, secure: this.secure, iq: el });
@@ -398,24 +406,27 @@ export class C2SConnection extends XmlStreamBase implements Session {
   }
 
   private async handleSasl(el: Element): Promise<void> {
+    const v2 = (this.saslV2 = el.attrs.xmlns === NS.SASL2);
     if (el.name === 'abort') {
       this.sasl = null;
+      this.sasl2 = null;
       this.settleSaslAttempt();
-      return this.write(failureElement('aborted').toString());
+      return this.write((v2 ? sasl2Failure('aborted') : failureElement('aborted')).toString());
     }
     let session = this.sasl;
     let data: Buffer | null;
-    if (el.name === 'auth') {
+    if ((el.name === 'auth' && !v2) || (el.name === 'authenticate' && v2)) {
       if (session) this.sasl = session = null; // a new <auth/> restarts negotiation
       this.settleSaslAttempt();
+      this.sasl2 = v2 ? parseAuthenticate(el) : null;
       const mechanism = el.attrs.mechanism ?? '';
-      data = decodeSaslPayload(el);
+      data = this.sasl2 ? this.sasl2.initial : decodeSaslPayload(el);
       // The account as the client claims it, for the log and the per-account throttle only.
       if (data?.length) this.saslClaim = claimedAccount(mechanism, data, this.host);
       // The metrics label stays 'none' until the mechanism is one we offer (client-chosen names are unbounded).
       if (!this.secure && this.opts.starttlsRequired) return this.saslFailed('encryption-required', 'STARTTLS first', 'none', 'no TLS yet');
       const offered = this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types });
-      session = offered.includes(mechanism) ? this.newSaslSession(mechanism) : null;
+      session = offered.includes(mechanism) ? this.newSaslSession(mechanism) : this.sasl2 ? fastSaslSession(this.core, this.host, mechanism, this.sasl2) : null;
       if (!session) {
         const named = mechanism.slice(0, 64) || '(none)';
         return this.saslFailed('invalid-mechanism', `${mechanism ? named : 'no mechanism'} is not offered`, 'none', `mechanism ${named} not offered`);
@@ -428,8 +439,10 @@ export class C2SConnection extends XmlStreamBase implements Session {
       this.saslAttempt = admission.attempt;
       this.sasl = session;
     } else if (el.name === 'response') {
+      // A response continues the exchange in the profile it began with.
+      if (session && v2 !== (this.sasl2 !== null)) return this.saslFailed('malformed-request', 'response in the other SASL profile', session.mechanism, 'response in the other SASL profile');
       if (!session) return this.saslFailed('malformed-request', 'no authentication in progress', 'none', 'response without auth');
-      data = decodeSaslPayload(el);
+      data = v2 ? decodeSasl2Response(el) : decodeSaslPayload(el);
       if (this.saslClaim === null && data?.length) this.saslClaim = claimedAccount(session.mechanism, data, this.host);
     } else {
       return this.close(new StreamError('unsupported-stanza-type', `<${el.name}/> in the SASL namespace`));
@@ -440,7 +453,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     }
     const step = await session.step(data);
     if (this.phase !== 'negotiating') return;
-    if (step.kind === 'challenge') return this.write(challengeElement(step.data).toString());
+    if (step.kind === 'challenge') return this.write((this.sasl2 ? sasl2Challenge(step.data) : challengeElement(step.data)).toString());
     this.sasl = null;
     if (step.kind === 'failure') return this.saslFailed(step.condition, step.text, session.mechanism, step.reason ?? step.text);
     if (step.authzid && step.authzid !== `${step.username}@${this.host}`) {
@@ -457,7 +470,9 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.core.metrics.authSuccess.inc({ mechanism: session.mechanism });
     this.log.info('authenticated', {
       user: `${step.username}@${this.host}`, mechanism: session.mechanism, tls: this.tlsProtocol ?? undefined, channel_binding: step.channelBinding,
+      ...(this.sasl2 ? { sasl2: true } : {}),
     });
+    if (this.sasl2) return this.sasl2Succeeded(this.sasl2, step.data, session.mechanism);
     // RFC 6120 §6.4.6: after <success/> both sides restart the stream; the old parser is discarded.
     this.phase = 'header';
     this.newParser();
@@ -500,7 +515,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
       await new Promise<void>((resolve) => setTimeout(resolve, delay).unref());
       if (this.phase !== 'negotiating') return;
     }
-    this.write(failureElement(condition, text).toString());
+    this.write((this.saslV2 ? sasl2Failure(condition, text) : failureElement(condition, text)).toString());
     // RFC 6120 §6.4.5: a configurable but small number of retries, then the connection ends.
     if (condition !== 'aborted' && ++this.saslFailures >= this.core.config.sasl_max_failures) {
       this.close(new StreamError('policy-violation', 'too many failed authentication attempts'));
@@ -517,17 +532,52 @@ export class C2SConnection extends XmlStreamBase implements Session {
       return this.write(errorReply(iq, e).toString());
     }
     if (!resource) resource = `xmppd-${randomBytes(6).toString('hex')}`;
+    const refusal = this.bindResource(resource);
+    if (refusal) return this.write(errorReply(iq, refusal).toString());
+    this.write(iqResult(iq, xml('bind', { xmlns: NS.BIND }, xml('jid', {}, this.jid.toString()))).toString());
+    this.openSession();
+  }
+
+  /** Take `resource` for this stream (RFC 6120 §7; XEP-0386), not yet routable; a refusal is the stanza error. */
+  private bindResource(resource: string): StanzaError | null {
     const jid = Jid.of(this.username!, this.host, resource);
     const refusal = this.core.limits.admitBind(jid, this.ip, this.reader); // max_sessions_per_user; exempt accounts go unshaped
-    if (refusal) return this.write(errorReply(iq, refusal).toString());
+    if (refusal) return refusal;
     this.jid = jid;
     this.bound = true;
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
     this.negotiationTimer = null;
+    return null;
+  }
+
+  /** The bound session joins the session manager (stanzas now route to it) once its answer was written. */
+  private openSession(): void {
     if (!this.core.sessions.add(this)) this.core.metrics.sessions.inc();
-    this.write(iqResult(iq, xml('bind', { xmlns: NS.BIND }, xml('jid', {}, this.jid.toString()))).toString());
     this.log.debug('resource bound', { jid: this.jid.toString() });
     void this.core.hooks.notify('session_opened', this.host, { session: this });
+  }
+
+  /**
+   * XEP-0388 §2.6.1: no stream restart. Bind2 and FAST happen inside <success/> (sasl2-login.ts); without
+   * Bind2 the authenticated stream's features follow at once.
+   */
+  private async sasl2Succeeded(req: Sasl2Request, data: Buffer | undefined, mechanism: string): Promise<void> {
+    this.sasl2 = null;
+    const out = await completeSasl2({
+      core: this.core, host: this.host, username: this.username!, mechanism, session: this,
+      bindResource: (r) => this.bindResource(r),
+    }, req, data);
+    if (this.phase !== 'negotiating') return;
+    this.write(out.element.toString());
+    if (out.resumed) {
+      // A module resumed a session on this stream (sasl2_inline, XEP-0198): the stream is the module's now.
+      if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
+      this.negotiationTimer = null;
+      return;
+    }
+    if (this.bound) return this.openSession();
+    // No Bind2 (or it was refused): the client binds the classic way on this same stream.
+    void this.sendFeatures();
   }
 
   // ---- bound session: stanzas from the client (RFC 6120 §8.1, §10) ----------------------------------------

@@ -1,5 +1,6 @@
 // Client matrix: @xmpp/client 0.14 (npm) with its default settings, in its own Node process. It implements
-// SASL2 (XEP-0388); xmppd offers classic SASL only (RFC 6120 §6), so the client must fall back to it.
+// SASL2 (XEP-0388), Bind2 (XEP-0386) and FAST (XEP-0484), all of which xmppd offers: it logs in with SASL2,
+// binds inline, asks for a FAST token, and logs in with that token the second time.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,7 @@ for (const version of TLS_VERSIONS) {
     after(() => s?.stop());
 
     for (const mode of TLS_MODES) {
-      test(`alice logs in over ${mode} with classic SASL and chats with bob`, async () => {
+      test(`alice logs in over ${mode} with SASL2 and Bind2, chats with bob, and logs in again with her FAST token`, async () => {
         const toBob = body('xmppjs', version, mode, 'to-bob');
         const toAlice = body('xmppjs', version, mode, 'to-alice');
         const p = startJsonLines(process.execPath, [SCRIPT, s.port(mode), mode, 'alice', ALICE.password, BOB.jid, toBob], { env: { NODE_EXTRA_CA_CERTS: s.caFile } });
@@ -31,10 +32,16 @@ for (const version of TLS_VERSIONS) {
         assert.equal(r.code, 0, r.transcript);
         assert.equal(r.one('message').body, toAlice);
         const done = r.one('done');
-        assert.deepEqual([done.sent_sasl2, done.sent_classic_auth], [false, true], 'no SASL2 offered: classic SASL');
+        assert.deepEqual([done.sent_sasl2, done.sent_classic_auth], [true, false], 'SASL2 offered: no classic <auth/>');
+        // First login: a password mechanism, Bind2, and a token request; second: the token, Bind2 again.
+        const [first, second] = done.logins as Array<{ mechanism: string; bind2: boolean; request_token: string | null }>;
+        assert.deepEqual(first, { mechanism: 'SCRAM-SHA-1', bind2: true, request_token: 'HT-SHA-256-NONE' });
+        assert.equal(second?.mechanism, 'HT-SHA-256-NONE');
+        assert.equal(second?.bind2, true);
+        assert.match(String(r.one('relogin').jid), /^alice@localhost\/.+/);
         assert.ok(!r.has('error'), r.transcript);
-        const last = s.logins(ALICE.jid).at(-1)!;
-        assert.equal(last.tls, version);
+        const logins = s.logins(ALICE.jid).slice(-2);
+        assert.deepEqual(logins.map((l) => [l.mechanism, l.sasl2, l.tls]), [['SCRAM-SHA-1', true, version], ['HT-SHA-256-NONE', true, version]]);
       });
     }
   });

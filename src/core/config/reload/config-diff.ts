@@ -12,7 +12,7 @@ const HOT = new Set([
   'acl', 'access_rules', 'modules', 'module_paths', 'max_stanza_size', 'max_xml_depth', 'max_xml_attributes',
   'max_xml_name_length', 'c2s_idle_timeout', 'c2s_negotiation_timeout',
   'sasl_max_failures', 'max_send_queue', 'limits', 'log_level', 'api_tokens', 'admin_files_dir', 'import_limits',
-  'memory_trim_interval', 'channel_binding',
+  'memory_trim_interval', 'channel_binding', 'sasl2',
 ]);
 /** Federation options the s2s manager and its streams read per use; the rest is fixed when it is built. */
 const HOT_S2S = new Set(['policy', 'domain_policy', 'require_encryption', 'idle_timeout', 'connect_timeout', 'max_queue']);
