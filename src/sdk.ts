@@ -12,7 +12,7 @@ export type { StanzaErrorCondition, StanzaErrorType } from './core/errors.js';
 export { NS } from './core/ns.js';
 export { DROP, STOP } from '../hooks/index.js';
 export type { IqRequest, IqHandler, IqScope } from './core/iq-router.js';
-export type { Session } from './core/session.js';
+export type { Session, UnboundStream } from './core/session.js';
 export type { Table, Row, RangeOptions, Op, Cond, ChangeEvent } from './data/index.js';
 export { errorReply, iqResult, parseXml } from './core/stanza.js';
 export { elementToJson, elementFromJson, cloneElement, type ElementJson } from './core/element-json.js';

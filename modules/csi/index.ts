@@ -74,6 +74,14 @@ export default defineModule({
     // goes out after the stanzas resumption sent again.
     ctx.hook('session_resumed', ({ session }) => setActive(session));
 
+    // XEP-0386 Bind2: a client may start inactive (<inactive/> inside <bind/>); nothing goes in <bound/>.
+    ctx.hook('bind2_features', (vars) => [...vars, NS_CSI]);
+    ctx.hook('bind2_inline', (answers, { session, element }) => {
+      if (element.attrs.xmlns !== NS_CSI) return undefined;
+      if (element.name === 'inactive') setInactive(session);
+      return answers;
+    });
+
     ctx.hook('c2s_stream_features', (features, { stage }) =>
       stage === 'post-auth' ? [...features, xml('csi', { xmlns: NS_CSI })] : undefined);
 

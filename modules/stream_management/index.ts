@@ -3,7 +3,7 @@
 // a timeout the client may lower (max), and for a session not resumed in time, its unacknowledged
 // messages handed to the offline store (hand-back.ts). The c2s core keeps a detached session alive.
 import { randomBytes } from 'node:crypto';
-import { defineModule, opt, xml, StreamError, type Element, type Session } from '../../src/sdk.js';
+import { defineModule, opt, xml, StreamError, type Element, type Session, type UnboundStream } from '../../src/sdk.js';
 import { AckQueue, NS_SM, parseH } from './ack-queue.js';
 import { handBack } from './hand-back.js';
 
@@ -84,8 +84,9 @@ export default defineModule({
       st.timer.unref();
     };
 
-    const enable = (session: Session, el: Element) => {
-      if (bySession.has(session)) return session.writeNonza(failed('unexpected-request'));
+    /** §4 <enable/>: the answer (<enabled/> or <failed/>), for the caller to write or put in Bind2's <bound/>. */
+    const enable = (session: Session, el: Element): Element => {
+      if (bySession.has(session)) return failed('unexpected-request');
       const wantsResume = el.attrs.resume === 'true' || el.attrs.resume === '1';
       const asked = Number(el.attrs.max);
       const timeout = Number.isInteger(asked) && asked > 0 ? Math.min(asked, o.max_resume_timeout) : Math.min(o.resume_timeout, o.max_resume_timeout);
@@ -99,8 +100,7 @@ export default defineModule({
         Object.assign(attrs, { id: st.id, resume: 'true', max: String(timeout) }, o.location ? { location: o.location } : {});
       }
       bySession.set(session, st);
-      // <enabled/> first, then count: what the client gets after it is what h covers.
-      session.writeNonza(xml('enabled', attrs));
+      // The caller writes <enabled/> before anything else reaches the client: what comes after it is what h covers.
       const unfilter = session.addOutboundFilter(acks.filter, 10);
       session.setInboundCounter(acks.countInbound);
       st.release = () => {
@@ -109,6 +109,7 @@ export default defineModule({
         session.setDetachable(null);
       };
       events.inc({ host: ctx.host, event: 'enabled' });
+      return xml('enabled', attrs);
     };
 
     ctx.hook('c2s_stream_features', (features, { stage }) => (stage === 'post-auth' ? [...features, xml('sm', { xmlns: NS_SM })] : undefined));
@@ -118,7 +119,7 @@ export default defineModule({
       const st = bySession.get(session);
       switch (el.name) {
         case 'enable':
-          enable(session, el);
+          session.writeNonza(enable(session, el));
           return true;
         case 'r':
           if (!st) return undefined; // §4: not enabled, so not ours (the stream ends with unsupported-stanza-type)
@@ -139,29 +140,21 @@ export default defineModule({
       }
     });
 
-    // §5 resumption: on an authenticated stream, in place of resource binding.
-    ctx.hook('c2s_unbound_nonza', async (handled, { stream, element: el }) => {
-      if (handled || el.attrs.xmlns !== NS_SM) return undefined;
-      if (el.name !== 'resume') {
-        if (el.name === 'enable') stream.writeNonza(failed('unexpected-request')); // §4: after binding
-        return el.name === 'enable' || el.name === 'r' || el.name === 'a';
-      }
+    /**
+     * §5 <resume/> on an authenticated stream: take the session over. The answer (<resumed/> or <failed/>)
+     * is the caller's to write (a nonza, or inside SASL2's <success/>); then afterResume sends what it owes.
+     */
+    const resume = (stream: UnboundStream, el: Element): { answer: Element; resumed?: SmState } => {
       const st = el.attrs.previd ? byId.get(el.attrs.previd) : undefined;
       const h = parseH(el.attrs.h);
       if (!st || !st.acks.session.jid.bare().equals(stream.account)) {
         events.inc({ host: ctx.host, event: 'resume_failed' });
-        stream.writeNonza(failed('item-not-found'));
-        return true;
+        return { answer: failed('item-not-found') };
       }
-      if (h === null || st.acks.acknowledges(h) < 0) {
-        stream.writeNonza(failed(h === null ? 'bad-request' : 'undefined-condition', st.acks.handled));
-        return true;
-      }
-      const session = st.acks.session;
-      if (!stream.takeOver(session)) {
+      if (h === null || st.acks.acknowledges(h) < 0) return { answer: failed(h === null ? 'bad-request' : 'undefined-condition', st.acks.handled) };
+      if (!stream.takeOver(st.acks.session)) {
         events.inc({ host: ctx.host, event: 'resume_failed' });
-        stream.writeNonza(failed('item-not-found'));
-        return true;
+        return { answer: failed('item-not-found') };
       }
       if (st.timer) {
         clearTimeout(st.timer);
@@ -169,11 +162,47 @@ export default defineModule({
         setDetached(-1);
       }
       st.acks.ack(h);
-      session.writeNonza(xml('resumed', { xmlns: NS_SM, previd: st.id!, h: String(st.acks.handled) }));
+      return { answer: xml('resumed', { xmlns: NS_SM, previd: st.id!, h: String(st.acks.handled) }), resumed: st };
+    };
+
+    /** After <resumed/> went out: the unacknowledged stanzas again, then what other modules held (CSI). */
+    const afterResume = async (st: SmState): Promise<void> => {
+      const session = st.acks.session;
       st.acks.resend();
       if (ctx.hasHandlers('session_resumed')) await ctx.runNotify('session_resumed', { session });
       events.inc({ host: ctx.host, event: 'resumed' });
       ctx.log.info('session resumed', { jid: session.jid.toString(), resent: st.acks.unacked.length });
+    };
+
+    // XEP-0198 inside SASL2 (XEP-0388 inline) and Bind2 (XEP-0386): resumption in <authenticate/>,
+    // <enable/> in <bind/>; the answers go in <success/> and <bound/>.
+    ctx.hook('sasl2_features', (inline) => [...inline, xml('sm', { xmlns: NS_SM })]);
+    ctx.hook('sasl2_inline', (answers, { stream, element: el, outcome }) => {
+      if (el.attrs.xmlns !== NS_SM || el.name !== 'resume' || outcome.resumed) return undefined;
+      const r = resume(stream, el);
+      if (r.resumed) {
+        const st = r.resumed;
+        outcome.resumed = st.acks.session.jid.toString();
+        setImmediate(() => void afterResume(st)); // after <success/> is written
+      }
+      return [...answers, r.answer];
+    });
+    ctx.hook('bind2_features', (vars) => [...vars, NS_SM]);
+    ctx.hook('bind2_inline', (answers, { session, element: el }) => {
+      if (el.attrs.xmlns !== NS_SM || el.name !== 'enable') return undefined;
+      return [...answers, enable(session, el)];
+    });
+
+    // §5 resumption: on an authenticated stream, in place of resource binding.
+    ctx.hook('c2s_unbound_nonza', async (handled, { stream, element: el }) => {
+      if (handled || el.attrs.xmlns !== NS_SM) return undefined;
+      if (el.name !== 'resume') {
+        if (el.name === 'enable') stream.writeNonza(failed('unexpected-request')); // §4: after binding
+        return el.name === 'enable' || el.name === 'r' || el.name === 'a';
+      }
+      const r = resume(stream, el);
+      stream.writeNonza(r.answer);
+      if (r.resumed) await afterResume(r.resumed);
       return true;
     });
 

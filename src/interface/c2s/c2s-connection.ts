@@ -565,6 +565,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.sasl2 = null;
     const out = await completeSasl2({
       core: this.core, host: this.host, username: this.username!, mechanism, session: this,
+      unbound: () => this.unboundStream(),
       bindResource: (r) => this.bindResource(r),
     }, req, data);
     if (this.phase !== 'negotiating') return;

@@ -6,7 +6,7 @@ import type { Core } from '../../core/core.js';
 import { NS } from '../../core/ns.js';
 import { Jid } from '../../core/jid.js';
 import type { StanzaError } from '../../core/errors.js';
-import type { Session } from '../../core/session.js';
+import type { Session, UnboundStream } from '../../core/session.js';
 import { FAST_MECHANISMS, FastTokens } from '../../core/auth/fast-tokens.js';
 import { HtServerSession } from '../../core/sasl/ht-server.js';
 import type { SaslServerSession } from '../../core/sasl/mechanism.js';
@@ -51,6 +51,8 @@ export interface Sasl2Stream {
   username: string;
   mechanism: string;
   session: Session;
+  /** The authenticated, not yet bound stream, for modules that resume a session inline (XEP-0198). */
+  unbound(): UnboundStream;
   /** Take the resource (not yet routable); a refusal (max sessions) is returned. */
   bindResource(resource: string): StanzaError | null;
 }
@@ -67,7 +69,7 @@ export async function completeSasl2(s: Sasl2Stream, req: Sasl2Request, data: Buf
   const outcome = { resumed: null as string | null };
   if (req.others.length && core.hooks.has('sasl2_inline', host)) {
     for (const element of req.others) {
-      extra = await core.hooks.filter('sasl2_inline', host, extra, { host, user: bare, stream: s.session, element, outcome }) as Element[];
+      extra = await core.hooks.filter('sasl2_inline', host, extra, { host, user: bare, stream: s.unbound(), element, outcome }) as Element[];
     }
   }
   if (outcome.resumed) {
