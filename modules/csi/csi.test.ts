@@ -41,7 +41,10 @@ test('the <csi/> stream feature is offered once authenticated, not before', asyn
   c.openStream();
   const preAuth = await c.features();
   assert.match(preAuth, /<mechanisms /);
-  assert.doesNotMatch(preTls + preAuth, /urn:xmpp:csi:0/);
+  // Before authentication only as a Bind2 inline feature inside SASL2's <authentication/> (XEP-0386).
+  const bind2 = /<authentication xmlns="urn:xmpp:sasl:2">[\s\S]*?<\/authentication>/;
+  assert.match(preAuth, /<feature var="urn:xmpp:csi:0"\/>/);
+  assert.doesNotMatch(preTls + preAuth.replace(bind2, ''), /urn:xmpp:csi:0/);
   assert.match(await c.authScram('SCRAM-SHA-256', 'alice', 'pw-alice'), /^<success/);
   c.openStream();
   assertStanza(await c.features(), { name: 'features', has: [{ name: 'csi', ns: NS_CSI, children: [] }, { name: 'bind', ns: 'urn:ietf:params:xml:ns:xmpp-bind' }] });

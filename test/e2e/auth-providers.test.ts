@@ -34,7 +34,11 @@ async function secureStream(port: number, domain = 'localhost'): Promise<{ c: Ra
   return { c, features: await c.features(), clearFeatures };
 }
 
-const mechanisms = (features: string) => [...features.matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((m) => m[1]);
+/** The classic SASL mechanisms offered (RFC 6120 <mechanisms/>; SASL2's <authentication/> lists the same ones). */
+const mechanisms = (features: string) => {
+  const block = /<mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl">([\s\S]*?)<\/mechanisms>/.exec(features)?.[1] ?? '';
+  return [...block.matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((m) => m[1]);
+};
 const condition = (answer: string) => /<failure[^>]*>\s*<([a-z-]+)/.exec(answer)?.[1] ?? (answer.startsWith('<success') ? 'success' : answer);
 
 /** SASL PLAIN over TLS; resolves to 'success' or the failure condition. Closes the client unless kept. */
