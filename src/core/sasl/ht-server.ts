@@ -1,8 +1,7 @@
 // SASL HT-SHA-256-NONE server (draft-schmaus-kitten-sasl-ht §3, used by XEP-0484 FAST): the initial response
 // is authcid NUL HMAC-SHA-256(token, "Initiator"); success carries HMAC-SHA-256(token, "Responder").
 import type { SaslServerSession, SaslStep } from './mechanism.js';
-import { saslFailure } from './plain-session-base.js';
-import { SaslPrepError, saslPrep } from './scram-credentials.js';
+import { preppedUsername, saslFailure } from './plain-session-base.js';
 import { decodeUtf8, MAX_SASL_MESSAGE } from './scram-syntax.js';
 
 export type HtVerdict = { ok: true; responder: Buffer } | { ok: false; reason: 'no token' | 'wrong token' | 'expired' };
@@ -24,13 +23,8 @@ export class HtServerSession implements SaslServerSession {
     if (initiator.length !== 32) return saslFailure('malformed-request', 'the HMAC-SHA-256 proof must be 32 bytes');
     const authcid = decodeUtf8(response.subarray(0, nul), true);
     if (authcid === null) return saslFailure('malformed-request', 'invalid UTF-8');
-    let username: string;
-    try {
-      username = saslPrep(authcid, 'username');
-    } catch (err) {
-      if (err instanceof SaslPrepError) return saslFailure('malformed-request', 'invalid username');
-      throw err;
-    }
+    const username = preppedUsername(authcid);
+    if (typeof username !== 'string') return username;
     let verdict: HtVerdict;
     try {
       verdict = await this.verify(username, initiator);

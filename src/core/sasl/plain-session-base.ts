@@ -11,6 +11,17 @@ export function saslFailure(condition: SaslFailureCondition, text?: string, reas
   return step;
 }
 
+/** An authentication identity as a username (RFC 4013 SASLprep), or the failure step for a bad one. */
+export function preppedUsername(authcid: string): string | SaslStep {
+  try {
+    const username = saslPrep(authcid, 'username');
+    return username === '' ? saslFailure('malformed-request', 'invalid username') : username;
+  } catch (err) {
+    if (err instanceof SaslPrepError) return saslFailure('malformed-request', 'invalid username');
+    throw err;
+  }
+}
+
 /** A parsed PLAIN message: the SASLprepped username, the raw password, the authzid if any. */
 export interface PlainCredentials { username: string; password: string; authzid?: string }
 
@@ -56,14 +67,8 @@ export abstract class PlainSessionBase implements SaslServerSession {
     if (parts.length !== 3) return saslFailure('malformed-request');
     const [authzField, authcid, password] = parts as [string, string, string];
     if (authcid === '' || password === '') return saslFailure('malformed-request');
-    let username: string;
-    try {
-      username = saslPrep(authcid, 'username');
-    } catch (err) {
-      if (err instanceof SaslPrepError) return saslFailure('malformed-request', 'invalid username');
-      throw err;
-    }
-    if (username === '') return saslFailure('malformed-request', 'invalid username');
+    const username = preppedUsername(authcid);
+    if (typeof username !== 'string') return username;
     // The authzid is an XMPP address, not a SASL name, so it is not SASLprepped (RFC 4616 §2).
     const authzid = authzField === '' ? undefined : authzField;
     if (authzid !== undefined && !authzidAllowed(authzid, username, this.domain)) return saslFailure('invalid-authzid');

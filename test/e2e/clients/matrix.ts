@@ -1,6 +1,7 @@
 // Shared parts of the client matrix (issue 10): each real client, with its default settings, logs in over
 // STARTTLS (RFC 6120 §5) and direct TLS (XEP-0368) with TLS 1.2 and TLS 1.3, and exchanges a message with bob.
 import tls from 'node:tls';
+import { describe, test, before, after } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -111,4 +112,31 @@ export function missingExecutable(path: string, args: string[], pkg: string): st
 /** A unique message body per test, so a late message of an earlier test can never be taken for this one's. */
 export function body(client: string, version: TlsVersion, mode: TlsMode, dir: 'to-bob' | 'to-alice'): string {
   return `${dir} from ${client} ${mode} ${version} ${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * A client's matrix: per TLS version a describe with one shared server, per TLS mode a test named by
+ * `title`. `missing`: why the client cannot run here (skipped on a developer box, failed when CI=true).
+ */
+export function clientMatrix(
+  client: string, missing: string | null, title: (mode: TlsMode) => string,
+  run: (s: MatrixServer, version: TlsVersion, mode: TlsMode) => Promise<void>,
+): void {
+  const opts = clientTestOptions(missing);
+  for (const version of TLS_VERSIONS) {
+    describe(`${client}, defaults, TLS ${version}`, () => {
+      let s: MatrixServer;
+      before(async () => {
+        if (opts.skip) return;
+        s = await startMatrixServer(version);
+      });
+      after(() => s?.stop());
+      for (const mode of TLS_MODES) {
+        test(title(mode), opts, async () => {
+          requireClient(missing);
+          await run(s, version, mode);
+        });
+      }
+    });
+  }
 }
