@@ -18,7 +18,7 @@ export interface StanzaHooks {
   filter_packet: { kind: 'filter'; drop: true; value: Element; ctx: StanzaCtx };
   user_send_packet: { kind: 'filter'; drop: true; value: Element; ctx: UserPacketCtx };
   user_receive_packet: { kind: 'filter'; drop: true; value: Element; ctx: UserPacketCtx };
-  offline_message: { kind: 'filter'; drop: false; value: { handled: boolean }; ctx: { stanza: Element; from: Jid; to: Jid; accepted?: boolean } };
+  offline_message: { kind: 'filter'; drop: false; value: { handled: boolean; stored?: boolean }; ctx: { stanza: Element; from: Jid; to: Jid; accepted?: boolean } };
   message_accepted: { kind: 'filter'; drop: false; value: Element; ctx: MessageAcceptedCtx };
   message_delivered: { kind: 'notify'; ctx: MessageDeliveredCtx };
   s2s_receive_packet: { kind: 'filter'; drop: true; value: Element; ctx: S2sPacketCtx };
@@ -38,8 +38,8 @@ export const STANZA_HOOKS: Record<keyof StanzaHooks, HookSpec> = {
     doc: 'A stanza about to be written to a local client session.',
   },
   offline_message: {
-    kind: 'filter', host: "the recipient's", drop: false, value: '{ handled: boolean }', ctx: '{ stanza: Element; from: Jid; to: Jid; accepted?: boolean }',
-    doc: 'A message for a local account with no session that can take it; set handled to keep it from bouncing. accepted: message_accepted already ran for it (a message written to a session that never acknowledged it, XEP-0198): store it as it is.',
+    kind: 'filter', host: "the recipient's", drop: false, value: '{ handled: boolean; stored?: boolean }', ctx: '{ stanza: Element; from: Jid; to: Jid; accepted?: boolean }',
+    doc: 'A message for a local account with no session that can take it; set handled to keep it from bouncing, and stored (true or false) to say whether it was kept for the account (false: discarded, refused as the queue is full, or not written). accepted: message_accepted already ran for it (a message written to a session that never acknowledged it, XEP-0198): store it as it is.',
   },
   message_accepted: {
     kind: 'filter', host: "the recipient's", drop: false, value: 'Element', ctx: "{ from: Jid; to: Jid; via: 'session' | 'offline' }",

@@ -74,7 +74,7 @@ export default defineModule({
       if (value.handled) return undefined; // someone else took it (forwarding, push...)
       const decision = storageDecision(stanza);
       if (decision === 'refuse') return undefined; // the router answers service-unavailable
-      if (decision === 'discard') return { handled: true };
+      if (decision === 'discard') return { handled: true, stored: false };
       const bare = to.bare();
       const build = async () => {
         let copy = parseStanza(stanza.toString()); // the router may still use the original (bounces)
@@ -101,7 +101,7 @@ export default defineModule({
         const reply = errorReply(stanza, e, addressed.toString());
         reply.attrs.to = from.toString();
         ctx.send(reply, addressed, from);
-        return { handled: true };
+        return { handled: true, stored: false };
       }
       if (r === 'full') {
         // The hook can only say handled or not (not handled = service-unavailable), so the
@@ -111,14 +111,14 @@ export default defineModule({
         const reply = errorReply(stanza, new StanzaError('resource-constraint', 'the offline message queue of the recipient is full'), addressed.toString());
         reply.attrs.to = from.toString();
         ctx.send(reply, addressed, from);
-        return { handled: true };
+        return { handled: true, stored: false };
       }
       events.inc({ host: ctx.host, event: 'stored' });
       // The router chose offline before a resource came online but the message landed after that
       // resource's delivery ran: hand it over now instead of waiting for the next login.
       const late = ctx.sessionsOf(bare).filter(eligible).sort((a, b) => b.priority - a.priority)[0];
       if (late) void deliver(late).catch((err) => ctx.log.error('offline delivery failed', { err }));
-      return { handled: true };
+      return { handled: true, stored: true };
     });
 
     // XEP-0160 §2: initial presence with a non-negative priority triggers delivery.

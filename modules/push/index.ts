@@ -110,7 +110,8 @@ export default defineModule({
     // (a) Nobody connected: the message was taken for the offline store (after the offline module decided).
     ctx.hook('offline_message', async (value, { stanza, from, to }) => {
       const owner = to.bare();
-      if (!value.handled || !regs.has(owner) || !warrantsNotification(stanza)) return undefined;
+      // Only a message kept for the account: not one the store discarded (<no-store/>) or refused (queue full).
+      if (!value.handled || value.stored === false || !regs.has(owner) || !warrantsNotification(stanza)) return undefined;
       // The stored messages are the unread ones (and survive a restart); without the offline module, a tally.
       const stored = await ctx.service(OFFLINE_SERVICE)?.count(owner).catch(() => undefined);
       coalescer.add(owner, summaryOf(stanza, from), stored);

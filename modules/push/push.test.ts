@@ -88,6 +88,13 @@ test('alice offline: bob\'s message is announced from alice@localhost to the app
   assert.equal(summaryOf(await app.nextPublish()).fields['message-count'], '2');
   await until(async () => /\{host="localhost",result="sent"\} 2(\n|$)/.test(await metric('xmppd_push_notifications_total')), 'two notifications counted as sent');
 
+  // A message the offline store refuses (its queue is full: resource-constraint) is not announced.
+  await t.server.modules.reload('offline', { max_messages: 2 });
+  bob.send("<message to='alice@localhost' type='chat' id='full1'><body>no room</body></message>");
+  await bob.expect(/<message[^>]*id=["']full1["'][^>]*type=["']error["']|<message[^>]*type=["']error["'][^>]*id=["']full1["']/);
+  await app.nothingWithin(500);
+  await t.server.modules.reload('offline', {});
+
   // include_body: the operator lets the text through.
   await t.server.modules.reload('push', { min_interval: 0, max_registrations: 3, include_body: true });
   bob.send("<message to='alice@localhost' type='chat' id='m3'><body>with text</body></message>");
