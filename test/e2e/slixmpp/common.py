@@ -29,7 +29,8 @@ def hard_timeout(seconds):
 class TestClient(slixmpp.ClientXMPP):
     """ClientXMPP connecting to 127.0.0.1:port.
 
-    mech: force one SASL mechanism (the feature_mechanisms 'use_mech' setting), or None for slixmpp's choice.
+    mech: slixmpp's sasl_mech option (force one SASL mechanism; why users set it: test/e2e/slixmpp.test.ts),
+    or None for slixmpp's own choice.
     direct_tls: XEP-0368 direct TLS (slixmpp 1.8.3 spells it connect(use_ssl=True)) instead of STARTTLS.
     """
 
