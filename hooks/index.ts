@@ -10,12 +10,14 @@ import type { DiscoHooks } from './disco.js';
 import type { AccountHooks } from './account.js';
 import type { PresenceHooks } from './presence.js';
 import type { Sasl2Hooks } from './sasl2.js';
+import type { PubsubHooks } from './pubsub.js';
 import { STANZA_HOOKS } from './stanza.js';
 import { SESSION_HOOKS } from './session.js';
 import { DISCO_HOOKS } from './disco.js';
 import { ACCOUNT_HOOKS } from './account.js';
 import { PRESENCE_HOOKS } from './presence.js';
 import { SASL2_HOOKS } from './sasl2.js';
+import { PUBSUB_HOOKS } from './pubsub.js';
 
 export type * from './stanza.js';
 export type * from './session.js';
@@ -23,9 +25,10 @@ export type * from './disco.js';
 export type * from './account.js';
 export type * from './presence.js';
 export type * from './sasl2.js';
+export type * from './pubsub.js';
 
 /** Every hook's types; extend with `declare module 'xmppd/hooks' { interface HookCatalogue { ... } }`. */
-export interface HookCatalogue extends StanzaHooks, SessionHooks, DiscoHooks, AccountHooks, PresenceHooks, Sasl2Hooks {}
+export interface HookCatalogue extends StanzaHooks, SessionHooks, DiscoHooks, AccountHooks, PresenceHooks, Sasl2Hooks, PubsubHooks {}
 export type HookName = keyof HookCatalogue & string;
 
 /** Runtime description of the core hooks (kind, whether DROP is allowed, what it is for). */
@@ -36,4 +39,5 @@ export const CORE_HOOKS: Record<string, HookSpec> = {
   ...ACCOUNT_HOOKS,
   ...PRESENCE_HOOKS,
   ...SASL2_HOOKS,
+  ...PUBSUB_HOOKS,
 };

@@ -30,6 +30,13 @@ export interface ComponentRoutes {
   route: RemoteRoute;
 }
 
+/**
+ * A module-served subdomain (e.g. a MUC service at conference.<host>): every stanza to it or to its JIDs
+ * (room@conference.<host>/nick) goes to the handler, which answers errors itself. Awaited, so a sender's
+ * stanzas reach it in order (RFC 6120 §10.1).
+ */
+export type ServiceDomainHandler = (el: Element, from: Jid, to: Jid) => Promise<void>;
+
 export class Router {
   /** Without federation (s2s.enabled: false) remote stanzas bounce with remote-server-not-found. */
   routeRemote: RemoteRoute = async (el, from, to) => {
@@ -54,6 +61,31 @@ export class Router {
     return this.hosts.has(domain);
   }
 
+  private readonly serviceDomains = new Map<string, { host: string; handle: ServiceDomainHandler }>();
+
+  /** Serve `domain` on behalf of `host` (a module's subdomain); the returned function withdraws it. */
+  serveDomain(domain: string, host: string, handle: ServiceDomainHandler): () => void {
+    if (this.hosts.has(domain)) throw new Error(`${domain} is a virtual host, not a service domain`);
+    if (this.components?.has(domain)) throw new Error(`${domain} is already an external component`);
+    if (this.serviceDomains.has(domain)) throw new Error(`${domain} is already served by ${this.serviceDomains.get(domain)!.host}`);
+    const entry = { host, handle };
+    this.serviceDomains.set(domain, entry);
+    return () => {
+      if (this.serviceDomains.get(domain) === entry) this.serviceDomains.delete(domain);
+    };
+  }
+
+  /** Whether this server answers for `domain`: a virtual host or a module-served subdomain (s2s accepts both). */
+  isServed(domain: string): boolean {
+    return this.hosts.has(domain) || this.serviceDomains.has(domain);
+  }
+
+  /** The virtual host a domain belongs to (itself, or the host whose module serves it), else undefined. */
+  hostOf(domain: string): string | undefined {
+    if (this.hosts.has(domain)) return domain;
+    return this.serviceDomains.size ? this.serviceDomains.get(domain)?.host : undefined;
+  }
+
   /** Route a stanza whose from/to are already validated JIDs. */
   async route(el: Element, from: Jid, to: Jid, session?: Session): Promise<void> {
     try {
@@ -62,16 +94,20 @@ export class Router {
       // else the sender's. Between two local hosts both are concerned (e.g. XEP-0191 blocking works both
       // ways): the sender's host first, then the recipient's. The cost never grows with the host count.
       const toLocal = this.hosts.has(to.domain);
-      if (toLocal && from.domain !== to.domain && this.hosts.has(from.domain)) {
+      const service = toLocal || !this.serviceDomains.size ? undefined : this.serviceDomains.get(to.domain);
+      const toHost = toLocal ? to.domain : service?.host;
+      if (toHost && from.domain !== toHost && this.hosts.has(from.domain)) {
         const r = await this.filterPacket(from.domain, el, from, to, session);
         if (r === DROP) return;
         el = r;
       }
-      const r = await this.filterPacket(toLocal ? to.domain : from.domain, el, from, to, session);
+      const r = await this.filterPacket(toHost ?? this.hostOf(from.domain) ?? from.domain, el, from, to, session);
       if (r === DROP) return;
       el = r;
       if (toLocal) {
         await this.routeLocal(el, from, to, session);
+      } else if (service) {
+        await service.handle(el, from, to);
       } else if (this.components?.has(to.domain)) {
         await this.components.route(el, from, to);
       } else {

@@ -19,6 +19,7 @@ import type { ServiceKey } from '../services/service-key.js';
 import type { RegistrationSlot } from '../limits/limits.js';
 import { runCommand } from '../admin/commands.js';
 import type { ModuleInfo } from './module-manager.js';
+import type { ServiceDomainHandler } from '../router.js';
 import type { CommandInfo, ModuleCommandDef } from '../admin/command-registry.js';
 
 /** What a module may do with accounts: look them up and manage them (removal runs every module's share). */
@@ -173,6 +174,14 @@ export class ModuleContext<O = Record<string, unknown>> {
     const f = from ?? Jid.parse(el.attrs.from ?? this.host);
     const t = to ?? Jid.parse(el.attrs.to);
     return this.core.router.route(el, f, t);
+  }
+
+  /**
+   * Serve a subdomain of this host (a MUC or PubSub service): every stanza to `domain` or its JIDs goes to
+   * `handler`, after filter_packet for this host. Withdrawn on stop. Throws when the domain is taken.
+   */
+  serveDomain(domain: string, handler: ServiceDomainHandler): void {
+    this.disposers.push(this.core.router.serveDomain(domain, this.host, handler));
   }
 
   /** Whether `domain` is one of this server's hosts. */

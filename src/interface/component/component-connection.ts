@@ -171,7 +171,7 @@ export class ComponentConnection extends XmlStreamBase {
       return router.bounce(el, from, server, new StanzaError('jid-malformed', `"${el.attrs.to}" is not a valid JID`));
     }
     if (el.attrs.xmlns === NS_COMPONENT_ACCEPT || el.attrs.xmlns === NS.CLIENT) delete el.attrs.xmlns;
-    if (!router.isLocal(to.domain) && !router.components?.has(to.domain)) {
+    if (!router.isServed(to.domain) && !router.components?.has(to.domain)) {
       // Federation does not originate from component domains yet (s2s authenticates and accepts only the
       // server's hosts): answer rather than let the s2s layer drop it as a relay attempt.
       return router.bounce(el, from, to, new StanzaError('remote-server-not-found', `${this.domain} cannot reach other servers`));

@@ -70,7 +70,7 @@ export class S2SIn extends S2SStream {
   protected onS2sStreamStart(attrs: Record<string, string>): void {
     if (this.phase !== 'header') return this.close(new StreamError('not-well-formed', 'unexpected stream header'));
     const to = domainOf(attrs.to);
-    const host = to && this.core.router.isLocal(to) ? to : null;
+    const host = to && this.core.router.isServed(to) ? to : null;
     const from = domainOf(attrs.from);
     this.openStream(s2sHeader({ from: host ?? (this.local || this.core.config.hosts[0]!), to: from ?? undefined }));
     const bad = checkHeader(attrs, NS.SERVER);
@@ -79,7 +79,7 @@ export class S2SIn extends S2SStream {
     if (this.local && host !== this.local) return this.close(new StreamError('host-unknown', 'the host changed after a stream restart'));
     this.local = host;
     if (from) {
-      if (this.core.router.isLocal(from)) return this.close(new StreamError('invalid-from', `${from} is served here`));
+      if (this.core.router.isServed(from)) return this.close(new StreamError('invalid-from', `${from} is served here`));
       if (!this.mgr.allowed(from)) return this.close(new StreamError('policy-violation', `federation with ${from} is not allowed`));
       this.headerFrom = from;
     }
@@ -195,8 +195,8 @@ export class S2SIn extends S2SStream {
     const to = domainOf(el.attrs.to);
     if (!from || !to) return this.close(new StreamError('improper-addressing', 'db:result needs a from and a to domain'));
     const reply = { from: to, to: from };
-    if (!this.core.router.isLocal(to)) return this.send(dbAnswer('result', reply, { error: 'item-not-found', text: `${to} is not served here` }));
-    if (this.core.router.isLocal(from)) return this.close(new StreamError('invalid-from', `${from} is served here`));
+    if (!this.core.router.isServed(to)) return this.send(dbAnswer('result', reply, { error: 'item-not-found', text: `${to} is not served here` }));
+    if (this.core.router.isServed(from)) return this.close(new StreamError('invalid-from', `${from} is served here`));
     if (this.pairs.get(from)?.has(to)) return this.send(dbAnswer('result', reply, 'valid'));
     if (!this.mgr.allowed(from)) {
       this.mgr.countAuth('in', 'dialback', 'denied');
@@ -243,7 +243,7 @@ export class S2SIn extends S2SStream {
     const id = el.attrs.id;
     if (!from || !to || !id) return this.close(new StreamError('improper-addressing', 'db:verify needs from, to and id'));
     const reply = { from: to, to: from, id };
-    if (!this.core.router.isLocal(to)) return this.send(dbAnswer('verify', reply, { error: 'item-not-found', text: `${to} is not served here` }));
+    if (!this.core.router.isServed(to)) return this.send(dbAnswer('verify', reply, { error: 'item-not-found', text: `${to} is not served here` }));
     const valid = this.mgr.keys.verify(from, to, id, el.getText());
     this.log.debug('dialback verify request answered', { receiving: from, originating: to, valid });
     this.send(dbAnswer('verify', reply, valid ? 'valid' : 'invalid'));
@@ -285,7 +285,7 @@ export class S2SIn extends S2SStream {
       return this.close(new StreamError('invalid-from', `${el.attrs.from} is not from a domain authenticated on this stream`));
     }
     const to = Jid.tryParse(el.attrs.to);
-    if (to && !this.core.router.isLocal(to.domain)) return this.close(new StreamError('host-unknown', `${to.domain} is not served here`));
+    if (to && !this.core.router.isServed(to.domain)) return this.close(new StreamError('host-unknown', `${to.domain} is not served here`));
     if (to && !this.pairs.get(from.domain)!.has(to.domain)) {
       return this.close(new StreamError('invalid-from', `${from.domain} is not authenticated for ${to.domain} on this stream`));
     }

@@ -52,7 +52,7 @@ export class S2SManager {
     const o: Outgoing = { el, from, to, retried: false };
     if (!this.core.config.s2s.enabled) return this.bounce(o, 'remote-server-not-found', 'federation is disabled on this server');
     if (this.stopping) return this.bounce(o, 'remote-server-not-found', 'the server is shutting down');
-    if (!this.core.router.isLocal(from.domain)) {
+    if (!this.core.router.isServed(from.domain)) {
       // Only our own domains originate s2s traffic; anything else would make us an open relay.
       this.core.log.warn('not relaying a stanza between two remote domains', { from: from.domain, to: to.domain });
       return;

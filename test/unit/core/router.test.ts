@@ -318,3 +318,31 @@ test('a failure inside routing answers with internal-server-error instead of thr
   assert.equal(got.length, 1);
   assertStanza(got[0]!, bounced('message', 'boom', 'carol@remote.example', 'internal-server-error'));
 });
+
+test('a service domain gets every stanza to it and its JIDs, after filter_packet for its host; withdrawn, it is remote again', async () => {
+  const { hooks, router, send, settle } = setup();
+  const got: string[] = [];
+  const filtered: string[] = [];
+  hooks.on('filter_packet', (el) => {
+    filtered.push(el.attrs.id);
+    return el;
+  }, 50, 'test', 'a.test');
+  const release = router.serveDomain('conference.a.test', 'a.test', async (el, _from, to) => {
+    got.push(`${el.name}:${to.toString()}`);
+  });
+  assert.throws(() => router.serveDomain('conference.a.test', 'b.test', async () => {}), /already served by a.test/);
+  assert.throws(() => router.serveDomain('b.test', 'a.test', async () => {}), /virtual host/);
+  assert.equal(router.isServed('conference.a.test'), true);
+  assert.equal(router.isLocal('conference.a.test'), false, 'a service domain is not an account host');
+  assert.equal(router.hostOf('conference.a.test'), 'a.test');
+  await send(xml('presence', { to: 'room@conference.a.test/alice', id: 'p1' }));
+  await send(xml('message', { to: 'room@conference.a.test', id: 'm1', type: 'groupchat' }));
+  await send(xml('iq', { to: 'conference.a.test', id: 'i1', type: 'get' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })));
+  assert.deepEqual(got, ['presence:room@conference.a.test/alice', 'message:room@conference.a.test', 'iq:conference.a.test']);
+  assert.deepEqual(filtered, ['p1', 'm1', 'i1']);
+  release();
+  assert.equal(router.isServed('conference.a.test'), false);
+  await send(msg('room@conference.a.test', 'm2'));
+  const sent = await settle();
+  assertStanza(sent.find((e) => e.attrs.id === 'm2')!, bounced('message', 'm2', 'room@conference.a.test', 'remote-server-not-found'));
+});

@@ -1,0 +1,14 @@
+// The contract of the 'caps' service: what each online client supports, from XEP-0115 entity capabilities
+// (and XEP-0390) with verified hashes. Used by PEP for "+notify" filtering (XEP-0163 §4.3).
+import type { Jid } from '../jid.js';
+import { serviceKey } from './service-key.js';
+
+export interface CapsApi {
+  /** The disco#info features of a full JID's client from its verified caps, or undefined while unknown. */
+  featuresOf(full: Jid): ReadonlySet<string> | undefined;
+  /** Whether the full JID's client asked for notifications of `node` ("<node>+notify" among its features). */
+  wantsNotify(full: Jid, node: string): boolean;
+}
+
+/** `ctx.service(CAPS_SERVICE)` is a CapsApi while the caps module runs on the host. */
+export const CAPS_SERVICE = serviceKey<CapsApi>('caps');
