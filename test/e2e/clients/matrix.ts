@@ -46,7 +46,7 @@ export interface MatrixServer {
  * tls.DEFAULT_MAX_VERSION while its TLS contexts are built), so every client keeps its own defaults and
  * meets a TLS 1.2-only server the way it would meet an older deployment.
  */
-export async function startMatrixServer(version: TlsVersion): Promise<MatrixServer> {
+export async function startMatrixServer(version: TlsVersion, config: Record<string, unknown> = {}): Promise<MatrixServer> {
   const dir = await mkdtemp(join(tmpdir(), 'xmppd-clients-'));
   const ca = new TestCa(dir);
   const cert = ca.issue('localhost', { dns: ['localhost'] });
@@ -56,7 +56,7 @@ export async function startMatrixServer(version: TlsVersion): Promise<MatrixServ
   tls.DEFAULT_MAX_VERSION = version;
   let t: TestServer;
   try {
-    t = await startTestServer({ tls: { cert: cert.certFile, key: cert.keyFile } }, { log });
+    t = await startTestServer({ ...config, tls: { cert: cert.certFile, key: cert.keyFile } }, { log });
   } finally {
     tls.DEFAULT_MAX_VERSION = saved;
   }

@@ -2,12 +2,12 @@
 // (send-keys / capture-pane) as a user types: logs in over STARTTLS and direct TLS with TLS 1.2 and 1.3 and chats.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { until } from '../../support/until.js';
 import { Jid } from '../../../src/core/jid.js';
+import { ProfanityInTmux } from './profanity-tmux.js';
 import {
   ALICE, BOB, TLS_MODES, TLS_VERSIONS, body, clientTestOptions, missingExecutable, requireClient, startMatrixServer, type MatrixServer, type TlsMode,
 } from './matrix.js';
@@ -15,50 +15,6 @@ import {
 const missing = missingExecutable('/usr/bin/profanity', ['--version'], 'profanity')
   ?? missingExecutable('/usr/bin/tmux', ['-V'], 'tmux');
 const opts = clientTestOptions(missing);
-
-/** One Profanity in a private tmux server (its own -L socket, so no user's tmux is touched). */
-class ProfanityInTmux {
-  private readonly socket = `xmppd-profanity-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  constructor(private readonly env: NodeJS.ProcessEnv) {}
-
-  private tmux(...args: string[]): string {
-    return execFileSync('/usr/bin/tmux', ['-L', this.socket, ...args], { env: this.env, encoding: 'utf8' });
-  }
-
-  start(): void {
-    this.tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'p', '-x', '200', '-y', '50', '/usr/bin/profanity');
-  }
-
-  /** Type a line and press Enter. */
-  type(line: string): void {
-    this.tmux('send-keys', '-t', 'p', '-l', line);
-    this.tmux('send-keys', '-t', 'p', 'Enter');
-  }
-
-  screen(): string {
-    return this.tmux('capture-pane', '-p', '-t', 'p');
-  }
-
-  /** Wait until the visible window shows `re`. */
-  async shows(re: RegExp, what: string): Promise<string> {
-    try {
-      return await until(() => {
-        const screen = this.screen();
-        return re.test(screen) ? screen : '';
-      }, what, 15_000, 100);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\nscreen:\n${this.screen()}`);
-    }
-  }
-
-  stop(): void {
-    try {
-      this.tmux('kill-server');
-    } catch {
-      // already gone
-    }
-  }
-}
 
 for (const version of TLS_VERSIONS) {
   describe(`Profanity 0.13, defaults, TLS ${version}`, () => {
