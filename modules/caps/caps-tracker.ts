@@ -33,12 +33,17 @@ interface Entry {
   newRows: number;
 }
 
+/**
+ * Verifications in flight by cache key, for every host of this process (the cache is server-wide): a second
+ * client with the same hash waits for the first one's answer instead of being asked too.
+ */
+const INFLIGHT = new Map<string, Promise<Features | null>>();
+
 const sameSet = (a: Features, b: Features) => a.size === b.size && [...a].every((x) => b.has(x));
 
 export class CapsTracker {
   private readonly entries = new Map<string, Entry>();
-  /** Verifications in flight by cache key: a second client with the same hash waits for the first. */
-  private readonly inflight = new Map<string, Promise<Features | null>>();
+  private readonly inflight = INFLIGHT;
   private stopped = false;
 
   constructor(

@@ -229,6 +229,7 @@ forEachHost((host) => {
     answer(a.c, host, q3, sets[2]!);
     const f = await known(host, a.jid, 'the latest features');
     assert.ok(f.has('urn:example:busy-3'));
+    await until(() => updates.some((u) => u.jid === a.jid.toString() && u.features.includes('urn:example:busy-3')), 'caps_updated with the changed features');
     answer(a.c, host, q2, sets[1]!); // a late answer for an older claim does not replace the current one
     await a.c.iq('p3', `<iq type='get' id='p3' to='${host}'><ping xmlns='urn:xmpp:ping'/></iq>`);
     assert.ok(api(host).featuresOf(a.jid)!.has('urn:example:busy-3'));
