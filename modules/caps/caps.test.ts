@@ -77,6 +77,11 @@ const hasQuery = (c: RawClient) => QUERY_RE.test(c.buffer);
 const known = (host: string, jid: Jid, what: string): Promise<ReadonlySet<string>> =>
   until(() => api(host).featuresOf(jid), what) as Promise<ReadonlySet<string>>;
 
+test('a bad query_timeout is refused at boot with its YAML path', async () => {
+  await assert.rejects(startTestServer({ modules: { caps: { query_timeout: 0 } } }), /modules\.caps\.query_timeout: must be at least 1/);
+  await assert.rejects(startTestServer({ modules: { caps: { query_timeout: 'soon' } } }), /modules\.caps\.query_timeout: must be a number/);
+});
+
 forEachHost((host) => {
   const login = async (user: string, resource: string) => {
     const { c, jid } = await RawClient.login(t.c2sPort, user, `pw-${user}`, resource, { host, presence: false });
