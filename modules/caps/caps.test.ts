@@ -262,6 +262,20 @@ forEachHost((host) => {
     c.close();
   });
 
+  test('loaded at runtime, caps follows the clients already online from their last presence', async () => {
+    const features = [...FEATURES, 'urn:example:early'];
+    await t.server.modules.unload('caps');
+    const a = await login('alice', 'early');
+    a.c.send(capsPresence(verOf(features)));
+    await a.c.iq('p4', `<iq type='get' id='p4' to='${host}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await t.server.modules.load('caps', CONFIG.modules.caps);
+    const q = await nextQuery(a.c);
+    assert.equal(q.node, `${NODE}#${verOf(features)}`);
+    answer(a.c, host, q, features);
+    assert.ok((await known(host, a.jid, 'features of the client that was online first')).has('urn:example:early'));
+    a.c.close();
+  });
+
   test('verified caps survive a server restart: a re-login needs no query', async () => {
     await t.stop();
     await start();
