@@ -28,7 +28,7 @@ async function footprint() {
 }
 
 /** Modules that watch tables (ctx.watch): their unload must visibly give the watchers back. */
-const WATCHERS = new Set(['blocking', 'vcard']);
+const WATCHERS = new Set(['blocking', 'vcard', 'caps']);
 
 /** Modules that require `name`, directly or not, in an order safe to unload them. */
 function dependentsOf(name: string): string[] {
