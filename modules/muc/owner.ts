@@ -34,19 +34,21 @@ export async function ownerQuery(svc: MucService, room: Room, call: IqCall): Pro
   room.config = after;
   room.locked = false;
   await svc.persist(room);
-  if (!wasLocked) {
-    const codes = changeCodes(before, after);
-    if (codes.length) await announce(svc, room, codes);
-    // The jid the others see changed: a fresh presence of each occupant goes out (§10.2.1).
-    if (before.whois !== after.whois) for (const o of [...room.occupants.values()]) await broadcastPresence(svc, room, o, {});
-  }
-  // §9.x: becoming members-only removes every occupant who is not a member (322).
-  if (after.membersOnly && !before.membersOnly) {
-    for (const o of [...room.occupants.values()]) {
-      if (RANK[room.affiliation(o.bare.bareString())] < RANK.member) await removeOccupant(svc, room, o, STATUS.MEMBERS_ONLY);
+  call.after.push(async () => {
+    if (!wasLocked) {
+      const codes = changeCodes(before, after);
+      if (codes.length) await announce(svc, room, codes);
+      // The JIDs the others see changed: a fresh presence of each occupant goes out (§10.2.1).
+      if (before.whois !== after.whois) for (const o of [...room.occupants.values()]) await broadcastPresence(svc, room, o, {});
     }
-  }
-  svc.vanishIfEmpty(room);
+    // §9.x: becoming members-only removes every occupant who is not a member (322).
+    if (after.membersOnly && !before.membersOnly) {
+      for (const o of [...room.occupants.values()]) {
+        if (RANK[room.affiliation(o.bare.bareString())] < RANK.member) await removeOccupant(svc, room, o, STATUS.MEMBERS_ONLY);
+      }
+    }
+    svc.vanishIfEmpty(room);
+  });
   return null;
 }
 

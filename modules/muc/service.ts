@@ -28,7 +28,11 @@ export interface MucOptions {
  */
 export type RoomMessageListener = (room: Room, stanza: Element, sender: { nick: string; jid: Jid }) => void | Promise<void>;
 
-export interface IqCall { el: Element; from: Jid; to: Jid; type: 'get' | 'set'; payload: Element }
+export interface IqCall {
+  el: Element; from: Jid; to: Jid; type: 'get' | 'set'; payload: Element;
+  /** Work to do once the result is on its way (broadcasts that follow a change, §10.2.1). */
+  after: Array<() => Promise<void>>;
+}
 
 export class MucService {
   readonly rooms = new Map<string, Room>();
@@ -121,10 +125,12 @@ export class MucService {
     if (type !== 'get' && type !== 'set') return;
     const payload = el.getChildElements()[0];
     if (!payload) throw new StanzaError('bad-request', 'an IQ get or set needs a payload');
-    const result = await handler({ el, from, to, type, payload });
+    const call: IqCall = { el, from, to, type, payload, after: [] };
+    const result = await handler(call);
     const reply = iqResult(el, result, to.toString());
     reply.attrs.to = from.toString();
     await this.route(reply, to, from);
+    for (const f of call.after) await f();
   }
 
   /** A room as `from` may see it: a locked room exists for its owners only (§10.1.3). */
