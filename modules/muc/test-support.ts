@@ -70,3 +70,18 @@ export function codes(el: Element): number[] {
 export function item(el: Element): Record<string, string> {
   return (el.getChild('x', NS_MUC_USER)?.getChild('item')?.attrs ?? {}) as Record<string, string>;
 }
+
+let syncN = 0;
+/** Everything the client received before a round trip to its server (a ping): "what arrived so far". */
+export async function sync(c: RawClient): Promise<Element[]> {
+  const id = `sync${++syncN}`;
+  c.send(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+  const els = await readUntil(c, new RegExp(`<iq[^>]*id=["']${id}["'][^>]*(?:/>|>[\\s\\S]*?</iq>)`));
+  return els.slice(0, -1);
+}
+
+/** Send an IQ and read everything up to its answer (the answer last). */
+export async function iqAll(c: RawClient, id: string, stanza: string): Promise<Element[]> {
+  c.send(stanza);
+  return readUntil(c, new RegExp(`<iq[^>]*id=["']${id}["'][^>]*(?:/>|>[\\s\\S]*?</iq>)`));
+}
