@@ -1,0 +1,112 @@
+// Messages in rooms over real sockets (XEP-0045 §7.4, §7.5, §8.1): groupchat to every occupant with the
+// reflected copy, errors for non-occupants and voiceless visitors, subject changes (changesubject), and
+// private messages between occupants (allowpm, the <x xmlns='muc#user'/> marker).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, type TestServer } from '../../test/support/harness.js';
+import { RawClient } from '../../test/support/raw-client.js';
+import { assertStanza, stanzaError } from '../../test/support/stanza-match.js';
+import { MUC_MODULES, NS_MUC_ADMIN, NS_MUC_USER, configure, createInstant, join, next, presenceFrom, rc, sync } from './test-support.js';
+
+let t: TestServer;
+const S = 'conference.localhost';
+
+before(async () => {
+  t = await startTestServer({ modules: MUC_MODULES });
+  for (const u of ['alice', 'bob', 'carol']) await t.addUser(u, `pw-${u}`);
+});
+after(() => t.stop());
+
+const login = (user: string, resource = 'r') => RawClient.login(t.c2sPort, user, `pw-${user}`, resource);
+const byId = (id: string) => new RegExp(`<message[^>]*id=["']${id}["'][\\s\\S]*?</message>`);
+const errorMsg = /<message[^>]*type=["']error["'][\s\S]*?<\/message>/;
+
+async function roomWithBob(name: string) {
+  const a = await login('alice');
+  const b = await login('bob');
+  const room = `${name}@${S}`;
+  await createInstant(a.c, room, 'Alice');
+  await join(b.c, `${room}/Bob`);
+  await next(a.c, presenceFrom(`${room}/Bob`));
+  return { a, b, room };
+}
+
+test('groupchat goes to every occupant from the sender’s room JID; the sender gets the reflected copy; forged occupant ids are replaced', async () => {
+  const { a, b, room } = await roomWithBob('chat');
+  b.c.send(`<message to='${room}' type='groupchat' id='g1'><body>hello all</body><occupant-id xmlns='urn:xmpp:occupant-id:0' id='forged'/></message>`);
+  const seen = await next(a.c, byId('g1'));
+  const echo = await next(b.c, byId('g1'));
+  for (const m of [seen, echo]) {
+    assertStanza(m, { name: 'message', attrs: { from: `${room}/Bob`, type: 'groupchat', id: 'g1' }, has: [{ name: 'body', text: 'hello all' }] });
+    const ids = m.getChildren('occupant-id', 'urn:xmpp:occupant-id:0');
+    assert.equal(ids.length, 1);
+    assert.notEqual(ids[0]!.attrs.id, 'forged');
+  }
+  assert.equal(seen.attrs.to, 'alice@localhost/r');
+  assert.equal(echo.attrs.to, 'bob@localhost/r');
+  // carol is not an occupant: not-acceptable, and nobody gets her message
+  const c = await login('carol');
+  c.c.send(`<message to='${room}' type='groupchat' id='g2'><body>let me in</body></message>`);
+  assertStanza(await next(c.c, errorMsg), stanzaError('not-acceptable', 'message'));
+  assert.ok(!(await sync(a.c)).some((e) => e.attrs.id === 'g2'));
+  // a message to a room that does not exist
+  c.c.send(`<message to='nowhere@${S}' type='groupchat' id='g3'><body>?</body></message>`);
+  assertStanza(await next(c.c, errorMsg), stanzaError('item-not-found', 'message'));
+  a.c.close(); b.c.close(); c.c.close();
+});
+
+test('in a moderated room a visitor gets forbidden until a moderator grants voice', async () => {
+  const a = await login('alice');
+  const room = `moderated@${S}`;
+  await createInstant(a.c, room, 'Alice');
+  await configure(a.c, room, { [rc('moderatedroom')]: '1' });
+  const b = await login('bob');
+  await join(b.c, `${room}/Bob`);
+  b.c.send(`<message to='${room}' type='groupchat' id='v1'><body>can I speak?</body></message>`);
+  assertStanza(await next(b.c, errorMsg), stanzaError('forbidden', 'message'));
+  assert.match(await a.c.iq('voice', `<iq type='set' id='voice' to='${room}'><query xmlns='${NS_MUC_ADMIN}'><item nick='Bob' role='participant'/></query></iq>`), /type=["']result/);
+  b.c.send(`<message to='${room}' type='groupchat' id='v2'><body>now I can</body></message>`);
+  assert.equal((await next(a.c, byId('v2'))).getChildText('body'), 'now I can');
+  a.c.close(); b.c.close();
+});
+
+test('the subject: participants may not change it unless changesubject; a change reaches everyone and newcomers', async () => {
+  const { a, b, room } = await roomWithBob('subject');
+  b.c.send(`<message to='${room}' type='groupchat' id='s1'><subject>mine</subject></message>`);
+  assertStanza(await next(b.c, errorMsg), stanzaError('forbidden', 'message'));
+  a.c.send(`<message to='${room}' type='groupchat' id='s2'><subject>Welcome</subject></message>`);
+  assertStanza(await next(b.c, byId('s2')), { name: 'message', attrs: { from: `${room}/Alice`, type: 'groupchat' }, has: [{ name: 'subject', text: 'Welcome' }], without: [{ name: 'body' }] });
+  await configure(a.c, room, { [rc('changesubject')]: '1' });
+  b.c.send(`<message to='${room}' type='groupchat' id='s3'><subject>Bob was here</subject></message>`);
+  assert.equal((await next(a.c, byId('s3'))).getChildText('subject'), 'Bob was here');
+  const c = await login('carol');
+  const got = await join(c.c, `${room}/Carol`);
+  assertStanza(got[got.length - 1]!, { name: 'message', attrs: { from: `${room}/Bob` }, children: [{ name: 'subject', text: 'Bob was here' }] });
+  a.c.close(); b.c.close(); c.c.close();
+});
+
+test('private messages between occupants carry the muc#user marker; allowpm and the error cases', async () => {
+  const { a, b, room } = await roomWithBob('pm');
+  b.c.send(`<message to='${room}/Alice' type='chat' id='p1'><body>psst</body></message>`);
+  assertStanza(await next(a.c, byId('p1')), {
+    name: 'message', attrs: { from: `${room}/Bob`, to: 'alice@localhost/r', type: 'chat' },
+    has: [{ name: 'body', text: 'psst' }, { name: 'x', ns: NS_MUC_USER }],
+  });
+  assert.ok(!(await sync(b.c)).some((e) => e.attrs.id === 'p1'), 'private messages are not reflected');
+  b.c.send(`<message to='${room}/Nobody' type='chat' id='p2'><body>?</body></message>`);
+  assertStanza(await next(b.c, errorMsg), stanzaError('item-not-found', 'message'));
+  b.c.send(`<message to='${room}/Alice' type='groupchat' id='p3'><body>?</body></message>`);
+  assertStanza(await next(b.c, errorMsg), stanzaError('bad-request', 'message'));
+  const c = await login('carol');
+  c.c.send(`<message to='${room}/Alice' type='chat' id='p4'><body>outsider</body></message>`);
+  assertStanza(await next(c.c, errorMsg), stanzaError('not-acceptable', 'message'));
+  await configure(a.c, room, { [rc('allowpm')]: 'moderators' });
+  b.c.send(`<message to='${room}/Alice' type='chat' id='p5'><body>?</body></message>`);
+  assertStanza(await next(b.c, errorMsg), stanzaError('forbidden', 'message'));
+  a.c.send(`<message to='${room}/Bob' type='chat' id='p6'><body>moderators may</body></message>`);
+  assert.equal((await next(b.c, byId('p6'))).getChildText('body'), 'moderators may');
+  await configure(a.c, room, { [rc('allowpm')]: 'none' }, 'cfg2');
+  a.c.send(`<message to='${room}/Bob' type='chat' id='p7'><body>?</body></message>`);
+  assertStanza(await next(a.c, errorMsg), stanzaError('forbidden', 'message'));
+  a.c.close(); b.c.close(); c.c.close();
+});
