@@ -110,3 +110,19 @@ test('private messages between occupants carry the muc#user marker; allowpm and 
   assertStanza(await next(a.c, errorMsg), stanzaError('forbidden', 'message'));
   a.c.close(); b.c.close(); c.c.close();
 });
+
+test('IQs between occupants go through the room: the requester’s real JID stays hidden and the answer comes back by id', async () => {
+  const { a, b, room } = await roomWithBob('iq');
+  b.c.send(`<iq type='get' id='ver1' to='${room}/Alice'><query xmlns='jabber:iq:version'/></iq>`);
+  const req = await next(a.c, /<iq[^>]*type=["']get["'][\s\S]*?<\/iq>/);
+  assertStanza(req, { name: 'iq', attrs: { type: 'get', from: `${room}/Bob`, to: 'alice@localhost/r' }, children: [{ name: 'query', ns: 'jabber:iq:version' }] });
+  assert.ok(!req.toString().includes('bob@localhost'), 'alice does not learn bob’s JID');
+  a.c.send(`<iq type='result' id='${req.attrs.id}' to='${room}/Bob'><query xmlns='jabber:iq:version'><name>raw</name></query></iq>`);
+  assertStanza(await next(b.c, /<iq[^>]*id=["']ver1["'][\s\S]*?(?:<\/iq>|\/>)/), {
+    name: 'iq', attrs: { type: 'result', id: 'ver1', from: `${room}/Alice`, to: 'bob@localhost/r' }, children: [{ name: 'query', has: [{ name: 'name', text: 'raw' }] }],
+  });
+  assertStanza(await b.c.iq('ver2', `<iq type='get' id='ver2' to='${room}/Nobody'><query xmlns='jabber:iq:version'/></iq>`), stanzaError('item-not-found'));
+  const c = await login('carol');
+  assertStanza(await c.c.iq('ver3', `<iq type='get' id='ver3' to='${room}/Alice'><query xmlns='jabber:iq:version'/></iq>`), stanzaError('not-acceptable'));
+  a.c.close(); b.c.close(); c.c.close();
+});

@@ -12,7 +12,7 @@ import { onMessage } from './messages.js';
 import { adminQuery } from './admin.js';
 import { ownerQuery } from './owner.js';
 import { roomInfo, roomItems, serviceInfo, serviceItems } from './disco.js';
-import { onOccupantIq } from './occupant-iq.js';
+import { IqRelay } from './occupant-iq.js';
 
 export interface MucOptions {
   host: string;
@@ -38,6 +38,7 @@ export class MucService {
   readonly rooms = new Map<string, Room>();
   readonly jid: Jid;
   readonly listeners = new Set<RoomMessageListener>();
+  private readonly relay: IqRelay;
 
   constructor(
     readonly ctx: ModuleContext<MucOptions>,
@@ -45,6 +46,7 @@ export class MucService {
     readonly store: RoomStore,
   ) {
     this.jid = Jid.parse(domain);
+    this.relay = new IqRelay(this);
   }
 
   get options(): MucOptions {
@@ -102,7 +104,7 @@ export class MucService {
     if (el.name === 'presence') return onPresence(this, el, from, to);
     if (el.name === 'message') return onMessage(this, el, from, to);
     if (el.name !== 'iq') return;
-    if (to.resource) return onOccupantIq(this, el, from, to);
+    if (to.resource) return this.relay.onIq(el, from, to);
     await this.iq(el, from, to, (call) => {
       const room = this.visibleRoom(to.local, from);
       const ns = call.payload.attrs.xmlns;
@@ -119,14 +121,18 @@ export class MucService {
     });
   }
 
-  /** Run an IQ get/set handler and answer with its result; results and errors to the service are dropped. */
-  async iq(el: Element, from: Jid, to: Jid, handler: (call: IqCall) => Element | null | Promise<Element | null>): Promise<void> {
+  /**
+   * Run an IQ get/set handler and answer with its result (null: an empty result; undefined: the handler
+   * answers later itself); results and errors to the service are dropped.
+   */
+  async iq(el: Element, from: Jid, to: Jid, handler: (call: IqCall) => Element | null | undefined | Promise<Element | null | undefined>): Promise<void> {
     const type = el.attrs.type;
     if (type !== 'get' && type !== 'set') return;
     const payload = el.getChildElements()[0];
     if (!payload) throw new StanzaError('bad-request', 'an IQ get or set needs a payload');
     const call: IqCall = { el, from, to, type, payload, after: [] };
     const result = await handler(call);
+    if (result === undefined) return;
     const reply = iqResult(el, result, to.toString());
     reply.attrs.to = from.toString();
     await this.route(reply, to, from);
