@@ -47,7 +47,9 @@ export function roomInfo(svc: MucService, room: Room | undefined, call: IqCall):
   if (!room || call.payload.attrs.node) throw new StanzaError('item-not-found', 'no such room');
   const q = xml('query', { xmlns: NS_DISCO_INFO });
   q.c('identity', { category: 'conference', type: 'text', name: room.config.name || room.name });
-  for (const f of roomFeatures(room)) q.c('feature', { var: f });
+  const features = new Set(roomFeatures(room));
+  for (const extra of svc.roomFeatures) for (const f of extra(room)) features.add(f);
+  for (const f of features) q.c('feature', { var: f });
   const x = q.c('x', { xmlns: NS_DATA, type: 'result' });
   const field = (v: string, value: string, label?: string) => x.cnode(xml('field', { var: v, ...(label && { label }) }, xml('value', {}, value)));
   x.cnode(xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, NS_ROOMINFO)));
@@ -57,7 +59,6 @@ export function roomInfo(svc: MucService, room: Room | undefined, call: IqCall):
   field('muc#roominfo_subject', room.subject?.text ?? '', 'Subject');
   field('muc#roomconfig_changesubject', room.config.changeSubject ? '1' : '0', 'Occupants may change the subject');
   field('muc#roominfo_subjectmod', room.config.changeSubject ? '1' : '0');
-  void svc;
   return q;
 }
 

@@ -59,6 +59,15 @@ export default defineModule({
         return () => void svc.listeners.delete(l);
       },
       history: (name) => (svc.rooms.get(name)?.history.entries ?? []).map((e) => ({ stanza: e.stanza, ts: e.ts })),
+      handleRoomIq: (ns, handler) => {
+        svc.roomIq.set(ns, handler);
+        return () => void (svc.roomIq.get(ns) === handler && svc.roomIq.delete(ns));
+      },
+      addRoomFeatures: (fn) => {
+        svc.roomFeatures.add(fn);
+        return () => void svc.roomFeatures.delete(fn);
+      },
+      route: (el, from, to) => svc.route(el, from, to),
     });
     mucCommands(ctx, svc);
 

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/harness.js';
 import { RawClient } from '../../test/support/raw-client.js';
 import { assertStanza, stanzaError } from '../../test/support/stanza-match.js';
+import { MUC_SERVICE, type MucApi } from './api.js';
+import { xml } from '../../src/sdk.js';
 import { MUC_MODULES, NS_MUC_ADMIN, NS_MUC_USER, configure, createInstant, join, next, presenceFrom, rc, sync } from './test-support.js';
 
 let t: TestServer;
@@ -125,4 +127,28 @@ test('IQs between occupants go through the room: the requester’s real JID stay
   const c = await login('carol');
   assertStanza(await c.c.iq('ver3', `<iq type='get' id='ver3' to='${room}/Alice'><query xmlns='jabber:iq:version'/></iq>`), stanzaError('not-acceptable'));
   a.c.close(); b.c.close(); c.c.close();
+});
+
+test('the room message path for other modules (MUC_SERVICE): a listener sees and may extend each groupchat message before history and broadcast; room IQs and features', async () => {
+  const api = t.server.core.services.get<MucApi>('localhost', MUC_SERVICE.name)!;
+  const seen: string[] = [];
+  const off = api.addMessageListener((room, stanza, sender) => {
+    seen.push(`${room.jid.toString()} ${sender.nick} ${sender.jid.toString()} ${stanza.getChildText('body')}`);
+    stanza.cnode(xml('stanza-id', { xmlns: 'urn:xmpp:sid:0', by: room.jid.toString(), id: `sid-${seen.length}` }));
+  });
+  const offIq = api.handleRoomIq('urn:example:archive', (room, call) => xml('answer', { xmlns: 'urn:example:archive', room: room.name, from: call.from.toString() }));
+  const offF = api.addRoomFeatures((room) => (room.name === 'hooks' ? ['urn:example:archive'] : []));
+  try {
+    const { a, b, room } = await roomWithBob('hooks');
+    b.c.send(`<message to='${room}' type='groupchat' id='k1'><body>archived</body></message>`);
+    assertStanza(await next(a.c, byId('k1')), { name: 'message', has: [{ name: 'stanza-id', ns: 'urn:xmpp:sid:0', attrs: { by: room, id: 'sid-1' } }] });
+    assert.deepEqual(seen, [`${room} Bob bob@localhost/r archived`]);
+    assert.equal(api.history('hooks')[0]!.stanza.getChild('stanza-id')?.attrs.id, 'sid-1');
+    assertStanza(await b.c.iq('q1', `<iq type='get' id='q1' to='${room}'><query xmlns='urn:example:archive'/></iq>`),
+      { name: 'iq', attrs: { type: 'result' }, children: [{ name: 'answer', attrs: { room: 'hooks', from: 'bob@localhost/r' } }] });
+    assert.match(await b.c.iq('q2', `<iq type='get' id='q2' to='${room}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`), /urn:example:archive/);
+    a.c.close(); b.c.close();
+  } finally {
+    off(); offIq(); offF();
+  }
 });

@@ -73,7 +73,8 @@ export function broadcastPresence(svc: MucService, room: Room, o: Occupant, chan
   const from = room.jid.withResource(o.nick);
   const sends: Promise<void>[] = [];
   const role = change.role ?? o.role;
-  const visible = room.config.presenceBroadcast.includes(role) || change.type === 'unavailable' || role === 'none';
+  // presencebroadcast (§15.5.3): others hear of an occupant whose role, before or after the change, is broadcast.
+  const visible = room.config.presenceBroadcast.includes(role) || room.config.presenceBroadcast.includes(o.role);
   if (visible) {
     let anon: Element | undefined;
     let withJid: Element | undefined;

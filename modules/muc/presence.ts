@@ -25,6 +25,8 @@ export async function onPresence(svc: MucService, el: Element, from: Jid, to: Ji
   if (type !== undefined) return; // probes and subscriptions to a room mean nothing
   // §7.2.1: entering needs a nickname (the resource of the room JID).
   if (!to.resource) throw new StanzaError('jid-malformed', 'add your nickname as the resource of the room JID');
+  // Nicks are shown to people: one made of spaces only (RFC 7700 would reject it) is refused.
+  if (!to.resource.trim()) throw new StanzaError('jid-malformed', 'a nickname needs more than spaces');
   if (room && occ) {
     if (occ.nick === to.resource) return update(svc, room, occ, el);
     return changeNick(svc, room, occ, to.resource, el);

@@ -28,6 +28,9 @@ export interface MucOptions {
  */
 export type RoomMessageListener = (room: Room, stanza: Element, sender: { nick: string; jid: Jid }) => void | Promise<void>;
 
+/** An IQ handler for a room's bare JID in a namespace the service itself does not serve (the room archive's MAM queries). */
+export type RoomIqHandler = (room: Room, call: IqCall) => Element | null | Promise<Element | null>;
+
 export interface IqCall {
   el: Element; from: Jid; to: Jid; type: 'get' | 'set'; payload: Element;
   /** Work to do once the result is on its way (broadcasts that follow a change, §10.2.1). */
@@ -39,6 +42,9 @@ export class MucService {
   readonly jid: Jid;
   readonly listeners = new Set<RoomMessageListener>();
   private readonly relay: IqRelay;
+  /** Other modules' IQ namespaces on room JIDs, and extra room disco features (MucApi). */
+  readonly roomIq = new Map<string, RoomIqHandler>();
+  readonly roomFeatures = new Set<(room: Room) => string[]>();
 
   constructor(
     readonly ctx: ModuleContext<MucOptions>,
@@ -117,6 +123,8 @@ export class MucService {
       if (!room) throw new StanzaError('item-not-found', 'no such room');
       if (ns === NS_MUC_ADMIN) return adminQuery(this, room, call);
       if (ns === NS_PING && call.type === 'get') return null;
+      const other = typeof ns === 'string' ? this.roomIq.get(ns) : undefined;
+      if (other) return other(room, call);
       throw new StanzaError('service-unavailable');
     });
   }
