@@ -1,13 +1,13 @@
 // Service discovery of the MUC service (XEP-0045 §6): the service (identity conference/text), its public
 // rooms with their names (§6.3), and each room's features and muc#roominfo form (§6.4, §15.5.4).
 import { xml, type Element } from '../../src/sdk.js';
-import { NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_OCCUPANT_ID, NS_PING, NS_ROOMINFO } from './ns.js';
+import { NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_OCCUPANT_ID, NS_PING, NS_ROOMINFO, NS_STABLE_ID } from './ns.js';
 import type { Room } from './room.js';
 import type { IqCall, MucService } from './service.js';
 import { StanzaError } from '../../src/sdk.js';
 
 /** Features of the service itself. */
-export const SERVICE_FEATURES = [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_OCCUPANT_ID, NS_PING];
+export const SERVICE_FEATURES = [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_STABLE_ID, NS_OCCUPANT_ID, NS_PING];
 
 export function serviceInfo(svc: MucService, call: IqCall): Element {
   if (call.type !== 'get') throw new StanzaError('bad-request', 'disco#info is read-only');
@@ -32,7 +32,7 @@ export function serviceItems(svc: MucService, call: IqCall): Element {
 export function roomFeatures(room: Room): string[] {
   const c = room.config;
   return [
-    NS_MUC, NS_OCCUPANT_ID, NS_PING,
+    NS_MUC, NS_STABLE_ID, NS_OCCUPANT_ID, NS_PING,
     c.public ? 'muc_public' : 'muc_hidden',
     c.persistent ? 'muc_persistent' : 'muc_temporary',
     c.membersOnly ? 'muc_membersonly' : 'muc_open',

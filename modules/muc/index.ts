@@ -8,6 +8,7 @@ import { affiliationsOf, RoomStore } from './persistence.js';
 import { broadcastPresence } from './occupants.js';
 import { defaultConfig, Room } from './room.js';
 import { MucService } from './service.js';
+import { mucMetrics } from './metrics.js';
 import { STATUS } from './status-codes.js';
 
 export default defineModule({
@@ -70,6 +71,7 @@ export default defineModule({
       route: (el, from, to) => svc.route(el, from, to),
     });
     mucCommands(ctx, svc);
+    svc.messagesCounter = mucMetrics(ctx, svc);
 
     // Stopping the service (unload, reload, shutdown): every occupant leaves with 332 (§15.6).
     ctx.onStop(async () => {

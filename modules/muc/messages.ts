@@ -65,6 +65,7 @@ export async function groupchat(svc: MucService, room: Room, el: Element, from: 
   }
   await svc.messageListeners(room, stanza, { nick: occ.nick, jid: from });
   if (hasBody) room.history.add(stanza);
+  svc.messagesCounter?.inc({ host: svc.ctx.host });
   await fanout(svc.route, stanza, room.jid.withResource(occ.nick), sessionsOf(room));
 }
 

@@ -46,6 +46,11 @@ test('groupchat goes to every occupant from the sender’s room JID; the sender 
   }
   assert.equal(seen.attrs.to, 'alice@localhost/r');
   assert.equal(echo.attrs.to, 'bob@localhost/r');
+  // metrics: the message, the room and its two occupants
+  const metric = (name: string) => t.server.core.metrics.registry.getSingleMetricAsString(name);
+  assert.match(await metric('xmppd_muc_messages_total'), /xmppd_muc_messages_total\{host="localhost"\} [1-9]/);
+  assert.match(await metric('xmppd_muc_rooms'), /xmppd_muc_rooms\{host="localhost"\} [1-9]/);
+  assert.match(await metric('xmppd_muc_occupants'), /xmppd_muc_occupants\{host="localhost"\} [2-9]/);
   // carol is not an occupant: not-acceptable, and nobody gets her message
   const c = await login('carol');
   c.c.send(`<message to='${room}' type='groupchat' id='g2'><body>let me in</body></message>`);

@@ -11,3 +11,5 @@ export const NS_OCCUPANT_ID = 'urn:xmpp:occupant-id:0';
 export const NS_PING = 'urn:xmpp:ping';
 export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
 export const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
+/** The service keeps the ids of the messages it reflects and relays (XEP-0045 §6.2, muc#stable_id). */
+export const NS_STABLE_ID = 'http://jabber.org/protocol/muc#stable_id';

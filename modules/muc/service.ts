@@ -45,6 +45,8 @@ export class MucService {
   /** Other modules' IQ namespaces on room JIDs, and extra room disco features (MucApi). */
   readonly roomIq = new Map<string, RoomIqHandler>();
   readonly roomFeatures = new Set<(room: Room) => string[]>();
+  /** Groupchat messages broadcast (xmppd_muc_messages_total); set by the module. */
+  messagesCounter: { inc(labels: { host: string }): void } | null = null;
 
   constructor(
     readonly ctx: ModuleContext<MucOptions>,
