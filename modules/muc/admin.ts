@@ -69,8 +69,8 @@ function plan(room: Room, item: Element, actorAff: Affiliation, actor: Occupant 
     if (!target) throw new StanzaError('item-not-found', `nobody is called ${nick} in this room`);
     if (actor?.role !== 'moderator' && RANK[actorAff] < RANK.admin) throw new StanzaError('forbidden', 'only moderators change roles');
     const targetAff = room.affiliation(target.bare.bareString());
-    // §8.2/§8.4/§9.7: nobody changes the role of an admin or owner, nor of an affiliation at or above their own.
-    if (RANK[targetAff] >= RANK.admin || (RANK[targetAff] >= RANK[actorAff] && targetAff !== 'none')) {
+    // §8.2/§8.4/§9.7: nobody changes the role of an admin or owner, nor of an affiliation above their own.
+    if (RANK[targetAff] >= RANK.admin || RANK[targetAff] > RANK[actorAff]) {
       throw new StanzaError('not-allowed', `you may not change the role of an occupant who is ${targetAff}`);
     }
     // §9.6-§9.7: granting or revoking moderator is for admins and owners.

@@ -5,10 +5,9 @@ import { fanout, stamp } from './fanout.js';
 import type { HistoryRequest } from './history.js';
 import { NS_DELAY, NS_MUC_USER } from './ns.js';
 import { occupantIdElement, stripOccupantId } from './occupant-id.js';
-import { removeOccupant } from './occupants.js';
+import { dropSession } from './occupants.js';
 import { RANK, type Occupant, type Room } from './room.js';
 import type { MucService } from './service.js';
-import { STATUS } from './status-codes.js';
 
 export async function onMessage(svc: MucService, el: Element, from: Jid, to: Jid): Promise<void> {
   const type = el.attrs.type ?? 'normal';
@@ -16,7 +15,7 @@ export async function onMessage(svc: MucService, el: Element, from: Jid, to: Jid
   if (type === 'error') {
     // An occupant's client bounced a room message: the occupant is gone (333).
     const occ = room?.bySession.get(from.toString());
-    if (room && occ) await removeOccupant(svc, room, occ, STATUS.ERROR_KICK);
+    if (room && occ) await dropSession(svc, room, occ, from.toString());
     return;
   }
   if (!room) throw new StanzaError('item-not-found', 'no such room');

@@ -231,3 +231,24 @@ test('history_size: the room keeps that many messages', async () => {
   }
 });
 void SUBJECT;
+
+test('an occupant whose client answers a room message with an error is taken out with 333 (its other sessions stay)', async () => {
+  const a = await login('alice');
+  const b1 = await login('bob', 'one');
+  const b2 = await login('bob', 'two');
+  const room = `errors@${S}`;
+  await createInstant(a.c, room, 'Alice');
+  await join(b1.c, `${room}/Bob`);
+  await join(b2.c, `${room}/Bob`);
+  await sync(a.c); // bob's arrival
+  b1.c.send(`<message to='${room}' type='error' id='e1'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`);
+  a.c.send(`<message to='${room}' type='groupchat' id='after1'><body>still there?</body></message>`);
+  await next(b2.c, /<message[^>]*id=["']after1["'][\s\S]*?<\/message>/);
+  assert.ok(!(await sync(b1.c)).some((e) => e.attrs.id === 'after1'), 'the failed session gets no more room messages');
+  assert.ok(!(await sync(a.c)).some((e) => e.name === 'presence' && e.attrs.from === `${room}/Bob`), 'bob is still in the room');
+  b2.c.send(`<presence to='${room}/Bob' type='error'><error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>`);
+  const out = await next(a.c, presenceFrom(`${room}/Bob`));
+  assert.equal(out.attrs.type, 'unavailable');
+  assert.deepEqual(codes(out), [333]);
+  a.c.close(); b1.c.close(); b2.c.close();
+});

@@ -109,3 +109,16 @@ export async function removeOccupant(svc: MucService, room: Room, o: Occupant, c
   await broadcastPresence(svc, room, o, { type: 'unavailable', role: 'none', codes: [code], item });
   svc.vanishIfEmpty(room);
 }
+
+/**
+ * A session of an occupant failed (its client or server answered a room stanza with an error): with other
+ * sessions left it just goes; the last one takes the occupant out with 333.
+ */
+export async function dropSession(svc: MucService, room: Room, o: Occupant, session: string): Promise<void> {
+  if (o.sessions.size > 1) {
+    o.sessions.delete(session);
+    room.bySession.delete(session);
+    return;
+  }
+  await removeOccupant(svc, room, o, STATUS.ERROR_KICK);
+}

@@ -4,7 +4,7 @@ import { StanzaError, type Element, type Jid } from '../../src/sdk.js';
 import { historyRequest } from './history.js';
 import { sendHistory, sendSubject } from './messages.js';
 import { NS_MUC } from './ns.js';
-import { broadcastPresence, occupantPresence, presencePayload, removeOccupant, sendRoster } from './occupants.js';
+import { broadcastPresence, occupantPresence, presencePayload, dropSession, sendRoster } from './occupants.js';
 import { RANK, type Occupant, type Room } from './room.js';
 import type { MucService } from './service.js';
 import { STATUS } from './status-codes.js';
@@ -15,7 +15,7 @@ export async function onPresence(svc: MucService, el: Element, from: Jid, to: Ji
   const occ = room?.bySession.get(from.toString());
   if (type === 'error') {
     // The occupant's client or server refused our presence: it is gone (status 333, as ejabberd and Prosody).
-    if (room && occ) await removeOccupant(svc, room, occ, STATUS.ERROR_KICK);
+    if (room && occ) await dropSession(svc, room, occ, from.toString());
     return;
   }
   if (type === 'unavailable') {
