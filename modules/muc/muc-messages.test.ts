@@ -14,7 +14,7 @@ let t: TestServer;
 const S = 'conference.localhost';
 
 before(async () => {
-  t = await startTestServer({ modules: MUC_MODULES });
+  t = await startTestServer({ modules: { ...MUC_MODULES, vcard: {} } });
   for (const u of ['alice', 'bob', 'carol']) await t.addUser(u, `pw-${u}`);
 });
 after(() => t.stop());
@@ -128,6 +128,12 @@ test('IQs between occupants go through the room: the requester’s real JID stay
   assertStanza(await next(b.c, /<iq[^>]*id=["']ver1["'][\s\S]*?(?:<\/iq>|\/>)/), {
     name: 'iq', attrs: { type: 'result', id: 'ver1', from: `${room}/Alice`, to: 'bob@localhost/r' }, children: [{ name: 'query', has: [{ name: 'name', text: 'raw' }] }],
   });
+  // a vCard request goes to bob's account, answered by his server, and comes back from his room JID
+  assert.match(await b.c.iq('vs', "<iq type='set' id='vs'><vCard xmlns='vcard-temp'><FN>Bob B.</FN></vCard></iq>"), /type=["']result/);
+  assertStanza(await a.c.iq('vc1', `<iq type='get' id='vc1' to='${room}/Bob'><vCard xmlns='vcard-temp'/></iq>`), {
+    name: 'iq', attrs: { type: 'result', from: `${room}/Bob` }, children: [{ name: 'vCard', ns: 'vcard-temp', has: [{ name: 'FN', text: 'Bob B.' }] }],
+  });
+  assertStanza(await a.c.iq('vc2', `<iq type='set' id='vc2' to='${room}/Bob'><vCard xmlns='vcard-temp'><FN>x</FN></vCard></iq>`), stanzaError('not-allowed'));
   assertStanza(await b.c.iq('ver2', `<iq type='get' id='ver2' to='${room}/Nobody'><query xmlns='jabber:iq:version'/></iq>`), stanzaError('item-not-found'));
   const c = await login('carol');
   assertStanza(await c.c.iq('ver3', `<iq type='get' id='ver3' to='${room}/Alice'><query xmlns='jabber:iq:version'/></iq>`), stanzaError('not-acceptable'));

@@ -1,7 +1,7 @@
 // IQs to an occupant's room JID: XEP-0410 self-ping (answered by the service for the occupant itself,
 // not-acceptable for anyone not joined under that nick), and other IQs between occupants relayed through the
-// room (XEP-0045 §7.x, as ejabberd and Prosody do): the requester's real JID stays hidden, vcard-temp goes to
-// the target's bare JID (its server answers), anything else to the target's client; answers come back by id.
+// room, as ejabberd and Prosody do: the requester's real JID stays hidden, a vcard-temp get goes to the
+// target's bare JID (its server answers), anything else to the target's client; answers come back by id.
 import { randomBytes } from 'node:crypto';
 import { cloneElement, StanzaError, type Element, type Jid } from '../../src/sdk.js';
 import { NS_PING } from './ns.js';
@@ -39,12 +39,16 @@ export class IqRelay {
       if (!sender) throw new StanzaError('not-acceptable', 'only occupants send IQs to occupants');
       const target = room.occupants.get(to.resource);
       if (!target) throw new StanzaError('item-not-found', `nobody is called ${to.resource} in this room`);
-      const dest = call.payload.attrs.xmlns === 'vcard-temp' ? target.bare : target.sessions.values().next().value!;
+      const vcard = call.payload.attrs.xmlns === 'vcard-temp';
+      if (vcard && call.type === 'set') throw new StanzaError('not-allowed', "nobody sets another occupant's vCard");
+      const dest = vcard ? target.bare : target.sessions.values().next().value!;
       const id = `muc-${randomBytes(9).toString('base64url')}`;
       this.pending.set(id, { id: el.attrs.id, requester: from, target: dest.toString(), at: Date.now() });
       const out = cloneElement(el);
       out.attrs = { ...out.attrs, id, from: room.jid.withResource(sender.nick).toString(), to: dest.toString() };
-      await svc.route(out, room.jid.withResource(sender.nick), dest);
+      // Not awaited: the target's server may answer (vcard-temp) within this very route, and its answer needs
+      // the room this stanza holds.
+      void svc.ctx.route(out, room.jid.withResource(sender.nick), dest);
       return undefined; // answered when the target answers
     });
   }
