@@ -1,10 +1,9 @@
 // Service discovery of the MUC service (XEP-0045 §6): the service (identity conference/text), its public
 // rooms with their names (§6.3), and each room's features and muc#roominfo form (§6.4, §15.5.4).
-import { xml, type Element } from '../../src/sdk.js';
+import { StanzaError, xml, type Element } from '../../src/sdk.js';
 import { NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_OCCUPANT_ID, NS_PING, NS_ROOMINFO, NS_STABLE_ID } from './ns.js';
 import type { Room } from './room.js';
 import type { IqCall, MucService } from './service.js';
-import { StanzaError } from '../../src/sdk.js';
 
 /** Features of the service itself. */
 export const SERVICE_FEATURES = [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_STABLE_ID, NS_OCCUPANT_ID, NS_PING];
