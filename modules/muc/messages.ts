@@ -6,6 +6,7 @@ import type { HistoryRequest } from './history.js';
 import { NS_DELAY, NS_MUC_USER } from './ns.js';
 import { occupantIdElement, stripOccupantId } from './occupant-id.js';
 import { dropSession } from './occupants.js';
+import { requestForm, voiceRequest } from './voice-request.js';
 import { RANK, type Occupant, type Room } from './room.js';
 import type { MucService } from './service.js';
 
@@ -24,6 +25,8 @@ export async function onMessage(svc: MucService, el: Element, from: Jid, to: Jid
   const x = el.getChild('x', NS_MUC_USER);
   if (x?.getChild('invite')) return invite(svc, room, x, from);
   if (x?.getChild('decline')) return decline(svc, room, x, from);
+  const request = requestForm(el);
+  if (request) return voiceRequest(svc, room, request, from);
   throw new StanzaError('bad-request', 'send groupchat messages to the room, or invitations');
 }
 

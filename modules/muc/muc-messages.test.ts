@@ -163,3 +163,28 @@ test('the room message path for other modules (MUC_SERVICE): a listener sees and
     off(); offIq(); offF();
   }
 });
+
+test('voice requests (§7.13, §8.6): a visitor asks, the moderators get the approval form, an approval makes the visitor a participant', async () => {
+  const a = await login('alice');
+  const room = `askvoice@${S}`;
+  await createInstant(a.c, room, 'Alice');
+  await configure(a.c, room, { [rc('moderatedroom')]: '1' });
+  const b = await login('bob');
+  await join(b.c, `${room}/Bob`);
+  await next(a.c, presenceFrom(`${room}/Bob`));
+  const REQ = 'http://jabber.org/protocol/muc#request';
+  b.c.send(`<message to='${room}'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>${REQ}</value></field><field var='muc#role' type='list-single'><value>participant</value></field></x></message>`);
+  const form = await next(a.c, /<message[^>]*>(?:(?!<\/message>)[\s\S])*muc#request_allow[\s\S]*?<\/message>/);
+  const fields = new Map(form.getChild('x', 'jabber:x:data')!.getChildren('field').map((f) => [f.attrs.var as string, f.getChildText('value')]));
+  assert.equal(form.attrs.from, room);
+  assert.deepEqual([fields.get('muc#jid'), fields.get('muc#roomnick'), fields.get('muc#role')], ['bob@localhost/r', 'Bob', 'participant']);
+  // bob may not approve his own request
+  b.c.send(`<message to='${room}'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>${REQ}</value></field><field var='muc#roomnick'><value>Bob</value></field><field var='muc#request_allow'><value>true</value></field></x></message>`);
+  assertStanza(await next(b.c, errorMsg), stanzaError('forbidden', 'message'));
+  a.c.send(`<message to='${room}'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>${REQ}</value></field><field var='muc#role'><value>participant</value></field><field var='muc#jid'><value>bob@localhost/r</value></field><field var='muc#roomnick'><value>Bob</value></field><field var='muc#request_allow'><value>true</value></field></x></message>`);
+  const p = await next(b.c, presenceFrom(`${room}/Bob`));
+  assert.equal(p.getChild('x', NS_MUC_USER)!.getChild('item')!.attrs.role, 'participant');
+  b.c.send(`<message to='${room}' type='groupchat' id='vr'><body>thanks</body></message>`);
+  assert.equal((await next(a.c, byId('vr'))).getChildText('body'), 'thanks');
+  a.c.close(); b.c.close();
+});
