@@ -33,8 +33,8 @@ function list(room: Room, item: Element, aff: Affiliation, actor: Occupant | und
     for (const [jid, a] of room.affiliations) {
       if (a.affiliation !== wantAff) continue;
       const it = q.c('item', { affiliation: wantAff, jid });
-      const o = room.byBare.get(jid);
-      if (o) it.attrs.nick = o.nick;
+      const nick = room.byBare.get(jid)?.nick ?? a.nick;
+      if (nick) it.attrs.nick = nick;
       if (a.reason) it.c('reason').t(a.reason);
     }
     return q;
@@ -124,7 +124,11 @@ async function apply(svc: MucService, room: Room, c: Change, actor: Occupant | u
   }
   const before = room.affiliation(c.jid);
   if (c.affiliation === 'none') room.affiliations.delete(c.jid);
-  else room.affiliations.set(c.jid, { affiliation: c.affiliation, ...(c.reason && { reason: c.reason }) });
+  else {
+    // A registered nick (§7.10) stays with the user's affiliation, not with a ban.
+    const nick = c.affiliation !== 'outcast' ? room.affiliations.get(c.jid)?.nick : undefined;
+    room.affiliations.set(c.jid, { affiliation: c.affiliation, ...(c.reason && { reason: c.reason }), ...(nick && { nick }) });
+  }
   const o = room.byBare.get(c.jid);
   if (!o || before === c.affiliation) return;
   if (c.affiliation === 'outcast') return removeOccupant(svc, room, o, STATUS.BANNED, item);

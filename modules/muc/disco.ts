@@ -6,7 +6,7 @@ import type { Room } from './room.js';
 import type { IqCall, MucService } from './service.js';
 
 /** Features of the service itself. */
-export const SERVICE_FEATURES = [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_STABLE_ID, NS_OCCUPANT_ID, NS_PING];
+export const SERVICE_FEATURES = [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_STABLE_ID, NS_OCCUPANT_ID, NS_PING, 'jabber:iq:register'];
 
 export function serviceInfo(svc: MucService, call: IqCall): Element {
   if (call.type !== 'get') throw new StanzaError('bad-request', 'disco#info is read-only');
@@ -31,7 +31,7 @@ export function serviceItems(svc: MucService, call: IqCall): Element {
 export function roomFeatures(room: Room): string[] {
   const c = room.config;
   return [
-    NS_MUC, NS_STABLE_ID, NS_OCCUPANT_ID, NS_PING,
+    NS_MUC, NS_STABLE_ID, NS_OCCUPANT_ID, NS_PING, 'jabber:iq:register',
     c.public ? 'muc_public' : 'muc_hidden',
     c.persistent ? 'muc_persistent' : 'muc_temporary',
     c.membersOnly ? 'muc_membersonly' : 'muc_open',
@@ -43,7 +43,15 @@ export function roomFeatures(room: Room): string[] {
 
 export function roomInfo(svc: MucService, room: Room | undefined, call: IqCall): Element {
   if (call.type !== 'get') throw new StanzaError('bad-request', 'disco#info is read-only');
-  if (!room || call.payload.attrs.node) throw new StanzaError('item-not-found', 'no such room');
+  if (!room) throw new StanzaError('item-not-found', 'no such room');
+  if (call.payload.attrs.node === 'x-roomuser-item') {
+    // §7.12: the nick the requester registered, if any.
+    const nick = room.affiliations.get(call.from.bareString())?.nick;
+    const q = xml('query', { xmlns: NS_DISCO_INFO, node: 'x-roomuser-item' });
+    if (nick) q.c('identity', { category: 'conference', type: 'text', name: nick });
+    return q;
+  }
+  if (call.payload.attrs.node) throw new StanzaError('item-not-found', 'no such node');
   const q = xml('query', { xmlns: NS_DISCO_INFO });
   q.c('identity', { category: 'conference', type: 'text', name: room.config.name || room.name });
   const features = new Set(roomFeatures(room));

@@ -252,3 +252,32 @@ test('an occupant whose client answers a room message with an error is taken out
   assert.deepEqual(codes(out), [333]);
   a.c.close(); b1.c.close(); b2.c.close();
 });
+
+test('registering with a room (§7.10): the nick is reserved (others get conflict), discoverable (§7.12), and the user a member; <remove/> undoes it', async () => {
+  const a = await login('alice');
+  const b = await login('bob');
+  const c = await login('carol');
+  const room = `register@${S}`;
+  await createInstant(a.c, room, 'Alice');
+  const REG = 'jabber:iq:register';
+  const form = await b.c.iq('r1', `<iq type='get' id='r1' to='${room}'><query xmlns='${REG}'/></iq>`);
+  assert.match(form, /muc#register_roomnick/);
+  const submit = (id: string, nick: string) => `<iq type='set' id='${id}' to='${room}'><query xmlns='${REG}'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#register</value></field><field var='muc#register_roomnick'><value>${nick}</value></field></x></query></iq>`;
+  assert.match(await b.c.iq('r2', submit('r2', 'Bobby')), /type=["']result/);
+  assertStanza(await b.c.iq('r3', `<iq type='get' id='r3' to='${room}'><query xmlns='${REG}'/></iq>`),
+    { name: 'iq', attrs: { type: 'result' }, children: [{ name: 'query', has: [{ name: 'registered' }, { name: 'username', text: 'Bobby' }] }] });
+  assertStanza(await b.c.iq('r4', `<iq type='get' id='r4' to='${room}'><query xmlns='http://jabber.org/protocol/disco#info' node='x-roomuser-item'/></iq>`),
+    { name: 'iq', attrs: { type: 'result' }, children: [{ name: 'query', children: [{ name: 'identity', attrs: { category: 'conference', type: 'text', name: 'Bobby' } }] }] });
+  // carol can neither register nor use bob's nick
+  assertStanza(await c.c.iq('r5', submit('r5', 'Bobby')), stanzaError('conflict'));
+  assertStanza(await joinError(c.c, `${room}/Bobby`), stanzaError('conflict', 'presence'));
+  const got = await join(b.c, `${room}/Bobby`);
+  assert.equal(item(selfOf(got, `${room}/Bobby`)).affiliation, 'member');
+  const members = await a.c.iq('r6', `<iq type='get' id='r6' to='${room}'><query xmlns='${NS_MUC_ADMIN}'><item affiliation='member'/></query></iq>`);
+  assert.match(members, /jid=["']bob@localhost["']/);
+  assert.match(await b.c.iq('r7', `<iq type='set' id='r7' to='${room}'><query xmlns='${REG}'><remove/></query></iq>`), /type=["']result/);
+  b.c.send(`<presence to='${room}/Bobby' type='unavailable'/>`);
+  await next(b.c, presenceFrom(`${room}/Bobby`));
+  await join(c.c, `${room}/Bobby`);
+  a.c.close(); b.c.close(); c.c.close();
+});

@@ -36,7 +36,7 @@ forEachHost((host) => {
     assertStanza(i, iqResult({ name: 'query', ns: DISCO_INFO, has: [{ name: 'identity', attrs: { category: 'conference', type: 'text' } }] }));
     const f = features(i);
     for (const want of ['http://jabber.org/protocol/muc', 'http://jabber.org/protocol/muc#stable_id', 'urn:xmpp:occupant-id:0', DISCO_INFO, DISCO_ITEMS]) assert.ok(f.includes(want), want);
-    assert.ok(!f.includes('jabber:iq:register'), 'registration is not offered');
+    assert.ok(f.includes('jabber:iq:register'), 'rooms take registrations (XEP-0045 §7.10)');
     // an unknown room: item-not-found
     assertStanza(await info(a.c, 's2', `nowhere@${svc}`), stanzaError('item-not-found'));
     a.c.close();

@@ -2,6 +2,7 @@
 // checks of §7.2.5-§7.2.10, creation (§10.1: instant or reserved, 201), roster, self-presence, history, subject.
 import { StanzaError, type Element, type Jid } from '../../src/sdk.js';
 import { historyRequest } from './history.js';
+import { nickOwner } from './register.js';
 import { sendHistory, sendSubject } from './messages.js';
 import { NS_MUC } from './ns.js';
 import { broadcastPresence, occupantPresence, presencePayload, dropSession, sendRoster } from './occupants.js';
@@ -64,6 +65,9 @@ async function join(svc: MucService, existing: Room | undefined, el: Element, fr
         throw new StanzaError('service-unavailable', 'the room is full');
       }
       if (holder) throw new StanzaError('conflict', 'that nickname is in use in this room');
+      // §7.2.9: a nick registered by someone else is theirs.
+      const owner = nickOwner(room, to.resource);
+      if (owner && owner !== bareKey) throw new StanzaError('conflict', 'that nickname is registered by another user');
     }
     if (room.config.passwordProtected && aff !== 'owner' && x?.getChildText('password') !== room.config.password) {
       throw new StanzaError('not-authorized', 'the room needs a password');
@@ -109,6 +113,8 @@ async function update(svc: MucService, room: Room, occ: Occupant, el: Element): 
 async function changeNick(svc: MucService, room: Room, occ: Occupant, nick: string, el: Element): Promise<void> {
   const holder = room.occupants.get(nick);
   if (holder) throw new StanzaError('conflict', 'that nickname is in use in this room');
+  const owner = nickOwner(room, nick);
+  if (owner && owner !== occ.bare.bareString()) throw new StanzaError('conflict', 'that nickname is registered by another user');
   const payload = presencePayload(el);
   await broadcastPresence(svc, room, occ, { type: 'unavailable', codes: [STATUS.NICK_CHANGED], item: { nick } });
   room.rename(occ, nick);

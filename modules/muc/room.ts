@@ -46,7 +46,8 @@ export const defaultConfig = (overrides: Partial<RoomConfig> = {}): RoomConfig =
   presenceBroadcast: ['moderator', 'participant', 'visitor'], ...overrides,
 });
 
-export interface AffiliationEntry { affiliation: Exclude<Affiliation, 'none'>; reason?: string }
+/** An affiliation, with the nick the user registered (§7.10), if any. */
+export interface AffiliationEntry { affiliation: Exclude<Affiliation, 'none'>; reason?: string; nick?: string }
 
 /** One occupant: a nick held by one bare JID, from one or more of its sessions (multi-session join). */
 export interface Occupant {

@@ -13,6 +13,7 @@ import { adminQuery } from './admin.js';
 import { ownerQuery } from './owner.js';
 import { roomInfo, roomItems, serviceInfo, serviceItems } from './disco.js';
 import { IqRelay } from './occupant-iq.js';
+import { NS_REGISTER, registerQuery } from './register.js';
 
 export interface MucOptions {
   host: string;
@@ -124,6 +125,7 @@ export class MucService {
       }
       if (!room) throw new StanzaError('item-not-found', 'no such room');
       if (ns === NS_MUC_ADMIN) return adminQuery(this, room, call);
+      if (ns === NS_REGISTER) return registerQuery(this, room, call);
       if (ns === NS_PING && call.type === 'get') return null;
       const other = typeof ns === 'string' ? this.roomIq.get(ns) : undefined;
       if (other) return other(room, call);
