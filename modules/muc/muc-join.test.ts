@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/harness.js';
 import { RawClient } from '../../test/support/raw-client.js';
 import { assertStanza, stanzaError } from '../../test/support/stanza-match.js';
-import { MUC_MODULES, NS_MUC_ADMIN, codes, configure, createInstant, item, join, joinError, next, presenceFrom, rc, sync, SUBJECT, readUntil } from './test-support.js';
+import { MUC_MODULES, NS_MUC_ADMIN, codes, configure, createInstant, item, join, joinError, next, presenceFrom, rc, sync, readUntil } from './test-support.js';
 import type { Element } from '../../src/sdk.js';
 
 let t: TestServer;
@@ -230,7 +230,6 @@ test('history_size: the room keeps that many messages', async () => {
     await t.server.modules.reload('muc', {});
   }
 });
-void SUBJECT;
 
 test('an occupant whose client answers a room message with an error is taken out with 333 (its other sessions stay)', async () => {
   const a = await login('alice');
