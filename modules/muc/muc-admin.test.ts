@@ -187,3 +187,35 @@ test('destroying a room: occupants leave with <destroy/> (alternate venue, reaso
   assertStanza(await b.c.iq('d2', `<iq type='get' id='d2' to='${room}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`), stanzaError('item-not-found'));
   close();
 });
+
+test('bad requests get their stanza errors: unknown roles and affiliations, mixed items, missing items, wrong form types, unknown namespaces', async () => {
+  const a = await login('alice');
+  const room = `bad@${S}`;
+  await createInstant(a.c, room, 'Alice');
+  const cases: Array<[string, string]> = [
+    [admin(room, 'x1', "<item nick='Alice' role='king'/>"), 'bad-request'],
+    [admin(room, 'x2', "<item jid='bob@localhost' affiliation='emperor'/>"), 'bad-request'],
+    [admin(room, 'x3', "<item jid='bob@localhost' nick='Alice' affiliation='member' role='visitor'/>"), 'bad-request'],
+    [admin(room, 'x4', ''), 'bad-request'],
+    [admin(room, 'x5', "<item affiliation='none'/>", 'get'), 'bad-request'],
+    [admin(room, 'x6', "<item jid='not a jid@@' affiliation='member'/>"), 'jid-malformed'],
+    [`<iq type='set' id='x7' to='${room}'><query xmlns='${NS_MUC_OWNER}'><x xmlns='jabber:x:data' type='form'/></query></iq>`, 'bad-request'],
+    [`<iq type='set' id='x8' to='${room}'><query xmlns='${NS_MUC_OWNER}'/></iq>`, 'bad-request'],
+    [`<iq type='set' id='x9' to='${room}'><query xmlns='${NS_MUC_OWNER}'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>urn:other</value></field></x></query></iq>`, 'bad-request'],
+    [`<iq type='set' id='x10' to='${room}'><query xmlns='${NS_MUC_OWNER}'><x xmlns='jabber:x:data' type='submit'><field var='muc#roomconfig_maxusers'><value>-3</value></field></x></query></iq>`, 'not-acceptable'],
+    [`<iq type='set' id='x11' to='${room}'><query xmlns='${NS_MUC_OWNER}'><x xmlns='jabber:x:data' type='submit'><field var='muc#roomconfig_passwordprotectedroom'><value>1</value></field></x></query></iq>`, 'not-acceptable'],
+    [`<iq type='get' id='x12' to='${room}'><query xmlns='urn:example:unknown'/></iq>`, 'service-unavailable'],
+    [`<iq type='get' id='x13' to='${S}'><query xmlns='urn:example:unknown'/></iq>`, 'service-unavailable'],
+    [`<iq type='get' id='x14' to='${room}'/>`, 'bad-request'],
+  ];
+  for (const [stanza, condition] of cases) {
+    const id = /id='([^']+)'/.exec(stanza)![1]!;
+    assertStanza(await a.c.iq(id, stanza), stanzaError(condition), { what: id });
+  }
+  // the room still works and its configuration did not change
+  const info = await a.c.iq('x15', `<iq type='get' id='x15' to='${room}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+  assert.match(info, /muc_unsecured/);
+  a.c.send(`<message to='${S}' id='x16'><body>to the service</body></message>`);
+  assertStanza(await next(a.c, /<message[^>]*type=["']error["'][\s\S]*?<\/message>/), stanzaError('service-unavailable', 'message'));
+  a.c.close();
+});
