@@ -1,7 +1,7 @@
 // Entering and leaving rooms over real sockets (XEP-0045 §7.2-§7.7, §7.14): nick rules and conflicts, nick
 // changes (303), password and members-only rooms, the occupant limit, real-JID visibility (§4.2, 100),
 // presence updates, leaving and disconnecting, multi-session occupants, discussion history (§7.2.14) and
-// the subject after it.
+// the subject after it, occupants removed on errors (333), nick registration (§7.10, §7.12).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/harness.js';

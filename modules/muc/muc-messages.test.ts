@@ -1,6 +1,7 @@
 // Messages in rooms over real sockets (XEP-0045 §7.4, §7.5, §8.1): groupchat to every occupant with the
-// reflected copy, errors for non-occupants and voiceless visitors, subject changes (changesubject), and
-// private messages between occupants (allowpm, the <x xmlns='muc#user'/> marker).
+// reflected copy, errors for non-occupants and voiceless visitors, subject changes (changesubject), private
+// messages between occupants (allowpm, the <x xmlns='muc#user'/> marker), IQs relayed between occupants,
+// voice requests (§7.13), metrics, and the message path other modules hook into (MUC_SERVICE).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/harness.js';
