@@ -11,6 +11,23 @@ import type { ItemRow, NodeRow } from './engine/types.js';
 const hasFrom = (s: string) => s === 'from' || s === 'both';
 const hasTo = (s: string) => s === 'to' || s === 'both';
 
+/**
+ * Whether a contact with a from/both subscription (in `groups`) may see a node, from its row alone (no reads
+ * per contact on the publish path): presence and open nodes let every contact in, roster nodes the allowed
+ * groups, whitelist nodes the affiliated; outcasts never.
+ */
+function contactMay(row: NodeRow, bare: string, groups: string[]): boolean {
+  const aff = row.affiliations[bare] ?? 'none';
+  if (aff === 'outcast') return false;
+  if (aff === 'owner' || aff === 'publisher' || aff === 'member') return true;
+  switch (row.config.access_model) {
+    case 'open':
+    case 'presence': return true;
+    case 'roster': return groups.some((g) => row.config.roster_groups_allowed.includes(g));
+    case 'whitelist': return false;
+  }
+}
+
 export class PepDelivery implements Notifier {
   /** Remote contacts' available resources, per local owner (learnt from their presence, §4.3.2). */
   private readonly remote = new Map<string, Map<string, Jid>>();
@@ -55,7 +72,7 @@ export class PepDelivery implements Notifier {
     const remote = this.remote.get(owner.bareString());
     for (const item of contacts) {
       const contact = Jid.tryParse(item.jid);
-      if (!contact || !(await this.engine.mayAccess(scope, row, contact))) continue;
+      if (!contact || !contactMay(row, item.jid, item.groups)) continue;
       const resources = this.ctx.isLocal(contact.domain) ? this.available(contact) : [...(remote?.values() ?? [])].filter((r) => r.bare().equals(contact));
       for (const full of resources) if (this.wantsNotify(full, node)) out.set(full.toString(), full);
     }
@@ -132,7 +149,9 @@ export class PepDelivery implements Notifier {
    * if it is on this host, and of its contacts on this host whose presence it has (they have it as 'from').
    */
   async clientReady(full: Jid): Promise<void> {
-    if (!full.resource) return;
+    // Nothing to send before the client's caps are known, nor to a client that asks for no notifications.
+    const features = full.resource ? this.ctx.service(CAPS_SERVICE)?.featuresOf(full) : undefined;
+    if (!features || ![...features].some((f) => f.endsWith('+notify'))) return;
     const bare = full.bare();
     if (full.domain === this.ctx.host) await this.sendLast(bare, full);
     const roster = this.ctx.service(ROSTER_SERVICE);
