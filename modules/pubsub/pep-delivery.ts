@@ -31,8 +31,11 @@ function contactMay(row: NodeRow, bare: string, groups: string[]): boolean {
 export class PepDelivery implements Notifier {
   /** Remote contacts' available resources, per local owner (learnt from their presence, §4.3.2). */
   private readonly remote = new Map<string, Map<string, Jid>>();
-  /** Items already sent to a resource since it became available: full JID -> "owner\0node\0id". */
-  private readonly sent = new Map<string, Set<string>>();
+  /**
+   * The item each resource last got per node since it became available (full JID -> "owner\0node" -> item
+   * id): the last item is not sent again to a resource that has it. One entry per node, not per item.
+   */
+  private readonly sent = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly ctx: ModuleContext<any>,
@@ -50,11 +53,11 @@ export class PepDelivery implements Notifier {
 
   private mark(full: Jid, owner: string, node: string, id: string): boolean {
     const k = full.toString();
-    let set = this.sent.get(k);
-    if (!set) this.sent.set(k, (set = new Set()));
-    const key = `${owner}\u0000${node}\u0000${id}`;
-    if (set.has(key)) return false;
-    set.add(key);
+    let last = this.sent.get(k);
+    if (!last) this.sent.set(k, (last = new Map()));
+    const key = `${owner}\u0000${node}`;
+    if (last.get(key) === id) return false;
+    last.set(key, id);
     return true;
   }
 

@@ -41,8 +41,9 @@ export function pubsubConfig(pep: Record<string, unknown> = {}, pubsub: Record<s
   };
 }
 
-export function startPubsubServer(opts: { dir?: string; pep?: Record<string, unknown>; pubsub?: Record<string, unknown> } = {}): Promise<TestServer> {
-  return startTestServer(pubsubConfig(opts.pep, opts.pubsub), opts.dir ? { dir: opts.dir } : {});
+/** `extra`: more top-level config overrides (e.g. limits for a benchmark with many clients). */
+export function startPubsubServer(opts: { dir?: string; pep?: Record<string, unknown>; pubsub?: Record<string, unknown>; extra?: Record<string, unknown> } = {}): Promise<TestServer> {
+  return startTestServer({ ...pubsubConfig(opts.pep, opts.pubsub), ...opts.extra }, opts.dir ? { dir: opts.dir } : {});
 }
 
 export interface CapsClient { c: RawClient; jid: string; bare: string }
