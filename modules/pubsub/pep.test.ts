@@ -86,6 +86,11 @@ forEachHost((host) => {
     assertStanza(await iq(a.c, `<pubsub xmlns='${NS_PUBSUB}'><retract node='${node}'><item id='t3'/></retract></pubsub>`, 'set'), stanzaError('item-not-found'));
     assertStanza(await iq(a.c, `<pubsub xmlns='${NS_PUBSUB}'><retract node='${node}'/></pubsub>`, 'set'), pubsubErr('bad-request', 'item-required'));
 
+    // §7.1.3.6 / §7.1.3.5: a persistent node needs an item, and an item holds one payload
+    assertStanza(await iq(a.c, `<pubsub xmlns='${NS_PUBSUB}'><publish node='${node}'/></pubsub>`, 'set'), pubsubErr('bad-request', 'item-required'));
+    assertStanza(await iq(a.c, `<pubsub xmlns='${NS_PUBSUB}'><publish node='${node}'><item id='x'/></publish></pubsub>`, 'set'), pubsubErr('bad-request', 'payload-required'));
+    assertStanza(await iq(a.c, `<pubsub xmlns='${NS_PUBSUB}'><publish node='${node}'><item id='x'><a xmlns='urn:a'/><b xmlns='urn:b'/></item></publish></pubsub>`, 'set'), pubsubErr('bad-request', 'invalid-payload'));
+
     // purge, then delete (a <delete/> notification), then the node is gone
     assertStanza(await iq(a.c, `<pubsub xmlns='${NS_OWNER}'><purge node='${node}'/></pubsub>`, 'set'), iqResult());
     assert.deepEqual(itemIds(await iq(a.c, items(node))), []);
@@ -201,6 +206,8 @@ forEachHost((host) => {
     const f = await login('frank', 'nosy');
     assertStanza(await iq(f.c, `<pubsub xmlns='${NS_PUBSUB}'><subscribe node='${node}' jid='${f.jid}'/></pubsub>`, 'set', b.bare), pubsubErr('not-authorized', 'presence-subscription-required'));
     assertStanza(await iq(f.c, `<pubsub xmlns='${NS_PUBSUB}'><subscribe node='${node}' jid='${e.jid}'/></pubsub>`, 'set', b.bare), pubsubErr('bad-request', 'invalid-jid'));
+    await iq(e.c, `<pubsub xmlns='${NS_PUBSUB}'><subscribe node='${node}' jid='${e.jid}'/></pubsub>`, 'set', b.bare);
+    assertStanza(await iq(f.c, `<pubsub xmlns='${NS_PUBSUB}'><unsubscribe node='${node}' jid='${e.jid}'/></pubsub>`, 'set', b.bare), stanzaError('forbidden'));
     for (const x of [b, e, f]) x.c.close();
   });
 
@@ -259,6 +266,9 @@ describe('persistence', () => {
     for (const host of HOSTS) {
       const a = await capsLogin(t, 'alice', host, 'before');
       await iq(a.c, publishXml('urn:example:kept', 'k1', "<k xmlns='urn:example:k'>kept</k>", { 'pubsub#access_model': 'open', 'pubsub#max_items': '3' }), 'set');
+      // and a node of the pubsub service
+      await iq(a.c, `<pubsub xmlns='${NS_PUBSUB}'><create node='kept'/></pubsub>`, 'set', `pubsub.${host}`);
+      await iq(a.c, publishXml('kept', 's1', "<s xmlns='urn:example:s'>service</s>"), 'set', `pubsub.${host}`);
       a.c.close();
     }
     await t.stop();
@@ -271,6 +281,9 @@ describe('persistence', () => {
       assert.equal(fieldValue(await config(a.c, a.bare, 'urn:example:kept'), 'pubsub#max_items'), '3');
       // the other host's node is not this one's
       assert.deepEqual(itemIds(await iq(a.c, items('urn:example:kept'))), ['k1']);
+      assert.deepEqual(itemIds(await iq(c.c, items('kept'), 'get', `pubsub.${host}`)), ['s1']);
+      // the service's owner is still alice: carol may not delete the node
+      assertStanza(await iq(c.c, `<pubsub xmlns='${NS_OWNER}'><delete node='kept'/></pubsub>`, 'set', `pubsub.${host}`), stanzaError('forbidden'));
       a.c.close();
       c.c.close();
     }

@@ -252,13 +252,20 @@ export class PubsubEngine {
         row = copyRow(cur.value);
       }
       const c = row.config;
+      // §7.1.3.6: a persistent node needs an item, and (delivering or keeping payloads) a payload in it; a
+      // transient notification-only node takes a bare publish as one event with a generated id.
+      let batch = prepared;
+      if (!batch.length) {
+        if (c.persist_items) throw pubsubError('bad-request', 'item-required');
+        batch = [{ id: newId(), payload: null }];
+      }
       if (c.persist_items || c.deliver_payloads) {
-        if (prepared.some((p) => !p.payload)) throw pubsubError('bad-request', 'payload-required');
+        if (batch.some((p) => !p.payload)) throw pubsubError('bad-request', 'payload-required');
       }
       const stored: ItemRow[] = [];
       const ops: Op[] = [];
       const published = now();
-      for (const p of prepared) {
+      for (const p of batch) {
         row.seq++;
         const item: ItemRow = { id: p.id, payload: p.payload, publisher: actor.toString(), published, seq: row.seq };
         stored.push(item);
@@ -266,7 +273,7 @@ export class PubsubEngine {
       }
       const removed: string[] = [];
       if (c.persist_items) {
-        const newIds = new Set(prepared.map((p) => p.id));
+        const newIds = new Set(batch.map((p) => p.id));
         const older = cur ? (await this.store.listItems(scope.service, node)).filter((i) => !newIds.has(i.id)) : [];
         const room = Math.max(0, c.max_items - Math.min(newIds.size, c.max_items));
         for (const it of older.slice(room)) {
@@ -326,7 +333,8 @@ export class PubsubEngine {
     await this.store.mutate(scope.service, node, async (cur) => {
       if (!cur) throw nodeNotFound(node);
       const row = cur.value;
-      if (!jid.bare().equals(actor.bare()) && this.affiliation(scope, row, actor) !== 'owner') throw pubsubError('bad-request', 'invalid-jid');
+      // §6.2.3.3: unsubscribing someone else is forbidden (owners excepted).
+      if (!jid.bare().equals(actor.bare()) && this.affiliation(scope, row, actor) !== 'owner') throw new StanzaError('forbidden', 'you may only unsubscribe yourself');
       const key = jid.toString();
       const had = row.subscriptions[key];
       if (!had) throw pubsubError('unexpected-request', 'not-subscribed', { type: 'cancel' });

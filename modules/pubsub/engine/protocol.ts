@@ -69,7 +69,7 @@ export async function handlePubsubIq(engine: PubsubEngine, scope: ServiceScope, 
       const payloads = item?.getChildElements() ?? [];
       if (payloads.length > 1) throw pubsubError('bad-request', 'invalid-payload', { text: 'an item holds one payload element' });
       const options = formIn(p.getChild('publish-options'), NS_PUBLISH_OPTIONS);
-      const r = await engine.publish(scope, actor, node, [{ id: item?.attrs.id as string | undefined, payload: payloads[0] ?? null }], options);
+      const r = await engine.publish(scope, actor, node, item ? [{ id: item.attrs.id as string | undefined, payload: payloads[0] ?? null }] : [], options);
       await notifier.event(scope, node, r.row, { type: 'items', items: r.items }, actor);
       return xml('pubsub', { xmlns: NS_PUBSUB }, xml('publish', { node }, ...r.ids.map((id) => xml('item', { id }))));
     }
