@@ -247,6 +247,20 @@ forEachHost((host) => {
     f.c.close();
   });
 
+  test('concurrent publications to one node all succeed and max_items holds', async () => {
+    const api = t.server.core.services.get<PepApi>(host, 'pep')!;
+    const owner = Jid.parse(`dave@${host}`);
+    const node = 'urn:example:burst';
+    await api.publish(owner, node, { id: 'first', payload: xml('b', { xmlns: node }, 'first') }, { 'pubsub#max_items': '5' });
+    const ids = Array.from({ length: 30 }, (_, i) => `p${i}`);
+    const results = await Promise.all(ids.map((id) => api.publish(owner, node, { id, payload: xml('b', { xmlns: node }, id) })));
+    assert.deepEqual(results, ids);
+    const kept = (await api.items(owner, node)).map((i) => i.id);
+    assert.equal(kept.length, 5, kept.join());
+    assert.equal(new Set(kept).size, 5);
+    assert.ok(kept.every((id) => ids.includes(id)), 'only the latest items stay (first is gone)');
+  });
+
   test('removing an account removes its PEP nodes', async () => {
     const u = 'zed';
     await t.addUser(u, `pw-${u}`, host);

@@ -8,10 +8,11 @@ import type { ItemRow, NodeRow } from './types.js';
 export const NODES_TABLE = 'pubsub_nodes';
 export const ITEMS_TABLE = 'pubsub_items';
 
-/** What the store needs: the module's tables and atomic writes (a ModuleContext or a DataContext). */
+/** What the store needs: the module's tables, atomic writes and a keyed lock (a ModuleContext or a DataContext). */
 export interface TableSource {
   table<V>(name: string): Table<V>;
   readonly store: Pick<DataContext['store'], 'transact'>;
+  lock<T>(key: string, fn: () => Promise<T>): Promise<T>;
 }
 
 /** \u0000 cannot occur in a JID or a node name we accept: it separates the key parts. */
@@ -56,8 +57,13 @@ export class PubsubStore {
    * a compare-and-set on that row (none: nothing to write). Retried when another writer got in first, so
    * `fn` may run more than once and must not have side effects.
    */
-  async mutate<T>(service: string, node: string, fn: (cur: Row<NodeRow> | undefined) => Promise<{ ops: Op[]; result: T }>): Promise<T> {
+  mutate<T>(service: string, node: string, fn: (cur: Row<NodeRow> | undefined) => Promise<{ ops: Op[]; result: T }>): Promise<T> {
+    // One node's changes queue up in this process; the compare-and-set settles races with other processes.
     const key = nodeKey(service, node);
+    return this.src.lock(key, () => this.casLoop(key, fn));
+  }
+
+  private async casLoop<T>(key: string, fn: (cur: Row<NodeRow> | undefined) => Promise<{ ops: Op[]; result: T }>): Promise<T> {
     for (let attempt = 0; attempt < 16; attempt++) {
       const cur = await this.nodes.get(key);
       const { ops, result } = await fn(cur);
