@@ -27,7 +27,7 @@ interface XmppClient {
   reconnect: { stop(): void };
 }
 const lib = (await import('@xmpp/client' as string)) as {
-  client: (o: { service: string; domain: string; username: string; password: string; resource?: string }) => XmppClient;
+  client: (o: { service: string; domain: string; username: string; password: string; resource?: string; timeout?: number }) => XmppClient;
   xml: typeof import('@xmpp/xml').xml;
 };
 const { xml } = lib;
@@ -56,7 +56,8 @@ after(async () => {
 
 /** An @xmpp/client session on `host` that announces XEP-0115 caps with `features` and answers disco#info. */
 async function xmppjs(host: string, user: string, features: string[]): Promise<{ x: XmppClient; stanzas: Element[]; jid: string }> {
-  const x = lib.client({ service: `xmpp://127.0.0.1:${t.c2sPort}`, domain: host, username: user, password: `pw-${user}`, resource: 'xmppjs' });
+  const x = lib.client({ service: `xmpp://127.0.0.1:${t.c2sPort}`, domain: host, username: user, password: `pw-${user}`, resource: 'xmppjs', timeout: 15_000 });
+  // (timeout: how long @xmpp/connection waits for each answer, 2 s by default: too short on a loaded machine)
   x.reconnect.stop();
   x.on('error', () => undefined);
   const stanzas: Element[] = [];
