@@ -8,6 +8,7 @@ import { handlePubsubIq } from './engine/protocol.js';
 import { serviceFeatures, nodeMetaData } from './engine/features.js';
 import { ACCESS_MODELS, NS_OWNER, NS_PUBSUB, type NodeConfig } from './engine/types.js';
 import { ServiceNotifier } from './service-notify.js';
+import { pubsubMetrics } from './metrics.js';
 
 export default defineModule({
   name: 'pubsub',
@@ -69,7 +70,7 @@ export default defineModule({
         return false;
       },
     };
-    const notifier = new ServiceNotifier(ctx, engine);
+    const notifier = new ServiceNotifier(ctx, engine, pubsubMetrics(ctx, 'pubsub'));
     const features = serviceFeatures('pubsub').filter((f) => o.auto_create || f !== `${NS_PUBSUB}#auto-create`);
 
     const discoInfo = async (q: Element, from: Jid): Promise<Element> => {

@@ -7,6 +7,7 @@ import type { PubsubEngine, ServiceScope } from './engine/engine.js';
 import { eventElement, eventMessage, wantsEvent, type EventKind } from './engine/events.js';
 import type { Notifier } from './engine/protocol.js';
 import type { ItemRow, NodeRow } from './engine/types.js';
+import type { PubsubMetrics } from './metrics.js';
 
 const hasFrom = (s: string) => s === 'from' || s === 'both';
 const hasTo = (s: string) => s === 'to' || s === 'both';
@@ -41,6 +42,7 @@ export class PepDelivery implements Notifier {
     private readonly ctx: ModuleContext<any>,
     private readonly engine: PubsubEngine,
     private readonly scopeOf: (owner: Jid) => ServiceScope,
+    private readonly metrics: PubsubMetrics,
   ) {}
 
   private wantsNotify(full: Jid, node: string): boolean {
@@ -94,12 +96,14 @@ export class PepDelivery implements Notifier {
 
   async event(scope: ServiceScope, node: string, row: NodeRow, kind: EventKind, publisher: Jid): Promise<void> {
     const owner = Jid.parse(scope.service);
+    if (kind.type === 'items') this.metrics.published(kind.items.length);
     if (kind.type === 'items' || kind.type === 'retract') await this.published(owner, node, kind, publisher);
     if (!wantsEvent(row, kind)) return;
     const event = eventElement(node, row, kind);
     const targets = await this.recipients(scope, owner, node, row);
     if (kind.type === 'items') for (const t of targets) for (const it of kind.items) if (t.resource) this.mark(t, owner.bareString(), node, it.id);
     await Promise.all(targets.map((t) => this.send(owner, row, event, t)));
+    this.metrics.notified(targets.length);
   }
 
   /** pep_item_published, once per item stored or retracted. */
@@ -127,6 +131,7 @@ export class PepDelivery implements Notifier {
     // XEP-0203: the item was published earlier than this notification.
     const msg = eventMessage(row, event, owner.toString(), to.toString());
     msg.c('delay', { xmlns: 'urn:xmpp:delay', from: owner.toString(), stamp: item.published });
+    this.metrics.notified(1);
     const done = this.ctx.route(msg, owner, to);
     if (this.ctx.isLocal(to.domain)) await done;
   }

@@ -12,6 +12,7 @@ import { ACCESS_MODELS, NS_OWNER, NS_PUBSUB, type NodeConfig } from './engine/ty
 import { elementFromJson } from '../../src/sdk.js';
 import { PepDelivery } from './pep-delivery.js';
 import { pepPortable } from './portable.js';
+import { pubsubMetrics } from './metrics.js';
 
 export default defineModule({
   name: 'pep',
@@ -61,7 +62,7 @@ export default defineModule({
         },
       };
     };
-    const delivery = new PepDelivery(ctx, engine, scopeOf);
+    const delivery = new PepDelivery(ctx, engine, scopeOf, pubsubMetrics(ctx, 'pep'));
 
     const onIq = (req: IqRequest) => {
       const owner = req.to.bare();

@@ -59,6 +59,11 @@ forEachHost((host) => {
       const ev = await expectEvent(b, node, new RegExp(`id=["']n${n}["']`));
       assertStanza(ev, { name: 'message', attrs: { from: service, type: 'headline' }, has: [{ name: 'event', ns: NS_EVENT, children: [{ name: 'items', attrs: { node }, children: [{ name: 'item', attrs: { id: `n${n}` }, children: [{ name: 'entry' }] }] }] }] });
     }
+    // counted: 4 items published, at least 4 notifications (bob's)
+    const metrics = await t.server.core.metrics.registry.metrics();
+    const count = (name: string) => Number(new RegExp(`${name}\\{host="${host.replace(/\./g, '\\.')}",service="pubsub"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    assert.ok(count('xmppd_pubsub_items_published_total') >= 4, metrics);
+    assert.ok(count('xmppd_pubsub_notifications_total') >= 4, metrics);
     // max_items 3: the oldest went
     const got = await iq(b, `<pubsub xmlns='${NS_PUBSUB}'><items node='${node}'/></pubsub>`, 'get', service);
     assert.deepEqual(parseStanza(got).getChild('pubsub')!.getChild('items')!.getChildren('item').map((i) => i.attrs.id), ['n4', 'n3', 'n2']);

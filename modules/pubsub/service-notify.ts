@@ -6,9 +6,10 @@ import type { PubsubEngine, ServiceScope } from './engine/engine.js';
 import { eventElement, eventMessage, wantsEvent, type EventKind } from './engine/events.js';
 import type { Notifier } from './engine/protocol.js';
 import type { NodeRow } from './engine/types.js';
+import type { PubsubMetrics } from './metrics.js';
 
 export class ServiceNotifier implements Notifier {
-  constructor(private readonly ctx: ModuleContext<any>, private readonly engine: PubsubEngine) {}
+  constructor(private readonly ctx: ModuleContext<any>, private readonly engine: PubsubEngine, private readonly metrics: PubsubMetrics) {}
 
   private async send(scope: ServiceScope, row: NodeRow, ev: ReturnType<typeof eventElement>, to: Jid): Promise<void> {
     const from = Jid.parse(scope.service);
@@ -17,6 +18,7 @@ export class ServiceNotifier implements Notifier {
   }
 
   async event(scope: ServiceScope, node: string, row: NodeRow, kind: EventKind): Promise<void> {
+    if (kind.type === 'items') this.metrics.published(kind.items.length);
     if (!wantsEvent(row, kind)) return;
     const ev = eventElement(node, row, kind);
     const targets: Jid[] = [];
@@ -25,6 +27,7 @@ export class ServiceNotifier implements Notifier {
       if (jid && (kind.type === 'delete' || (await this.engine.mayAccess(scope, row, jid)))) targets.push(jid);
     }
     await Promise.all(targets.map((t) => this.send(scope, row, ev, t)));
+    this.metrics.notified(targets.length);
   }
 
   async subscribed(scope: ServiceScope, node: string, row: NodeRow, jid: Jid): Promise<void> {
@@ -33,6 +36,7 @@ export class ServiceNotifier implements Notifier {
     if (!last) return;
     const msg = eventMessage(row, eventElement(node, row, { type: 'items', items: [last] }), scope.service, jid.toString());
     msg.c('delay', { xmlns: 'urn:xmpp:delay', from: scope.service, stamp: last.published });
+    this.metrics.notified(1);
     const done = this.ctx.route(msg, Jid.parse(scope.service), jid);
     if (this.ctx.isLocal(jid.domain)) await done;
   }
