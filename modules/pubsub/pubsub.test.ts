@@ -1,7 +1,7 @@
 // The pubsub service on pubsub.<host> over real sockets (XEP-0060), on every host: listed in the host's
 // disco#items, disco#info of the service and its nodes, create (named, instant, refused to others'
 // accounts), configure, subscribe, publish with notifications to a subscriber, items, retract, delete.
-import { test, before, after } from 'node:test';
+import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestServer } from '../../test/support/harness.js';
 import { forEachHost, HOSTS } from '../../test/support/each-host.js';
@@ -110,5 +110,38 @@ forEachHost((host) => {
     const b = await login('bob', 'unsubscribed');
     await assertNoEvent(b, 'public', 'only subscribers are notified');
     for (const x of [foreign, a, b]) x.close();
+  });
+});
+
+describe('options', () => {
+  test('host names the domain (@HOST@ per host); access_create names the rule for creators; auto_create creates on publish', async () => {
+    const s = await startPubsubServer({
+      pubsub: { host: 'feeds.@HOST@', access_create: 'pubsub_creators', auto_create: true },
+      extra: { access_rules: { pubsub_creators: [{ allow: 'admin' }, { deny: 'all' }] } },
+    });
+    try {
+      for (const host of HOSTS) {
+        await s.addUser('admin', 'pw-admin', host);
+        await s.addUser('alice', 'pw-alice', host);
+        const admin = (await RawClient.login(s.c2sPort, 'admin', 'pw-admin', 'r', { host })).c;
+        const alice = (await RawClient.login(s.c2sPort, 'alice', 'pw-alice', 'r', { host })).c;
+        const feeds = `feeds.${host}`;
+        assertStanza(await iq(alice, "<query xmlns='http://jabber.org/protocol/disco#items'/>", 'get', host), iqResult({ name: 'query', has: [{ name: 'item', attrs: { jid: feeds } }] }));
+        assertStanza(await iq(alice, `<pubsub xmlns='${NS_PUBSUB}'><create node='a'/></pubsub>`, 'set', feeds), stanzaError('forbidden'));
+        assertStanza(await iq(alice, publishXml('auto', '1', "<x xmlns='urn:example:x'/>"), 'set', feeds), stanzaError('forbidden'));
+        // each host's admin (host_config ACL) may; publishing creates the node
+        assertStanza(await iq(admin, publishXml('auto', '1', "<x xmlns='urn:example:x'/>"), 'set', feeds), iqResult({ name: 'pubsub' }));
+        assertStanza(await iq(alice, `<pubsub xmlns='${NS_PUBSUB}'><items node='auto'/></pubsub>`, 'get', feeds), iqResult({ name: 'pubsub', children: [{ name: 'items', children: [{ name: 'item', attrs: { id: '1' } }] }] }));
+        assertStanza(await iq(alice, "<query xmlns='http://jabber.org/protocol/disco#info'/>", 'get', feeds), discoFeature(`${NS_PUBSUB}#auto-create`));
+        admin.close();
+        alice.close();
+      }
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a host option that is not a subdomain name stops the start with the option path', async () => {
+    await assert.rejects(startPubsubServer({ pubsub: { host: 'not a domain' } }), /modules\.pubsub\.host/);
   });
 });
