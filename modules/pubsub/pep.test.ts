@@ -303,3 +303,31 @@ describe('persistence', () => {
     }
   });
 });
+
+describe('options', () => {
+  test('default_access_model, default_max_items, max_items, max_payload_size and max_nodes, on both hosts', async () => {
+    const s = await startPubsubServer({ pep: { default_access_model: 'open', default_max_items: 2, max_items: 3, max_payload_size: 300, max_nodes: 2 } });
+    try {
+      for (const host of HOSTS) {
+        for (const u of ['alice', 'carol']) await s.addUser(u, `pw-${u}`, host);
+        const a = await capsLogin(s, 'alice', host, 'opts');
+        const c = await capsLogin(s, 'carol', host, 'stranger');
+        const node = 'urn:example:o';
+        for (const id of ['1', '2', '3']) await iq(a.c, publishXml(node, id, `<o xmlns='${node}'>${id}</o>`), 'set');
+        // open by default: a stranger reads; two items kept by default
+        assert.deepEqual(itemIds(await iq(c.c, items(node), 'get', a.bare)), ['3', '2']);
+        assertStanza(await iq(a.c, publishXml(node, '4', `<o xmlns='${node}'/>`, { 'pubsub#max_items': '4' }), 'set'), pubsubErr('conflict', 'precondition-not-met'));
+        assertStanza(await iq(a.c, publishXml('urn:example:big', '4', `<o xmlns='urn:example:big'/>`, { 'pubsub#max_items': '4' }), 'set'), stanzaError('not-acceptable'));
+        assertStanza(await iq(a.c, publishXml('urn:example:big', 'b', `<o xmlns='urn:example:big'>${'x'.repeat(400)}</o>`), 'set'), pubsubErr('not-acceptable', 'payload-too-big'));
+        assertStanza(await iq(a.c, publishXml('urn:example:max', 'm', `<o xmlns='urn:example:max'/>`, { 'pubsub#max_items': 'max' }), 'set'), iqResult({ name: 'pubsub' }));
+        assert.equal(fieldValue(await config(a.c, a.bare, 'urn:example:max'), 'pubsub#max_items'), '3');
+        // two nodes per account
+        assertStanza(await iq(a.c, publishXml('urn:example:third', 't', `<o xmlns='urn:example:third'/>`), 'set'), stanzaError('policy-violation'));
+        a.c.close();
+        c.c.close();
+      }
+    } finally {
+      await s.stop();
+    }
+  });
+});

@@ -239,13 +239,13 @@ export class PubsubEngine {
       if (!scope.mayCreate(actor)) throw new StanzaError('forbidden', 'you may not create nodes on this service');
       await this.checkNodeCount(scope);
     }
-    const created = publishOptions ? applyConfig(scope.defaults(), publishOptions, this.limits.maxItems) : scope.defaults();
     return this.store.mutate(scope.service, node, async (cur) => {
       let row: NodeRow;
       creating = !cur;
       if (!cur) {
         if (!scope.autoCreate) throw nodeNotFound(node);
-        row = this.newRow(scope, actor, created);
+        // §7.1.5: the publish-options configure the new node (a bad value is not-acceptable, §8.2.5.3).
+        row = this.newRow(scope, actor, publishOptions ? applyConfig(scope.defaults(), publishOptions, this.limits.maxItems) : scope.defaults());
       } else {
         if (!this.mayPublish(scope, cur.value, actor)) throw new StanzaError('forbidden', 'you may not publish to this node');
         if (publishOptions) checkPreconditions(cur.value.config, publishOptions, this.limits.maxItems);
