@@ -2,15 +2,15 @@
 // account: nodes auto-created on publish, presence access by default (contacts with a subscription
 // from/both), notifications to the account's and its contacts' resources that ask "<node>+notify"
 // (XEP-0115 caps), the last items on presence; the PEP_SERVICE other modules publish through.
-import { defineModule, opt, Jid, StanzaError, PEP_SERVICE, ROSTER_SERVICE, type PepApi, type IqRequest } from '../../src/sdk.js';
+import { defineModule, opt, Jid, StanzaError, PEP_SERVICE, ROSTER_SERVICE, elementFromJson, type PepApi, type IqRequest } from '../../src/sdk.js';
 import { PubsubEngine, type ServiceScope } from './engine/engine.js';
 import { handlePubsubIq } from './engine/protocol.js';
 import { recordValues } from './engine/config-form.js';
 import { serviceFeatures, nodeMetaData } from './engine/features.js';
 import { PubsubStore } from './engine/store.js';
 import { ACCESS_MODELS, NS_OWNER, NS_PUBSUB, type NodeConfig } from './engine/types.js';
-import { elementFromJson } from '../../src/sdk.js';
 import { PepDelivery } from './pep-delivery.js';
+import { pepDefaults } from './pep-defaults.js';
 import { pepPortable } from './portable.js';
 import { pubsubMetrics } from './metrics.js';
 
@@ -39,12 +39,7 @@ export default defineModule({
   start(ctx) {
     const o = ctx.options;
     const engine = new PubsubEngine(ctx, { maxItems: o.max_items, maxPayloadSize: o.max_payload_size, maxNodes: o.max_nodes });
-    const defaults = (): NodeConfig => ({
-      title: '', access_model: o.default_access_model, roster_groups_allowed: [], publish_model: 'publishers',
-      max_items: Math.min(o.default_max_items, o.max_items), persist_items: true, notify_retract: true, notify_delete: true,
-      notify_config: false, deliver_payloads: true, deliver_notifications: true,
-      send_last_published_item: 'on_sub_and_presence', notification_type: 'headline', type: '',
-    });
+    const defaults = (): NodeConfig => pepDefaults(o);
     const scopeOf = (owner: Jid): ServiceScope => {
       const bare = owner.bare();
       return {
@@ -122,7 +117,8 @@ export default defineModule({
         const scope = scopeOf(owner);
         if (!(await engine.tryNode(scope, node))) return [];
         const rows = await engine.readItems(scope, node, opts);
-        return rows.map((r) => ({ id: r.id, payload: elementFromJson(r.payload ?? { n: 'item', a: {}, c: [] } as never), publisher: r.publisher, published: r.published }));
+        // Stored items always have a payload (a persistent node requires one).
+        return rows.flatMap((r) => (r.payload ? [{ id: r.id, payload: elementFromJson(r.payload), publisher: r.publisher, published: r.published }] : []));
       },
       async retract(owner, node, itemId) {
         const scope = scopeOf(owner);

@@ -3,16 +3,12 @@
 import { elementFromJson, elementToJson, standalone, xml, type DataContext, type Element, type Jid, type PortableSection } from '../../src/sdk.js';
 import { applyConfig, configForm, formValues } from './engine/config-form.js';
 import { PubsubStore } from './engine/store.js';
+import { pepDefaults, type PepDefaultsOptions } from './pep-defaults.js';
 import { NS_DATA, NS_OWNER, NS_PUBSUB, type ItemRow, type NodeConfig, type NodeRow } from './engine/types.js';
 
-interface PepOptions { default_access_model: NodeConfig['access_model']; default_max_items: number; max_items: number; max_nodes: number }
+interface PepOptions extends PepDefaultsOptions { max_nodes: number }
 
-const defaults = (o: PepOptions): NodeConfig => ({
-  title: '', access_model: o.default_access_model, roster_groups_allowed: [], publish_model: 'publishers',
-  max_items: Math.min(o.default_max_items, o.max_items), persist_items: true, notify_retract: true, notify_delete: true,
-  notify_config: false, deliver_payloads: true, deliver_notifications: true, send_last_published_item: 'on_sub_and_presence',
-  notification_type: 'headline', type: '',
-});
+const defaults = pepDefaults;
 
 export const pepPortable: PortableSection<PepOptions> = {
   elements: [`{${NS_OWNER}}pubsub`, `{${NS_PUBSUB}}pubsub`],

@@ -1,33 +1,16 @@
 // The XEP-0060 rules over the store: who may do what on a node (§4.1 affiliations, §4.5 access models),
 // creation, publishing with publish-options (§7.1.5), retraction, purge, deletion, retrieval, subscriptions
 // and the owner's management of affiliations and subscriptions (§8). Both modules drive one PubsubEngine;
-// a ServiceScope says what differs between an account's PEP service and a pubsub domain.
+// a ServiceScope (access.ts) says what differs between an account's PEP service and a pubsub domain.
 import { randomBytes } from 'node:crypto';
 import { elementToJson, Jid, StanzaError, type Element, type Op } from '../../../src/sdk.js';
 import { applyConfig, checkPreconditions, type FormValues } from './config-form.js';
 import { nodeNotFound, pubsubError, unsupported } from './errors.js';
+import { affiliationOf, checkAccess, mayPublish, type ServiceScope } from './access.js';
 import { PubsubStore, type TableSource } from './store.js';
-import type { Affiliation, ItemRow, NodeConfig, NodeRow } from './types.js';
 
-export interface ServiceScope {
-  /** The service's key prefix and address: an account's bare JID (PEP) or a service domain. */
-  readonly service: string;
-  /** Whether `actor` owns every node of the service (the PEP account itself; a pubsub admin). */
-  isServiceOwner(actor: Jid): boolean;
-  /** Whether `actor` may create nodes here (explicitly or by publishing to a missing node). */
-  mayCreate(actor: Jid): boolean;
-  /** Publishing to a missing node creates it (XEP-0163 §3, pubsub#auto-create). */
-  readonly autoCreate: boolean;
-  /** Instant nodes (§8.1.2, a create without a node name). */
-  readonly instantNodes: boolean;
-  /** The configuration of a new node (§8.3 defaults). */
-  defaults(): NodeConfig;
-  /**
-   * Whether `actor` (bare) is a contact of one of `owners`: with a subscription from/both (the presence
-   * access model, `groups` null) or in one of `groups` (the roster access model).
-   */
-  inRoster(owners: string[], actor: Jid, groups: string[] | null): Promise<boolean>;
-}
+export type { ServiceScope } from './access.js';
+import type { Affiliation, ItemRow, NodeConfig, NodeRow } from './types.js';
 
 export interface EngineLimits {
   /** The largest pubsub#max_items ("max" means this). */
@@ -55,42 +38,19 @@ export class PubsubEngine {
 
   // ---- decisions ------------------------------------------------------------------------------------
 
-  /** `actor`'s affiliation with a node: bare JID affiliations (§4.1), owners of the service are owners. */
+  /** `actor`'s affiliation with a node (access.ts). */
   affiliation(scope: ServiceScope, row: NodeRow, actor: Jid): Affiliation {
-    if (scope.isServiceOwner(actor)) return 'owner';
-    return row.affiliations[actor.bareString()] ?? 'none';
+    return affiliationOf(scope, row, actor);
   }
 
-  private owners(row: NodeRow): string[] {
-    return Object.entries(row.affiliations).filter(([, a]) => a === 'owner').map(([j]) => j);
-  }
-
-  /**
-   * Throws the §6.1.3 / §6.5.9 error when `actor` may not see a node's items or subscribe: outcasts are
-   * forbidden; presence -> not-authorized + presence-subscription-required; roster -> not-authorized +
-   * not-in-roster-group; whitelist -> not-allowed + closed-node.
-   */
-  async checkAccess(scope: ServiceScope, row: NodeRow, actor: Jid): Promise<void> {
-    const aff = this.affiliation(scope, row, actor);
-    if (aff === 'outcast') throw new StanzaError('forbidden', 'you are banned from this node');
-    if (aff === 'owner' || aff === 'publisher' || aff === 'member') return;
-    const c = row.config;
-    switch (c.access_model) {
-      case 'open': return;
-      case 'presence':
-        if (await scope.inRoster(this.owners(row), actor.bare(), null)) return;
-        throw pubsubError('not-authorized', 'presence-subscription-required');
-      case 'roster':
-        if (await scope.inRoster(this.owners(row), actor.bare(), c.roster_groups_allowed)) return;
-        throw pubsubError('not-authorized', 'not-in-roster-group');
-      case 'whitelist':
-        throw pubsubError('not-allowed', 'closed-node');
-    }
+  /** Throws the XEP-0060 error when `actor` may not see a node's items or subscribe (access.ts). */
+  checkAccess(scope: ServiceScope, row: NodeRow, actor: Jid): Promise<void> {
+    return checkAccess(scope, row, actor);
   }
 
   async mayAccess(scope: ServiceScope, row: NodeRow, actor: Jid): Promise<boolean> {
     try {
-      await this.checkAccess(scope, row, actor);
+      await checkAccess(scope, row, actor);
       return true;
     } catch (err) {
       if (err instanceof StanzaError) return false;
@@ -99,16 +59,11 @@ export class PubsubEngine {
   }
 
   private mayPublish(scope: ServiceScope, row: NodeRow, actor: Jid): boolean {
-    const aff = this.affiliation(scope, row, actor);
-    if (aff === 'owner' || aff === 'publisher' || aff === 'publish-only') return true;
-    if (aff === 'outcast') return false;
-    if (row.config.publish_model === 'open') return true;
-    if (row.config.publish_model === 'subscribers') return Object.keys(row.subscriptions).some((j) => Jid.tryParse(j)?.bare().equals(actor.bare()));
-    return false;
+    return mayPublish(scope, row, actor);
   }
 
   private requireOwner(scope: ServiceScope, row: NodeRow, actor: Jid): void {
-    if (this.affiliation(scope, row, actor) !== 'owner') throw new StanzaError('forbidden', 'only an owner of the node may do that');
+    if (affiliationOf(scope, row, actor) !== 'owner') throw new StanzaError('forbidden', 'only an owner of the node may do that');
   }
 
   private async existing(scope: ServiceScope, node: string): Promise<NodeRow> {
