@@ -63,9 +63,36 @@ export class PepDelivery implements Notifier {
     return true;
   }
 
+  /** Local resources that have had an owner's available presence (full JID -> owners' bare JIDs). */
+  private readonly seen = new Map<string, Set<string>>();
+
   /** A resource went away: it gets the last items again when it comes back. */
   forget(full: Jid): void {
     this.sent.delete(full.toString());
+    this.seen.delete(full.toString());
+  }
+
+  /**
+   * An owner's presence reached a local contact (bare: its available resources): the first available one
+   * since the contact's resource has been available, or since the owner's last unavailable, brings the last
+   * items (§4.3.2: e.g. right after the owner approved the contact's subscription, or logged in).
+   */
+  async ownerPresence(owner: Jid, to: Jid, available: boolean): Promise<void> {
+    if (!this.ctx.isLocal(to.domain) || to.bare().equals(owner)) return;
+    const targets = to.resource ? [to] : this.available(to.bare());
+    const o = owner.bareString();
+    for (const full of targets) {
+      const k = full.toString();
+      let owners = this.seen.get(k);
+      if (!available) {
+        owners?.delete(o);
+        continue;
+      }
+      if (owners?.has(o)) continue;
+      if (!owners) this.seen.set(k, (owners = new Set()));
+      owners.add(o);
+      await this.sendLast(owner, full);
+    }
   }
 
   /** Everyone (full JIDs, or bare JIDs of explicit subscribers) who hears about `node` of `owner`. */

@@ -13,7 +13,7 @@ import { forEachHost, HOSTS } from '../../test/support/each-host.js';
 import { RawClient } from '../../test/support/raw-client.js';
 import { assertStanza, discoFeature, iqResult, parseStanza, stanzaError } from '../../test/support/stanza-match.js';
 import {
-  NS_ERRORS, NS_EVENT, NS_OWNER, NS_PUBSUB, assertNoEvent, befriend, capsLogin, expectEvent, iq, publishXml, setContact, startPubsubServer,
+  NS_ERRORS, NS_EVENT, NS_OWNER, NS_PUBSUB, assertNoEvent, befriend, capsLogin, expectEvent, iq, publishXml, setContact, startPubsubServer, sync,
 } from './test-support.js';
 
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
@@ -185,6 +185,21 @@ forEachHost((host) => {
     c.c.send('<presence><show>away</show></presence>');
     await assertNoEvent(c.c, node, 'the last item is sent once per available resource');
     for (const x of [a, a2, c]) x.c.close();
+  });
+
+  test('a contact whose subscription the owner approves gets the last items at once', async () => {
+    const node = 'urn:example:approved';
+    const d = await login('dave', 'approver');
+    await iq(d.c, publishXml(node, 'ap1', "<ap xmlns='urn:example:approved'/>"), 'set');
+    const f = await login('frank', 'asker', [node]);
+    await assertNoEvent(f.c, node, 'not a contact yet');
+    f.c.send(`<presence to='${d.bare}' type='subscribe'/>`);
+    await sync(f.c);
+    d.c.send(`<presence to='${f.bare}' type='subscribed'/>`);
+    await sync(d.c);
+    await expectEvent(f.c, node, /ap1/);
+    d.c.close();
+    f.c.close();
   });
 
   test('an explicit subscriber gets notifications and the last item on subscription; unsubscribing twice is not-subscribed', async () => {

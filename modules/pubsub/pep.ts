@@ -73,11 +73,13 @@ export default defineModule({
     ctx.hookGlobal('caps_updated', ({ jid }) => delivery.clientReady(jid));
     ctx.hookGlobal('user_unavailable', ({ session }) => delivery.forget(session.jid));
     ctx.hookGlobal('session_closed', ({ session }) => delivery.forget(session.jid));
-    ctx.hook('presence_in', async (el, { from, to }) => {
+    // Presence for any host: a remote contact's resource reaching an owner of this host, or an owner of this
+    // host reaching a local contact (after a subscription approval, or the owner's login).
+    ctx.hookGlobal('presence_in', async (el, { from, to }) => {
       const type = el.attrs.type as string | undefined;
-      if (from.resource && !ctx.isLocal(from.domain) && (type === undefined || type === 'unavailable')) {
-        await delivery.remotePresence(to.bare(), from, type === undefined);
-      }
+      if (!from.resource || (type !== undefined && type !== 'unavailable')) return undefined;
+      if (to.domain === ctx.host && !ctx.isLocal(from.domain)) await delivery.remotePresence(to.bare(), from, type === undefined);
+      else if (from.domain === ctx.host && from.local) await delivery.ownerPresence(from.bare(), to, type === undefined);
       return undefined;
     }, 60);
 
