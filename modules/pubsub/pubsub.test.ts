@@ -99,6 +99,25 @@ forEachHost((host) => {
     c.close();
   });
 
+  test('the owner reads the default configuration, subscribes carol and bans bob (outcast: his subscription ends)', async () => {
+    const a = await login('alice', 'manager');
+    const def = await iq(a, `<pubsub xmlns='${NS_OWNER}'><default/></pubsub>`, 'get', service);
+    assertStanza(def, iqResult({ name: 'pubsub', ns: NS_OWNER, children: [{ name: 'default', children: [{ name: 'x', has: [{ name: 'field', attrs: { var: 'pubsub#access_model' }, has: [{ name: 'value', text: 'open' }] }] }] }] }));
+    await iq(a, `<pubsub xmlns='${NS_PUBSUB}'><create node='managed'/></pubsub>`, 'set', service);
+    const c = await login('carol', 'managed');
+    const b = await login('bob', 'managed');
+    await iq(b, `<pubsub xmlns='${NS_PUBSUB}'><subscribe node='managed' jid='bob@${host}'/></pubsub>`, 'set', service);
+    assertStanza(await iq(a, `<pubsub xmlns='${NS_OWNER}'><subscriptions node='managed'><subscription jid='carol@${host}' subscription='subscribed'/></subscriptions></pubsub>`, 'set', service), iqResult());
+    assertStanza(await iq(a, `<pubsub xmlns='${NS_OWNER}'><affiliations node='managed'><affiliation jid='bob@${host}' affiliation='outcast'/></affiliations></pubsub>`, 'set', service), iqResult());
+    await iq(a, publishXml('managed', 'm1', "<m xmlns='urn:example:m'/>"), 'set', service);
+    await expectEvent(c, 'managed', /m1/);
+    await assertNoEvent(b, 'managed', 'an outcast is not notified');
+    assertStanza(await iq(b, `<pubsub xmlns='${NS_PUBSUB}'><items node='managed'/></pubsub>`, 'get', service), stanzaError('forbidden'));
+    // an affiliation that does not exist is a bad request
+    assertStanza(await iq(a, `<pubsub xmlns='${NS_OWNER}'><affiliations node='managed'><affiliation jid='bob@${host}' affiliation='king'/></affiliations></pubsub>`, 'set', service), stanzaError('bad-request'));
+    for (const x of [a, b, c]) x.close();
+  });
+
   test("accounts of another host may use the service but not create nodes (access_create: this host's accounts)", async () => {
     const foreign = await login('carol', 'visitor', otherHost(host));
     assertStanza(await iq(foreign, `<pubsub xmlns='${NS_PUBSUB}'><create node='visitor'/></pubsub>`, 'set', service), stanzaError('forbidden'));
