@@ -101,11 +101,12 @@ export class PepDelivery implements Notifier {
     for (const full of this.available(owner)) if (this.wantsNotify(full, node)) out.set(full.toString(), full);
     const roster = this.ctx.service(ROSTER_SERVICE);
     const contacts = roster ? (await roster.items(owner)).filter((i) => hasFrom(i.subscription)) : [];
-    const remote = this.remote.get(owner.bareString());
+    const remote = new Map<string, Jid[]>();
+    for (const r of this.remote.get(owner.bareString())?.values() ?? []) remote.set(r.bareString(), [...(remote.get(r.bareString()) ?? []), r]);
     for (const item of contacts) {
       const contact = Jid.tryParse(item.jid);
       if (!contact || !contactMay(row, item.jid, item.groups)) continue;
-      const resources = this.ctx.isLocal(contact.domain) ? this.available(contact) : [...(remote?.values() ?? [])].filter((r) => r.bare().equals(contact));
+      const resources = this.ctx.isLocal(contact.domain) ? this.available(contact) : remote.get(contact.bareString()) ?? [];
       for (const full of resources) if (this.wantsNotify(full, node)) out.set(full.toString(), full);
     }
     for (const s of Object.keys(row.subscriptions)) {

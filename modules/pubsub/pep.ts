@@ -70,7 +70,10 @@ export default defineModule({
     // XEP-0163 §4.3.2 / §6: last items when a client is available with known caps (its own account's nodes
     // and its contacts'), when its caps become known, and when a remote contact's resource comes online.
     ctx.hookGlobal('user_available', ({ session }) => delivery.clientReady(session.jid));
-    ctx.hookGlobal('caps_updated', ({ jid }) => delivery.clientReady(jid));
+    ctx.hookGlobal('caps_updated', ({ jid }) => {
+      delivery.forget(jid); // new interests: what it was sent before no longer says what it has
+      return delivery.clientReady(jid);
+    });
     ctx.hookGlobal('user_unavailable', ({ session }) => delivery.forget(session.jid));
     ctx.hookGlobal('session_closed', ({ session }) => delivery.forget(session.jid));
     // Presence for any host: a remote contact's resource reaching an owner of this host, or an owner of this
