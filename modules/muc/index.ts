@@ -16,8 +16,8 @@ export default defineModule({
   description: 'Multi-user chat service (XEP-0045)',
   xeps: ['XEP-0045', 'XEP-0410', 'XEP-0421'],
   options: {
-    /** The service domain; '' means conference.<host>. */
-    host: opt.string(''),
+    /** The service domain; @HOST@ stands for the virtual host (as for pubsub). */
+    host: opt.string('conference.@HOST@'),
     /** The service's name in disco (identity and the host's disco#items). */
     name: opt.string('Chatrooms'),
     /** Who may create rooms: 'local' (accounts of this host) or the name of an access rule. */
@@ -30,9 +30,11 @@ export default defineModule({
   // An account's affiliations in every room, committed with the account's removal.
   removeUser: (data, user) => affiliationsOf(data, user),
   async start(ctx) {
-    const domain = (ctx.options.host || `conference.${ctx.host}`).toLowerCase();
+    const domain = ctx.options.host.replaceAll('@HOST@', ctx.host).toLowerCase();
     const j = Jid.tryParse(domain);
-    if (!j || j.local || j.resource || j.domain !== domain) throw new Error(`modules.muc.host: "${ctx.options.host}" is not a domain name`);
+    if (!j || j.local || j.resource || j.domain !== domain || domain === ctx.host) {
+      throw new Error(`modules.muc.host: "${ctx.options.host}" must be a domain other than the host, such as conference.@HOST@`);
+    }
     const store = new RoomStore(ctx, ctx.host, domain);
     const svc = new MucService(ctx, domain, store);
     for (const s of await store.load()) {

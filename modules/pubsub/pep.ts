@@ -21,6 +21,10 @@ export default defineModule({
   requires: ['roster'],
   optional: ['disco'],
   accountFeatures: serviceFeatures('pep'),
+  // Also on the server's disco#info, as ejabberd does: Profanity 0.13 looks for #publish-options only among
+  // the features of the server (and its services), and without it publishes its OMEMO device list with the
+  // default access model, which contacts outside its roster cannot read.
+  features: serviceFeatures('pep'),
   options: {
     /** Access model of a node created without one (XEP-0163 §4.1: presence). */
     default_access_model: opt.oneOf(ACCESS_MODELS, 'presence'),
