@@ -8,6 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +47,7 @@ const server = spawn('taskset', ['-c', '0', process.execPath, join(REPO, 'bin/xm
 const stopServer = () => { try { process.kill(-server.pid, 'SIGTERM'); } catch { /* gone */ } };
 process.on('exit', () => { stopServer(); if (!A.keep) rmSync(tmp, { recursive: true, force: true }); });
 
-/** A lean client: PLAIN over plain TCP, bind, then it only counts what arrives. */
+/** A lean client: SCRAM-SHA-1 over plain TCP (the server offers PLAIN only under TLS), bind, then it only counts what arrives. */
 class Client {
   constructor(i) { this.i = i; this.user = `u${i}`; this.buf = ''; this.waiters = []; this.onData = null; }
   open() {
@@ -68,7 +69,18 @@ class Client {
     await this.open();
     this.stream();
     await this.wait(/<\/stream:features>/);
-    this.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${this.user}\0benchpass`).toString('base64')}</auth>`);
+    const nonce = randomBytes(12).toString('base64');
+    const bare = `n=${this.user},r=${nonce}`;
+    this.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>${Buffer.from(`n,,${bare}`).toString('base64')}</auth>`);
+    const first = Buffer.from(/<challenge[^>]*>([^<]*)</.exec(await this.wait(/<\/challenge>/))[1], 'base64').toString();
+    const f = Object.fromEntries(first.split(',').map((kv) => [kv[0], kv.slice(2)]));
+    const salted = await new Promise((res, rej) => pbkdf2('benchpass', Buffer.from(f.s, 'base64'), Number(f.i), 20, 'sha1', (e, k) => (e ? rej(e) : res(k))));
+    const withoutProof = `c=biws,r=${f.r}`;
+    const auth = `${bare},${first},${withoutProof}`;
+    const clientKey = createHmac('sha1', salted).update('Client Key').digest();
+    const sig = createHmac('sha1', createHash('sha1').update(clientKey).digest()).update(auth).digest();
+    const proof = Buffer.from(clientKey.map((b, i) => b ^ sig[i])).toString('base64');
+    this.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${Buffer.from(`${withoutProof},p=${proof}`).toString('base64')}</response>`);
     await this.wait(/<success/);
     this.stream();
     await this.wait(/<\/stream:features>/);
