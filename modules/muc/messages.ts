@@ -9,6 +9,7 @@ import { dropSession } from './occupants.js';
 import { requestForm, voiceRequest } from './voice-request.js';
 import { RANK, type Occupant, type Room } from './room.js';
 import type { MucService } from './service.js';
+import { checkSubject } from './limits.js';
 
 export async function onMessage(svc: MucService, el: Element, from: Jid, to: Jid): Promise<void> {
   const type = el.attrs.type ?? 'normal';
@@ -58,6 +59,7 @@ export async function groupchat(svc: MucService, room: Room, el: Element, from: 
   if (subject && !hasBody) {
     const may = occ.role === 'moderator' || (room.config.changeSubject && occ.role === 'participant');
     if (!may) throw new StanzaError('forbidden', 'you may not change the subject of this room');
+    checkSubject(svc, subject.getText());
   }
   const stanza = asRoomStanza(room, el, occ);
   stanza.attrs.type = 'groupchat';
