@@ -103,13 +103,31 @@ export function checkEnter(svc: Service, room: Room, bare: string, occupantSessi
     }
     return;
   }
-  if (!o.max_rooms_joined) return;
-  let joined = 0;
-  for (const r of svc.rooms.values()) {
-    if (r !== room && r.byBare.has(bare) && ++joined >= o.max_rooms_joined) {
-      refuse(svc, 'max_rooms_joined', new StanzaError('service-unavailable', `you are in ${joined} rooms of this service, the most allowed`));
-    }
+  const joined = joinedRooms(svc, room).get(bare) ?? 0;
+  if (o.max_rooms_joined && joined >= o.max_rooms_joined) {
+    refuse(svc, 'max_rooms_joined', new StanzaError('service-unavailable', `you are in ${joined} rooms of this service, the most allowed`));
   }
+}
+
+/** Rooms each user is in, per service: kept by the rooms themselves (Room.onOccupancy), so a join costs O(1). */
+const joinedByService = new WeakMap<Service, Map<string, number>>();
+
+/**
+ * The service's counts, with `room` counted from now on. Every entry passes checkEnter before Room.add, so a
+ * room is tracked before its first occupant; rooms come and go (temporary, destroyed, loaded) without a hook.
+ */
+function joinedRooms(svc: Service, room: Room): Map<string, number> {
+  let counts = joinedByService.get(svc);
+  if (!counts) joinedByService.set(svc, (counts = new Map()));
+  if (!room.onOccupancy) {
+    const c = counts;
+    room.onOccupancy = (bare, delta) => {
+      const n = (c.get(bare) ?? 0) + delta;
+      if (n > 0) c.set(bare, n);
+      else c.delete(bare);
+    };
+  }
+  return counts;
 }
 
 /** §8.1: a subject must fit. */

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, HOSTS, type TestServer } from '../../test/support/harness.js';
-import { forEachHost } from '../../test/support/each-host.js';
+import { escapeRe, forEachHost } from '../../test/support/each-host.js';
 import { RawClient } from '../../test/support/raw-client.js';
 import { assertStanza, iqResult, stanzaError } from '../../test/support/stanza-match.js';
 import { MUC_MODULES, NS_MUC_ADMIN, X_MUC, codes, join, joinError, messageFrom, next, presenceFrom, readUntil, SUBJECT, sync } from './test-support.js';
@@ -52,7 +52,7 @@ forEachHost((host) => {
     a.c.close(); adm.c.close();
   });
 
-  test('bob may be in 3 rooms: the fourth is service-unavailable; after leaving one he enters it', async () => {
+  test('bob may be in 3 rooms: the fourth is service-unavailable; after leaving one, or disconnecting, he enters again', async () => {
     const g = await login('gina');
     const h = await login('hank');
     for (const n of [1, 2]) await enter(g.c, `joined${n}@${svc}/Gina`);
@@ -65,7 +65,17 @@ forEachHost((host) => {
     b.c.send(`<presence type='unavailable' to='joined1@${svc}/Bob'/>`);
     await next(b.c, presenceFrom(`joined1@${svc}/Bob`));
     await join(b.c, `joined4@${svc}/Bob`);
-    g.c.close(); h.c.close(); b.c.close();
+    // bob's client goes: his server's unavailable presences (RFC 6121 §4.6.3) take him out of every room...
+    b.c.close();
+    const left = (n: number) => new RegExp(`<presence[^>]*from=["']joined${n}@${escapeRe(svc)}/Bob["'][^>]*type=["']unavailable["'][\\s\\S]*?</presence>`);
+    await next(g.c, left(2));
+    await next(h.c, left(3));
+    await next(h.c, left(4));
+    // ...so a new session of his is in none and enters 3 rooms again
+    const b2 = await login('bob', 'again');
+    for (const n of [1, 2, 3]) await join(b2.c, `joined${n}@${svc}/Bob`);
+    assertStanza(await joinError(b2.c, `joined4@${svc}/Bob`), stanzaError('service-unavailable', 'presence'));
+    g.c.close(); h.c.close(); b2.c.close();
   });
 
   test('carol joins one room from 2 clients under her nick; a third client is service-unavailable, another nick a conflict', async () => {
