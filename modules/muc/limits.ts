@@ -1,7 +1,7 @@
 // Bounds on what anyone who can reach the MUC service can make it hold: rooms per owner and per service,
 // rooms joined per user, sessions per occupant, sizes of names and texts, items per muc#admin set. Limits on
 // entering answer service-unavailable (XEP-0045 §7.2.10), refused creation not-allowed (§10.1.1).
-import { opt, StanzaError, type Jid, type ModuleContext } from '../../src/sdk.js';
+import { opt, StanzaError, type Element, type Jid, type ModuleContext } from '../../src/sdk.js';
 import type { Room } from './room.js';
 
 const count = (def: number) => opt.number(def, { min: 0, integer: true });
@@ -28,6 +28,8 @@ export const LIMIT_OPTIONS = {
   max_history_message_size: opt.number(16_384, { min: 256, max: 1_048_576, integer: true }),
   /** Items in one muc#admin query. */
   max_admin_items: opt.number(100, { min: 1, max: 10_000, integer: true }),
+  /** Affiliations (members, admins, owners, outcasts, registered nicks) one room keeps (0: no limit). */
+  max_affiliations: count(10_000),
   /** Seconds a reserved room may stay locked, unconfigured, before it is destroyed (0: forever). */
   lock_timeout: count(300),
 };
@@ -43,6 +45,7 @@ export interface MucLimitOptions {
   max_config_text_length: number;
   max_history_message_size: number;
   max_admin_items: number;
+  max_affiliations: number;
   lock_timeout: number;
 }
 
@@ -85,10 +88,21 @@ export function checkCreate(svc: Service, name: string, from: Jid): void {
   }
 }
 
-/** A nick must fit (RFC 7622 allows 1023 bytes; people read it, so the service allows less). */
-export function checkNick(svc: Service, nick: string): void {
+/**
+ * A nick must fit (RFC 7622 allows 1023 bytes; people read it, so the service allows less): jid-malformed for
+ * the resource of a room JID (§7.2.1), not-acceptable for a nick registered with a form (§7.10).
+ */
+export function checkNick(svc: Service, nick: string, condition: 'jid-malformed' | 'not-acceptable' = 'jid-malformed'): void {
   const max = svc.ctx.options.max_nick_length;
-  if (bytes(nick) > max) refuse(svc, 'max_nick_length', new StanzaError('jid-malformed', `nicknames are at most ${max} bytes in this service`));
+  if (bytes(nick) > max) refuse(svc, 'max_nick_length', new StanzaError(condition, `nicknames are at most ${max} bytes in this service`));
+}
+
+/** A room keeps a bounded number of affiliations: `added` new JIDs would join its list (registration, muc#admin, invitations). */
+export function checkNewAffiliations(svc: Service, room: Room, added: number): void {
+  const max = svc.ctx.options.max_affiliations;
+  if (max && added > 0 && room.affiliations.size + added > max) {
+    refuse(svc, 'max_affiliations', new StanzaError('resource-constraint', `this room keeps at most ${max} affiliations`));
+  }
 }
 
 /**
@@ -136,8 +150,14 @@ export function checkSubject(svc: Service, text: string): void {
   if (bytes(text) > max) refuse(svc, 'max_subject_length', new StanzaError('not-acceptable', `room subjects are at most ${max} bytes`));
 }
 
-/** One muc#admin query changes or lists a bounded number of items. */
-export function checkAdminItems(svc: Service, n: number): void {
-  const max = svc.ctx.options.max_admin_items;
-  if (n > max) refuse(svc, 'max_admin_items', new StanzaError('policy-violation', `a muc#admin query holds at most ${max} items`));
+/** One muc#admin query changes or lists a bounded number of items, each reason (kept with an affiliation) bounded too. */
+export function checkAdminItems(svc: Service, items: Element[]): void {
+  const o = svc.ctx.options;
+  if (items.length > o.max_admin_items) refuse(svc, 'max_admin_items', new StanzaError('policy-violation', `a muc#admin query holds at most ${o.max_admin_items} items`));
+  for (const i of items) {
+    const reason = i.getChildText('reason');
+    if (reason && bytes(reason) > o.max_config_text_length) {
+      refuse(svc, 'max_config_text_length', new StanzaError('not-acceptable', `reasons are at most ${o.max_config_text_length} bytes`));
+    }
+  }
 }

@@ -1,6 +1,6 @@
 // The MUC service's limits over real sockets, on every host: rooms per owner (admins exempt) and per service,
 // rooms joined per user, sessions per occupant, name/nick/subject sizes, history message size, muc#admin
-// items, the lock timeout of reserved rooms, and the options' validation with their YAML path.
+// items, affiliations per room, the lock timeout of reserved rooms, and the options' validation with their YAML path.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, HOSTS, type TestServer } from '../../test/support/harness.js';
@@ -12,7 +12,7 @@ import type { Element } from '../../src/sdk.js';
 
 const LIMITS = {
   max_rooms_per_user: 2, max_rooms_joined: 3, max_sessions_per_occupant: 2, max_room_name_length: 16, max_nick_length: 12,
-  max_subject_length: 32, max_history_message_size: 600, max_admin_items: 3, lock_timeout: 1,
+  max_subject_length: 32, max_history_message_size: 600, max_admin_items: 3, max_affiliations: 4, lock_timeout: 1,
 };
 // Each test has users of its own: a room left by a closed client goes away a moment later, not at once.
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivan', 'judy', 'kim', 'admin'];
@@ -142,7 +142,7 @@ forEachHost((host) => {
     e.c.close(); f.c.close();
   });
 
-  test('a muc#admin query with more than 3 items is policy-violation and changes nothing; 3 items are applied', async () => {
+  test('a muc#admin query with more than 3 items is policy-violation and changes nothing; 3 are applied; a room keeps at most 4 affiliations', async () => {
     const a = await login('judy');
     const room = `items@${svc}`;
     await enter(a.c, `${room}/A`);
@@ -153,7 +153,16 @@ forEachHost((host) => {
     assertStanza(await list(), iqResult({ name: 'query', children: [] }));
     assertStanza(await a.c.iq('ai3', `<iq type='set' id='ai3' to='${room}'><query xmlns='${NS_MUC_ADMIN}'>${items(3)}</query></iq>`), iqResult());
     assert.match(await list(), /m2@/);
-    a.c.close();
+    // judy (owner) and 3 members: the room is at max_affiliations (4)
+    const e = await login('erin', 'reg');
+    const register = (id: string, nick: string) => e.c.iq(id, `<iq type='set' id='${id}' to='${room}'><query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#register</value></field><field var='muc#register_roomnick'><value>${nick}</value></field></x></query></iq>`);
+    assertStanza(await register('rg1', 'n'.repeat(13)), stanzaError('not-acceptable'));
+    assertStanza(await register('rg2', 'Erin'), stanzaError('resource-constraint'));
+    assertStanza(await a.c.iq('ai4', `<iq type='set' id='ai4' to='${room}'><query xmlns='${NS_MUC_ADMIN}'><item affiliation='outcast' jid='spam@${host}'/></query></iq>`), stanzaError('resource-constraint'));
+    // changing one of the 4 is no new affiliation; freeing one makes room for erin
+    assertStanza(await a.c.iq('ai5', `<iq type='set' id='ai5' to='${room}'><query xmlns='${NS_MUC_ADMIN}'><item affiliation='outcast' jid='m0@${host}'/><item affiliation='none' jid='m1@${host}'/></query></iq>`), iqResult());
+    assertStanza(await register('rg3', 'Erin'), iqResult());
+    a.c.close(); e.c.close();
   });
 
   test('a reserved room left locked is destroyed after lock_timeout; a room configured in time stays', async () => {
