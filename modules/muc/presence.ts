@@ -30,11 +30,10 @@ export async function onPresence(svc: MucService, el: Element, from: Jid, to: Ji
   if (!to.resource) throw new StanzaError('jid-malformed', 'add your nickname as the resource of the room JID');
   // Nicks are shown to people: one made of spaces only (RFC 7700 would reject it) is refused.
   if (!to.resource.trim()) throw new StanzaError('jid-malformed', 'a nickname needs more than spaces');
+  // A nick already held stays usable (for presence updates) if max_nick_length is lowered meanwhile.
+  if (room && occ && occ.nick === to.resource) return update(svc, room, occ, el);
   checkNick(svc, to.resource);
-  if (room && occ) {
-    if (occ.nick === to.resource) return update(svc, room, occ, el);
-    return changeNick(svc, room, occ, to.resource, el);
-  }
+  if (room && occ) return changeNick(svc, room, occ, to.resource, el);
   return join(svc, room, el, from, to);
 }
 
