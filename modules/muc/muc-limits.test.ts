@@ -186,7 +186,7 @@ forEachHost((host) => {
   });
 });
 
-test('max_rooms_per_service: the third room of a service is not-allowed, whoever asks; each host counts its own service', async () => {
+test('max_rooms_per_service: the third room of a service is not-allowed, whoever asks, and counted; each host counts its own service', async () => {
   const s = await startTestServer({ modules: { ...MUC_MODULES, muc: { max_rooms_per_service: 2 } } });
   try {
     for (const host of HOSTS) {
@@ -202,6 +202,9 @@ test('max_rooms_per_service: the third room of a service is not-allowed, whoever
         assert.match(errorText(refused), /limit of 2 rooms/);
       }
       a.c.close(); adm.c.close();
+      // each refusal is counted by host and limit
+      const counted = await s.server.core.metrics.registry.getSingleMetricAsString('xmppd_muc_refusals_total');
+      assert.match(counted, new RegExp(`xmppd_muc_refusals_total\\{host="${escapeRe(host)}",limit="max_rooms_per_service"\\} 2`));
     }
   } finally {
     await s.stop();
