@@ -7,15 +7,18 @@ import { broadcastPresence, removeOccupant } from './occupants.js';
 import { AFFILIATIONS, RANK, ROLES, type Affiliation, type Occupant, type Role, type Room } from './room.js';
 import type { IqCall, MucService } from './service.js';
 import { STATUS } from './status-codes.js';
+import { checkAdminItems, checkNewAffiliations } from './limits.js';
 
 export async function adminQuery(svc: MucService, room: Room, call: IqCall): Promise<Element | null> {
   const actorAff = room.affiliation(call.from.bareString());
   const actor = room.bySession.get(call.from.toString()) ?? room.byBare.get(call.from.bareString());
   const items = call.payload.getChildren('item');
   if (!items.length) throw new StanzaError('bad-request', 'the query needs an <item/>');
+  checkAdminItems(svc, items);
   if (call.type === 'get') return list(room, items[0]!, actorAff, actor);
   const changes = items.map((i) => plan(room, i, actorAff, actor));
   checkOwnersLeft(room, changes);
+  checkNewAffiliations(svc, room, new Set(changes.flatMap((c) => (c.kind === 'affiliation' && c.affiliation !== 'none' && !room.affiliations.has(c.jid) ? [c.jid] : []))).size);
   for (const c of changes) await apply(svc, room, c, actor);
   if (changes.some((c) => c.kind === 'affiliation') && room.config.persistent) await svc.persist(room);
   return null;

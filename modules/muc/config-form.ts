@@ -105,7 +105,7 @@ export function applyConfig(cur: RoomConfig, values: Map<string, string[]>, maxU
   const roles = (v: string): Role[] => {
     const rs = values.get(v) ?? [];
     for (const r of rs) if (!BROADCAST_ROLES.includes(r as Role)) throw bad(`${v.replace(P, '')}: "${r}" is not a role`);
-    return rs as Role[];
+    return [...new Set(rs)] as Role[]; // a role named twice counts once
   };
   if (has(`${P}getmemberlist`)) c.getMemberList = roles(`${P}getmemberlist`);
   if (has(`${P}presencebroadcast`)) c.presenceBroadcast = roles(`${P}presencebroadcast`);

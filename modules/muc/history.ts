@@ -16,11 +16,14 @@ export interface HistoryRequest { maxstanzas?: number; maxchars?: number; second
 export class History {
   entries: HistoryEntry[] = [];
 
-  constructor(public max: number) {}
+  /** `maxChars`: a larger message is broadcast but not kept (history must not become a store of huge stanzas). */
+  constructor(public max: number, readonly maxChars = Infinity) {}
 
   add(stanza: Element, ts = Date.now()): void {
     if (this.max <= 0) return;
-    this.entries.push({ stanza, ts, chars: stanza.toString().length });
+    const chars = stanza.toString().length;
+    if (chars > this.maxChars) return;
+    this.entries.push({ stanza, ts, chars });
     if (this.entries.length > this.max) this.entries.splice(0, this.entries.length - this.max);
   }
 

@@ -10,6 +10,7 @@ import { defaultConfig, Room } from './room.js';
 import { MucService } from './service.js';
 import { mucMetrics } from './metrics.js';
 import { STATUS } from './status-codes.js';
+import { LIMIT_OPTIONS, refusalCounter } from './limits.js';
 
 export default defineModule({
   name: 'muc',
@@ -26,6 +27,7 @@ export default defineModule({
     history_size: opt.number(20, { min: 0, max: 10_000, integer: true }),
     /** Most occupants an owner may allow in a room (0: no limit). */
     max_users: opt.number(0, { min: 0, integer: true }),
+    ...LIMIT_OPTIONS,
   },
   // An account's affiliations in every room, committed with the account's removal.
   removeUser: (data, user) => affiliationsOf(data, user),
@@ -38,7 +40,7 @@ export default defineModule({
     const store = new RoomStore(ctx, ctx.host, domain);
     const svc = new MucService(ctx, domain, store);
     for (const s of await store.load()) {
-      const room = new Room(Jid.of(s.name, domain), defaultConfig(s.row.config), new Map(s.affiliations), s.row.secret, new History(ctx.options.history_size), s.row.createdAt);
+      const room = new Room(Jid.of(s.name, domain), defaultConfig(s.row.config), new Map(s.affiliations), s.row.secret, new History(ctx.options.history_size, ctx.options.max_history_message_size), s.row.createdAt);
       room.subject = s.row.subject;
       svc.rooms.set(s.name, room);
     }
@@ -74,6 +76,7 @@ export default defineModule({
     });
     mucCommands(ctx, svc);
     svc.messagesCounter = mucMetrics(ctx, svc);
+    svc.refused = refusalCounter(ctx);
 
     // Stopping the service (unload, reload, shutdown): every occupant leaves with 332 (§15.6).
     ctx.onStop(async () => {

@@ -9,6 +9,7 @@ import { dropSession } from './occupants.js';
 import { requestForm, voiceRequest } from './voice-request.js';
 import { RANK, type Occupant, type Room } from './room.js';
 import type { MucService } from './service.js';
+import { checkNewAffiliations, checkSubject } from './limits.js';
 
 export async function onMessage(svc: MucService, el: Element, from: Jid, to: Jid): Promise<void> {
   const type = el.attrs.type ?? 'normal';
@@ -58,6 +59,7 @@ export async function groupchat(svc: MucService, room: Room, el: Element, from: 
   if (subject && !hasBody) {
     const may = occ.role === 'moderator' || (room.config.changeSubject && occ.role === 'participant');
     if (!may) throw new StanzaError('forbidden', 'you may not change the subject of this room');
+    checkSubject(svc, subject.getText());
   }
   const stanza = asRoomStanza(room, el, occ);
   stanza.attrs.type = 'groupchat';
@@ -105,6 +107,7 @@ async function invite(svc: MucService, room: Room, x: Element, from: Jid): Promi
       throw new StanzaError('jid-malformed', err instanceof JidError ? err.message : 'invalid invitee JID');
     }
   }
+  if (room.config.membersOnly) checkNewAffiliations(svc, room, new Set(targets.map((j) => j.bareString()).filter((j) => !room.affiliations.has(j))).size);
   let changed = false;
   for (const [n, inv] of invites.entries()) {
     const to = targets[n]!;

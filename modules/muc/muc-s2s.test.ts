@@ -1,6 +1,7 @@
 // The MUC service over federation: two in-process xmppd servers over loopback s2s (TLS with certificates of
 // a test CA). bob@b.test joins a room of conference.a.test, chats with alice, and leaves; b.test reaches
-// the service domain itself (its certificate names conference.a.test), and a remote user may not create rooms.
+// the service domain itself (its certificate names conference.a.test), a remote user may not create rooms, and one
+// remote user joins a room from at most max_sessions_per_occupant clients.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -54,5 +55,26 @@ test('bob@b.test joins a room on conference.a.test over s2s, chats with alice, l
   const gone = await next(alice.c, presenceFrom(`${ROOM}/Bob`), 10_000);
   assert.equal(gone.attrs.type, 'unavailable');
   await sync(alice.c);
+  alice.c.close();
+});
+
+test('a remote user joins one room from at most 5 clients (max_sessions_per_occupant): the sixth is service-unavailable, another nick a conflict; alice chats on', async () => {
+  const room = 'flooded@conference.a.test';
+  const alice = await login(a.c2sPort, 'a.test', 'alice', 'pw-alice', { resource: 'flood' });
+  await createInstant(alice.c, room, 'Alice');
+  const bobs = [];
+  for (let i = 0; i < 6; i++) bobs.push(await login(b.c2sPort, 'b.test', 'bob', 'pw-bob', { resource: `r${i}` }));
+  for (const bob of bobs.slice(0, 5)) await join(bob.c, `${room}/Bob`);
+  const refused = await joinError(bobs[5]!.c, `${room}/Bob`);
+  assertStanza(refused, stanzaError('service-unavailable', 'presence'));
+  assert.match(refused.getChild('error')?.getChildText('text') ?? '', /5 sessions/);
+  assertStanza(await joinError(bobs[5]!.c, `${room}/Bobby`), stanzaError('conflict', 'presence'));
+  // creating a room stays refused to remote users, whatever the nick or resource
+  assertStanza(await joinError(bobs[5]!.c, 'bobs-own@conference.a.test/Bob'), stanzaError('not-allowed', 'presence'));
+  // every one of bob's 5 joined clients still gets the room's messages
+  alice.c.send(`<message to='${room}' type='groupchat' id='flood1'><body>still here</body></message>`);
+  for (const bob of bobs.slice(0, 5)) await next(bob.c, /<message[^>]*id=["']flood1["'][\s\S]*?<\/message>/, 10_000);
+  await sync(alice.c);
+  for (const bob of bobs) bob.c.close();
   alice.c.close();
 });

@@ -8,6 +8,7 @@ import { broadcastPresence, removeOccupant } from './occupants.js';
 import { RANK, type Room } from './room.js';
 import type { IqCall, MucService } from './service.js';
 import { STATUS } from './status-codes.js';
+import { checkConfigSubmission } from './form-check.js';
 
 export async function ownerQuery(svc: MucService, room: Room, call: IqCall): Promise<Element | null> {
   const aff = room.affiliation(call.from.bareString());
@@ -22,6 +23,7 @@ export async function ownerQuery(svc: MucService, room: Room, call: IqCall): Pro
   }
   const x = call.payload.getChild('x', NS_DATA);
   if (!x) throw new StanzaError('bad-request', 'submit the configuration form or <destroy/>');
+  checkConfigSubmission(x, svc.options.max_config_text_length);
   const values = submittedValues(x);
   if (values === null) {
     // §10.1.3: cancelling the initial configuration destroys the reserved room.

@@ -9,6 +9,8 @@ import { broadcastPresence, occupantPresence, presencePayload, dropSession, send
 import { RANK, type Occupant, type Room } from './room.js';
 import type { MucService } from './service.js';
 import { STATUS } from './status-codes.js';
+import { checkCreate, checkEnter, checkNick } from './limits.js';
+import { expireIfStillLocked } from './lock-timeout.js';
 
 export async function onPresence(svc: MucService, el: Element, from: Jid, to: Jid): Promise<void> {
   const type = el.attrs.type as string | undefined;
@@ -28,10 +30,10 @@ export async function onPresence(svc: MucService, el: Element, from: Jid, to: Ji
   if (!to.resource) throw new StanzaError('jid-malformed', 'add your nickname as the resource of the room JID');
   // Nicks are shown to people: one made of spaces only (RFC 7700 would reject it) is refused.
   if (!to.resource.trim()) throw new StanzaError('jid-malformed', 'a nickname needs more than spaces');
-  if (room && occ) {
-    if (occ.nick === to.resource) return update(svc, room, occ, el);
-    return changeNick(svc, room, occ, to.resource, el);
-  }
+  // A nick already held stays usable (for presence updates) if max_nick_length is lowered meanwhile.
+  if (room && occ && occ.nick === to.resource) return update(svc, room, occ, el);
+  checkNick(svc, to.resource);
+  if (room && occ) return changeNick(svc, room, occ, to.resource, el);
   return join(svc, room, el, from, to);
 }
 
@@ -44,6 +46,7 @@ async function join(svc: MucService, existing: Room | undefined, el: Element, fr
   if (!room) {
     // §10.1.1: a user who may not create rooms gets not-allowed.
     if (!svc.mayCreate(from)) throw new StanzaError('not-allowed', 'you may not create rooms on this service');
+    checkCreate(svc, to.local, from);
     room = svc.createRoom(to.local, bare);
     // §10.1.2: a client that speaks MUC gets a locked (reserved) room to configure; an old groupchat
     // client (no <x/>) gets an instant room at once.
@@ -69,6 +72,7 @@ async function join(svc: MucService, existing: Room | undefined, el: Element, fr
       const owner = nickOwner(room, to.resource);
       if (owner && owner !== bareKey) throw new StanzaError('conflict', 'that nickname is registered by another user');
     }
+    checkEnter(svc, room, bareKey, same?.sessions.size);
     if (room.config.passwordProtected && aff !== 'owner' && x?.getChildText('password') !== room.config.password) {
       throw new StanzaError('not-authorized', 'the room needs a password');
     }
@@ -85,6 +89,7 @@ async function join(svc: MucService, existing: Room | undefined, el: Element, fr
     await broadcastPresence(svc, room, occ, { selfCodes });
     if (!created) await sendHistory(svc, room, from, historyRequest(x));
     await sendSubject(svc, room, from);
+    if (created) expireIfStillLocked(svc, room);
   } catch (err) {
     if (created) svc.vanishIfEmpty(room);
     throw err;

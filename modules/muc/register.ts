@@ -5,6 +5,7 @@ import { StanzaError, xml, type Element } from '../../src/sdk.js';
 import { NS_DATA } from './ns.js';
 import { RANK, type Room } from './room.js';
 import type { IqCall, MucService } from './service.js';
+import { checkNewAffiliations, checkNick } from './limits.js';
 
 export const NS_REGISTER = 'jabber:iq:register';
 const NS_MUC_REGISTER = 'http://jabber.org/protocol/muc#register';
@@ -38,11 +39,13 @@ export async function registerQuery(svc: MucService, room: Room, call: IqCall): 
   if (!form || form.attrs.type !== 'submit') throw new StanzaError('bad-request', 'submit the muc#register form');
   const nick = form.getChildren('field').find((f) => f.attrs.var === NICK)?.getChildText('value')?.trim();
   if (!nick) throw new StanzaError('not-acceptable', `${NICK} is required`);
+  checkNick(svc, nick, 'not-acceptable');
   const owner = nickOwner(room, nick);
   const inUse = room.occupants.get(nick);
   if ((owner && owner !== bare) || (inUse && inUse.bare.bareString() !== bare)) throw new StanzaError('conflict', 'that nickname is taken in this room');
   // A members-only room admits new members through its admins only.
   if (room.config.membersOnly && RANK[entry?.affiliation ?? 'none'] < RANK.member) throw new StanzaError('registration-required', 'ask an admin for membership');
+  if (!entry) checkNewAffiliations(svc, room, 1);
   room.affiliations.set(bare, { ...(entry ?? {}), affiliation: entry?.affiliation ?? 'member', nick });
   if (room.config.persistent) await svc.persist(room);
   return null;

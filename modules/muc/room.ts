@@ -72,6 +72,8 @@ export class Room {
   subject: Subject | null = null;
   /** §10.1.3: a reserved room stays locked until its owner submits the configuration. */
   locked = false;
+  /** Told when a user enters (1) or leaves (-1) the room: the service counts the rooms each user is in. */
+  onOccupancy: ((bare: string, delta: 1 | -1) => void) | null = null;
 
   constructor(
     /** The room's bare JID. */
@@ -116,7 +118,9 @@ export class Room {
     o.sessions.set(session.toString(), session);
     this.occupants.set(o.nick, o);
     this.bySession.set(session.toString(), o);
-    this.byBare.set(o.bare.bareString(), o);
+    const bare = o.bare.bareString();
+    if (!this.byBare.has(bare)) this.onOccupancy?.(bare, 1);
+    this.byBare.set(bare, o);
   }
 
   /** Remove one session of an occupant; the occupant goes with its last session. Returns whether it went. */
@@ -131,7 +135,11 @@ export class Room {
   remove(o: Occupant): void {
     for (const s of o.sessions.keys()) this.bySession.delete(s);
     if (this.occupants.get(o.nick) === o) this.occupants.delete(o.nick);
-    if (this.byBare.get(o.bare.bareString()) === o) this.byBare.delete(o.bare.bareString());
+    const bare = o.bare.bareString();
+    if (this.byBare.get(bare) === o) {
+      this.byBare.delete(bare);
+      this.onOccupancy?.(bare, -1);
+    }
   }
 
   rename(o: Occupant, nick: string): void {

@@ -14,8 +14,9 @@ import { ownerQuery } from './owner.js';
 import { roomInfo, roomItems, serviceInfo, serviceItems } from './disco.js';
 import { IqRelay } from './occupant-iq.js';
 import { NS_REGISTER, registerQuery } from './register.js';
+import type { MucLimitOptions } from './limits.js';
 
-export interface MucOptions {
+export interface MucOptions extends MucLimitOptions {
   host: string;
   name: string;
   access_create: string;
@@ -48,6 +49,8 @@ export class MucService {
   readonly roomFeatures = new Set<(room: Room) => string[]>();
   /** Groupchat messages broadcast (xmppd_muc_messages_total); set by the module. */
   messagesCounter: { inc(labels: { host: string }): void } | null = null;
+  /** Stanzas refused for a limit (xmppd_muc_refusals_total); set by the module. */
+  refused?: { inc(labels: { host: string; limit: string }): void };
 
   constructor(
     readonly ctx: ModuleContext<MucOptions>,
@@ -167,7 +170,7 @@ export class MucService {
 
   /** A new room (in memory; persisted once configured persistent). */
   createRoom(name: string, owner: Jid | null, config: Partial<RoomConfig> = {}): Room {
-    const room = new Room(Jid.of(name, this.domain), defaultConfig(config), new Map(), newRoomSecret(), new History(this.options.history_size));
+    const room = new Room(Jid.of(name, this.domain), defaultConfig(config), new Map(), newRoomSecret(), new History(this.options.history_size, this.options.max_history_message_size));
     if (owner) room.affiliations.set(owner.bareString(), { affiliation: 'owner' });
     this.rooms.set(name, room);
     return room;
