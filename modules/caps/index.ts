@@ -7,6 +7,13 @@ import { CacheUpkeep } from './cache-upkeep.js';
 import { CapsTracker } from './caps-tracker.js';
 import { capsFeature, serverCaps, SERVER_NODE } from './server-caps.js';
 
+/**
+ * The trackers of this server's hosts, by data store (one per server; tests run several in one process): a
+ * client's caps are followed by its own host's instance, and CAPS_SERVICE on any host answers for the clients
+ * of all of them (PEP on one host notifies contacts on another, XEP-0163 §4.3).
+ */
+const TRACKERS = new WeakMap<object, Map<string, CapsTracker>>();
+
 export default defineModule({
   name: 'caps',
   description: 'Entity capabilities of local clients, verified and cached (XEP-0115, XEP-0390)',
@@ -46,9 +53,15 @@ export default defineModule({
       run: () => upkeep.sweep(),
     });
 
+    let trackers = TRACKERS.get(ctx.store);
+    if (!trackers) TRACKERS.set(ctx.store, (trackers = new Map()));
+    const hosts = trackers;
+    hosts.set(ctx.host, tracker);
+    ctx.onStop(() => void (hosts.get(ctx.host) === tracker && hosts.delete(ctx.host)));
+    const featuresOf = (full: Jid) => (full.domain === ctx.host ? tracker : hosts.get(full.domain))?.featuresOf(full);
     ctx.provide(CAPS_SERVICE, {
-      featuresOf: (full: Jid) => tracker.featuresOf(full),
-      wantsNotify: (full: Jid, node: string) => tracker.featuresOf(full)?.has(`${node}+notify`) ?? false,
+      featuresOf,
+      wantsNotify: (full: Jid, node: string) => featuresOf(full)?.has(`${node}+notify`) ?? false,
     });
 
     // Broadcast available presence only (a directed presence's caps are for its recipient); after the

@@ -344,6 +344,23 @@ forEachHost((host) => {
   });
 });
 
+describe('across hosts', () => {
+  test('a contact on the other host of this server gets notifications and the last item by its verified caps', async () => {
+    const [h1, h2] = [HOSTS[0]!, HOSTS[1]!];
+    const node = 'urn:example:cross-host';
+    await setContact(t, h1, 'alice', `bob@${h2}`, 'both');
+    await setContact(t, h2, 'bob', `alice@${h1}`, 'both');
+    const a = await capsLogin(t, 'alice', h1, 'cross');
+    await iq(a.c, publishXml(node, 'x1', `<x xmlns='${node}'>1</x>`), 'set');
+    const b = await capsLogin(t, 'bob', h2, 'cross', [node]);
+    await expectEvent(b.c, node, /x1/);
+    await iq(a.c, publishXml(node, 'x2', `<x xmlns='${node}'>2</x>`), 'set');
+    assertStanza(await expectEvent(b.c, node, /x2/), { name: 'message', attrs: { from: a.bare, to: b.jid } });
+    a.c.close();
+    b.c.close();
+  });
+});
+
 describe('persistence', () => {
   test('nodes, items and configuration survive a restart over the same data directory', async () => {
     for (const host of HOSTS) {
