@@ -105,6 +105,8 @@ forEachHost((host) => {
     assert.deepEqual([...f].sort(), [...FEATURES].sort());
     assert.equal(api(host).wantsNotify(a.jid, 'urn:xmpp:avatar:metadata'), true);
     assert.equal(api(host).wantsNotify(a.jid, 'http://jabber.org/protocol/tune'), false);
+    const other = HOSTS.find((h) => h !== host)!;
+    assert.equal(api(other).featuresOf(a.jid), f, 'the other host’s CAPS_SERVICE answers for this host’s clients');
     assert.equal(await lookups(host, 'miss'), misses + 1);
     await until(() => updates.some((u) => u.host === host && u.jid === a.jid.toString()), 'caps_updated ran for alice');
     assert.deepEqual(updates.filter((u) => u.jid === a.jid.toString()).map((u) => u.features), [[...FEATURES].sort()]);

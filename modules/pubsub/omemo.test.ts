@@ -10,7 +10,8 @@ import type { Element } from '@xmpp/xml';
 import type { TestServer } from '../../test/support/harness.js';
 import { forEachHost, HOSTS } from '../../test/support/each-host.js';
 import { runSlixmppOk, slixmppTestOptions } from '../../test/support/slixmpp.js';
-import { befriend, NS_PUBSUB, startPubsubServer } from './test-support.js';
+import { befriend, capsOf, capsVer, NS_PUBSUB, startPubsubServer } from './test-support.js';
+import { Jid } from '../../src/sdk.js';
 
 // @xmpp/client verifies the server certificate and has no CA option; the test server's is self-signed.
 // Each test file runs in its own process, so this affects no other test.
@@ -63,14 +64,16 @@ async function xmppjs(host: string, user: string, features: string[]): Promise<{
   const stanzas: Element[] = [];
   x.on('stanza', (el) => stanzas.push(el));
   const capsNode = 'https://github.com/xmppjs/xmpp.js';
+  const identity = { category: 'client', type: 'pc', name: 'xmpp.js' };
+  const all = [DISCO_INFO, ...features];
   x.iqCallee.get(DISCO_INFO, 'query', ({ element }) =>
     xml('query', { xmlns: DISCO_INFO, ...(element.attrs.node ? { node: element.attrs.node } : {}) },
-      xml('identity', { category: 'client', type: 'pc', name: 'xmpp.js' }),
-      ...[DISCO_INFO, ...features].map((f) => xml('feature', { var: f }))));
+      xml('identity', identity), ...all.map((f) => xml('feature', { var: f }))));
   const jid = (await x.start()).toString();
   running.push(x);
-  // The hash is not checked by the test caps provider; a real client sends its XEP-0115 §5 hash here.
-  await x.send(xml('presence', {}, xml('c', { xmlns: 'http://jabber.org/protocol/caps', hash: 'sha-1', node: capsNode, ver: `v${Date.now()}${user}` })));
+  // XEP-0115 §5: the hash of what the client answers, which the caps module verifies before using it.
+  await x.send(xml('presence', {}, xml('c', { xmlns: 'http://jabber.org/protocol/caps', hash: 'sha-1', node: capsNode, ver: capsVer(all, identity) })));
+  await until(() => capsOf(t, host).featuresOf(Jid.parse(jid)), `the caps of ${jid} are verified`);
   return { x, stanzas, jid };
 }
 

@@ -13,8 +13,10 @@ import { forEachHost, HOSTS } from '../../test/support/each-host.js';
 import { RawClient } from '../../test/support/raw-client.js';
 import { assertStanza, discoFeature, iqResult, parseStanza, stanzaError } from '../../test/support/stanza-match.js';
 import {
-  NS_ERRORS, NS_EVENT, NS_OWNER, NS_PUBSUB, assertNoEvent, befriend, capsLogin, expectEvent, iq, publishXml, setContact, startPubsubServer, sync,
+  NS_ERRORS, NS_EVENT, NS_OWNER, NS_PUBSUB, NS_DISCO_INFO, answerCapsQuery, assertNoEvent, befriend, capsLogin, capsLookups, capsOf, capsPresence,
+  capsVer, expectEvent, iq, nextCapsQuery, notifyFeatures, publishXml, setContact, startPubsubServer, sync,
 } from './test-support.js';
+import { until } from '../../test/support/until.js';
 
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
 let dir: string;
@@ -171,6 +173,58 @@ forEachHost((host) => {
     for (const x of [a, aQuiet, b, bQuiet, c]) x.c.close();
   });
 
+  /**
+   * Log in and claim caps whose 'ver' does not match the disco#info answer: it answers with "<node>+notify"
+   * for each of `notify`, under the hash of another feature list. Resolves once the server found the mismatch.
+   */
+  const forgedLogin = async (user: string, resource: string, notify: string[]) => {
+    const { c, jid } = await RawClient.login(t.c2sPort, user, `pw-${user}`, resource, { presence: false, host });
+    const failures = await capsLookups(t, host, 'verification_failure');
+    c.send(capsPresence(notifyFeatures(notify), capsVer([NS_DISCO_INFO, `urn:example:forged:${host}:${resource}`])));
+    answerCapsQuery(c, await nextCapsQuery(c), notifyFeatures(notify));
+    await until(async () => (await capsLookups(t, host, 'verification_failure')) > failures, `the forged caps of ${jid} fail verification`);
+    assert.equal(capsOf(t, host).featuresOf(Jid.parse(jid)), undefined, 'an answer that does not match its hash is not used');
+    return { c, jid, bare: `${user}@${host}` };
+  };
+
+  test('PEP publish with +notify is delivered only to contacts whose caps ask for it', async () => {
+    const node = 'urn:example:issue:notify';
+    for (const u of ['bob', 'carol', 'dave']) await befriend(t, host, 'alice', u);
+    const a = await login('alice', 'publisher');
+    const b = await login('bob', 'verified-notify', [node]); // verified caps with <node>+notify
+    const c = await login('carol', 'verified-other', ['urn:example:issue:other']); // verified, without it
+    const d = await forgedLogin('dave', 'forged-notify', [node]); // claims it, but the hash does not verify
+    assert.equal(capsOf(t, host).wantsNotify(Jid.parse(b.jid), node), true);
+    assert.equal(capsOf(t, host).wantsNotify(Jid.parse(c.jid), node), false);
+    assertStanza(await iq(a.c, publishXml(node, 'n1', `<n xmlns='${node}'>one</n>`), 'set'), iqResult({ name: 'pubsub' }));
+    assertStanza(await expectEvent(b.c, node), { name: 'message', attrs: { from: a.bare, to: b.jid }, has: [{ name: 'event', ns: NS_EVENT, children: [{ name: 'items', attrs: { node }, children: [{ name: 'item', attrs: { id: 'n1' } }] }] }] });
+    await assertNoEvent(c.c, node, 'verified caps without +notify: no notification');
+    await assertNoEvent(d.c, node, 'caps whose hash does not verify: no notification, whatever the answer said');
+    for (const x of [a, b, c, d]) x.c.close();
+  });
+
+  test('last item on login arrives once the caps are verified', async () => {
+    const node = 'urn:example:issue:last';
+    await befriend(t, host, 'alice', 'erin');
+    await befriend(t, host, 'alice', 'frank');
+    const a = await login('alice', 'last-publisher');
+    await iq(a.c, publishXml(node, 'l1', `<l xmlns='${node}'>last</l>`), 'set');
+    // erin's caps are new to the server (a feature of this test and host): it asks her first
+    const { c: e, jid } = await RawClient.login(t.c2sPort, 'erin', 'pw-erin', 'last-login', { presence: false, host });
+    const features = [...notifyFeatures([node]), `urn:example:issue:last:${host}`];
+    e.send(capsPresence(features));
+    const q = await nextCapsQuery(e);
+    await assertNoEvent(e, node, 'nothing while the caps are not verified');
+    answerCapsQuery(e, q, features);
+    const got = await expectEvent(e, node);
+    assertStanza(got, { name: 'message', attrs: { from: a.bare, to: jid }, has: [{ name: 'event', children: [{ name: 'items', attrs: { node }, children: [{ name: 'item', attrs: { id: 'l1' } }] }] }, { name: 'delay', ns: 'urn:xmpp:delay' }] });
+    assert.ok(capsOf(t, host).featuresOf(Jid.parse(jid))?.has(`${node}+notify`));
+    // frank claims the same interest under a hash that does not verify: no last item
+    const f = await forgedLogin('frank', 'last-forged', [node]);
+    await assertNoEvent(f.c, node, 'caps whose hash does not verify bring no last item');
+    for (const x of [a.c, e, f.c]) x.close();
+  });
+
   test('the last item reaches a contact when it logs in with +notify caps, and the owner’s new resource too', async () => {
     await befriend(t, host, 'alice', 'carol');
     const node = 'urn:xmpp:avatar:metadata';
@@ -287,6 +341,23 @@ forEachHost((host) => {
     const z2 = await login(u, 'y');
     assertStanza(await iq(z2.c, items('urn:example:gone')), stanzaError('item-not-found'));
     z2.c.close();
+  });
+});
+
+describe('across hosts', () => {
+  test('a contact on the other host of this server gets notifications and the last item by its verified caps', async () => {
+    const [h1, h2] = [HOSTS[0]!, HOSTS[1]!];
+    const node = 'urn:example:cross-host';
+    await setContact(t, h1, 'alice', `bob@${h2}`, 'both');
+    await setContact(t, h2, 'bob', `alice@${h1}`, 'both');
+    const a = await capsLogin(t, 'alice', h1, 'cross');
+    await iq(a.c, publishXml(node, 'x1', `<x xmlns='${node}'>1</x>`), 'set');
+    const b = await capsLogin(t, 'bob', h2, 'cross', [node]);
+    await expectEvent(b.c, node, /x1/);
+    await iq(a.c, publishXml(node, 'x2', `<x xmlns='${node}'>2</x>`), 'set');
+    assertStanza(await expectEvent(b.c, node, /x2/), { name: 'message', attrs: { from: a.bare, to: b.jid } });
+    a.c.close();
+    b.c.close();
   });
 });
 

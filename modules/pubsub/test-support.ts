@@ -1,17 +1,17 @@
-// Helpers for the pep and pubsub tests: a server with both modules and the test-only caps provider
-// (test/support/modules/caps_probe.ts, through module_paths), logins whose presence carries XEP-0115 caps
-// (the client answers the server's disco#info), roster states set through the roster service, publish /
-// retrieve round trips and waits for event notifications.
+// Helpers for the pep and pubsub tests: a server with both modules and the caps module (XEP-0115 caps
+// verified against the client's disco#info), logins whose presence carries a correct sha-1 'ver' for the
+// features the client answers with, roster states set through the roster service, publish / retrieve round
+// trips and waits for event notifications.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { Jid } from '../../src/sdk.js';
 import { startTestServer, type TestServer } from '../../test/support/harness.js';
 import { RawClient } from '../../test/support/raw-client.js';
 import type { RosterApi, Subscription } from '../../src/sdk.js';
+import { capsPresence, capsVerified, notifyFeatures } from '../caps/test-support.js';
 import { iqRe, sync } from '../roster/test-support.js';
 
 export { sync };
+export * from '../caps/test-support.js';
 export const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
 export const NS_OWNER = `${NS_PUBSUB}#owner`;
 export const NS_EVENT = `${NS_PUBSUB}#event`;
@@ -31,14 +31,8 @@ export async function iq(c: RawClient, payload: string, type: 'get' | 'set' = 'g
   return m[0];
 }
 
-/** The compiled test modules directory (dist/test/support/modules). */
-export const TEST_MODULES = fileURLToPath(new URL('../../test/support/modules/', import.meta.url));
-
 export function pubsubConfig(pep: Record<string, unknown> = {}, pubsub: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    module_paths: [TEST_MODULES],
-    modules: { disco: {}, ping: {}, roster: {}, presence: {}, pep, pubsub, caps_probe: {} },
-  };
+  return { modules: { disco: {}, ping: {}, roster: {}, presence: {}, pep, pubsub, caps: {} } };
 }
 
 /** `extra`: more top-level config overrides (e.g. limits for a benchmark with many clients). */
@@ -48,26 +42,17 @@ export function startPubsubServer(opts: { dir?: string; pep?: Record<string, unk
 
 export interface CapsClient { c: RawClient; jid: string; bare: string }
 
-/** Answer the server's disco#info request for our caps node with `features` (XEP-0115 §6.2). */
-export async function answerCaps(c: RawClient, features: string[]): Promise<void> {
-  const m = await c.expect(/<iq\b[^>]*>\s*<query[^>]*disco#info[^>]*node=[^>]*\/?>[\s\S]*?(?:<\/iq>|\/>)/);
-  const id = /\bid=["']([^"']+)["']/.exec(m[0])![1]!;
-  const from = /\bfrom=["']([^"']+)["']/.exec(m[0])![1]!;
-  const node = /\bnode=["']([^"']+)["']/.exec(m[0])![1]!;
-  const feats = ['http://jabber.org/protocol/disco#info', ...features].map((f) => `<feature var='${f}'/>`).join('');
-  c.send(`<iq type='result' id='${id}' to='${from}'><query xmlns='http://jabber.org/protocol/disco#info' node='${node}'><identity category='client' type='pc'/>${feats}</query></iq>`);
-}
-
 /**
- * Log in and go available with caps saying "<node>+notify" for each of `notify`: the server asks for the
- * features (answered here), then the client is ready (a sync round trip after the answer).
+ * Log in and go available with caps saying "<node>+notify" for each of `notify` (a correct sha-1 'ver'):
+ * the server verifies them (asking the client unless the hash is in its cache), then the client is ready.
  */
 export async function capsLogin(t: TestServer, user: string, host: string, resource: string, notify: string[] = []): Promise<CapsClient> {
   const { c, jid } = await RawClient.login(t.c2sPort, user, `pw-${user}`, resource, { presence: false, host });
-  const ver = randomBytes(6).toString('hex');
-  c.send(`<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:example:client' ver='${ver}'/></presence>`);
-  await answerCaps(c, notify.map((n) => `${n}+notify`));
-  await sync(c);
+  const features = notifyFeatures(notify);
+  c.send(capsPresence(features));
+  await capsVerified(t, host, c, jid, features);
+  // The presence has been handled; what arrived meanwhile (last items, once the caps are known) stays unread.
+  c.buffer = (await sync(c)) + c.buffer;
   return { c, jid, bare: `${user}@${host}` };
 }
 

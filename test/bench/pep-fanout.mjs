@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // PEP (XEP-0163) fan-out over real sockets: alice has C contacts (subscription both), each with one client
-// whose XEP-0115 caps ask "<node>+notify" (test caps provider, test/support/modules/caps_probe.ts); alice
-// publishes N items one after another (each IQ awaited) and every contact's client receives every
-// notification. Prints wall time, publishes/s and notifications delivered/s.
+// whose XEP-0115 caps ask "<node>+notify" (verified by the caps module: the first client is asked, the others
+// hit its cache); alice publishes N items one after another (each IQ awaited) and every contact's client
+// receives every notification. Prints wall time, publishes/s and notifications delivered/s.
 // Usage: node test/bench/pep-fanout.mjs [contacts=100] [items=200]. Build first; indicative on a shared box.
 const dist = new URL('../../dist/', import.meta.url);
 const { startPubsubServer, capsLogin, setContact, publishXml, iq } = await import(new URL('modules/pubsub/test-support.js', dist));

@@ -96,6 +96,17 @@ async def login(client, timeout=10):
     return False
 
 
+async def wait_for_caps(client, before=None, tries=50):
+    """Wait until slixmpp's XEP-0115 plugin has (re)computed the client's 'ver' (add_interest does it in the
+    background): a new verification string other than `before`; returns it (None after `tries` polls)."""
+    for _ in range(tries):
+        ver = await client['xep_0115'].get_verstring(client.boundjid.full)
+        if ver and ver != before:
+            return ver
+        await asyncio.sleep(0.1)
+    return None
+
+
 def iq_error(e):
     if isinstance(e, IqError):
         return {'error': e.iq['error']['condition'], 'type': e.iq['error']['type']}
