@@ -187,6 +187,27 @@ forEachHost((host) => {
     for (const x of [m, b, d]) x.c.close();
   });
 
+  test('two clients with new caps at once, the asked one answering features that do not match: the other is asked itself and never gets them', async () => {
+    const features = [...FEATURES, 'urn:example:twins-forged'];
+    const ver = verOf(features);
+    const forged = [...features, 'urn:example:evil-twin'];
+    const a = await login('alice', 'twin-forged');
+    const b = await login('bob', 'twin-forged');
+    a.c.send(capsPresence(ver));
+    b.c.send(capsPresence(ver));
+    await until(() => hasQuery(a.c) || hasQuery(b.c), 'a query to one of them');
+    const [asked, other] = hasQuery(a.c) ? [a, b] : [b, a];
+    answer(asked.c, host, await nextQuery(asked.c), forged);
+    assert.ok((await known(host, asked.jid, 'the asked client has its own answer')).has('urn:example:evil-twin'));
+    const q = await nextQuery(other.c); // waited on the same hash, got nothing verified: asked in turn
+    assert.equal(api(host).featuresOf(other.jid), undefined, 'the first answer is not given to the other client');
+    answer(other.c, host, q, features);
+    assert.ok(!(await known(host, other.jid, 'the other client’s verified features')).has('urn:example:evil-twin'));
+    assert.ok(await t.server.core.store.table('caps_cache').get(`caps1/sha-1/${ver}`), 'cached from the answer that verified');
+    a.c.close();
+    b.c.close();
+  });
+
   test('XEP-0390: a hash set is asked for on urn:xmpp:caps#algo.hash and verified', async () => {
     const features = [...FEATURES, 'urn:example:ecaps2'];
     const hash = caps2Hash(infoOf(features), 'sha-256')!;
