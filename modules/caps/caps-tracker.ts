@@ -1,6 +1,7 @@
 // Per-session capabilities of the host's available clients: each presence claim is looked up in the
 // verified cache, or its disco#info is asked for (XEP-0115 §6.2, XEP-0390 §4 "Verification") with one
-// query per hash at a time server-wide and a few per session, and verified before it is shared.
+// query per hash at a time server-wide and a few per session, and verified before it is shared; an answer
+// that does not verify is used for its own session only.
 import { xml, StanzaError, type Element, type Jid, type ModuleContext, type Session } from '../../src/sdk.js';
 import { caps1Ver, caps2Hash } from './caps-hash.js';
 import type { CapsCache } from './caps-cache.js';
@@ -133,29 +134,42 @@ export class CapsTracker {
     }
     if (!this.slot(e)) return null;
     const p = this.askAndVerify(e, v);
-    this.inflight.set(v.key, p);
+    // Clients waiting on the same hash get only what verified, never the asker's own unverified answer.
+    const verified = p.then((r) => r.shared);
+    verified.catch(() => undefined); // a failure is reported through p; waiters still see it
+    this.inflight.set(v.key, verified);
     try {
-      return await p;
+      const r = await p;
+      return r.shared ?? r.own;
     } finally {
-      if (this.inflight.get(v.key) === p) this.inflight.delete(v.key);
+      if (this.inflight.get(v.key) === verified) this.inflight.delete(v.key);
     }
   }
 
-  private async askAndVerify(e: Entry, v: Verifiable): Promise<Features | null> {
+  /**
+   * Ask the client and check its answer against the hash. `shared`: verified features (cached, or past the
+   * session's row limit), for whoever claims that hash; `own`: an answer that did not verify, for the asker.
+   */
+  private async askAndVerify(e: Entry, v: Verifiable): Promise<{ shared: Features | null; own: Features | null }> {
     const info = await this.ask(e, v.node);
-    if (!info) return null;
+    if (!info) return { shared: null, own: null };
     const computed = v.proto === 'caps1' ? caps1Ver(info, v.algo) : caps2Hash(info, v.algo);
     if (computed !== v.value) {
-      // XEP-0115 §5.4 3.9 / XEP-0390 §4: a mismatch (or an ill-formed answer) is never cached nor used.
+      // XEP-0115 §5.4 3.9 / XEP-0390 §4: a mismatch (or an ill-formed answer, computed null) is never cached
+      // nor used for anyone else: the next client claiming this hash is asked again. Its features are still
+      // used for the session that answered, as legacy caps are (§5.4 4): slixmpp 1.8.3 at its defaults,
+      // when add_interest runs before login, announces a 'ver' hashed over a partial feature list and then
+      // answers disco#info with all of them; Prosody's mod_pep uses that answer for that client whatever
+      // its 'ver' (ejabberd ignores it). An unverified answer changes only what its own session receives.
       this.count('verification_failure');
-      this.ctx.log.warn('capabilities hash does not match the disco#info answer; not cached', {
+      this.ctx.log.warn('capabilities hash does not match the disco#info answer; used for this session only, not cached', {
         jid: e.session.jid.toString(), proto: v.proto, algo: v.algo, claimed: v.value, computed,
       });
-      return null;
+      return { shared: null, own: new Set(info.features) };
     }
-    if (e.newRows >= MAX_NEW_ROWS_PER_SESSION) return new Set(info.features);
+    if (e.newRows >= MAX_NEW_ROWS_PER_SESSION) return { shared: new Set(info.features), own: null };
     e.newRows++;
-    return this.cache.put(v.key, info);
+    return { shared: await this.cache.put(v.key, info), own: null };
   }
 
   /** Legacy or unverifiable caps: the client's own answer, for its own session only. */

@@ -30,7 +30,7 @@ export default defineModule({
   start(ctx) {
     const results = ctx.counter({
       name: 'xmppd_caps_lookups_total',
-      help: 'Client capabilities looked up by result: hit/miss (verified cache), verification_failure (hash does not match the disco#info answer), query_failure (error or timeout)',
+      help: 'Client capabilities looked up by result: hit/miss (verified cache), verification_failure (hash does not match the disco#info answer: used for that session only, not cached), query_failure (error or timeout)',
       labelNames: ['host', 'result'],
     });
     const expireAfterMs = ctx.options.cache_expire_after * 1000;

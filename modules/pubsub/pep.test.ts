@@ -1,7 +1,7 @@
 // pep over real sockets (XEP-0163 on XEP-0060), on every host: disco of an account, publish / retrieve /
 // retract / purge / delete, publish-options (auto-create, precondition-not-met), the access models,
-// max_items, +notify filtering through XEP-0115 caps, last items on login, PEP_SERVICE, account removal
-// and persistence across a restart.
+// max_items, +notify filtering through XEP-0115 caps (an answer that does not match its hash counts for its
+// own session only), last items on login, PEP_SERVICE, account removal and persistence across a restart.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -174,39 +174,54 @@ forEachHost((host) => {
   });
 
   /**
-   * Log in and claim caps whose 'ver' does not match the disco#info answer: it answers with "<node>+notify"
-   * for each of `notify`, under the hash of another feature list. Resolves once the server found the mismatch.
+   * Log in and claim caps whose 'ver' (by default, the hash of another feature list) does not match the
+   * disco#info answer, which has "<node>+notify" for each of `notify`. Resolves once the server found the
+   * mismatch and, as Prosody does (slixmpp 1.8.3 announces such caps), uses the answer for this session only.
    */
-  const forgedLogin = async (user: string, resource: string, notify: string[]) => {
+  const forgedLogin = async (user: string, resource: string, notify: string[], ver = capsVer([NS_DISCO_INFO, `urn:example:forged:${host}:${resource}`])) => {
     const { c, jid } = await RawClient.login(t.c2sPort, user, `pw-${user}`, resource, { presence: false, host });
     const failures = await capsLookups(t, host, 'verification_failure');
-    c.send(capsPresence(notifyFeatures(notify), capsVer([NS_DISCO_INFO, `urn:example:forged:${host}:${resource}`])));
+    c.send(capsPresence(notifyFeatures(notify), ver));
     answerCapsQuery(c, await nextCapsQuery(c), notifyFeatures(notify));
     await until(async () => (await capsLookups(t, host, 'verification_failure')) > failures, `the forged caps of ${jid} fail verification`);
-    assert.equal(capsOf(t, host).featuresOf(Jid.parse(jid)), undefined, 'an answer that does not match its hash is not used');
-    return { c, jid, bare: `${user}@${host}` };
+    const own = (await until(() => capsOf(t, host).featuresOf(Jid.parse(jid)), `the answer of ${jid} is used for its session`)) as ReadonlySet<string>;
+    assert.deepEqual([...own].sort(), [...notifyFeatures(notify)].sort());
+    return { c, jid, bare: `${user}@${host}`, ver };
   };
 
   test('PEP publish with +notify is delivered only to contacts whose caps ask for it', async () => {
     const node = 'urn:example:issue:notify';
-    for (const u of ['bob', 'carol', 'dave']) await befriend(t, host, 'alice', u);
+    for (const u of ['bob', 'carol', 'dave', 'erin']) await befriend(t, host, 'alice', u);
     const a = await login('alice', 'publisher');
     const b = await login('bob', 'verified-notify', [node]); // verified caps with <node>+notify
     const c = await login('carol', 'verified-other', ['urn:example:issue:other']); // verified, without it
-    const d = await forgedLogin('dave', 'forged-notify', [node]); // claims it, but the hash does not verify
+    const d = await forgedLogin('dave', 'forged-notify', [node]); // his answer asks for it, but does not match his ver
+    // erin claims dave's ver and answers without +notify: dave's answer was not cached, so she is asked herself
+    const { c: e, jid: eJid } = await RawClient.login(t.c2sPort, 'erin', 'pw-erin', 'same-ver', { presence: false, host });
+    const eFeatures = [NS_DISCO_INFO, `urn:example:forged:${host}:forged-notify`]; // what dave's ver is the hash of
+    e.send(capsPresence(eFeatures, d.ver));
+    answerCapsQuery(e, await nextCapsQuery(e), eFeatures);
+    await until(() => capsOf(t, host).featuresOf(Jid.parse(eJid)), 'erin’s caps are verified');
+    const s = await login('frank', 'stranger', [node]); // asks for it, but no subscription to alice
     assert.equal(capsOf(t, host).wantsNotify(Jid.parse(b.jid), node), true);
     assert.equal(capsOf(t, host).wantsNotify(Jid.parse(c.jid), node), false);
+    assert.equal(capsOf(t, host).wantsNotify(Jid.parse(d.jid), node), true);
+    assert.equal(capsOf(t, host).wantsNotify(Jid.parse(eJid), node), false);
     assertStanza(await iq(a.c, publishXml(node, 'n1', `<n xmlns='${node}'>one</n>`), 'set'), iqResult({ name: 'pubsub' }));
-    assertStanza(await expectEvent(b.c, node), { name: 'message', attrs: { from: a.bare, to: b.jid }, has: [{ name: 'event', ns: NS_EVENT, children: [{ name: 'items', attrs: { node }, children: [{ name: 'item', attrs: { id: 'n1' } }] }] }] });
+    const event = (to: string) => ({ name: 'message', attrs: { from: a.bare, to }, has: [{ name: 'event', ns: NS_EVENT, children: [{ name: 'items', attrs: { node }, children: [{ name: 'item', attrs: { id: 'n1' } }] }] }] });
+    assertStanza(await expectEvent(b.c, node), event(b.jid));
+    assertStanza(await expectEvent(d.c, node), event(d.jid)); // his own answer, for his own session (as Prosody)
     await assertNoEvent(c.c, node, 'verified caps without +notify: no notification');
-    await assertNoEvent(d.c, node, 'caps whose hash does not verify: no notification, whatever the answer said');
-    for (const x of [a, b, c, d]) x.c.close();
+    await assertNoEvent(e, node, 'the same ver as dave, answered without +notify: nothing (dave’s answer was not shared)');
+    await assertNoEvent(s.c, node, 'a stranger gets nothing');
+    for (const x of [a.c, b.c, c.c, d.c, e, s.c]) x.close();
   });
 
   test('last item on login arrives once the caps are verified', async () => {
     const node = 'urn:example:issue:last';
     await befriend(t, host, 'alice', 'erin');
     await befriend(t, host, 'alice', 'frank');
+    await befriend(t, host, 'alice', 'carol');
     const a = await login('alice', 'last-publisher');
     await iq(a.c, publishXml(node, 'l1', `<l xmlns='${node}'>last</l>`), 'set');
     // erin's caps are new to the server (a feature of this test and host): it asks her first
@@ -219,10 +234,15 @@ forEachHost((host) => {
     const got = await expectEvent(e, node);
     assertStanza(got, { name: 'message', attrs: { from: a.bare, to: jid }, has: [{ name: 'event', children: [{ name: 'items', attrs: { node }, children: [{ name: 'item', attrs: { id: 'l1' } }] }] }, { name: 'delay', ns: 'urn:xmpp:delay' }] });
     assert.ok(capsOf(t, host).featuresOf(Jid.parse(jid))?.has(`${node}+notify`));
-    // frank claims the same interest under a hash that does not verify: no last item
+    // frank's answer asks for it under a ver it does not match: the last item, for his session only...
     const f = await forgedLogin('frank', 'last-forged', [node]);
-    await assertNoEvent(f.c, node, 'caps whose hash does not verify bring no last item');
-    for (const x of [a.c, e, f.c]) x.close();
+    await expectEvent(f.c, node, /l1/);
+    // ...and carol, claiming frank's ver with an answer without +notify, is asked herself and gets nothing
+    const { c: cc } = await RawClient.login(t.c2sPort, 'carol', 'pw-carol', 'last-same-ver', { presence: false, host });
+    cc.send(capsPresence([NS_DISCO_INFO], f.ver));
+    answerCapsQuery(cc, await nextCapsQuery(cc), [NS_DISCO_INFO]);
+    await assertNoEvent(cc, node, 'frank’s unverified answer is not used for another session');
+    for (const x of [a.c, e, f.c, cc]) x.close();
   });
 
   test('the last item reaches a contact when it logs in with +notify caps, and the owner’s new resource too', async () => {
