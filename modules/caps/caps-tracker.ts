@@ -162,7 +162,8 @@ export class CapsTracker {
       // answers disco#info with all of them; Prosody's mod_pep uses that answer for that client whatever
       // its 'ver' (ejabberd ignores it). An unverified answer changes only what its own session receives.
       this.count('verification_failure');
-      this.ctx.log.warn('capabilities hash does not match the disco#info answer; used for this session only, not cached', {
+      // info, not warn: a common client does this at its defaults; the counter shows the rate.
+      this.ctx.log.info('capabilities hash does not match the disco#info answer; used for this session only, not cached', {
         jid: e.session.jid.toString(), proto: v.proto, algo: v.algo, claimed: v.value, computed,
       });
       return { shared: null, own: new Set(info.features) };
