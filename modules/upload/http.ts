@@ -124,7 +124,7 @@ function disposition(type: string, name: string): string | null {
 export function getHandler(s: HttpSide) {
   return async (req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> => {
     const t = target(s, rest);
-    const meta = t && (await s.store.stat(t.id));
+    const meta = t && (await s.ledger.has(t.id)) ? await s.store.stat(t.id) : null;
     const expired = meta && s.expireAfter > 0 && meta.created + s.expireAfter * 1000 <= Date.now();
     if (!t || !meta || meta.name !== t.name || expired) return answer(res, 404, 'no such file');
     const etag = `"${t.id}"`;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { defineModule, opt, Jid, NS, StanzaError, xml, errorReply, iqResult, type Element } from '../../src/sdk.js';
 import { DiskStore } from './storage.js';
 import { Signer } from './signing.js';
-import { Ledger } from './ledger.js';
+import { Ledger, removeUserOps } from './ledger.js';
 import { NS_UPLOAD, requestSlot, type SlotRules } from './slot.js';
 import { getHandler, preflight, putHandler, type HttpSide } from './http.js';
 
@@ -38,6 +38,8 @@ export default defineModule({
     /** Seconds between two sweeps for expired files. */
     sweep_interval: opt.number(3600, { min: 1, integer: true }),
   },
+  // An account's removal takes its upload rows: its files are no longer served, their bytes go at expiry.
+  removeUser: removeUserOps,
   async start(ctx) {
     const o = ctx.options;
     const domain = o.host.replaceAll('@HOST@', ctx.host).toLowerCase();

@@ -7,14 +7,16 @@ import { parseStanza } from '../../test/support/stanza-match.js';
 
 export const NS_UPLOAD = 'urn:xmpp:http:upload:0';
 
-export function startUploadServer(upload: Record<string, unknown> = {}, opts: { dir?: string } = {}): Promise<TestServer> {
+/** `extra`: more top-level config overrides (acl, access_rules, listen). */
+export function startUploadServer(upload: Record<string, unknown> = {}, opts: { dir?: string; extra?: Record<string, unknown> } = {}): Promise<TestServer> {
   return startTestServer({
     listen: [
       { port: 0, ip: '127.0.0.1', type: 'c2s' },
       { port: 0, ip: '127.0.0.1', type: 'http' },
     ],
     modules: { disco: {}, roster: {}, upload },
-  }, opts);
+    ...opts.extra,
+  }, opts.dir ? { dir: opts.dir } : {});
 }
 
 let seq = 0;
