@@ -61,7 +61,7 @@ export default defineModule({
     for (const [i, t] of o.allowed_types.entries()) {
       if (!MEDIA_RANGE.test(t)) throw new Error(`modules.upload.allowed_types[${i}]: "${t}" must be a lowercase media type such as image/png or image/*`);
     }
-    const prefix = `/upload/${ctx.host}/`;
+    const prefix = `/upload/${encodeURIComponent(ctx.host)}/`; // as a request path carries it
     const store = new DiskStore(join(ctx.dataDir, 'upload', ctx.host));
     const ledger = new Ledger(ctx);
     const files = ctx.counter({ name: 'xmppd_upload_files_total', help: 'Files uploaded over HTTP File Upload (XEP-0363)', labelNames: ['host'] });
