@@ -15,7 +15,7 @@ const CORS = {
   'access-control-allow-headers': 'Content-Type',
   'access-control-expose-headers': 'Content-Length, Content-Range, ETag',
 };
-/** Silence that long ends a transfer (either direction). */
+/** Silence that long ends a download (a reader that stopped reading); uploads follow limits.http_request_timeout. */
 const IDLE_MS = 60_000;
 
 export interface HttpSide {
@@ -75,7 +75,7 @@ export function putHandler(ctx: ModuleContext<any>, s: HttpSide) {
     }
     if (await s.store.stat(t.id)) return refuse(409, 'this slot has been used');
     if (s.quota > 0 && (await s.ledger.usageOf(claims.owner)).bytes + claims.size > s.quota) return refuse(413, 'quota reached');
-    req.setTimeout(IDLE_MS, () => req.destroy());
+    // A body that stalls is closed by the listener (limits.http_request_timeout of silence); put() then keeps nothing.
     try {
       await s.store.put(t.id, req, { name: t.name, type, size: claims.size, created: Date.now() });
     } catch (err) {

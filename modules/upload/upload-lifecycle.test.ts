@@ -6,6 +6,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import type { TestServer } from '../../test/support/harness.js';
 import { HOSTS } from '../../test/support/each-host.js';
 import { until } from '../../test/support/until.js';
@@ -91,4 +92,24 @@ test('a restart keeps the files, their GET URLs (the signing key is in the data 
     for (const s of servers.splice(0)) await s.stop();
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('an upload whose body stalls is closed after limits.http_request_timeout and leaves no file', async () => {
+  const t = await startUploadServer({}, { extra: { limits: { http_request_timeout: 1 } } });
+  servers.push(t);
+  await t.addUser('alice', 'pw-alice');
+  const a = await login(t, 'alice', 'localhost');
+  const urls = slotUrls(await requestSlot(a, 'upload.localhost', 'stalled.bin', 100, 'application/octet-stream'));
+  const u = new URL(urls.put);
+  const sock = connect(Number(u.port), u.hostname);
+  const closed = new Promise<string>((resolve) => {
+    let got = '';
+    sock.on('data', (d) => (got += d));
+    sock.on('close', () => resolve(got));
+  });
+  sock.write(`PUT ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\n${'x'.repeat(40)}`);
+  assert.equal(await closed, '', 'closed without an answer');
+  await until(async () => (await filesOnDisk(t, 'localhost')).length === 0, 'the partial upload is removed');
+  assert.equal((await fetch(urls.get)).status, 404);
+  a.close();
 });
