@@ -31,6 +31,7 @@ import { userDataCollector } from './core/module-runtime/user-data-removal.js';
 import { ConfigReloader } from './core/config/reload/config-reloader.js';
 import { emptyReport, type ReloadReport } from './core/config/reload/reload-report.js';
 import { MemoryTrimmer } from './core/memory-trim.js';
+import { HttpRoutes } from './core/http-routes.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -130,6 +131,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       version: VERSION,
       startedAt: Date.now(),
       auth,
+      http: new HttpRoutes(),
     };
     const tls = await loadTlsContexts(config, log);
     let s2s: S2SManager | null = null;

@@ -39,6 +39,7 @@ export { PEP_SERVICE, type PepApi, type PepItem, type PublishOptions } from './c
 export { CAPS_SERVICE, type CapsApi } from './core/services/caps-service.js';
 export { ROOM_ARCHIVE_SERVICE, type RoomArchiveApi } from './core/services/room-archive-service.js';
 export type { ServiceDomainHandler } from './core/router.js';
+export type { HttpRouteHandler } from './core/http-routes.js';
 export type { RegistrationSlot } from './core/limits/limits.js';
 export type { ModuleInfo } from './core/module-runtime/module-manager.js';
 export type { AclSubject } from './core/acl.js';

@@ -15,6 +15,7 @@ import type { ServiceRegistry } from './service-registry.js';
 import type { Limits } from './limits/limits.js';
 import type { AdminTarget } from './admin/command-def.js';
 import type { CommandRegistry } from './admin/command-registry.js';
+import type { HttpRoutes } from './http-routes.js';
 
 export interface Core {
   config: ServerConfig;
@@ -38,6 +39,8 @@ export interface Core {
   startedAt: number;
   /** Admin commands: the server's and those modules register (ctx.command); absent on a core built for the CLI offline. */
   commands?: CommandRegistry;
+  /** Routes modules add to the http/https listeners (ctx.httpRoute); absent on a core built for the CLI offline. */
+  http?: HttpRoutes;
   /** What admin surfaces (control socket, REST API, ad-hoc commands) act on; set once the server runs. */
   admin?: AdminTarget;
 }

@@ -37,6 +37,10 @@ export class Listeners {
   ) {}
 
   async start(configs: ListenerConfig[]): Promise<void> {
+    // Where modules' HTTP routes are reached (ctx.httpBaseUrl): the bound http/https listeners.
+    if (this.core.http) {
+      this.core.http.endpoints = () => this.bound.filter((b) => b.type === 'http' || b.type === 'https').map((b) => ({ tls: b.type === 'https', ip: b.ip, port: b.port }));
+    }
     for (const [i, cfg] of configs.entries()) {
       const gate = new ConnectionGate(this.core, cfg.type);
       const serve = this.protocol(cfg, i, gate);
@@ -118,9 +122,11 @@ export class Listeners {
   private httpTimeouts(server: HttpServer): void {
     const ms = this.core.config.limits.http_request_timeout * 1000;
     if (server.timeout === ms) return;
-    server.timeout = ms; // no byte for this long (before or between requests): closed
+    server.timeout = ms; // no byte for this long (before, between or inside requests): closed
     server.headersTimeout = ms;
-    server.requestTimeout = ms;
+    // No bound on a whole request: an upload body (XEP-0363 PUT) may take minutes. A body that stalls is
+    // closed by the idle timeout above (boundHttp), the head by headersTimeout.
+    server.requestTimeout = 0;
   }
 
   private handOver(server: TlsServer | HttpServer, raw: Socket): void {
@@ -134,14 +140,15 @@ export class Listeners {
   /** HTTP(S) on a connection: a request must come within limits.http_request_timeout (Node's default waits forever). */
   private boundHttp<T extends HttpServer>(server: T, cfg: ListenerConfig): T {
     this.httpTimeouts(server);
-    // A request being answered (a long admin command) is not idle, whatever its socket says.
-    const answering = new Set<Socket>();
+    // A request being answered (a long admin command) is not idle, whatever its socket says; one whose
+    // body has not all arrived yet is.
+    const answering = new Map<Socket, IncomingMessage>();
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      answering.add(req.socket);
+      answering.set(req.socket, req);
       res.once('close', () => answering.delete(req.socket));
     });
     server.on('timeout', (sock: Socket) => {
-      if (answering.has(sock)) return;
+      if (answering.get(sock)?.complete) return;
       this.core.limits.violation('http_request_timeout');
       this.core.log.debug('HTTP connection idle for too long', { type: cfg.type, ip: sock.remoteAddress });
       sock.destroy();

@@ -24,7 +24,8 @@ async function footprint() {
   const metrics = (await c.metrics.registry.getMetricsAsJSON()).length;
   const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
   const commands = c.commands!.list().length; // admin commands modules register (ctx.command)
-  return { hooks: c.hooks.count(), iq: c.iq.count(), disco: c.disco.size(), services: c.services.size(), watchers: c.store.watcherCount(), metrics, timers, commands };
+  const routes = c.http?.size() ?? 0; // HTTP routes modules add (ctx.httpRoute)
+  return { hooks: c.hooks.count(), iq: c.iq.count(), disco: c.disco.size(), services: c.services.size(), watchers: c.store.watcherCount(), metrics, timers, commands, routes };
 }
 
 /** Modules that watch tables (ctx.watch): their unload must visibly give the watchers back. */

@@ -21,6 +21,7 @@ import { runCommand } from '../admin/commands.js';
 import type { ModuleInfo } from './module-manager.js';
 import type { ServiceDomainHandler } from '../router.js';
 import type { CommandInfo, ModuleCommandDef } from '../admin/command-registry.js';
+import type { HttpRouteHandler } from '../http-routes.js';
 
 /** What a module may do with accounts: look them up and manage them (removal runs every module's share). */
 export type ModuleAccounts = Pick<Accounts, 'exists' | 'create' | 'remove' | 'setPassword' | 'list' | 'banOf'>;
@@ -182,6 +183,31 @@ export class ModuleContext<O = Record<string, unknown>> {
    */
   serveDomain(domain: string, handler: ServiceDomainHandler): void {
     this.disposers.push(this.core.router.serveDomain(domain, this.host, handler));
+  }
+
+  /**
+   * Serve `method` requests for every path under `pathPrefix` ("/upload/<host>/") on the http and https
+   * listeners; `rest` is the path after the prefix, still percent-encoded. Withdrawn on stop. Throws when
+   * the method and prefix are taken. A handler answers everything itself (status, headers, CORS); a throw
+   * before the head is sent becomes a 500.
+   */
+  httpRoute(method: string, pathPrefix: string, handler: HttpRouteHandler): void {
+    const http = this.core.http;
+    if (!http) throw new Error('HTTP routes need a running server');
+    this.disposers.push(http.add(method, pathPrefix, handler));
+  }
+
+  /**
+   * The URL of the server's first http/https listener for this host ("http://127.0.0.1:5280"), or null
+   * without one; ask per use (listeners bind after modules start). A module offers an option for a public URL.
+   */
+  httpBaseUrl(): string | null {
+    return this.core.http?.baseUrl(this.host) ?? null;
+  }
+
+  /** The server's data directory (data_dir): where a module keeps files that are not table rows. */
+  get dataDir(): string {
+    return this.core.config.data_dir;
   }
 
   /** Whether `domain` is one of this server's hosts. */

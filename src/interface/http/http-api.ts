@@ -1,5 +1,6 @@
 // HTTP interface: Prometheus /metrics and the REST admin API (POST /api/<command> with a JSON body,
-// bearer token, JSON answers, clear 4xx errors) over the same command registry as the CLI.
+// bearer token, JSON answers, clear 4xx errors) over the same command registry as the CLI, then the routes
+// modules add (src/core/http-routes.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Core } from '../../core/core.js';
@@ -47,10 +48,15 @@ export function httpHandler(core: Core, admin: AdminTarget) {
         return send(200, text, { 'content-type': core.metrics.registry.contentType });
       }
       if (url.pathname === '/api' || url.pathname.startsWith('/api/')) return await api(req, url.pathname.slice(5), send);
+      // Routes modules add (ctx.httpRoute: XEP-0363 uploads); they answer for themselves.
+      const route = core.http?.match(req.method ?? 'GET', url.pathname);
+      if (route && 'handler' in route) return await route.handler(req, res, route.rest);
+      if (route) return send(405, { error: `use ${route.allow.join(', ')}` }, { allow: route.allow.join(', ') });
       send(404, { error: 'not found' });
     } catch (err) {
       log.error('HTTP request failed', { err, path: url.pathname });
       if (!res.headersSent) send(500, { error: 'internal error' });
+      else res.destroy(); // a body half sent cannot be taken back
     }
   };
 
