@@ -1,7 +1,9 @@
 // The ordered outgoing queue of one stream (RFC 6120 §13.12 resource exhaustion): writes batched per turn of
 // the event loop, back-pressure (while the socket's buffer is full, writes wait here until 'drain') and one
 // max-queue rule (max_send_queue), judged once a burst has been handed to the kernel.
-import type { Socket } from 'node:net';
+import type { StreamTransport } from './transport.js';
+
+type Socket = StreamTransport;
 
 export interface SendQueueOptions {
   /** Characters that may wait (here and in the socket's buffer) before the peer counts as not reading. */

@@ -1,0 +1,73 @@
+// The WebSocket endpoint of an http/https listener (RFC 7395 §3.1-§3.2): the HTTP upgrade is checked (path,
+// the 'xmpp' subprotocol, the page's Origin) and then handed to `ws` (noServer, on the listener's own
+// node:http(s) server); each accepted connection becomes a c2s stream over a WebSocketTransport.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Core } from '../../core/core.js';
+import type { WebSocketConfig } from '../../core/config/websocket-config.js';
+import { WebSocketTransport } from './websocket-transport.js';
+
+/** Beyond max_stanza_size a message is refused with a stream error; beyond this `ws` stops reading the frame. */
+const FRAME_SLACK = 64 * 1024;
+
+export interface AcceptedWebSocket {
+  transport: WebSocketTransport;
+  /** Counts as encrypted: wss://, or ws:// from loopback or with consider_secure. */
+  secure: boolean;
+}
+
+export class WebSocketEndpoint {
+  private readonly wss: WebSocketServer;
+
+  constructor(
+    private readonly core: Core,
+    private readonly cfg: WebSocketConfig,
+    /** The listener is https (the connection is TLS already). */
+    private readonly tls: boolean,
+    private readonly accept: (ws: AcceptedWebSocket) => void,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false, // compression of attacker-chosen text next to secrets invites CRIME-style attacks
+      maxPayload: core.config.max_stanza_size + FRAME_SLACK,
+      handleProtocols: (protocols) => (protocols.has('xmpp') ? 'xmpp' : false),
+    });
+  }
+
+  /** Whether this endpoint serves `pathname`. */
+  serves(pathname: string): boolean {
+    return this.cfg.enabled && pathname === this.cfg.path;
+  }
+
+  /** The server's 'upgrade' event. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (!this.serves(path)) return refuse(socket, 404, 'no WebSocket endpoint here');
+    const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    // RFC 7395 §3.2: the client names the 'xmpp' subprotocol; without it this is not an XMPP connection.
+    if (!protocols.includes('xmpp')) return refuse(socket, 400, "the WebSocket subprotocol 'xmpp' is required (RFC 7395 §3.2)");
+    const origin = req.headers.origin;
+    if (origin !== undefined && this.cfg.origins && !this.cfg.origins.includes(origin)) {
+      this.core.log.debug('WebSocket origin refused', { origin, ip: req.socket.remoteAddress });
+      return refuse(socket, 403, 'this origin may not connect');
+    }
+    const raw = socket as Socket;
+    const ip = raw.remoteAddress;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const transport = new WebSocketTransport(ws, raw, ip, { maxMessage: this.core.config.max_stanza_size, pingInterval: this.cfg.ping_interval });
+      this.accept({ transport, secure: this.tls || this.cfg.consider_secure || isLoopback(ip) });
+    });
+  }
+}
+
+function isLoopback(ip: string | undefined): boolean {
+  return !!ip && (ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.'));
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  const reason = status === 400 ? 'Bad Request' : status === 403 ? 'Forbidden' : 'Not Found';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+}
