@@ -160,3 +160,24 @@ for (const host of HOSTS) {
     });
   });
 }
+
+test('with SASL2 offered (its default), @xmpp/client logs in over wss:// with SCRAM inside <authenticate/> and Bind2, no restart', async () => {
+  const cfg = t.server.core.config;
+  const s2 = await startTestServer({
+    listen: [{ port: 0, ip: '127.0.0.1', type: 'https' }],
+    tls: { cert: cfg.tls!.cert, key: cfg.tls!.key },
+    modules: { disco: {}, roster: {}, presence: {} },
+  });
+  try {
+    await s2.addUser('alice', 'pw-alice');
+    const { x, sent } = newClient(`wss://localhost:${s2.server.listeners.bound[0]!.port}/xmpp-websocket`, 'localhost', 'ignored');
+    const jid = await x.start();
+    assert.match(jid.toString(), /^alice@localhost\//);
+    const auth = sent.find((el) => el.name === 'authenticate');
+    assert.equal(auth?.attrs.xmlns, 'urn:xmpp:sasl:2');
+    assert.match(auth?.attrs.mechanism ?? '', /^SCRAM-SHA-/);
+    await x.stop();
+  } finally {
+    await s2.stop();
+  }
+});

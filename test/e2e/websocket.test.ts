@@ -13,16 +13,18 @@ import { buildConfig } from '../../src/core/config/load-config.js';
 const MAX_STANZA = 8192;
 let t: TestServer;
 let port = 0;
+let pingPort = 0;
 
 before(async () => {
   t = await startTestServer({
     listen: [
       { port: 0, ip: '127.0.0.1', type: 'c2s' },
       { port: 0, ip: '127.0.0.1', type: 'http', websocket: { origins: ['https://chat.example.org'] } },
+      { port: 0, ip: '127.0.0.1', type: 'http', websocket: { path: '/ws', ping_interval: 1 } },
     ],
     max_stanza_size: MAX_STANZA,
   });
-  port = t.server.listeners.bound.find((l) => l.type === 'http')!.port;
+  [port, pingPort] = t.server.listeners.bound.filter((l) => l.type === 'http').map((l) => l.port) as [number, number];
   for (const h of HOSTS) await t.addUser('alice', 'pw-alice', h);
 });
 after(() => t.stop());
@@ -77,6 +79,17 @@ test('another path has no WebSocket endpoint, and a plain GET on the endpoint as
   await assert.rejects(wsConnect(`ws://127.0.0.1:${port}/other`), { status: 404 });
   const r = await get('/xmpp-websocket', `localhost:${port}`);
   assert.equal(r.status, 426);
+});
+
+test('websocket.ping_interval: a client that answers pings stays, one that does not is disconnected', async () => {
+  const answering = await wsConnect(`ws://127.0.0.1:${pingPort}/ws`);
+  const silent = await wsConnect(`ws://127.0.0.1:${pingPort}/ws`, { autoPong: false });
+  let pings = 0;
+  silent.ws.on('ping', () => pings++);
+  await silent.closed; // a ping, no pong within the interval: the server ends the connection
+  assert.ok(pings >= 1, 'the server pinged');
+  assert.equal(answering.ws.readyState, answering.ws.OPEN, 'the client that answers is still connected');
+  answering.close();
 });
 
 test('a message larger than max_stanza_size ends the stream with policy-violation', async () => {
