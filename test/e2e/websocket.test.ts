@@ -14,6 +14,7 @@ const MAX_STANZA = 8192;
 let t: TestServer;
 let port = 0;
 let pingPort = 0;
+let movedPort = 0;
 
 before(async () => {
   t = await startTestServer({
@@ -21,10 +22,11 @@ before(async () => {
       { port: 0, ip: '127.0.0.1', type: 'c2s' },
       { port: 0, ip: '127.0.0.1', type: 'http', websocket: { origins: ['https://chat.example.org'] } },
       { port: 0, ip: '127.0.0.1', type: 'http', websocket: { path: '/ws', ping_interval: 1 } },
+      { port: 0, ip: '127.0.0.1', type: 'http', websocket: { see_other_uri: 'wss://chat.example.org/xmpp-websocket' } },
     ],
     max_stanza_size: MAX_STANZA,
   });
-  [port, pingPort] = t.server.listeners.bound.filter((l) => l.type === 'http').map((l) => l.port) as [number, number];
+  [port, pingPort, movedPort] = t.server.listeners.bound.filter((l) => l.type === 'http').map((l) => l.port) as [number, number, number];
   for (const h of HOSTS) await t.addUser('alice', 'pw-alice', h);
 });
 after(() => t.stop());
@@ -90,6 +92,14 @@ test('websocket.ping_interval: a client that answers pings stays, one that does 
   assert.ok(pings >= 1, 'the server pinged');
   assert.equal(answering.ws.readyState, answering.ws.OPEN, 'the client that answers is still connected');
   answering.close();
+});
+
+test('websocket.see_other_uri: the client\'s <open/> is answered with <open/> and <close see-other-uri=.../> (RFC 7395 §3.6.1)', async () => {
+  const c = await wsConnect(`ws://127.0.0.1:${movedPort}/xmpp-websocket`);
+  c.send(openFrame('localhost'));
+  await c.next(/^<open xmlns=["']urn:ietf:params:xml:ns:xmpp-framing["']/);
+  await c.next(/^<close xmlns=["']urn:ietf:params:xml:ns:xmpp-framing["'] see-other-uri=["']wss:\/\/chat\.example\.org\/xmpp-websocket["']\/>$/);
+  assert.equal(await c.closed, 1000);
 });
 
 test('a message larger than max_stanza_size ends the stream with policy-violation', async () => {
@@ -181,7 +191,8 @@ test('websocket options are validated with their YAML path', () => {
   assert.throws(bad({ origins: ['chat.example.org'] }), /listen\[0\]\.websocket\.origins\[0\]/);
   assert.throws(bad({ ping_interval: -1 }), /listen\[0\]\.websocket\.ping_interval/);
   assert.throws(bad({ colour: 'red' }), /listen\[0\]\.websocket\.colour/);
+  assert.throws(bad({ see_other_uri: 'https://chat.example.org/' }), /listen\[0\]\.websocket\.see_other_uri/);
   assert.throws(bad({}, 'c2s'), /listen\[0\]\.websocket/);
   const ok = buildConfig({ ...base, listen: [{ port: 5280, type: 'http', websocket: { path: '/ws', origins: ['https://chat.example.org/'] } }] });
-  assert.deepEqual(ok.listen[0]!.websocket, { enabled: true, path: '/ws', origins: ['https://chat.example.org'], consider_secure: false, ping_interval: 30 });
+  assert.deepEqual(ok.listen[0]!.websocket, { enabled: true, path: '/ws', origins: ['https://chat.example.org'], consider_secure: false, ping_interval: 30, see_other_uri: null });
 });

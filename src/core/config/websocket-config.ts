@@ -15,11 +15,13 @@ export interface WebSocketConfig {
   consider_secure: boolean;
   /** Seconds between WebSocket pings (a peer that misses one is disconnected); 0: none. */
   ping_interval: number;
+  /** ws:// or wss:// URL every new connection is sent to instead of being served (RFC 7395 §3.6.1); null: serve. */
+  see_other_uri: string | null;
 }
 
-export const DEFAULT_WEBSOCKET: WebSocketConfig = { enabled: true, path: '/xmpp-websocket', origins: null, consider_secure: false, ping_interval: 30 };
+export const DEFAULT_WEBSOCKET: WebSocketConfig = { enabled: true, path: '/xmpp-websocket', origins: null, consider_secure: false, ping_interval: 30, see_other_uri: null };
 
-const KEYS = ['enabled', 'path', 'origins', 'consider_secure', 'ping_interval'];
+const KEYS = ['enabled', 'path', 'origins', 'consider_secure', 'ping_interval', 'see_other_uri'];
 
 export function parseWebSocket(raw: unknown, p: string, fail: (p: string, problem: string) => never): WebSocketConfig {
   if (raw === undefined || raw === null) return { ...DEFAULT_WEBSOCKET };
@@ -56,6 +58,14 @@ export function parseWebSocket(raw: unknown, p: string, fail: (p: string, proble
     const v = r.ping_interval;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 3600) fail(`${p}.ping_interval`, 'must be a whole number of seconds from 0 (no pings) to 3600');
     out.ping_interval = v as number;
+  }
+  if (r.see_other_uri !== undefined && r.see_other_uri !== null) {
+    let u: URL | null = null;
+    try {
+      u = typeof r.see_other_uri === 'string' ? new URL(r.see_other_uri) : null;
+    } catch { /* reported below */ }
+    if (!u || (u.protocol !== 'ws:' && u.protocol !== 'wss:')) fail(`${p}.see_other_uri`, 'must be a ws:// or wss:// URL (RFC 7395 §3.6.1)');
+    out.see_other_uri = r.see_other_uri as string;
   }
   return out;
 }

@@ -7,7 +7,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Core } from '../../core/core.js';
 import type { WebSocketConfig } from '../../core/config/websocket-config.js';
-import { WebSocketTransport } from './websocket-transport.js';
+import { NS_FRAMING, WS_FRAMING, WebSocketTransport } from './websocket-transport.js';
+import { escapeXML } from '@xmpp/xml';
+import type { WebSocket } from 'ws';
+import { newStreamId } from '../stream/stream-header.js';
 
 /** Beyond max_stanza_size a message is refused with a stream error; beyond this `ws` stops reading the frame. */
 const FRAME_SLACK = 64 * 1024;
@@ -57,10 +60,27 @@ export class WebSocketEndpoint {
     const raw = socket as Socket;
     const ip = raw.remoteAddress;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (this.cfg.see_other_uri) return seeOther(ws, this.cfg.see_other_uri);
       const transport = new WebSocketTransport(ws, raw, ip, { maxMessage: this.core.config.max_stanza_size, pingInterval: this.cfg.ping_interval });
       this.accept({ transport, secure: this.tls || this.cfg.consider_secure || isLoopback(ip) });
     });
   }
+}
+
+/**
+ * RFC 7395 §3.6.1: this endpoint sends every client elsewhere. The client's <open/> is answered with ours and
+ * a <close/> naming the other endpoint; no stream is negotiated here, so no c2s stream is made.
+ */
+function seeOther(ws: WebSocket, uri: string): void {
+  const timer = setTimeout(() => ws.terminate(), 10_000).unref();
+  ws.once('message', () => {
+    clearTimeout(timer);
+    ws.send(WS_FRAMING.open({ contentNs: '', id: newStreamId() }));
+    ws.send(`<close xmlns='${NS_FRAMING}' see-other-uri='${escapeXML(uri)}'/>`);
+    ws.close(1000);
+  });
+  ws.on('error', () => ws.terminate());
+  ws.once('close', () => clearTimeout(timer));
 }
 
 function isLoopback(ip: string | undefined): boolean {
