@@ -1,5 +1,5 @@
 // XMPP over WebSocket (RFC 7395) with a raw client: the upgrade's checks (subprotocol §3.2, Origin), framing
-// errors (oversized, malformed and binary messages end the stream with a stream error and <close/>, §3.6),
+// errors (oversized, malformed and binary messages end the stream with a stream error and <close/>, §3.5),
 // the WebSocket sessions in the connection metrics, and XEP-0156 discovery (host-meta, host-meta.json) per host.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,7 +40,7 @@ async function opened(host = 'localhost'): Promise<WsClient> {
   return c;
 }
 
-/** The stream error, then <close/> (RFC 7395 §3.6), then the WebSocket closes. */
+/** The stream error, then <close/> (RFC 7395 §3.5), then the WebSocket closes. */
 async function assertStreamError(c: WsClient, condition: string): Promise<string> {
   const err = await c.next(/<stream:error/);
   assert.match(err, new RegExp(`<${condition} xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']`));

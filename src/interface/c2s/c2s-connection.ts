@@ -32,7 +32,7 @@ export interface C2SOptions {
   tls: TlsContexts;
   starttlsRequired: boolean;
   directTls: boolean;
-  /** Offer STARTTLS (false on WebSocket: TLS belongs to the HTTP layer, RFC 7395 §3.8). Default true. */
+  /** Offer STARTTLS (false on WebSocket: TLS belongs to the HTTP layer, RFC 7395 §3.9). Default true. */
   starttls?: boolean;
   /** The transport counts as encrypted without STARTTLS (wss://, or ws:// from loopback or as configured). */
   secure?: boolean;

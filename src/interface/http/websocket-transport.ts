@@ -1,4 +1,4 @@
-// XMPP over WebSocket framing (RFC 7395 §3.3-§3.6) as a StreamTransport: one XML element per text message;
+// XMPP over WebSocket framing (RFC 7395 §3.3-§3.8) as a StreamTransport: one XML element per text message;
 // <open/> and <close/> in urn:ietf:params:xml:ns:xmpp-framing stand for the stream header and closing tag. Incoming
 // messages are handed to the one stream parser (with its limits) as the stream they stand for; outgoing elements
 // get the namespaces a stream header would have declared (§3.3.3). Keepalive by WebSocket ping/pong.
@@ -19,7 +19,7 @@ const STREAM_DECL = ` xmlns:stream='${NS.STREAM}'`;
 const CLIENT_DECL = ` xmlns='${NS.CLIENT}'`;
 const STREAM_END = Buffer.from('</stream:stream>');
 
-/** RFC 7395 §3.3.2 / §3.6: the server's <open/> and <close/>. */
+/** RFC 7395 §3.4 / §3.6: the server's <open/> and <close/>. */
 export const WS_FRAMING: StreamFraming = {
   open(h: HeaderAttrs): string {
     let s = `<open xmlns='${NS_FRAMING}'`;
@@ -129,7 +129,7 @@ export class WebSocketTransport extends EventEmitter implements StreamTransport 
 
   private message(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
-    if (isBinary) return this.fail(new StreamError('unsupported-encoding', 'XMPP over WebSocket uses text messages only (RFC 7395 §3.2)'));
+    if (isBinary) return this.fail(new StreamError('unsupported-encoding', 'XMPP over WebSocket uses text messages only (RFC 7395 §3.3.1)'));
     if (data.length > this.opts.maxMessage) {
       return this.fail(new StreamError('policy-violation', `a message may have at most ${this.opts.maxMessage} bytes`));
     }

@@ -32,7 +32,7 @@ export interface StreamTransport {
   onFramingError?: ((err: StreamError) => void) | null;
 }
 
-/** The stream's opening and closing as this transport writes them (RFC 6120 §4.2/§4.4, or RFC 7395 §3.3/§3.6). */
+/** The stream's opening and closing as this transport writes them (RFC 6120 §4.2/§4.4, or RFC 7395 §3.4/§3.6). */
 export interface StreamFraming {
   open(h: HeaderAttrs): string;
   readonly close: string;
