@@ -196,3 +196,19 @@ test('websocket options are validated with their YAML path', () => {
   const ok = buildConfig({ ...base, listen: [{ port: 5280, type: 'http', websocket: { path: '/ws', origins: ['https://chat.example.org/'] } }] });
   assert.deepEqual(ok.listen[0]!.websocket, { enabled: true, path: '/ws', origins: ['https://chat.example.org'], consider_secure: false, ping_interval: 30, see_other_uri: null });
 });
+
+test('a server shutdown ends WebSocket sessions with system-shutdown and <close/>', async () => {
+  const s = await startTestServer({ listen: [{ port: 0, ip: '127.0.0.1', type: 'http' }] });
+  try {
+    await s.addUser('alice', 'pw-alice');
+    const c = await wsConnect(`ws://127.0.0.1:${s.server.listeners.bound[0]!.port}/xmpp-websocket`);
+    await wsLogin(c, 'localhost', 'alice', 'pw-alice', 'shutdown');
+    c.ws.on('message', (d) => { if (String(d).startsWith('<close')) c.close(); }); // answer <close/> as clients do
+    const stopping = s.stop();
+    await assertStreamError(c, 'system-shutdown');
+    await stopping;
+  } catch (err) {
+    await s.stop().catch(() => {});
+    throw err;
+  }
+});
