@@ -18,6 +18,7 @@ const STREAM_PREFIX = `<stream:`;
 const STREAM_DECL = ` xmlns:stream='${NS.STREAM}'`;
 const CLIENT_DECL = ` xmlns='${NS.CLIENT}'`;
 const STREAM_END = Buffer.from('</stream:stream>');
+const MAX_FRAMING_ELEMENT = 4096;
 
 /** RFC 7395 §3.4 / §3.6: the server's <open/> and <close/>. */
 export const WS_FRAMING: StreamFraming = {
@@ -136,7 +137,8 @@ export class WebSocketTransport extends EventEmitter implements StreamTransport 
     // <open/> and <close/> are recognised by their start; everything else goes to the stream parser as it is.
     let i = 0;
     while (i < data.length && (data[i] === 0x20 || data[i] === 0x0a || data[i] === 0x0d || data[i] === 0x09)) i++;
-    if (data[i] === 0x3c && ((data[i + 1] === 0x6f && data[i + 2] === 0x70) || (data[i + 1] === 0x63 && data[i + 2] === 0x6c))) {
+    // (An <open/> or <close/> is a few hundred bytes: anything longer is left to the parser and its limits.)
+    if (data.length - i <= MAX_FRAMING_ELEMENT && data[i] === 0x3c && ((data[i + 1] === 0x6f && data[i + 2] === 0x70) || (data[i + 1] === 0x63 && data[i + 2] === 0x6c))) {
       const framed = this.framingElement(data);
       if (framed !== undefined) {
         if (framed) this.emit('data', framed);
