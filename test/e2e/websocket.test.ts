@@ -8,6 +8,7 @@ import { startTestServer, type TestServer } from '../support/harness.js';
 import { HOSTS, escapeRe } from '../support/each-host.js';
 import { closeFrame, openFrame, wsConnect, wsLogin, type WsClient } from '../support/ws-client.js';
 import { until } from '../support/until.js';
+import { Jid } from '../../src/core/jid.js';
 import { buildConfig } from '../../src/core/config/load-config.js';
 
 const MAX_STANZA = 8192;
@@ -15,6 +16,7 @@ let t: TestServer;
 let port = 0;
 let pingPort = 0;
 let movedPort = 0;
+let proxiedPort = 0;
 
 before(async () => {
   t = await startTestServer({
@@ -23,10 +25,11 @@ before(async () => {
       { port: 0, ip: '127.0.0.1', type: 'http', websocket: { origins: ['https://chat.example.org'] } },
       { port: 0, ip: '127.0.0.1', type: 'http', websocket: { path: '/ws', ping_interval: 1 } },
       { port: 0, ip: '127.0.0.1', type: 'http', websocket: { see_other_uri: 'wss://chat.example.org/xmpp-websocket' } },
+      { port: 0, ip: '127.0.0.1', type: 'http', websocket: { trusted_proxies: ['127.0.0.0/8', '10.0.0.0/8'] } },
     ],
     max_stanza_size: MAX_STANZA,
   });
-  [port, pingPort, movedPort] = t.server.listeners.bound.filter((l) => l.type === 'http').map((l) => l.port) as [number, number, number];
+  [port, pingPort, movedPort, proxiedPort] = t.server.listeners.bound.filter((l) => l.type === 'http').map((l) => l.port) as [number, number, number, number];
   for (const h of HOSTS) await t.addUser('alice', 'pw-alice', h);
 });
 after(() => t.stop());
@@ -100,6 +103,22 @@ test('websocket.see_other_uri: the client\'s <open/> is answered with <open/> an
   await c.next(/^<open xmlns=["']urn:ietf:params:xml:ns:xmpp-framing["']/);
   await c.next(/^<close xmlns=["']urn:ietf:params:xml:ns:xmpp-framing["'] see-other-uri=["']wss:\/\/chat\.example\.org\/xmpp-websocket["']\/>$/);
   assert.equal(await c.closed, 1000);
+});
+
+test('websocket.trusted_proxies: behind a trusted proxy the session has the client\'s address from X-Forwarded-For; elsewhere the header is ignored', async () => {
+  // The client wrote the left entry itself; 10.0.0.5 is a second trusted proxy: 203.0.113.7 is the client.
+  const headers = { 'x-forwarded-for': '198.51.100.9, 203.0.113.7, 10.0.0.5' };
+  const proxied = await wsConnect(`ws://127.0.0.1:${proxiedPort}/xmpp-websocket`, { headers });
+  const direct = await wsConnect(url(), { headers });
+  try {
+    const a = await wsLogin(proxied, 'localhost', 'alice', 'pw-alice', 'proxied');
+    const b = await wsLogin(direct, 'localhost', 'alice', 'pw-alice', 'direct');
+    assert.equal(t.server.core.sessions.get(Jid.parse(a))?.ip, '203.0.113.7');
+    assert.equal(t.server.core.sessions.get(Jid.parse(b))?.ip, '127.0.0.1');
+  } finally {
+    proxied.close();
+    direct.close();
+  }
 });
 
 test('a message larger than max_stanza_size ends the stream with policy-violation', async () => {
@@ -191,10 +210,11 @@ test('websocket options are validated with their YAML path', () => {
   assert.throws(bad({ origins: ['chat.example.org'] }), /listen\[0\]\.websocket\.origins\[0\]/);
   assert.throws(bad({ ping_interval: -1 }), /listen\[0\]\.websocket\.ping_interval/);
   assert.throws(bad({ colour: 'red' }), /listen\[0\]\.websocket\.colour/);
+  assert.throws(bad({ trusted_proxies: ['10.0.0.0/33'] }), /listen\[0\]\.websocket\.trusted_proxies\[0\]/);
   assert.throws(bad({ see_other_uri: 'https://chat.example.org/' }), /listen\[0\]\.websocket\.see_other_uri/);
   assert.throws(bad({}, 'c2s'), /listen\[0\]\.websocket/);
   const ok = buildConfig({ ...base, listen: [{ port: 5280, type: 'http', websocket: { path: '/ws', origins: ['https://chat.example.org/'] } }] });
-  assert.deepEqual(ok.listen[0]!.websocket, { enabled: true, path: '/ws', origins: ['https://chat.example.org'], consider_secure: false, ping_interval: 30, see_other_uri: null });
+  assert.deepEqual(ok.listen[0]!.websocket, { enabled: true, path: '/ws', origins: ['https://chat.example.org'], consider_secure: false, ping_interval: 30, see_other_uri: null, trusted_proxies: [] });
 });
 
 test('a server shutdown ends WebSocket sessions with system-shutdown and <close/>', async () => {

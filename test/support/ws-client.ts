@@ -20,12 +20,14 @@ export interface WsConnectOptions {
   ca?: string;
   /** false: do not answer the server's pings (a peer that is gone). */
   autoPong?: boolean;
+  /** More request headers (e.g. X-Forwarded-For as a proxy adds it). */
+  headers?: Record<string, string>;
 }
 
 /** Connect; rejects with the HTTP status when the upgrade is refused. */
 export function wsConnect(url: string, opts: WsConnectOptions = {}): Promise<WsClient> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.protocols ?? ['xmpp'], { ...(opts.origin ? { origin: opts.origin } : {}), ...(opts.ca ? { ca: opts.ca } : {}), autoPong: opts.autoPong ?? true });
+    const ws = new WebSocket(url, opts.protocols ?? ['xmpp'], { ...(opts.origin ? { origin: opts.origin } : {}), ...(opts.ca ? { ca: opts.ca } : {}), autoPong: opts.autoPong ?? true, ...(opts.headers ? { headers: opts.headers } : {}) });
     const received: string[] = [];
     let cursor = 0;
     const waiters = new Set<() => void>();

@@ -1,4 +1,5 @@
 // listen[i].websocket on http/https listeners: XMPP over WebSocket (RFC 7395) and its discovery (XEP-0156).
+import { isIP } from 'node:net';
 
 export interface WebSocketConfig {
   /** Serve XMPP over WebSocket on this listener (default true). */
@@ -17,11 +18,14 @@ export interface WebSocketConfig {
   ping_interval: number;
   /** ws:// or wss:// URL every new connection is sent to instead of being served (RFC 7395 §3.6.1); null: serve. */
   see_other_uri: string | null;
+  /** Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client: its address is then the
+   *  one limits, ACLs, the login throttle and logs see (ejabberd's and Prosody's trusted_proxies). */
+  trusted_proxies: string[];
 }
 
-export const DEFAULT_WEBSOCKET: WebSocketConfig = { enabled: true, path: '/xmpp-websocket', origins: null, consider_secure: false, ping_interval: 30, see_other_uri: null };
+export const DEFAULT_WEBSOCKET: WebSocketConfig = { enabled: true, path: '/xmpp-websocket', origins: null, consider_secure: false, ping_interval: 30, see_other_uri: null, trusted_proxies: [] };
 
-const KEYS = ['enabled', 'path', 'origins', 'consider_secure', 'ping_interval', 'see_other_uri'];
+const KEYS = ['enabled', 'path', 'origins', 'consider_secure', 'ping_interval', 'see_other_uri', 'trusted_proxies'];
 
 export function parseWebSocket(raw: unknown, p: string, fail: (p: string, problem: string) => never): WebSocketConfig {
   if (raw === undefined || raw === null) return { ...DEFAULT_WEBSOCKET };
@@ -66,6 +70,16 @@ export function parseWebSocket(raw: unknown, p: string, fail: (p: string, proble
     } catch { /* reported below */ }
     if (!u || (u.protocol !== 'ws:' && u.protocol !== 'wss:')) fail(`${p}.see_other_uri`, 'must be a ws:// or wss:// URL (RFC 7395 §3.6.1)');
     out.see_other_uri = r.see_other_uri as string;
+  }
+  if (r.trusted_proxies !== undefined) {
+    if (!Array.isArray(r.trusted_proxies)) fail(`${p}.trusted_proxies`, 'must be a list of addresses or CIDR ranges such as 127.0.0.1 or 10.0.0.0/8');
+    out.trusted_proxies = (r.trusted_proxies as unknown[]).map((v, i) => {
+      const [addr, bits, more] = typeof v === 'string' ? v.split('/') : [];
+      const family = addr ? isIP(addr) : 0;
+      const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+      if (!family || !bitsOk || more !== undefined) fail(`${p}.trusted_proxies[${i}]`, `"${String(v)}" is not an address or CIDR range`);
+      return v as string;
+    });
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // the 'xmpp' subprotocol, the page's Origin) and then handed to `ws` (noServer, on the listener's own
 // node:http(s) server); each accepted connection becomes a c2s stream over a WebSocketTransport.
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { BlockList, isIP, isIPv4, isIPv6, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Core } from '../../core/core.js';
@@ -23,6 +23,7 @@ export interface AcceptedWebSocket {
 
 export class WebSocketEndpoint {
   private readonly wss: WebSocketServer;
+  private readonly proxies: BlockList | null = null;
 
   constructor(
     private readonly core: Core,
@@ -38,6 +39,15 @@ export class WebSocketEndpoint {
       maxPayload: core.config.max_stanza_size + FRAME_SLACK,
       handleProtocols: (protocols) => (protocols.has('xmpp') ? 'xmpp' : false),
     });
+    if (cfg.trusted_proxies.length) {
+      this.proxies = new BlockList();
+      for (const v of cfg.trusted_proxies) {
+        const [addr, bits] = v.split('/') as [string, string | undefined];
+        const type = isIPv6(addr) ? 'ipv6' : 'ipv4';
+        if (bits !== undefined) this.proxies.addSubnet(addr, Number(bits), type);
+        else this.proxies.addAddress(addr, type);
+      }
+    }
   }
 
   /** Whether this endpoint serves `pathname`. */
@@ -58,11 +68,12 @@ export class WebSocketEndpoint {
       return refuse(socket, 403, 'this origin may not connect');
     }
     const raw = socket as Socket;
-    const ip = raw.remoteAddress;
+    const ip = this.proxies ? clientAddress(raw.remoteAddress, req.headers['x-forwarded-for'], this.proxies) : raw.remoteAddress;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.cfg.see_other_uri) return seeOther(ws, this.cfg.see_other_uri);
       const transport = new WebSocketTransport(ws, raw, ip, { maxMessage: this.core.config.max_stanza_size, pingInterval: this.cfg.ping_interval });
-      this.accept({ transport, secure: this.tls || this.cfg.consider_secure || isLoopback(ip) });
+      // A proxy on this machine (loopback peer) counts as terminating TLS, as a loopback client does.
+      this.accept({ transport, secure: this.tls || this.cfg.consider_secure || isLoopback(raw.remoteAddress) });
     });
   }
 }
@@ -81,6 +92,27 @@ function seeOther(ws: WebSocket, uri: string): void {
   });
   ws.on('error', () => ws.terminate());
   ws.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * The client's address behind trusted proxies: X-Forwarded-For read from the right (each proxy appends the
+ * address it saw), skipping trusted proxies; the first other address is the client. Anything left of it could
+ * have been written by the client itself and is ignored.
+ */
+export function clientAddress(peer: string | undefined, header: string | string[] | undefined, proxies: BlockList): string | undefined {
+  if (!peer || !isTrusted(peer, proxies) || header === undefined) return peer;
+  const hops = (Array.isArray(header) ? header.join(',') : header).split(',').map((h) => h.trim());
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    if (!isIP(hop)) return peer; // a malformed entry: nothing to its left can be trusted
+    if (!isTrusted(hop, proxies)) return hop;
+  }
+  return peer;
+}
+
+function isTrusted(ip: string, proxies: BlockList): boolean {
+  const v4 = ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+  return isIPv4(v4) ? proxies.check(v4, 'ipv4') : isIPv6(v4) && proxies.check(v4, 'ipv6');
 }
 
 function isLoopback(ip: string | undefined): boolean {
