@@ -128,9 +128,9 @@ export class Listeners {
     const ws = cfg.websocket;
     if (!ws?.enabled) return;
     const type = `${cfg.type}_websocket`; // the metrics' transport label: http_websocket, https_websocket
-    const endpoint = new WebSocketEndpoint(this.core, ws, tls, ({ transport, secure }: AcceptedWebSocket) => {
+    const endpoint = new WebSocketEndpoint(this.core, ws, tls, ({ transport, secure, tlsSocket }: AcceptedWebSocket) => {
       if (this.stopping) return transport.destroy();
-      this.accept(transport, { ...cfg, starttls_required: false }, false, { type, secure, starttls: false });
+      this.accept(transport, { ...cfg, starttls_required: false }, false, { type, secure, starttls: false, ...(tlsSocket ? { tlsSocket } : {}) });
     });
     server.on('upgrade', (req: IncomingMessage, sock: Socket, head: Buffer) => endpoint.upgrade(req, sock, head));
   }
@@ -184,7 +184,7 @@ export class Listeners {
     return server;
   }
 
-  private accept(sock: Socket | TLSSocket | StreamTransport, cfg: ListenerConfig, directTls: boolean, web?: { type: string; secure: boolean; starttls: false }): void {
+  private accept(sock: Socket | TLSSocket | StreamTransport, cfg: ListenerConfig, directTls: boolean, web?: { type: string; secure: boolean; starttls: false; tlsSocket?: TLSSocket }): void {
     const type = web?.type ?? cfg.type;
     this.core.metrics.connectionsTotal.inc({ type });
     this.core.metrics.connections.inc({ type });
@@ -193,7 +193,7 @@ export class Listeners {
       tls: this.tls,
       starttlsRequired: cfg.starttls_required,
       directTls,
-      ...(web ? { secure: web.secure, starttls: web.starttls } : {}),
+      ...(web ? { secure: web.secure, starttls: web.starttls, ...(web.tlsSocket ? { tlsSocket: web.tlsSocket } : {}) } : {}),
       listenerType: type,
       onClose: (c) => {
         if (this.connections.delete(c)) this.core.metrics.connections.dec({ type });

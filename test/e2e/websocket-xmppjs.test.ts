@@ -16,6 +16,10 @@ import { until } from '../support/until.js';
 import { nextMessage } from './interop/xmpp-client.js';
 import { TestCa } from './interop/test-ca.js';
 import { Jid } from '../../src/core/jid.js';
+import { openFrame, wsConnect } from '../support/ws-client.js';
+import type { TLSSocket } from 'node:tls';
+import { ScramClient } from '../../src/core/sasl/scram-client.js';
+import { tlsExporter } from '../../src/core/sasl/channel-binding.js';
 
 interface XmppClient {
   status: string;
@@ -36,6 +40,7 @@ let t: TestServer;
 let dir: string;
 let wsPort = 0;
 let wssPort = 0;
+let caPem = '';
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'xmppd-ws-'));
@@ -43,7 +48,7 @@ before(async () => {
   // one it uses in browsers; Node 20 has none) is `ws` told to trust that CA, so wss:// is verified for real.
   const ca = new TestCa(dir);
   const cert = ca.issue('localhost', { dns: [...HOSTS] });
-  const caPem = readFileSync(ca.certFile, 'utf8');
+  caPem = readFileSync(ca.certFile, 'utf8');
   (globalThis as Record<string, unknown>).WebSocket = class extends WsWebSocket {
     constructor(url: string, protocols?: string | string[], opts: WsOptions = {}) {
       super(url, protocols, { ...opts, ca: caPem });
@@ -179,5 +184,28 @@ test('with SASL2 offered (its default), @xmpp/client logs in over wss:// with SC
     await x.stop();
   } finally {
     await s2.stop();
+  }
+});
+
+test('over wss:// the server offers the SCRAM -PLUS mechanisms with the channel bindings of the TLS connection under the WebSocket', async () => {
+  const c = await wsConnect(`wss://localhost:${wssPort}/xmpp-websocket`, { ca: caPem });
+  try {
+    c.send(openFrame('localhost'));
+    const features = await c.next(/<stream:features/);
+    assert.match(features, /<mechanism>SCRAM-SHA-256-PLUS<\/mechanism>/);
+    assert.match(features, /<sasl-channel-binding xmlns=["']urn:xmpp:sasl-cb:0["']>.*<channel-binding type=["']tls-exporter["']\/>/);
+    assert.match(features, /<mechanism>PLAIN<\/mechanism>/, 'wss:// counts as encrypted');
+    assert.doesNotMatch(features, /<starttls/);
+    // A real SCRAM-SHA-256-PLUS login, bound to the TLS connection the client sees (RFC 9266 tls-exporter).
+    const scram = new ScramClient({ mechanism: 'SCRAM-SHA-256-PLUS', username: 'alice', password: 'pw-alice', cbType: 'tls-exporter', cbData: tlsExporter(c.socket as TLSSocket)! });
+    c.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256-PLUS'>${scram.clientFirst().toString('base64')}</auth>`);
+    const challenge = /<challenge[^>]*>([^<]*)<\/challenge>/.exec(await c.next(/<challenge|<failure/))?.[1];
+    assert.ok(challenge, 'a SCRAM challenge');
+    c.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${(await scram.clientFinal(Buffer.from(challenge, 'base64'))).toString('base64')}</response>`);
+    const success = /<success[^>]*>([^<]*)<\/success>/.exec(await c.next(/<success|<failure/))?.[1];
+    assert.ok(success !== undefined, 'authenticated');
+    scram.verifyServerFinal(Buffer.from(success, 'base64'));
+  } finally {
+    c.close();
   }
 });

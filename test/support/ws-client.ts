@@ -1,9 +1,12 @@
 // A raw XMPP-over-WebSocket client for tests (RFC 7395): one element per text message, the messages it has
 // received, and waits for the next one that matches.
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 
 export interface WsClient {
   ws: WebSocket;
+  /** The TCP (ws://) or TLS (wss://) connection under the WebSocket. */
+  socket: Socket;
   /** Every text message received, in order. */
   received: string[];
   send(text: string): void;
@@ -29,6 +32,8 @@ export function wsConnect(url: string, opts: WsConnectOptions = {}): Promise<WsC
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, opts.protocols ?? ['xmpp'], { ...(opts.origin ? { origin: opts.origin } : {}), ...(opts.ca ? { ca: opts.ca } : {}), autoPong: opts.autoPong ?? true, ...(opts.headers ? { headers: opts.headers } : {}) });
     const received: string[] = [];
+    let socket: Socket | null = null;
+    ws.once('upgrade', (res) => { socket = res.socket; });
     let cursor = 0;
     const waiters = new Set<() => void>();
     const closed = new Promise<number>((r) => ws.once('close', (code) => { for (const w of waiters) w(); r(code); }));
@@ -43,6 +48,7 @@ export function wsConnect(url: string, opts: WsConnectOptions = {}): Promise<WsC
       ws.on('error', () => {});
       resolve({
         ws,
+        socket: socket!,
         received,
         send: (text) => ws.send(text),
         next(re, timeoutMs = 10_000) {

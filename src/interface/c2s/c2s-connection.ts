@@ -36,6 +36,8 @@ export interface C2SOptions {
   starttls?: boolean;
   /** The transport counts as encrypted without STARTTLS (wss://, or ws:// from loopback or as configured). */
   secure?: boolean;
+  /** The TLS connection under a wss:// transport: channel bindings (RFC 9266, RFC 5929) and the login log line. */
+  tlsSocket?: TLSSocket;
   listenerType: string;
   onClose: (conn: C2SConnection) => void;
 }
@@ -78,6 +80,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.negotiationTimer.unref();
     this.attach(socket);
     if (opts.directTls) this.onSecure(socket as TLSSocket);
+    else if (opts.tlsSocket) this.onSecure(opts.tlsSocket);
     this.newParser();
   }
 

@@ -4,6 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP, isIPv4, isIPv6, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { Core } from '../../core/core.js';
 import type { WebSocketConfig } from '../../core/config/websocket-config.js';
@@ -19,6 +20,8 @@ export interface AcceptedWebSocket {
   transport: WebSocketTransport;
   /** Counts as encrypted: wss://, or ws:// from loopback or with consider_secure. */
   secure: boolean;
+  /** wss://: the TLS connection under it (channel binding). */
+  tlsSocket?: TLSSocket;
 }
 
 export class WebSocketEndpoint {
@@ -73,7 +76,11 @@ export class WebSocketEndpoint {
       if (this.cfg.see_other_uri) return seeOther(ws, this.cfg.see_other_uri);
       const transport = new WebSocketTransport(ws, raw, ip, { maxMessage: this.core.config.max_stanza_size, pingInterval: this.cfg.ping_interval });
       // A proxy on this machine (loopback peer) counts as terminating TLS, as a loopback client does.
-      this.accept({ transport, secure: this.tls || this.cfg.consider_secure || isLoopback(raw.remoteAddress) });
+      this.accept({
+        transport,
+        secure: this.tls || this.cfg.consider_secure || isLoopback(raw.remoteAddress),
+        ...(raw instanceof TLSSocket ? { tlsSocket: raw } : {}),
+      });
     });
   }
 }
