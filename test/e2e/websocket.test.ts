@@ -9,6 +9,7 @@ import { HOSTS, escapeRe } from '../support/each-host.js';
 import { closeFrame, openFrame, wsConnect, wsLogin, type WsClient } from '../support/ws-client.js';
 import { until } from '../support/until.js';
 import { Jid } from '../../src/core/jid.js';
+import { RawClient } from '../support/raw-client.js';
 import { buildConfig } from '../../src/core/config/load-config.js';
 
 const MAX_STANZA = 8192;
@@ -28,9 +29,11 @@ before(async () => {
       { port: 0, ip: '127.0.0.1', type: 'http', websocket: { trusted_proxies: ['127.0.0.0/8', '10.0.0.0/8'] } },
     ],
     max_stanza_size: MAX_STANZA,
+    modules: { disco: {}, ping: {}, roster: {}, presence: {}, offline: {}, stream_management: {} },
   });
   [port, pingPort, movedPort, proxiedPort] = t.server.listeners.bound.filter((l) => l.type === 'http').map((l) => l.port) as [number, number, number, number];
   for (const h of HOSTS) await t.addUser('alice', 'pw-alice', h);
+  await t.addUser('bob', 'pw-bob');
 });
 after(() => t.stop());
 
@@ -118,6 +121,35 @@ test('websocket.trusted_proxies: behind a trusted proxy the session has the clie
   } finally {
     proxied.close();
     direct.close();
+  }
+});
+
+test('a session that began on TCP is resumed over WebSocket (XEP-0198): the same session, with what was sent meanwhile', async () => {
+  const { c: tcp, jid } = await RawClient.login(t.c2sPort, 'alice', 'pw-alice', 'roaming');
+  tcp.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+  const id = /<enabled[^>]*\bid=["']([^"']+)["']/.exec((await tcp.expect(/<enabled[^>]*>/))[0])?.[1];
+  assert.ok(id, 'resumable');
+  const session = t.server.core.sessions.get(Jid.parse(jid)) as unknown as { detached: boolean };
+  tcp.socket.destroy(); // the phone leaves the Wi-Fi
+  await until(() => session.detached, 'the server keeps the session for resumption');
+  const { c: bob } = await RawClient.login(t.c2sPort, 'bob', 'pw-bob', 'pc');
+  bob.send(`<message to='${jid}' type='chat'><body>while roaming</body></message>`);
+  const c = await wsConnect(url());
+  try {
+    c.send(openFrame('localhost'));
+    await c.next(/<stream:features/);
+    c.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0alice\0pw-alice').toString('base64')}</auth>`);
+    await c.next(/<success/);
+    c.send(openFrame('localhost'));
+    await c.next(/<stream:features/);
+    c.send(`<resume xmlns='urn:xmpp:sm:3' previd='${id}' h='0'/>`);
+    await c.next(/^<resumed xmlns=["']urn:xmpp:sm:3["']/);
+    await c.next(/<body>while roaming<\/body>/);
+    assert.equal(t.server.core.sessions.get(Jid.parse(jid)), session, 'the same session');
+    assert.equal(session.detached, false);
+  } finally {
+    c.close();
+    bob.close();
   }
 });
 
