@@ -5,13 +5,12 @@ import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP, isIPv4, isIPv6, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import { WebSocketServer } from 'ws';
+import { escapeXML } from '@xmpp/xml';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Core } from '../../core/core.js';
 import type { WebSocketConfig } from '../../core/config/websocket-config.js';
-import { NS_FRAMING, WS_FRAMING, WebSocketTransport } from './websocket-transport.js';
-import { escapeXML } from '@xmpp/xml';
-import type { WebSocket } from 'ws';
 import { newStreamId } from '../stream/stream-header.js';
+import { NS_FRAMING, WS_FRAMING, WebSocketTransport } from './websocket-transport.js';
 
 /** Beyond max_stanza_size a message is refused with a stream error; beyond this `ws` stops reading the frame. */
 const FRAME_SLACK = 64 * 1024;
@@ -127,6 +126,8 @@ function isLoopback(ip: string | undefined): boolean {
 }
 
 function refuse(socket: Duplex, status: number, text: string): void {
+  // node:http no longer listens for errors on an upgraded socket: a reset while we answer must not throw.
+  socket.on('error', () => socket.destroy());
   const reason = status === 400 ? 'Bad Request' : status === 403 ? 'Forbidden' : 'Not Found';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
 }
