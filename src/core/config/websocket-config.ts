@@ -8,7 +8,8 @@ export interface WebSocketConfig {
   path: string;
   /**
    * Origins (scheme://host[:port]) whose pages may connect; null: any origin, as ejabberd (websocket_origin:
-   * ignore) and Prosody do by default — a WebSocket login needs the user's credentials, no cookie is involved.
+   * ignore) — a WebSocket login needs the user's credentials, no cookie is involved. Requests without an Origin
+   * header (non-browser clients) are always accepted.
    */
   origins: string[] | null;
   /** Count plain ws:// connections from any address as secure (Prosody's consider_websocket_secure; for a
