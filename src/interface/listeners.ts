@@ -1,5 +1,6 @@
 // Listeners of the interface layer: c2s and s2s on TCP with STARTTLS (RFC 6120 §5) and over direct TLS
-// (XEP-0368, ALPN "xmpp-client" / "xmpp-server"), XEP-0114 components, HTTP and HTTPS (/metrics, admin API).
+// (XEP-0368, ALPN "xmpp-client" / "xmpp-server"), XEP-0114 components, HTTP and HTTPS (/metrics, admin API,
+// XMPP over WebSocket and XEP-0156 discovery).
 // Every listener accepts plain TCP and passes each connection through a ConnectionGate (per-address count,
 // TLS handshake deadline) before TLS or the protocol sees it. Tracks live c2s connections for status and shutdown.
 import { createServer, type Server, type Socket } from 'node:net';
@@ -16,6 +17,9 @@ import type { S2SManager } from './s2s/s2s-manager.js';
 import type { ComponentRegistry } from './component/component-registry.js';
 import { httpHandler } from './http/http-api.js';
 import { ConnectionGate } from './connection-gate.js';
+import type { StreamTransport } from './stream/transport.js';
+import { WebSocketEndpoint, type AcceptedWebSocket } from './http/websocket-endpoint.js';
+import { hostMetaHandler } from './http/host-meta.js';
 
 export interface BoundListener { type: string; ip: string; port: number }
 
@@ -85,7 +89,8 @@ export class Listeners {
       }
       case 'http': {
         // /metrics and the REST admin API; put it on loopback or behind a TLS-terminating proxy, or use https.
-        const server = this.boundHttp(createHttpServer(httpHandler(this.core, this.core.admin ?? { core: this.core })), cfg);
+        const server = this.boundHttp(createHttpServer(this.webHandler(cfg, false)), cfg);
+        this.webSocket(server, cfg, false);
         return (sock) => {
           this.httpTimeouts(server);
           this.handOver(server, sock);
@@ -93,7 +98,8 @@ export class Listeners {
       }
       case 'https': {
         // The same over TLS with the certificates of the `tls` settings (SNI per host as for c2s).
-        const server = this.boundHttp(createHttpsServer(this.tls.serverOptions(), httpHandler(this.core, this.core.admin ?? { core: this.core })), cfg);
+        const server = this.boundHttp(createHttpsServer(this.tls.serverOptions(), this.webHandler(cfg, true)), cfg);
+        this.webSocket(server, cfg, true);
         const serve = this.overTls(server, cfg, gate);
         return (sock) => {
           this.httpTimeouts(server);
@@ -103,6 +109,34 @@ export class Listeners {
       default:
         throw new ConfigError(this.core.config.path, `listen[${i}].type`, `"${cfg.type}" listeners are not available in this version (c2s, c2s_tls, s2s, s2s_tls, http, https, component)`);
     }
+  }
+
+  /** HTTP requests: XEP-0156 host-meta, a plain GET on the WebSocket path, then /metrics and the admin API. */
+  private webHandler(cfg: ListenerConfig, tls: boolean): (req: IncomingMessage, res: ServerResponse) => void {
+    const api = httpHandler(this.core, this.core.admin ?? { core: this.core });
+    const hostMeta = hostMetaHandler(this.core, cfg.websocket, tls);
+    const wsPath = cfg.websocket?.enabled ? cfg.websocket.path : null;
+    return (req, res) => {
+      const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+      if (hostMeta(req, res, pathname)) return;
+      if (pathname === wsPath) {
+        res.writeHead(426, { upgrade: 'websocket', connection: 'Upgrade', 'content-type': 'text/plain; charset=utf-8' }).end('XMPP over WebSocket: connect with the xmpp subprotocol (RFC 7395)\n');
+        return;
+      }
+      void api(req, res);
+    };
+  }
+
+  /** XMPP over WebSocket on an http/https listener (RFC 7395): each connection is a c2s stream like TCP. */
+  private webSocket(server: HttpServer, cfg: ListenerConfig, tls: boolean): void {
+    const ws = cfg.websocket;
+    if (!ws?.enabled) return;
+    const type = `${cfg.type}_websocket`; // the metrics' transport label: http_websocket, https_websocket
+    const endpoint = new WebSocketEndpoint(this.core, ws, tls, ({ transport, secure, tlsSocket }: AcceptedWebSocket) => {
+      if (this.stopping) return transport.destroy();
+      this.accept(transport, { ...cfg, starttls_required: false }, false, { type, secure, starttls: false, ...(tlsSocket ? { tlsSocket } : {}) });
+    });
+    server.on('upgrade', (req: IncomingMessage, sock: Socket, head: Buffer) => endpoint.upgrade(req, sock, head));
   }
 
   /**
@@ -157,17 +191,19 @@ export class Listeners {
     return server;
   }
 
-  private accept(sock: Socket | TLSSocket, cfg: ListenerConfig, directTls: boolean): void {
-    this.core.metrics.connectionsTotal.inc({ type: cfg.type });
-    this.core.metrics.connections.inc({ type: cfg.type });
+  private accept(sock: Socket | TLSSocket | StreamTransport, cfg: ListenerConfig, directTls: boolean, web?: { type: string; secure: boolean; starttls: false; tlsSocket?: TLSSocket }): void {
+    const type = web?.type ?? cfg.type;
+    this.core.metrics.connectionsTotal.inc({ type });
+    this.core.metrics.connections.inc({ type });
     const conn = new C2SConnection(sock, {
       core: this.core,
       tls: this.tls,
       starttlsRequired: cfg.starttls_required,
       directTls,
-      listenerType: cfg.type,
+      ...(web ? { secure: web.secure, starttls: web.starttls, ...(web.tlsSocket ? { tlsSocket: web.tlsSocket } : {}) } : {}),
+      listenerType: type,
       onClose: (c) => {
-        if (this.connections.delete(c)) this.core.metrics.connections.dec({ type: cfg.type });
+        if (this.connections.delete(c)) this.core.metrics.connections.dec({ type });
         if (this.stopping) {
           this.sessionsEnding.push(c.closing);
           if (this.connections.size === 0) this.allClosed?.();

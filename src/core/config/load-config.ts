@@ -9,6 +9,7 @@ import { buildLimits } from '../limits/limits-config.js';
 import { buildAdminFilesDir, buildImportLimits } from './admin-files-config.js';
 import { parseDurability } from './durability-config.js';
 import { parseChannelBinding } from './channel-binding-config.js';
+import { parseWebSocket } from './websocket-config.js';
 import { parseSasl2 } from './sasl2-config.js';
 import { parseHostModules } from './host-modules.js';
 import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
@@ -116,7 +117,10 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     if (!LISTENER_TYPES.includes(type)) fail(`${p}.type`, `must be one of ${LISTENER_TYPES.join(', ')}`);
     const starttls = l.starttls_required ?? true;
     if (typeof starttls !== 'boolean') fail(`${p}.starttls_required`, 'must be true or false');
+    const web = type === 'http' || type === 'https';
+    if (!web && l.websocket !== undefined) fail(`${p}.websocket`, 'is an option of http and https listeners only');
     return {
+      ...(web ? { websocket: parseWebSocket(l.websocket, `${p}.websocket`, fail) } : {}),
       port: int(l.port, `${p}.port`, DEFAULT_PORT[type], 0, 65535),
       // components speak plaintext (XEP-0114 has no TLS): loopback unless an address is given
       ip: str(l.ip, `${p}.ip`, type === 'component' ? '127.0.0.1' : '::'),

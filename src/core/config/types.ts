@@ -3,6 +3,7 @@ import type { LogLevel } from '../log.js';
 import type { DurabilityConfig } from './durability-config.js';
 import type { ChannelBindingConfig } from './channel-binding-config.js';
 import type { Sasl2Config } from './sasl2-config.js';
+import type { WebSocketConfig } from './websocket-config.js';
 
 export type ListenerType = 'c2s' | 'c2s_tls' | 's2s' | 's2s_tls' | 'http' | 'https' | 'component';
 
@@ -12,6 +13,8 @@ export interface ListenerConfig {
   type: ListenerType;
   /** c2s only: refuse SASL until STARTTLS is done (RFC 6120 §5.3.1: TLS mandatory-to-negotiate). */
   starttls_required: boolean;
+  /** http/https only: XMPP over WebSocket (RFC 7395) and XEP-0156 discovery. */
+  websocket?: WebSocketConfig;
 }
 
 export interface TlsFiles { cert: string; key: string }

@@ -3,8 +3,14 @@
 // rate pauses reading too. It is also the one owner of pause/resume, so one reason to stop reading (the
 // rate, a processing backlog) is never undone by another. Until the stream has authenticated it also
 // counts the bytes read against a budget (limits.pre_auth_bytes).
-import type { Socket } from 'node:net';
 import type { Shaper } from './shaper.js';
+
+/** What the reader reads from: a node:net Socket, or a WebSocket transport that emits one message per 'data'. */
+interface Socket {
+  on(event: 'data', fn: (chunk: Buffer) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
 
 /** Why reading is held: the byte rate, the stanza rate, or the owner's own backlog of unprocessed stanzas. */
 export type HoldReason = 'bytes' | 'stanzas' | 'backlog';

@@ -1,7 +1,7 @@
 // One client-to-server connection: the RFC 6120 stream state machine (§4 streams, §5 STARTTLS, §6 SASL,
 // §7 resource binding) and, once bound, the Session the logic layer delivers to.
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
+import type { StreamTransport } from '../stream/transport.js';
 import { TLSSocket } from 'node:tls';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
@@ -32,6 +32,12 @@ export interface C2SOptions {
   tls: TlsContexts;
   starttlsRequired: boolean;
   directTls: boolean;
+  /** Offer STARTTLS (false on WebSocket: TLS belongs to the HTTP layer, RFC 7395 §3.9). Default true. */
+  starttls?: boolean;
+  /** The transport counts as encrypted without STARTTLS (wss://, or ws:// from loopback or as configured). */
+  secure?: boolean;
+  /** The TLS connection under a wss:// transport: channel bindings (RFC 9266, RFC 5929) and the login log line. */
+  tlsSocket?: TLSSocket;
   listenerType: string;
   onClose: (conn: C2SConnection) => void;
 }
@@ -62,10 +68,10 @@ export class C2SConnection extends XmlStreamBase implements Session {
   private channelBindings: { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null } = { types: [], get: () => null };
   private negotiationTimer: NodeJS.Timeout | null;
 
-  constructor(socket: Socket, private readonly opts: C2SOptions) {
+  constructor(socket: StreamTransport, private readonly opts: C2SOptions) {
     // The socket is read through the c2s shaper (limits.c2s).
     super(opts.core, (id) => opts.core.log.child({ c2s: id.slice(0, 8), ip: socket.remoteAddress ?? '' }), 'c2s');
-    this.secure = opts.directTls;
+    this.secure = opts.directTls || opts.secure === true;
     this.errorLogLevel = 'debug';
     this.negotiationTimer = setTimeout(
       () => this.close(new StreamError('connection-timeout', 'authentication and resource binding took too long')),
@@ -74,12 +80,13 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.negotiationTimer.unref();
     this.attach(socket);
     if (opts.directTls) this.onSecure(socket as TLSSocket);
+    else if (opts.tlsSocket) this.onSecure(opts.tlsSocket);
     this.newParser();
   }
 
   // ---- socket plumbing -------------------------------------------------------------------------
 
-  protected override attach(socket: Socket): void {
+  protected override attach(socket: StreamTransport): void {
     super.attach(socket);
     // Idle timeout (RFC 6120 §4.9.3.4 connection-timeout); whitespace keepalives count as activity.
     socket.setTimeout(this.core.config.c2s_idle_timeout * 1000, () => this.close(new StreamError('connection-timeout', 'idle for too long')));
@@ -325,7 +332,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     if (stage === 'pre-tls') {
       features.push(xml('starttls', { xmlns: NS.TLS }, xml('required')));
     } else if (stage === 'pre-auth') {
-      if (!this.secure) features.push(xml('starttls', { xmlns: NS.TLS }));
+      if (!this.secure && this.opts.starttls !== false) features.push(xml('starttls', { xmlns: NS.TLS }));
       // The host's auth provider decides (an extauth program checks passwords only: PLAIN, after TLS).
       const mechs = this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types });
       if (mechs.length) features.push(xml('mechanisms', { xmlns: NS.SASL }, ...mechs.map((m) => xml('mechanism', {}, m))));
@@ -361,7 +368,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     if (this.carried) return this.carried.handleStanza(el);
     const ns = el.attrs.xmlns;
     if (!this.username) {
-      if (el.name === 'starttls' && ns === NS.TLS) return this.startTls();
+      if (el.name === 'starttls' && ns === NS.TLS && this.opts.starttls !== false) return this.startTls();
       if (ns === NS.SASL || (ns === NS.SASL2 && this.secure && this.core.config.sasl2.enabled)) return this.handleSasl(el);
       if (el.name === 'iq' && (ns === undefined || ns === NS.CLIENT) && this.core.hooks.has('c2s_unauthenticated_iq', this.host)) {
         // XEP-0077 in-band registration happens before authentication.

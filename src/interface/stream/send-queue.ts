@@ -1,7 +1,7 @@
 // The ordered outgoing queue of one stream (RFC 6120 §13.12 resource exhaustion): writes batched per turn of
 // the event loop, back-pressure (while the socket's buffer is full, writes wait here until 'drain') and one
 // max-queue rule (max_send_queue), judged once a burst has been handed to the kernel.
-import type { Socket } from 'node:net';
+import type { StreamTransport } from './transport.js';
 
 export interface SendQueueOptions {
   /** Characters that may wait (here and in the socket's buffer) before the peer counts as not reading. */
@@ -11,7 +11,7 @@ export interface SendQueueOptions {
 }
 
 export class SendQueue {
-  private socket: Socket | null = null;
+  private socket: StreamTransport | null = null;
   /** Writes that wait for 'drain', in order. */
   private waiting: string[] = [];
   private waitingChars = 0;
@@ -31,7 +31,7 @@ export class SendQueue {
   constructor(private readonly opts: SendQueueOptions) {}
 
   /** Write to this socket from now on (the first one, or the TLS socket after STARTTLS). */
-  attach(socket: Socket): void {
+  attach(socket: StreamTransport): void {
     this.flush();
     this.socket?.off('drain', this.drained);
     this.socket = socket;

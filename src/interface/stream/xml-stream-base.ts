@@ -15,6 +15,10 @@ import { parserLimits } from '../xml/parser-limits.js';
 import { OrderedQueue } from './ordered-queue.js';
 import { SendQueue } from './send-queue.js';
 import { CLOSING_TAG, newStreamId, openingTag, type HeaderAttrs } from './stream-header.js';
+import type { StreamFraming, StreamTransport } from './transport.js';
+
+/** RFC 6120 framing: stream headers and the closing tag on a TCP (or TLS) byte stream. */
+const TCP_FRAMING: StreamFraming = { open: openingTag, close: CLOSING_TAG };
 
 /** How long a closed stream waits for the peer's closing tag before the connection is destroyed (§4.4). */
 export const LINGER_MS = 2000;
@@ -23,7 +27,9 @@ export abstract class XmlStreamBase {
   readonly id = randomUUID();
   readonly startedAt = Date.now();
   ip = '';
-  protected socket: Socket | null = null;
+  protected socket: StreamTransport | null = null;
+  /** How the transport opens and closes a stream (RFC 6120 headers, or RFC 7395 <open/> and <close/>). */
+  protected framing: StreamFraming = TCP_FRAMING;
   protected parser: StreamParser | null = null;
   /** Reads the socket (limits.<kind> shaping, limits.pre_auth_bytes until authenticated) and owns pause/resume. */
   protected reader!: ShapedReader;
@@ -84,11 +90,13 @@ export abstract class XmlStreamBase {
 
   // ---- socket ---------------------------------------------------------------------------------------
 
-  /** Read from and write to this socket (the first one, or the TLS socket after STARTTLS). */
-  protected attach(socket: Socket): void {
+  /** Read from and write to this transport (the first socket, the TLS socket after STARTTLS, or a WebSocket). */
+  protected attach(socket: StreamTransport): void {
     this.socket = socket;
+    this.framing = socket.framing ?? TCP_FRAMING;
+    if (socket.framing) socket.onFramingError = (err) => this.close(err);
     this.ip ||= socket.remoteAddress ?? '';
-    socket.setNoDelay(true);
+    socket.setNoDelay?.(true);
     this.reader ??= this.core.limits.reader(this.readerKind, { ip: this.ip }, (chunk) => this.parser?.write(chunk), (err) => this.close(err));
     this.reader.attach(socket);
     this.out.attach(socket);
@@ -112,7 +120,7 @@ export abstract class XmlStreamBase {
   /** Detach the plain socket before a STARTTLS handshake takes it over (RFC 6120 §5.4.3.3). */
   protected detachForTls(): Socket {
     this.out.flush(); // <proceed/> must reach the wire before the handshake starts on the same socket
-    const raw = this.socket!;
+    const raw = this.socket as Socket; // STARTTLS exists on TCP only
     raw.removeAllListeners('data');
     raw.removeAllListeners('close');
     raw.removeAllListeners('error');
@@ -146,7 +154,7 @@ export abstract class XmlStreamBase {
   protected openStream(h: HeaderAttrs, withId = true): void {
     if (withId) this.streamId = newStreamId();
     this.headerSent = true;
-    this.write(openingTag(withId ? { ...h, id: this.streamId } : h));
+    this.write(this.framing.open(withId ? { ...h, id: this.streamId } : h));
   }
 
   protected write(data: string): void {
@@ -172,7 +180,7 @@ export abstract class XmlStreamBase {
       }
       this.write(error.toElement().toString());
     }
-    this.write(CLOSING_TAG);
+    this.write(this.framing.close);
     this.closeSent = true;
     this.closingStarted();
     if (!this.socket) return this.end('closed before connecting');
