@@ -28,11 +28,13 @@ export function roomArchive(ctx: ModuleContext<{ max_results: number }>, writer:
       await domains.ensure(room.domain);
       return writer.append(room, (id, stamp) => ({ id, stamp, with: room.toString(), peer, occupant: occupant.bareString(), xml: original }));
     },
-    query(room, requester, query) {
+    async query(room, requester, query) {
       // Routed one by one and awaited: every result is handed on before the room answers the IQ.
       return answerQuery(ctx, checked(room), requester, query, (el: Element) => ctx.route(el, room, requester));
     },
     form: () => queryForm(),
-    remove: (room) => writer.remove(checked(room)),
+    async remove(room) {
+      await writer.remove(checked(room));
+    },
   };
 }
