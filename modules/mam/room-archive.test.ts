@@ -189,6 +189,9 @@ forEachHost((host) => {
     const msg = xml('message', { type: 'groupchat', from: `alice@${host}/x` }, xml('body', {}, 'no'));
     await assert.rejects(roomApi(host).append(Jid.parse(`alice@${host}`), msg, Jid.parse(`bob@${host}`)), /not a room JID/);
     await assert.rejects(roomApi(host).append(Jid.parse(`rooms.${host}`), msg, Jid.parse(`bob@${host}`)), /not a room JID/);
+    await assert.rejects(roomApi(host).query(Jid.parse(`alice@${host}`), Jid.parse(`bob@${host}/mix`), xml('query', { xmlns: NS_MAM })), /not a room JID/);
+    await assert.rejects(roomApi(host).remove(Jid.parse(`alice@${host}`)), /not a room JID/);
+    assert.deepEqual(bodies(await query(a)), ['direct'], 'alice\'s archive is still there');
     a.close(); b.close();
   });
 });
