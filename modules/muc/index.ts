@@ -1,0 +1,89 @@
+// XEP-0045 Multi-User Chat: a MUC service per virtual host at conference.<host> (option host), with
+// persistent rooms in the data layer, XEP-0421 occupant ids, XEP-0410 self-ping and admin commands.
+import { defineModule, Jid, opt } from '../../src/sdk.js';
+import { History } from './history.js';
+import { MUC_SERVICE } from './api.js';
+import { mucCommands } from './commands.js';
+import { affiliationsOf, RoomStore } from './persistence.js';
+import { broadcastPresence } from './occupants.js';
+import { defaultConfig, Room } from './room.js';
+import { MucService } from './service.js';
+import { mucMetrics } from './metrics.js';
+import { STATUS } from './status-codes.js';
+
+export default defineModule({
+  name: 'muc',
+  description: 'Multi-user chat service (XEP-0045)',
+  xeps: ['XEP-0045', 'XEP-0410', 'XEP-0421'],
+  options: {
+    /** The service domain; '' means conference.<host>. */
+    host: opt.string(''),
+    /** The service's name in disco (identity and the host's disco#items). */
+    name: opt.string('Chatrooms'),
+    /** Who may create rooms: 'local' (accounts of this host) or the name of an access rule. */
+    access_create: opt.string('local'),
+    /** Messages of discussion history kept per room (0: none). */
+    history_size: opt.number(20, { min: 0, max: 10_000, integer: true }),
+    /** Most occupants an owner may allow in a room (0: no limit). */
+    max_users: opt.number(0, { min: 0, integer: true }),
+  },
+  // An account's affiliations in every room, committed with the account's removal.
+  removeUser: (data, user) => affiliationsOf(data, user),
+  async start(ctx) {
+    const domain = (ctx.options.host || `conference.${ctx.host}`).toLowerCase();
+    const j = Jid.tryParse(domain);
+    if (!j || j.local || j.resource || j.domain !== domain) throw new Error(`modules.muc.host: "${ctx.options.host}" is not a domain name`);
+    const store = new RoomStore(ctx, ctx.host, domain);
+    const svc = new MucService(ctx, domain, store);
+    for (const s of await store.load()) {
+      const room = new Room(Jid.of(s.name, domain), defaultConfig(s.row.config), new Map(s.affiliations), s.row.secret, new History(ctx.options.history_size), s.row.createdAt);
+      room.subject = s.row.subject;
+      svc.rooms.set(s.name, room);
+    }
+    ctx.serveDomain(domain, svc.handle);
+
+    // The host lists its MUC service (XEP-0045 §6.1).
+    ctx.hook('disco_items', (items, { target, node }) =>
+      target === 'server' && node === undefined && items ? [...items, { jid: domain, name: ctx.options.name }] : undefined);
+
+    // A removed account (of any host) loses its affiliations in this service's rooms; the rows go with removeUser.
+    ctx.hookGlobal('user_removed', ({ jid }) => {
+      for (const room of svc.rooms.values()) room.affiliations.delete(jid.bareString());
+    });
+
+    ctx.provide(MUC_SERVICE, {
+      domain,
+      room: (name) => svc.rooms.get(name),
+      rooms: () => [...svc.rooms.values()],
+      addMessageListener: (l) => {
+        svc.listeners.add(l);
+        return () => void svc.listeners.delete(l);
+      },
+      history: (name) => (svc.rooms.get(name)?.history.entries ?? []).map((e) => ({ stanza: e.stanza, ts: e.ts })),
+      handleRoomIq: (ns, handler) => {
+        svc.roomIq.set(ns, handler);
+        return () => void (svc.roomIq.get(ns) === handler && svc.roomIq.delete(ns));
+      },
+      addRoomFeatures: (fn) => {
+        svc.roomFeatures.add(fn);
+        return () => void svc.roomFeatures.delete(fn);
+      },
+      route: (el, from, to) => svc.route(el, from, to),
+    });
+    mucCommands(ctx, svc);
+    svc.messagesCounter = mucMetrics(ctx, svc);
+
+    // Stopping the service (unload, reload, shutdown): every occupant leaves with 332 (§15.6).
+    ctx.onStop(async () => {
+      for (const room of svc.rooms.values()) {
+        for (const o of [...room.occupants.values()]) {
+          room.remove(o);
+          o.payload = [];
+          await broadcastPresence(svc, room, o, { type: 'unavailable', role: 'none', codes: [STATUS.SHUTDOWN] });
+        }
+      }
+      svc.rooms.clear();
+    });
+    return svc;
+  },
+});
