@@ -14,6 +14,7 @@ import { ownerQuery } from './owner.js';
 import { roomInfo, roomItems, serviceInfo, serviceItems } from './disco.js';
 import { IqRelay } from './occupant-iq.js';
 import { NS_REGISTER, registerQuery } from './register.js';
+import { removeRoomArchive } from './room-archive.js';
 
 export interface MucOptions {
   host: string;
@@ -21,6 +22,7 @@ export interface MucOptions {
   access_create: string;
   history_size: number;
   max_users: number;
+  archive_default: boolean;
 }
 
 /**
@@ -167,7 +169,7 @@ export class MucService {
 
   /** A new room (in memory; persisted once configured persistent). */
   createRoom(name: string, owner: Jid | null, config: Partial<RoomConfig> = {}): Room {
-    const room = new Room(Jid.of(name, this.domain), defaultConfig(config), new Map(), newRoomSecret(), new History(this.options.history_size));
+    const room = new Room(Jid.of(name, this.domain), defaultConfig({ mam: this.options.archive_default, ...config }), new Map(), newRoomSecret(), new History(this.options.history_size));
     if (owner) room.affiliations.set(owner.bareString(), { affiliation: 'owner' });
     this.rooms.set(name, room);
     return room;
@@ -179,7 +181,10 @@ export class MucService {
 
   /** A temporary room goes away with its last occupant (§10.1.1 temporary rooms). */
   vanishIfEmpty(room: Room): void {
-    if (room.isEmpty() && !room.config.persistent && this.rooms.get(room.name) === room) this.rooms.delete(room.name);
+    if (room.isEmpty() && !room.config.persistent && this.rooms.get(room.name) === room) {
+      this.rooms.delete(room.name);
+      void removeRoomArchive(this, room); // one kept from when it was persistent
+    }
   }
 
   /** Write a persistent room (config, affiliations, subject) or drop the rows of a temporary one. */
