@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/harness.js';
 import { forEachHost, HOSTS } from '../../test/support/each-host.js';
 import { RawClient } from '../../test/support/raw-client.js';
+import { until } from '../../test/support/until.js';
 import { assertStanza, stanzaError, type StanzaShape } from '../../test/support/stanza-match.js';
 import { bodies, form, query, rsm, stanzaIds } from '../mam/test-support.js';
 import { MUC_MODULES, NS_MUC_ADMIN, NS_MUC_OWNER, configure, createInstant, join, messageFrom, next, rc, sync } from './test-support.js';
@@ -175,6 +176,19 @@ forEachHost((host) => {
     const r = await query(a, '', room);
     assert.equal(r.results.length, 0);
     assertStanza(r.fin, fin({ complete: 'true' }, [{ name: 'count', text: '0' }]));
+    a.close();
+  });
+
+  test('a room made temporary loses its archive when its last occupant leaves and it vanishes', async () => {
+    const a = await login('alice', 'fading');
+    const room = await persistentRoom(a, 'fading', 'alice');
+    await say(a, room, 'alice', 'soon forgotten');
+    const rows = () => t.server.core.store.table('mam_messages').count({ prefix: `conference.${host}/fading\u0000` });
+    assert.equal(await rows(), 1);
+    assert.match(await configure(a, room, { [rc('persistentroom')]: '0' }, 'cfg-temp'), /type=["']result["']/);
+    assert.equal(await rows(), 1, 'still there while the room is');
+    a.send(`<presence type='unavailable' to='${room}/alice'/>`);
+    await until(async () => (await rows()) === 0, 'the archive of the vanished room is removed');
     a.close();
   });
 });
