@@ -1,12 +1,13 @@
-// XEP-0313 archive storage: one row per archived message, keyed `${domain}/${local}\u0000${id}` so a
-// user's archive is one prefix range in time order (the id starts with the zero-padded ms timestamp),
-// and one row per account holding its message count (the quota check without a scan).
+// XEP-0313 archive storage: one row per archived message, keyed `${domain}/${local}\u0000${id}` so an
+// archive (an account's, or a room's on its MUC service domain) is one prefix range in time order (the id
+// starts with the zero-padded ms timestamp), and one row per archive holding its message count (the quota
+// check without a scan). Room domains are never virtual hosts, so room and account keys never mix.
 import type { Jid, ModuleContext, Row } from '../../src/sdk.js';
 
 /** The table name (its rows are this module's alone: archive.query lives in commands.ts). */
 export const MAM_TABLE = 'mam_messages';
 
-/** Per account (key `${domain}/${local}`): how many rows the account has in MAM_TABLE. */
+/** Per archive (key `${domain}/${local}`): how many rows the archive has in MAM_TABLE. */
 export const MAM_COUNT_TABLE = 'mam_counts';
 
 export interface ArchiveCount {
@@ -22,17 +23,21 @@ export interface ArchivedMessage {
   id: string;
   /** XEP-0082 DateTime (UTC) the server archived the message at. */
   stamp: string;
-  /** Bare JID of the other party. */
+  /** Bare JID of the other party (in a room's archive: the room). */
   with: string;
-  /** The other party's full address, for `with` filters on a full JID (XEP-0313 §4.1.1). */
+  /** The other party's full address, for `with` filters on a full JID (XEP-0313 §4.1.1); in a room's
+   *  archive the sender's occupant JID room@service/nick. */
   peer: string;
+  /** In a room's archive: the sender's real bare JID (kept for moderators; never sent in results). */
+  occupant?: string;
   /** The stanza as archived (XML). */
   xml: string;
 }
 
-export const userPrefix = (owner: Jid): string => `${owner.domain}/${owner.local}\u0000`;
+/** The key prefix of `owner`'s archive: an account's bare JID or a room's JID. */
+export const archivePrefix = (owner: Jid): string => `${owner.domain}/${owner.local}\u0000`;
 
-/** The key of the account's count row. */
+/** The key of the archive's count row. */
 export const countKey = (owner: Jid): string => `${owner.domain}/${owner.local}`;
 
 /** The id prefix of a millisecond timestamp: ids sort by time, so start/end become key bounds. */
@@ -62,7 +67,7 @@ export interface Filter { with?: Jid; start?: number; end?: number }
 
 /** The rows of one archive that match the filter, oldest first. */
 export async function matching(ctx: ModuleContext<any>, owner: Jid, f: Filter): Promise<Row<ArchivedMessage>[]> {
-  const p = userPrefix(owner);
+  const p = archivePrefix(owner);
   const rows = await ctx.table<ArchivedMessage>(MAM_TABLE).range({
     gte: p + (f.start !== undefined ? msPrefix(f.start) : ''),
     lt: f.end !== undefined ? p + msPrefix(f.end + 1) : p + '\uffff',

@@ -1,5 +1,6 @@
-// XEP-0313 archive retention (expire_after): a pass over this host's archives removes the messages older
-// than the cutoff, one account and at most TRIM_BATCH rows at a time, yielding to the event loop in between.
+// XEP-0313 archive retention (expire_after): a pass over this host's archives (its accounts', then its
+// rooms' on each MUC domain they were archived under) removes the messages older than the cutoff, one
+// archive and at most TRIM_BATCH rows at a time, yielding to the event loop in between.
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { Jid, type ModuleContext, type Table } from '../../src/sdk.js';
 import { MAM_TABLE, type ArchivedMessage } from './archive.js';
@@ -7,14 +8,13 @@ import { TRIM_BATCH, type ArchiveWriter } from './writer.js';
 
 export class ArchiveExpiry {
   private readonly rows: Table<ArchivedMessage>;
-  private readonly host: string;
   private readonly log: ModuleContext['log'];
   private running: Promise<number> | null = null;
   private stopped = false;
 
-  constructor(ctx: ModuleContext<any>, private readonly writer: ArchiveWriter, private readonly expireAfterMs: number) {
+  /** `domains`: the key domains of this host's archives (the host, and the room domains), read per pass. */
+  constructor(ctx: ModuleContext<any>, private readonly writer: ArchiveWriter, private readonly expireAfterMs: number, private readonly domains: () => Iterable<string>) {
     this.rows = ctx.table<ArchivedMessage>(MAM_TABLE);
-    this.host = ctx.host;
     this.log = ctx.log;
   }
 
@@ -33,19 +33,29 @@ export class ArchiveExpiry {
   }
 
   private async pass(cutoffMs: number): Promise<number> {
-    const hostPrefix = `${this.host}/`;
-    let from = hostPrefix;
+    let removed = 0;
+    for (const domain of [...this.domains()]) {
+      if (this.stopped) break;
+      removed += await this.passDomain(domain, cutoffMs);
+    }
+    if (removed) this.log.info('removed expired archived messages', { removed });
+    return removed;
+  }
+
+  private async passDomain(domain: string, cutoffMs: number): Promise<number> {
+    const domainPrefix = `${domain}/`;
+    let from = domainPrefix;
     let removed = 0;
     while (!this.stopped) {
-      // The first row of the next account: one seek per account, whatever the size of its archive.
-      const [next] = await this.rows.range({ gte: from, lt: hostPrefix + '\uffff', limit: 1 });
+      // The first row of the next archive: one seek per archive, whatever its size.
+      const [next] = await this.rows.range({ gte: from, lt: domainPrefix + '\uffff', limit: 1 });
       if (!next) break;
-      const end = next.key.indexOf('\u0000', hostPrefix.length);
-      const local = next.key.slice(hostPrefix.length, end < 0 ? undefined : end);
-      from = `${hostPrefix}${local}\u0001`; // just past every `${host}/${local}\u0000...` key
+      const end = next.key.indexOf('\u0000', domainPrefix.length);
+      const local = next.key.slice(domainPrefix.length, end < 0 ? undefined : end);
+      from = `${domainPrefix}${local}\u0001`; // just past every `${domain}/${local}\u0000...` key
       let owner: Jid;
       try {
-        owner = Jid.of(local, this.host);
+        owner = Jid.of(local, domain);
       } catch {
         this.log.warn('skipping archive rows with an invalid owner', { key: next.key });
         continue;
@@ -58,7 +68,6 @@ export class ArchiveExpiry {
       }
       await nextTick();
     }
-    if (removed) this.log.info('removed expired archived messages', { removed });
     return removed;
   }
 }

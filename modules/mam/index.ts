@@ -1,7 +1,8 @@
 // XEP-0313 Message Archive Management (urn:xmpp:mam:2) for user archives: chat/normal messages with a
 // body are archived for the local sender and, once delivered or stored, the local recipient (§5), queried
 // with forms and XEP-0059 paging (§4); the recipient's copy carries its archive id as a XEP-0359 <stanza-id/>.
-import { defineModule, opt, xml, StanzaError, type Element, type Jid } from '../../src/sdk.js';
+// Room archives (§5, MAM on a MUC room's JID) are the room_archive service the muc module uses.
+import { defineModule, opt, xml, StanzaError, ROOM_ARCHIVE_SERVICE, type Element, type Jid } from '../../src/sdk.js';
 import { MAM_SERVICE, type MamApi } from './api.js';
 import { parseDuration, durationOpt } from './duration.js';
 import { ArchiveExpiry } from './expiry.js';
@@ -9,6 +10,8 @@ import { NS_MAM, queryForm, runQuery } from './query.js';
 import { PrefsStore, prefsIq } from './prefs.js';
 import { ArchiveWriter } from './writer.js';
 import { mamCommands } from './commands.js';
+import { roomArchive } from './room-archive.js';
+import { RoomDomains } from './room-domains.js';
 
 const NS_SID = 'urn:xmpp:sid:0';
 const ARCHIVED_TYPES = new Set(['chat', 'normal']);
@@ -40,6 +43,8 @@ export default defineModule({
     default_policy: opt.oneOf(['always', 'never', 'roster'] as const, 'always'),
     /** Messages kept per account; archiving one more removes the oldest (as Prosody truncates). */
     max_messages: opt.number(10_000, { min: 1, integer: true }),
+    /** Messages kept per MUC room (rooms the muc module archives); one more removes the oldest. */
+    room_max_messages: opt.number(10_000, { min: 1, integer: true }),
     /** Messages older than this are removed by a periodic sweep ("never" keeps them until the quota). */
     expire_after: durationOpt('365d', { min: 1, never: true }),
     /** How often the expiry sweep runs. */
@@ -47,8 +52,11 @@ export default defineModule({
   },
   // Its rows of a deleted account, committed with the account row (also with the server stopped).
   removeUser: (_data, user) => [...ArchiveWriter.removeOps(user), ...PrefsStore.removeOps(user)],
-  start(ctx) {
+  async start(ctx) {
     const writer = new ArchiveWriter(ctx, () => ctx.options.max_messages);
+    const roomDomains = new RoomDomains(ctx);
+    await roomDomains.load();
+    ctx.provide(ROOM_ARCHIVE_SERVICE, roomArchive(ctx, new ArchiveWriter(ctx, () => ctx.options.room_max_messages), roomDomains));
     mamCommands(ctx);
     const prefs = new PrefsStore(ctx, () => ctx.options.default_policy);
     /** Outgoing messages archived for their sender -> the sender's archive id (read by carbons' <sent/> copies). */
@@ -97,7 +105,7 @@ export default defineModule({
     });
 
     const expireAfter = parseDuration(ctx.options.expire_after);
-    const expiry = expireAfter ? new ArchiveExpiry(ctx, writer, expireAfter * 1000) : null;
+    const expiry = expireAfter ? new ArchiveExpiry(ctx, writer, expireAfter * 1000, () => [ctx.host, ...roomDomains.list()]) : null;
     if (expiry) {
       const sweep = () => void expiry.run().catch((err) => ctx.log.error('archive expiry failed', { err }));
       const every = parseDuration(ctx.options.expire_interval)! * 1000;

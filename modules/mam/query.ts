@@ -1,7 +1,7 @@
 // XEP-0313 §4 querying: the XEP-0004 filter form (with/start/end), the result messages carrying
 // XEP-0297 forwarded originals with XEP-0203 delay stamps, then the <fin/> with the XEP-0059 set.
 import { xml, Jid, StanzaError, parseXml, type Element, type IqRequest, type ModuleContext, type Row } from '../../src/sdk.js';
-import { MAM_TABLE, matching, userPrefix, type ArchivedMessage, type Filter } from './archive.js';
+import { MAM_TABLE, matching, archivePrefix, type ArchivedMessage, type Filter } from './archive.js';
 import { keyPage } from './key-page.js';
 import { page, parseRsm, rsmSet, type Page } from './rsm.js';
 
@@ -52,7 +52,15 @@ export function parseFilter(query: Element): Filter {
  *  server); result messages are written before the fin. */
 export async function runQuery(ctx: ModuleContext<{ max_results: number }>, req: IqRequest, owner: Jid = req.to.bare()): Promise<Element> {
   if (!req.from.bare().equals(owner)) throw new StanzaError('forbidden', 'you may only query your own archive');
-  const q = req.payload;
+  return answerQuery(ctx, owner, req.from, req.payload, (el) => (req.session ? req.session.send(el) : ctx.send(el, owner, req.from)));
+}
+
+/**
+ * §4: answer `q` from `owner`'s archive (an account's, or a room's: §5) to `requester`, whom the caller has
+ * allowed. Each result message goes through `send` (awaited, so all are handed on before the fin is
+ * answered), from the archive's owner; resolves with the <fin/>.
+ */
+export async function answerQuery(ctx: ModuleContext<{ max_results: number }>, owner: Jid, requester: Jid, q: Element, send: (el: Element) => unknown): Promise<Element> {
   const filter = parseFilter(q);
   const rsm = parseRsm(q, ctx.options.max_results);
   let p: Page<Row<ArchivedMessage>>;
@@ -62,10 +70,9 @@ export async function runQuery(ctx: ModuleContext<{ max_results: number }>, req:
     p = page(all, (r) => r.value.id, rsm);
     count = all.length;
   } else {
-    ({ count, ...p } = await keyPage(ctx.table<ArchivedMessage>(MAM_TABLE), userPrefix(owner), filter, rsm));
+    ({ count, ...p } = await keyPage(ctx.table<ArchivedMessage>(MAM_TABLE), archivePrefix(owner), filter, rsm));
   }
   const queryid = q.attrs.queryid as string | undefined;
-  const send = (el: Element) => (req.session ? req.session.send(el) : ctx.send(el, owner, req.from));
   for (const row of p.items) {
     let original: Element;
     try {
@@ -75,7 +82,7 @@ export async function runQuery(ctx: ModuleContext<{ max_results: number }>, req:
       continue;
     }
     original.attrs.xmlns = 'jabber:client'; // XEP-0297: the forwarded stanza keeps its namespace
-    send(xml('message', { to: req.from.toString(), from: owner.toString(), id: `${queryid ?? 'mam'}-${row.value.id}` },
+    await send(xml('message', { to: requester.toString(), from: owner.toString(), id: `${queryid ?? 'mam'}-${row.value.id}` },
       xml('result', { xmlns: NS_MAM, ...(queryid !== undefined && { queryid }), id: row.value.id },
         xml('forwarded', { xmlns: NS_FORWARD },
           xml('delay', { xmlns: NS_DELAY, stamp: row.value.stamp }),

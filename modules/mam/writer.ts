@@ -1,8 +1,9 @@
-// XEP-0313 archive writes under a per-account quota: each insert, trim and expiry changes the message rows
-// and the account's count row in one transaction conditioned on that row's revision, so the count stays
-// exact across processes, and ids from the clock are inserted only if absent (retried on a collision).
+// XEP-0313 archive writes under a per-archive quota (an account's or a room's): each insert, trim and expiry
+// changes the message rows and the archive's count row in one transaction conditioned on that row's
+// revision, so the count stays exact across processes, and ids from the clock are inserted only if absent
+// (retried on a collision). One writer per quota: accounts use max_messages, rooms room_max_messages.
 import type { Cond, Jid, ModuleContext, Op, Row, Table } from '../../src/sdk.js';
-import { IdClock, MAM_COUNT_TABLE, MAM_TABLE, countKey, msPrefix, userPrefix, type ArchiveCount, type ArchivedMessage } from './archive.js';
+import { IdClock, MAM_COUNT_TABLE, MAM_TABLE, countKey, msPrefix, archivePrefix, type ArchiveCount, type ArchivedMessage } from './archive.js';
 
 /** Most rows one transaction removes: a lowered quota catches up over the next writes, expiry over batches. */
 export const TRIM_BATCH = 500;
@@ -59,7 +60,7 @@ export class ArchiveWriter {
   }
 
   private async write(owner: Jid, makes: MakeRow[]): Promise<string[]> {
-    const prefix = userPrefix(owner);
+    const prefix = archivePrefix(owner);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       // The count first: any change after this read fails the revision condition below.
       const { row, n } = await this.current(owner);
@@ -92,7 +93,7 @@ export class ArchiveWriter {
   /** Remove up to TRIM_BATCH of the account's messages archived before `cutoffMs`; resolves with how many. */
   expireBatch(owner: Jid, cutoffMs: number): Promise<number> {
     return this.serial(owner, async () => {
-      const prefix = userPrefix(owner);
+      const prefix = archivePrefix(owner);
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         const { row, n } = await this.current(owner);
         const old = await this.rows.range({ gte: prefix, lt: prefix + msPrefix(cutoffMs), limit: TRIM_BATCH });
@@ -111,10 +112,18 @@ export class ArchiveWriter {
     });
   }
 
+  /** Delete an archive (a destroyed room), after any write to it in flight in this process. */
+  remove(owner: Jid): Promise<void> {
+    return this.serial(owner, async () => {
+      const r = await this.ctx.store.transact(ArchiveWriter.removeOps(owner));
+      if (!r.ok) throw new Error(`could not remove the archive of ${owner.toString()}`);
+    });
+  }
+
   /** The ops that delete an account's whole archive (remove_user_data). */
   static removeOps(owner: Jid): Op[] {
     return [
-      { type: 'delRange', table: MAM_TABLE, prefix: userPrefix(owner) },
+      { type: 'delRange', table: MAM_TABLE, prefix: archivePrefix(owner) },
       { type: 'del', table: MAM_COUNT_TABLE, key: countKey(owner) },
     ];
   }
@@ -123,7 +132,7 @@ export class ArchiveWriter {
   private async current(owner: Jid): Promise<{ row?: Row<ArchiveCount>; n: number }> {
     const row = await this.counts.get(countKey(owner));
     if (row) return { row, n: row.value.n };
-    return { n: await this.rows.count({ prefix: userPrefix(owner) }) };
+    return { n: await this.rows.count({ prefix: archivePrefix(owner) }) };
   }
 
   /** The condition that the count row is still the one read (or still absent). */

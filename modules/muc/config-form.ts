@@ -101,6 +101,8 @@ export function applyConfig(cur: RoomConfig, values: Map<string, string[]>, maxU
   }
   if (has(`${P}enablelogging`)) c.logging = parseBool(one(`${P}enablelogging`), 'enablelogging');
   if (has('mam')) c.mam = parseBool(one('mam'), 'mam');
+  // Prosody's name for the same setting (XEP-0313 §5 room archiving).
+  if (has(`${P}enablearchiving`)) c.mam = parseBool(one(`${P}enablearchiving`), 'enablearchiving');
   if (has('members_by_default')) c.membersByDefault = parseBool(one('members_by_default'), 'members_by_default');
   const roles = (v: string): Role[] => {
     const rs = values.get(v) ?? [];

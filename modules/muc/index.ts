@@ -9,6 +9,7 @@ import { broadcastPresence } from './occupants.js';
 import { defaultConfig, Room } from './room.js';
 import { MucService } from './service.js';
 import { mucMetrics } from './metrics.js';
+import { roomArchive } from './room-archive.js';
 import { STATUS } from './status-codes.js';
 import { LIMIT_OPTIONS, refusalCounter } from './limits.js';
 
@@ -28,6 +29,8 @@ export default defineModule({
     /** Most occupants an owner may allow in a room (0: no limit). */
     max_users: opt.number(0, { min: 0, integer: true }),
     ...LIMIT_OPTIONS,
+    /** New rooms' mam setting: a persistent room with it on is archived (XEP-0313 §5, needs the mam module). */
+    archive_default: opt.boolean(true),
   },
   // An account's affiliations in every room, committed with the account's removal.
   removeUser: (data, user) => affiliationsOf(data, user),
@@ -75,6 +78,7 @@ export default defineModule({
       route: (el, from, to) => svc.route(el, from, to),
     });
     mucCommands(ctx, svc);
+    roomArchive(svc);
     svc.messagesCounter = mucMetrics(ctx, svc);
     svc.refused = refusalCounter(ctx);
 

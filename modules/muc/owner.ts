@@ -9,6 +9,7 @@ import { RANK, type Room } from './room.js';
 import type { IqCall, MucService } from './service.js';
 import { STATUS } from './status-codes.js';
 import { checkConfigSubmission } from './form-check.js';
+import { removeRoomArchive } from './room-archive.js';
 
 export async function ownerQuery(svc: MucService, room: Room, call: IqCall): Promise<Element | null> {
   const aff = room.affiliation(call.from.bareString());
@@ -76,4 +77,5 @@ export async function destroyRoom(svc: MucService, room: Room, alternate?: strin
   }
   if (svc.rooms.get(room.name) === room) svc.rooms.delete(room.name);
   await svc.store.remove(room.name);
+  await removeRoomArchive(svc, room);
 }

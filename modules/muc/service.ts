@@ -15,6 +15,7 @@ import { roomInfo, roomItems, serviceInfo, serviceItems } from './disco.js';
 import { IqRelay } from './occupant-iq.js';
 import { NS_REGISTER, registerQuery } from './register.js';
 import type { MucLimitOptions } from './limits.js';
+import { removeRoomArchive } from './room-archive.js';
 
 export interface MucOptions extends MucLimitOptions {
   host: string;
@@ -22,6 +23,7 @@ export interface MucOptions extends MucLimitOptions {
   access_create: string;
   history_size: number;
   max_users: number;
+  archive_default: boolean;
 }
 
 /**
@@ -170,7 +172,7 @@ export class MucService {
 
   /** A new room (in memory; persisted once configured persistent). */
   createRoom(name: string, owner: Jid | null, config: Partial<RoomConfig> = {}): Room {
-    const room = new Room(Jid.of(name, this.domain), defaultConfig(config), new Map(), newRoomSecret(), new History(this.options.history_size, this.options.max_history_message_size));
+    const room = new Room(Jid.of(name, this.domain), defaultConfig({ mam: this.options.archive_default, ...config }), new Map(), newRoomSecret(), new History(this.options.history_size, this.options.max_history_message_size));
     if (owner) room.affiliations.set(owner.bareString(), { affiliation: 'owner' });
     this.rooms.set(name, room);
     return room;
@@ -182,7 +184,10 @@ export class MucService {
 
   /** A temporary room goes away with its last occupant (§10.1.1 temporary rooms). */
   vanishIfEmpty(room: Room): void {
-    if (room.isEmpty() && !room.config.persistent && this.rooms.get(room.name) === room) this.rooms.delete(room.name);
+    if (room.isEmpty() && !room.config.persistent && this.rooms.get(room.name) === room) {
+      this.rooms.delete(room.name);
+      void removeRoomArchive(this, room); // one kept from when it was persistent
+    }
   }
 
   /** Write a persistent room (config, affiliations, subject) or drop the rows of a temporary one. */
