@@ -37,6 +37,7 @@ export { ROSTER_SERVICE, type RosterApi, type RosterChange, type RosterItem, typ
 export { OFFLINE_SERVICE, type OfflineApi } from './core/services/offline-service.js';
 export { PEP_SERVICE, type PepApi, type PepItem, type PublishOptions } from './core/services/pep-service.js';
 export { CAPS_SERVICE, type CapsApi } from './core/services/caps-service.js';
+export { privateSlotService, type PrivateSlotApi } from './core/services/private-slot-service.js';
 export type { ServiceDomainHandler } from './core/router.js';
 export type { RegistrationSlot } from './core/limits/limits.js';
 export type { ModuleInfo } from './core/module-runtime/module-manager.js';
