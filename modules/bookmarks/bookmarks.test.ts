@@ -87,7 +87,7 @@ forEachHost((host) => {
     a.c.close();
   });
 
-  test('alice publishes and retracts XEP-0402 items; private XML and the storage:bookmarks node follow', async () => {
+  test('bob publishes and retracts XEP-0402 items; private XML and the storage:bookmarks node follow', async () => {
     const a = await login('bob', 'native');
     await pepPublish(a.c, NATIVE, `play@conference.${host}`, `<conference xmlns='${NATIVE}' name='The Play' autojoin='true'><nick>JC</nick></conference>`, NATIVE_OPTIONS);
     await pepPublish(a.c, NATIVE, `garden@conference.${host}`, `<conference xmlns='${NATIVE}' name='Garden'/>`, NATIVE_OPTIONS);
@@ -109,7 +109,7 @@ forEachHost((host) => {
     a.c.close();
   });
 
-  test('removing a room from the legacy list (private XML) retracts its XEP-0402 item and notifies the other client', async () => {
+  test('removing a room from the legacy list (private XML) retracts its XEP-0402 item, as her other client reads', async () => {
     const a = await login('carol', 'old-client');
     const b = await login('carol', 'new-client');
     assertStanza(await privateSet(a.c, `<storage xmlns='storage:bookmarks'><conference jid='one@conference.${host}' name='One'/><conference jid='two@conference.${host}' name='Two'/></storage>`), iqResult());
