@@ -24,7 +24,7 @@ const LEGACY_OPTIONS = { 'pubsub#persist_items': 'true', 'pubsub#access_model': 
 let t: TestServer;
 before(async () => {
   t = await startTestServer(CONFIG);
-  for (const host of HOSTS) for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await t.addUser(u, `pw-${u}`, host);
+  for (const host of HOSTS) for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']) await t.addUser(u, `pw-${u}`, host);
 });
 after(() => t.stop());
 
@@ -136,6 +136,23 @@ forEachHost((host) => {
 
     await pepPublish(a.c, LEGACY, 'current', `<storage xmlns='storage:bookmarks'><conference jid='pep2@conference.${host}' name='P2'/></storage>`, LEGACY_OPTIONS);
     await until(async () => (await itemIds(a.c, NATIVE)).join() === `pep2@conference.${host}`, 'the removed room is retracted');
+    a.c.close();
+  });
+
+  test('a legacy list replaced over PEP and an XEP-0402 publish right after it: both changes stand', async () => {
+    const a = await login('frank', 'racer');
+    const pub = (i: string, node: string, item: string) => `<iq type='set' id='${i}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${node}'>${item}</publish></pubsub></iq>`;
+    // sent back to back: the conversion of the first runs while (or after) the second is stored
+    a.c.send(pub('r1', LEGACY, `<item id='current'><storage xmlns='storage:bookmarks'><conference jid='l1@conference.${host}' name='L1'/><conference jid='l2@conference.${host}' name='L2'/></storage></item>`));
+    a.c.send(pub('r2', NATIVE, `<item id='n1@conference.${host}'><conference xmlns='${NATIVE}' name='N1'/></item>`));
+    await a.c.expect(/<iq[^>]*id=["']r2["']/);
+    const all = [`l1@conference.${host}`, `l2@conference.${host}`, `n1@conference.${host}`];
+    await until(async () => (await itemIds(a.c, NATIVE)).join() === all.join(), 'the items hold both rooms of the list and the later one');
+    await until(async () => {
+      const [legacy] = await pepItems(a.c, LEGACY);
+      return legacy && rooms(legacy.payload).join() === all.join();
+    }, 'the storage:bookmarks node lists all three');
+    assert.deepEqual(rooms(await privateStorage(a.c)), all);
     a.c.close();
   });
 
