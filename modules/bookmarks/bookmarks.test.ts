@@ -8,7 +8,7 @@ import { forEachHost, HOSTS } from '../../test/support/each-host.js';
 import { RawClient } from '../../test/support/raw-client.js';
 import { until } from '../../test/support/until.js';
 import { assertStanza, discoFeature, iqResult, parseStanza, stanzaError, type StanzaShape } from '../../test/support/stanza-match.js';
-import { pepItems, pepPublish, pepRetract } from '../../test/support/pep-requests.js';
+import { pepItems, pepPublish, pepRetract, publishOptions } from '../../test/support/pep-requests.js';
 import { Jid } from '../../src/core/jid.js';
 
 const CONFIG = { modules: { disco: {}, roster: {}, presence: {}, private: {}, pep: {}, bookmarks: {} } };
@@ -141,10 +141,11 @@ forEachHost((host) => {
 
   test('a legacy list replaced over PEP and an XEP-0402 publish right after it: both changes stand', async () => {
     const a = await login('frank', 'racer');
-    const pub = (i: string, node: string, item: string) => `<iq type='set' id='${i}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${node}'>${item}</publish></pubsub></iq>`;
+    const pub = (i: string, node: string, item: string, options: Record<string, string>) =>
+      `<iq type='set' id='${i}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${node}'>${item}</publish>${publishOptions(options)}</pubsub></iq>`;
     // sent back to back: the conversion of the first runs while (or after) the second is stored
-    a.c.send(pub('r1', LEGACY, `<item id='current'><storage xmlns='storage:bookmarks'><conference jid='l1@conference.${host}' name='L1'/><conference jid='l2@conference.${host}' name='L2'/></storage></item>`));
-    a.c.send(pub('r2', NATIVE, `<item id='n1@conference.${host}'><conference xmlns='${NATIVE}' name='N1'/></item>`));
+    a.c.send(pub('r1', LEGACY, `<item id='current'><storage xmlns='storage:bookmarks'><conference jid='l1@conference.${host}' name='L1'/><conference jid='l2@conference.${host}' name='L2'/></storage></item>`, LEGACY_OPTIONS));
+    a.c.send(pub('r2', NATIVE, `<item id='n1@conference.${host}'><conference xmlns='${NATIVE}' name='N1'/></item>`, NATIVE_OPTIONS));
     await a.c.expect(/<iq[^>]*id=["']r2["']/);
     const all = [`l1@conference.${host}`, `l2@conference.${host}`, `n1@conference.${host}`];
     await until(async () => (await itemIds(a.c, NATIVE)).join() === all.join(), 'the items hold both rooms of the list and the later one');
