@@ -24,7 +24,7 @@ const LEGACY_OPTIONS = { 'pubsub#persist_items': 'true', 'pubsub#access_model': 
 let t: TestServer;
 before(async () => {
   t = await startTestServer(CONFIG);
-  for (const host of HOSTS) for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']) await t.addUser(u, `pw-${u}`, host);
+  for (const host of HOSTS) for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace']) await t.addUser(u, `pw-${u}`, host);
 });
 after(() => t.stop());
 
@@ -181,6 +181,21 @@ forEachHost((host) => {
     } finally {
       off();
     }
+    a.c.close();
+  });
+
+  test('nodes the account configured otherwise: the XEP-0402 node keeps its settings and gets the rooms; an open legacy node is not written', async () => {
+    const a = await login('grace', 'config');
+    // a legacy node published without publish-options (presence access), then an XEP-0402 node with its own max_items
+    await pepPublish(a.c, LEGACY, 'current', "<storage xmlns='storage:bookmarks'/>");
+    await privateGet(a.c); // waits behind the conversion of that publish
+    await pepPublish(a.c, NATIVE, `mine@conference.${host}`, `<conference xmlns='${NATIVE}' name='Mine'/>`, { ...NATIVE_OPTIONS, 'pubsub#max_items': '50' });
+    assertStanza(await privateSet(a.c, `<storage xmlns='storage:bookmarks'><conference jid='mine@conference.${host}' name='Mine'/><conference jid='more@conference.${host}' name='More' autojoin='true'><password>secret</password></conference></storage>`), iqResult());
+    assert.deepEqual(await itemIds(a.c, NATIVE), [`mine@conference.${host}`, `more@conference.${host}`]);
+    assert.deepEqual(rooms(await privateStorage(a.c)), [`mine@conference.${host}`, `more@conference.${host}`]);
+    // the list (with a room password) does not go to a node open to her contacts
+    const [legacy] = await pepItems(a.c, LEGACY);
+    assert.deepEqual(rooms(legacy!.payload), []);
     a.c.close();
   });
 

@@ -22,7 +22,7 @@ export default defineModule({
     // One account's conversions run one at a time (private XML requests and the jobs below share the lock).
     const locked = <T>(owner: Jid, fn: () => Promise<T>) => ctx.lock(owner.bareString(), fn);
     const own = new OwnWrites();
-    const syncWith = (api: PepApi) => new BookmarkSync(api, own);
+    const syncWith = (api: PepApi) => new BookmarkSync(api, own, ctx.log);
     const job = (owner: Jid, node: string, fn: () => Promise<void>) => {
       // Never awaited by the notification: the publish that fired it may be running under the lock.
       void locked(owner, fn).catch((err: unknown) => ctx.log.warn('bookmarks: converting a PEP change failed', { owner: owner.bareString(), node, err }));

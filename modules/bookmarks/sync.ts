@@ -2,7 +2,7 @@
 // storage:bookmarks PEP node, and the private XML answer built from the items) in step. A replaced legacy list
 // is applied as the changes it makes; the legacy node is always rebuilt from the items. Every write compares
 // first, and the module's own publishes are marked so their notifications are not taken for a client's.
-import { StanzaError, type Element, type Jid, type PepApi, type PublishOptions } from '../../src/sdk.js';
+import { StanzaError, type Element, type Jid, type ModuleContext, type PepApi, type PublishOptions } from '../../src/sdk.js';
 import { NS_LEGACY, NS_NATIVE, bookmarkKey, fromLegacy, fromNative, listKey, toNative, toStorage, type Bookmark, type LegacyList } from './convert.js';
 
 /** XEP-0402 §3 publish-options: one item per room, kept, never pushed on presence, owner only. */
@@ -15,6 +15,8 @@ const NATIVE_OPTIONS: PublishOptions = {
 /** XEP-0048 §3.2 via XEP-0223: private, persistent storage; the whole list in one item. */
 const LEGACY_OPTIONS: PublishOptions = { 'pubsub#persist_items': 'true', 'pubsub#access_model': 'whitelist' };
 const LEGACY_ITEM = 'current';
+
+type Logger = ModuleContext['log'];
 
 export interface NativeState {
   /** Parsed bookmarks by room JID. */
@@ -46,7 +48,7 @@ export class OwnWrites {
 }
 
 export class BookmarkSync {
-  constructor(private readonly pep: PepApi, private readonly own: OwnWrites) {}
+  constructor(private readonly pep: PepApi, private readonly own: OwnWrites, private readonly log: Logger) {}
 
   async native(owner: Jid): Promise<NativeState> {
     const bookmarks = new Map<string, Bookmark>();
@@ -115,8 +117,10 @@ export class BookmarkSync {
   }
 
   /**
-   * Publish with the profile's options; a node the account configured otherwise (precondition-not-met)
-   * keeps its configuration and takes the item as it is.
+   * Publish with the profile's options. A node the account configured otherwise (precondition-not-met)
+   * keeps its configuration: the XEP-0402 node takes the item as it is (the account chose its settings for
+   * its bookmarks); the legacy node is left as it is, since the list carries room passwords and that node
+   * may be open to more than the owner (logged, the rest of the conversion stands).
    */
   private publish(owner: Jid, node: string, id: string, payload: Element, options: PublishOptions): Promise<void> {
     return this.own.run(owner, node, id, async () => {
@@ -125,6 +129,10 @@ export class BookmarkSync {
       } catch (err) {
         // XEP-0060 §7.1.5: <conflict/> with <precondition-not-met xmlns='...pubsub#errors'/>.
         if (!(err instanceof StanzaError && err.condition === 'conflict' && err.appElement?.name === 'precondition-not-met')) throw err;
+        if (node === NS_LEGACY) {
+          this.log.warn('bookmarks: the storage:bookmarks node is configured otherwise (not whitelist/persistent); not updated', { owner: owner.bareString() });
+          return;
+        }
         await this.pep.publish(owner, node, { id, payload });
       }
     });
