@@ -18,8 +18,10 @@ import carbons from './carbons/index.js';
 import csi from './csi/index.js';
 import push from './push/index.js';
 import streamManagement from './stream_management/index.js';
+import pep from './pubsub/pep.js';
+import pubsub from './pubsub/index.js';
 import bookmarks from './bookmarks/index.js';
 
 export const BUNDLED_MODULES: Record<string, ModuleDefinition<any, any>> = Object.fromEntries(
-  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register, adhoc, mam, carbons, csi, push, streamManagement, bookmarks].map((m) => [m.name, m]),
+  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register, adhoc, mam, carbons, csi, push, streamManagement, pep, pubsub, bookmarks].map((m) => [m.name, m]),
 );

@@ -1,6 +1,6 @@
 // XEP-0030 Service Discovery: disco#info and disco#items for the server and for accounts, built from what
 // running modules advertise and extended through the disco_info hook.
-import { defineModule, NS, xml, StanzaError, type IqRequest } from '../../src/sdk.js';
+import { defineModule, NS, xml, StanzaError, ROSTER_SERVICE, type IqRequest } from '../../src/sdk.js';
 import type { DiscoInfo, DiscoItem } from '../../hooks/index.js';
 
 export default defineModule({
@@ -12,11 +12,15 @@ export default defineModule({
   start(ctx) {
     ctx.identity({ category: 'server', type: 'im', name: 'xmppd' });
 
+    const mayAsk = async (req: IqRequest): Promise<boolean> =>
+      req.from.bare().equals(req.to.bare()) || ((await ctx.service(ROSTER_SERVICE)?.isSubscribedTo(req.to.bare(), req.from.bare())) ?? false);
+
     const info = async (req: IqRequest, target: 'server' | 'account') => {
       if (req.type !== 'get') throw new StanzaError('bad-request', 'disco#info is read-only');
       const node = req.payload.attrs.node as string | undefined;
-      // Account info is for the account itself (and, later, its contacts); others see nothing.
-      if (target === 'account' && !req.from.bare().equals(req.to.bare())) throw new StanzaError('service-unavailable');
+      // Account info is for the account itself and its contacts (subscription from/both: XEP-0030 §3, and
+      // XEP-0163 §8, where contacts discover the account's PEP identity and nodes); others see nothing.
+      if (target === 'account' && !(await mayAsk(req))) throw new StanzaError('service-unavailable');
       let result: DiscoInfo = target === 'server'
         ? { identities: ctx.discoIdentities(), features: ctx.discoFeatures('server'), forms: [] }
         : { identities: [{ category: 'account', type: 'registered' }], features: ctx.discoFeatures('account'), forms: [] };

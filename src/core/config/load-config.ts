@@ -19,7 +19,8 @@ const DEFAULT_PORT: Record<ListenerType, number> = { c2s: 5222, c2s_tls: 5223, s
 /** What runs without a config file: everything a standard client expects from a single server. */
 const DEFAULT_MODULES: Record<string, Record<string, unknown>> = {
   disco: {}, ping: {}, version: {}, time: {}, roster: {}, presence: {}, offline: {}, vcard: {},
-  private: {}, last: {}, blocking: {}, register: {}, mam: {}, carbons: {}, csi: {}, push: {}, stream_management: {}, bookmarks: {},
+  private: {}, last: {}, blocking: {}, register: {}, mam: {}, carbons: {}, csi: {}, push: {}, stream_management: {}, pep: {}, pubsub: {},
+  bookmarks: {},
 };
 const KNOWN_KEYS = new Set([
   'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',
