@@ -8,10 +8,13 @@ import { forEachHost, HOSTS } from '../../test/support/each-host.js';
 import { RawClient } from '../../test/support/raw-client.js';
 import { until } from '../../test/support/until.js';
 import { assertStanza, discoFeature, iqResult, parseStanza, stanzaError, type StanzaShape } from '../../test/support/stanza-match.js';
-import { pepItems, pepPublish, pepRetract, publishOptions } from '../../test/support/pep-requests.js';
+import { pepItems, pepPublish, pepRetract, publishXml } from '../../test/support/pep-requests.js';
 import { Jid } from '../../src/core/jid.js';
+import { assertNoEvent, capsLogin, expectEvent, TEST_MODULES } from '../pubsub/test-support.js';
+import { iqRe } from '../roster/test-support.js';
 
-const CONFIG = { modules: { disco: {}, roster: {}, presence: {}, private: {}, pep: {}, bookmarks: {} } };
+// caps_probe (test-only, module_paths): XEP-0115 caps, so a client can ask for XEP-0402 notifications (+notify).
+const CONFIG = { module_paths: [TEST_MODULES], modules: { disco: {}, ping: {}, roster: {}, presence: {}, private: {}, pep: {}, caps_probe: {}, bookmarks: {} } };
 const NATIVE = 'urn:xmpp:bookmarks:1';
 const LEGACY = 'storage:bookmarks';
 /** XEP-0402 §3: what a client publishes its bookmarks with. */
@@ -24,7 +27,7 @@ const LEGACY_OPTIONS = { 'pubsub#persist_items': 'true', 'pubsub#access_model': 
 let t: TestServer;
 before(async () => {
   t = await startTestServer(CONFIG);
-  for (const host of HOSTS) for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace']) await t.addUser(u, `pw-${u}`, host);
+  for (const host of HOSTS) for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'henry']) await t.addUser(u, `pw-${u}`, host);
 });
 after(() => t.stop());
 
@@ -126,6 +129,24 @@ forEachHost((host) => {
     b.c.close();
   });
 
+  test('a legacy client’s changes reach an XEP-0402 client as notifications: changed rooms published, removed ones retracted, unchanged ones quiet', async () => {
+    const modern = await capsLogin(t, 'henry', host, 'modern', [NATIVE]);
+    const old = await login('henry', 'old');
+    const room = (l: string, name: string) => `<conference jid='${l}@conference.${host}' name='${name}'/>`;
+    assertStanza(await privateSet(old.c, `<storage xmlns='storage:bookmarks'>${room('p1', 'P1')}${room('p2', 'P2')}${room('p3', 'P3')}</storage>`), iqResult());
+    for (const l of ['p1', 'p2', 'p3']) await expectEvent(modern.c, NATIVE, new RegExp(`<item id=["']${l}@`));
+    // p1 renamed, p2 dropped, p3 as it was
+    assertStanza(await privateSet(old.c, `<storage xmlns='storage:bookmarks'>${room('p1', 'P1 renamed')}${room('p3', 'P3')}</storage>`), iqResult());
+    // the next two events, in order: nothing for p3 in between
+    assertStanza(await expectEvent(modern.c, NATIVE), { name: 'message', has: [{ name: 'event', has: [{ name: 'items', attrs: { node: NATIVE }, children: [
+      { name: 'item', attrs: { id: `p1@conference.${host}` }, children: [{ name: 'conference', ns: NATIVE, attrs: { name: 'P1 renamed' } }] },
+    ] }] }] });
+    assertStanza(await expectEvent(modern.c, NATIVE), { name: 'message', has: [{ name: 'event', has: [{ name: 'items', children: [{ name: 'retract', attrs: { id: `p2@conference.${host}` } }] }] }] });
+    await assertNoEvent(modern.c, NATIVE, 'the unchanged room is not notified again');
+    modern.c.close();
+    old.c.close();
+  });
+
   test('XEP-0048 over PEP: a list published to storage:bookmarks becomes XEP-0402 items; a shorter one retracts', async () => {
     const a = await login('dave', 'pep-legacy');
     await pepPublish(a.c, LEGACY, 'current', `<storage xmlns='storage:bookmarks'><conference jid='pep1@conference.${host}' name='P1' autojoin='true'><nick>d</nick></conference><conference jid='pep2@conference.${host}' name='P2'/></storage>`, LEGACY_OPTIONS);
@@ -141,12 +162,11 @@ forEachHost((host) => {
 
   test('a legacy list replaced over PEP and an XEP-0402 publish right after it: both changes stand', async () => {
     const a = await login('frank', 'racer');
-    const pub = (i: string, node: string, item: string, options: Record<string, string>) =>
-      `<iq type='set' id='${i}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${node}'>${item}</publish>${publishOptions(options)}</pubsub></iq>`;
+    const pub = (i: string, node: string, itemId: string, payload: string, options: Record<string, string>) => `<iq type='set' id='${i}'>${publishXml(node, itemId, payload, options)}</iq>`;
     // sent back to back: the conversion of the first runs while (or after) the second is stored
-    a.c.send(pub('r1', LEGACY, `<item id='current'><storage xmlns='storage:bookmarks'><conference jid='l1@conference.${host}' name='L1'/><conference jid='l2@conference.${host}' name='L2'/></storage></item>`, LEGACY_OPTIONS));
-    a.c.send(pub('r2', NATIVE, `<item id='n1@conference.${host}'><conference xmlns='${NATIVE}' name='N1'/></item>`, NATIVE_OPTIONS));
-    await a.c.expect(/<iq[^>]*id=["']r2["']/);
+    a.c.send(pub('r1', LEGACY, 'current', `<storage xmlns='storage:bookmarks'><conference jid='l1@conference.${host}' name='L1'/><conference jid='l2@conference.${host}' name='L2'/></storage>`, LEGACY_OPTIONS));
+    a.c.send(pub('r2', NATIVE, `n1@conference.${host}`, `<conference xmlns='${NATIVE}' name='N1'/>`, NATIVE_OPTIONS));
+    for (const r of ['r1', 'r2']) assertStanza((await a.c.expect(iqRe(r)))[0], iqResult());
     const all = [`l1@conference.${host}`, `l2@conference.${host}`, `n1@conference.${host}`];
     await until(async () => (await itemIds(a.c, NATIVE)).join() === all.join(), 'the items hold both rooms of the list and the later one');
     await until(async () => {
