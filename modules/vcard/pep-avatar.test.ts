@@ -12,8 +12,10 @@ import { until } from '../../test/support/until.js';
 import { assertStanza, discoFeature, iqResult, parseStanza } from '../../test/support/stanza-match.js';
 import { pepItems, pepPublish } from '../../test/support/pep-requests.js';
 import { Jid } from '../../src/core/jid.js';
+import { befriend, capsLogin, expectEvent, TEST_MODULES } from '../pubsub/test-support.js';
 
-const CONFIG = { modules: { disco: {}, roster: {}, presence: {}, pep: {}, vcard: {} } };
+// caps_probe (test-only, module_paths): XEP-0115 caps, so a contact can ask for avatar notifications (+notify).
+const CONFIG = { module_paths: [TEST_MODULES], modules: { disco: {}, ping: {}, roster: {}, presence: {}, pep: {}, caps_probe: {}, vcard: {} } };
 const NS_DATA = 'urn:xmpp:avatar:data';
 const NS_METADATA = 'urn:xmpp:avatar:metadata';
 const NS_UPDATE = 'vcard-temp:x:update';
@@ -21,7 +23,7 @@ const NS_UPDATE = 'vcard-temp:x:update';
 let t: TestServer;
 before(async () => {
   t = await startTestServer(CONFIG);
-  for (const host of HOSTS) for (const u of ['alice', 'bob', 'carol', 'dave']) await t.addUser(u, `pw-${u}`, host);
+  for (const host of HOSTS) for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'fay']) await t.addUser(u, `pw-${u}`, host);
 });
 after(() => t.stop());
 
@@ -142,6 +144,20 @@ forEachHost((host) => {
       off();
     }
     c.c.close();
+  });
+
+  test('a vCard photo reaches contacts as an XEP-0084 metadata notification (XEP-0398 §3.2)', async () => {
+    await befriend(t, host, 'erin', 'fay');
+    const fay = await capsLogin(t, 'fay', host, 'modern', [NS_METADATA]);
+    const erin = await login('erin', 'legacy');
+    const image = png(4, 4, 0x10);
+    await vcardSet(erin.c, `<vCard xmlns='vcard-temp'><PHOTO><TYPE>image/png</TYPE><BINVAL>${image.toString('base64')}</BINVAL></PHOTO></vCard>`);
+    const event = await expectEvent(fay.c, NS_METADATA);
+    assertStanza(event, { name: 'message', attrs: { from: `erin@${host}` }, has: [{ name: 'event', has: [{ name: 'items', attrs: { node: NS_METADATA }, children: [
+      { name: 'item', attrs: { id: sha1(image) }, children: [{ name: 'metadata', ns: NS_METADATA, children: [{ name: 'info', attrs: { id: sha1(image), type: 'image/png', width: '4', height: '4' } }] }] },
+    ] }] }] });
+    fay.c.close();
+    erin.c.close();
   });
 
   test('pep_conversion: false advertises nothing and leaves PEP alone on a vCard set', async () => {
