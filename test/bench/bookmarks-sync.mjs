@@ -16,7 +16,8 @@ const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 async function run(label, modules) {
-  const t = await startTestServer({ modules });
+  // No c2s shaper (limits.c2s.bytes_per_second, 100 kB/s by default): the lists are large, the server is measured.
+  const t = await startTestServer({ modules, limits: { c2s: { bytes_per_second: 0 } } });
   const publishes = [];
   t.server.core.hooks.on('pep_item_published', ({ node }) => publishes.push(node), 50, 'bench', 'localhost');
   try {
