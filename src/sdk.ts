@@ -38,6 +38,7 @@ export { OFFLINE_SERVICE, type OfflineApi } from './core/services/offline-servic
 export { PEP_SERVICE, type PepApi, type PepItem, type PublishOptions } from './core/services/pep-service.js';
 export { CAPS_SERVICE, type CapsApi } from './core/services/caps-service.js';
 export { ROOM_ARCHIVE_SERVICE, type RoomArchiveApi } from './core/services/room-archive-service.js';
+export { privateSlotService, type PrivateSlotApi } from './core/services/private-slot-service.js';
 export type { ServiceDomainHandler } from './core/router.js';
 export type { HttpRouteHandler } from './core/http-routes.js';
 export type { RegistrationSlot } from './core/limits/limits.js';

@@ -1,6 +1,7 @@
 // XEP-0049 Private XML Storage (jabber:iq:private): an account stores XML fragments on its server, one
-// slot per namespace, readable and writable only by the account itself (XEP-0049 §2.3, §4).
-import { defineModule, opt, xml, StanzaError, type Element, type IqRequest, type Jid, type Op, elementFromJson, elementToJson, type ElementJson } from '../../src/sdk.js';
+// slot per namespace, readable and writable only by the account itself (XEP-0049 §2.3, §4). A module may
+// keep one namespace itself through privateSlotService(ns) (bookmarks: storage:bookmarks lives in PEP).
+import { defineModule, opt, xml, StanzaError, type Element, type IqRequest, type Jid, type Op, elementFromJson, elementToJson, type ElementJson, privateSlotService } from '../../src/sdk.js';
 
 import { privatePortable } from './portable.js';
 
@@ -70,25 +71,39 @@ export default defineModule({
         // A client MUST NOT query more than one namespace in a single get (XEP-0049 §2.3).
         if (byNs.size !== 1) throw new StanzaError('bad-request', 'query one namespace per request');
         const [ns, requested] = [...byNs][0]!;
-        const row = await table.get(prefixOf(owner) + ns);
+        const key = prefixOf(owner) + ns;
+        const row = await table.get(key);
+        let els = row ? row.value.els.map((j) => elementFromJson(j)) : null;
+        // A module keeping this namespace answers instead; it takes over what the table still held.
+        const slot = ctx.service(privateSlotService(ns));
+        const kept = slot ? await slot.get(owner, els) : null;
+        if (kept) {
+          if (row) await ctx.store.transact([{ type: 'del', table: TABLE, key }]);
+          els = kept.length ? kept : null;
+        }
         const q = xml('query', { xmlns: NS_PRIVATE });
         // Nothing stored: the empty requested element comes back (XEP-0049 §2.3 example 2 flow).
-        if (!row) for (const el of requested) q.cnode(xml(el.name.slice(el.name.indexOf(':') + 1), { xmlns: ns }));
-        else for (const j of row.value.els) q.cnode(elementFromJson(j));
+        if (!els) for (const el of requested) q.cnode(xml(el.name.slice(el.name.indexOf(':') + 1), { xmlns: ns }));
+        else for (const el of els) q.cnode(el);
         return q;
       }
 
       // A set MAY carry several elements of one namespace (XEP-0049 §2.3): they replace that namespace's
       // slot together. Several namespaces are stored side by side, all in one transaction.
-      const ops: Op[] = [];
       for (const [ns, els] of byNs) {
-        const stored = els.map((el) => detached(el, ns));
         const size = els.reduce((n, el) => n + Buffer.byteLength(el.toString(), 'utf8'), 0);
         // XEP-0049 sets no limit; a size cap is local service policy (RFC 6120 §8.3.3.12).
         if (size > ctx.options.max_size) {
           throw new StanzaError('policy-violation', `the data for "${ns}" is ${size} bytes; this server accepts up to ${ctx.options.max_size}`);
         }
-        ops.push({ type: 'put', table: TABLE, key: prefixOf(owner) + ns, value: { els: stored } as never });
+      }
+      const ops: Op[] = [];
+      for (const [ns, els] of byNs) {
+        const key = prefixOf(owner) + ns;
+        // A namespace a module keeps itself goes to it first: its refusal refuses the whole set.
+        const slot = ctx.service(privateSlotService(ns));
+        if (slot && (await slot.set(owner, els.map((el) => elementFromJson(detached(el, ns)))))) ops.push({ type: 'del', table: TABLE, key });
+        else ops.push({ type: 'put', table: TABLE, key, value: { els: els.map((el) => detached(el, ns)) } as never });
       }
       await ctx.store.transact(ops);
       return null;

@@ -1,7 +1,9 @@
 // XEP-0054 vcard-temp (users' vCards stored by the server, readable by anyone) and XEP-0153 vCard-based
-// avatars: the server adds the photo hash to every available presence its users send (XEP-0398 §4).
-import { defineModule, opt, xml, StanzaError, type Element, type IqRequest, type Jid, elementFromJson, elementToJson, type ElementJson } from '../../src/sdk.js';
+// avatars: the server adds the photo hash to every available presence its users send (XEP-0398 §4), and
+// with the pep module converts between PEP avatars and the vCard PHOTO (XEP-0398 §3, pep-avatar.ts).
+import { defineModule, opt, xml, StanzaError, PEP_SERVICE, type Element, type IqRequest, type Jid, elementFromJson, elementToJson, type ElementJson } from '../../src/sdk.js';
 import { injectPhoto, photoHash, NS_VCARD } from './avatar.js';
+import { avatarConversion, NS_CONVERSION } from './pep-avatar.js';
 import { vcardCommands } from './commands.js';
 import { vcardPortable } from './portable.js';
 
@@ -16,13 +18,16 @@ const HASH_CACHE_SIZE = 10_000;
 export default defineModule({
   name: 'vcard',
   description: 'vCards (vcard-temp) and vCard-based avatar hashes in presence',
-  xeps: ['XEP-0054', 'XEP-0153'],
+  xeps: ['XEP-0054', 'XEP-0153', 'XEP-0398'],
+  optional: ['pep'], // XEP-0398 conversion needs PEP_SERVICE: start after it
   // XEP-0054 §4: advertised by the server; also on accounts, whose bare JIDs answer vCard requests.
   features: [NS_VCARD],
   accountFeatures: [NS_VCARD],
   options: {
     /** Largest vCard accepted, in bytes of serialized XML (photos included). */
     max_size: opt.number(65_536, { min: 256, integer: true }),
+    /** XEP-0398: convert PEP avatars (XEP-0084) to the vCard PHOTO and back, while the pep module runs. */
+    pep_conversion: opt.boolean(true),
   },
   portable: vcardPortable,
   // Its rows of a deleted account, committed with the account row (also with the server stopped).
@@ -30,6 +35,9 @@ export default defineModule({
   start(ctx) {
     const table = ctx.table<VcardRow>(TABLE);
     vcardCommands(ctx);
+    // XEP-0398 §2: advertised on the account; only when PEP runs at start (reload vcard after loading pep).
+    const conversion = ctx.options.pep_conversion && ctx.service(PEP_SERVICE) ? avatarConversion(ctx) : null;
+    if (conversion) ctx.feature(NS_CONVERSION, 'account');
 
     // bare JID -> photo hash (null: no photo). `epoch` moves on every change so that a read which
     // raced with a write does not cache what it read (the write's invalidation may have run first).
@@ -80,7 +88,19 @@ export default defineModule({
       // Setting an empty vCard clears it: store nothing rather than an empty element.
       const empty = req.payload.getChildElements().length === 0 && req.payload.getText().trim() === '';
       const value: VcardRow = { card: elementToJson(req.payload), photo: photoHash(req.payload) };
-      await ctx.store.transact([empty ? { type: 'del', table: TABLE, key } : { type: 'put', table: TABLE, key, value: value as never }]);
+      const write = () => ctx.store.transact([empty ? { type: 'del', table: TABLE, key } : { type: 'put', table: TABLE, key, value: value as never }]);
+      if (!conversion) await write();
+      else {
+        // Under the conversion lock: a PEP avatar being copied into the vCard cannot overwrite this set.
+        await conversion.locked(owner, async () => {
+          const before = (await table.get(key))?.value.photo ?? null;
+          await write();
+          // The vCard is stored and the set succeeds whatever PEP answers; a failure is logged.
+          await conversion.vcardStored(owner, before, empty ? null : req.payload).catch((err: unknown) => {
+            ctx.log.warn('avatar: publishing the vCard photo to PEP failed', { owner: owner.bareString(), err });
+          });
+        });
+      }
       hashes.delete(owner.bareString());
       return null;
     };

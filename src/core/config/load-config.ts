@@ -21,7 +21,7 @@ const DEFAULT_PORT: Record<ListenerType, number> = { c2s: 5222, c2s_tls: 5223, s
 const DEFAULT_MODULES: Record<string, Record<string, unknown>> = {
   disco: {}, ping: {}, version: {}, time: {}, roster: {}, presence: {}, offline: {}, vcard: {},
   private: {}, last: {}, blocking: {}, register: {}, mam: {}, carbons: {}, csi: {}, push: {}, stream_management: {},
-  caps: {}, muc: {}, pep: {}, pubsub: {},
+  caps: {}, muc: {}, pep: {}, pubsub: {}, bookmarks: {},
 };
 const KNOWN_KEYS = new Set([
   'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',

@@ -12,7 +12,7 @@ test('the embedded default: localhost, ./data, c2s 5222 + c2s_tls 5223, STARTTLS
   assert.equal(c.data_dir, join(process.cwd(), 'data'));
   assert.deepEqual(c.listen.map((l) => [l.type, l.port, l.starttls_required]), [['c2s', 5222, true], ['c2s_tls', 5223, true]]);
   assert.equal(c.max_stanza_size, 262144);
-  assert.deepEqual(Object.keys(c.modules).sort(), ['blocking', 'caps', 'carbons', 'csi', 'disco', 'last', 'mam', 'muc', 'offline', 'pep', 'ping', 'presence', 'private', 'pubsub', 'push', 'register', 'roster', 'stream_management', 'time', 'vcard', 'version']);
+  assert.deepEqual(Object.keys(c.modules).sort(), ['blocking', 'bookmarks', 'caps', 'carbons', 'csi', 'disco', 'last', 'mam', 'muc', 'offline', 'pep', 'ping', 'presence', 'private', 'pubsub', 'push', 'register', 'roster', 'stream_management', 'time', 'vcard', 'version']);
 });
 
 const bad = (raw: unknown, path: RegExp) => {
