@@ -10,11 +10,11 @@ import { until } from '../../test/support/until.js';
 import { assertStanza, discoFeature, iqResult, parseStanza, stanzaError, type StanzaShape } from '../../test/support/stanza-match.js';
 import { pepItems, pepPublish, pepRetract, publishXml } from '../../test/support/pep-requests.js';
 import { Jid } from '../../src/core/jid.js';
-import { assertNoEvent, capsLogin, expectEvent, TEST_MODULES } from '../pubsub/test-support.js';
+import { assertNoEvent, capsLogin, expectEvent } from '../pubsub/test-support.js';
 import { iqRe } from '../roster/test-support.js';
 
-// caps_probe (test-only, module_paths): XEP-0115 caps, so a client can ask for XEP-0402 notifications (+notify).
-const CONFIG = { module_paths: [TEST_MODULES], modules: { disco: {}, ping: {}, roster: {}, presence: {}, private: {}, pep: {}, caps_probe: {}, bookmarks: {} } };
+// caps: verified XEP-0115 caps, so a client can ask for XEP-0402 notifications (+notify).
+const CONFIG = { modules: { disco: {}, ping: {}, roster: {}, presence: {}, private: {}, pep: {}, caps: {}, bookmarks: {} } };
 const NATIVE = 'urn:xmpp:bookmarks:1';
 const LEGACY = 'storage:bookmarks';
 /** XEP-0402 §3: what a client publishes its bookmarks with. */

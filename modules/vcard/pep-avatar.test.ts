@@ -12,10 +12,10 @@ import { until } from '../../test/support/until.js';
 import { assertStanza, discoFeature, iqResult, parseStanza } from '../../test/support/stanza-match.js';
 import { pepItems, pepPublish } from '../../test/support/pep-requests.js';
 import { Jid } from '../../src/core/jid.js';
-import { befriend, capsLogin, expectEvent, TEST_MODULES } from '../pubsub/test-support.js';
+import { befriend, capsLogin, expectEvent } from '../pubsub/test-support.js';
 
-// caps_probe (test-only, module_paths): XEP-0115 caps, so a contact can ask for avatar notifications (+notify).
-const CONFIG = { module_paths: [TEST_MODULES], modules: { disco: {}, ping: {}, roster: {}, presence: {}, pep: {}, caps_probe: {}, vcard: {} } };
+// caps: verified XEP-0115 caps, so a contact can ask for avatar notifications (+notify).
+const CONFIG = { modules: { disco: {}, ping: {}, roster: {}, presence: {}, pep: {}, caps: {}, vcard: {} } };
 const NS_DATA = 'urn:xmpp:avatar:data';
 const NS_METADATA = 'urn:xmpp:avatar:metadata';
 const NS_UPDATE = 'vcard-temp:x:update';
