@@ -43,7 +43,9 @@ writeFileSync(cfg, [
   'limits: { c2s: { bytes_per_second: 0, stanzas_per_second: 0 }, max_connections_per_ip: 0, max_sessions_per_user: 0 }',
   '',
 ].join('\n'));
-const server = spawn('taskset', ['-c', '0', process.execPath, join(REPO, 'bin/xmppd.js'), 'start', '-c', cfg], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+// BENCH_CPU_PROF=DIR: the server runs under node --cpu-prof (see cpuprofile-top.mjs).
+const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+const server = spawn('taskset', ['-c', '0', process.execPath, ...prof, join(REPO, 'bin/xmppd.js'), 'start', '-c', cfg], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
 const stopServer = () => { try { process.kill(-server.pid, 'SIGTERM'); } catch { /* gone */ } };
 process.on('exit', () => { stopServer(); if (!A.keep) rmSync(tmp, { recursive: true, force: true }); });
 
