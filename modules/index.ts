@@ -23,7 +23,8 @@ import muc from './muc/index.js';
 import pep from './pubsub/pep.js';
 import pubsub from './pubsub/index.js';
 import upload from './upload/index.js';
+import externalServices from './external_services/index.js';
 
 export const BUNDLED_MODULES: Record<string, ModuleDefinition<any, any>> = Object.fromEntries(
-  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register, adhoc, mam, carbons, csi, push, streamManagement, caps, muc, pep, pubsub, upload].map((m) => [m.name, m]),
+  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register, adhoc, mam, carbons, csi, push, streamManagement, caps, muc, pep, pubsub, upload, externalServices].map((m) => [m.name, m]),
 );
