@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import { startTestServer, HOSTS, type TestServer } from '../../test/support/harness.js';
 import { forEachHost } from '../../test/support/each-host.js';
 import { RawClient } from '../../test/support/raw-client.js';
+import { Logger } from '../../src/core/log.js';
 import { assertStanza, discoFeature, iqResult, parseStanza, stanzaError } from '../../test/support/stanza-match.js';
 
 const NS = 'urn:xmpp:extdisco:2';
@@ -21,8 +22,11 @@ const SERVICES = [
 ];
 
 let t: TestServer;
+const logLines: string[] = [];
+const handedOut: string[] = []; // TURN passwords the server answered with: never in a log line either
 before(async () => {
-  t = await startTestServer({ modules: { disco: {}, external_services: { services: SERVICES, turn_secret: SECRET, credential_ttl: TTL } } });
+  const log = new Logger('debug', {}, (line) => logLines.push(line), false);
+  t = await startTestServer({ modules: { disco: {}, external_services: { services: SERVICES, turn_secret: SECRET, credential_ttl: TTL } } }, { log });
   for (const h of HOSTS) await t.addUser('alice', 'pw-alice', h);
 });
 after(() => t?.stop());
@@ -37,6 +41,7 @@ function assertCredentials(service: Record<string, string | undefined>, user: st
   const expiry = Number(m[1]);
   const now = Date.now() / 1000;
   assert.ok(expiry > now + TTL - 60 && expiry <= now + TTL + 1, `expiry ${expiry} is credential_ttl from now`);
+  handedOut.push(service.password!);
   assert.equal(service.password, createHmac('sha1', SECRET).update(service.username!).digest('base64'));
   assert.equal(service.expires, new Date(expiry * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'), 'expires is the same instant, XEP-0082');
 }
@@ -109,6 +114,15 @@ forEachHost((host) => {
     assertStanza(await c.iq('f2', `<iq type='get' id='f2' to='${host}'><credentials xmlns='${NS}'><service host='turn.example.net' type='turn'/></credentials></iq>`), stanzaError('forbidden'));
     c.close();
   });
+});
+
+test('the shared secret and the passwords handed out are never logged, not even at debug level', () => {
+  assert.ok(logLines.some((l) => l.includes('external services offered')), 'the module\'s start was logged');
+  assert.ok(handedOut.length >= 8, 'passwords were handed out on both hosts');
+  for (const l of logLines) {
+    assert.ok(!l.includes(SECRET), `a log line carries the secret: ${l}`);
+    for (const p of handedOut) assert.ok(!l.includes(p), `a log line carries a TURN password: ${l}`);
+  }
 });
 
 test('bad options are refused with their YAML path', async () => {
