@@ -24,7 +24,8 @@ import pep from './pubsub/pep.js';
 import pubsub from './pubsub/index.js';
 import upload from './upload/index.js';
 import bookmarks from './bookmarks/index.js';
+import externalServices from './external_services/index.js';
 
 export const BUNDLED_MODULES: Record<string, ModuleDefinition<any, any>> = Object.fromEntries(
-  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register, adhoc, mam, carbons, csi, push, streamManagement, caps, muc, pep, pubsub, upload, bookmarks].map((m) => [m.name, m]),
+  [disco, ping, version, time, roster, presence, offline, vcard, privateStorage, last, blocking, register, adhoc, mam, carbons, csi, push, streamManagement, caps, muc, pep, pubsub, upload, bookmarks, externalServices].map((m) => [m.name, m]),
 );
