@@ -163,6 +163,27 @@ test('a session without requests for longer than inactivity ends, and its resour
   terminated((await boshPost(port, c.wrap(''))).body, 'item-not-found');
 });
 
+test('with stream management, an inactive BOSH session waits for resumption and is resumed on TCP (XEP-0198)', async () => {
+  const { c, jid } = await BoshClient.login(port, 'localhost', 'carol', 'pw-carol', 'roaming', { wait: 1, quiet: true });
+  c.fire("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+  const id = /\bid=["']([^"']+)["']/.exec((await c.expect(/<enabled[^>]*>/))[0])?.[1];
+  assert.ok(id, 'resumable');
+  const session = t.server.core.sessions.get(Jid.parse(jid)) as unknown as { detached: boolean };
+  c.close(); // the browser tab sleeps: no more requests
+  await until(() => session.detached, 'the server keeps the session for resumption after inactivity', 15_000);
+  const tcp = await RawClient.secured(t.c2sPort);
+  try {
+    assert.ok((await tcp.authScram('SCRAM-SHA-256', 'carol', 'pw-carol')).startsWith('<success'));
+    tcp.openStream('localhost');
+    await tcp.features();
+    tcp.send(`<resume xmlns='urn:xmpp:sm:3' previd='${id}' h='0'/>`);
+    await tcp.expect(/<resumed xmlns=["']urn:xmpp:sm:3["']/);
+    assert.equal(t.server.core.sessions.get(Jid.parse(jid)), session, 'the same session');
+  } finally {
+    tcp.close();
+  }
+});
+
 test("type='terminate' ends the session: the answer is a terminate body and the sid is gone", async () => {
   const { c, jid } = await BoshClient.login(port, 'localhost', 'alice', 'pw-alice', 'bye');
   const body = await c.terminate();
