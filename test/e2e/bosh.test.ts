@@ -134,6 +134,23 @@ test('requests that arrive early wait for the missing one and are handled in rid
   }
 });
 
+test('hold=0 is polling: each request is answered at once and what the server has comes in the next one', async () => {
+  const c = await BoshClient.create(port, 'localhost', { hold: 0 });
+  assert.match(c.created, /\srequests=["']1["']/);
+  const plain = Buffer.from('\0dave\0pw-dave').toString('base64');
+  const first = await c.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth>`);
+  assert.doesNotMatch(first, /<success/, 'answered before the stanza was handled');
+  await until(async () => /<success/.test(await c.send('')), 'a later poll carries the SASL success');
+  c.close();
+});
+
+test("xmpp:restart before SASL success is a bad-request and ends the session (XEP-0206 §5)", async () => {
+  const c = await BoshClient.create(port, 'localhost');
+  terminated(await c.send('', ` xmpp:restart='true'`), 'bad-request');
+  terminated(await c.send(''), 'item-not-found');
+  c.close();
+});
+
 test('a rid beyond the window ends the session with item-not-found (§14.2), and so does a wrong sid', async () => {
   const c = await BoshClient.create(port, 'localhost');
   const r = await boshPost(port, c.wrap('', '', c.rid + 10));

@@ -133,7 +133,7 @@ export class BoshEndpoint {
       to,
       lang: a['xml:lang'],
       wait: Math.min(wait, this.cfg.max_wait),
-      hold: Math.max(1, Math.min(hold, this.cfg.max_hold)),
+      hold: Math.min(hold, this.cfg.max_hold), // 0: polling, every request is answered at once
       inactivity: this.cfg.inactivity,
       maxPause: this.cfg.max_pause,
       ver: minVersion(a.ver),

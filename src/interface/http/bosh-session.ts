@@ -65,6 +65,8 @@ export class BoshSession extends EventEmitter implements StreamTransport {
   /** Seconds without a request before the session ends: 'inactivity', or a client's pause (§10). */
   private idleLimit: number;
   private closed = false;
+  /** SASL succeeded and the client's restart has not come yet. */
+  private restartDue = false;
   /** The body the last answer of an ended session carries; given to a request that comes after. */
   private finalBody: string | null = null;
 
@@ -133,8 +135,7 @@ export class BoshSession extends EventEmitter implements StreamTransport {
     if (rid > this.lastRid + this.window) return this.fail('item-not-found', res);
     if (rid > this.lastRid + 1) {
       if (this.early.has(rid)) return this.fail('item-not-found', res);
-      this.early.set(rid, { payload, res });
-      this.stopInactivity();
+      this.early.set(rid, { payload, res }); // (if the gap is never filled, inactivity ends the session)
       return;
     }
     this.handle(rid, payload, flags, res);
@@ -156,7 +157,12 @@ export class BoshSession extends EventEmitter implements StreamTransport {
       return;
     }
     this.idleLimit = this.params.inactivity;
-    if (flags.restart) this.emitData(Buffer.from(this.header())); // XEP-0206 §5: the restarted stream's header
+    if (flags.restart) {
+      // XEP-0206 §5: a restart stands for the new stream's header, which the stream expects after SASL success only.
+      if (!this.restartDue) return this.fail('bad-request', res);
+      this.restartDue = false;
+      this.emitData(Buffer.from(this.header()));
+    }
     for (const chunk of payload) this.emitData(chunk);
     if (flags.terminate) this.emitData(Buffer.from(CLOSE)); // §13: the client closes the stream
     this.deliver();
@@ -186,6 +192,7 @@ export class BoshSession extends EventEmitter implements StreamTransport {
 
   write(data: string): boolean {
     if (this.closed || data === '') return true;
+    if (data.startsWith('<success') && data.slice(0, 60).includes(NS.SASL)) this.restartDue = true; // not SASL2's
     this.queue.push(data === CLOSE ? data : withNamespaces(data));
     this.queuedChars += data.length;
     if (!this.corked) this.deliver();
