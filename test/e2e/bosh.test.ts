@@ -9,6 +9,7 @@ import { BoshClient, boshPost, NS_HTTPBIND } from '../support/bosh-client.js';
 import { RawClient } from '../support/raw-client.js';
 import { until } from '../support/until.js';
 import { Jid } from '../../src/core/jid.js';
+import { request as httpsRequest } from 'node:https';
 
 let t: TestServer;
 let port = 0;
@@ -250,5 +251,28 @@ test('BOSH sessions count in xmppd_connections with the http_bosh transport labe
     assert.ok(m && Number(m[1]) >= 1, text.split('\n').filter((l) => l.startsWith('xmppd_connections')).join('\n'));
   } finally {
     c.close();
+  }
+});
+
+test('BOSH over an https listener: a session is created over TLS and host-meta names the https endpoint', async () => {
+  const s = await startTestServer({ listen: [{ port: 0, ip: '127.0.0.1', type: 'https' }], modules: { disco: {} } });
+  try {
+    const p = s.server.listeners.bound.find((l) => l.type === 'https')!.port;
+    const post = (path: string, method: string, body: string) => new Promise<string>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: p, path, method, ca: s.certPem, servername: 'localhost', headers: { host: `localhost:${p}`, 'content-type': 'text/xml; charset=utf-8' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => { text += d; });
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    const created = await post('/http-bind', 'POST', BoshClient.creationBody('localhost', 42));
+    assert.match(created, /\ssecure=["']true["']/);
+    const xrd = await post('/.well-known/host-meta', 'GET', '');
+    assert.match(xrd, new RegExp(`<Link rel="urn:xmpp:alt-connections:xbosh" href="https://localhost:${p}/http-bind"/>`));
+  } finally {
+    await s.stop();
   }
 });
