@@ -276,3 +276,19 @@ test('BOSH over an https listener: a session is created over TLS and host-meta n
     await s.stop();
   }
 });
+
+test('BOSH sessions count against limits.max_connections_per_ip: one more is refused with policy-violation', async () => {
+  const s = await startTestServer({ listen: [{ port: 0, ip: '127.0.0.1', type: 'http' }], limits: { max_connections_per_ip: 2 }, modules: { disco: {} } });
+  try {
+    const p = s.server.listeners.bound.find((l) => l.type === 'http')!.port;
+    const a = await BoshClient.create(p, 'localhost');
+    const b = await BoshClient.create(p, 'localhost');
+    terminated((await boshPost(p, BoshClient.creationBody('localhost', 9))).body, 'policy-violation');
+    terminated(await a.send('', " type='terminate'"), '[^\'"]*|');
+    await until(async () => /\ssid=/.test((await boshPost(p, BoshClient.creationBody('localhost', 11))).body), 'a session ended frees its slot');
+    b.close();
+    a.close();
+  } finally {
+    await s.stop();
+  }
+});

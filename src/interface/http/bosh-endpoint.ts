@@ -124,8 +124,11 @@ export class BoshEndpoint {
     // XEP-0206 §3: xmpp:version names the XMPP version; without it the client does not speak XMPP 1.0 over BOSH.
     const xmppVersion = Object.entries(a).find(([k, v]) => k.endsWith(':version') && v !== undefined && el.attrs[`xmlns:${k.split(':')[0]}`] === NS_XBOSH);
     if (!xmppVersion) return badRequest(res);
-    const sid = randomBytes(18).toString('base64url');
     const peer = req.socket.remoteAddress;
+    // A BOSH session is a c2s connection: it counts against limits.max_connections_per_ip like a TCP one.
+    const slot = this.core.limits.openListenerConnection('c2s', peer ?? '');
+    if (slot.refusal) return send(res, terminateBody('policy-violation'));
+    const sid = randomBytes(18).toString('base64url');
     const secure = this.tls || this.cfg.consider_secure || isLoopback(peer);
     const session = new BoshSession({
       sid,
@@ -138,7 +141,10 @@ export class BoshEndpoint {
       maxPause: this.cfg.max_pause,
       ver: minVersion(a.ver),
       secure,
-    }, peer, (s) => this.sessions.delete(s.sid));
+    }, peer, (s) => {
+      this.sessions.delete(s.sid);
+      slot.release();
+    });
     this.sessions.set(sid, session);
     this.accept({ session, secure });
     session.start(res);
