@@ -1,6 +1,6 @@
 // Listeners of the interface layer: c2s and s2s on TCP with STARTTLS (RFC 6120 §5) and over direct TLS
 // (XEP-0368, ALPN "xmpp-client" / "xmpp-server"), XEP-0114 components, HTTP and HTTPS (/metrics, admin API,
-// XMPP over WebSocket and XEP-0156 discovery).
+// XMPP over WebSocket, BOSH and XEP-0156 discovery).
 // Every listener accepts plain TCP and passes each connection through a ConnectionGate (per-address count,
 // TLS handshake deadline) before TLS or the protocol sees it. Tracks live c2s connections for status and shutdown.
 import { createServer, type Server, type Socket } from 'node:net';
@@ -20,6 +20,7 @@ import { ConnectionGate } from './connection-gate.js';
 import type { StreamTransport } from './stream/transport.js';
 import { WebSocketEndpoint, type AcceptedWebSocket } from './http/websocket-endpoint.js';
 import { hostMetaHandler } from './http/host-meta.js';
+import { BoshEndpoint } from './http/bosh-endpoint.js';
 
 export interface BoundListener { type: string; ip: string; port: number }
 
@@ -111,20 +112,32 @@ export class Listeners {
     }
   }
 
-  /** HTTP requests: XEP-0156 host-meta, a plain GET on the WebSocket path, then /metrics and the admin API. */
+  /** HTTP requests: XEP-0156 host-meta, BOSH, a plain GET on the WebSocket path, then /metrics and the admin API. */
   private webHandler(cfg: ListenerConfig, tls: boolean): (req: IncomingMessage, res: ServerResponse) => void {
     const api = httpHandler(this.core, this.core.admin ?? { core: this.core });
-    const hostMeta = hostMetaHandler(this.core, cfg.websocket, tls);
+    const hostMeta = hostMetaHandler(this.core, cfg.websocket, tls, cfg.bosh);
     const wsPath = cfg.websocket?.enabled ? cfg.websocket.path : null;
+    const bosh = this.bosh(cfg, tls);
     return (req, res) => {
       const pathname = new URL(req.url ?? '/', 'http://x').pathname;
       if (hostMeta(req, res, pathname)) return;
+      if (bosh?.serves(pathname)) return bosh.handle(req, res);
       if (pathname === wsPath) {
         res.writeHead(426, { upgrade: 'websocket', connection: 'Upgrade', 'content-type': 'text/plain; charset=utf-8' }).end('XMPP over WebSocket: connect with the xmpp subprotocol (RFC 7395)\n');
         return;
       }
       void api(req, res);
     };
+  }
+
+  /** XMPP over BOSH on an http/https listener (XEP-0206): each session is a c2s stream like TCP. */
+  private bosh(cfg: ListenerConfig, tls: boolean): BoshEndpoint | null {
+    if (!cfg.bosh?.enabled) return null;
+    const type = `${cfg.type}_bosh`; // the metrics' transport label: http_bosh, https_bosh
+    return new BoshEndpoint(this.core, cfg.bosh, tls, ({ session, secure }) => {
+      if (this.stopping) return session.destroy();
+      this.accept(session, { ...cfg, starttls_required: false }, false, { type, secure, starttls: false });
+    });
   }
 
   /** XMPP over WebSocket on an http/https listener (RFC 7395): each connection is a c2s stream like TCP. */

@@ -217,7 +217,7 @@ for (const host of HOSTS) {
       assert.equal(r.headers['access-control-allow-origin'], '*');
       assert.match(r.body, /<XRD xmlns='http:\/\/docs\.oasis-open\.org\/ns\/xri\/xrd-1\.0'>/);
       assert.match(r.body, new RegExp(`<Link rel="urn:xmpp:alt-connections:websocket" href="ws://${escapeRe(host)}:${port}/xmpp-websocket"/>`));
-      assert.doesNotMatch(r.body, /xbosh/, 'no BOSH endpoint is served yet');
+      assert.match(r.body, new RegExp(`<Link rel="urn:xmpp:alt-connections:xbosh" href="http://${escapeRe(host)}:${port}/http-bind"/>`));
     });
 
     test('host-meta.json lists the same endpoint', async () => {
@@ -225,7 +225,10 @@ for (const host of HOSTS) {
       assert.equal(r.status, 200);
       assert.match(String(r.headers['content-type']), /^application\/json/);
       assert.equal(r.headers['access-control-allow-origin'], '*');
-      assert.deepEqual(JSON.parse(r.body), { links: [{ rel: 'urn:xmpp:alt-connections:websocket', href: `ws://${host}:${port}/xmpp-websocket` }] });
+      assert.deepEqual(JSON.parse(r.body), { links: [
+        { rel: 'urn:xmpp:alt-connections:websocket', href: `ws://${host}:${port}/xmpp-websocket` },
+        { rel: 'urn:xmpp:alt-connections:xbosh', href: `http://${host}:${port}/http-bind` },
+      ] });
     });
   });
 }

@@ -10,6 +10,7 @@ import { buildAdminFilesDir, buildImportLimits } from './admin-files-config.js';
 import { parseDurability } from './durability-config.js';
 import { parseChannelBinding } from './channel-binding-config.js';
 import { parseWebSocket } from './websocket-config.js';
+import { parseBosh } from './bosh-config.js';
 import { parseSasl2 } from './sasl2-config.js';
 import { parseHostModules } from './host-modules.js';
 import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
@@ -119,8 +120,10 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     if (typeof starttls !== 'boolean') fail(`${p}.starttls_required`, 'must be true or false');
     const web = type === 'http' || type === 'https';
     if (!web && l.websocket !== undefined) fail(`${p}.websocket`, 'is an option of http and https listeners only');
+    if (!web && l.bosh !== undefined) fail(`${p}.bosh`, 'is an option of http and https listeners only');
+    const websocket = web ? parseWebSocket(l.websocket, `${p}.websocket`, fail) : undefined;
     return {
-      ...(web ? { websocket: parseWebSocket(l.websocket, `${p}.websocket`, fail) } : {}),
+      ...(websocket ? { websocket, bosh: parseBosh(l.bosh, `${p}.bosh`, websocket, fail) } : {}),
       port: int(l.port, `${p}.port`, DEFAULT_PORT[type], 0, 65535),
       // components speak plaintext (XEP-0114 has no TLS): loopback unless an address is given
       ip: str(l.ip, `${p}.ip`, type === 'component' ? '127.0.0.1' : '::'),

@@ -4,6 +4,7 @@ import type { DurabilityConfig } from './durability-config.js';
 import type { ChannelBindingConfig } from './channel-binding-config.js';
 import type { Sasl2Config } from './sasl2-config.js';
 import type { WebSocketConfig } from './websocket-config.js';
+import type { BoshConfig } from './bosh-config.js';
 
 export type ListenerType = 'c2s' | 'c2s_tls' | 's2s' | 's2s_tls' | 'http' | 'https' | 'component';
 
@@ -15,6 +16,8 @@ export interface ListenerConfig {
   starttls_required: boolean;
   /** http/https only: XMPP over WebSocket (RFC 7395) and XEP-0156 discovery. */
   websocket?: WebSocketConfig;
+  /** http/https only: XMPP over BOSH (XEP-0124, XEP-0206). */
+  bosh?: BoshConfig;
 }
 
 export interface TlsFiles { cert: string; key: string }

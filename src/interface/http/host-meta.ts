@@ -1,15 +1,17 @@
 // XEP-0156 connection discovery over HTTP: /.well-known/host-meta (XRD, RFC 6415) and host-meta.json list the
-// WebSocket endpoint (urn:xmpp:alt-connections:websocket) of the virtual host the Host header names, with CORS
+// WebSocket endpoint (urn:xmpp:alt-connections:websocket) and the BOSH one (urn:xmpp:alt-connections:xbosh) of the virtual host the Host header names, with CORS
 // so that web clients on other origins can read them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from '../../core/core.js';
 import type { WebSocketConfig } from '../../core/config/websocket-config.js';
+import type { BoshConfig } from '../../core/config/bosh-config.js';
 
 const REL_WEBSOCKET = 'urn:xmpp:alt-connections:websocket';
+const REL_BOSH = 'urn:xmpp:alt-connections:xbosh';
 const CORS = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, HEAD, OPTIONS' };
 
 /** Answers host-meta requests (true) or leaves the request to others (false). */
-export function hostMetaHandler(core: Core, ws: WebSocketConfig | undefined, tls: boolean) {
+export function hostMetaHandler(core: Core, ws: WebSocketConfig | undefined, tls: boolean, bosh?: BoshConfig) {
   return (req: IncomingMessage, res: ServerResponse, pathname: string): boolean => {
     if (pathname !== '/.well-known/host-meta' && pathname !== '/.well-known/host-meta.json') return false;
     if (req.method === 'OPTIONS') {
@@ -26,9 +28,9 @@ export function hostMetaHandler(core: Core, ws: WebSocketConfig | undefined, tls
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...CORS }).end(`this server does not serve ${hostname || 'an unnamed host'}\n`);
       return true;
     }
-    // BOSH (urn:xmpp:alt-connections:xbosh) joins this list once it is served.
     const links: Array<{ rel: string; href: string }> = [];
     if (ws?.enabled) links.push({ rel: REL_WEBSOCKET, href: `${tls ? 'wss' : 'ws'}://${hostHeader}${ws.path}` });
+    if (bosh?.enabled) links.push({ rel: REL_BOSH, href: `${tls ? 'https' : 'http'}://${hostHeader}${bosh.path}` });
     let body: string;
     let type: string;
     if (pathname.endsWith('.json')) {

@@ -121,7 +121,7 @@ function isTrusted(ip: string, proxies: BlockList): boolean {
   return isIPv4(v4) ? proxies.check(v4, 'ipv4') : isIPv6(v4) && proxies.check(v4, 'ipv6');
 }
 
-function isLoopback(ip: string | undefined): boolean {
+export function isLoopback(ip: string | undefined): boolean {
   return !!ip && (ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.'));
 }
 
