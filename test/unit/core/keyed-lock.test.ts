@@ -2,7 +2,7 @@
 // other keys are not held up, a failure does not block the queue, and settled keys are released.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeyedLock } from '../../../src/core/keyed-lock.js';
+import { KeyedLock, SLICE_MS } from '../../../src/core/keyed-lock.js';
 
 /** A promise settled from outside, to hold an operation open. */
 function deferred<T = void>() {
@@ -15,8 +15,8 @@ function deferred<T = void>() {
   return { promise, resolve, reject };
 }
 
-/** Let every pending promise callback run. */
-const settle = () => new Promise((r) => setImmediate(r));
+/** Let every pending promise callback run (two turns: a queued operation may wait one turn of the event loop). */
+const settle = () => new Promise((r) => setImmediate(() => setImmediate(r)));
 
 test('operations under one key run one at a time, in arrival order', async () => {
   const lock = new KeyedLock();
@@ -84,4 +84,20 @@ test('a key is released once its last operation settles, and can be taken again'
   await settle();
   assert.equal(lock.size, 0, 'many keys used once each leave nothing behind');
   assert.equal(await lock.run('alice', async () => 'again'), 'again');
+});
+
+test('a backlog under one key lets the event loop turn once it has run past its slice', async () => {
+  // Regression: queued operations ran as one promise chain, so I/O and timers waited for the whole backlog
+  // (a room's queued joins stalled every socket of the server). Order-based: the immediate scheduled before
+  // the backlog must run before the operation that follows one that outlasted the slice.
+  const lock = new KeyedLock();
+  const log: string[] = [];
+  const spin = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end); };
+  const runs = [0, 1, 2].map((i) => lock.run('room', async () => {
+    log.push(`op ${i}`);
+    if (i === 0) spin(SLICE_MS * 3);
+  }));
+  setImmediate(() => log.push('event loop'));
+  await Promise.all(runs);
+  assert.deepEqual(log, ['op 0', 'event loop', 'op 1', 'op 2']);
 });
