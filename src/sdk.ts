@@ -40,6 +40,7 @@ export { CAPS_SERVICE, type CapsApi } from './core/services/caps-service.js';
 export { ROOM_ARCHIVE_SERVICE, type RoomArchiveApi } from './core/services/room-archive-service.js';
 export { privateSlotService, type PrivateSlotApi } from './core/services/private-slot-service.js';
 export type { ServiceDomainHandler } from './core/router.js';
+export { serveIqDomain, type ServiceIqHandler } from './core/module-runtime/iq-service-domain.js';
 export type { HttpRouteHandler } from './core/http-routes.js';
 export type { RegistrationSlot } from './core/limits/limits.js';
 export type { ModuleInfo } from './core/module-runtime/module-manager.js';

@@ -2,7 +2,7 @@
 // default), served through ctx.serveDomain: IQs are dispatched here (pubsub, pubsub#owner, disco#info and
 // disco#items for the service and its nodes), node creation is gated by an access rule, and the service is
 // listed in the host's disco#items.
-import { defineModule, opt, Jid, NS, StanzaError, xml, errorReply, iqResult, ROSTER_SERVICE, type Element } from '../../src/sdk.js';
+import { defineModule, opt, Jid, NS, StanzaError, xml, ROSTER_SERVICE, type Element, serveIqDomain } from '../../src/sdk.js';
 import { PubsubEngine, type ServiceScope } from './engine/engine.js';
 import { handlePubsubIq } from './engine/protocol.js';
 import { serviceFeatures, nodeMetaData } from './engine/features.js';
@@ -119,32 +119,7 @@ export default defineModule({
       throw new StanzaError('service-unavailable');
     };
 
-    ctx.serveDomain(domain, async (el, from, to) => {
-      if (el.name !== 'iq') {
-        // Messages are not for this service (errors and headlines are dropped); presence is ignored.
-        const t = el.attrs.type;
-        if (el.name === 'message' && t !== 'error' && t !== 'headline') await ctx.route(errorReply(el, new StanzaError('service-unavailable'), to.toString()), to, from);
-        return;
-      }
-      if (el.attrs.type === 'result' || el.attrs.type === 'error') return;
-      let reply: Element;
-      try {
-        reply = iqResult(el, await handleIq(el, from, to), to.toString());
-      } catch (err) {
-        if (!(err instanceof StanzaError)) {
-          ctx.log.error('pubsub request failed', { err });
-          err = new StanzaError('internal-server-error');
-        }
-        reply = errorReply(el, err as StanzaError, to.toString());
-      }
-      reply.attrs.to = from.toString();
-      await ctx.route(reply, to, from);
-    });
-
-    // XEP-0030: the host lists its services.
-    ctx.hook('disco_items', (items, { target, node }) => {
-      if (target !== 'server' || node !== undefined || items === null) return undefined;
-      return [...items, { jid: domain, name: o.name }];
-    });
+    // The service answers IQs only, and the host's disco#items lists it.
+    serveIqDomain(ctx, domain, o.name, handleIq);
   },
 });

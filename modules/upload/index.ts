@@ -2,7 +2,7 @@
 // slot requests over XMPP, the files over the server's http/https listeners (ctx.httpRoute), kept in a
 // FileStore (local disk under data_dir/upload/<host>) and expired after expire_after.
 import { join } from 'node:path';
-import { defineModule, opt, Jid, NS, StanzaError, xml, errorReply, iqResult, type Element } from '../../src/sdk.js';
+import { defineModule, opt, Jid, NS, StanzaError, xml, type Element, serveIqDomain } from '../../src/sdk.js';
 import { DiskStore } from './storage.js';
 import { Signer } from './signing.js';
 import { Ledger, removeUserOps } from './ledger.js';
@@ -107,32 +107,8 @@ export default defineModule({
       throw new StanzaError('service-unavailable');
     };
 
-    ctx.serveDomain(domain, async (el, from, to) => {
-      if (el.name !== 'iq') {
-        const t = el.attrs.type;
-        if (el.name === 'message' && t !== 'error' && t !== 'headline') await ctx.route(errorReply(el, new StanzaError('service-unavailable'), to.toString()), to, from);
-        return;
-      }
-      if (el.attrs.type === 'result' || el.attrs.type === 'error') return;
-      let reply: Element;
-      try {
-        reply = iqResult(el, await handleIq(el, from, to), to.toString());
-      } catch (err) {
-        if (!(err instanceof StanzaError)) {
-          ctx.log.error('upload request failed', { err });
-          err = new StanzaError('internal-server-error');
-        }
-        reply = errorReply(el, err as StanzaError, to.toString());
-      }
-      reply.attrs.to = from.toString();
-      await ctx.route(reply, to, from);
-    });
-
-    // XEP-0030: the host lists its services.
-    ctx.hook('disco_items', (items, { target, node }) => {
-      if (target !== 'server' || node !== undefined || items === null) return undefined;
-      return [...items, { jid: domain, name: o.name }];
-    });
+    // The service answers IQs only, and the host's disco#items lists it.
+    serveIqDomain(ctx, domain, o.name, handleIq);
 
     const get = getHandler(side);
     ctx.httpRoute('GET', prefix, get);
