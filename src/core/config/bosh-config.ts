@@ -1,4 +1,5 @@
 // listen[i].bosh on http/https listeners: XMPP over BOSH (XEP-0124 with XEP-0206) and its XEP-0156 discovery.
+import { endpointPath, originList } from './http-endpoint-options.js';
 import type { WebSocketConfig } from './websocket-config.js';
 
 export interface BoshConfig {
@@ -43,25 +44,9 @@ export function parseBosh(raw: unknown, p: string, ws: WebSocketConfig | undefin
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(`${p}.${key}`, `must be a whole number from ${min} to ${max}`);
     out[key] = v as number;
   }
-  if (r.path !== undefined) {
-    const path = r.path;
-    if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path)) fail(`${p}.path`, 'must be a URL path starting with "/" (e.g. /http-bind)');
-    if (path === '/metrics' || path === '/api' || path.startsWith('/api/') || path.startsWith('/.well-known/')) fail(`${p}.path`, `"${path}" is taken by another HTTP service`);
-    out.path = path;
-  }
+  if (r.path !== undefined) out.path = endpointPath(r.path, p, '/http-bind', fail);
+
   if (out.enabled && ws?.enabled && ws.path === out.path) fail(`${p}.path`, `"${out.path}" is the WebSocket path of this listener`);
-  if (r.origins !== undefined) {
-    if (!Array.isArray(r.origins)) fail(`${p}.origins`, 'must be a list of origins such as https://chat.example.org');
-    out.origins = (r.origins as unknown[]).map((o, i) => {
-      let u: URL | null = null;
-      try {
-        u = typeof o === 'string' ? new URL(o) : null;
-      } catch { /* reported below */ }
-      if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== (o as string).replace(/\/$/, '')) {
-        fail(`${p}.origins[${i}]`, `"${String(o)}" is not an origin (scheme://host[:port], e.g. https://chat.example.org)`);
-      }
-      return u.origin;
-    });
-  }
+  if (r.origins !== undefined) out.origins = originList(r.origins, p, fail);
   return out;
 }

@@ -1,4 +1,5 @@
 // listen[i].websocket on http/https listeners: XMPP over WebSocket (RFC 7395) and its discovery (XEP-0156).
+import { endpointPath, originList } from './http-endpoint-options.js';
 import { isIP } from 'node:net';
 
 export interface WebSocketConfig {
@@ -40,25 +41,9 @@ export function parseWebSocket(raw: unknown, p: string, fail: (p: string, proble
     if (typeof r[key] !== 'boolean') fail(`${p}.${key}`, 'must be true or false');
     out[key] = r[key] as boolean;
   }
-  if (r.path !== undefined) {
-    if (typeof r.path !== 'string' || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(r.path)) fail(`${p}.path`, 'must be a URL path starting with "/" (e.g. /xmpp-websocket)');
-    if (r.path === '/metrics' || r.path === '/api' || (r.path as string).startsWith('/api/') || (r.path as string).startsWith('/.well-known/')) fail(`${p}.path`, `"${r.path as string}" is taken by another HTTP service`);
-    out.path = r.path as string;
-  }
-  if (r.origins !== undefined) {
-    if (!Array.isArray(r.origins)) fail(`${p}.origins`, 'must be a list of origins such as https://chat.example.org');
-    out.origins = (r.origins as unknown[]).map((o, i) => {
-      let u: URL | null = null;
-      try {
-        u = typeof o === 'string' ? new URL(o) : null;
-      } catch { /* reported below */ }
-      // An origin is scheme://host[:port] exactly, as browsers send it (RFC 6454 §6.2).
-      if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== (o as string).replace(/\/$/, '')) {
-        fail(`${p}.origins[${i}]`, `"${String(o)}" is not an origin (scheme://host[:port], e.g. https://chat.example.org)`);
-      }
-      return u.origin;
-    });
-  }
+  if (r.path !== undefined) out.path = endpointPath(r.path, p, '/xmpp-websocket', fail);
+
+  if (r.origins !== undefined) out.origins = originList(r.origins, p, fail);
   if (r.ping_interval !== undefined) {
     const v = r.ping_interval;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 3600) fail(`${p}.ping_interval`, 'must be a whole number of seconds from 0 (no pings) to 3600');
