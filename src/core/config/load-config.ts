@@ -8,6 +8,7 @@ import { parseAuthConfig } from '../auth/auth-config.js';
 import { buildLimits } from '../limits/limits-config.js';
 import { buildAdminFilesDir, buildImportLimits } from './admin-files-config.js';
 import { parseDurability } from './durability-config.js';
+import { parseCluster } from './cluster-config.js';
 import { parseChannelBinding } from './channel-binding-config.js';
 import { parseWebSocket } from './websocket-config.js';
 import { parseBosh } from './bosh-config.js';
@@ -30,7 +31,7 @@ const KNOWN_KEYS = new Set([
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
   'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens', 'auth', 'components', 'limits',
   'admin_files_dir', 'import_limits',
-  'durability', 'memory_trim_interval', 'channel_binding', 'sasl2',
+  'durability', 'memory_trim_interval', 'channel_binding', 'sasl2', 'cluster',
 ]);
 const S2S_KEYS = new Set([
   'enabled', 'policy', 'domain_policy', 'require_encryption', 'cafile', 'system_ca', 'dialback_secret',
@@ -172,6 +173,7 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     hosts,
     data_dir,
     durability: parseDurability(r.durability, fail),
+    cluster: parseCluster(r.cluster, baseDir, fail),
     log_level: log_level as ServerConfig['log_level'],
     control_socket: abs(str(r.control_socket, 'control_socket', resolve(data_dir, 'xmppd.sock'))),
     listen,

@@ -1,6 +1,7 @@
 // The server configuration after validation: what config/xmppd.example.yaml documents, with defaults applied.
 import type { LogLevel } from '../log.js';
 import type { DurabilityConfig } from './durability-config.js';
+import type { ClusterConfig } from './cluster-config.js';
 import type { ChannelBindingConfig } from './channel-binding-config.js';
 import type { Sasl2Config } from './sasl2-config.js';
 import type { WebSocketConfig } from './websocket-config.js';
@@ -149,6 +150,8 @@ export interface ServerConfig {
   data_dir: string;
   /** When writes are fsynced: none (process crash safe), batch or group (power loss safe too). */
   durability: DurabilityConfig;
+  /** N nodes on NATS JetStream (cluster-config.ts); null: a single node. */
+  cluster: ClusterConfig | null;
   log_level: LogLevel;
   control_socket: string;
   listen: ListenerConfig[];
