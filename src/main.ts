@@ -32,6 +32,7 @@ import { ConfigReloader } from './core/config/reload/config-reloader.js';
 import { emptyReport, type ReloadReport } from './core/config/reload/reload-report.js';
 import { MemoryTrimmer } from './core/memory-trim.js';
 import { HttpRoutes } from './core/http-routes.js';
+import { Readiness } from './core/readiness.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -132,6 +133,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       startedAt: Date.now(),
       auth,
       http: new HttpRoutes(),
+      readiness: new Readiness(),
     };
     const tls = await loadTlsContexts(config, log);
     let s2s: S2SManager | null = null;

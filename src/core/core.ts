@@ -16,6 +16,8 @@ import type { Limits } from './limits/limits.js';
 import type { AdminTarget } from './admin/command-def.js';
 import type { CommandRegistry } from './admin/command-registry.js';
 import type { HttpRoutes } from './http-routes.js';
+import type { Readiness } from './readiness.js';
+import type { ClusterRuntime } from './cluster/cluster-runtime.js';
 
 export interface Core {
   config: ServerConfig;
@@ -43,4 +45,8 @@ export interface Core {
   http?: HttpRoutes;
   /** What admin surfaces (control socket, REST API, ad-hoc commands) act on; set once the server runs. */
   admin?: AdminTarget;
+  /** Checks behind the HTTP readiness endpoint (a replica catching up, a drain); absent on a core built for the CLI offline. */
+  readiness?: Readiness;
+  /** This node's cluster (config `cluster`); undefined on a single node. */
+  cluster?: ClusterRuntime;
 }
