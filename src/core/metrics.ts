@@ -69,7 +69,12 @@ export class Metrics {
     };
   }
 
+  /**
+   * With process metrics: prom-client's defaults under their standard names (process_cpu_seconds_total,
+   * process_resident_memory_bytes, nodejs_eventloop_lag_seconds, nodejs_heap_size_used_bytes...), the names
+   * every Node.js dashboard and alert expects (docs/grafana/xmppd-dashboard.json uses them).
+   */
   constructor(withProcessMetrics = false) {
-    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'xmppd_' });
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry });
   }
 }
