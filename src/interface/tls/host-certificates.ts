@@ -5,7 +5,7 @@
 // as SHA-256 and SHA-1 (what clients such as Profanity show).
 import { createHash, type X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync, readFileSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { domainToASCII } from 'node:url';
@@ -335,9 +335,4 @@ function inode(dir: string): number | null {
   } catch {
     return null;
   }
-}
-
-/** For `xmppd cert import`: whether a directory holds any pair for the host. */
-export function hasCertificate(dir: string, domain: string): boolean {
-  return existsSync(dir) && pick(domain, { kind: 'dir', dir, where: '', selfSigned: false }) !== null;
 }
