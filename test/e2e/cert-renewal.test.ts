@@ -149,6 +149,22 @@ describe('certificate directory layouts', () => {
   });
 });
 
+test('tls: {cert, key} files replaced in place are re-read too', async () => {
+  const dir = tmp();
+  const first = makeCert(['a.test']);
+  writeProsodyFlat(dir, 'a.test', first);
+  const hc = await HostCertificates.load(buildConfig({
+    hosts: ['a.test'], data_dir: tmp(), tls: { cert: join(dir, 'a.test.crt'), key: join(dir, 'a.test.key') },
+  }), new Logger('silent'));
+  assert.equal(hc.current()[0]!.certPem, first.certPem);
+  const second = makeCert(['a.test']);
+  writeProsodyFlat(dir, 'a.test', second);
+  const r = hc.recheck();
+  assert.equal(r[0]?.event, 'reloaded');
+  assert.equal(r[0]?.detail.sha1, second.sha1);
+  assert.equal(hc.current()[0]!.certPem, second.certPem);
+});
+
 describe('a renewed certificate is served to the next connection, without a restart', () => {
   let server: XmppServer;
   let certbot: string;
