@@ -6,6 +6,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +101,18 @@ describe('certificate directory layouts', () => {
     assert.equal(ca!.certPem, a.certPem);
     assert.equal(cb!.certPem, wild.certPem);
     assert.equal(cc!.certPem, await readFile(join(data, 'certs', 'self-signed.crt'), 'utf8'));
+  });
+
+  test('an expired or wrong-name certificate at start is served, with a warning naming the problem', async () => {
+    const dir = tmp();
+    writeLego(dir, 'a.test', makeCert(['a.test'], { notBefore: new Date(Date.now() - 100 * 86_400_000), days: 90 }));
+    writeLego(dir, 'b.test', makeCert(['other.test']));
+    const { log, lines } = capture();
+    await HostCertificates.load(buildConfig({ hosts: HOSTS, data_dir: tmp(), tls: { certificates: dir } }), log);
+    const warns = lines.filter((l) => l.level === 'warn' && l.msg.startsWith('TLS certificate problem'));
+    assert.deepEqual(warns.map((w) => w.host), HOSTS);
+    assert.match(warns[0]!.problem, /expired on/);
+    assert.match(warns[1]!.problem, /does not name b\.test/);
   });
 
   test('a configured directory without the host fails the start with the YAML path and what was looked for', async () => {
@@ -202,6 +215,7 @@ describe('a renewed certificate is served to the next connection, without a rest
       assert.equal(l?.sha256, c.sha256);
       assert.equal(l?.sha1, c.sha1);
       assert.equal(l?.layout, 'certbot');
+      assert.equal(l?.cert_file, realpathSync(join(certbot, 'archive', h, 'fullchain1.pem')));
     }
   });
 

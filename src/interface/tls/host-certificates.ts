@@ -307,8 +307,13 @@ function digestOf(p: { certPem: string; keyPem: string }): string {
 /** The log fields of a certificate: SHA-256 and SHA-1 fingerprints (colon hex, as clients show them), names, expiry. */
 export function describe(x509: X509Certificate, p: { cert: string; layout: string }): Record<string, unknown> {
   const daysLeft = Math.floor((Date.parse(x509.validTo) - Date.now()) / 86_400_000);
+  let resolved: string | undefined;
+  try {
+    resolved = realpathSync(p.cert); // certbot: which archive/<host>/fullchainN.pem the link points at
+  } catch { /* self-signed, or gone since */ }
   return {
-    cert: p.cert, layout: p.layout, sha256: x509.fingerprint256, sha1: x509.fingerprint,
+    cert: p.cert, ...(resolved && resolved !== p.cert ? { cert_file: resolved } : {}),
+    layout: p.layout, sha256: x509.fingerprint256, sha1: x509.fingerprint,
     names: x509.subjectAltName ?? x509.subject, not_after: new Date(x509.validTo).toISOString(), days_left: daysLeft,
   };
 }
