@@ -3,13 +3,10 @@
 // against the system CA store plus s2s.cafile, so a valid peer can use SASL EXTERNAL instead of dialback.
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createSecureContext, rootCertificates, type ConnectionOptions, type SecureContext, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { domainToASCII } from 'node:url';
 import type { ServerConfig } from '../../core/config/types.js';
 import { ConfigError } from '../../core/config/load-config.js';
-import { ensureSelfSignedCertificate } from '../tls/self-signed.js';
-import { loadFromFiles } from '../tls/tls-contexts.js';
 import { certificateMatchesDomain } from './cert-identity.js';
 
 const MIN_VERSION = 'TLSv1.2' as const;
@@ -50,23 +47,8 @@ export class S2sTls {
     };
   }
 
-  /**
-   * Same certificates as the c2s contexts: those HostCertificates loaded (host-certificates.ts), or, when
-   * none are given, each host's configured files, else the self-signed one.
-   */
-  static async load(config: ServerConfig, loaded?: Array<{ domain: string; certPem: string; keyPem: string }>): Promise<S2sTls> {
-    if (loaded) return new S2sTls(loaded, config.hosts[0]!, trustAnchors(config));
-    const hosts: Array<{ domain: string; certPem: string; keyPem: string }> = [];
-    const unconfigured: string[] = [];
-    for (const domain of config.hosts) {
-      const files = config.host_config[domain]?.tls ?? config.tls;
-      if (files && 'cert' in files) hosts.push({ domain, ...loadFromFiles(files.cert, files.key) });
-      else unconfigured.push(domain);
-    }
-    if (unconfigured.length) {
-      const cert = await ensureSelfSignedCertificate(join(config.data_dir, 'certs'), unconfigured);
-      for (const domain of unconfigured) hosts.push({ domain, certPem: cert.certPem, keyPem: cert.keyPem });
-    }
+  /** The certificates HostCertificates loaded (the same as c2s: host-certificates.ts), with the trust anchors. */
+  static async load(config: ServerConfig, hosts: Array<{ domain: string; certPem: string; keyPem: string }>): Promise<S2sTls> {
     return new S2sTls(hosts, config.hosts[0]!, trustAnchors(config));
   }
 

@@ -69,7 +69,7 @@ export class HostCertificates extends EventEmitter {
         picked = pick(domain, source);
         if (picked) x509 = checkPair(picked.certPem, picked.keyPem, picked.cert, picked.key).x509;
       } catch (err) {
-        throw new ConfigError(config.path, source.kind === 'files' ? source.where : `${source.where}.certificates`, (err as Error).message);
+        throw new ConfigError(config.path, source.kind === 'files' || source.selfSigned ? source.where : `${source.where}.certificates`, (err as Error).message);
       }
       if (!picked) {
         if (source.kind === 'dir' && source.selfSigned) {
