@@ -14,6 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { buildConfig, loadConfigFile } from '../../src/core/config/load-config.js';
 import { Logger } from '../../src/core/log.js';
+import { Jid } from '../../src/core/jid.js';
+import { tlsServerEndPoint } from '../../src/core/sasl/channel-binding.js';
+import { X509Certificate } from 'node:crypto';
 import { startServer, type XmppServer } from '../../src/main.js';
 import { HostCertificates, type CertificateEvent } from '../../src/interface/tls/host-certificates.js';
 import { importCertificates } from '../../src/interface/tls/cert-import.js';
@@ -201,6 +204,7 @@ describe('a renewed certificate is served to the next connection, without a rest
       modules: {},
     });
     server = await startServer(config, { log: new Logger('info', {}, (l) => lines.push(JSON.parse(l)), false), controlSocket: false });
+    await server.core.accounts.create(Jid.of('alice', 'a.test'), 'pw-alice-123');
   });
   after(async () => {
     await server?.stop();
@@ -248,15 +252,25 @@ describe('a renewed certificate is served to the next connection, without a rest
     assert.equal(await served(port('c2s_tls'), 'b.test'), b1.sha256, 'the other host is unchanged');
 
     // the established streams go on, over the TLS session (and certificate) they negotiated
-    // (a client TLSSocket made over an existing socket forgets the peer certificate once a TLS 1.3 session
-    // ticket arrives, so the STARTTLS one was checked right after its handshake above)
+    // (a client TLSSocket forgets the peer certificate once it has read a TLS 1.3 session ticket, so the
+    // STARTTLS one was checked right after its handshake above, and this one has read nothing yet)
     assert.equal(direct.tlsSocket.getPeerX509Certificate()!.fingerprint256, a1.sha256);
     for (const c of [direct, starttls]) {
       assert.equal(c.closed, false);
       c.openStream('a.test');
       assert.match(await c.features(), /mechanisms/);
-      c.socket.destroy();
     }
+    // tls-server-end-point (RFC 5929 §4) hashes the certificate each connection was served: the old one
+    // on the established stream, the new one on a fresh stream
+    const fresh2 = await RawClient.connect(port('c2s_tls'), { tls: true, servername: 'a.test' });
+    fresh2.openStream('a.test');
+    await fresh2.features();
+    // (binding data from the expected certificate: the client socket forgets the peer's once a session ticket is read)
+    for (const [c, cert] of [[direct, a1], [fresh2, a2]] as const) {
+      const cb = tlsServerEndPoint(new X509Certificate(cert.certPem).raw)!;
+      assert.match(await c.authScram('SCRAM-SHA-256-PLUS', 'alice', 'pw-alice-123', 'tls-server-end-point', cb), /^<success/);
+    }
+    for (const c of [direct, starttls, fresh2]) c.socket.destroy();
     const l = lines.find((x) => x.msg === 'TLS certificate reloaded' && x.host === 'a.test');
     assert.equal(l?.sha256, a2.sha256);
     assert.equal(l?.sha1, a2.sha1);
