@@ -22,7 +22,8 @@ import { openStore } from './data/index.js';
 import { meteredStore } from './core/metered-store.js';
 import { Listeners } from './interface/listeners.js';
 import { ControlServer } from './interface/control/control-server.js';
-import { loadTlsContexts } from './interface/tls/load-tls.js';
+import { loadTls } from './interface/tls/load-tls.js';
+import type { HostCertificates } from './interface/tls/host-certificates.js';
 import { S2SManager } from './interface/s2s/s2s-manager.js';
 import { S2sTls } from './interface/s2s/s2s-tls.js';
 import { ComponentRegistry } from './interface/component/component-registry.js';
@@ -56,6 +57,8 @@ export class XmppServer {
     readonly s2s: S2SManager | null = null,
     /** Hands memory freed by ended sessions back to the OS (glibc; memory_trim_interval). */
     readonly memoryTrim: MemoryTrimmer | null = null,
+    /** Each host's certificate, followed on disk. */
+    readonly certificates: HostCertificates | null = null,
   ) {}
 
   /** Port actually bound by the first listener of a type (useful with port 0). */
@@ -78,6 +81,7 @@ export class XmppServer {
     this.stopping ??= (async () => {
       this.core.log.info('shutting down');
       this.memoryTrim?.stop();
+      this.certificates?.stop();
       await this.control?.stop();
       await this.listeners.stop();
       await this.modules.stopAll();
@@ -135,10 +139,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       http: new HttpRoutes(),
       readiness: new Readiness(),
     };
-    const tls = await loadTlsContexts(config, log);
+    const { tls, certificates } = await loadTls(config, log.child({ part: 'tls' }));
     let s2s: S2SManager | null = null;
     if (config.s2s.enabled) {
-      s2s = new S2SManager(core, await S2sTls.load(config));
+      const s2sTls = await S2sTls.load(config, certificates.current());
+      certificates.follow(s2sTls);
+      s2s = new S2SManager(core, s2sTls);
       // The router's remote seam: remote domains go out over s2s.
       router.routeRemote = s2s.route;
     }
@@ -177,7 +183,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       { connections: () => listeners.connections.size + (s2s?.list().length ?? 0), rss: () => process.memoryUsage.rss() },
       log.child({ part: 'memory-trim' }), metrics);
     memoryTrim.start();
-    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim);
+    // Renewed certificates on disk are served from the next connection on (certbot, lego, `xmppd cert import`).
+    certificates.start();
+    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim, certificates);
     log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)' });
     return running;
   } catch (err) {

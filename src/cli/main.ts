@@ -13,6 +13,7 @@ import { runOffline } from './offline.js';
 import { checkModules } from '../core/config/reload/check-modules.js';
 import { formatReport, type ReloadReport } from '../core/config/reload/reload-report.js';
 import { BUNDLED_MODULES } from '../../modules/index.js';
+import { formatImportReport, importCertificates } from '../interface/tls/cert-import.js';
 
 function configFrom(file: string | undefined): ServerConfig {
   const path = file ?? process.env.XMPPD_CONFIG;
@@ -147,6 +148,15 @@ export function buildCli(): Command {
     });
   cfg(conf.command('reload').description('make the running server re-read its configuration file: applies all of it or none, lists what needs a restart'))
     .action(async (opts) => console.log(formatReport((await admin(opts, 'config.reload', {})) as ReloadReport)));
+
+  // prosodyctl's `cert import`: works on files only, a running server follows its certificate directory itself.
+  const cert = program.command('cert').description('TLS certificates');
+  cfg(cert.command('import <dir>').description("copy each host's certificate and key from an ACME client's directory (certbot, lego, acmetool) into the server's certificate directory"))
+    .action((dir: string, opts) => {
+      const report = importCertificates(configFrom(opts.config), dir);
+      console.log(formatImportReport(report, resolvePath(dir)));
+      if (!report.imported.length) process.exitCode = 1;
+    });
 
   const mod = program.command('module').description('manage modules at runtime');
   cfg(mod.command('list').description('list loaded modules')).action(run((opts) => admin(opts, 'module.list', {})));

@@ -69,8 +69,11 @@ export class Listeners {
     switch (cfg.type) {
       case 'c2s':
         return (sock) => this.accept(sock, cfg, false);
-      case 'c2s_tls':
-        return this.overTls(createTlsServer({ ...this.tls.serverOptions(), ALPNProtocols: ['xmpp-client'] }, (sock) => this.accept(sock, cfg, true)), cfg, gate);
+      case 'c2s_tls': {
+        const server = createTlsServer({ ...this.tls.serverOptions(), ALPNProtocols: ['xmpp-client'] }, (sock) => this.accept(sock, cfg, true));
+        this.tls.follow(server); // a renewed certificate is served to the next connection
+        return this.overTls(server, cfg, gate);
+      }
       case 's2s':
       case 's2s_tls': {
         const s2s = this.s2s;
@@ -80,6 +83,7 @@ export class Listeners {
         if (cfg.type === 's2s') return (sock) => s2s.acceptInbound(sock, { starttlsRequired: cfg.starttls_required, directTls: false });
         const server = createTlsServer({ ...s2s.tls.serverOptions(), ALPNProtocols: ['xmpp-server'] },
           (sock) => s2s.acceptInbound(sock, { starttlsRequired: true, directTls: true }));
+        s2s.tls.follow(server);
         return this.overTls(server, cfg, gate);
       }
       case 'component': {
@@ -100,6 +104,7 @@ export class Listeners {
       case 'https': {
         // The same over TLS with the certificates of the `tls` settings (SNI per host as for c2s).
         const server = this.boundHttp(createHttpsServer(this.tls.serverOptions(), this.webHandler(cfg, true)), cfg);
+        this.tls.follow(server);
         this.webSocket(server, cfg, true);
         const serve = this.overTls(server, cfg, gate);
         return (sock) => {

@@ -170,7 +170,7 @@ test('with SASL2 offered (its default), @xmpp/client logs in over wss:// with SC
   const cfg = t.server.core.config;
   const s2 = await startTestServer({
     listen: [{ port: 0, ip: '127.0.0.1', type: 'https' }],
-    tls: { cert: cfg.tls!.cert, key: cfg.tls!.key },
+    tls: cfg.tls as { cert: string; key: string },
     modules: { disco: {}, roster: {}, presence: {} },
   });
   try {

@@ -40,7 +40,7 @@ export class RawClient extends TextSocket {
     let cbData: Buffer | undefined;
     if (cbType === 'tls-unique') cbData = tlsUnique(this.tlsSocket, 'client') ?? undefined;
     if (cbType === 'tls-exporter') cbData = tlsExporter(this.tlsSocket) ?? undefined;
-    if (cbType === 'tls-server-end-point') cbData = tlsServerEndPoint(this.tlsSocket.getPeerX509Certificate()!.raw) ?? undefined;
+    if (cbType === 'tls-server-end-point' && !cbOverride) cbData = tlsServerEndPoint(this.tlsSocket.getPeerX509Certificate()!.raw) ?? undefined;
     if (cbOverride) cbData = cbOverride;
     const client = new ScramClient({ mechanism, username: user, password, cbType, cbData });
     this.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='${mechanism}'>${client.clientFirst().toString('base64')}</auth>`);

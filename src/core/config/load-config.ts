@@ -14,7 +14,8 @@ import { parseWebSocket } from './websocket-config.js';
 import { parseBosh } from './bosh-config.js';
 import { parseSasl2 } from './sasl2-config.js';
 import { parseHostModules } from './host-modules.js';
-import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
+import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsSettings } from './types.js';
+import { parseTlsSettings } from './cert-dir-config.js';
 
 const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http', 'https', 'component'];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -85,11 +86,7 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return fail(p, `must be an integer from ${min} to ${max}`);
     return v;
   };
-  const tlsFiles = (v: unknown, p: string): TlsFiles | undefined => {
-    if (v === undefined) return undefined;
-    if (!isObj(v)) return fail(p, 'must be a mapping with cert and key file paths');
-    return { cert: abs(str(v.cert, `${p}.cert`)), key: abs(str(v.key, `${p}.key`)) };
-  };
+  const tlsFiles = (v: unknown, p: string): TlsSettings | undefined => parseTlsSettings(v, p, { fail, abs });
 
   const hostsRaw = r.hosts ?? ['localhost'];
   if (!Array.isArray(hostsRaw) || hostsRaw.length === 0) fail('hosts', 'must be a non-empty list of domain names');

@@ -22,6 +22,10 @@ export interface ListenerConfig {
 }
 
 export interface TlsFiles { cert: string; key: string }
+/** A directory certbot, lego, acmetool or Prosody fill, searched per host and watched for renewals (cert-dir-config.ts). */
+export interface TlsCertDir { certificates: string }
+/** `tls:` (global or per host): one cert/key pair, or a certificate directory. */
+export type TlsSettings = TlsFiles | TlsCertDir;
 
 /** Where a host's accounts and passwords live (src/core/auth). */
 export interface AuthConfig {
@@ -39,7 +43,7 @@ export interface AuthConfig {
 }
 
 export interface HostConfig {
-  tls?: TlsFiles;
+  tls?: TlsSettings;
   auth?: AuthConfig;
   /** ACLs of this host only; a name here overrides the global ACL of that name on this host. */
   acl?: Record<string, AclSpec>;
@@ -155,7 +159,7 @@ export interface ServerConfig {
   log_level: LogLevel;
   control_socket: string;
   listen: ListenerConfig[];
-  tls?: TlsFiles;
+  tls?: TlsSettings;
   host_config: Record<string, HostConfig>;
   max_stanza_size: number;
   /** Element nesting inside one stanza; deeper ends the stream with policy-violation. */

@@ -98,7 +98,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
     // channel_binding.plus false: no binding types, so no -PLUS and a SCRAM 'y' flag is no downgrade.
     const policy = this.core.config.channel_binding;
     if (!policy.plus) return;
-    const der = this.opts.tls.certificateDerFor(tlsSocket.servername || undefined);
+    // The certificate this socket was served, not the one configured now: a renewal may land mid-handshake.
+    const der = tlsSocket.getX509Certificate()?.raw ?? this.opts.tls.certificateDerFor(tlsSocket.servername || undefined);
     this.channelBindings = channelBindingsFor(tlsSocket, der, { role: 'server', tlsUnique: policy.tls_unique });
   }
 

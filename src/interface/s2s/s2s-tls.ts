@@ -3,13 +3,10 @@
 // against the system CA store plus s2s.cafile, so a valid peer can use SASL EXTERNAL instead of dialback.
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createSecureContext, rootCertificates, type ConnectionOptions, type SecureContext, type TLSSocket, type TlsOptions } from 'node:tls';
+import { createSecureContext, rootCertificates, type ConnectionOptions, type SecureContext, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { domainToASCII } from 'node:url';
 import type { ServerConfig } from '../../core/config/types.js';
 import { ConfigError } from '../../core/config/load-config.js';
-import { ensureSelfSignedCertificate } from '../tls/self-signed.js';
-import { loadFromFiles } from '../tls/tls-contexts.js';
 import { certificateMatchesDomain } from './cert-identity.js';
 
 const MIN_VERSION = 'TLSv1.2' as const;
@@ -30,34 +27,46 @@ interface HostEntry { context: SecureContext; x509: X509Certificate; certPem: st
 
 export class S2sTls {
   private readonly byName = new Map<string, HostEntry>();
-  private readonly fallback: HostEntry;
+  private fallback: HostEntry;
+  private readonly defaultName: string;
+  /** The s2s_tls listener's tls.Server: its no-SNI default certificate follows renewals. */
+  private readonly servers = new Set<TlsServer>();
 
   private constructor(hosts: Array<{ domain: string; certPem: string; keyPem: string }>, defaultDomain: string, private readonly ca: string[]) {
-    for (const h of hosts) {
-      this.byName.set(ascii(h.domain), {
-        context: createSecureContext({ cert: h.certPem, key: h.keyPem, ca, minVersion: MIN_VERSION }),
-        x509: new X509Certificate(h.certPem),
-        certPem: h.certPem,
-        keyPem: h.keyPem,
-      });
-    }
-    this.fallback = this.byName.get(ascii(defaultDomain))!;
+    for (const h of hosts) this.byName.set(ascii(h.domain), this.entry(h.certPem, h.keyPem));
+    this.defaultName = ascii(defaultDomain);
+    this.fallback = this.byName.get(this.defaultName)!;
   }
 
-  /** Same certificate rules as the c2s contexts (load-tls.ts): configured files, else the self-signed one. */
-  static async load(config: ServerConfig): Promise<S2sTls> {
-    const hosts: Array<{ domain: string; certPem: string; keyPem: string }> = [];
-    const unconfigured: string[] = [];
-    for (const domain of config.hosts) {
-      const files = config.host_config[domain]?.tls ?? config.tls;
-      if (files) hosts.push({ domain, ...loadFromFiles(files.cert, files.key) });
-      else unconfigured.push(domain);
-    }
-    if (unconfigured.length) {
-      const cert = await ensureSelfSignedCertificate(join(config.data_dir, 'certs'), unconfigured);
-      for (const domain of unconfigured) hosts.push({ domain, certPem: cert.certPem, keyPem: cert.keyPem });
-    }
+  private entry(certPem: string, keyPem: string): HostEntry {
+    return {
+      context: createSecureContext({ cert: certPem, key: keyPem, ca: this.ca, minVersion: MIN_VERSION }),
+      x509: new X509Certificate(certPem),
+      certPem,
+      keyPem,
+    };
+  }
+
+  /** The certificates HostCertificates loaded (the same as c2s: host-certificates.ts), with the trust anchors. */
+  static async load(config: ServerConfig, hosts: Array<{ domain: string; certPem: string; keyPem: string }>): Promise<S2sTls> {
     return new S2sTls(hosts, config.hosts[0]!, trustAnchors(config));
+  }
+
+  /** A renewed certificate of one of our hosts: streams from now on present it, established ones keep theirs. */
+  replace(domain: string, certPem: string, keyPem: string): void {
+    const name = ascii(domain);
+    if (!this.byName.has(name)) return;
+    const entry = this.entry(certPem, keyPem);
+    this.byName.set(name, entry);
+    if (name === this.defaultName) {
+      this.fallback = entry;
+      for (const server of this.servers) server.setSecureContext(this.serverOptions());
+    }
+  }
+
+  /** Keeps a tls.Server's no-SNI default certificate in step with replace(). */
+  follow(server: TlsServer): void {
+    this.servers.add(server);
   }
 
   /** The context of one of our hosts (SNI inbound, client certificate outbound); the default host's otherwise. */

@@ -1,35 +1,18 @@
-// Builds the TLS contexts for every host: configured cert/key files, or a self-signed certificate made
-// on first start under the data dir (RFC 6120 §13.7.1; the SHA-256 fingerprint is logged for pinning).
-import { join } from 'node:path';
+// Builds the TLS contexts for every host from HostCertificates (configured files, a certificate directory,
+// or a self-signed certificate made on first start under the data dir; RFC 6120 §13.7.1).
 import type { ServerConfig } from '../../core/config/types.js';
 import type { Logger } from '../../core/log.js';
-import { ConfigError } from '../../core/config/load-config.js';
-import { ensureSelfSignedCertificate } from './self-signed.js';
-import { TlsContexts, loadFromFiles } from './tls-contexts.js';
+import { HostCertificates } from './host-certificates.js';
+import { TlsContexts } from './tls-contexts.js';
+
+/** The contexts and the certificates behind them (start() them to follow renewals on disk). */
+export async function loadTls(config: ServerConfig, log: Logger): Promise<{ tls: TlsContexts; certificates: HostCertificates }> {
+  const certificates = await HostCertificates.load(config, log);
+  const tls = new TlsContexts({ hosts: certificates.current(), defaultDomain: config.hosts[0]! });
+  certificates.follow(tls);
+  return { tls, certificates };
+}
 
 export async function loadTlsContexts(config: ServerConfig, log: Logger): Promise<TlsContexts> {
-  const hosts: Array<{ domain: string; certPem: string; keyPem: string }> = [];
-  const unconfigured: string[] = [];
-  for (const domain of config.hosts) {
-    const files = config.host_config[domain]?.tls ?? config.tls;
-    if (!files) {
-      unconfigured.push(domain);
-      continue;
-    }
-    const where = config.host_config[domain]?.tls ? `host_config.${domain}.tls` : 'tls';
-    try {
-      const { certPem, keyPem } = loadFromFiles(files.cert, files.key);
-      hosts.push({ domain, certPem, keyPem });
-    } catch (err) {
-      throw new ConfigError(config.path, where, (err as Error).message);
-    }
-  }
-  if (unconfigured.length) {
-    const cert = await ensureSelfSignedCertificate(join(config.data_dir, 'certs'), unconfigured);
-    log[cert.created ? 'warn' : 'info']('using a self-signed certificate (clients must accept or pin it)', {
-      hosts: unconfigured, sha256: cert.fingerprint256, created: cert.created,
-    });
-    for (const domain of unconfigured) hosts.push({ domain, certPem: cert.certPem, keyPem: cert.keyPem });
-  }
-  return new TlsContexts({ hosts, defaultDomain: config.hosts[0]! });
+  return (await loadTls(config, log)).tls;
 }

@@ -2,7 +2,7 @@
 // TLS 1.2 minimum, and the leaf DER of whatever was served, for tls-server-end-point channel binding.
 import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type SecureContext, type TlsOptions, type TLSSocketOptions } from 'node:tls';
+import { createSecureContext, type SecureContext, type Server as TlsServer, type TlsOptions, type TLSSocketOptions } from 'node:tls';
 import { domainToASCII } from 'node:url';
 import { OperatorError } from '../../core/errors.js';
 
@@ -37,7 +37,9 @@ export class TlsContexts {
   readonly defaultDomain: string;
   readonly #byName = new Map<string, Entry>();
   readonly #entries: Entry[] = [];
-  readonly #default: Entry;
+  #default: Entry;
+  /** Direct-TLS servers (c2s_tls, https) whose default context (no SNI) follows renewals. */
+  readonly #servers = new Set<TlsServer>();
   #resolved = new Map<string, Entry>();
 
   constructor(opts: TlsContextsOptions) {
@@ -47,18 +49,7 @@ export class TlsContexts {
     for (const h of opts.hosts) {
       const name = normaliseName(h.domain);
       if (this.#byName.has(name)) continue; // first configuration of a name wins
-      const where = `the certificate for ${h.domain}`;
-      const x509 = parseCertificate(h.certPem, where);
-      const key = parseKey(h.keyPem, `the private key for ${h.domain}`);
-      assertKeyMatches(x509, key, `the private key for ${h.domain}`, where);
-      const entry: Entry = {
-        domain: name,
-        certPem: h.certPem,
-        keyPem: h.keyPem,
-        context: createSecureContext({ cert: h.certPem, key: h.keyPem, minVersion: MIN_VERSION }),
-        x509,
-        der: x509.raw,
-      };
+      const entry = makeEntry(name, h);
       this.#byName.set(name, entry);
       this.#entries.push(entry);
     }
@@ -119,6 +110,31 @@ export class TlsContexts {
     return [...this.#byName.keys()];
   }
 
+  /**
+   * A renewed certificate for one configured name (src/interface/tls/host-certificates.ts): connections
+   * from now on get it, established ones keep the one they negotiated. Throws (and changes nothing) on a
+   * bad pair.
+   */
+  replace(domain: string, certPem: string, keyPem: string): void {
+    const name = normaliseName(domain);
+    const old = this.#byName.get(name);
+    if (!old) return;
+    const entry = makeEntry(name, { domain, certPem, keyPem });
+    this.#byName.set(name, entry);
+    this.#entries[this.#entries.indexOf(old)] = entry;
+    this.#resolved = new Map();
+    if (this.#default === old) {
+      this.#default = entry;
+      // tls.Server keeps its own default context for clients that send no SNI
+      for (const server of this.#servers) server.setSecureContext(this.serverOptions());
+    }
+  }
+
+  /** Keeps a tls.Server's no-SNI default certificate in step with replace(). */
+  follow(server: TlsServer): void {
+    this.#servers.add(server);
+  }
+
   /** Exact name, then '*.parent' wildcard entry, then any certificate whose SANs cover the name
    * (RFC 6125 matching, e.g. a host cert that also names conference.example.com), then default. */
   #resolve(servername: string | undefined | null): Entry {
@@ -139,6 +155,24 @@ export class TlsContexts {
   }
 }
 
+function makeEntry(name: string, h: TlsHostCredentials): Entry {
+  const { x509, context } = checkPair(h.certPem, h.keyPem, `the certificate for ${h.domain}`, `the private key for ${h.domain}`);
+  return { domain: name, certPem: h.certPem, keyPem: h.keyPem, context, x509, der: x509.raw };
+}
+
+/** Parses a certificate (chain) and key and checks they belong together; errors name where each came from. */
+export function checkPair(certPem: string, keyPem: string, certWhere: string, keyWhere: string): { x509: X509Certificate; context: SecureContext } {
+  const x509 = parseCertificate(certPem, certWhere);
+  const key = parseKey(keyPem, keyWhere);
+  assertKeyMatches(x509, key, keyWhere, certWhere);
+  // What OpenSSL will say about the pair (an unsupported key type, a chain it cannot read), before use.
+  try {
+    return { x509, context: createSecureContext({ cert: certPem, key: keyPem, minVersion: MIN_VERSION }) };
+  } catch (err) {
+    throw new OperatorError('XMPPD_ERR_TLS_CERT', `${certWhere} and ${keyWhere} cannot be used for TLS (${(err as Error).message})`);
+  }
+}
+
 /**
  * Reads a PEM certificate (chain) and private key from disk and checks that they belong together.
  * Errors name the file and what to fix, for the operator.
@@ -146,9 +180,7 @@ export class TlsContexts {
 export function loadFromFiles(certPath: string, keyPath: string): { certPem: string; keyPem: string } {
   const certPem = readText(certPath, 'certificate');
   const keyPem = readText(keyPath, 'private key');
-  const x509 = parseCertificate(certPem, certPath);
-  const key = parseKey(keyPem, keyPath);
-  assertKeyMatches(x509, key, keyPath, certPath);
+  checkPair(certPem, keyPem, certPath, keyPath);
   return { certPem, keyPem };
 }
 
