@@ -157,6 +157,16 @@ export class Accounts {
     return ((await this.store.table(BANS).get(keyOf(bare)))?.value as { reason: string; at: string } | undefined) ?? null;
   }
 
+  /** Banned accounts (of one host, or all), in order, with the reason and time of the ban. */
+  async bans(host?: string): Promise<Array<{ jid: string; reason: string; at: string }>> {
+    const rows = await this.store.table(BANS).range(host ? { prefix: `${host}/` } : {});
+    return rows.map((r) => {
+      const slash = r.key.indexOf('/');
+      const v = r.value as { reason?: string; at?: string };
+      return { jid: `${r.key.slice(slash + 1)}@${r.key.slice(0, slash)}`, reason: v.reason ?? '', at: v.at ?? '' };
+    });
+  }
+
   /** Bare JIDs of a host's accounts, in order. */
   async list(host?: string): Promise<string[]> {
     const routes = this.routes;
