@@ -187,7 +187,9 @@ function addDataVerbs(program: Command, verb: (c: Command) => Command): void {
 /** A CLI command line as the operator runs this CLI, for the hints the server prints ("xmppd user add ..."). */
 function cliHint(configFile: string | undefined): (words: string) => string {
   const script = process.argv[1] ?? '';
-  const base = /(^|\/)xmppd$/.test(script) ? 'xmppd' : `${process.argv0 === 'node' ? 'node' : process.execPath} ${relativePath(process.cwd(), script) || script}`;
+  const rel = relativePath(process.cwd(), script);
+  const shown = rel && !rel.startsWith('..') ? rel : script;
+  const base = /(^|\/)xmppd$/.test(script) ? 'xmppd' : `${process.argv0 === 'node' ? 'node' : process.execPath} ${shown}`;
   return (words) => `${base} ${words}${configFile ? ` -c ${configFile}` : ''}`;
 }
 

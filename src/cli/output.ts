@@ -42,7 +42,7 @@ export function keyValues(r: unknown, indent = ''): string {
   for (const [k, v] of Object.entries(r)) {
     if (v === undefined) continue;
     if (v !== null && typeof v === 'object' && !(Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object'))) {
-      if (Array.isArray(v) && !v.length) out.push(`${indent}${k}: -`);
+      if (Array.isArray(v) ? !v.length : !Object.keys(v).length) out.push(`${indent}${k}: -`);
       else out.push(`${indent}${k}:`, keyValues(v, `${indent}  `));
     } else {
       out.push(`${indent}${k}: ${cell(v)}`);
@@ -60,6 +60,11 @@ function listOf(rows: unknown[], indent: string): string {
   }
   return rows.map((x) => `${indent}${cell(x)}`).join('\n');
 }
+
+/** "name: n" lines for the numeric fields of a report not in `skip` (the modules' counts: rosterItems, vcards...). */
+const counts = (r: Obj, skip: string[]): string[] =>
+  Object.entries(r).filter(([k, v]) => !skip.includes(k) && typeof v === 'number').map(([k, v]) => `${k}: ${v}`);
+const tableRows = (t: Record<string, number>): string => (Object.keys(t).length ? table(['TABLE', 'ROWS'], Object.entries(t)) : 'no rows');
 
 const done = (verb: string, key: string): Formatter => (r) => `${verb} ${r[key]}`;
 
@@ -110,6 +115,29 @@ const FORMATTERS: Record<string, Formatter> = {
   'module.reload': (r) => `reloaded ${r.name} (${r.status}) on ${cell(r.hosts)}${r.error ? `: ${r.error}` : ''}`,
   'module.unload': done('unloaded', 'unloaded'),
   'config.reload': (r) => formatReport(r as ReloadReport),
+  'data.export': (r) => [
+    `exported ${r.users} user${r.users === 1 ? '' : 's'} to ${r.file}`,
+    table(['HOST', 'USERS'], (r.hosts as Obj[]).map((h) => [h.host, h.users])),
+    ...counts(r, ['file', 'hosts', 'users', 'warnings']),
+    ...(r.warnings as string[]).map((w) => `warning: ${w}`),
+  ].join('\n'),
+  'data.import': (r) => [
+    `imported ${r.users} user${r.users === 1 ? '' : 's'} (${r.created} created, ${r.updated} updated) from ${(r.files as string[]).join(', ')}`,
+    ...counts(r, ['files', 'users', 'created', 'updated', 'warnings', 'hosts', 'unknownHosts', 'noCredentials', 'skipped', 'overLimit', 'ignored']),
+    ...(r.noCredentials as string[]).map((j) => `no usable credential (a random password was set): ${j}`),
+    ...(r.skipped as Obj[]).map((x) => `skipped ${x.jid}: ${x.reason}`),
+    ...(r.warnings as string[]).map((w) => `warning: ${w}`),
+  ].join('\n'),
+  backup: (r) => [`backup of ${r.rows} rows written to ${r.file} (up to transaction ${r.lastApplied})`, tableRows(r.tables)].join('\n'),
+  restore: (r) => {
+    const p = r.replaced as Obj;
+    return [
+      `restored ${r.rows} rows from ${r.file} (backup of ${r.created}; ${r.method})`,
+      `replaced: ${p.dropped} rows deleted, ${p.changed} changed, ${p.newerTransactions} transactions newer than the backup dropped`,
+      tableRows(r.tables),
+      ...(r.warnings as string[]).map((w) => `warning: ${w}`),
+    ].join('\n');
+  },
   'send.message': (r) => `sent message ${r.id} from ${r.from} to ${r.to}`,
   'send.stanza': (r) => `sent <${r.name}/>${r.id ? ` ${r.id}` : ''} from ${r.from} to ${r.to}`,
   'roster.get': (r) => {

@@ -15,7 +15,6 @@ async function readStdin(): Promise<string> {
 export function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
   return new Promise((resolve, reject) => {
-    process.stderr.write(question);
     let typed = '';
     const finish = (err?: Error) => {
       stdin.setRawMode(false);
@@ -35,7 +34,9 @@ export function promptHidden(question: string): Promise<string> {
         else if (ch >= ' ') typed += ch;
       }
     };
+    // Raw mode before the prompt shows: whatever is typed once it is visible is never echoed.
     stdin.setRawMode(true);
+    process.stderr.write(question);
     stdin.resume();
     stdin.on('data', onData);
   });

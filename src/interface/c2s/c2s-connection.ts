@@ -155,8 +155,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
     // One line per connection, whatever happens to its session (kept for resumption, carried on): who, why,
     // how long, how much.
     this.log.info('connection closed', {
-      ...(this.username && { user: this.bound || this.carried ? (this.carried ?? this).jid.toString() : `${this.username}@${this.host}` }),
-      reason: this.endReason ?? reason, duration_s: Math.round((Date.now() - this.startedAt) / 100) / 10,
+      ...(this.username && { user: (this.carried ?? this).jid?.toString() ?? `${this.username}@${this.host}` }),
+      reason: this.endReason ?? (reason === 'connection closed' ? 'the peer closed the connection' : reason), duration_s: Math.round((Date.now() - this.startedAt) / 100) / 10,
       bytes_in: this.bytesIn, bytes_out: this.bytesOut,
     });
     this.saslAttempt?.settle();
