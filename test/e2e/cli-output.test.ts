@@ -250,6 +250,9 @@ test('a password typed on a terminal: asked twice, never echoed; a mismatch or a
   assert.equal(tooShort.code, 1);
   assert.match(tooShort.screen, /too weak: use at least 8 characters/);
   assert.deepEqual((await json('user list', ['user', 'list'])).users, ['alice@localhost', 'bob@localhost', 'dave@localhost']);
+  // On a terminal the table's header is bold.
+  const list = await onTerminal(['user', 'list'], []);
+  assert.match(list.screen, /\x1b\[1mACCOUNT\x1b\[0m\r?\nalice@localhost\r?\nbob@localhost\r?\ndave@localhost/);
 });
 
 let desk: RawClient;
