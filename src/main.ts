@@ -185,7 +185,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     memoryTrim.start();
     const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim);
     log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)' });
-    await startupNotes(core, listeners.bound, { firstStart, cliHint: opts.cliHint ?? ((w) => `xmppd ${w}`) });
+    // Not awaited: an auth provider that is slow to list accounts never delays the start.
+    void startupNotes(core, listeners.bound, { firstStart, cliHint: opts.cliHint ?? ((w) => `xmppd ${w}`) }).catch(() => undefined);
     return running;
   } catch (err) {
     await store.close();

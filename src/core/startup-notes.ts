@@ -27,7 +27,7 @@ export async function startupNotes(core: Core, bound: BoundAddress[], o: { first
   }
   let none = false;
   try {
-    none = (await core.accounts.list()).length === 0;
+    none = !(await core.accounts.any());
   } catch {
     // an auth provider that cannot list accounts: no hint
   }
