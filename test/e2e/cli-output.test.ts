@@ -278,24 +278,30 @@ test('running server: status, sessions (show, status, TLS, client, stream manage
   desk.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
   await desk.expect(/<enabled [^>]*resume=["']true["']/, 20_000);
   desk.send("<presence><show>dnd</show><status>in a meeting</status><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://client.example/app' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/></presence>");
+  // The caps module asks the client for its disco#info; its identity names the client.
+  const query = (await desk.expect(/<iq [^>]*>\s*<query [^>]*disco#info[\s\S]*?<\/iq>/, 20_000))[0];
+  const attr = (name: string) => new RegExp(`\\s${name}=["']([^"']+)["']`).exec(query.slice(0, query.indexOf('>')))![1]!;
+  desk.send(`<iq type='result' id='${attr('id')}' to='${attr('from')}'><query xmlns='http://jabber.org/protocol/disco#info' node='https://client.example/app#QgayPKawpkPSDYmwT/WM94uAlu0='>` +
+    "<identity category='client' type='pc' name='Test Client'/><feature var='http://jabber.org/protocol/disco#info'/></query></iq>");
   phone = (await RawClient.login(c2sPort, 'alice', 'alice-password', 'phone', { presence: false })).c;
   let rows: any[] = [];
   for (let i = 0; i < 100; i++) {
     rows = (await json('sessions', ['sessions'])).sessions;
-    if (rows.find((s) => s.jid === 'alice@localhost/desk')?.show === 'dnd') break;
+    const row = rows.find((s) => s.jid === 'alice@localhost/desk');
+    if (row?.show === 'dnd' && row.client_source === 'identity') break;
     await new Promise((r) => setTimeout(r, 100));
   }
   const d = rows.find((s) => s.jid === 'alice@localhost/desk');
   assert.deepEqual(
     { show: d.show, status: d.status, ip: d.ip, tls: d.tls, client: d.client, client_source: d.client_source, sm: d.stream_management, mech: d.mechanism },
-    { show: 'dnd', status: 'in a meeting', ip: '127.0.0.1', tls: true, client: 'https://client.example/app', client_source: 'caps', sm: 'resumable', mech: 'SCRAM-SHA-256' },
+    { show: 'dnd', status: 'in a meeting', ip: '127.0.0.1', tls: true, client: 'Test Client', client_source: 'identity', sm: 'resumable', mech: 'SCRAM-SHA-256' },
   );
   assert.match(d.tls_version, /^TLSv1\.[23]$/);
   assert.ok(Number.isInteger(d.idle_s) && d.idle_s >= 0);
   const p = rows.find((s) => s.jid === 'alice@localhost/phone');
   assert.deepEqual({ show: p.show, client: p.client, client_source: p.client_source, sm: p.stream_management }, { show: 'unavailable', client: 'phone', client_source: 'resource', sm: 'off' });
   const table = await human(['sessions'], /^JID +SHOW +STATUS +IP +TLS +AUTH +CLIENT +SM +IDLE +SINCE$/m);
-  assert.match(table, /^alice@localhost\/desk +dnd +in a meeting +127\.0\.0\.1 +TLSv1\.[23] +SCRAM-SHA-256 +https:\/\/client\.example\/app +resumable +\d+s +\S+$/m);
+  assert.match(table, /^alice@localhost\/desk +dnd +in a meeting +127\.0\.0\.1 +TLSv1\.[23] +SCRAM-SHA-256 +Test Client +resumable +\d+s +\S+$/m);
   assert.match(table, /^alice@localhost\/phone +unavailable +- +127\.0\.0\.1 +TLSv1\.[23] +SCRAM-SHA-256 +phone +off /m);
 
   // failed logins: the claimed account, the mechanism, the address and the reason

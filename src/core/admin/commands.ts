@@ -9,6 +9,8 @@ import { DATA_COMMANDS } from './commands-data.js';
 import { CHAT_COMMANDS } from './commands-chat.js';
 import { CommandRegistry } from './command-registry.js';
 import { sessionRow } from './session-rows.js';
+import type { Session } from '../session.js';
+import { CAPS_SERVICE, type CapsApi } from '../services/caps-service.js';
 import { auditUnknown, runAudited } from './command-audit.js';
 export { runAudited } from './command-audit.js';
 
@@ -73,7 +75,12 @@ const SERVER_COMMANDS: CommandDef[] = [
   },
   {
     name: 'sessions.list', description: 'List bound client sessions', args: [],
-    run: async (t) => ({ sessions: t.core.sessions.all().map((s) => sessionRow(s)) }),
+    run: async (t) => {
+      const now = Date.now();
+      // The caps module (when it runs on the host) knows the client's name from its disco#info identity.
+      const clientOf = (s: Session) => t.core.services?.get<CapsApi>(s.host, CAPS_SERVICE.name)?.clientOf?.(s.jid);
+      return { sessions: t.core.sessions.all().map((s) => sessionRow(s, now, clientOf(s))) };
+    },
   },
   {
     name: 'session.kick', description: 'End the sessions of a full JID (or every session of a bare JID)', args: ['jid'],

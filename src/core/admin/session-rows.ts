@@ -1,5 +1,6 @@
 // One row of `xmppd sessions` (admin command sessions.list): presence (RFC 6121 §4.7.2 show/status), address,
-// TLS, login mechanism, client (XEP-0115 caps node from the last presence, else the resource), XEP-0198 state
+// TLS, login mechanism, client (its disco#info identity name as the caps module learnt it, else the XEP-0115
+// caps node of its last presence, else the resource), XEP-0198 state
 // and idle time (since the client's last stanza).
 import type { Session } from '../session.js';
 
@@ -18,8 +19,8 @@ export interface SessionRow {
   tls_version: string | null;
   mechanism: string;
   client: string;
-  /** Where `client` comes from: the caps node of the client's presence, or its resource. */
-  client_source: 'caps' | 'resource';
+  /** Where `client` comes from: its disco#info identity (caps), the caps node of its presence, or its resource. */
+  client_source: 'identity' | 'caps_node' | 'resource';
   stream_management: 'off' | 'enabled' | 'resumable';
   /** Kept for XEP-0198 resumption with no connection under it. */
   detached: boolean;
@@ -27,7 +28,7 @@ export interface SessionRow {
   idle_s: number;
 }
 
-export function sessionRow(s: Session, now = Date.now()): SessionRow {
+export function sessionRow(s: Session, now = Date.now(), clientName?: string): SessionRow {
   const p = s.presence;
   const shown = p?.getChildText('show') ?? null;
   const caps = p?.getChild('c', NS_CAPS)?.attrs.node;
@@ -40,8 +41,8 @@ export function sessionRow(s: Session, now = Date.now()): SessionRow {
     tls: s.secure,
     tls_version: s.tlsVersion ?? null,
     mechanism: s.authMechanism,
-    client: typeof caps === 'string' && caps ? caps : s.jid.resource,
-    client_source: typeof caps === 'string' && caps ? 'caps' : 'resource',
+    client: clientName || (typeof caps === 'string' && caps ? caps : s.jid.resource),
+    client_source: clientName ? 'identity' : typeof caps === 'string' && caps ? 'caps_node' : 'resource',
     stream_management: s.streamManagement ?? 'off',
     detached: s.detached,
     since: new Date(s.startedAt).toISOString(),
