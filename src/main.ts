@@ -1,9 +1,10 @@
 // Composition root (DESIGN.md): config -> data -> core -> modules -> listeners. No globals, so tests
 // run several servers in one process.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServerConfig } from './core/config/types.js';
-import { Logger } from './core/log.js';
+import { serverLogger, type Logger, type LogFormat } from './core/log.js';
+import { startupNotes } from './core/startup-notes.js';
 import { HookRunner } from './core/hooks/hook-runner.js';
 import { IqRouter } from './core/iq-router.js';
 import { Router } from './core/router.js';
@@ -43,6 +44,10 @@ export interface StartOptions {
   processMetrics?: boolean;
   /** Skip the control socket (tests that don't need it). */
   controlSocket?: boolean;
+  /** Log lines as text (readable, coloured on a terminal) or JSON; default: text on a terminal, else JSON. */
+  logFormat?: LogFormat;
+  /** The CLI command line for given verb words, for the first-start hints (default "xmppd <words>"). */
+  cliHint?: (words: string) => string;
 }
 
 export class XmppServer {
@@ -95,7 +100,8 @@ export class XmppServer {
 }
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<XmppServer> {
-  const log = opts.log ?? new Logger(config.log_level);
+  const log = opts.log ?? serverLogger(config.log_level, opts.logFormat);
+  const firstStart = !existsSync(join(config.data_dir, 'db'));
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   // durability: none | batch | group (config/xmppd.example.yaml). A failed write stops all writes
   // until a restart (the store's rule); say so once, loudly, whoever made the write.
@@ -187,6 +193,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     certificates.start();
     const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim, certificates);
     log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)' });
+    // Not awaited: an auth provider that is slow to list accounts never delays the start.
+    void startupNotes(core, listeners.bound, { firstStart, cliHint: opts.cliHint ?? ((w) => `xmppd ${w}`) }).catch(() => undefined);
     return running;
   } catch (err) {
     await store.close();

@@ -18,6 +18,8 @@ export { errorReply, iqResult, parseXml } from './core/stanza.js';
 export { elementToJson, elementFromJson, cloneElement, type ElementJson } from './core/element-json.js';
 export { AccountExistsError, NoSuchAccountError } from './core/accounts.js';
 export { SaslPrepError } from './core/sasl/scram-credentials.js';
+// The server's one password policy (in-band registration and the admin commands apply the same).
+export { passwordProblem, minPasswordLength, MAX_PASSWORD_CHARS, DEFAULT_MIN_PASSWORD_LENGTH } from './core/password-policy.js';
 // Authentication providers (ctx.authProvider): the contract, its errors, and SCRAM key derivation for
 // providers that keep their own stored keys.
 export { AuthRefusedError, AuthUnavailableError, AuthUnsupportedError } from './core/auth/auth-provider.js';

@@ -3,7 +3,7 @@
 // every node of a cluster shares it), with a bounded in-memory mirror of the rows read. Rows unused for
 // cache_expire_after are swept (cache-upkeep.ts); past cache_max_rows new entries stay with their session.
 import type { ModuleContext, Table } from '../../src/sdk.js';
-import type { CapsIdentity, DiscoData } from './disco-data.js';
+import { clientName, type CapsIdentity, type DiscoData } from './disco-data.js';
 import type { CacheUpkeep } from './cache-upkeep.js';
 
 export const CAPS_TABLE = 'caps_cache';
@@ -21,7 +21,7 @@ const MIRROR_MAX = 4096;
 /** lastUsed is written at most once a day per row (or twice per cache_expire_after when that is shorter). */
 const STAMP_EVERY_MAX = 86_400_000;
 
-interface Mirrored { features: ReadonlySet<string>; lastUsed: number }
+interface Mirrored { features: ReadonlySet<string>; lastUsed: number; client: string | undefined }
 
 export class CapsCache {
   private readonly rows: Table<CapsRow>;
@@ -53,7 +53,7 @@ export class CapsCache {
     if (!seen) {
       const row = await this.rows.get(key);
       if (!row) return undefined;
-      seen = this.remember(key, new Set(row.value.features), lastUsedOf(row.value));
+      seen = this.remember(key, new Set(row.value.features), lastUsedOf(row.value), clientName(row.value.identities ?? []));
     }
     this.used(key, seen);
     return seen.features;
@@ -69,7 +69,12 @@ export class CapsCache {
     const now = Date.now();
     const value: CapsRow = { features: [...features], identities: info.identities, verifiedAt: now, lastUsed: now };
     await this.ctx.store.transact([{ type: 'put', table: CAPS_TABLE, key, value: value as never }], [{ type: 'absent', table: CAPS_TABLE, key }]);
-    return this.remember(key, features, now).features;
+    return this.remember(key, features, now, clientName(info.identities)).features;
+  }
+
+  /** The client name of a cached hash (its identity of category client), when it is in memory. */
+  clientOf(key: string): string | undefined {
+    return this.mirror.get(key)?.client;
   }
 
   /** Write a new lastUsed when the stored one is older than stampEvery (never on every presence). */
@@ -85,9 +90,9 @@ export class CapsCache {
     })().catch((err) => this.ctx.log.error('marking cached capabilities as used failed', { err }));
   }
 
-  private remember(key: string, features: ReadonlySet<string>, lastUsed: number): Mirrored {
+  private remember(key: string, features: ReadonlySet<string>, lastUsed: number, client: string | undefined): Mirrored {
     if (this.mirror.size >= MIRROR_MAX) this.mirror.delete(this.mirror.keys().next().value!);
-    const m = { features, lastUsed };
+    const m = { features, lastUsed, client };
     this.mirror.set(key, m);
     return m;
   }

@@ -6,7 +6,7 @@ import { xml, StanzaError, type Element, type Jid, type ModuleContext, type Sess
 import { caps1Ver, caps2Hash } from './caps-hash.js';
 import type { CapsCache } from './caps-cache.js';
 import { claimOf, type Claim, type Verifiable } from './claim.js';
-import { NS_DISCO_INFO, parseDiscoInfo, type DiscoData } from './disco-data.js';
+import { NS_DISCO_INFO, clientName, parseDiscoInfo, type DiscoData } from './disco-data.js';
 
 /** disco#info queries one session may have outstanding; later claims wait for a slot (latest wins). */
 export const MAX_QUERIES_PER_SESSION = 2;
@@ -32,6 +32,8 @@ interface Entry {
   /** The current claim waits for a query slot. */
   waiting: boolean;
   newRows: number;
+  /** The client's name from the disco#info behind the current claim (XEP-0030 identity), once known. */
+  client: string | undefined;
 }
 
 /**
@@ -58,6 +60,10 @@ export class CapsTracker {
     return this.entries.get(full.toString())?.features;
   }
 
+  clientOf(full: Jid): string | undefined {
+    return this.entries.get(full.toString())?.client;
+  }
+
   /** An available presence of a local session: follow the capabilities it claims (never blocks it). */
   observe(session: Session, presence: Element): void {
     const claim = claimOf(presence);
@@ -65,12 +71,13 @@ export class CapsTracker {
     const jid = session.jid.toString();
     let e = this.entries.get(jid);
     if (!e || e.session !== session) {
-      e = { session, claim: null, features: undefined, announced: undefined, running: 0, waiting: false, newRows: 0 };
+      e = { session, claim: null, features: undefined, announced: undefined, running: 0, waiting: false, newRows: 0, client: undefined };
       this.entries.set(jid, e);
     }
     if (e.claim?.id === claim.id) return; // the same caps again (every presence repeats them)
     e.claim = claim;
     e.features = undefined;
+    e.client = undefined;
     e.waiting = false;
     void this.lookup(e, claim);
   }
@@ -198,7 +205,9 @@ export class CapsTracker {
         this.ctx.log.debug('capabilities query answered without disco#info', { jid: e.session.jid.toString(), node, type: res.attrs.type });
         return null;
       }
-      return parseDiscoInfo(query, res);
+      const info = parseDiscoInfo(query, res);
+      e.client = clientName(info.identities) ?? e.client; // the client's own answer, for its own session's listing
+      return info;
     } catch (err) {
       if (!(err instanceof StanzaError)) throw err;
       this.count('query_failure'); // timed out, or the server is stopping
@@ -226,6 +235,7 @@ export class CapsTracker {
   private async settle(e: Entry, claim: Claim, features: Features): Promise<void> {
     if (!this.current(e, claim)) return;
     e.features = features;
+    e.client ??= claim.verifiable.map((v) => this.cache.clientOf(v.key)).find((n) => n !== undefined);
     if (e.announced && sameSet(e.announced, features)) return;
     e.announced = features;
     await this.ctx.runNotify('caps_updated', { jid: e.session.jid, features });

@@ -64,5 +64,14 @@ export function parseForm(x: Element): CapsForm {
   return { fields, tabular };
 }
 
+/**
+ * The client's name from its disco#info identities (XEP-0030 category "client", e.g. "Gajim"): an untagged or
+ * English one first. Shown by `xmppd sessions`.
+ */
+export function clientName(identities: CapsIdentity[]): string | undefined {
+  const named = identities.filter((i) => i.category === 'client' && i.name);
+  return (named.find((i) => i.lang === undefined || /^en\b/i.test(i.lang)) ?? named[0])?.name;
+}
+
 /** The XEP-0068 FORM_TYPE field of a form, if it has one. */
 export const formTypeField = (form: CapsForm): FormField | undefined => form.fields.find((f) => f.var === 'FORM_TYPE');

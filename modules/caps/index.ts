@@ -61,6 +61,7 @@ export default defineModule({
     const featuresOf = (full: Jid) => (full.domain === ctx.host ? tracker : hosts.get(full.domain))?.featuresOf(full);
     ctx.provide(CAPS_SERVICE, {
       featuresOf,
+      clientOf: (full: Jid) => (full.domain === ctx.host ? tracker : hosts.get(full.domain))?.clientOf(full),
       wantsNotify: (full: Jid, node: string) => featuresOf(full)?.has(`${node}+notify`) ?? false,
     });
 

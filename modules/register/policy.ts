@@ -1,13 +1,12 @@
 // XEP-0077 In-Band Registration: shared pieces of the register module — namespaces, errors with the
 // legacy codes XEP-0077 §9 asks for (XEP-0086 table), field reading and the password policy.
-import { StanzaError, xml, type Element, type StanzaErrorCondition, type StanzaErrorType } from '../../src/sdk.js';
+import { StanzaError, passwordProblem, xml, type Element, type StanzaErrorCondition, type StanzaErrorType } from '../../src/sdk.js';
 
 export const NS_REGISTER = 'jabber:iq:register';
 /** XEP-0077 §8: the stream feature offered to clients before authentication. */
 export const NS_REGISTER_FEATURE = 'http://jabber.org/features/iq-register';
 
-/** Anything longer is refused: a password is not a document, and PBKDF2 runs over it on every change. */
-export const MAX_PASSWORD_CHARS = 1024;
+export { MAX_PASSWORD_CHARS } from '../../src/sdk.js';
 
 /** XEP-0086 §3 mapping of the conditions this module sends to the old HTTP-style codes. */
 const LEGACY_CODES: Partial<Record<StanzaErrorCondition, string>> = {
@@ -45,13 +44,12 @@ export function field(query: Element, name: string): string | undefined {
 }
 
 /**
- * The password policy. Length counts code points (what a user sees as characters), before SASLprep.
- * XEP-0077 fixes no minimum; the default of 8 follows NIST SP 800-63B §5.1.1.2.
+ * The server's password policy (src/core/password-policy.ts, shared with the admin commands). XEP-0077
+ * fixes no minimum; the default of 8 follows NIST SP 800-63B §5.1.1.2.
  */
 export function checkPassword(password: string, minLength: number): void {
-  const n = [...password].length;
-  if (n < minLength) throw new RegisterError('not-acceptable', `the password is too weak: use at least ${minLength} characters`);
-  if (n > MAX_PASSWORD_CHARS) throw new RegisterError('not-acceptable', `the password is too long (at most ${MAX_PASSWORD_CHARS} characters)`);
+  const problem = passwordProblem(password, minLength);
+  if (problem) throw new RegisterError('not-acceptable', problem);
 }
 
 /** SASLprep refusals from the accounts layer (RFC 4013 prohibited output) carry this code. */

@@ -2,7 +2,7 @@
 // running server over its control socket (user management also works on the data dir when it is stopped).
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { relative as relativePath, resolve as resolvePath } from 'node:path';
 import { buildConfig, loadConfigFile } from '../core/config/load-config.js';
 import type { ServerConfig } from '../core/config/types.js';
 import { OperatorError } from '../core/errors.js';
@@ -14,6 +14,16 @@ import { checkModules } from '../core/config/reload/check-modules.js';
 import { formatReport, type ReloadReport } from '../core/config/reload/reload-report.js';
 import { BUNDLED_MODULES } from '../../modules/index.js';
 import { formatImportReport, importCertificates } from '../interface/tls/cert-import.js';
+import { printResult } from './output.js';
+import { newPassword } from './password-input.js';
+import type { LogFormat } from '../core/log.js';
+
+interface CliOpts { config?: string; json?: boolean; passwordStdin?: boolean }
+
+/** Run an admin command and print its result (a table or text; JSON with --json). */
+async function call(opts: CliOpts, cmd: string, args: Record<string, unknown>, timeoutMs?: number): Promise<void> {
+  printResult(cmd, await admin(opts, cmd, args, timeoutMs), opts.json === true);
+}
 
 function configFrom(file: string | undefined): ServerConfig {
   const path = file ?? process.env.XMPPD_CONFIG;
@@ -30,37 +40,6 @@ async function admin(opts: { config?: string }, cmd: string, args: Record<string
     if (err instanceof NotRunningError && COMMANDS_BY_NAME.get(cmd)?.offline) return runOffline(config, cmd, args, BUNDLED_MODULES);
     throw err;
   }
-}
-
-function print(result: unknown): void {
-  const r = result as Record<string, unknown>;
-  if (r && Array.isArray(r.users)) return void console.log((r.users as string[]).join('\n'));
-  if (r && Array.isArray(r.sessions)) {
-    const rows = r.sessions as Array<Record<string, unknown>>;
-    if (!rows.length) return void console.log('no sessions');
-    for (const s of rows) console.log(`${s.jid}\t${s.ip}\t${s.secure ? 'tls' : 'plain'}\t${s.mechanism}\t${s.available ? 'available' : 'unavailable'}\t${s.since}`);
-    return;
-  }
-  if (r && Array.isArray(r.s2s)) {
-    const rows = r.s2s as Array<Record<string, any>>;
-    if (!rows.length) return void console.log(r.enabled === false ? 'federation is disabled (s2s.enabled: false)' : 'no s2s streams');
-    console.log(['direction', 'local', 'remote', 'state', 'auth', 'tls', 'cipher', 'queued', 'address', 'since'].join('\t'));
-    for (const s of rows) {
-      console.log([s.direction, s.local, s.remote || '-', s.state, s.auth || '-', s.tls?.version || 'plain', s.tls?.cipher || '-', s.queued, s.ip || '-', s.since].join('\t'));
-    }
-    return;
-  }
-  if (r && Array.isArray(r.commands)) {
-    for (const c of r.commands as Array<{ name: string; args: string[]; description: string; module?: string }>) {
-      console.log(`${c.name}\t${c.args.join(' ') || '-'}\t${c.description}${c.module ? ` (module ${c.module})` : ''}`);
-    }
-    return;
-  }
-  if (r && Array.isArray(r.modules)) {
-    for (const m of r.modules as Array<Record<string, unknown>>) console.log(`${m.name}\t${m.status}\t${(m.xeps as string[]).join(',')}${m.error ? `\t${m.error}` : ''}`);
-    return;
-  }
-  console.log(JSON.stringify(result, null, 2));
 }
 
 /** `name=value` words as command arguments (a value may itself contain '='). */
@@ -88,26 +67,28 @@ function parseOptions(json: string | undefined): Record<string, unknown> | undef
 export function buildCli(): Command {
   const program = new Command('xmppd').version(VERSION).description('xmppd, an XMPP server').showHelpAfterError();
   const cfg = (c: Command) => c.option('-c, --config <file>', 'configuration file (YAML); default: $XMPPD_CONFIG, ./xmppd.yaml, or the embedded default');
-  const run = (fn: (...a: any[]) => Promise<unknown>) => async (...a: any[]) => {
-    const result = await fn(...a);
-    if (result !== undefined) print(result);
-  };
+  // Every admin verb: a table or text for people, or --json (one stable schema per verb, docs/cli.md) for scripts.
+  const verb = (c: Command) => cfg(c).option('--json', 'print the result as JSON (schema: docs/cli.md)');
 
-  cfg(program.command('start').description('run the server in the foreground')).action(async (opts) => {
-    const config = configFrom(opts.config);
-    const server = await startServer(config, { processMetrics: true });
-    const stop = (signal: string) => {
-      server.core.log.info('signal received', { signal });
-      void server.stop().then(() => process.exit(0));
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    // SIGHUP: re-read the config file and apply it all or nothing; the reloader logs the outcome, a bad file changes nothing.
-    process.on('SIGHUP', () => {
-      server.core.log.info('signal received', { signal: 'SIGHUP' });
-      server.reload().catch((err: Error) => server.core.log.error('configuration reload failed', { err }));
+  cfg(program.command('start').description('run the server in the foreground')
+    .option('--log-format <format>', 'text (readable, coloured lines; the default on a terminal) or json (one object a line; the default otherwise)'))
+    .action(async (opts) => {
+      const config = configFrom(opts.config);
+      const format = opts.logFormat === undefined ? undefined : String(opts.logFormat);
+      if (format !== undefined && format !== 'text' && format !== 'json') throw new OperatorError('XMPPD_ERR_USAGE', `--log-format must be text or json, not "${format}"`);
+      const server = await startServer(config, { processMetrics: true, ...(format && { logFormat: format as LogFormat }), cliHint: cliHint(opts.config) });
+      const stop = (signal: string) => {
+        server.core.log.info('signal received', { signal });
+        void server.stop().then(() => process.exit(0));
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      // SIGHUP: re-read the config file and apply it all or nothing; the reloader logs the outcome, a bad file changes nothing.
+      process.on('SIGHUP', () => {
+        server.core.log.info('signal received', { signal: 'SIGHUP' });
+        server.reload().catch((err: Error) => server.core.log.error('configuration reload failed', { err }));
+      });
     });
-  });
 
   cfg(program.command('check-config').description('validate the configuration and exit')).action((opts) => {
     const config = configFrom(opts.config);
@@ -115,22 +96,27 @@ export function buildCli(): Command {
   });
 
   const user = program.command('user').description('manage accounts');
-  cfg(user.command('add <jid> <password>').description('create an account')).action(run((jid, password, opts) => admin(opts, 'user.add', { jid, password })));
-  cfg(user.command('del <jid>').description('delete an account')).action(run((jid, opts) => admin(opts, 'user.del', { jid })));
-  cfg(user.command('passwd <jid> <password>').description('set a new password')).action(run((jid, password, opts) => admin(opts, 'user.passwd', { jid, password })));
-  cfg(user.command('list [host]').description('list accounts')).action(run((host, opts) => admin(opts, 'user.list', { host })));
-  cfg(user.command('ban <jid> [reason]').description('end an account\'s sessions and refuse its logins')).action(run((jid, reason, opts) => admin(opts, 'user.ban', { jid, reason })));
-  cfg(user.command('unban <jid>').description('lift a ban')).action(run((jid, opts) => admin(opts, 'user.unban', { jid })));
+  const pw = (c: Command) => verb(c).option('--password-stdin', 'read the password from standard input (for scripts)');
+  pw(user.command('add <jid> [password]').description('create an account (omit the password to be prompted for it)'))
+    .action(async (jid, password, opts) => call(opts, 'user.add', { jid, password: await newPassword(jid, password, opts) }));
+  verb(user.command('del <jid>').description('delete an account')).action((jid, opts) => call(opts, 'user.del', { jid }));
+  pw(user.command('passwd <jid> [password]').description('set a new password (omit it to be prompted for it)'))
+    .action(async (jid, password, opts) => call(opts, 'user.passwd', { jid, password: await newPassword(jid, password, opts) }));
+  verb(user.command('list [host]').description('list accounts').option('--banned', 'only banned accounts, with when and why'))
+    .action((host, opts) => call(opts, 'user.list', { host, ...(opts.banned && { banned: true }) }));
+  verb(user.command('ban <jid> [reason]').description('end an account\'s sessions and refuse its logins')).action((jid, reason, opts) => call(opts, 'user.ban', { jid, reason }));
+  verb(user.command('unban <jid>').description('lift a ban')).action((jid, opts) => call(opts, 'user.unban', { jid }));
 
-  cfg(program.command('sessions').description('list client sessions')).action(run((opts) => admin(opts, 'sessions.list', {})));
-  cfg(program.command('kick <jid>').description('end the sessions of a JID')).action(run((jid, opts) => admin(opts, 'session.kick', { jid })));
-  cfg(program.command('s2s').description('list server-to-server streams (direction, peer, auth method, TLS)')).action(run((opts) => admin(opts, 's2s.list', {})));
-  cfg(program.command('status').description('show server status')).action(run((opts) => admin(opts, 'status', {})));
+  verb(program.command('sessions').description('list client sessions: presence, address, TLS, client, stream management, idle time'))
+    .action((opts) => call(opts, 'sessions.list', {}));
+  verb(program.command('kick <jid>').description('end the sessions of a JID')).action((jid, opts) => call(opts, 'session.kick', { jid }));
+  verb(program.command('s2s').description('list server-to-server streams (direction, peer, auth method, TLS)')).action((opts) => call(opts, 's2s.list', {}));
+  verb(program.command('status').description('show server status')).action((opts) => call(opts, 'status', {}));
   // Modules add commands at runtime (ctx.command): the running server lists them and runs any by name.
-  cfg(program.command('commands').description("list the running server's admin commands, those of its loaded modules included"))
-    .action(run((opts) => admin(opts, 'commands.list', {})));
-  cfg(program.command('run <command> [args...]').description('run an admin command by name, arguments as name=value (see "xmppd commands")'))
-    .action(run((command, args: string[], opts) => admin(opts, command, namedArgs(args))));
+  verb(program.command('commands').description("list the running server's admin commands, those of its loaded modules included"))
+    .action((opts) => call(opts, 'commands.list', {}));
+  verb(program.command('run <command> [args...]').description('run an admin command by name, arguments as name=value (see "xmppd commands")'))
+    .action((command, args: string[], opts) => call(opts, command, namedArgs(args)));
 
   const conf = program.command('config').description('check the configuration file, or make the running server reload it');
   cfg(conf.command('check').description('validate the configuration file and its module options (and show what a reload would change, if the server runs)'))
@@ -146,26 +132,26 @@ export function buildCli(): Command {
       });
       if (report) console.log(`running server: ${formatReport(report as ReloadReport)}`);
     });
-  cfg(conf.command('reload').description('make the running server re-read its configuration file: applies all of it or none, lists what needs a restart'))
-    .action(async (opts) => console.log(formatReport((await admin(opts, 'config.reload', {})) as ReloadReport)));
+  verb(conf.command('reload').description('make the running server re-read its configuration file: applies all of it or none, lists what needs a restart'))
+    .action((opts) => call(opts, 'config.reload', {}));
 
   // prosodyctl's `cert import`: works on files only, a running server follows its certificate directory itself.
   const cert = program.command('cert').description('TLS certificates');
-  cfg(cert.command('import <dir>').description("copy each host's certificate and key from an ACME client's directory (certbot, lego, acmetool) into the server's certificate directory"))
+  verb(cert.command('import <dir>').description("copy each host's certificate and key from an ACME client's directory (certbot, lego, acmetool) into the server's certificate directory"))
     .action((dir: string, opts) => {
       const report = importCertificates(configFrom(opts.config), dir);
-      console.log(formatImportReport(report, resolvePath(dir)));
+      console.log(opts.json === true ? JSON.stringify(report, null, 2) : formatImportReport(report, resolvePath(dir)));
       if (!report.imported.length) process.exitCode = 1;
     });
 
   const mod = program.command('module').description('manage modules at runtime');
-  cfg(mod.command('list').description('list loaded modules')).action(run((opts) => admin(opts, 'module.list', {})));
-  cfg(mod.command('load <name>').description('load a module').option('--options <json>', 'module options as JSON'))
-    .action(run((name, opts) => admin(opts, 'module.load', { name, options: parseOptions(opts.options) })));
-  cfg(mod.command('unload <name>').description('unload a module')).action(run((name, opts) => admin(opts, 'module.unload', { name })));
-  cfg(mod.command('reload <name>').description('reload a module (with new options)').option('--options <json>', 'new options as JSON'))
-    .action(run((name, opts) => admin(opts, 'module.reload', { name, options: parseOptions(opts.options) })));
-  addDataVerbs(program, cfg, run);
+  verb(mod.command('list').description('list loaded modules')).action((opts) => call(opts, 'module.list', {}));
+  verb(mod.command('load <name>').description('load a module').option('--options <json>', 'module options as JSON'))
+    .action((name, opts) => call(opts, 'module.load', { name, options: parseOptions(opts.options) }));
+  verb(mod.command('unload <name>').description('unload a module')).action((name, opts) => call(opts, 'module.unload', { name }));
+  verb(mod.command('reload <name>').description('reload a module (with new options)').option('--options <json>', 'new options as JSON'))
+    .action((name, opts) => call(opts, 'module.reload', { name, options: parseOptions(opts.options) }));
+  addDataVerbs(program, verb);
   return program;
 }
 
@@ -173,39 +159,48 @@ export function buildCli(): Command {
  * export/import/backup/restore (file paths made absolute: a running server does the work) and the chat
  * operations. Progress lines go to stderr when the work runs here (server stopped); a running server logs them.
  */
-function addDataVerbs(program: Command, cfg: (c: Command) => Command, run: (fn: (...a: any[]) => Promise<unknown>) => (...a: any[]) => Promise<void>): void {
+function addDataVerbs(program: Command, verb: (c: Command) => Command): void {
   const LONG = 24 * 3600_000; // big imports take long; the CLI waits for the server's answer
   const progress = (line: string) => process.stderr.write(`${line}\n`);
-  const data = (cmd: string, file: string, opts: { config?: string }, extra: Record<string, unknown> = {}) =>
-    admin(opts, cmd, { file: resolvePath(file), ...extra, progress }, LONG);
-  cfg(program.command('export <file>').description('export accounts, rosters, vCards, private storage and offline messages as XEP-0227 XML (.gz compresses)')
-    .option('--host <host>', 'only this virtual host')).action(run((file, opts) => data('data.export', file, opts, opts.host ? { host: opts.host } : {})));
-  cfg(program.command('import <file>').description('import a XEP-0227 file or directory (xmppd export, ejabberdctl export_piefxis, prosody-migrator)'))
-    .action(run((file, opts) => data('data.import', file, opts)));
-  cfg(program.command('backup <file>').description('write a consistent copy of every table (JSON lines; .gz compresses)')).action(run((file, opts) => data('backup', file, opts)));
-  cfg(program.command('restore <file>').description('replace the contents of every table with a backup')
+  const data = (cmd: string, file: string, opts: CliOpts, extra: Record<string, unknown> = {}) =>
+    call(opts, cmd, { file: resolvePath(file), ...extra, progress }, LONG);
+  verb(program.command('export <file>').description('export accounts, rosters, vCards, private storage and offline messages as XEP-0227 XML (.gz compresses)')
+    .option('--host <host>', 'only this virtual host')).action((file, opts) => data('data.export', file, opts, opts.host ? { host: opts.host } : {}));
+  verb(program.command('import <file>').description('import a XEP-0227 file or directory (xmppd export, ejabberdctl export_piefxis, prosody-migrator)'))
+    .action((file, opts) => data('data.import', file, opts));
+  verb(program.command('backup <file>').description('write a consistent copy of every table (JSON lines; .gz compresses)')).action((file, opts) => data('backup', file, opts));
+  verb(program.command('restore <file>').description('replace the contents of every table with a backup; a running server is refused unless --force (with a summary of what would be replaced)')
     .option('--force', 'replace the data of a running server, or data newer than the backup (what is dropped is reported)'))
-    .action(run((file, opts) => data('restore', file, opts, opts.force ? { force: true } : {})));
+    .action((file, opts) => data('restore', file, opts, opts.force ? { force: true } : {}));
 
   const send = program.command('send').description('send stanzas as a local address');
-  cfg(send.command('message <from> <to> <body>').description('send a message').option('--type <type>', 'chat (default), normal, headline or groupchat'))
-    .action(run((from, to, body, opts) => admin(opts, 'send.message', { from, to, body, type: opts.type })));
-  cfg(send.command('stanza <from> <to> <xml>').description('send a <message/>, <presence/> or <iq/>'))
-    .action(run((from, to, stanza, opts) => admin(opts, 'send.stanza', { from, to, stanza })));
+  verb(send.command('message <from> <to> <body>').description('send a message').option('--type <type>', 'chat (default), normal, headline or groupchat'))
+    .action((from, to, body, opts) => call(opts, 'send.message', { from, to, body, type: opts.type }));
+  verb(send.command('stanza <from> <to> <xml>').description('send a <message/>, <presence/> or <iq/>'))
+    .action((from, to, stanza, opts) => call(opts, 'send.stanza', { from, to, stanza }));
   const roster = program.command('roster').description("read and change an account's roster (pushed to its clients)");
-  cfg(roster.command('get <jid>').description('list the roster')).action(run((jid, opts) => admin(opts, 'roster.get', { jid })));
-  cfg(roster.command('add <jid> <contact>').description('add or change an item').option('--name <name>', 'display name')
+  verb(roster.command('get <jid>').description('list the roster')).action((jid, opts) => call(opts, 'roster.get', { jid }));
+  verb(roster.command('add <jid> <contact>').description('add or change an item').option('--name <name>', 'display name')
     .option('--groups <groups>', 'comma-separated groups').option('--subscription <sub>', 'none, to, from or both'))
-    .action(run((jid, contact, opts) => admin(opts, 'roster.add', { jid, contact, name: opts.name, groups: opts.groups, subscription: opts.subscription })));
-  cfg(roster.command('remove <jid> <contact>').description('remove an item')).action(run((jid, contact, opts) => admin(opts, 'roster.remove', { jid, contact })));
+    .action((jid, contact, opts) => call(opts, 'roster.add', { jid, contact, name: opts.name, groups: opts.groups, subscription: opts.subscription }));
+  verb(roster.command('remove <jid> <contact>').description('remove an item')).action((jid, contact, opts) => call(opts, 'roster.remove', { jid, contact }));
   const vcard = program.command('vcard').description("read and replace an account's vCard");
-  cfg(vcard.command('get <jid>').description('print the vCard XML')).action(async (jid, opts) => console.log(((await admin(opts, 'vcard.get', { jid })) as { vcard: string }).vcard));
-  cfg(vcard.command('set <jid> <xml>').description("replace the vCard (<vCard xmlns='vcard-temp'>…</vCard>)")).action(run((jid, xml, opts) => admin(opts, 'vcard.set', { jid, vcard: xml })));
-  cfg(program.command('offline-count <jid>').description('count the offline messages stored for an account')).action(run((jid, opts) => admin(opts, 'offline.count', { jid })));
-  cfg(program.command('archive-query <jid>').description("list an account's archived messages (XEP-0313)").option('--with <jid>', 'only with this JID')
+  verb(vcard.command('get <jid>').description('print the vCard XML')).action((jid, opts) => call(opts, 'vcard.get', { jid }));
+  verb(vcard.command('set <jid> <xml>').description("replace the vCard (<vCard xmlns='vcard-temp'>…</vCard>)")).action((jid, xml, opts) => call(opts, 'vcard.set', { jid, vcard: xml }));
+  verb(program.command('offline-count <jid>').description('count the offline messages stored for an account')).action((jid, opts) => call(opts, 'offline.count', { jid }));
+  verb(program.command('archive-query <jid>').description("list an account's archived messages (XEP-0313)").option('--with <jid>', 'only with this JID')
     .option('--start <time>', 'from this time').option('--end <time>', 'until this time').option('--max <n>', 'only the newest n'))
-    .action(run((jid, opts) => admin(opts, 'archive.query', { jid, with: opts.with, start: opts.start, end: opts.end, max: opts.max })));
-  cfg(program.command('stats').description('accounts per host, sessions, s2s streams, uptime, stanza counters')).action(run((opts) => admin(opts, 'stats', {})));
+    .action((jid, opts) => call(opts, 'archive.query', { jid, with: opts.with, start: opts.start, end: opts.end, max: opts.max }));
+  verb(program.command('stats').description('accounts per host, sessions, s2s streams, uptime, stanza counters')).action((opts) => call(opts, 'stats', {}));
+}
+
+/** A CLI command line as the operator runs this CLI, for the hints the server prints ("xmppd user add ..."). */
+function cliHint(configFile: string | undefined): (words: string) => string {
+  const script = process.argv[1] ?? '';
+  const rel = relativePath(process.cwd(), script);
+  const shown = rel && !rel.startsWith('..') ? rel : script;
+  const base = /(^|\/)xmppd$/.test(script) ? 'xmppd' : `${process.argv0 === 'node' ? 'node' : process.execPath} ${shown}`;
+  return (words) => `${base} ${words}${configFile ? ` -c ${configFile}` : ''}`;
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -157,6 +157,22 @@ export class Accounts {
     return ((await this.store.table(BANS).get(keyOf(bare)))?.value as { reason: string; at: string } | undefined) ?? null;
   }
 
+  /** Whether any account exists (one row read; a host with another auth provider is asked for its list). */
+  async any(): Promise<boolean> {
+    if (this.routes?.hosts.some((h) => this.routes!.routed(h))) return (await this.list()).length > 0;
+    return (await this.table.range({ limit: 1 })).length > 0;
+  }
+
+  /** Banned accounts (of one host, or all), in order, with the reason and time of the ban. */
+  async bans(host?: string): Promise<Array<{ jid: string; reason: string; at: string }>> {
+    const rows = await this.store.table(BANS).range(host ? { prefix: `${host}/` } : {});
+    return rows.map((r) => {
+      const slash = r.key.indexOf('/');
+      const v = r.value as { reason?: string; at?: string };
+      return { jid: `${r.key.slice(slash + 1)}@${r.key.slice(0, slash)}`, reason: v.reason ?? '', at: v.at ?? '' };
+    });
+  }
+
   /** Bare JIDs of a host's accounts, in order. */
   async list(host?: string): Promise<string[]> {
     const routes = this.routes;

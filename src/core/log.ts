@@ -1,5 +1,9 @@
-// Structured logger: one JSON object per line (or a readable line on a TTY), child loggers per host/module.
+// Structured logger: one JSON object per line (or a readable, coloured line on a terminal: `start
+// --log-format text|json` chooses), child loggers per host/module.
 // Never pass passwords, SASL payloads or tokens to it; message bodies only at debug.
+import { formatLine } from './log-format.js';
+
+export type LogFormat = 'text' | 'json';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
@@ -17,6 +21,8 @@ export class Logger {
     private readonly sink: LogSink = (line) => process.stderr.write(line + '\n'),
     private readonly pretty = process.stderr.isTTY === true,
     holder?: LevelHolder,
+    /** ANSI colours in pretty lines (a terminal that did not ask for NO_COLOR). */
+    private readonly colour = pretty && process.stderr.isTTY === true && !process.env.NO_COLOR,
   ) {
     this.holder = holder ?? { level, min: RANK[level] };
   }
@@ -32,7 +38,7 @@ export class Logger {
   }
 
   child(bindings: LogFields): Logger {
-    return new Logger(this.holder.level, { ...this.bindings, ...bindings }, this.sink, this.pretty, this.holder);
+    return new Logger(this.holder.level, { ...this.bindings, ...bindings }, this.sink, this.pretty, this.holder, this.colour);
   }
 
   isDebug(): boolean {
@@ -47,14 +53,14 @@ export class Logger {
   private write(level: LogLevel, msg: string, fields?: LogFields): void {
     const rec: LogFields = { time: new Date().toISOString(), level, msg, ...this.bindings, ...fields };
     if (rec.err instanceof Error) rec.err = { message: rec.err.message, stack: rec.err.stack };
-    if (this.pretty) {
-      const { time, level: l, msg: m, ...rest } = rec;
-      const extra = Object.keys(rest).length ? ' ' + JSON.stringify(rest) : '';
-      this.sink(`${String(time).slice(11, 23)} ${String(l).toUpperCase().padEnd(5)} ${m}${extra}`);
-    } else {
-      this.sink(JSON.stringify(rec));
-    }
+    if (this.pretty) this.sink(formatLine(rec, this.colour));
+    else this.sink(JSON.stringify(rec));
   }
+}
+
+/** The server's logger: readable lines on a terminal (or with format 'text'), JSON lines otherwise. */
+export function serverLogger(level: LogLevel, format?: LogFormat): Logger {
+  return new Logger(level, {}, undefined, format ? format === 'text' : process.stderr.isTTY === true);
 }
 
 export const silentLogger = new Logger('silent');

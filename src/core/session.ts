@@ -13,6 +13,12 @@ export interface Session {
   readonly secure: boolean;
   readonly authMechanism: string;
   readonly startedAt: number;
+  /** When the client last sent a stanza (ms since the epoch): `xmppd sessions` shows the idle time. */
+  readonly lastActiveAt?: number;
+  /** The negotiated TLS version (TLSv1.3), null on a plain or an HTTP-carried stream. */
+  readonly tlsVersion?: string | null;
+  /** XEP-0198 on this session: off, enabled (acks), or resumable. */
+  readonly streamManagement?: 'off' | 'enabled' | 'resumable';
   /** Priority of the last available presence (RFC 6121 §4.7.2.3). */
   priority: number;
   /** Last broadcast available presence; null until the client sends one, or after unavailable. */

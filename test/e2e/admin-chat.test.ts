@@ -130,7 +130,7 @@ test('CLI: import, export, backup and restore on a stopped server; chat verbs ag
     const cfg = join(dir, 'xmppd.yaml');
     await writeFile(cfg, ['hosts: [localhost]', 'data_dir: ./data', 'log_level: info', 'listen:', '  - { port: 0, ip: 127.0.0.1, type: c2s }', ''].join('\n'));
 
-    const imp = await cli('import', FIXTURE, '-c', cfg);
+    const imp = await cli('import', FIXTURE, '--json', '-c', cfg);
     assert.equal(imp.code, 0, imp.stderr);
     assert.match(imp.stderr, /^import: done, 4 users from 2 file\(s\)$/m, 'progress on stderr');
     const report = JSON.parse(imp.stdout);
@@ -150,13 +150,13 @@ test('CLI: import, export, backup and restore on a stopped server; chat verbs ag
     const refused = await cli('restore', bak, '-c', cfg); // the deletion is newer than the backup
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /needs force \(--force\): the backup was taken at transaction \d+, the store is at \d+ \([1-9]\d* transactions newer than the backup\)/);
-    const r = await cli('restore', bak, '--force', '-c', cfg);
+    const r = await cli('restore', bak, '--force', '--json', '-c', cfg);
     assert.equal(r.code, 0, r.stderr);
     const restored = JSON.parse(r.stdout);
     assert.equal(restored.method, 'snapshot', 'server stopped: loaded as is, revisions and lastApplied kept');
     assert.ok(restored.replaced.newerTransactions > 0 && restored.replaced.tables.accounts.added === 1, JSON.stringify(restored.replaced));
     assert.match(r.stderr, /^restore: done, \d+ rows$/m);
-    assert.equal((await cli('user', 'list', '-c', cfg)).stdout.trim(), ['dora@localhost', 'erin@localhost', 'hal@localhost', 'ivy@localhost'].join('\n'));
+    assert.equal((await cli('user', 'list', '-c', cfg)).stdout.trim(), ['ACCOUNT', 'dora@localhost', 'erin@localhost', 'hal@localhost', 'ivy@localhost'].join('\n'));
 
     server = spawn(process.execPath, [BIN, 'start', '-c', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
@@ -168,18 +168,18 @@ test('CLI: import, export, backup and restore on a stopped server; chat verbs ag
     }
     const add = await cli('roster', 'add', 'hal@localhost', 'dora@localhost', '--name', 'Dora', '--groups', 'a,b', '-c', cfg);
     assert.equal(add.code, 0, add.stderr);
-    const get = await cli('roster', 'get', 'hal@localhost', '-c', cfg);
+    const get = await cli('roster', 'get', 'hal@localhost', '--json', '-c', cfg);
     assert.deepEqual(JSON.parse(get.stdout).items, [{ jid: 'dora@localhost', name: 'Dora', groups: ['a', 'b'], subscription: 'none' }]);
     const send = await cli('send', 'message', 'hal@localhost', 'erin@localhost', 'hello from the CLI', '-c', cfg);
     assert.equal(send.code, 0, send.stderr);
-    const count = await cli('offline-count', 'erin@localhost', '-c', cfg);
+    const count = await cli('offline-count', 'erin@localhost', '--json', '-c', cfg);
     assert.equal(JSON.parse(count.stdout).count, 1);
     const vcard = await cli('vcard', 'get', 'dora@localhost', '-c', cfg);
     assert.match(vcard.stdout, /^<vCard xmlns="vcard-temp"><FN>Dora Explorer<\/FN>/);
-    const stats = await cli('stats', '-c', cfg);
+    const stats = await cli('stats', '--json', '-c', cfg);
     assert.deepEqual(JSON.parse(stats.stdout).accounts, { localhost: 4 });
     // the running server does the import itself (an absolute path is sent); progress goes to its log
-    const again = await cli('import', FIXTURE, '-c', cfg);
+    const again = await cli('import', FIXTURE, '--json', '-c', cfg);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).updated, 4);
     assert.match(log, /import: done, 4 users/);

@@ -145,18 +145,18 @@ describe('external auth program (ejabberd extauth protocol)', () => {
     const core = t.server.core;
     const carol = Jid.of('carol', 'localhost');
     assert.equal(await core.accounts.exists(carol), false);
-    await runCommand({ core }, 'user.add', { jid: 'carol@localhost', password: 'c1' });
-    assert.equal(JSON.parse(await readFile(usersFile, 'utf8'))['carol@localhost'], 'c1', 'tryregister wrote the file');
+    await runCommand({ core }, 'user.add', { jid: 'carol@localhost', password: 'carol-pw-1' });
+    assert.equal(JSON.parse(await readFile(usersFile, 'utf8'))['carol@localhost'], 'carol-pw-1', 'tryregister wrote the file');
     assert.equal(await core.accounts.exists(carol), true);
-    await assert.rejects(runCommand({ core }, 'user.add', { jid: 'carol@localhost', password: 'x' }), /already exists/);
+    await assert.rejects(runCommand({ core }, 'user.add', { jid: 'carol@localhost', password: 'another-password' }), /already exists/);
     await assert.rejects(core.accounts.create(Jid.of('noreg1', 'localhost'), 'x'), (err) => err instanceof AuthRefusedError && /refused to register noreg1@localhost/.test(err.message));
-    await runCommand({ core }, 'user.passwd', { jid: 'carol@localhost', password: 'c2:new' });
-    assert.equal(await plainLogin(t.c2sPort, 'carol', 'c1'), 'not-authorized');
-    assert.equal(await plainLogin(t.c2sPort, 'carol', 'c2:new'), 'success');
+    await runCommand({ core }, 'user.passwd', { jid: 'carol@localhost', password: 'carol:pw:new' });
+    assert.equal(await plainLogin(t.c2sPort, 'carol', 'carol-pw-1'), 'not-authorized');
+    assert.equal(await plainLogin(t.c2sPort, 'carol', 'carol:pw:new'), 'success');
     await assert.rejects(runCommand({ core }, 'user.list', { host: 'localhost' }), (err) => err instanceof AuthUnsupportedError && err.message === 'the external auth program does not support listing accounts');
     await runCommand({ core }, 'user.del', { jid: 'carol@localhost' });
     assert.equal(JSON.parse(await readFile(usersFile, 'utf8'))['carol@localhost'], undefined, 'removeuser wrote the file');
-    assert.equal(await plainLogin(t.c2sPort, 'carol', 'c2:new'), 'not-authorized');
+    assert.equal(await plainLogin(t.c2sPort, 'carol', 'carol:pw:new'), 'not-authorized');
     await assert.rejects(runCommand({ core }, 'user.del', { jid: 'carol@localhost' }), /does not exist/);
   });
 
@@ -198,7 +198,7 @@ describe('external auth program (ejabberd extauth protocol)', () => {
     assert.match(text, /xmppd_extauth_requests_total\{op="auth",result="false"\} [1-9]/);
     assert.match(text, /xmppd_extauth_restarts_total [1-9]/);
     assert.ok(logLines.some((l) => l.includes('external auth program started')), 'the log was captured');
-    for (const secret of [ALICE_PW, 'bob-pw', 'c2:new', 'open:sesame']) {
+    for (const secret of [ALICE_PW, 'bob-pw', 'carol:pw:new', 'open:sesame']) {
       assert.equal(logLines.find((l) => l.includes(secret)), undefined, `"${secret}" is not logged`);
     }
   });
@@ -239,9 +239,9 @@ test('cache_ttl: a repeated login is answered from memory until the password cha
     assert.equal(await plainLogin(t.c2sPort, 'alice', 'wrong'), 'not-authorized');
     assert.equal(await plainLogin(t.c2sPort, 'alice', 'wrong'), 'not-authorized');
     assert.equal(await asked('false'), 2, 'failures are never cached');
-    await runCommand({ core: t.server.core }, 'user.passwd', { jid: 'alice@localhost', password: 'new-pw' });
+    await runCommand({ core: t.server.core }, 'user.passwd', { jid: 'alice@localhost', password: 'new-password' });
     assert.equal(await plainLogin(t.c2sPort, 'alice', ALICE_PW), 'not-authorized', 'a password change drops the cached one');
-    assert.equal(await plainLogin(t.c2sPort, 'alice', 'new-pw'), 'success');
+    assert.equal(await plainLogin(t.c2sPort, 'alice', 'new-password'), 'success');
   } finally {
     await t.stop();
     await rm(dir, { recursive: true, force: true });
@@ -329,7 +329,7 @@ export default {
   });
 
   test('what it cannot do is refused with a clear error', async () => {
-    await assert.rejects(runCommand({ core: t.server.core }, 'user.add', { jid: 'zed@example.test', password: 'x' }),
+    await assert.rejects(runCommand({ core: t.server.core }, 'user.add', { jid: 'zed@example.test', password: 'zed-password' }),
       (err) => err instanceof Error && err.message === 'the test-static auth provider does not support registration');
     await assert.rejects(t.server.core.accounts.remove(Jid.of('dave', 'example.test')), /does not support account removal/);
   });

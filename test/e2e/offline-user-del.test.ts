@@ -90,7 +90,7 @@ test('a stopped server\'s CLI deletes the account with its roster, vCard, privat
     hosts: ['localhost'], data_dir: dataDir, control_socket: join(dataDir, 'ctl.sock'), log_level: 'silent',
     listen: [{ port: 0, ip: '127.0.0.1', type: 'c2s' }], modules: MODULES,
   }));
-  const del = await cli('user', 'del', 'alice@localhost', '-c', cfg);
+  const del = await cli('user', 'del', 'alice@localhost', '--json', '-c', cfg);
   assert.equal(del.code, 0, del.stderr);
   assert.deepEqual(JSON.parse(del.stdout), { deleted: 'alice@localhost' }, 'every module of the host had its definition at hand: no warning');
 

@@ -7,6 +7,7 @@ import type { ReloadReport } from '../config/reload/reload-report.js';
 import { Jid, JidError } from '../jid.js';
 import { OperatorError } from '../errors.js';
 import { AccountExistsError, NoSuchAccountError } from '../accounts.js';
+import { minPasswordLength, passwordProblem } from '../password-policy.js';
 
 export interface AdminTarget {
   core: Core;
@@ -63,8 +64,15 @@ export function bareJid(t: AdminTarget, s: unknown): Jid {
   return j;
 }
 
-export function needPassword(p: unknown): string {
+/**
+ * A new password for an account of `host`, under the server's one policy (password-policy.ts: the same
+ * minimum as in-band registration). "-" is refused: on the command line it means "read it from stdin".
+ */
+export function needPassword(t: AdminTarget, host: string, p: unknown): string {
   if (typeof p !== 'string' || p === '') throw new CommandError('a non-empty password is required');
+  if (p === '-') throw new CommandError('"-" is not a password: omit the password to be prompted for it, or pass --password-stdin');
+  const problem = passwordProblem(p, minPasswordLength(t.core.config, host));
+  if (problem) throw new CommandError(problem);
   return p;
 }
 

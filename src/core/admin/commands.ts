@@ -8,6 +8,11 @@ import { CONFIG_COMMANDS } from './commands-config.js';
 import { DATA_COMMANDS } from './commands-data.js';
 import { CHAT_COMMANDS } from './commands-chat.js';
 import { CommandRegistry } from './command-registry.js';
+import { sessionRow } from './session-rows.js';
+import type { Session } from '../session.js';
+import { CAPS_SERVICE, type CapsApi } from '../services/caps-service.js';
+import { auditUnknown, runAudited } from './command-audit.js';
+export { runAudited } from './command-audit.js';
 
 export { CommandRegistry, type CommandInfo, type ModuleCommandDef, type ModuleCommandCall } from './command-registry.js';
 export { CommandError, type AdminTarget, type CommandCaller, type CommandDef, type CommandErrorKind } from './command-def.js';
@@ -17,7 +22,7 @@ const SERVER_COMMANDS: CommandDef[] = [
     name: 'user.add', description: 'Create an account', args: ['jid', 'password'], offline: true,
     run: (t, a) => wrap(async () => {
       const j = bareJid(t, a.jid);
-      await t.core.accounts.create(j, needPassword(a.password));
+      await t.core.accounts.create(j, needPassword(t, j.domain, a.password));
       return { created: j.toString() };
     }),
   },
@@ -34,43 +39,48 @@ const SERVER_COMMANDS: CommandDef[] = [
     name: 'user.passwd', description: "Change an account's password", args: ['jid', 'password'], offline: true,
     run: (t, a) => wrap(async () => {
       const j = bareJid(t, a.jid);
-      await t.core.accounts.setPassword(j, needPassword(a.password));
+      await t.core.accounts.setPassword(j, needPassword(t, j.domain, a.password));
       return { changed: j.toString() };
     }),
   },
   {
-    name: 'user.ban', description: 'Ban an account: end its sessions and refuse its logins (account-disabled)', args: ['jid', 'reason?'],
+    name: 'user.ban', description: 'Ban an account: end its sessions and refuse its logins (account-disabled)', args: ['jid', 'reason?'], offline: true,
     run: (t, a) => wrap(async () => {
       const j = bareJid(t, a.jid);
-      await t.core.accounts.ban(j, typeof a.reason === 'string' ? a.reason : '');
-      for (const s of t.core.sessions.resources(j)) s.close(new StreamError('not-authorized', 'this account has been banned'));
+      const reason = typeof a.reason === 'string' ? a.reason : '';
+      await t.core.accounts.ban(j, reason);
+      const ended = t.core.sessions.resources(j);
+      for (const s of ended) s.close(new StreamError('not-authorized', 'this account has been banned'));
+      t.core.log.info('account banned', { part: 'admin', jid: j.toString(), reason, sessions_closed: ended.length });
       return { banned: j.toString() };
     }),
   },
   {
-    name: 'user.unban', description: 'Lift the ban of an account', args: ['jid'],
+    name: 'user.unban', description: 'Lift the ban of an account', args: ['jid'], offline: true,
     run: (t, a) => wrap(async () => {
       const j = bareJid(t, a.jid);
       if (!(await t.core.accounts.unban(j))) throw new CommandError(`${j.toString()} is not banned`, 'not-found');
+      t.core.log.info('account unbanned', { part: 'admin', jid: j.toString() });
       return { unbanned: j.toString() };
     }),
   },
   {
-    name: 'user.list', description: 'List accounts (of one host, or all)', args: ['host?'], offline: true,
+    name: 'user.list', description: 'List accounts (of one host, or all); banned: only banned accounts, with the reason', args: ['host?', 'banned?'], offline: true,
     run: async (t, a) => {
       const host = a.host ? String(a.host) : undefined;
       if (host && !t.core.config.hosts.includes(host)) throw new CommandError(`${host} is not one of this server's hosts`);
+      if (a.banned === true || a.banned === 'true' || a.banned === '1') return { banned: await t.core.accounts.bans(host) };
       return { users: await t.core.accounts.list(host) };
     },
   },
   {
     name: 'sessions.list', description: 'List bound client sessions', args: [],
-    run: async (t) => ({
-      sessions: t.core.sessions.all().map((s) => ({
-        jid: s.jid.toString(), ip: s.ip, secure: s.secure, mechanism: s.authMechanism,
-        priority: s.priority, available: s.presence !== null, since: new Date(s.startedAt).toISOString(),
-      })),
-    }),
+    run: async (t) => {
+      const now = Date.now();
+      // The caps module (when it runs on the host) knows the client's name from its disco#info identity.
+      const clientOf = (s: Session) => t.core.services?.get<CapsApi>(s.host, CAPS_SERVICE.name)?.clientOf?.(s.jid);
+      return { sessions: t.core.sessions.all().map((s) => sessionRow(s, now, clientOf(s))) };
+    },
   },
   {
     name: 'session.kick', description: 'End the sessions of a full JID (or every session of a bare JID)', args: ['jid'],
@@ -84,7 +94,9 @@ const SERVER_COMMANDS: CommandDef[] = [
       const targets = j.resource ? [t.core.sessions.get(j)].filter((s) => s !== undefined) : t.core.sessions.resources(j);
       if (!targets.length) throw new CommandError(`no session for ${j.toString()}`, 'not-found');
       for (const s of targets) s!.close(new StreamError('policy-violation', 'kicked by an administrator'));
-      return { kicked: targets.map((s) => s!.jid.toString()) };
+      const kicked = targets.map((s) => s!.jid.toString());
+      t.core.log.info('sessions kicked', { part: 'admin', jid: j.toString(), kicked });
+      return { kicked };
     },
   },
   {
@@ -142,8 +154,11 @@ export const registryOf = (t: AdminTarget): CommandRegistry => t.core.commands ?
 /** Run a command; a caller that does not say who it is gets the confined (non-CLI) treatment. */
 export async function runCommand(t: AdminTarget, name: string, args: Record<string, unknown>, caller: CommandCaller = REMOTE_CALLER): Promise<unknown> {
   const cmd = registryOf(t).get(name);
-  if (!cmd) throw new CommandError(`unknown command "${name}"`, 'not-found');
-  return cmd.run(t, args, caller);
+  if (!cmd) {
+    auditUnknown(t, name, caller);
+    throw new CommandError(`unknown command "${name}"`, 'not-found');
+  }
+  return runAudited(t, cmd, args, caller);
 }
 
 const MODULE_NAME = /^[a-z0-9][a-z0-9_-]*$/;

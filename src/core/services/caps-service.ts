@@ -6,6 +6,8 @@ import { serviceKey } from './service-key.js';
 export interface CapsApi {
   /** The disco#info features of a full JID's client from its verified caps, or undefined while unknown. */
   featuresOf(full: Jid): ReadonlySet<string> | undefined;
+  /** The name of the full JID's client from its disco#info identity (e.g. "Gajim"), once known. */
+  clientOf?(full: Jid): string | undefined;
   /** Whether the full JID's client asked for notifications of `node` ("<node>+notify" among its features). */
   wantsNotify(full: Jid, node: string): boolean;
 }

@@ -63,8 +63,9 @@ export class C2SConnection extends XmlStreamBase implements Session {
   private sasl2: Sasl2Request | null = null;
   /** The profile of the SASL element being answered: its challenge, failure or success is framed the same way. */
   private saslV2 = false;
-  /** The negotiated TLS version, for the login log line. */
+  /** The negotiated TLS version, for the login log line and `xmppd sessions`. */
   private tlsProtocol: string | null = null;
+  lastActiveAt = Date.now();
   private channelBindings: { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null } = { types: [], get: () => null };
   private negotiationTimer: NodeJS.Timeout | null;
 
@@ -78,6 +79,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
       this.core.config.c2s_negotiation_timeout * 1000,
     );
     this.negotiationTimer.unref();
+    this.log.info('connection opened', { listener: opts.listenerType, tls: opts.directTls || opts.secure === true });
     this.attach(socket);
     if (opts.directTls) this.onSecure(socket as TLSSocket);
     else if (opts.tlsSocket) this.onSecure(opts.tlsSocket);
@@ -151,6 +153,13 @@ export class C2SConnection extends XmlStreamBase implements Session {
   closing: Promise<void> = Promise.resolve();
 
   protected onEnded(reason: string): void {
+    // One line per connection, whatever happens to its session (kept for resumption, carried on): who, why,
+    // how long, how much.
+    this.log.info('connection closed', {
+      ...(this.username && { user: (this.carried ?? this).jid?.toString() ?? `${this.username}@${this.host}` }),
+      reason: this.endReason ?? (reason === 'connection closed' ? 'the peer closed the connection' : reason), duration_s: Math.round((Date.now() - this.startedAt) / 100) / 10,
+      bytes_in: this.bytesIn, bytes_out: this.bytesOut,
+    });
     this.saslAttempt?.settle();
     this.saslAttempt = null;
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
@@ -197,6 +206,14 @@ export class C2SConnection extends XmlStreamBase implements Session {
   /** The session this stream carries. */
   private carried: C2SConnection | null = null;
   private inboundCounter: (() => void) | null = null;
+
+  get tlsVersion(): string | null {
+    return this.tlsProtocol;
+  }
+
+  get streamManagement(): 'off' | 'enabled' | 'resumable' {
+    return this.inboundCounter ? (this.onDetach ? 'resumable' : 'enabled') : 'off';
+  }
 
   setDetachable(onDetach: ((reason: string) => void) | null): void {
     this.onDetach = onDetach;
@@ -288,6 +305,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     // The session now lives on this connection: ACLs and logs see where it is now.
     s.ip = this.ip;
     s.secure = this.secure;
+    s.tlsProtocol = this.tlsProtocol;
     s.authMechanism = this.authMechanism;
     this.carried = s;
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
@@ -599,6 +617,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
       return this.close(new StreamError('unsupported-stanza-type', `<${name}/> is not a stanza this server handles`));
     }
     this.core.metrics.stanzasInByKind[name]!.inc();
+    this.lastActiveAt = Date.now(); // stanzas only: acks and keepalives are not the user's activity
     this.inboundCounter?.();
     // RFC 6120 §8.1.2.1: the 'from' a client sends must be its own JID; the server stamps the full JID.
     const claimed = el.attrs.from;

@@ -65,12 +65,11 @@ export class ControlServer {
     }
     try {
       // Whoever can open this socket (0600) is the server's own user: file commands take any path.
+      // runCommand logs the command, its target and its outcome (command-audit.ts).
       const result = await runCommand(this.target, String(req.cmd), req.args ?? {}, { origin: 'cli', signal });
-      this.log.info('admin command', { cmd: req.cmd });
       sock.write(JSON.stringify({ id: req.id, ok: true, result }) + '\n');
     } catch (err) {
       const known = err instanceof OperatorError;
-      if (!known) this.log.error('admin command failed', { cmd: req.cmd, err });
       sock.write(JSON.stringify({ id: req.id, ok: false, error: (err as Error).message, code: known ? (err as OperatorError).code : 'XMPPD_ERR_INTERNAL' }) + '\n');
     }
   }

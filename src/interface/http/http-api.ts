@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Core } from '../../core/core.js';
 import { OperatorError } from '../../core/errors.js';
-import { registryOf, CommandError, type AdminTarget, type CommandErrorKind } from '../../core/admin/commands.js';
+import { registryOf, runAudited, CommandError, type AdminTarget, type CommandErrorKind } from '../../core/admin/commands.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -98,8 +98,7 @@ export function httpHandler(core: Core, admin: AdminTarget) {
     const onClose = () => cancel.abort();
     req.socket.once('close', onClose);
     try {
-      const result = await cmd.run(admin, args, { origin: 'rest', signal: cancel.signal });
-      log.info('admin API command', { cmd: name });
+      const result = await runAudited(admin, cmd, args, { origin: 'rest', signal: cancel.signal }); // logged with its target
       send(200, { ok: true, result });
     } catch (err) {
       if (cancel.signal.aborted) return void log.info('admin API command cancelled: the client went away', { cmd: name });

@@ -27,6 +27,11 @@ export abstract class XmlStreamBase {
   readonly id = randomUUID();
   readonly startedAt = Date.now();
   ip = '';
+  /** Bytes read from and written to the peer (after TLS), for the closing log line. */
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Why the stream ended, as the log says it: the first of our stream error, the peer's closing tag, or the transport. */
+  protected endReason: string | null = null;
   protected socket: StreamTransport | null = null;
   /** How the transport opens and closes a stream (RFC 6120 headers, or RFC 7395 <open/> and <close/>). */
   protected framing: StreamFraming = TCP_FRAMING;
@@ -97,7 +102,10 @@ export abstract class XmlStreamBase {
     if (socket.framing) socket.onFramingError = (err) => this.close(err);
     this.ip ||= socket.remoteAddress ?? '';
     socket.setNoDelay?.(true);
-    this.reader ??= this.core.limits.reader(this.readerKind, { ip: this.ip }, (chunk) => this.parser?.write(chunk), (err) => this.close(err));
+    this.reader ??= this.core.limits.reader(this.readerKind, { ip: this.ip }, (chunk) => {
+      this.bytesIn += chunk.length;
+      this.parser?.write(chunk);
+    }, (err) => this.close(err));
     this.reader.attach(socket);
     this.out.attach(socket);
     socket.on('error', (err) => {
@@ -141,7 +149,10 @@ export abstract class XmlStreamBase {
           if (this.ended || this.errored || (this.closeSent && !this.readsAfterClose)) return;
           this.onElement(el);
         },
-        streamEnd: () => this.close(),
+        streamEnd: () => {
+          this.endReason ??= 'the peer closed the stream';
+          this.close();
+        },
         error: (condition, text) => this.close(new StreamError(condition, text)),
       },
       parserLimits(this.core.config),
@@ -159,6 +170,7 @@ export abstract class XmlStreamBase {
 
   protected write(data: string): void {
     if (this.closeSent || this.ended || !this.socket) return;
+    this.bytesOut += Buffer.byteLength(data);
     this.out.write(data);
   }
 
@@ -170,6 +182,7 @@ export abstract class XmlStreamBase {
    */
   close(error?: StreamError, lingerMs = this.lingerMs): void {
     if (this.closeSent || this.ended) return;
+    this.endReason ??= error ? `${error.condition}${error.text ? `: ${error.text}` : ''}` : 'closed by the server';
     if (error) {
       this.errored = true;
       this.core.metrics.streamErrors.inc({ condition: error.condition });
