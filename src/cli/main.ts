@@ -3,22 +3,29 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { buildConfig, loadConfigFile } from '../core/config/load-config.js';
+import { buildConfig, loadConfigFile, ConfigErrors } from '../core/config/load-config.js';
+import { checkConfig } from '../core/config/check-config.js';
+import { errorsOf } from '../core/config/config-problem.js';
+import { addCheckVerb } from './check/check-command.js';
 import type { ServerConfig } from '../core/config/types.js';
 import { OperatorError } from '../core/errors.js';
 import { COMMANDS_BY_NAME } from '../core/admin/commands.js';
 import { startServer, VERSION } from '../main.js';
 import { callServer, NotRunningError } from './control-client.js';
 import { runOffline } from './offline.js';
-import { checkModules } from '../core/config/reload/check-modules.js';
 import { formatReport, type ReloadReport } from '../core/config/reload/reload-report.js';
 import { BUNDLED_MODULES } from '../../modules/index.js';
 
-function configFrom(file: string | undefined): ServerConfig {
+/** The file -c names, else $XMPPD_CONFIG, else ./xmppd.yaml if there is one; undefined: the embedded default. */
+function configFile(file: string | undefined): string | undefined {
   const path = file ?? process.env.XMPPD_CONFIG;
-  if (path) return loadConfigFile(path);
-  if (existsSync('xmppd.yaml')) return loadConfigFile('xmppd.yaml');
-  return buildConfig({}); // embedded default: localhost, ./data, 5222 + 5223
+  if (path) return path;
+  return existsSync('xmppd.yaml') ? 'xmppd.yaml' : undefined;
+}
+
+function configFrom(file: string | undefined): ServerConfig {
+  const path = configFile(file);
+  return path ? loadConfigFile(path) : buildConfig({}); // embedded default: localhost, ./data, 5222 + 5223, http on 127.0.0.1:5280
 }
 
 async function admin(opts: { config?: string }, cmd: string, args: Record<string, unknown>, timeoutMs?: number): Promise<unknown> {
@@ -93,7 +100,11 @@ export function buildCli(): Command {
   };
 
   cfg(program.command('start').description('run the server in the foreground')).action(async (opts) => {
-    const config = configFrom(opts.config);
+    // The same check as check-config (module options included), so start refuses with every problem at once.
+    const checked = await checkConfig(configFile(opts.config), BUNDLED_MODULES);
+    const errors = errorsOf(checked.problems);
+    if (errors.length || !checked.config) throw new ConfigErrors(errors);
+    const config = checked.config;
     const server = await startServer(config, { processMetrics: true });
     const stop = (signal: string) => {
       server.core.log.info('signal received', { signal });
@@ -108,10 +119,8 @@ export function buildCli(): Command {
     });
   });
 
-  cfg(program.command('check-config').description('validate the configuration and exit')).action((opts) => {
-    const config = configFrom(opts.config);
-    console.log(`${config.path || 'embedded default'}: OK (hosts: ${config.hosts.join(', ')}; modules: ${Object.keys(config.modules).join(', ')})`);
-  });
+  // One check under two names (the README lists check-config first; config check sits beside config reload).
+  addCheckVerb(program, 'check-config', cfg, configFile, BUNDLED_MODULES);
 
   const user = program.command('user').description('manage accounts');
   cfg(user.command('add <jid> <password>').description('create an account')).action(run((jid, password, opts) => admin(opts, 'user.add', { jid, password })));
@@ -132,19 +141,7 @@ export function buildCli(): Command {
     .action(run((command, args: string[], opts) => admin(opts, command, namedArgs(args))));
 
   const conf = program.command('config').description('check the configuration file, or make the running server reload it');
-  cfg(conf.command('check').description('validate the configuration file and its module options (and show what a reload would change, if the server runs)'))
-    .action(async (opts) => {
-      const config = configFrom(opts.config);
-      const problems = await checkModules(config, BUNDLED_MODULES);
-      if (problems.length) throw new OperatorError('XMPPD_ERR_CONFIG', problems.map((p) => `${config.path || '<config>'}: ${p}`).join('\n'));
-      console.log(`${config.path || 'embedded default'}: OK (hosts: ${config.hosts.join(', ')}; modules: ${Object.keys(config.modules).join(', ')})`);
-      if (!config.path) return;
-      const report = await callServer(config.control_socket, 'config.check', {}).catch((err) => {
-        if (err instanceof NotRunningError) return undefined;
-        throw err;
-      });
-      if (report) console.log(`running server: ${formatReport(report as ReloadReport)}`);
-    });
+  addCheckVerb(conf, 'check', cfg, configFile, BUNDLED_MODULES);
   cfg(conf.command('reload').description('make the running server re-read its configuration file: applies all of it or none, lists what needs a restart'))
     .action(async (opts) => console.log(formatReport((await admin(opts, 'config.reload', {})) as ReloadReport)));
 

@@ -23,7 +23,7 @@ export interface ConfigProblem {
  */
 export function formatProblem(p: ConfigProblem, withSeverity = false): string {
   const head = `${withSeverity ? `${p.severity}: ` : ''}${p.file || 'embedded default'}: ${p.yamlPath || '(top level)'}: ${p.problem}`;
-  if (!p.at) return head;
+  if (!p.at || p.severity === 'ok') return head;
   const n = String(p.at.line);
   const pad = ' '.repeat(n.length);
   // Tabs keep their width under the caret so that it lines up in a terminal.
