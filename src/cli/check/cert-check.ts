@@ -71,7 +71,7 @@ function checkPair(where: string, certFile: string, keyFile: string, hosts: stri
   const from = Date.parse(x509.validFrom);
   const to = Date.parse(x509.validTo);
   const days = Math.floor((to - now) / DAY);
-  if (to <= now) err(`${where}.cert`, `${certFile} expired on ${iso(to)} (${Math.ceil((now - to) / DAY)} days ago)`);
+  if (to <= now) err(`${where}.cert`, `${certFile} expired on ${iso(to)} (${Math.floor((now - to) / DAY)} days ago)`);
   else if (from > now) err(`${where}.cert`, `${certFile} is not valid before ${iso(from)}`);
   else if (days < EXPIRY_WARNING_DAYS) out.push({ severity: 'warning', yamlPath: `${where}.cert`, problem: `${certFile} expires on ${iso(to)}: ${days} days left (renew it)` });
   if (!out.some((f) => f.severity === 'error')) {
