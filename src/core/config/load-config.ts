@@ -157,7 +157,7 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
       if (known.includes(key)) continue;
       const owners = LISTENER_TYPES.filter((t) => LISTENER_KEYS[t].includes(key));
       fail(`${p}.${key || '""'}`, owners.length
-        ? `is an option of ${owners.join(', ')} listeners only (this one is ${type})`
+        ? `is an option of ${owners.slice(0, -1).join(', ')}${owners.length > 1 ? ' and ' : ''}${owners[owners.length - 1]} listeners only (this one is ${type})`
         : `unknown option (known for ${type}: ${known.join(', ')})${/^(ad+res+e?s?|addr|host|bind|interface|listen)$/i.test(key) ? '; the address to listen on is "ip"' : ''}`);
     }
     const starttls = l.starttls_required ?? true;
