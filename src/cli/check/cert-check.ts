@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import type { ServerConfig } from '../../core/config/types.js';
 import type { ConfigProblem } from '../../core/config/config-problem.js';
 import { identifiersMatch, presentedIdentifiers } from '../../interface/s2s/cert-identity.js';
-import { CERT_FILE, KEY_FILE } from '../../interface/tls/self-signed.js';
+import { CERT_FILE } from '../../interface/tls/self-signed.js';
+import { moduleHosts } from '../../core/config/host-modules.js';
+import { resolveOptions } from '../../core/module-runtime/options.js';
+import type { ModuleDefinition } from '../../core/module-runtime/module-definition.js';
 
 /** Fewer days left than this is a warning (certbot renews at 30, so a working renewal never shows it). */
 export const EXPIRY_WARNING_DAYS = 14;
@@ -15,8 +18,30 @@ const DAY = 86_400_000;
 
 type Finding = Omit<ConfigProblem, 'file' | 'at'>;
 
-/** Findings with YAML paths (tls.cert, host_config.<host>.tls.key...); `now` is injectable for tests. */
-export function checkCertificates(config: ServerConfig, now = Date.now()): Finding[] {
+/** A module's service domain on a host (muc's conference.<host>, pubsub's, upload's): its `host` option. */
+export interface ServiceDomain { host: string; domain: string; yamlPath: string }
+
+/** The service domains the modules of each host serve, from their `host` option (@HOST@ replaced). */
+export function serviceDomains(config: ServerConfig, bundled: Record<string, ModuleDefinition<any, any>>): ServiceDomain[] {
+  const out: ServiceDomain[] = [];
+  for (const [name, hosts] of moduleHosts(config)) {
+    const def = bundled[name];
+    if (!def?.options || !Object.hasOwn(def.options, 'host')) continue;
+    for (const [host, hm] of hosts) {
+      const value = resolveOptions(def.options, hm.options, hm.path).host;
+      const domain = typeof value === 'string' ? value.replace(/@HOST@/g, host) : '';
+      if (domain && domain !== host) out.push({ host, domain, yamlPath: `${hm.path}.host` });
+    }
+  }
+  return out;
+}
+
+/**
+ * Findings with YAML paths (tls.cert, host_config.<host>.tls.key...); `now` is injectable for tests. With
+ * federation on, service domains the certificate does not name are warnings: other servers reaching
+ * conference.<host> check the certificate against that name.
+ */
+export function checkCertificates(config: ServerConfig, now = Date.now(), services: ServiceDomain[] = []): Finding[] {
   const out: Finding[] = [];
   // Hosts sharing a cert/key pair are checked once, the names against each of them.
   const groups = new Map<string, { where: string; cert: string; key: string; hosts: string[] }>();
@@ -33,7 +58,17 @@ export function checkCertificates(config: ServerConfig, now = Date.now()): Findi
     g.hosts.push(host);
     groups.set(id, g);
   }
-  for (const g of groups.values()) out.push(...checkPair(g.where, g.cert, g.key, g.hosts, now));
+  for (const g of groups.values()) {
+    const findings = checkPair(g.where, g.cert, g.key, g.hosts, now);
+    out.push(...findings);
+    if (!config.s2s.enabled || findings.some((f) => f.severity === 'error')) continue;
+    const ids = presentedIdentifiers(new X509Certificate(readFileSync(g.cert)).raw);
+    for (const svc of services.filter((x) => g.hosts.includes(x.host))) {
+      if (!identifiersMatch(ids, svc.domain)) {
+        out.push({ severity: 'warning', yamlPath: svc.yamlPath, problem: `${svc.domain} is not named by ${g.cert}: servers federating with it will refuse the certificate (add the name, or a *.${svc.host} wildcard)` });
+      }
+    }
+  }
   if (selfSigned.length) {
     const dir = join(config.data_dir, 'certs');
     const cert = join(dir, CERT_FILE);

@@ -9,7 +9,7 @@ import { formatReport, type ReloadReport } from '../../core/config/reload/reload
 import type { ModuleDefinition } from '../../core/module-runtime/module-definition.js';
 import type { DnsClient } from '../../interface/s2s/s2s-resolver.js';
 import { callServer, NotRunningError } from '../control-client.js';
-import { checkCertificates } from './cert-check.js';
+import { checkCertificates, serviceDomains } from './cert-check.js';
 import { checkDns } from './dns-check.js';
 
 export interface FullCheckOptions {
@@ -32,7 +32,7 @@ export async function fullCheck(file: string | undefined, bundled: Record<string
     const at = segments.length ? result.source.locate(segments, rest ? 'key' : 'value') : undefined;
     return { ...f, file: result.file, ...(at ? { at } : {}) };
   };
-  result.problems.push(...checkCertificates(config, opts.now).map(place));
+  result.problems.push(...checkCertificates(config, opts.now, serviceDomains(config, bundled)).map(place));
   if (opts.dns !== false) result.problems.push(...(await checkDns(config, opts.resolver)).map(place));
   return result;
 }

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { buildConfig } from '../../../src/core/config/load-config.js';
-import { checkCertificates } from '../../../src/cli/check/cert-check.js';
+import { checkCertificates, serviceDomains } from '../../../src/cli/check/cert-check.js';
+import { BUNDLED_MODULES } from '../../../modules/index.js';
 import { checkDns } from '../../../src/cli/check/dns-check.js';
 import { DnsResponder } from '../../e2e/interop/dns-responder.js';
 
@@ -80,6 +81,17 @@ test('a key that is not the certificate\'s, an unreadable file, and a certificat
   const f = checkCertificates(buildConfig({ tls: soon }), now);
   assert.deepEqual(errorsOf(f), []);
   assert.ok(f.some((x) => x.severity === 'warning' && x.yamlPath === 'tls.cert' && /5 days left/.test(x.problem)), JSON.stringify(f));
+});
+
+test('with federation, service domains (MUC, pubsub) the certificate does not name are warnings', () => {
+  const c = certificate('host-only', ['chat.example.org', 'conference.chat.example.org'], now - DAY, now + 90 * DAY);
+  const config = buildConfig({ hosts: ['chat.example.org'], tls: c, listen: [{ port: 0, type: 's2s' }], modules: { muc: {}, pubsub: {}, disco: {} } });
+  const f = checkCertificates(config, now, serviceDomains(config, BUNDLED_MODULES));
+  assert.deepEqual(errorsOf(f), []);
+  assert.deepEqual(f.filter((x) => x.severity === 'warning').map((x) => [x.yamlPath, x.problem.split(' ')[0]]), [['modules.pubsub.host', 'pubsub.chat.example.org']]);
+  // Without federation nobody checks those names.
+  const local = buildConfig({ hosts: ['chat.example.org'], tls: c, modules: { muc: {}, pubsub: {}, disco: {} } });
+  assert.deepEqual(checkCertificates(local, now, serviceDomains(local, BUNDLED_MODULES)).filter((x) => x.severity === 'warning'), []);
 });
 
 test('no certificate configured: a warning that a self-signed one is used', () => {
