@@ -77,3 +77,18 @@ export function addCheckVerb(parent: Command, name: string, configOption: (c: Co
       process.exitCode = out.exit;
     });
 }
+
+/** The report as data (for a --json output): one entry per finding, positions flattened. */
+export function checkAsJson(result: CheckResult): Record<string, unknown> {
+  const errors = errorsOf(result.problems).length;
+  return {
+    file: result.file || null,
+    ok: errors === 0,
+    errors,
+    warnings: result.problems.filter((p) => p.severity === 'warning').length,
+    problems: result.problems.map((p) => ({
+      severity: p.severity, path: p.yamlPath, problem: p.problem,
+      line: p.at?.line ?? null, column: p.at?.column ?? null, source: p.at?.source ?? null,
+    })),
+  };
+}
