@@ -90,7 +90,13 @@ export function readConfigFile(file: string): { config: ServerConfig | null; pro
   if (syntax.length) {
     return { config: null, source, problems: syntax.map((e) => ({ severity: 'error', file: path, yamlPath: '', problem: `invalid YAML: ${e.problem}`, at: e.at })) };
   }
-  const raw = source.doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = source.doc.toJS() ?? {};
+  } catch (err) {
+    // e.g. aliases expanding past yaml's limit (a "billion laughs" file)
+    return { config: null, source, problems: [{ severity: 'error', file: path, yamlPath: '', problem: `invalid YAML: ${(err as Error).message}` }] };
+  }
   const { config, errors } = collectConfig(raw, path, dirname(path));
   const problems: ConfigProblem[] = errors.map((e) => ({
     severity: 'error', file: path, yamlPath: e.yamlPath, problem: e.problem,
