@@ -1,5 +1,6 @@
 // Reads and validates the YAML configuration; every error names the YAML path and what to fix.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve, dirname, isAbsolute } from 'node:path';
 import { ConfigError, ConfigErrors } from './config-error.js';
 import { collectConfig } from './collect-config.js';
@@ -394,7 +395,24 @@ function parseAcl(raw: unknown, path: string, _global: Record<string, AclSpec>, 
       if (!['user', 'server', 'ip', 'user_regexp', 'resource'].includes(kind)) fail(`${path}.${name}.${kind}`, 'unknown ACL kind (user, server, ip, user_regexp, resource)');
       const list = Array.isArray(vals) ? vals : [vals];
       acl[name]![kind] = list.map((v, i) => {
-        if (typeof v !== 'string' || v === '') return fail(`${path}.${name}.${kind}[${i}]`, 'must be a non-empty string');
+        const at = `${path}.${name}.${kind}[${i}]`;
+        if (typeof v !== 'string' || v === '') return fail(at, 'must be a non-empty string');
+        // What the ACL compiles at start: a bad pattern or address would stop it there, without the YAML path.
+        if (kind === 'user_regexp') {
+          try {
+            new RegExp(v);
+          } catch (err) {
+            fail(at, `not a valid regular expression (${(err as Error).message})`);
+          }
+        }
+        if (kind === 'ip') {
+          const [addr, bits, extra] = v.split('/');
+          const family = isIP(addr!);
+          const max = family === 6 ? 128 : 32;
+          if (!family || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max))) {
+            fail(at, `"${v}" is not an IP address or CIDR range (such as 10.0.0.0/8 or 2001:db8::/32)`);
+          }
+        }
         return v;
       });
     }

@@ -124,3 +124,10 @@ test('a sound file and the embedded default have no errors', async () => {
   assert.deepEqual(ok.problems, [] as ConfigProblem[]);
   assert.deepEqual((await checkConfig(undefined, BUNDLED_MODULES)).problems, []);
 });
+
+test('ACL patterns and addresses are checked as start compiles them', async () => {
+  const found = await errors('hosts: [localhost]\nacl:\n  a: { user_regexp: ["(unclosed"] }\n  b: { ip: [10.0.0.0/33, "::1/128", not-an-ip] }\n');
+  assert.deepEqual(found.map((p) => [p.yamlPath, p.at?.line]), [['acl.a.user_regexp[0]', 3], ['acl.b.ip[0]', 4], ['acl.b.ip[2]', 4]]);
+  assert.match(found[0]!.problem, /not a valid regular expression/);
+  assert.match(found[1]!.problem, /"10\.0\.0\.0\/33" is not an IP address or CIDR range/);
+});
