@@ -1,4 +1,5 @@
-// Reads and validates the YAML configuration; every error names the YAML path and what to fix.
+// Reads and validates the YAML configuration; every error names the YAML path and what to fix (buildConfig
+// stops at the first, readConfigFile reports them all with their lines: collect-config.ts, yaml-source.ts).
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve, dirname, isAbsolute } from 'node:path';
