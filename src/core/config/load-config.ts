@@ -182,6 +182,13 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     };
   });
 
+  // Two listeners on one port would fail at start with EADDRINUSE; "::" and "0.0.0.0" take the port on every address.
+  const wildcard = (ip: string) => ip === '::' || ip === '0.0.0.0';
+  listen.forEach((l, i) => {
+    const j = listen.findIndex((o, k) => k < i && o.port === l.port && l.port !== 0 && (o.ip === l.ip || wildcard(o.ip) || wildcard(l.ip)));
+    if (j >= 0) fail(`listen[${i}].port`, `${l.port} on ${l.ip} is already taken by listen[${j}] (${listen[j]!.type} on ${listen[j]!.ip})`);
+  });
+
   const auth = parseAuthConfig(r.auth, 'auth', { fail, abs }, hosts);
   const host_config: ServerConfig['host_config'] = {};
   if (r.host_config !== undefined) {

@@ -131,3 +131,9 @@ test('ACL patterns and addresses are checked as start compiles them', async () =
   assert.match(found[0]!.problem, /not a valid regular expression/);
   assert.match(found[1]!.problem, /"10\.0\.0\.0\/33" is not an IP address or CIDR range/);
 });
+
+test('two listeners on one port are an error at the second (a wildcard address takes the port on every address)', async () => {
+  const found = await errors('hosts: [localhost]\nlisten:\n  - { port: 5222, type: c2s }\n  - { port: 5222, ip: 127.0.0.1, type: c2s_tls }\n  - { port: 0, type: http }\n  - { port: 0, type: http }\n  - { port: 5300, ip: 127.0.0.1, type: http }\n  - { port: 5300, ip: 127.0.0.2, type: http }\n');
+  assert.deepEqual(found.map((p) => [p.yamlPath, p.at?.line]), [['listen[1].port', 4]]);
+  assert.match(found[0]!.problem, /5222 on 127\.0\.0\.1 is already taken by listen\[0\] \(c2s on ::\)/);
+});
