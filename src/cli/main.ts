@@ -3,14 +3,16 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { relative as relativePath, resolve as resolvePath } from 'node:path';
-import { buildConfig, loadConfigFile } from '../core/config/load-config.js';
+import { buildConfig, loadConfigFile, ConfigErrors } from '../core/config/load-config.js';
+import { checkConfig } from '../core/config/check-config.js';
+import { errorsOf } from '../core/config/config-problem.js';
+import { addCheckVerb } from './check/check-command.js';
 import type { ServerConfig } from '../core/config/types.js';
 import { OperatorError } from '../core/errors.js';
 import { COMMANDS_BY_NAME } from '../core/admin/commands.js';
 import { startServer, VERSION } from '../main.js';
 import { callServer, NotRunningError } from './control-client.js';
 import { runOffline } from './offline.js';
-import { checkModules } from '../core/config/reload/check-modules.js';
 import { formatReport, type ReloadReport } from '../core/config/reload/reload-report.js';
 import { BUNDLED_MODULES } from '../../modules/index.js';
 import { formatImportReport, importCertificates } from '../interface/tls/cert-import.js';
@@ -25,11 +27,16 @@ async function call(opts: CliOpts, cmd: string, args: Record<string, unknown>, t
   printResult(cmd, await admin(opts, cmd, args, timeoutMs), opts.json === true);
 }
 
-function configFrom(file: string | undefined): ServerConfig {
+/** The file -c names, else $XMPPD_CONFIG, else ./xmppd.yaml if there is one; undefined: the embedded default. */
+function configFile(file: string | undefined): string | undefined {
   const path = file ?? process.env.XMPPD_CONFIG;
-  if (path) return loadConfigFile(path);
-  if (existsSync('xmppd.yaml')) return loadConfigFile('xmppd.yaml');
-  return buildConfig({}); // embedded default: localhost, ./data, 5222 + 5223
+  if (path) return path;
+  return existsSync('xmppd.yaml') ? 'xmppd.yaml' : undefined;
+}
+
+function configFrom(file: string | undefined): ServerConfig {
+  const path = configFile(file);
+  return path ? loadConfigFile(path) : buildConfig({}); // embedded default: localhost, ./data, 5222 + 5223, http on 127.0.0.1:5280
 }
 
 async function admin(opts: { config?: string }, cmd: string, args: Record<string, unknown>, timeoutMs?: number): Promise<unknown> {
@@ -73,7 +80,11 @@ export function buildCli(): Command {
   cfg(program.command('start').description('run the server in the foreground')
     .option('--log-format <format>', 'text (readable, coloured lines; the default on a terminal) or json (one object a line; the default otherwise)'))
     .action(async (opts) => {
-      const config = configFrom(opts.config);
+      // The same check as check-config (module options included), so start refuses with every problem at once.
+      const checked = await checkConfig(configFile(opts.config), BUNDLED_MODULES);
+      const errors = errorsOf(checked.problems);
+      if (errors.length || !checked.config) throw new ConfigErrors(errors);
+      const config = checked.config;
       const format = opts.logFormat === undefined ? undefined : String(opts.logFormat);
       if (format !== undefined && format !== 'text' && format !== 'json') throw new OperatorError('XMPPD_ERR_USAGE', `--log-format must be text or json, not "${format}"`);
       const server = await startServer(config, { processMetrics: true, ...(format && { logFormat: format as LogFormat }), cliHint: cliHint(opts.config) });
@@ -90,10 +101,8 @@ export function buildCli(): Command {
       });
     });
 
-  cfg(program.command('check-config').description('validate the configuration and exit')).action((opts) => {
-    const config = configFrom(opts.config);
-    console.log(`${config.path || 'embedded default'}: OK (hosts: ${config.hosts.join(', ')}; modules: ${Object.keys(config.modules).join(', ')})`);
-  });
+  // One check under two names (the README lists check-config first; config check sits beside config reload).
+  addCheckVerb(program, 'check-config', cfg, configFile, BUNDLED_MODULES);
 
   const user = program.command('user').description('manage accounts');
   const pw = (c: Command) => verb(c).option('--password-stdin', 'read the password from standard input (for scripts)');
@@ -119,19 +128,7 @@ export function buildCli(): Command {
     .action((command, args: string[], opts) => call(opts, command, namedArgs(args)));
 
   const conf = program.command('config').description('check the configuration file, or make the running server reload it');
-  cfg(conf.command('check').description('validate the configuration file and its module options (and show what a reload would change, if the server runs)'))
-    .action(async (opts) => {
-      const config = configFrom(opts.config);
-      const problems = await checkModules(config, BUNDLED_MODULES);
-      if (problems.length) throw new OperatorError('XMPPD_ERR_CONFIG', problems.map((p) => `${config.path || '<config>'}: ${p}`).join('\n'));
-      console.log(`${config.path || 'embedded default'}: OK (hosts: ${config.hosts.join(', ')}; modules: ${Object.keys(config.modules).join(', ')})`);
-      if (!config.path) return;
-      const report = await callServer(config.control_socket, 'config.check', {}).catch((err) => {
-        if (err instanceof NotRunningError) return undefined;
-        throw err;
-      });
-      if (report) console.log(`running server: ${formatReport(report as ReloadReport)}`);
-    });
+  addCheckVerb(conf, 'check', cfg, configFile, BUNDLED_MODULES);
   verb(conf.command('reload').description('make the running server re-read its configuration file: applies all of it or none, lists what needs a restart'))
     .action((opts) => call(opts, 'config.reload', {}));
 

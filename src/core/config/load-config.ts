@@ -1,8 +1,12 @@
-// Reads and validates the YAML configuration; every error names the YAML path and what to fix.
+// Reads and validates the YAML configuration; every error names the YAML path and what to fix (buildConfig
+// stops at the first, readConfigFile reports them all with their lines: collect-config.ts, yaml-source.ts).
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve, dirname, isAbsolute } from 'node:path';
-import { parseDocument } from 'yaml';
-import { OperatorError } from '../errors.js';
+import { ConfigError, ConfigErrors } from './config-error.js';
+import { collectConfig } from './collect-config.js';
+import { YamlSource } from './yaml-source.js';
+import type { ConfigProblem } from './config-problem.js';
 import { prepDomainpart } from '../jid.js';
 import { parseAuthConfig } from '../auth/auth-config.js';
 import { buildLimits } from '../limits/limits-config.js';
@@ -18,6 +22,17 @@ import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType
 import { parseTlsSettings } from './cert-dir-config.js';
 
 const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http', 'https', 'component'];
+/** The keys each listener type takes (starttls_required: where STARTTLS is negotiated at all). */
+const LISTENER_KEYS: Record<ListenerType, string[]> = {
+  c2s: ['port', 'ip', 'type', 'starttls_required'],
+  c2s_tls: ['port', 'ip', 'type'],
+  s2s: ['port', 'ip', 'type', 'starttls_required'],
+  s2s_tls: ['port', 'ip', 'type'],
+  http: ['port', 'ip', 'type', 'websocket', 'bosh'],
+  https: ['port', 'ip', 'type', 'websocket', 'bosh'],
+  component: ['port', 'ip', 'type'],
+};
+const HOST_CONFIG_KEYS = ['tls', 'auth', 'acl', 'access_rules', 'modules'];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 const DEFAULT_PORT: Record<ListenerType, number> = { c2s: 5222, c2s_tls: 5223, s2s: 5269, s2s_tls: 5270, http: 5280, https: 5443, component: 5347 };
 /** What runs without a config file: everything a standard client expects from a single server. */
@@ -26,6 +41,15 @@ const DEFAULT_MODULES: Record<string, Record<string, unknown>> = {
   private: {}, last: {}, blocking: {}, register: {}, mam: {}, carbons: {}, csi: {}, push: {}, stream_management: {},
   caps: {}, muc: {}, pep: {}, pubsub: {}, bookmarks: {},
 };
+/**
+ * What listens without a `listen` section (config/xmppd.example.yaml shows it): clients on every address,
+ * /metrics and the admin API on loopback only. No s2s: federation needs a public DNS name and a real certificate.
+ */
+export const DEFAULT_LISTEN: ReadonlyArray<Readonly<Record<string, unknown>>> = [
+  { port: 5222, ip: '::', type: 'c2s', starttls_required: true },
+  { port: 5223, ip: '::', type: 'c2s_tls' },
+  { port: 5280, ip: '127.0.0.1', type: 'http' },
+];
 const KNOWN_KEYS = new Set([
   'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',
   'max_xml_depth', 'max_xml_attributes', 'max_xml_name_length',
@@ -38,33 +62,52 @@ const S2S_KEYS = new Set([
   'enabled', 'policy', 'domain_policy', 'require_encryption', 'cafile', 'system_ca', 'dialback_secret',
   'overrides', 'dns_servers', 'idle_timeout', 'connect_timeout', 'max_queue',
 ]);
-const S2S_POLICIES: S2sPolicy[] = ['require_valid_cert', 'allow_dialback'];
+export { ConfigError, ConfigErrors };
 
-export class ConfigError extends OperatorError {
-  constructor(readonly file: string, readonly yamlPath: string, problem: string) {
-    super('XMPPD_ERR_CONFIG', `${file || '<config>'}: ${yamlPath || '(top level)'}: ${problem}`);
-  }
-}
+const S2S_POLICIES: S2sPolicy[] = ['require_valid_cert', 'allow_dialback'];
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Load a YAML file; with no file, the embedded default (domain localhost, data under ./data). */
+/**
+ * Load and validate a YAML file; every problem is reported at once (ConfigErrors), each with its YAML
+ * path, line, column and source line. Module options are checked by check-config.ts (they need the modules).
+ */
 export function loadConfigFile(file: string): ServerConfig {
+  const { config, problems } = readConfigFile(file);
+  if (problems.length || !config) throw new ConfigErrors(problems);
+  return config;
+}
+
+/** The file read, parsed and validated: the config (with defaults in place of bad values) and every error. */
+export function readConfigFile(file: string): { config: ServerConfig | null; problems: ConfigProblem[]; source?: YamlSource; raw?: unknown } {
   const path = resolve(file);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(path, '', `cannot read the file (${(err as NodeJS.ErrnoException).code ?? err})`);
+    return { config: null, problems: [{ severity: 'error', file: path, yamlPath: '', problem: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? err})` }] };
   }
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    throw new ConfigError(path, '', `invalid YAML: ${e.message.split('\n')[0]}`);
+  const source = new YamlSource(path, text);
+  const syntax = source.syntaxErrors();
+  if (syntax.length) {
+    return { config: null, source, problems: syntax.map((e) => ({ severity: 'error', file: path, yamlPath: '', problem: `invalid YAML: ${e.problem}`, at: e.at })) };
   }
-  const raw = doc.toJS() ?? {};
-  return buildConfig(raw, path, dirname(path));
+  let raw: unknown;
+  try {
+    raw = source.doc.toJS() ?? {};
+  } catch (err) {
+    // e.g. aliases expanding past yaml's limit (a "billion laughs" file)
+    return { config: null, source, problems: [{ severity: 'error', file: path, yamlPath: '', problem: `invalid YAML: ${(err as Error).message}` }] };
+  }
+  const { config, errors } = collectConfig(raw, path, dirname(path));
+  const problems: ConfigProblem[] = errors.map((e) => ({
+    severity: 'error', file: path, yamlPath: e.yamlPath, problem: e.problem,
+    at: source.locate(e.segments, e.rest !== '' || /^(unknown|is an option|is not listed)/.test(e.problem) ? 'key' : 'value'),
+  }));
+  // In file order, as an operator reads (and fixes) them.
+  problems.sort((a, b) => (a.at?.line ?? 0) - (b.at?.line ?? 0) || (a.at?.column ?? 0) - (b.at?.column ?? 0));
+  return { config, problems, source, raw };
 }
 
 /** Validate a plain object (from YAML or from tests) and apply defaults. */
@@ -98,27 +141,32 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
       return fail(`hosts[${i}]`, `"${s}" is not a valid domain name (${(err as Error).message})`);
     }
   });
-  if (new Set(hosts).size !== hosts.length) fail('hosts', 'lists the same domain twice');
+  const twice = hosts.findIndex((h, i) => hosts.indexOf(h) !== i);
+  if (twice >= 0) fail(`hosts[${twice}]`, `lists ${hosts[twice]} a second time`);
 
   const data_dir = abs(str(r.data_dir, 'data_dir', './data'));
   const log_level = str(r.log_level, 'log_level', 'info');
   if (!LOG_LEVELS.includes(log_level)) fail('log_level', `must be one of ${LOG_LEVELS.join(', ')}`);
 
-  const listenRaw = r.listen ?? [
-    { port: 5222, type: 'c2s' },
-    { port: 5223, type: 'c2s_tls' },
-  ];
+  const listenRaw = r.listen ?? DEFAULT_LISTEN;
   if (!Array.isArray(listenRaw)) fail('listen', 'must be a list of listeners');
   const listen: ListenerConfig[] = (listenRaw as unknown[]).map((l, i) => {
     const p = `listen[${i}]`;
     if (!isObj(l)) return fail(p, 'must be a mapping with port, ip and type');
     const type = str(l.type, `${p}.type`, 'c2s') as ListenerType;
     if (!LISTENER_TYPES.includes(type)) fail(`${p}.type`, `must be one of ${LISTENER_TYPES.join(', ')}`);
+    // A mistyped key must not fall back to a default silently: `adress: 127.0.0.1` would listen on every address.
+    const known = LISTENER_KEYS[type];
+    for (const key of Object.keys(l)) {
+      if (known.includes(key)) continue;
+      const owners = LISTENER_TYPES.filter((t) => LISTENER_KEYS[t].includes(key));
+      fail(`${p}.${key || '""'}`, owners.length
+        ? `is an option of ${owners.slice(0, -1).join(', ')}${owners.length > 1 ? ' and ' : ''}${owners[owners.length - 1]} listeners only (this one is ${type})`
+        : `unknown option (known for ${type}: ${known.join(', ')})${/^(ad+res+e?s?|addr|host|bind|interface|listen)$/i.test(key) ? '; the address to listen on is "ip"' : ''}`);
+    }
     const starttls = l.starttls_required ?? true;
     if (typeof starttls !== 'boolean') fail(`${p}.starttls_required`, 'must be true or false');
     const web = type === 'http' || type === 'https';
-    if (!web && l.websocket !== undefined) fail(`${p}.websocket`, 'is an option of http and https listeners only');
-    if (!web && l.bosh !== undefined) fail(`${p}.bosh`, 'is an option of http and https listeners only');
     const websocket = web ? parseWebSocket(l.websocket, `${p}.websocket`, fail) : undefined;
     return {
       ...(websocket ? { websocket, bosh: parseBosh(l.bosh, `${p}.bosh`, websocket, fail) } : {}),
@@ -130,6 +178,13 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     };
   });
 
+  // Two listeners on one port would fail at start with EADDRINUSE; "::" and "0.0.0.0" take the port on every address.
+  const wildcard = (ip: string) => ip === '::' || ip === '0.0.0.0';
+  listen.forEach((l, i) => {
+    const j = listen.findIndex((o, k) => k < i && o.port === l.port && l.port !== 0 && (o.ip === l.ip || wildcard(o.ip) || wildcard(l.ip)));
+    if (j >= 0) fail(`listen[${i}].port`, `${l.port} on ${l.ip} is already taken by listen[${j}] (${listen[j]!.type} on ${listen[j]!.ip})`);
+  });
+
   const auth = parseAuthConfig(r.auth, 'auth', { fail, abs }, hosts);
   const host_config: ServerConfig['host_config'] = {};
   if (r.host_config !== undefined) {
@@ -137,6 +192,9 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
     for (const [h, hc] of Object.entries(r.host_config as Obj)) {
       if (!hosts.includes(h)) fail(`host_config.${h}`, `"${h}" is not listed in hosts`);
       if (!isObj(hc)) fail(`host_config.${h}`, 'must be a mapping');
+      for (const key of Object.keys(hc as Obj)) {
+        if (!HOST_CONFIG_KEYS.includes(key)) fail(`host_config.${h}.${key || '""'}`, `unknown option (known: ${HOST_CONFIG_KEYS.join(', ')})`);
+      }
       host_config[h] = { tls: tlsFiles((hc as Obj).tls, `host_config.${h}.tls`) };
       if ((hc as Obj).auth !== undefined) host_config[h]!.auth = parseAuthConfig((hc as Obj).auth, `host_config.${h}.auth`, { fail, abs }, [h], auth);
       if ((hc as Obj).modules !== undefined) host_config[h]!.modules = parseHostModules((hc as Obj).modules, `host_config.${h}.modules`, fail);
@@ -251,6 +309,7 @@ function buildS2s(raw: unknown, listen: ListenerConfig[], c: Checkers): S2sConfi
         if (!m) fail(p, `"${v}" is not host:port`);
         target = { host: (m![1] ?? m![2])!, port: int(m![3] === undefined ? undefined : Number(m![3]), p, 5269, 1, 65535), tls: 'starttls' };
       } else if (isObj(v)) {
+        for (const key of Object.keys(v)) if (!['host', 'port', 'tls'].includes(key)) fail(`${p}.${key || '""'}`, 'unknown option (known: host, port, tls)');
         const tls = v.tls ?? 'starttls';
         if (tls !== 'direct' && tls !== 'starttls') fail(`${p}.tls`, 'must be direct (XEP-0368) or starttls');
         target = { host: str(v.host, `${p}.host`), port: int(v.port, `${p}.port`, tls === 'direct' ? 5270 : 5269, 1, 65535), tls: tls as 'direct' | 'starttls' };
@@ -340,7 +399,24 @@ function parseAcl(raw: unknown, path: string, _global: Record<string, AclSpec>, 
       if (!['user', 'server', 'ip', 'user_regexp', 'resource'].includes(kind)) fail(`${path}.${name}.${kind}`, 'unknown ACL kind (user, server, ip, user_regexp, resource)');
       const list = Array.isArray(vals) ? vals : [vals];
       acl[name]![kind] = list.map((v, i) => {
-        if (typeof v !== 'string' || v === '') return fail(`${path}.${name}.${kind}[${i}]`, 'must be a non-empty string');
+        const at = `${path}.${name}.${kind}[${i}]`;
+        if (typeof v !== 'string' || v === '') return fail(at, 'must be a non-empty string');
+        // What the ACL compiles at start: a bad pattern or address would stop it there, without the YAML path.
+        if (kind === 'user_regexp') {
+          try {
+            new RegExp(v);
+          } catch (err) {
+            fail(at, `not a valid regular expression (${(err as Error).message})`);
+          }
+        }
+        if (kind === 'ip') {
+          const [addr, bits, extra] = v.split('/');
+          const family = isIP(addr!);
+          const max = family === 6 ? 128 : 32;
+          if (!family || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max))) {
+            fail(at, `"${v}" is not an IP address or CIDR range (such as 10.0.0.0/8 or 2001:db8::/32)`);
+          }
+        }
         return v;
       });
     }

@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig, loadConfigFile, ConfigError } from '../../../src/core/config/load-config.js';
 
-test('the embedded default: localhost, ./data, c2s 5222 + c2s_tls 5223, STARTTLS required, core modules', () => {
+test('the embedded default: localhost, ./data, c2s 5222 + c2s_tls 5223 on every address, http 5280 on loopback, no s2s, core modules', () => {
   const c = buildConfig({});
   assert.deepEqual(c.hosts, ['localhost']);
   assert.equal(c.data_dir, join(process.cwd(), 'data'));
-  assert.deepEqual(c.listen.map((l) => [l.type, l.port, l.starttls_required]), [['c2s', 5222, true], ['c2s_tls', 5223, true]]);
+  assert.deepEqual(c.listen.map((l) => [l.type, l.ip, l.port, l.starttls_required]), [['c2s', '::', 5222, true], ['c2s_tls', '::', 5223, true], ['http', '127.0.0.1', 5280, true]]);
+  assert.equal(c.s2s.enabled, false, 'no federation without an s2s listener');
   assert.equal(c.max_stanza_size, 262144);
   assert.deepEqual(Object.keys(c.modules).sort(), ['blocking', 'bookmarks', 'caps', 'carbons', 'csi', 'disco', 'last', 'mam', 'muc', 'offline', 'pep', 'ping', 'presence', 'private', 'pubsub', 'push', 'register', 'roster', 'stream_management', 'time', 'vcard', 'version']);
 });

@@ -4,7 +4,8 @@ import { Counter } from 'prom-client';
 import type { Core } from '../../core.js';
 import type { ModuleManager } from '../../module-runtime/module-manager.js';
 import { Acl } from '../../acl.js';
-import { loadConfigFile } from '../load-config.js';
+import { readConfigFile } from '../load-config.js';
+import { formatProblem } from '../config-problem.js';
 import type { ServerConfig } from '../types.js';
 import { diffConfig, mergeConfig } from './config-diff.js';
 import { ModulePlan, PlanError } from './module-plan.js';
@@ -35,13 +36,11 @@ export class ConfigReloader {
       report.errors.push('the server runs on the embedded default configuration: there is no file to re-read (start it with -c <file>)');
       return this.done(report);
     }
-    let next: ServerConfig;
-    try {
-      next = loadConfigFile(old.path); // a ConfigError names the file and the YAML path
-    } catch (err) {
-      report.errors.push((err as Error).message);
-      return this.done(report);
-    }
+    // Every problem of the file, each with its line, as check-config shows them; with errors, the file is still
+    // read as far as it goes (defaults in place of bad values) so that module problems are reported too.
+    const { config: next, problems } = readConfigFile(old.path);
+    report.errors.push(...problems.map((p) => formatProblem(p)));
+    if (!next) return this.done(report);
     const diff = diffConfig(old, next);
     const merged = mergeConfig(old, next, diff);
 
@@ -60,7 +59,7 @@ export class ConfigReloader {
       if (!(err instanceof PlanError)) throw err;
       report.errors.push(...err.problems.map(where));
     }
-    if (!acl || !plan) return this.done(report);
+    if (problems.length || !acl || !plan) return this.done(report);
     const fill = () => {
       report.applied = diff.hot;
       report.restart_required = diff.restart;
