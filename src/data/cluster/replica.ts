@@ -287,6 +287,7 @@ export async function openReplica(dir: string, opts: ReplicaOptions): Promise<Re
       ...(plan.fromSnapshot !== undefined && { fromSnapshot: plan.fromSnapshot }),
     });
     replica = new Replica(opts, dir, names, inner, log, jsm, kv, os, si);
+    if (plan.snapshotSeq !== undefined) replica.lastSnapshotSeq = plan.snapshotSeq;
     return replica;
   } finally {
     await rm(file, { force: true });
