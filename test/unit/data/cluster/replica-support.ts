@@ -56,8 +56,8 @@ export class Nodes {
     return join(d, 'db');
   }
 
-  async open(name: string, dir?: string): Promise<TestNode> {
-    const n = new TestNode(name, dir ?? (await this.dir()), clusterConfig(this.nats, this.cluster, name));
+  async open(name: string, dir?: string, over: Partial<ClusterConfig> = {}): Promise<TestNode> {
+    const n = new TestNode(name, dir ?? (await this.dir()), { ...clusterConfig(this.nats, this.cluster, name), ...over });
     await n.open();
     this.all.push(n);
     return n;
