@@ -27,7 +27,6 @@ export class TestNode {
     this.replica = await openReplica(this.dir, {
       nc: this.nc, config: this.cfg, log: { info: sink('info'), warn: sink('warn'), error: sink('error') }, stallMs: 2000, tickMs: 200,
     });
-    this.replica.startTimers();
     return this;
   }
 
