@@ -101,7 +101,8 @@ export class JetStreamLog implements ReplicationLog {
     if (this.fatal !== undefined) throw new DataError('XMPPD_ERR_DATA_CLUSTER', this.fatal);
     const data = JSON.stringify(entry);
     const p = withRetry(`publish to ${this.#o.names.stream}`, this.#appendMs,
-      () => this.#js.publish(this.#o.names.subject, data, { msgID: entry.txid, timeout: 2000 }));
+      () => this.#js.publish(this.#o.names.subject, data, { msgID: entry.txid, timeout: 2000 }),
+      () => this.#closed); // shutting down: no new attempts (the writer hears "may still be applied")
     this.#inflight.add(p);
     try {
       const ack = await p;
