@@ -123,7 +123,10 @@ export class JetStreamLog implements ReplicationLog {
     return si.state.last_seq;
   }
 
-  /** Drops the current consumer; the loop makes a new one from the next seq not yet queued (the watchdog). */
+  /**
+   * Drops the current consumer; the loop makes a new one from the first seq not yet queued (= lastApplied + 1
+   * once the queue has been applied; queued entries are applied, not fetched again). The watchdog's tool.
+   */
   recreateConsumer(why: string): void {
     // A consumer being set up is bounded by SETUP_MS already: abandoning it early only restarts the wait.
     if (this.#stopped || this.fatal !== undefined || this.#messages === undefined) return;
@@ -153,6 +156,7 @@ export class JetStreamLog implements ReplicationLog {
       try {
         await this.#consumeOnce();
         wait = 250;
+        if (!this.#stopped) await sleep(100); // a consumer that ends at once must not spin
       } catch (err) {
         if (this.#stopped) break;
         this.#o.log.warn('replication consumer failed; retrying', { err: (err as Error)?.message ?? String(err), from_seq: this.#next });
