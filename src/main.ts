@@ -19,7 +19,11 @@ import { newCommandRegistry } from './core/admin/commands.js';
 import { Limits } from './core/limits/limits.js';
 import type { Core } from './core/core.js';
 import { ModuleManager } from './core/module-runtime/module-manager.js';
-import { openStore } from './data/index.js';
+import { openStore, type Store } from './data/index.js';
+import { connectNats } from './data/cluster/nats-connect.js';
+import { openReplica, type Replica } from './data/cluster/replica.js';
+import { registerReplicationMetrics } from './data/cluster/replication-metrics.js';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { meteredStore } from './core/metered-store.js';
 import { Listeners } from './interface/listeners.js';
 import { ControlServer } from './interface/control/control-server.js';
@@ -93,6 +97,7 @@ export class XmppServer {
       await this.core.auth.stop();
       this.core.iq.cancelAll();
       await this.core.store.close();
+      await this.core.cluster?.nc.close(); // after the store: its log drains over this connection
       this.core.log.info('stopped');
     })();
     return this.stopping;
@@ -107,16 +112,36 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   // until a restart (the store's rule); say so once, loudly, whoever made the write.
   let storageFailed = false;
   let metricsOf: Metrics | null = null; // the store opens before the metrics exist
-  let store = await openStore(join(config.data_dir, 'db'), {
-    durability: config.durability.mode,
-    groupWindowMs: config.durability.group_window_ms,
-    groupSize: config.durability.group_size,
-    onFailure: (err) => {
+  const storeOpts = {
+    onFailure: (err: Error) => {
       log.error('storage write failed; the server refuses writes until it is restarted', { err, data_dir: config.data_dir });
       storageFailed = true;
       metricsOf?.storageWritable.set(0);
     },
-  });
+  };
+  // With `cluster`: the replica of the JetStream log (DESIGN.md "Data layer"); without it NATS is never touched.
+  let nc: NatsConnection | undefined;
+  let replica: Replica | undefined;
+  let store: Store;
+  if (config.cluster) {
+    nc = await connectNats(config.cluster);
+    try {
+      replica = await openReplica(join(config.data_dir, 'db'), {
+        nc, config: config.cluster, log: log.child({ part: 'replication' }), sync: config.durability.mode !== 'none', ...storeOpts,
+      });
+    } catch (err) {
+      await nc.close();
+      throw err;
+    }
+    store = replica.store;
+  } else {
+    store = await openStore(join(config.data_dir, 'db'), {
+      durability: config.durability.mode,
+      groupWindowMs: config.durability.group_window_ms,
+      groupSize: config.durability.group_size,
+      ...storeOpts,
+    });
+  }
   try {
     const metrics = new Metrics(opts.processMetrics ?? false);
     metrics.storageWritable.set(storageFailed ? 0 : 1);
@@ -145,6 +170,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       http: new HttpRoutes(),
       readiness: new Readiness(),
     };
+    if (replica !== undefined && nc !== undefined && config.cluster) {
+      core.cluster = { node: config.cluster.node, config: config.cluster, nc, statusParts: new Map() };
+      core.cluster.statusParts.set('replication', () => replica.status());
+      core.readiness!.add('replication', () => replica.readiness());
+      registerReplicationMetrics(metrics.registry, replica);
+    }
     const { tls, certificates } = await loadTls(config, log.child({ part: 'tls' }));
     let s2s: S2SManager | null = null;
     if (config.s2s.enabled) {
@@ -198,6 +229,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     return running;
   } catch (err) {
     await store.close();
+    await nc?.close();
     throw err;
   }
 }
