@@ -33,6 +33,8 @@ import { emptyReport, type ReloadReport } from './core/config/reload/reload-repo
 import { MemoryTrimmer } from './core/memory-trim.js';
 import { HttpRoutes } from './core/http-routes.js';
 import { Readiness } from './core/readiness.js';
+import { shutdownError } from './interface/shutdown-error.js';
+import { C2SConnection } from './interface/c2s/c2s-connection.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -56,7 +58,10 @@ export class XmppServer {
     readonly s2s: S2SManager | null = null,
     /** Hands memory freed by ended sessions back to the OS (glibc; memory_trim_interval). */
     readonly memoryTrim: MemoryTrimmer | null = null,
-  ) {}
+  ) {
+    // A node that drains takes no new clients: the load balancer and the orchestrator see it at /readyz.
+    core.readiness?.add('drain', () => (this.stopping ? { ready: false, reason: 'the node is shutting down' } : { ready: true }));
+  }
 
   /** Port actually bound by the first listener of a type (useful with port 0). */
   port(type: string): number {
@@ -65,7 +70,6 @@ export class XmppServer {
     return l.port;
   }
 
-  /** Graceful shutdown: stop accepting, system-shutdown to every stream, stop modules, close storage. */
   /** Config reload (SIGHUP, `xmppd config reload`): re-read the file, apply all of it or none; never throws. */
   async reload(): Promise<ReloadReport> {
     if (this.stopping || !this.core.admin?.reloadConfig) {
@@ -74,12 +78,19 @@ export class XmppServer {
     return this.core.admin.reloadConfig();
   }
 
+  /**
+   * Graceful shutdown, the drain of SIGTERM: not ready (/readyz 503), stop accepting, every client stream gets
+   * see-other-host (cluster.see_other_host) or system-shutdown; sessions waiting for resumption end too, while
+   * the modules still run, so every unacknowledged message goes to offline storage; then modules and storage stop.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.core.log.info('shutting down');
+      this.core.log.info('shutting down', { clients: this.listeners.connections.size, see_other_host: this.core.config.cluster?.see_other_host });
       this.memoryTrim?.stop();
       await this.control?.stop();
-      await this.listeners.stop();
+      await this.listeners.stop((c) => shutdownError(this.core.config, c.listenerType));
+      await this.endDetachedSessions();
+      await this.listeners.closeHttp();
       await this.modules.stopAll();
       await this.core.auth.stop();
       this.core.iq.cancelAll();
@@ -87,6 +98,17 @@ export class XmppServer {
       this.core.log.info('stopped');
     })();
     return this.stopping;
+  }
+
+  /** XEP-0198 sessions kept for resumption end now, their unacknowledged stanzas handed to offline storage. */
+  private async endDetachedSessions(): Promise<void> {
+    const ending: Promise<void>[] = [];
+    for (const s of this.core.sessions.all()) {
+      if (!s.detached) continue;
+      s.close();
+      if (s instanceof C2SConnection) ending.push(s.closing);
+    }
+    await Promise.race([Promise.all(ending), new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 }
 

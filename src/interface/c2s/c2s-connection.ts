@@ -84,6 +84,11 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.newParser();
   }
 
+  /** The listener type the stream came in on: c2s, c2s_tls, or http(s)_websocket / http(s)_bosh. */
+  get listenerType(): string {
+    return this.opts.listenerType;
+  }
+
   // ---- socket plumbing -------------------------------------------------------------------------
 
   protected override attach(socket: StreamTransport): void {
