@@ -3,7 +3,8 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { buildConfig, loadConfigFile } from '../core/config/load-config.js';
+import { defaultConfig, KNOWN_KEYS, loadConfigFile } from '../core/config/load-config.js';
+import { ignoredEnv } from '../core/config/env-overrides.js';
 import type { ServerConfig } from '../core/config/types.js';
 import { OperatorError } from '../core/errors.js';
 import { COMMANDS_BY_NAME } from '../core/admin/commands.js';
@@ -15,10 +16,12 @@ import { formatReport, type ReloadReport } from '../core/config/reload/reload-re
 import { BUNDLED_MODULES } from '../../modules/index.js';
 
 function configFrom(file: string | undefined): ServerConfig {
+  // XMPPD_* variables override the file (env-overrides.ts); one that sets nothing is most likely a typo.
+  for (const name of ignoredEnv(KNOWN_KEYS)) process.stderr.write(`xmppd: warning: the environment variable ${name} is not a configuration option (ignored)\n`);
   const path = file ?? process.env.XMPPD_CONFIG;
   if (path) return loadConfigFile(path);
   if (existsSync('xmppd.yaml')) return loadConfigFile('xmppd.yaml');
-  return buildConfig({}); // embedded default: localhost, ./data, 5222 + 5223
+  return defaultConfig(); // embedded default: localhost, ./data, 5222 + 5223
 }
 
 async function admin(opts: { config?: string }, cmd: string, args: Record<string, unknown>, timeoutMs?: number): Promise<unknown> {

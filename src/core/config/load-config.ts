@@ -14,6 +14,7 @@ import { parseWebSocket } from './websocket-config.js';
 import { parseBosh } from './bosh-config.js';
 import { parseSasl2 } from './sasl2-config.js';
 import { parseHostModules } from './host-modules.js';
+import { buildWithEnv } from './env-overrides.js';
 import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
 
 const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http', 'https', 'component'];
@@ -25,7 +26,7 @@ const DEFAULT_MODULES: Record<string, Record<string, unknown>> = {
   private: {}, last: {}, blocking: {}, register: {}, mam: {}, carbons: {}, csi: {}, push: {}, stream_management: {},
   caps: {}, muc: {}, pep: {}, pubsub: {}, bookmarks: {},
 };
-const KNOWN_KEYS = new Set([
+export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',
   'max_xml_depth', 'max_xml_attributes', 'max_xml_name_length',
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
@@ -40,7 +41,7 @@ const S2S_KEYS = new Set([
 const S2S_POLICIES: S2sPolicy[] = ['require_valid_cert', 'allow_dialback'];
 
 export class ConfigError extends OperatorError {
-  constructor(readonly file: string, readonly yamlPath: string, problem: string) {
+  constructor(readonly file: string, readonly yamlPath: string, readonly problem: string) {
     super('XMPPD_ERR_CONFIG', `${file || '<config>'}: ${yamlPath || '(top level)'}: ${problem}`);
   }
 }
@@ -48,8 +49,8 @@ export class ConfigError extends OperatorError {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Load a YAML file; with no file, the embedded default (domain localhost, data under ./data). */
-export function loadConfigFile(file: string): ServerConfig {
+/** Load a YAML file, XMPPD_* environment variables applied over it (env-overrides.ts). */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const path = resolve(file);
   let text: string;
   try {
@@ -63,7 +64,13 @@ export function loadConfigFile(file: string): ServerConfig {
     throw new ConfigError(path, '', `invalid YAML: ${e.message.split('\n')[0]}`);
   }
   const raw = doc.toJS() ?? {};
-  return buildConfig(raw, path, dirname(path));
+  if (!isObj(raw)) return buildConfig(raw, path, dirname(path));
+  return buildWithEnv(raw, path, KNOWN_KEYS, (r) => buildConfig(r, path, dirname(path)), env);
+}
+
+/** The embedded default (domain localhost, data under ./data, c2s on 5222 and 5223), XMPPD_* variables applied. */
+export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  return buildWithEnv({}, '', KNOWN_KEYS, (r) => buildConfig(r), env);
 }
 
 /** Validate a plain object (from YAML or from tests) and apply defaults. */
