@@ -200,7 +200,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       log.child({ part: 'memory-trim' }), metrics);
     memoryTrim.start();
     const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim);
-    log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)' });
+    log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)', ...(config.cluster ? { node: config.cluster.node } : {}) });
     return running;
   } catch (err) {
     await store.close();

@@ -11,6 +11,10 @@ import { COMMANDS_BY_NAME } from '../core/admin/commands.js';
 import { startServer, VERSION } from '../main.js';
 import { callServer, NotRunningError } from './control-client.js';
 import { runOffline } from './offline.js';
+import { formatClusterStatus } from './cluster-status-format.js';
+import { isWorker, runPrimary } from './workers.js';
+import { checkWorkersFlag, workerConfig } from '../core/config/workers.js';
+import { Logger } from '../core/log.js';
 import { checkModules } from '../core/config/reload/check-modules.js';
 import { formatReport, type ReloadReport } from '../core/config/reload/reload-report.js';
 import { BUNDLED_MODULES } from '../../modules/index.js';
@@ -26,8 +30,14 @@ function configFrom(file: string | undefined): ServerConfig {
 
 async function admin(opts: { config?: string }, cmd: string, args: Record<string, unknown>, timeoutMs?: number): Promise<unknown> {
   const config = configFrom(opts.config);
+  // With workers, the CLI talks to worker 0 (replicated data is the same on every node; sessions are per node).
+  const socket = config.workers > 1 ? workerConfig(config, 0).control_socket : config.control_socket;
   try {
-    return await callServer(config.control_socket, cmd, args, timeoutMs);
+    return await callServer(socket, cmd, args, timeoutMs).catch((err) => {
+      // started with --workers N but no `workers` in the file: worker 0's socket is where the server answers
+      if (err instanceof NotRunningError && config.cluster && config.workers === 1) return callServer(workerConfig(config, 0).control_socket, cmd, args, timeoutMs);
+      throw err;
+    });
   } catch (err) {
     if (err instanceof NotRunningError && COMMANDS_BY_NAME.get(cmd)?.offline) return runOffline(config, cmd, args, BUNDLED_MODULES);
     throw err;
@@ -95,8 +105,15 @@ export function buildCli(): Command {
     if (result !== undefined) print(result);
   };
 
-  cfg(program.command('start').description('run the server in the foreground')).action(async (opts) => {
+  cfg(program.command('start').description('run the server in the foreground')
+    .option('--workers <n>', 'node processes sharing the listening ports, one per core (needs the cluster section; overrides `workers`)'))
+    .action(async (opts) => {
     const config = configFrom(opts.config);
+    if (opts.workers !== undefined) {
+      config.workers = Number(opts.workers);
+      checkWorkersFlag(config.workers, config.cluster);
+    }
+    if (config.workers > 1 && !isWorker()) return runPrimary(config, config.workers, new Logger(config.log_level).child({ part: 'primary' }));
     const server = await startServer(config, { processMetrics: true });
     const stop = (signal: string) => {
       server.core.log.info('signal received', { signal });
@@ -133,6 +150,13 @@ export function buildCli(): Command {
     .action(run((opts) => admin(opts, 'commands.list', {})));
   cfg(program.command('run <command> [args...]').description('run an admin command by name, arguments as name=value (see "xmppd commands")'))
     .action(run((command, args: string[], opts) => admin(opts, command, namedArgs(args))));
+
+  const cluster = program.command('cluster').description('the cluster this node belongs to (config `cluster`)');
+  cfg(cluster.command('status').description('nodes, replication lag, last applied, stream leader, consumers').option('--json', 'print the result as JSON'))
+    .action(async (opts) => {
+      const status = (await admin(opts, 'cluster.status', {})) as Record<string, unknown>;
+      console.log(opts.json ? JSON.stringify(status, null, 2) : formatClusterStatus(status));
+    });
 
   const conf = program.command('config').description('check the configuration file, or make the running server reload it');
   cfg(conf.command('check').description('validate the configuration file and its module options (and show what a reload would change, if the server runs)'))

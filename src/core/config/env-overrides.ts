@@ -5,8 +5,8 @@ import { parse } from 'yaml';
 import { ConfigError } from './load-config.js';
 
 export const ENV_PREFIX = 'XMPPD_';
-/** Variables with the prefix that are not configuration: the file itself, the CLI's stack traces, test tools. */
-const NOT_CONFIG = /^XMPPD_(CONFIG|DEBUG|ADMIN|TEST_.*|FUZZ_.*|CRASH_.*|BENCH_.*)$/;
+/** Variables with the prefix that are not configuration: the file itself, the CLI's stack traces, a worker's index, test tools. */
+const NOT_CONFIG = /^XMPPD_(CONFIG|DEBUG|ADMIN|WORKER_INDEX|TEST_.*|FUZZ_.*|CRASH_.*|BENCH_.*)$/;
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

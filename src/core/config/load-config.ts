@@ -15,6 +15,7 @@ import { parseBosh } from './bosh-config.js';
 import { parseSasl2 } from './sasl2-config.js';
 import { parseHostModules } from './host-modules.js';
 import { buildWithEnv } from './env-overrides.js';
+import { asWorker, parseWorkers } from './workers.js';
 import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsFiles } from './types.js';
 
 const LISTENER_TYPES: ListenerType[] = ['c2s', 'c2s_tls', 's2s', 's2s_tls', 'http', 'https', 'component'];
@@ -32,7 +33,7 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
   'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens', 'auth', 'components', 'limits',
   'admin_files_dir', 'import_limits',
-  'durability', 'memory_trim_interval', 'channel_binding', 'sasl2', 'cluster',
+  'durability', 'memory_trim_interval', 'channel_binding', 'sasl2', 'cluster', 'workers',
 ]);
 const S2S_KEYS = new Set([
   'enabled', 'policy', 'domain_policy', 'require_encryption', 'cafile', 'system_ca', 'dialback_secret',
@@ -65,12 +66,12 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   }
   const raw = doc.toJS() ?? {};
   if (!isObj(raw)) return buildConfig(raw, path, dirname(path));
-  return buildWithEnv(raw, path, KNOWN_KEYS, (r) => buildConfig(r, path, dirname(path)), env);
+  return asWorker(buildWithEnv(raw, path, KNOWN_KEYS, (r) => buildConfig(r, path, dirname(path)), env), env);
 }
 
 /** The embedded default (domain localhost, data under ./data, c2s on 5222 and 5223), XMPPD_* variables applied. */
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  return buildWithEnv({}, '', KNOWN_KEYS, (r) => buildConfig(r), env);
+  return asWorker(buildWithEnv({}, '', KNOWN_KEYS, (r) => buildConfig(r), env), env);
 }
 
 /** Validate a plain object (from YAML or from tests) and apply defaults. */
@@ -174,13 +175,15 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
   }
 
   const s2s = buildS2s(r.s2s, listen, { fail, str, int, abs });
+  const cluster = parseCluster(r.cluster, baseDir, fail);
 
   return {
     path,
     hosts,
     data_dir,
     durability: parseDurability(r.durability, fail),
-    cluster: parseCluster(r.cluster, baseDir, fail),
+    cluster,
+    workers: parseWorkers(r.workers, cluster, fail),
     log_level: log_level as ServerConfig['log_level'],
     control_socket: abs(str(r.control_socket, 'control_socket', resolve(data_dir, 'xmppd.sock'))),
     listen,
