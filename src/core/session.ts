@@ -6,6 +6,11 @@ import type { OutboundFilter } from './outbound-chain.js';
 
 export interface Session {
   readonly id: string;
+  /**
+   * The cluster node that holds this session, when it is not this one (src/core/cluster/remote-session.ts):
+   * send() forwards to that node, which runs the delivery hooks on the real session. Undefined on local sessions.
+   */
+  readonly remote?: string;
   /** The full JID bound to this session. */
   readonly jid: Jid;
   readonly host: string;

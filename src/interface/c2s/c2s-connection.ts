@@ -656,10 +656,15 @@ export class C2SConnection extends XmlStreamBase implements Session {
       this.presence = el;
       const p = Number(el.getChildText('priority') ?? 0);
       this.priority = Number.isInteger(p) && p >= -128 && p <= 127 ? p : 0;
+      // In a cluster the other nodes learn it first: a contact's answer to it then finds this resource.
+      const published = this.core.sessions.changed(this);
+      if (published) await published;
       if (!wasAvailable) await this.core.hooks.notify('user_available', this.host, { session: this });
     } else if (type === 'unavailable' && wasAvailable) {
       await this.core.hooks.notify('user_unavailable', this.host, { session: this, stanza: el, reason: 'unavailable presence' });
       this.presence = null;
+      const published = this.core.sessions.changed(this);
+      if (published) await published;
     } else {
       return;
     }
