@@ -22,6 +22,12 @@ export interface Session {
   priority: number;
   /** Last broadcast available presence; null until the client sends one, or after unavailable. */
   presence: Element | null;
+  /**
+   * Markers modules put on a session that every cluster node must see (a namespace each: carbons enabled,
+   * roster requested); mark() resolves once the other nodes can see the change.
+   */
+  readonly marks: ReadonlySet<string>;
+  mark(name: string, on: boolean): Promise<void>;
   /** Queue a stanza for the client (through the outbound filters, if any); never throws. */
   send(el: Element): void;
   /**

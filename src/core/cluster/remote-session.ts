@@ -18,6 +18,7 @@ export class RemoteSession implements Session {
   readonly secure = true;
   readonly authMechanism = '';
   readonly detached = false;
+  marks: ReadonlySet<string>;
 
   constructor(
     readonly id: string,
@@ -27,7 +28,10 @@ export class RemoteSession implements Session {
     public priority: number,
     public presence: Element | null,
     private readonly link: RemoteSessionLink,
-  ) {}
+    marks: string[] = [],
+  ) {
+    this.marks = new Set(marks);
+  }
 
   get host(): string {
     return this.jid.domain;
@@ -36,6 +40,9 @@ export class RemoteSession implements Session {
   send(el: Element): void {
     this.link.forward(this, el);
   }
+
+  /** Set by its own node only (this mirror follows the registry). */
+  async mark(_name: string, _on: boolean): Promise<void> {}
 
   close(error?: StreamError): void {
     this.link.close(this, error);

@@ -18,8 +18,8 @@ import { RemoteSession, type RemoteSessionLink } from './remote-session.js';
 
 /** A registry value (short names: one per session, rewritten at each presence change). */
 export interface Entry {
-  /** node, its boot, session id, full JID, priority, presence XML or null, bound at (ms) */
-  n: string; b: string; id: string; j: string; p: number; x: string | null; t: number;
+  /** node, its boot, session id, full JID, priority, presence XML or null, bound at (ms), marks */
+  n: string; b: string; id: string; j: string; p: number; x: string | null; t: number; k?: string[];
 }
 
 export interface Mirrored { rev: number; e: Entry; s: RemoteSession }
@@ -64,6 +64,7 @@ export class SessionRegistry implements SessionObserver {
       n: this.cluster.node, b: this.liveness.boot, id: s.id, j: s.jid.toString(), p: s.priority,
       x: s.presence ? s.presence.toString() : null, t: s.startedAt,
     };
+    if (s.marks.size) e.k = [...s.marks];
     return JSON.stringify(e);
   }
 
@@ -134,11 +135,12 @@ export class SessionRegistry implements SessionObserver {
       prev.e = e;
       prev.s.priority = e.p;
       prev.s.presence = e.x === null ? null : (parse(e.x) as unknown as Element);
+      prev.s.marks = new Set(e.k ?? []);
       return;
     }
     if (prev) this.drop(key, prev);
     const jid = Jid.parse(e.j);
-    const s = new RemoteSession(e.id, jid, e.n, e.t, e.p, e.x === null ? null : (parse(e.x) as unknown as Element), this.link);
+    const s = new RemoteSession(e.id, jid, e.n, e.t, e.p, e.x === null ? null : (parse(e.x) as unknown as Element), this.link, e.k);
     const m: Mirrored = { rev, e, s };
     this.mirror.set(key, m);
     const mine = this.own.get(key);

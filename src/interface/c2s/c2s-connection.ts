@@ -102,6 +102,16 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.channelBindings = channelBindingsFor(tlsSocket, der, { role: 'server', tlsUnique: policy.tls_unique });
   }
 
+  readonly marks = new Set<string>();
+
+  /** Session.mark: published with the session's presence (the cluster's registry), if it changed. */
+  async mark(name: string, on: boolean): Promise<void> {
+    if (this.marks.has(name) === on) return;
+    if (on) this.marks.add(name);
+    else this.marks.delete(name);
+    await this.core.sessions.changed(this);
+  }
+
   /** Modules' outbound filters (CSI, stream management); created on first use. */
   private outbound: OutboundChain | null = null;
 
