@@ -35,6 +35,8 @@ import { HttpRoutes } from './core/http-routes.js';
 import { Readiness } from './core/readiness.js';
 import { shutdownError } from './interface/shutdown-error.js';
 import { C2SConnection } from './interface/c2s/c2s-connection.js';
+import { connectNats } from './data/cluster/nats-connect.js';
+import { ClusterSessions } from './core/cluster/cluster-sessions.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -58,6 +60,8 @@ export class XmppServer {
     readonly s2s: S2SManager | null = null,
     /** Hands memory freed by ended sessions back to the OS (glibc; memory_trim_interval). */
     readonly memoryTrim: MemoryTrimmer | null = null,
+    /** Sessions and routing across cluster nodes (null on a single node). */
+    readonly clusterSessions: ClusterSessions | null = null,
   ) {
     // A node that drains takes no new clients: the load balancer and the orchestrator see it at /readyz.
     core.readiness?.add('drain', () => (this.stopping ? { ready: false, reason: 'the node is shutting down' } : { ready: true }));
@@ -90,11 +94,13 @@ export class XmppServer {
       await this.control?.stop();
       await this.listeners.stop((c) => shutdownError(this.core.config, c.listenerType));
       await this.endDetachedSessions();
+      await this.clusterSessions?.stop(true);
       await this.listeners.closeHttp();
       await this.modules.stopAll();
       await this.core.auth.stop();
       this.core.iq.cancelAll();
       await this.core.store.close();
+      await this.core.cluster?.nc.close();
       this.core.log.info('stopped');
     })();
     return this.stopping;
@@ -157,6 +163,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       http: new HttpRoutes(),
       readiness: new Readiness(),
     };
+    if (config.cluster) {
+      core.cluster = { node: config.cluster.node, config: config.cluster, nc: await connectNats(config.cluster), statusParts: new Map() };
+    }
     const tls = await loadTlsContexts(config, log);
     let s2s: S2SManager | null = null;
     if (config.s2s.enabled) {
@@ -172,6 +181,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     accounts.userData = userDataCollector(core, { modules, definitions: BUNDLED_MODULES });
     await modules.startConfigured(config.modules);
     auth.checkRegistered();
+    // Before the listeners: every session bound from now on is registered cluster-wide.
+    const clusterSessions = core.cluster ? new ClusterSessions(core, core.cluster) : null;
+    await clusterSessions?.start();
     const listeners = new Listeners(core, tls, s2s, components);
     let control: ControlServer | null = null;
     // One admin target behind every admin surface: the CLI's control socket, the REST API, ad-hoc commands.
@@ -189,8 +201,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       }
     } catch (err) {
       await listeners.stop();
+      await clusterSessions?.stop(true);
       await modules.stopAll();
       await auth.stop();
+      await core.cluster?.nc.close();
       throw err;
     }
     auth.start();
@@ -199,7 +213,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       { connections: () => listeners.connections.size + (s2s?.list().length ?? 0), rss: () => process.memoryUsage.rss() },
       log.child({ part: 'memory-trim' }), metrics);
     memoryTrim.start();
-    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim);
+    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim, clusterSessions);
     log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)', ...(config.cluster ? { node: config.cluster.node } : {}) });
     return running;
   } catch (err) {
