@@ -1,5 +1,5 @@
 // Human-readable `xmppd cluster status`: the node and cluster, then each section (replication, nodes, consumers...)
-// as "key: value" lines, and lists of records as tables with a header. --json prints the command's result as is.
+// as "key: value" lines, and lists of records (or records by name) as tables with a header. --json prints the command's result as is.
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -28,6 +28,11 @@ function section(value: unknown, indent: string): string[] {
     return value.map((v) => `${indent}${cell(v)}`);
   }
   if (!isObj(value)) return [`${indent}${cell(value)}`];
+  // name -> record (nodes by name, consumers by node): a table whose first column is the name
+  const entries = Object.entries(value);
+  if (entries.length && entries.every(([, v]) => isObj(v) && Object.values(v).every((x) => !isObj(x) && !Array.isArray(x)))) {
+    return table(entries.map(([name, v]) => ({ name, ...(v as Obj) })), indent);
+  }
   const out: string[] = [];
   for (const [k, v] of Object.entries(value)) {
     if (Array.isArray(v) && v.length && v.every(isObj)) out.push(`${indent}${k}:`, ...table(v as Obj[], `${indent}  `));

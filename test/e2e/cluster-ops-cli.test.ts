@@ -79,9 +79,11 @@ test('cluster status prints each section the cluster parts report: values, and l
   const runtime = {
     node: 'xmppd-1',
     config: { name: 'prod' },
+    nc: { close: async () => {} }, // no NATS here: the server closes this at stop
     statusParts: new Map<string, () => unknown>([
       ['replication', () => ({ last_applied: 1042, stream_last: 1045, lag: 3, stream_leader: 'nats-2', consumers: [{ node: 'xmppd-0', ack_floor: 1045, pending: 0 }, { node: 'xmppd-1', ack_floor: 1042, pending: 3 }] })],
       ['nodes', () => [{ node: 'xmppd-0', alive: true, sessions: 12 }, { node: 'xmppd-1', alive: true, sessions: 9 }]],
+      ['consumers', () => ({ 'xmppd-0': { pending: 0, ack_floor: 1045 }, 'xmppd-1': { pending: 3, ack_floor: 1042 } })],
       ['broken', () => { throw new Error('bucket unavailable'); }],
     ]),
   } as unknown as ClusterRuntime;
@@ -93,6 +95,7 @@ test('cluster status prints each section the cluster parts report: values, and l
   assert.match(out, /^node: xmppd-1\ncluster: prod\n/);
   assert.match(out, /replication:\n  last_applied: 1042\n  stream_last: 1045\n  lag: 3\n  stream_leader: nats-2\n  consumers:\n    NODE +ACK_FLOOR +PENDING\n    xmppd-0 +1045 +0\n    xmppd-1 +1042 +3\n/);
   assert.match(out, /nodes:\n  NODE +ALIVE +SESSIONS\n  xmppd-0 +true +12\n  xmppd-1 +true +9\n/);
+  assert.match(out, /consumers:\n  NAME +PENDING +ACK_FLOOR\n  xmppd-0 +0 +1045\n  xmppd-1 +3 +1042\n/);
   assert.match(out, /broken:\n  error: bucket unavailable/);
   const json = JSON.parse((await cli(['cluster', 'status', '--json', '-c', cfg])).stdout);
   assert.equal(json.clustered, true);
@@ -110,7 +113,7 @@ async function freePort(): Promise<number> {
 }
 
 test('start --workers 2: two nodes share the c2s port, each with its data dir and control socket; SIGTERM drains both', { skip: natsSkip() }, async (t) => {
-  const nats = await NatsCluster.start(3);
+  const nats = await NatsCluster.start(1);
   t.after(() => nats.stop());
   const dir = await tempDir();
   const cfg = join(dir, 'xmppd.yaml');
@@ -121,7 +124,7 @@ test('start --workers 2: two nodes share the c2s port, each with its data dir an
     'log_level: info',
     `listen: [{ port: ${port}, ip: 127.0.0.1, type: c2s, starttls_required: false }]`,
     'modules: { ping: {}, roster: {}, presence: {} }',
-    `cluster: { node: box, nats: [${nats.urls.join(', ')}] }`,
+    `cluster: { node: box, nats: [${nats.urls.join(', ')}], replicas: 1 }`,
   ].join('\n'));
   const proc = spawn(process.execPath, [BIN, 'start', '-c', cfg, '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -147,6 +150,15 @@ test('start --workers 2: two nodes share the c2s port, each with its data dir an
   // The CLI reaches worker 0 (the --workers flag is not in the file).
   const status = await cli(['status', '-c', cfg]);
   assert.equal(status.code, 0, status.stderr);
+  // Each worker is a node of the cluster: worker 0 sees both.
+  await until(async () => {
+    const r = await cli(['cluster', 'status', '--json', '-c', cfg]);
+    const nodes = JSON.parse(r.stdout).nodes ?? {};
+    return nodes['box-0']?.alive && nodes['box-1']?.alive;
+  }, 'worker 0 sees both nodes alive', 30_000);
+  const human = await cli(['cluster', 'status', '-c', cfg]);
+  assert.match(human.stdout, /^node: box-0\n/);
+  assert.match(human.stdout, /nodes:\n  NAME +ALIVE[^\n]*\n(  box-[01] +true[^\n]*\n){2}/);
 
   proc.kill('SIGTERM');
   for (const c of clients) await c.expect(/<system-shutdown xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/, 15_000);
