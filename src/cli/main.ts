@@ -114,7 +114,9 @@ export function buildCli(): Command {
       checkWorkersFlag(config.workers, config.cluster);
     }
     if (config.workers > 1 && !isWorker()) return runPrimary(config, config.workers, new Logger(config.log_level).child({ part: 'primary' }));
-    const server = await startServer(config, { processMetrics: true });
+    // Several nodes' logs end up side by side (workers, a log collector): each line names its node.
+    const log = new Logger(config.log_level, config.cluster ? { node: config.cluster.node } : {});
+    const server = await startServer(config, { processMetrics: true, log });
     const stop = (signal: string) => {
       server.core.log.info('signal received', { signal });
       void server.stop().then(() => process.exit(0));

@@ -138,12 +138,13 @@ test('start --workers 2: two nodes share the c2s port, each with its data dir an
   for (const s of sockets) assert.ok(existsSync(s), `${s} exists`);
 
   // Connections on the one port land on both workers (the primary hands them out in turn).
-  const clients = await Promise.all([0, 1, 2, 3].map(async () => {
+  const connectAll = () => Promise.all([0, 1, 2, 3].map(async () => {
     const c = await RawClient.connect(port);
     c.openStream('localhost');
     await c.features();
     return c;
   }));
+  const first = await connectAll();
   const perWorker = await Promise.all(sockets.map(async (s) => ((await callServer(s, 'status', {})) as { connections: number }).connections));
   assert.equal(perWorker[0]! + perWorker[1]!, 4);
   assert.ok(perWorker[0]! >= 1 && perWorker[1]! >= 1, `both workers serve connections: ${perWorker}`);
@@ -160,6 +161,24 @@ test('start --workers 2: two nodes share the c2s port, each with its data dir an
   assert.match(human.stdout, /^node: box-0\n/);
   assert.match(human.stdout, /nodes:\n  NAME +ALIVE[^\n]*\n(  box-[01] +true[^\n]*\n){2}/);
 
+  // A worker that dies is started again by the primary, as the same node.
+  const victim = ((await callServer(sockets[1]!, 'status', {})) as { pid: number; node: string });
+  assert.equal(victim.node, 'box-1');
+  process.kill(victim.pid, 'SIGKILL');
+  await until(() => /"msg":"worker exited; starting it again"[^\n]*"worker":1/.test(log), `the primary saw worker 1 die; log: ${log}`, 30_000);
+  await until(async () => {
+    try {
+      const s = (await callServer(sockets[1]!, 'status', {})) as { pid: number };
+      return s.pid !== victim.pid;
+    } catch {
+      return false;
+    }
+  }, 'worker 1 runs again', 60_000);
+
+  for (const c of first) c.close();
+
+  // SIGTERM: every worker drains (streams closed with system-shutdown), then the primary exits.
+  const clients = await connectAll();
   proc.kill('SIGTERM');
   for (const c of clients) await c.expect(/<system-shutdown xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/, 15_000);
   for (const c of clients) c.close();

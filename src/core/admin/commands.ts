@@ -123,6 +123,8 @@ const SERVER_COMMANDS: CommandDef[] = [
       sessions: t.core.sessions.count(),
       uptime_s: Math.round(process.uptime()),
       rss_mib: Math.round(process.memoryUsage().rss / 1048576),
+      pid: process.pid,
+      ...(t.core.cluster ? { node: t.core.cluster.node } : {}),
       ...(t.status?.() ?? {}),
     }),
   },
