@@ -74,7 +74,7 @@ export class Replica {
   }
 
   lag(): number {
-    return Math.max(0, this.stream.state.last_seq - this.log.lastApplied());
+    return Math.max(0, Math.max(this.stream.state.last_seq, this.log.highestAppended()) - this.log.lastApplied());
   }
 
   /** Readiness: not ready while catching up, lagging more than max_ready_lag, or stopped. */
@@ -114,10 +114,12 @@ export class Replica {
     try {
       this.stream = await this.jsm.streams.info(this.names.stream);
     } catch { /* leader election: keep the last state */ }
-    // Watchdog: the stream has entries this node has not applied, and nothing moved for a while.
-    if (this.stream.state.last_seq > applied && now - this.#movedAt > (this.#o.stallMs ?? 5000)) {
+    // Watchdog: the stream has entries this node has not applied, and nothing moved for a while. Our own acked
+    // appends count too: stream info is unavailable from a server that is still rejoining the cluster.
+    const head = Math.max(this.stream.state.last_seq, this.log.highestAppended());
+    if (head > applied && now - this.#movedAt > (this.#o.stallMs ?? 5000)) {
       this.#movedAt = now;
-      this.log.recreateConsumer(`no progress at seq ${applied} while the stream is at ${this.stream.state.last_seq}`);
+      this.log.recreateConsumer(`no progress at seq ${applied} while the stream is at ${head}`);
     }
     await this.publishProgress();
     if (this.#compare !== undefined) await this.#compareDigests();

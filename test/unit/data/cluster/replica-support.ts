@@ -20,7 +20,10 @@ export class TestNode {
 
   async open(): Promise<this> {
     this.nc = await connect({ servers: this.cfg.nats, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 10_000 });
-    const sink = (level: string) => (msg: string, fields?: Record<string, unknown>) => { this.logs.push({ level, msg, ...(fields && { fields }) }); };
+    const sink = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+      this.logs.push({ level, msg, ...(fields && { fields }) });
+      if (process.env.XMPPD_TEST_CLUSTER_LOG) console.error(new Date().toISOString(), this.name, level, msg, JSON.stringify(fields));
+    };
     this.replica = await openReplica(this.dir, {
       nc: this.nc, config: this.cfg, log: { info: sink('info'), warn: sink('warn'), error: sink('error') }, stallMs: 2000, tickMs: 200,
     });
