@@ -569,7 +569,9 @@ export class C2SConnection extends XmlStreamBase implements Session {
 
   /** The bound session joins the session manager (stanzas now route to it) once its answer was written. */
   private openSession(): void {
-    if (!this.core.sessions.add(this)) this.core.metrics.sessions.inc();
+    // Replacing a session of another cluster node still adds one here.
+    const old = this.core.sessions.add(this);
+    if (!old || old.remote !== undefined) this.core.metrics.sessions.inc();
     this.log.debug('resource bound', { jid: this.jid.toString() });
     void this.core.hooks.notify('session_opened', this.host, { session: this });
   }
