@@ -171,7 +171,13 @@ export class SessionRegistry implements SessionObserver {
   show(m: Mirrored): void {
     const cur = this.core.sessions.get(m.s.jid);
     if (cur === m.s) return;
-    if (cur?.remote !== undefined) this.core.sessions.remove(cur);
+    if (cur?.remote !== undefined) {
+      this.core.sessions.remove(cur);
+    } else if (cur) {
+      // The local session is the older one: it leaves (counted here, as its own close will find it gone) and is closed.
+      if (this.core.sessions.remove(cur)) this.core.metrics.sessions.dec();
+      cur.close(new StreamError('conflict', 'replaced by a new session with the same resource'));
+    }
     this.core.sessions.add(m.s);
   }
 
