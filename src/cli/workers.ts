@@ -15,7 +15,8 @@ export function runPrimary(config: ServerConfig, workers: number, log: Logger): 
   let stopping = false;
 
   const fork = (i: number) => {
-    const w = cluster.fork({ [WORKER_ENV]: String(i) });
+    // XMPPD_WORKERS: a worker re-reading the file (SIGHUP) sees the same count as --workers gave it.
+    const w = cluster.fork({ [WORKER_ENV]: String(i), XMPPD_WORKERS: String(workers) });
     live.set(i, w);
     const startedAt = Date.now();
     w.on('exit', (code, signal) => {

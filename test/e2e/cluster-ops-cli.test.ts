@@ -177,6 +177,10 @@ test('start --workers 2: two nodes share the c2s port, each with its data dir an
 
   for (const c of first) c.close();
 
+  // SIGHUP reaches every worker: each re-reads the file, which says what it started with.
+  proc.kill('SIGHUP');
+  await until(() => (log.match(/"msg":"configuration reloaded: no changes"/g)?.length ?? 0) === 2, `both workers reloaded; log: ${log}`, 30_000);
+
   // SIGTERM: every worker drains (streams closed with system-shutdown), then the primary exits.
   const clients = await connectAll();
   proc.kill('SIGTERM');
