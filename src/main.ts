@@ -191,7 +191,6 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       core.cluster.statusParts.set('replication', () => replica.status());
       core.readiness!.add('replication', () => replica.readiness());
       registerReplicationMetrics(metrics.registry, replica);
-      replica.startTimers();
     }
     const tls = await loadTlsContexts(config, log);
     let s2s: S2SManager | null = null;

@@ -27,7 +27,6 @@ export class TestNode {
     this.replica = await openReplica(this.dir, {
       nc: this.nc, config: this.cfg, log: { info: sink('info'), warn: sink('warn'), error: sink('error') }, stallMs: 2000, tickMs: 200,
     });
-    this.replica.startTimers();
     return this;
   }
 
@@ -56,8 +55,8 @@ export class Nodes {
     return join(d, 'db');
   }
 
-  async open(name: string, dir?: string): Promise<TestNode> {
-    const n = new TestNode(name, dir ?? (await this.dir()), clusterConfig(this.nats, this.cluster, name));
+  async open(name: string, dir?: string, over: Partial<ClusterConfig> = {}): Promise<TestNode> {
+    const n = new TestNode(name, dir ?? (await this.dir()), { ...clusterConfig(this.nats, this.cluster, name), ...over });
     await n.open();
     this.all.push(n);
     return n;
