@@ -39,6 +39,9 @@ import { emptyReport, type ReloadReport } from './core/config/reload/reload-repo
 import { MemoryTrimmer } from './core/memory-trim.js';
 import { HttpRoutes } from './core/http-routes.js';
 import { Readiness } from './core/readiness.js';
+import { shutdownError } from './interface/shutdown-error.js';
+import { C2SConnection } from './interface/c2s/c2s-connection.js';
+import { ClusterSessions } from './core/cluster/cluster-sessions.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -68,7 +71,12 @@ export class XmppServer {
     readonly memoryTrim: MemoryTrimmer | null = null,
     /** Each host's certificate, followed on disk. */
     readonly certificates: HostCertificates | null = null,
-  ) {}
+    /** Sessions and routing across cluster nodes (null on a single node). */
+    readonly clusterSessions: ClusterSessions | null = null,
+  ) {
+    // A node that drains takes no new clients: the load balancer and the orchestrator see it at /readyz.
+    core.readiness?.add('drain', () => (this.stopping ? { ready: false, reason: 'the node is shutting down' } : { ready: true }));
+  }
 
   /** Port actually bound by the first listener of a type (useful with port 0). */
   port(type: string): number {
@@ -77,7 +85,6 @@ export class XmppServer {
     return l.port;
   }
 
-  /** Graceful shutdown: stop accepting, system-shutdown to every stream, stop modules, close storage. */
   /** Config reload (SIGHUP, `xmppd config reload`): re-read the file, apply all of it or none; never throws. */
   async reload(): Promise<ReloadReport> {
     if (this.stopping || !this.core.admin?.reloadConfig) {
@@ -86,13 +93,21 @@ export class XmppServer {
     return this.core.admin.reloadConfig();
   }
 
+  /**
+   * Graceful shutdown, the drain of SIGTERM: not ready (/readyz 503), stop accepting, every client stream gets
+   * see-other-host (cluster.see_other_host) or system-shutdown; sessions waiting for resumption end too, while
+   * the modules still run, so every unacknowledged message goes to offline storage; then modules and storage stop.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.core.log.info('shutting down');
+      this.core.log.info('shutting down', { clients: this.listeners.connections.size, see_other_host: this.core.config.cluster?.see_other_host });
       this.memoryTrim?.stop();
       this.certificates?.stop();
       await this.control?.stop();
-      await this.listeners.stop();
+      await this.listeners.stop((c) => shutdownError(this.core.config, c.listenerType));
+      await this.endDetachedSessions();
+      await this.clusterSessions?.stop(true);
+      await this.listeners.closeHttp();
       await this.modules.stopAll();
       await this.core.auth.stop();
       this.core.iq.cancelAll();
@@ -101,6 +116,17 @@ export class XmppServer {
       this.core.log.info('stopped');
     })();
     return this.stopping;
+  }
+
+  /** XEP-0198 sessions kept for resumption end now, their unacknowledged stanzas handed to offline storage. */
+  private async endDetachedSessions(): Promise<void> {
+    const ending: Promise<void>[] = [];
+    for (const s of this.core.sessions.all()) {
+      if (!s.detached) continue;
+      s.close();
+      if (s instanceof C2SConnection) ending.push(s.closing);
+    }
+    await Promise.race([Promise.all(ending), new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 }
 
@@ -188,6 +214,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     // XEP-0114 external components: their domains are routed before the remote branch.
     const components = Object.keys(config.components).length ? new ComponentRegistry(core) : null;
     router.components = components;
+    // Before the modules (they serve cluster requests) and the listeners (every session is registered cluster-wide).
+    const clusterSessions = core.cluster ? new ClusterSessions(core, core.cluster) : null;
+    await clusterSessions?.start();
     const modules = new ModuleManager(core, BUNDLED_MODULES);
     // An account's removal asks every module definition at hand for its rows (loaded, else bundled).
     accounts.userData = userDataCollector(core, { modules, definitions: BUNDLED_MODULES });
@@ -210,8 +239,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       }
     } catch (err) {
       await listeners.stop();
+      await clusterSessions?.stop(true);
       await modules.stopAll();
       await auth.stop();
+      await core.cluster?.nc.close();
       throw err;
     }
     auth.start();
@@ -222,8 +253,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     memoryTrim.start();
     // Renewed certificates on disk are served from the next connection on (certbot, lego, `xmppd cert import`).
     certificates.start();
-    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim, certificates);
-    log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)' });
+    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim, certificates, clusterSessions);
+    log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)', ...(config.cluster ? { node: config.cluster.node } : {}) });
     // Not awaited: an auth provider that is slow to list accounts never delays the start.
     void startupNotes(core, listeners.bound, { firstStart, cliHint: opts.cliHint ?? ((w) => `xmppd ${w}`) }).catch(() => undefined);
     return running;

@@ -3,7 +3,8 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { relative as relativePath, resolve as resolvePath } from 'node:path';
-import { buildConfig, loadConfigFile, ConfigErrors } from '../core/config/load-config.js';
+import { defaultConfig, KNOWN_KEYS, loadConfigFile, ConfigErrors } from '../core/config/load-config.js';
+import { ignoredEnv } from '../core/config/env-overrides.js';
 import { checkConfig } from '../core/config/check-config.js';
 import { errorsOf } from '../core/config/config-problem.js';
 import { addCheckVerb } from './check/check-command.js';
@@ -13,6 +14,10 @@ import { COMMANDS_BY_NAME } from '../core/admin/commands.js';
 import { startServer, VERSION } from '../main.js';
 import { callServer, NotRunningError } from './control-client.js';
 import { runOffline } from './offline.js';
+import { formatClusterStatus } from './cluster-status-format.js';
+import { isWorker, runPrimary } from './workers.js';
+import { checkWorkersFlag, workerConfig } from '../core/config/workers.js';
+import { Logger, serverLogger } from '../core/log.js';
 import { formatReport, type ReloadReport } from '../core/config/reload/reload-report.js';
 import { BUNDLED_MODULES } from '../../modules/index.js';
 import { formatImportReport, importCertificates } from '../interface/tls/cert-import.js';
@@ -35,14 +40,22 @@ function configFile(file: string | undefined): string | undefined {
 }
 
 function configFrom(file: string | undefined): ServerConfig {
+  // XMPPD_* variables override the file (env-overrides.ts); one that sets nothing is most likely a typo.
+  for (const name of ignoredEnv(KNOWN_KEYS)) process.stderr.write(`xmppd: warning: the environment variable ${name} is not a configuration option (ignored)\n`);
   const path = configFile(file);
-  return path ? loadConfigFile(path) : buildConfig({}); // embedded default: localhost, ./data, 5222 + 5223, http on 127.0.0.1:5280
+  return path ? loadConfigFile(path) : defaultConfig(); // embedded default: localhost, ./data, 5222 + 5223, http on 127.0.0.1:5280
 }
 
 async function admin(opts: { config?: string }, cmd: string, args: Record<string, unknown>, timeoutMs?: number): Promise<unknown> {
   const config = configFrom(opts.config);
+  // With workers, the CLI talks to worker 0 (replicated data is the same on every node; sessions are per node).
+  const socket = config.workers > 1 ? workerConfig(config, 0).control_socket : config.control_socket;
   try {
-    return await callServer(config.control_socket, cmd, args, timeoutMs);
+    return await callServer(socket, cmd, args, timeoutMs).catch((err) => {
+      // started with --workers N but no `workers` in the file: worker 0's socket is where the server answers
+      if (err instanceof NotRunningError && config.cluster && config.workers === 1) return callServer(workerConfig(config, 0).control_socket, cmd, args, timeoutMs);
+      throw err;
+    });
   } catch (err) {
     if (err instanceof NotRunningError && COMMANDS_BY_NAME.get(cmd)?.offline) return runOffline(config, cmd, args, BUNDLED_MODULES);
     throw err;
@@ -78,16 +91,25 @@ export function buildCli(): Command {
   const verb = (c: Command) => cfg(c).option('--json', 'print the result as JSON (schema: docs/cli.md)');
 
   cfg(program.command('start').description('run the server in the foreground')
-    .option('--log-format <format>', 'text (readable, coloured lines; the default on a terminal) or json (one object a line; the default otherwise)'))
+    .option('--log-format <format>', 'text (readable, coloured lines; the default on a terminal) or json (one object a line; the default otherwise)')
+    .option('--workers <n>', 'node processes sharing the listening ports, one per core (needs the cluster section; overrides `workers`)'))
     .action(async (opts) => {
+      for (const name of ignoredEnv(KNOWN_KEYS)) process.stderr.write(`xmppd: warning: the environment variable ${name} is not a configuration option (ignored)\n`);
       // The same check as check-config (module options included), so start refuses with every problem at once.
       const checked = await checkConfig(configFile(opts.config), BUNDLED_MODULES);
       const errors = errorsOf(checked.problems);
       if (errors.length || !checked.config) throw new ConfigErrors(errors);
       const config = checked.config;
+      if (opts.workers !== undefined) {
+        config.workers = Number(opts.workers);
+        checkWorkersFlag(config.workers, config.cluster);
+      }
       const format = opts.logFormat === undefined ? undefined : String(opts.logFormat);
       if (format !== undefined && format !== 'text' && format !== 'json') throw new OperatorError('XMPPD_ERR_USAGE', `--log-format must be text or json, not "${format}"`);
-      const server = await startServer(config, { processMetrics: true, ...(format && { logFormat: format as LogFormat }), cliHint: cliHint(opts.config) });
+      if (config.workers > 1 && !isWorker()) return runPrimary(config, config.workers, new Logger(config.log_level).child({ part: 'primary' }));
+      // Several nodes' logs end up side by side (workers, a log collector): each line names its node.
+      const log = serverLogger(config.log_level, format as LogFormat | undefined, config.cluster ? { node: config.cluster.node } : {});
+      const server = await startServer(config, { processMetrics: true, log, cliHint: cliHint(opts.config) });
       const stop = (signal: string) => {
         server.core.log.info('signal received', { signal });
         void server.stop().then(() => process.exit(0));
@@ -126,6 +148,13 @@ export function buildCli(): Command {
     .action((opts) => call(opts, 'commands.list', {}));
   verb(program.command('run <command> [args...]').description('run an admin command by name, arguments as name=value (see "xmppd commands")'))
     .action((command, args: string[], opts) => call(opts, command, namedArgs(args)));
+
+  const cluster = program.command('cluster').description('the cluster this node belongs to (config `cluster`)');
+  cfg(cluster.command('status').description('nodes, replication lag, last applied, stream leader, consumers').option('--json', 'print the result as JSON'))
+    .action(async (opts) => {
+      const status = (await admin(opts, 'cluster.status', {})) as Record<string, unknown>;
+      console.log(opts.json ? JSON.stringify(status, null, 2) : formatClusterStatus(status));
+    });
 
   const conf = program.command('config').description('check the configuration file, or make the running server reload it');
   addCheckVerb(conf, 'check', cfg, configFile, BUNDLED_MODULES);

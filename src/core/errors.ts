@@ -72,12 +72,15 @@ export class StreamError extends Error {
     return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[STREAM_ERROR] === true;
   }
   readonly [STREAM_ERROR] = true;
-  constructor(readonly condition: StreamErrorCondition, readonly text?: string) {
+  /** `content`: the condition's own character data, as see-other-host's new address (RFC 6120 §4.9.3.19). */
+  constructor(readonly condition: StreamErrorCondition, readonly text?: string, readonly content?: string) {
     super(text ? `${condition}: ${text}` : condition);
   }
 
   toElement(): Element {
-    const el = xml('stream:error', {}, xml(this.condition, { xmlns: NS.STREAMS }));
+    const cond = xml(this.condition, { xmlns: NS.STREAMS });
+    if (this.content) cond.t(this.content);
+    const el = xml('stream:error', {}, cond);
     if (this.text) el.c('text', { xmlns: NS.STREAMS, 'xml:lang': 'en' }).t(this.text);
     return el;
   }

@@ -59,8 +59,8 @@ export class Logger {
 }
 
 /** The server's logger: readable lines on a terminal (or with format 'text'), JSON lines otherwise. */
-export function serverLogger(level: LogLevel, format?: LogFormat): Logger {
-  return new Logger(level, {}, undefined, format ? format === 'text' : process.stderr.isTTY === true);
+export function serverLogger(level: LogLevel, format?: LogFormat, bindings: LogFields = {}): Logger {
+  return new Logger(level, bindings, undefined, format ? format === 'text' : process.stderr.isTTY === true);
 }
 
 export const silentLogger = new Logger('silent');

@@ -6,6 +6,11 @@ import type { OutboundFilter } from './outbound-chain.js';
 
 export interface Session {
   readonly id: string;
+  /**
+   * The cluster node that holds this session, when it is not this one (src/core/cluster/remote-session.ts):
+   * send() forwards to that node, which runs the delivery hooks on the real session. Undefined on local sessions.
+   */
+  readonly remote?: string;
   /** The full JID bound to this session. */
   readonly jid: Jid;
   readonly host: string;
@@ -23,6 +28,12 @@ export interface Session {
   priority: number;
   /** Last broadcast available presence; null until the client sends one, or after unavailable. */
   presence: Element | null;
+  /**
+   * Markers modules put on a session that every cluster node must see (a namespace each: carbons enabled,
+   * roster requested); mark() resolves once the other nodes can see the change.
+   */
+  readonly marks: ReadonlySet<string>;
+  mark(name: string, on: boolean): Promise<void>;
   /** Queue a stanza for the client (through the outbound filters, if any); never throws. */
   send(el: Element): void;
   /**
@@ -32,6 +43,11 @@ export interface Session {
   addOutboundFilter(fn: OutboundFilter, priority?: number): () => void;
   /** Write a top-level element that is not a stanza (a nonza: XEP-0198 <r/>, <a/>), past the outbound filters. */
   writeNonza(el: Element): void;
+  /**
+   * End the session here because it goes on on cluster node `node` (XEP-0198 resumption there): out of the
+   * session manager, its transport (if any) closed, session_closed with movedTo, and no unavailable presence.
+   */
+  handOver(node: string): void;
   /** End the session, with a stream error if given. */
   close(error?: StreamError): void;
   /**
@@ -58,4 +74,17 @@ export interface UnboundStream {
    * transport it still has is closed. False if it cannot be taken over.
    */
   takeOver(session: Session): boolean;
+  /**
+   * Bind `state.resource` for a session another cluster node handed over (XEP-0198 resumption here): its
+   * presence, priority and marks as they were, without the first-presence work of a new session. Null if
+   * the stream cannot bind it.
+   */
+  adopt(state: AdoptedState): Session | null;
+}
+
+export interface AdoptedState {
+  resource: string;
+  presence: Element | null;
+  priority: number;
+  marks: string[];
 }

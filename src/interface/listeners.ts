@@ -26,8 +26,13 @@ export interface BoundListener { type: string; ip: string; port: number }
 
 export class Listeners {
   private readonly servers: Server[] = [];
+  /** The TCP servers of http/https listeners (health, metrics and the admin API stay up during a drain). */
+  private readonly webServers: Server[] = [];
   private readonly httpServers: HttpServer[] = [];
+  /** No new XMPP stream is accepted (a drain or a shutdown is under way). */
   private stopping = false;
+  /** HTTP connections are refused too (the end of a shutdown). */
+  private httpStopped = false;
   /** End-of-session work of the connections a shutdown closed (C2SConnection.closing). */
   private readonly sessionsEnding: Promise<void>[] = [];
   private allClosed: (() => void) | null = null;
@@ -58,7 +63,8 @@ export class Listeners {
       server.on('error', (err) => this.core.log.error('listener error', { err, type: cfg.type }));
       const addr = server.address();
       const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
-      this.servers.push(server);
+      // HTTP listeners close last: /readyz answers 503 while the node drains (health.ts).
+      (cfg.type === 'http' || cfg.type === 'https' ? this.webServers : this.servers).push(server);
       this.bound.push({ type: cfg.type, ip: cfg.ip, port });
       this.core.log.info('listening', { type: cfg.type, ip: cfg.ip, port });
     }
@@ -98,7 +104,7 @@ export class Listeners {
         this.webSocket(server, cfg, false);
         return (sock) => {
           this.httpTimeouts(server);
-          this.handOver(server, sock);
+          this.handOver(server, sock, true);
         };
       }
       case 'https': {
@@ -106,7 +112,7 @@ export class Listeners {
         const server = this.boundHttp(createHttpsServer(this.tls.serverOptions(), this.webHandler(cfg, true)), cfg);
         this.tls.follow(server);
         this.webSocket(server, cfg, true);
-        const serve = this.overTls(server, cfg, gate);
+        const serve = this.overTls(server, cfg, gate, true);
         return (sock) => {
           this.httpTimeouts(server);
           serve(sock);
@@ -161,13 +167,13 @@ export class Listeners {
    * A tls.Server that never listens itself: admitted sockets are handed to it. A failed handshake is
    * logged and its socket destroyed (node:tls only reports it, and leaves the socket open).
    */
-  private overTls(server: TlsServer, cfg: ListenerConfig, gate: ConnectionGate): (raw: Socket) => void {
+  private overTls(server: TlsServer, cfg: ListenerConfig, gate: ConnectionGate, web = false): (raw: Socket) => void {
     server.on('secureConnection', (sock: TLSSocket) => gate.handshakeDone(sock));
     server.on('tlsClientError', (err: Error, sock: TLSSocket) => {
       this.core.log.debug('TLS handshake failed', { err: err.message, type: cfg.type });
       sock.destroy();
     });
-    return (raw) => this.handOver(server, raw);
+    return (raw) => this.handOver(server, raw, web);
   }
 
   /** limits.http_request_timeout as it is now (a reloaded configuration applies from the next connection on). */
@@ -181,8 +187,8 @@ export class Listeners {
     server.requestTimeout = 0;
   }
 
-  private handOver(server: TlsServer | HttpServer, raw: Socket): void {
-    if (this.stopping) {
+  private handOver(server: TlsServer | HttpServer, raw: Socket, web = false): void {
+    if (web ? this.httpStopped : this.stopping) {
       raw.destroy();
       return;
     }
@@ -231,12 +237,15 @@ export class Listeners {
     this.connections.add(conn);
   }
 
-  /** Stop accepting, then end every stream with system-shutdown (RFC 6120 §4.9.3.19). */
-  async stop(): Promise<void> {
+  /**
+   * Stop accepting XMPP streams, then end every client stream with `shutdown` (system-shutdown unless the
+   * caller gives see-other-host, RFC 6120 §4.9.3.19) and wait for the sessions' end-of-session work. The
+   * HTTP listeners keep answering (/readyz says 503) until closeHttp().
+   */
+  async stop(shutdown: (c: C2SConnection) => StreamError = () => new StreamError('system-shutdown', 'the server is shutting down')): Promise<void> {
     this.stopping = true;
     const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
-    for (const h of this.httpServers) h.closeAllConnections();
-    for (const c of [...this.connections]) c.close(new StreamError('system-shutdown', 'the server is shutting down'));
+    for (const c of [...this.connections]) c.close(shutdown(c));
     const s2s = this.s2s?.stop() ?? Promise.resolve();
     const components = this.components?.stop() ?? Promise.resolve();
     await Promise.race([Promise.all([...closing, s2s, components]), new Promise((r) => setTimeout(r, 3000).unref())]);
@@ -247,5 +256,14 @@ export class Listeners {
     const allClosed = this.connections.size === 0 ? Promise.resolve() : new Promise<void>((r) => { this.allClosed = r; });
     await Promise.race([allClosed, deadline]);
     await Promise.race([Promise.all(this.sessionsEnding), deadline]);
+  }
+
+  /** The last step of a shutdown: the HTTP listeners stop too (after stop()). */
+  async closeHttp(): Promise<void> {
+    this.stopping = true;
+    this.httpStopped = true;
+    const closing = this.webServers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const h of this.httpServers) h.closeAllConnections();
+    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 }

@@ -4,6 +4,8 @@
 // be running on that data dir (LevelDB lock). Uses the compiled code in dist/ (npm run build first).
 //   node test/bench/provision.mjs --data-dir DIR --domain bench.local --users 10000 [--password benchpass]
 //        [--iterations 4096] [--concurrency 16]
+// With --nats URL --cluster-name NAME: through a cluster replica (node "provision", replicas 1) into that cluster's
+// replicated log, so that every node of the cluster has the accounts (the data dir is this replica's own).
 import { join, resolve, dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -27,8 +29,18 @@ const { Logger } = await dist('src/core/log.js');
 const { Jid } = await dist('src/core/jid.js');
 
 mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-const store = await openStore(join(dataDir, 'db'));
 const log = new Logger('warn');
+let store, nc;
+if (A.nats) {
+  const { openReplica } = await dist('src/data/cluster/replica.js');
+  const { connectNats } = await dist('src/data/cluster/nats-connect.js');
+  const { buildConfig } = await dist('src/core/config/load-config.js');
+  const cluster = buildConfig({ cluster: { node: 'provision', name: A['cluster-name'] ?? 'xmppd', nats: [A.nats], replicas: 1 } }).cluster;
+  nc = await connectNats(cluster);
+  store = (await openReplica(join(dataDir, 'db'), { nc, config: cluster, log: { info() {}, warn() {}, error: (m, f) => console.error(m, f ?? '') } })).store;
+} else {
+  store = await openStore(join(dataDir, 'db'));
+}
 const accounts = new Accounts(store, new HookRunner(log), iterations);
 const t0 = performance.now();
 let next = 0, created = 0, existed = 0, failed = 0;
@@ -48,6 +60,7 @@ try {
   await Promise.all(Array.from({ length: conc }, worker));
 } finally {
   await store.close();
+  await nc?.close();
 }
 const elapsed = (performance.now() - t0) / 1000;
 console.log(JSON.stringify({ method: 'direct', users, created, existed, failed, iterations, elapsed_s: +elapsed.toFixed(2), rate_per_s: +(users / elapsed).toFixed(1) }));

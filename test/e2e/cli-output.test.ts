@@ -83,7 +83,7 @@ const SCHEMAS: Record<string, Schema> = {
   kick: { kicked: ['string'] },
   s2s: { s2s: ['any'], enabled: 'boolean' },
   status: {
-    version: 'string', hosts: ['string'], sessions: 'number', uptime_s: 'number', rss_mib: 'number',
+    version: 'string', hosts: ['string'], sessions: 'number', uptime_s: 'number', rss_mib: 'number', pid: 'number',
     listeners: [{ type: 'string', ip: 'string', port: 'number' }], connections: 'number', s2s_streams: 'number',
   },
   commands: { commands: [{ name: 'string', description: 'string', args: ['string'], [opt('module')]: 'string' }] },

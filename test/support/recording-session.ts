@@ -54,6 +54,13 @@ export class RecordingSession implements Session {
     this.closedWith = error;
   }
 
+  readonly marks = new Set<string>();
+  async mark(name: string, on: boolean): Promise<void> {
+    if (on) this.marks.add(name);
+    else this.marks.delete(name);
+  }
+
+  handOver(): void {}
   readonly detached = false;
   setDetachable(): void {}
   setInboundCounter(): void {}

@@ -7,6 +7,7 @@ import { CommandError, REMOTE_CALLER, bareJid, modules, needPassword, wrap, type
 import { CONFIG_COMMANDS } from './commands-config.js';
 import { DATA_COMMANDS } from './commands-data.js';
 import { CHAT_COMMANDS } from './commands-chat.js';
+import { CLUSTER_COMMANDS } from './commands-cluster.js';
 import { CommandRegistry } from './command-registry.js';
 import { sessionRow } from './session-rows.js';
 import type { Session } from '../session.js';
@@ -134,13 +135,15 @@ const SERVER_COMMANDS: CommandDef[] = [
       sessions: t.core.sessions.count(),
       uptime_s: Math.round(process.uptime()),
       rss_mib: Math.round(process.memoryUsage().rss / 1048576),
+      pid: process.pid,
+      ...(t.core.cluster ? { node: t.core.cluster.node } : {}),
       ...(t.status?.() ?? {}),
     }),
   },
 ];
 
 /** The server's own commands, from every area (modules add theirs at runtime: core.commands). */
-export const COMMANDS: CommandDef[] = [...SERVER_COMMANDS, ...CONFIG_COMMANDS, ...DATA_COMMANDS, ...CHAT_COMMANDS];
+export const COMMANDS: CommandDef[] = [...SERVER_COMMANDS, ...CONFIG_COMMANDS, ...DATA_COMMANDS, ...CHAT_COMMANDS, ...CLUSTER_COMMANDS];
 
 export const COMMANDS_BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
 

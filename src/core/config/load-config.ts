@@ -18,6 +18,8 @@ import { parseWebSocket } from './websocket-config.js';
 import { parseBosh } from './bosh-config.js';
 import { parseSasl2 } from './sasl2-config.js';
 import { parseHostModules } from './host-modules.js';
+import { applyEnv, buildWithEnv } from './env-overrides.js';
+import { asWorker, parseWorkers } from './workers.js';
 import type { AccessRule, AclSpec, ComponentConfig, ListenerConfig, ListenerType, S2sConfig, S2sPolicy, S2sTargetOverride, ServerConfig, TlsSettings } from './types.js';
 import { parseTlsSettings } from './cert-dir-config.js';
 
@@ -50,13 +52,13 @@ export const DEFAULT_LISTEN: ReadonlyArray<Readonly<Record<string, unknown>>> = 
   { port: 5223, ip: '::', type: 'c2s_tls' },
   { port: 5280, ip: '127.0.0.1', type: 'http' },
 ];
-const KNOWN_KEYS = new Set([
+export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'hosts', 'data_dir', 'log_level', 'control_socket', 'listen', 'tls', 'host_config', 'max_stanza_size',
   'max_xml_depth', 'max_xml_attributes', 'max_xml_name_length',
   'c2s_idle_timeout', 'c2s_negotiation_timeout', 'sasl_max_failures', 'max_send_queue', 'scram_iterations',
   'module_paths', 'modules', 'acl', 'access_rules', 's2s', 'api_tokens', 'auth', 'components', 'limits',
   'admin_files_dir', 'import_limits',
-  'durability', 'memory_trim_interval', 'channel_binding', 'sasl2', 'cluster',
+  'durability', 'memory_trim_interval', 'channel_binding', 'sasl2', 'cluster', 'workers',
 ]);
 const S2S_KEYS = new Set([
   'enabled', 'policy', 'domain_policy', 'require_encryption', 'cafile', 'system_ca', 'dialback_secret',
@@ -70,17 +72,26 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * Load and validate a YAML file; every problem is reported at once (ConfigErrors), each with its YAML
- * path, line, column and source line. Module options are checked by check-config.ts (they need the modules).
+ * Load and validate a YAML file, XMPPD_* environment variables applied over it (env-overrides.ts); every problem
+ * is reported at once (ConfigErrors), each with its YAML path, line, column and source line. Module options are
+ * checked by check-config.ts (they need the modules).
  */
-export function loadConfigFile(file: string): ServerConfig {
-  const { config, problems } = readConfigFile(file);
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const { config, problems } = readConfigFile(file, env);
   if (problems.length || !config) throw new ConfigErrors(problems);
   return config;
 }
 
-/** The file read, parsed and validated: the config (with defaults in place of bad values) and every error. */
-export function readConfigFile(file: string): { config: ServerConfig | null; problems: ConfigProblem[]; source?: YamlSource; raw?: unknown } {
+/** The embedded default (domain localhost, data under ./data, c2s on 5222 and 5223, http on loopback), XMPPD_* variables applied. */
+export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  return asWorker(buildWithEnv({}, '', KNOWN_KEYS, (r) => buildConfig(r), env), env);
+}
+
+/**
+ * The file read, parsed and validated, XMPPD_* variables applied: the config (with defaults in place of bad values)
+ * and every error; a value an environment variable set is named by it (the file does not show it).
+ */
+export function readConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): { config: ServerConfig | null; problems: ConfigProblem[]; source?: YamlSource; raw?: unknown } {
   const path = resolve(file);
   let text: string;
   try {
@@ -100,14 +111,27 @@ export function readConfigFile(file: string): { config: ServerConfig | null; pro
     // e.g. aliases expanding past yaml's limit (a "billion laughs" file)
     return { config: null, source, problems: [{ severity: 'error', file: path, yamlPath: '', problem: `invalid YAML: ${(err as Error).message}` }] };
   }
+  let applied: { variable: string; path: string }[] = [];
+  if (isObj(raw)) {
+    try {
+      ({ raw, applied } = applyEnv(raw, path, KNOWN_KEYS, env));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return { config: null, source, problems: [{ severity: 'error', file: path, yamlPath: err.yamlPath, problem: err.problem }] };
+    }
+  }
   const { config, errors } = collectConfig(raw, path, dirname(path));
-  const problems: ConfigProblem[] = errors.map((e) => ({
-    severity: 'error', file: path, yamlPath: e.yamlPath, problem: e.problem,
-    at: source.locate(e.segments, e.rest !== '' || /^(unknown|is an option|is not listed)/.test(e.problem) ? 'key' : 'value'),
-  }));
+  const problems: ConfigProblem[] = errors.map((e) => {
+    const by = applied.filter((a) => e.yamlPath === a.path || e.yamlPath.startsWith(`${a.path}.`) || e.yamlPath.startsWith(`${a.path}[`)).pop();
+    if (by) return { severity: 'error', file: path, yamlPath: e.yamlPath, problem: `${e.problem} (set by the environment variable ${by.variable})` };
+    return {
+      severity: 'error', file: path, yamlPath: e.yamlPath, problem: e.problem,
+      at: source.locate(e.segments, e.rest !== '' || /^(unknown|is an option|is not listed)/.test(e.problem) ? 'key' : 'value'),
+    };
+  });
   // In file order, as an operator reads (and fixes) them.
   problems.sort((a, b) => (a.at?.line ?? 0) - (b.at?.line ?? 0) || (a.at?.column ?? 0) - (b.at?.column ?? 0));
-  return { config, problems, source, raw };
+  return { config: config && asWorker(config, env), problems, source, raw };
 }
 
 /** Validate a plain object (from YAML or from tests) and apply defaults. */
@@ -222,13 +246,15 @@ export function buildConfig(raw: unknown, path = '', baseDir = process.cwd()): S
   }
 
   const s2s = buildS2s(r.s2s, listen, { fail, str, int, abs });
+  const cluster = parseCluster(r.cluster, baseDir, fail);
 
   return {
     path,
     hosts,
     data_dir,
     durability: parseDurability(r.durability, fail),
-    cluster: parseCluster(r.cluster, baseDir, fail),
+    cluster,
+    workers: parseWorkers(r.workers, cluster, fail),
     log_level: log_level as ServerConfig['log_level'],
     control_socket: abs(str(r.control_socket, 'control_socket', resolve(data_dir, 'xmppd.sock'))),
     listen,

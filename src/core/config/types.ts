@@ -156,6 +156,8 @@ export interface ServerConfig {
   durability: DurabilityConfig;
   /** N nodes on NATS JetStream (cluster-config.ts); null: a single node. */
   cluster: ClusterConfig | null;
+  /** Node processes on this machine sharing the listening ports (workers.ts); more than 1 needs `cluster`. */
+  workers: number;
   log_level: LogLevel;
   control_socket: string;
   listen: ListenerConfig[];

@@ -12,7 +12,7 @@ import { StanzaError, StreamError } from '../../core/errors.js';
 import { errorReply, iqResult } from '../../core/stanza.js';
 import { Jid, JidError } from '../../core/jid.js';
 import type { Core } from '../../core/core.js';
-import type { Session, UnboundStream } from '../../core/session.js';
+import type { AdoptedState, Session, UnboundStream } from '../../core/session.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
 import type { AuthAttempt } from '../../core/limits/auth-throttle.js';
 import { accountKey, claimedAccount } from '../../core/limits/sasl-claim.js';
@@ -86,6 +86,11 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.newParser();
   }
 
+  /** The listener type the stream came in on: c2s, c2s_tls, or http(s)_websocket / http(s)_bosh. */
+  get listenerType(): string {
+    return this.opts.listenerType;
+  }
+
   // ---- socket plumbing -------------------------------------------------------------------------
 
   protected override attach(socket: StreamTransport): void {
@@ -103,6 +108,16 @@ export class C2SConnection extends XmlStreamBase implements Session {
     // The certificate this socket was served, not the one configured now: a renewal may land mid-handshake.
     const der = tlsSocket.getX509Certificate()?.raw ?? this.opts.tls.certificateDerFor(tlsSocket.servername || undefined);
     this.channelBindings = channelBindingsFor(tlsSocket, der, { role: 'server', tlsUnique: policy.tls_unique });
+  }
+
+  readonly marks = new Set<string>();
+
+  /** Session.mark: published with the session's presence (the cluster's registry), if it changed. */
+  async mark(name: string, on: boolean): Promise<void> {
+    if (this.marks.has(name) === on) return;
+    if (on) this.marks.add(name);
+    else this.marks.delete(name);
+    await this.core.sessions.changed(this);
   }
 
   /** Modules' outbound filters (CSI, stream management); created on first use. */
@@ -283,7 +298,50 @@ export class C2SConnection extends XmlStreamBase implements Session {
       host: this.host,
       writeNonza: (el) => this.writeNonza(el),
       takeOver: (session) => this.takeOver(session),
+      adopt: (state) => this.adopt(state),
     };
+  }
+
+  private adopt(state: AdoptedState): Session | null {
+    if (this.bound || this.carried || this.phase !== 'negotiating') return null;
+    let resource: string;
+    try {
+      resource = Jid.of(this.username!, this.host, state.resource).resource;
+    } catch {
+      return null;
+    }
+    if (this.bindResource(resource)) return null;
+    this.presence = state.presence;
+    this.priority = state.priority;
+    for (const m of state.marks) this.marks.add(m);
+    this.reader.authenticated();
+    this.openSession();
+    this.log.debug('session adopted from another node', { jid: this.jid.toString() });
+    return this;
+  }
+
+  handOver(node: string): void {
+    if (!this.bound) return;
+    const error = new StreamError('conflict', 'the session was resumed on another cluster node');
+    let transport = true;
+    if (this.carrier) {
+      const c = this.carrier;
+      c.carried = null;
+      this.carrier = null;
+      c.close(error);
+      transport = false;
+    } else if (!this.detached) {
+      this.detached = true; // closing its own transport must not end it the usual way
+      this.closeOwnTransport(error);
+    } else {
+      transport = false;
+    }
+    this.detached = false;
+    this.bound = false;
+    this.phase = 'closed';
+    if (this.core.sessions.remove(this)) this.core.metrics.sessions.dec();
+    this.closing = this.core.hooks.notify('session_closed', this.host, { session: this, reason: `resumed on ${node}`, movedTo: node });
+    if (!transport) this.opts.onClose(this);
   }
 
   private takeOver(session: Session): boolean {
@@ -578,7 +636,9 @@ export class C2SConnection extends XmlStreamBase implements Session {
 
   /** The bound session joins the session manager (stanzas now route to it) once its answer was written. */
   private openSession(): void {
-    if (!this.core.sessions.add(this)) this.core.metrics.sessions.inc();
+    // Replacing a session of another cluster node still adds one here.
+    const old = this.core.sessions.add(this);
+    if (!old || old.remote !== undefined) this.core.metrics.sessions.inc();
     this.log.debug('resource bound', { jid: this.jid.toString() });
     void this.core.hooks.notify('session_opened', this.host, { session: this });
   }
@@ -676,10 +736,15 @@ export class C2SConnection extends XmlStreamBase implements Session {
       this.presence = el;
       const p = Number(el.getChildText('priority') ?? 0);
       this.priority = Number.isInteger(p) && p >= -128 && p <= 127 ? p : 0;
+      // In a cluster the other nodes learn it first: a contact's answer to it then finds this resource.
+      const published = this.core.sessions.changed(this);
+      if (published) await published;
       if (!wasAvailable) await this.core.hooks.notify('user_available', this.host, { session: this });
     } else if (type === 'unavailable' && wasAvailable) {
       await this.core.hooks.notify('user_unavailable', this.host, { session: this, stanza: el, reason: 'unavailable presence' });
       this.presence = null;
+      const published = this.core.sessions.changed(this);
+      if (published) await published;
     } else {
       return;
     }

@@ -25,7 +25,8 @@ export class ControlServer {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       const old = process.umask(0o177); // create the socket 0600 from the start, not chmod after
-      server.listen(this.path, () => {
+      // exclusive: a worker of `xmppd start --workers N` binds its own socket (node:cluster would share it via the primary)
+      server.listen({ path: this.path, exclusive: true }, () => {
         process.umask(old);
         resolve();
       });

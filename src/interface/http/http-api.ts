@@ -1,4 +1,4 @@
-// HTTP interface: Prometheus /metrics and the REST admin API (POST /api/<command> with a JSON body,
+// HTTP interface: /healthz and /readyz (health.ts), Prometheus /metrics and the REST admin API (POST /api/<command> with a JSON body,
 // bearer token, JSON answers, clear 4xx errors) over the same command registry as the CLI, then the routes
 // modules add (src/core/http-routes.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Core } from '../../core/core.js';
 import { OperatorError } from '../../core/errors.js';
 import { registryOf, runAudited, CommandError, type AdminTarget, type CommandErrorKind } from '../../core/admin/commands.js';
+import { HEALTH_PATHS, serveHealth } from './health.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -42,6 +43,7 @@ export function httpHandler(core: Core, admin: AdminTarget) {
     };
     const url = new URL(req.url ?? '/', 'http://x');
     try {
+      if (HEALTH_PATHS.has(url.pathname)) return serveHealth(core, req, res, url.pathname);
       if (url.pathname === '/metrics') {
         if (req.method !== 'GET') return send(405, { error: 'use GET' }, { allow: 'GET' });
         const text = await core.metrics.registry.metrics();
