@@ -21,6 +21,7 @@ import { until } from '../support/until.js';
 import { Jid } from '../../src/core/jid.js';
 import { session } from '../../modules/carbons/test-support.js';
 import { presence } from '../../modules/roster/test-support.js';
+import { storedOffline } from '../../modules/stream_management/test-support.js';
 
 const CHILD = fileURLToPath(new URL('./crash-server.js', import.meta.url));
 const USERS = ['judy', 'kate', 'leo'];
@@ -112,7 +113,9 @@ describe('a cluster node that dies', { skip: natsSkip() }, () => {
     }
     await until(() => n.every((t) => !t.server.clusterSessions!.liveness.nodes.has('x3')), 'x3 is forgotten by every node');
     for (const host of HOSTS) {
+      await storedOffline(n[1]!, `judy@${host}`, 1);
       leos.get(host)!.send(`<message to='judy@${host}' type='chat' id='bare-${host}'><body>to the account</body></message>`);
+      await storedOffline(n[1]!, `judy@${host}`, 2);
       // Both stored (no error back to leo): judy logs in on x2 and gets them.
       const { c: judy } = await RawClient.login(n[1]!.c2sPort, 'judy', 'pw-judy', 'j2', { host });
       clients.push(judy);

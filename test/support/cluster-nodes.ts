@@ -12,18 +12,18 @@ export const CLUSTER_MODULES = {
 };
 
 /** The `cluster` config section of node `node` (a fresh cluster name per test file: buckets never mix). */
-export function clusterSection(nats: NatsCluster, name: string, node: string): Record<string, unknown> {
-  return { node, name, nats: nats.urls, replicas: 3, heartbeat_interval: 0.3, node_timeout: 2 };
+export function clusterSection(nats: NatsCluster, name: string, node: string, more: Record<string, unknown> = {}): Record<string, unknown> {
+  return { node, name, nats: nats.urls, replicas: 3, heartbeat_interval: 0.3, node_timeout: 2, ...more };
 }
 
 export function clusterName(): string {
   return `t${randomBytes(4).toString('hex')}`;
 }
 
-export async function startNodes(nats: NatsCluster, count: number, name = clusterName(), modules: Record<string, unknown> = CLUSTER_MODULES): Promise<TestServer[]> {
+export async function startNodes(nats: NatsCluster, count: number, name = clusterName(), modules: Record<string, unknown> = CLUSTER_MODULES, more: Record<string, unknown> = {}): Promise<TestServer[]> {
   const nodes: TestServer[] = [];
   for (let i = 0; i < count; i++) {
-    nodes.push(await startTestServer({ modules, cluster: clusterSection(nats, name, `x${i + 1}`) }));
+    nodes.push(await startTestServer({ modules, cluster: clusterSection(nats, name, `x${i + 1}`, more) }));
   }
   // Every node has heard every other one's heartbeat.
   await until(() => nodes.every((t) => t.server.clusterSessions!.liveness.nodes.size >= count), 'every node sees the others');

@@ -31,6 +31,9 @@ export class ClusterSessions {
       if (!reachable) void this.sweep();
     };
     this.link.onGone = (s, el, unreachable) => this.gone(s, el, unreachable);
+    this.liveness.onBeat = () => this.registry.beat();
+    this.liveness.onCheck = (staleMs) => this.registry.checkWatch(staleMs);
+    this.link.mayWait = (node) => this.liveness.nodes.get(node)?.alive === true;
   }
 
   async start(): Promise<void> {
