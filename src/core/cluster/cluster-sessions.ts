@@ -80,7 +80,10 @@ export class ClusterSessions {
         else owners.add(m.e.n);
       }
       for (const [name, n] of [...this.liveness.nodes]) {
-        if (!n.alive && !owners.has(name)) await this.liveness.forget(name);
+        if (!n.alive && !owners.has(name)) {
+          await this.registry.forgetNode(name);
+          await this.liveness.forget(name);
+        }
       }
     } catch (err) {
       this.log.error('purging dead nodes failed', { err });

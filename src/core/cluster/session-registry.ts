@@ -159,6 +159,11 @@ export class SessionRegistry implements SessionObserver {
     }, () => {});
   }
 
+  /** A dead node's echo key goes with it. */
+  async forgetNode(node: string): Promise<void> {
+    await this.kv.delete(`n.${node}`).catch(() => {});
+  }
+
   checkWatch(staleMs: number): void {
     this.watch?.checkEcho(staleMs);
   }
@@ -263,6 +268,7 @@ export class SessionRegistry implements SessionObserver {
       await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, 3000).unref())]);
     }
     this.stopped = true;
+    if (flush) await this.forgetNode(this.cluster.node);
     this.watch?.stop();
     for (const [key, m] of [...this.mirror]) this.drop(key, m);
   }
