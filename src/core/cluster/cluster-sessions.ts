@@ -5,6 +5,7 @@
 import type { Element } from '@xmpp/xml';
 import { Jid } from '../jid.js';
 import type { Core } from '../core.js';
+import type { Logger } from '../log.js';
 import type { ClusterRuntime } from './cluster-runtime.js';
 import { NodeLiveness } from './node-liveness.js';
 import { NodeLink } from './node-link.js';
@@ -19,7 +20,7 @@ export class ClusterSessions {
   readonly registry: SessionRegistry;
   private timer: NodeJS.Timeout | null = null;
   private sweeping = false;
-  private readonly log;
+  private readonly log: Logger;
 
   constructor(private readonly core: Core, private readonly cluster: ClusterRuntime) {
     this.log = core.log.child({ part: 'cluster-sessions' });
