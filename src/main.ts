@@ -242,7 +242,6 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await clusterSessions?.stop(true);
       await modules.stopAll();
       await auth.stop();
-      await core.cluster?.nc.close();
       throw err;
     }
     auth.start();
