@@ -97,11 +97,12 @@ const FORMATTERS: Record<string, Formatter> = {
       r.s2s.map((s: Obj) => [s.direction, s.local, s.remote, s.state, s.auth, s.tls?.version || 'plain', s.tls?.cipher, s.queued, s.ip, s.since]));
   },
   status: (r) => {
-    const { listeners, version, hosts, sessions, uptime_s, rss_mib, ...rest } = r;
+    const { listeners, version, hosts, sessions, uptime_s, rss_mib, pid, ...rest } = r;
     const lines = [
       `version:     ${version}`, `hosts:       ${(hosts as string[]).join(', ')}`, `sessions:    ${sessions}`,
       `uptime:      ${duration(uptime_s)}`, `memory:      ${rss_mib} MiB RSS`,
     ];
+    if (pid !== undefined) lines.push(`pid:         ${pid}`);
     if (Object.keys(rest).length) lines.push(keyValues(rest));
     if (Array.isArray(listeners)) lines.push('', table(['TYPE', 'ADDRESS', 'PORT'], listeners.map((l: Obj) => [l.type, l.ip, l.port])));
     return lines.join('\n');
