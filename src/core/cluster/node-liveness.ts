@@ -2,6 +2,7 @@
 // `<name>_nodes` bucket every heartbeat_interval and watches the bucket; a node not heard from for
 // node_timeout (by this node's clock, so clocks need not agree) is dead. `boot` tells a restart from a
 // node that went on: sessions registered by an earlier boot are stale.
+import { withRetry } from '../../data/cluster/retry.js';
 import { randomBytes } from 'node:crypto';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { KvWatchEntry } from '@nats-io/kv';
@@ -41,7 +42,8 @@ export class NodeLiveness {
 
   async start(): Promise<void> {
     const c = this.cluster.config;
-    this.kv = await new Kvm(this.cluster.nc).create(`${c.name}_nodes`, { replicas: c.replicas, history: 1 });
+    // A fresh NATS cluster may still be electing its JetStream leader when every node starts at once.
+    this.kv = await withRetry(`KV ${c.name}_nodes`, 60_000, () => new Kvm(this.cluster.nc).create(`${c.name}_nodes`, { replicas: c.replicas, history: 1 }));
     this.nodes.set(c.node, { boot: this.boot, seen: performance.now(), alive: true, unreachable: false, started: this.started });
     await this.heartbeat();
     this.watch = new KvFollower(this.kv, (e) => this.entry(e), this.log, `${c.name}_nodes@${c.node}`);
@@ -146,7 +148,8 @@ export class NodeLiveness {
   status(): unknown {
     const now = performance.now();
     return Object.fromEntries([...this.nodes].map(([name, n]) => [name, {
-      alive: n.alive, reachable: !n.unreachable, last_heartbeat_ms: Math.round(now - n.seen), started: new Date(n.started).toISOString(),
+      // this node's own: when it last wrote it (its echo through the watch does not move `seen`)
+      alive: n.alive, reachable: !n.unreachable, last_heartbeat_ms: Math.round(now - (name === this.cluster.config.node ? this.ownBeat : n.seen)), started: new Date(n.started).toISOString(),
       ...(name === this.cluster.config.node ? { self: true } : {}),
     }]));
   }

@@ -53,7 +53,8 @@ export class SessionRegistry implements SessionObserver {
 
   async start(): Promise<void> {
     const c = this.cluster.config;
-    this.kv = await new Kvm(this.cluster.nc).create(`${c.name}_sessions`, { replicas: c.replicas, history: 1 });
+    // A fresh NATS cluster may still be electing its JetStream leader when every node starts at once.
+    this.kv = await withRetry(`KV ${c.name}_sessions`, 60_000, () => new Kvm(this.cluster.nc).create(`${c.name}_sessions`, { replicas: c.replicas, history: 1 }));
     this.watch = new KvFollower(this.kv, (e) => this.onEntry(e), this.core.log, `${c.name}_sessions@${c.node}`);
     await this.watch.start();
     this.core.sessions.observer = this;
@@ -154,6 +155,7 @@ export class SessionRegistry implements SessionObserver {
    * that lost its server is noticed here as in the nodes bucket, and reopened.
    */
   beat(): void {
+    if (this.kv === undefined) return; // the first heartbeat comes before the registry's bucket is open
     this.kv.put(`n.${this.cluster.node}`, this.liveness.boot).then(() => {
       if (this.watch) this.watch.lastWrite = performance.now();
     }, () => {});
