@@ -215,6 +215,14 @@ describe('dialback path: self-signed certificates, SRV to direct TLS, idle strea
 
   test('idle streams close after s2s.idle_timeout and reopen on demand', async () => {
     await until(async () => (await c.s2sList()).length === 0 && (await d.s2sList()).length === 0, 'idle streams to close', 8000, 100);
+    // Each closed stream is one info line: how it was authenticated, why it ended, how long, how much.
+    const closed = c.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.msg === 's2s stream closed');
+    assert.ok(closed.length >= 1, c.logLines.slice(-20).join('\n'));
+    for (const r of closed) {
+      assert.equal(r.level, 'info');
+      assert.equal(r.auth, 'dialback');
+      assert.ok(typeof r.reason === 'string' && typeof r.duration_s === 'number' && (r.bytes_in as number) > 100 && (r.bytes_out as number) > 100, JSON.stringify(r));
+    }
     const carol = await login(c.c2sPort, 'c.test', 'carol', 'pw-carol', { resource: 'idle' });
     const dave = await login(d.c2sPort, 'd.test', 'dave', 'pw-dave', { resource: 'idle' });
     carol.c.send("<message to='dave@d.test/idle' type='chat'><body>again</body></message>");

@@ -64,6 +64,11 @@ export abstract class S2SStream extends XmlStreamBase {
   protected onEnded(reason: string): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
+    // One line per server-to-server connection, as for clients: why it ended, how long, how much.
+    this.log.info('s2s stream closed', {
+      auth: this.authMethod || 'none', reason: this.endReason ?? (reason === 'connection closed' ? 'the peer closed the connection' : reason),
+      duration_s: Math.round((Date.now() - this.startedAt) / 100) / 10, bytes_in: this.bytesIn, bytes_out: this.bytesOut,
+    });
     this.onS2sEnded(reason);
   }
 

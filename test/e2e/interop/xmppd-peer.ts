@@ -23,6 +23,8 @@ export interface PeerOptions {
 
 export class XmppdPeer {
   t!: TestServer;
+  /** The server's log lines (JSON), newest last. */
+  readonly logLines: string[] = [];
   private constructor(readonly opts: PeerOptions, readonly dir: string) {}
 
   static async start(opts: PeerOptions): Promise<XmppdPeer> {
@@ -47,7 +49,14 @@ export class XmppdPeer {
       { port: o.s2sPort, ip: '127.0.0.1', type: 's2s' },
     ];
     if (o.s2sTlsPort) listen.push({ port: o.s2sTlsPort, ip: '127.0.0.1', type: 's2s_tls' });
-    const level = (process.env.XMPPD_TEST_LOG as 'debug' | 'info' | undefined) ?? 'silent';
+    // info lines are kept (bounded) for tests that check what an operator reads; printed with XMPPD_TEST_LOG.
+    const level = (process.env.XMPPD_TEST_LOG as 'debug' | 'info' | undefined) ?? 'info';
+    const print = process.env.XMPPD_TEST_LOG !== undefined;
+    const sink = (line: string) => {
+      this.logLines.push(line);
+      if (this.logLines.length > 5000) this.logLines.splice(0, 1000);
+      if (print) process.stderr.write(line + '\n');
+    };
     this.t = await startTestServer({
       hosts: [o.domain],
       listen,
@@ -56,7 +65,7 @@ export class XmppdPeer {
       acl: { admin: { user: [`admin@${o.domain}`] }, loopback: { ip: ['127.0.0.0/8'] } },
       access_rules: { register: [{ allow: 'loopback' }, { deny: 'all' }] },
       ...o.config,
-    }, { dir: this.dir, log: new Logger(level, { server: o.domain }) });
+    }, { dir: this.dir, log: new Logger(level, { server: o.domain }, sink, false) });
   }
 
   /** Stop (graceful, streams get system-shutdown) and start again on the same ports and data. */
