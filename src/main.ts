@@ -33,6 +33,8 @@ import { emptyReport, type ReloadReport } from './core/config/reload/reload-repo
 import { MemoryTrimmer } from './core/memory-trim.js';
 import { HttpRoutes } from './core/http-routes.js';
 import { Readiness } from './core/readiness.js';
+import { connectNats } from './data/cluster/nats-connect.js';
+import { JidPlacement } from './core/cluster/jid-placement.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -56,6 +58,8 @@ export class XmppServer {
     readonly s2s: S2SManager | null = null,
     /** Hands memory freed by ended sessions back to the OS (glibc; memory_trim_interval). */
     readonly memoryTrim: MemoryTrimmer | null = null,
+    /** Sharded service domains in a cluster (null on a single node). */
+    readonly placement: JidPlacement | null = null,
   ) {}
 
   /** Port actually bound by the first listener of a type (useful with port 0). */
@@ -81,9 +85,11 @@ export class XmppServer {
       await this.control?.stop();
       await this.listeners.stop();
       await this.modules.stopAll();
+      await this.placement?.stop();
       await this.core.auth.stop();
       this.core.iq.cancelAll();
       await this.core.store.close();
+      await this.core.cluster?.nc.close().catch(() => undefined);
       this.core.log.info('stopped');
     })();
     return this.stopping;
@@ -135,6 +141,19 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       http: new HttpRoutes(),
       readiness: new Readiness(),
     };
+    if (config.cluster && !core.cluster) {
+      core.cluster = { node: config.cluster.node, config: config.cluster, nc: await connectNats(config.cluster), statusParts: new Map() };
+    }
+    let placement: JidPlacement | null = null;
+    if (core.cluster) {
+      // Sharded service domains (a MUC room on one node at a time): claims in KV, stanzas to the holder.
+      const c = core.cluster;
+      placement = await JidPlacement.start({
+        nc: c.nc, cluster: c.config.name, node: c.node, replicas: c.config.replicas,
+        recheckMs: c.config.heartbeat_interval * 1000, entry: (d) => router.serviceEntry(d), log: log.child({ part: 'placement' }),
+      });
+      router.placement = placement;
+    }
     const tls = await loadTlsContexts(config, log);
     let s2s: S2SManager | null = null;
     if (config.s2s.enabled) {
@@ -177,7 +196,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       { connections: () => listeners.connections.size + (s2s?.list().length ?? 0), rss: () => process.memoryUsage.rss() },
       log.child({ part: 'memory-trim' }), metrics);
     memoryTrim.start();
-    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim);
+    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim, placement);
     log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)' });
     return running;
   } catch (err) {

@@ -12,7 +12,10 @@ export interface RoomRow { config: RoomConfig; subject: Subject | null; secret: 
 export interface StoredRoom { name: string; row: RoomRow; affiliations: Array<[string, AffiliationEntry]> }
 
 interface Tables {
-  table<V>(name: string): { range(o: { prefix?: string }): Promise<Array<{ key: string; value: V }>> };
+  table<V>(name: string): {
+    range(o: { prefix?: string }): Promise<Array<{ key: string; value: V }>>;
+    get(key: string): Promise<{ value: V } | undefined>;
+  };
   readonly store: { transact(ops: Op[]): Promise<unknown> };
 }
 
@@ -42,6 +45,15 @@ export class RoomStore {
       const name = r.key.slice(this.base.length);
       return { name, row: r.value, affiliations: byRoom.get(name) ?? [] };
     });
+  }
+
+  /** One stored room with its affiliations, or undefined (a cluster node loading the room it takes over). */
+  async loadOne(name: string): Promise<StoredRoom | undefined> {
+    const row = await this.data.table<RoomRow>(ROOMS).get(this.roomKey(name));
+    if (!row) return undefined;
+    const p = this.affPrefix(name);
+    const affs = await this.data.table<AffiliationEntry>(AFFILIATIONS).range({ prefix: p });
+    return { name, row: row.value, affiliations: affs.map((a) => [a.key.slice(p.length), a.value]) };
   }
 
   /** Write the whole room in one transaction (its affiliation rows replaced). */
