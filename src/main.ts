@@ -35,6 +35,7 @@ import { HttpRoutes } from './core/http-routes.js';
 import { Readiness } from './core/readiness.js';
 import { connectNats } from './data/cluster/nats-connect.js';
 import { JidPlacement } from './core/cluster/jid-placement.js';
+import { ClusterSessions } from './core/cluster/cluster-sessions.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -58,6 +59,8 @@ export class XmppServer {
     readonly s2s: S2SManager | null = null,
     /** Hands memory freed by ended sessions back to the OS (glibc; memory_trim_interval). */
     readonly memoryTrim: MemoryTrimmer | null = null,
+    /** Sessions and routing across cluster nodes (null on a single node). */
+    readonly clusterSessions: ClusterSessions | null = null,
     /** Sharded service domains in a cluster (null on a single node). */
     readonly placement: JidPlacement | null = null,
   ) {}
@@ -84,6 +87,7 @@ export class XmppServer {
       this.memoryTrim?.stop();
       await this.control?.stop();
       await this.listeners.stop();
+      await this.clusterSessions?.stop(true);
       await this.modules.stopAll();
       await this.placement?.stop();
       await this.core.auth.stop();
@@ -141,18 +145,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       http: new HttpRoutes(),
       readiness: new Readiness(),
     };
-    if (config.cluster && !core.cluster) {
+    if (config.cluster) {
       core.cluster = { node: config.cluster.node, config: config.cluster, nc: await connectNats(config.cluster), statusParts: new Map() };
-    }
-    let placement: JidPlacement | null = null;
-    if (core.cluster) {
-      // Sharded service domains (a MUC room on one node at a time): claims in KV, stanzas to the holder.
-      const c = core.cluster;
-      placement = await JidPlacement.start({
-        nc: c.nc, cluster: c.config.name, node: c.node, replicas: c.config.replicas,
-        recheckMs: c.config.heartbeat_interval * 1000, entry: (d) => router.serviceEntry(d), log: log.child({ part: 'placement' }),
-      });
-      router.placement = placement;
     }
     const tls = await loadTlsContexts(config, log);
     let s2s: S2SManager | null = null;
@@ -169,6 +163,22 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     accounts.userData = userDataCollector(core, { modules, definitions: BUNDLED_MODULES });
     await modules.startConfigured(config.modules);
     auth.checkRegistered();
+    // Before the listeners: every session bound from now on is registered cluster-wide.
+    const clusterSessions = core.cluster ? new ClusterSessions(core, core.cluster) : null;
+    await clusterSessions?.start();
+    let placement: JidPlacement | null = null;
+    if (core.cluster && clusterSessions) {
+      // Sharded service domains (a MUC room on one node at a time): claims in KV, stanzas to the holder, which
+      // is taken over when it is gone from NATS or its heartbeats stopped.
+      const c = core.cluster;
+      const liveness = clusterSessions.liveness;
+      placement = await JidPlacement.start({
+        nc: c.nc, cluster: c.config.name, node: c.node, replicas: c.config.replicas,
+        recheckMs: c.config.heartbeat_interval * 1000, entry: (d) => router.serviceEntry(d), log: log.child({ part: 'placement' }),
+        alive: (node) => liveness.nodes.get(node)?.alive ?? true, // unknown: ask it (no responders settles it)
+      });
+      router.placement = placement;
+    }
     const listeners = new Listeners(core, tls, s2s, components);
     let control: ControlServer | null = null;
     // One admin target behind every admin surface: the CLI's control socket, the REST API, ad-hoc commands.
@@ -186,8 +196,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       }
     } catch (err) {
       await listeners.stop();
+      await clusterSessions?.stop(true);
       await modules.stopAll();
+      await placement?.stop();
       await auth.stop();
+      await core.cluster?.nc.close();
       throw err;
     }
     auth.start();
@@ -196,7 +209,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       { connections: () => listeners.connections.size + (s2s?.list().length ?? 0), rss: () => process.memoryUsage.rss() },
       log.child({ part: 'memory-trim' }), metrics);
     memoryTrim.start();
-    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim, placement);
+    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim, clusterSessions, placement);
     log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)' });
     return running;
   } catch (err) {

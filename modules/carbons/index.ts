@@ -23,10 +23,14 @@ export default defineModule({
     const sessions = ctx.gauge({ name: 'xmppd_carbons_enabled_sessions', help: 'Sessions with message carbons enabled', labelNames: ['host'] });
     sessions.set({ host: ctx.host }, 0);
     ctx.onStop(() => sessions.remove({ host: ctx.host }));
+    // In a cluster, another node's sessions enable carbons there: they carry the mark, so no shortcut here.
+    const clustered = ctx.clusterNode !== null;
+    const none = () => enabled.size === 0 && !clustered;
+    const isEnabled = (s: Session) => (s.remote === undefined ? enabled.has(s.id) : s.marks.has(NS_CARBONS));
     /** Messages whose <private/> was stripped on the way in (message_accepted): still not to be copied. */
     const privateIn = new WeakSet<Element>();
 
-    const toggle = (req: IqRequest) => {
+    const toggle = async (req: IqRequest) => {
       if (req.type !== 'set') throw new StanzaError('bad-request', 'carbons are enabled or disabled with an IQ set');
       const on = req.payload.name === 'enable' ? true : req.payload.name === 'disable' ? false : null;
       if (on === null) throw new StanzaError('bad-request', 'expected <enable/> or <disable/>');
@@ -40,6 +44,7 @@ export default defineModule({
       else if (!on && enabled.has(s.id)) enabled.delete(s.id);
       else return null;
       sessions.set({ host: ctx.host }, enabled.size);
+      if (clustered) await s.mark(NS_CARBONS, on);
       return null;
     };
     // Clients send it without a 'to' (the account); some address the server: both reach the same session.
@@ -53,6 +58,7 @@ export default defineModule({
       if (!enabled.has(session.id)) {
         enabled.add(session.id);
         sessions.set({ host: ctx.host }, enabled.size);
+        if (clustered) void session.mark(NS_CARBONS, true);
       }
       return answers; // XEP-0386: carbons has no answer element inside <bound/>
     });
@@ -64,7 +70,8 @@ export default defineModule({
     /** Write a copy to a session through user_receive_packet, as the router delivers (other modules see it). */
     const deliver = async (session: Session, copy: Element, owner: Jid): Promise<void> => {
       let el = copy;
-      if (ctx.hasHandlers('user_receive_packet')) {
+      // A session of another node: that node runs user_receive_packet on the real session.
+      if (session.remote === undefined && ctx.hasHandlers('user_receive_packet')) {
         const r = await ctx.runFilter('user_receive_packet', el, { session, from: owner, to: session.jid });
         if (r === DROP) return;
         el = r;
@@ -82,9 +89,9 @@ export default defineModule({
 
     /** Copy `original` to the account's enabled sessions except `skip`. */
     const copyTo = async (kind: 'sent' | 'received', original: Element, owner: Jid, skip: (s: Session) => boolean): Promise<void> => {
-      if (enabled.size === 0) return;
+      if (none()) return;
       for (const s of ctx.sessionsOf(owner)) {
-        if (!enabled.has(s.id) || skip(s)) continue;
+        if (!isEnabled(s) || skip(s)) continue;
         await deliver(s, wrap(kind, original, owner, s), owner);
         copies.inc({ host: ctx.host, direction: kind });
       }
@@ -95,7 +102,7 @@ export default defineModule({
     // its id, which the copy carries as XEP-0313 asks). A message to the sender's own account is copied on
     // the receiving side only (as <received/>), so no resource gets it twice.
     ctx.hook('filter_packet', async (el, { from, to, session }) => {
-      if (enabled.size === 0 || el.name !== 'message' || !session || session.host !== ctx.host || !session.jid.equals(from)) return undefined;
+      if (none() || el.name !== 'message' || !session || session.host !== ctx.host || !session.jid.equals(from)) return undefined;
       if (to.bare().equals(from.bare()) || !eligible(el)) return undefined;
       const owner = from.bare();
       const archived = ctx.service<ArchiveIds>('mam')?.sentId(el);
@@ -122,7 +129,7 @@ export default defineModule({
     // Nothing when the message was stored offline (no session got it): the offline copy and the archive
     // give it to every client once, so no client gets it twice.
     ctx.hook('message_delivered', async ({ stanza, from, to, sessions: got }) => {
-      if (enabled.size === 0 || privateIn.has(stanza) || !eligible(stanza)) return;
+      if (none() || privateIn.has(stanza) || !eligible(stanza)) return;
       await copyTo('received', stanza, to.bare(), (s) => got.includes(s) || s.jid.equals(from));
     });
   },

@@ -65,7 +65,7 @@ export default defineModule({
       setImmediate(() => {
         if (stopped) return;
         for (const s of ctx.sessionsOf(owner)) {
-          if (!interested.has(s)) continue;
+          if (!interested.has(s) && !(s.remote !== undefined && s.marks.has(NS_ROSTER))) continue;
           const iq = xml('iq', { type: 'set', id: `push-${randomBytes(6).toString('hex')}` }, queryElement(ver, [item]));
           void route(iq, owner, s.jid);
         }
@@ -110,7 +110,11 @@ export default defineModule({
       // Only the account itself reads (§2.2) or changes (§2.3.3 forbidden) its roster.
       if (!req.from.bare().equals(owner)) throw new StanzaError(req.type === 'get' ? 'service-unavailable' : 'forbidden');
       if (req.type === 'get') {
-        if (req.session) interested.add(req.session);
+        if (req.session) {
+          interested.add(req.session);
+          // In a cluster the other nodes push to it too: they see the session's mark.
+          if (ctx.clusterNode !== null) await req.session.mark(NS_ROSTER, true);
+        }
         const { ver, items } = await store.snapshot(owner);
         if (!o.versioning) return queryElement(undefined, items.map(itemElement));
         // §2.6.3: an unchanged roster is answered with an empty result; changes arrive as pushes.

@@ -202,6 +202,20 @@ export class Router {
     return this.toBareMessage(el, from, to);
   }
 
+  /**
+   * A stanza that went to a session of another cluster node which is gone: the local delivery rules again,
+   * past filter_packet (it ran once), so a message to its full JID goes as to a missing resource (RFC 6121
+   * §8.5.3.2: another resource, else offline, else bounced) and an IQ bounces.
+   */
+  async redeliver(el: Element, from: Jid, to: Jid): Promise<void> {
+    try {
+      await this.routeLocal(el, from, to);
+    } catch (err) {
+      this.log.error('routing failed', { err, name: el.name, to: to.toString() });
+      this.bounce(el, from, to, new StanzaError('internal-server-error'));
+    }
+  }
+
   /** Presence for a local account: modules (roster, subscriptions) first, then plain delivery. */
   private async presenceToUser(el: Element, from: Jid, to: Jid): Promise<void> {
     if (this.hooks.has('presence_in', to.domain)) {
@@ -257,7 +271,8 @@ export class Router {
 
   /** Write to a session; with user_receive_packet handlers, awaited so a sender's stanzas stay in order. */
   private async deliver(session: Session, el: Element, from: Jid, to: Jid): Promise<void> {
-    if (this.hooks.has('user_receive_packet', session.host)) {
+    // A session on another cluster node: that node runs user_receive_packet on the real session.
+    if (this.hooks.has('user_receive_packet', session.host) && session.remote === undefined) {
       const r = await this.hooks.filter('user_receive_packet', session.host, el, { session, from, to });
       if (r === DROP) this.metrics.stanzasDropped.inc({ hook: 'user_receive_packet' });
       else session.send(r);

@@ -4,7 +4,18 @@ import type { Jid } from './jid.js';
 import type { Session } from './session.js';
 import { StreamError } from './errors.js';
 
+/** Told of local sessions as they come, change (presence, priority) and go: the cluster's session registry. */
+export interface SessionObserver {
+  added(session: Session): void;
+  /** Resolves once the change is visible to the other nodes. */
+  changed(session: Session): Promise<void>;
+  removed(session: Session): void;
+}
+
 export class SessionManager {
+  /** null on a single node: no cost there. */
+  observer: SessionObserver | null = null;
+
   /** bare JID -> resource -> session */
   private readonly byBare = new Map<string, Map<string, Session>>();
   private total = 0;
@@ -27,6 +38,7 @@ export class SessionManager {
     } else {
       this.total++;
     }
+    if (this.observer && session.remote === undefined) this.observer.added(session);
     return old;
   }
 
@@ -38,7 +50,13 @@ export class SessionManager {
     resources.delete(session.jid.resource);
     if (resources.size === 0) this.byBare.delete(bare);
     this.total--;
+    if (this.observer && session.remote === undefined) this.observer.removed(session);
     return true;
+  }
+
+  /** A local session's presence or priority changed (the cluster republishes it). */
+  changed(session: Session): Promise<void> | undefined {
+    return this.observer?.changed(session);
   }
 
   get(full: Jid): Session | undefined {

@@ -6,6 +6,11 @@ import type { OutboundFilter } from './outbound-chain.js';
 
 export interface Session {
   readonly id: string;
+  /**
+   * The cluster node that holds this session, when it is not this one (src/core/cluster/remote-session.ts):
+   * send() forwards to that node, which runs the delivery hooks on the real session. Undefined on local sessions.
+   */
+  readonly remote?: string;
   /** The full JID bound to this session. */
   readonly jid: Jid;
   readonly host: string;
@@ -17,6 +22,12 @@ export interface Session {
   priority: number;
   /** Last broadcast available presence; null until the client sends one, or after unavailable. */
   presence: Element | null;
+  /**
+   * Markers modules put on a session that every cluster node must see (a namespace each: carbons enabled,
+   * roster requested); mark() resolves once the other nodes can see the change.
+   */
+  readonly marks: ReadonlySet<string>;
+  mark(name: string, on: boolean): Promise<void>;
   /** Queue a stanza for the client (through the outbound filters, if any); never throws. */
   send(el: Element): void;
   /**

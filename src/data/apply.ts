@@ -2,11 +2,23 @@
 // the local LevelDB. No clock, no randomness, no I/O but reads of local state: every replica that
 // applies the same entries from the same state writes the same batches (the cluster relies on it).
 import type { Level } from 'level';
-import { META_LAST_APPLIED, rowId, tableBounds } from './key-codec.js';
+import { DataError } from './data-error.js';
+import { META_APPLY_VERSION, META_LAST_APPLIED, rowId, tableBounds } from './key-codec.js';
 import { encodeRow, revOf } from './row-codec.js';
 import type { Cond, LogItem, TxResult } from './types.js';
 
 export type RowDb = Level<Buffer, string>;
+
+/**
+ * Apply logic versions. Changes to what apply does with an entry are switched at a log entry, never by the
+ * version of the node: replicas running different xmppd versions must write the same batches for the same
+ * seq. A new behaviour gets a new number here; once every node runs a version that knows it, an operator
+ * appends an `{applyVersion: N}` entry, which each replica records (META applyVersion, in the same batch)
+ * and from which seq on apply branches on it. A node that meets a version it does not know stops applying
+ * (XMPPD_ERR_DATA_APPLY: upgrade it) rather than diverge. Snapshots carry the version in their header.
+ *   1: today's logic (conditions absent/present/rev; put, del, delRange; rev = seq of the last write).
+ */
+export const APPLY_VERSION = 1;
 
 /** A change to report to watchers once the batch is committed (`json` undefined = deleted). */
 export interface PendingEvent { table: string; key: string; json: string | undefined }
@@ -85,9 +97,20 @@ export async function applyEntries(
     }
   };
 
+  let version: number | undefined;
   for (let i = 0; i < items.length; i++) {
     if (!live[i]) continue;
     const { seq, entry } = items[i]!;
+    if (entry.applyVersion !== undefined) {
+      const v = entry.applyVersion;
+      if (!Number.isSafeInteger(v) || v < 1 || v > APPLY_VERSION) {
+        throw new DataError('XMPPD_ERR_DATA_APPLY',
+          `log entry ${seq} switches the apply logic to version ${JSON.stringify(v)}; this xmppd knows versions 1..${APPLY_VERSION}: upgrade this node`);
+      }
+      version = v;
+      results[i] = { ok: true, seq };
+      continue;
+    }
     const failed = entry.conds.find((c) => !holds(c));
     if (failed !== undefined) {
       results[i] = { ok: false, seq, failed };
@@ -124,6 +147,7 @@ export async function applyEntries(
     const key = Buffer.from(id, 'utf8');
     batch.push(p.json === undefined ? { type: 'del', key } : { type: 'put', key, value: encodeRow(p.json, p.rev) });
   }
+  if (version !== undefined) batch.push({ type: 'put', key: META_APPLY_VERSION, value: String(version) });
   batch.push({ type: 'put', key: META_LAST_APPLIED, value: String(last) });
   await db.batch(batch, { sync: opts.sync ?? false });
   return { results, events, lastApplied: last };

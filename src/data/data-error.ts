@@ -7,7 +7,8 @@ export type DataErrorCode =
   | 'XMPPD_ERR_DATA_LOCKED'    // another process holds the database directory
   | 'XMPPD_ERR_DATA_FORMAT'    // the directory holds data in a format this version cannot read
   | 'XMPPD_ERR_DATA_APPLY'     // a transaction could not be applied; the store stopped accepting writes
-  | 'XMPPD_ERR_DATA_SNAPSHOT'; // a snapshot is damaged, or cannot be loaded where it was asked to
+  | 'XMPPD_ERR_DATA_SNAPSHOT'  // a snapshot is damaged, or cannot be loaded where it was asked to
+  | 'XMPPD_ERR_DATA_CLUSTER';  // the replicated log (NATS JetStream) did not answer, or this replica cannot follow it
 
 export class DataError extends Error {
   constructor(readonly code: DataErrorCode, message: string, options?: { cause?: unknown }) {

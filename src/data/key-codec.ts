@@ -13,6 +13,8 @@ export const META_LAST_APPLIED = Buffer.from('\x00meta\x00lastApplied');
 /** On-disk layout version, so a future layout change can refuse or migrate old directories. */
 export const META_FORMAT = Buffer.from('\x00meta\x00format');
 export const FORMAT_VERSION = '1';
+/** The apply logic version in force (absent = 1), switched by an `applyVersion` log entry (apply.ts). */
+export const META_APPLY_VERSION = Buffer.from('\x00meta\x00applyVersion');
 
 export function checkTable(name: string): void {
   if (typeof name !== 'string' || !TABLE_NAME.test(name)) {

@@ -8,7 +8,7 @@ import { Writable, type Readable } from 'node:stream';
 import { once } from 'node:events';
 import type { RowDb } from './apply.js';
 import { DataError } from './data-error.js';
-import { META_LAST_APPLIED, checkKey } from './key-codec.js';
+import { META_APPLY_VERSION, META_LAST_APPLIED, checkKey } from './key-codec.js';
 
 export const SNAPSHOT_FORMAT = 'xmppd-backup';
 export const SNAPSHOT_VERSION = 2;
@@ -62,9 +62,11 @@ export async function writeSnapshot(db: RowDb, out: SnapshotOut, extra: Record<s
   const write = writer(out);
   const snapshot = db.snapshot();
   try {
-    const last = await db.get(META_LAST_APPLIED, { snapshot });
+    const [last, applyVersion] = await db.getMany([META_LAST_APPLIED, META_APPLY_VERSION], { snapshot });
     const lastApplied = last === undefined ? 0 : Number(last);
     const header: SnapshotHeader = { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, created: new Date().toISOString(), lastApplied, tables: await tableNames(db, snapshot), ...extra };
+    // The apply logic version in force at lastApplied (apply.ts), so a replica loaded from it applies the tail alike.
+    if (applyVersion !== undefined) header.applyVersion = Number(applyVersion);
     const hash = createHash('sha256');
     const put = async (line: string) => {
       hash.update(line);
@@ -223,6 +225,10 @@ export async function loadSnapshot(db: RowDb, open: SnapshotIn, opts: { replace?
     }
   }
   batch.push({ type: 'put', key: META_LAST_APPLIED, value: String(header!.lastApplied) }, { type: 'del', key: META_RESTORING });
+  const v = header!.applyVersion;
+  batch.push(Number.isSafeInteger(v) && (v as number) > 1
+    ? { type: 'put', key: META_APPLY_VERSION, value: String(v) }
+    : { type: 'del', key: META_APPLY_VERSION });
   await db.batch(batch, { sync: true });
   return { rows: trailer!.rows, tables: trailer!.tables, lastApplied: header!.lastApplied, replaced };
 }

@@ -73,8 +73,12 @@ export type LogOp =
   | { type: 'del'; table: string; key: string }
   | { type: 'delRange'; table: string; prefix?: string; gte?: string; lt?: string };
 
-/** A transaction as submitted to the log. `txid` is stamped by the writer to find its waiter. */
-export interface LogEntry { txid: string; ops: LogOp[]; conds: Cond[] }
+/**
+ * A transaction as submitted to the log. `txid` is stamped by the writer to find its waiter. Two marker
+ * kinds carry no ops: `digest` (every replica digests its tables right after applying it, to compare them
+ * at the same seq) and `applyVersion` (switches the apply logic from this seq on; see apply.ts).
+ */
+export interface LogEntry { txid: string; ops: LogOp[]; conds: Cond[]; digest?: true; applyVersion?: number }
 
 export interface LogItem { seq: number; entry: LogEntry }
 

@@ -54,6 +54,12 @@ export class RecordingSession implements Session {
     this.closedWith = error;
   }
 
+  readonly marks = new Set<string>();
+  async mark(name: string, on: boolean): Promise<void> {
+    if (on) this.marks.add(name);
+    else this.marks.delete(name);
+  }
+
   readonly detached = false;
   setDetachable(): void {}
   setInboundCounter(): void {}

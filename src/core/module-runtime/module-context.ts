@@ -242,6 +242,11 @@ export class ModuleContext<O = Record<string, unknown>> {
     return this.keyedLock.run(key, fn);
   }
 
+  /** This server's cluster node name, or null on a single node (sessions of other nodes are then `remote`). */
+  get clusterNode(): string | null {
+    return this.core.cluster?.node ?? null;
+  }
+
   /** Bound sessions on this module's host. */
   hostSessions(): Session[] {
     return this.core.sessions.all().filter((s) => s.host === this.host);

@@ -102,6 +102,16 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.channelBindings = channelBindingsFor(tlsSocket, der, { role: 'server', tlsUnique: policy.tls_unique });
   }
 
+  readonly marks = new Set<string>();
+
+  /** Session.mark: published with the session's presence (the cluster's registry), if it changed. */
+  async mark(name: string, on: boolean): Promise<void> {
+    if (this.marks.has(name) === on) return;
+    if (on) this.marks.add(name);
+    else this.marks.delete(name);
+    await this.core.sessions.changed(this);
+  }
+
   /** Modules' outbound filters (CSI, stream management); created on first use. */
   private outbound: OutboundChain | null = null;
 
@@ -559,7 +569,9 @@ export class C2SConnection extends XmlStreamBase implements Session {
 
   /** The bound session joins the session manager (stanzas now route to it) once its answer was written. */
   private openSession(): void {
-    if (!this.core.sessions.add(this)) this.core.metrics.sessions.inc();
+    // Replacing a session of another cluster node still adds one here.
+    const old = this.core.sessions.add(this);
+    if (!old || old.remote !== undefined) this.core.metrics.sessions.inc();
     this.log.debug('resource bound', { jid: this.jid.toString() });
     void this.core.hooks.notify('session_opened', this.host, { session: this });
   }
@@ -656,10 +668,15 @@ export class C2SConnection extends XmlStreamBase implements Session {
       this.presence = el;
       const p = Number(el.getChildText('priority') ?? 0);
       this.priority = Number.isInteger(p) && p >= -128 && p <= 127 ? p : 0;
+      // In a cluster the other nodes learn it first: a contact's answer to it then finds this resource.
+      const published = this.core.sessions.changed(this);
+      if (published) await published;
       if (!wasAvailable) await this.core.hooks.notify('user_available', this.host, { session: this });
     } else if (type === 'unavailable' && wasAvailable) {
       await this.core.hooks.notify('user_unavailable', this.host, { session: this, stanza: el, reason: 'unavailable presence' });
       this.presence = null;
+      const published = this.core.sessions.changed(this);
+      if (published) await published;
     } else {
       return;
     }

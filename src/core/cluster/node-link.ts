@@ -1,0 +1,121 @@
+// Stanzas between cluster nodes (DESIGN.md "Data layer"): core NATS request/reply on the per-node subject
+// `<name>.node.<node>`. The owning node writes a forwarded stanza to the real session through
+// user_receive_packet, in arrival order per session (RFC 6120 §10.1); "no responders" or a timeout means the
+// node is gone.
+import { parse } from 'ltx';
+import type { Element } from '@xmpp/xml';
+import type { Msg, Subscription } from '@nats-io/nats-core';
+import { DROP } from '../../../hooks/index.js';
+import { Jid } from '../jid.js';
+import { StreamError, type StreamErrorCondition } from '../errors.js';
+import type { Core } from '../core.js';
+import type { ClusterRuntime } from './cluster-runtime.js';
+import type { RemoteSession } from './remote-session.js';
+
+type Request =
+  | { op: 'deliver'; sid: string; jid: string; x: string }
+  | { op: 'close'; sid: string; jid: string; cond?: string; text?: string };
+
+/** The answer: the stanza reached the session (or it was closed), or that session is gone from its node. */
+type Reply = { ok: true } | { gone: true };
+
+const enc = new TextEncoder();
+const OK = enc.encode(JSON.stringify({ ok: true }));
+const GONE = enc.encode(JSON.stringify({ gone: true }));
+
+export function nodeSubject(c: ClusterRuntime, node: string): string {
+  return `${c.config.name}.node.${node}`;
+}
+
+export class NodeLink {
+  private sub: Subscription | null = null;
+  /** Per local session id, the tail of its forwarded deliveries (kept in order). */
+  private readonly tails = new Map<string, Promise<void>>();
+  /** A remote session is gone from its node (`unreachable`: the whole node did not answer). */
+  onGone: (session: RemoteSession, el: Element | null, unreachable: boolean) => void = () => {};
+
+  constructor(private readonly core: Core, private readonly cluster: ClusterRuntime) {}
+
+  start(): void {
+    this.sub = this.cluster.nc.subscribe(nodeSubject(this.cluster, this.cluster.node), {
+      callback: (err, msg) => {
+        if (!err) this.handle(msg);
+      },
+    });
+  }
+
+  private handle(msg: Msg): void {
+    let req: Request;
+    try {
+      req = msg.json<Request>();
+    } catch {
+      return;
+    }
+    const jid = Jid.tryParse(req.jid);
+    const s = jid ? this.core.sessions.get(jid) : undefined;
+    if (!s || s.remote !== undefined || s.id !== req.sid) {
+      msg.respond(GONE);
+      return;
+    }
+    if (req.op === 'close') {
+      s.close(req.cond ? new StreamError(req.cond as StreamErrorCondition, req.text) : undefined);
+      msg.respond(OK);
+      return;
+    }
+    let el: Element;
+    try {
+      el = parse(req.x) as unknown as Element;
+    } catch {
+      msg.respond(OK); // nothing a retry would fix
+      return;
+    }
+    const prev = this.tails.get(s.id);
+    const run = async (): Promise<void> => {
+      if (this.core.hooks.has('user_receive_packet', s.host)) {
+        const from = Jid.tryParse(el.attrs.from) ?? s.jid.bare();
+        const r = await this.core.hooks.filter('user_receive_packet', s.host, el, { session: s, from, to: s.jid });
+        if (r === DROP) this.core.metrics.stanzasDropped.inc({ hook: 'user_receive_packet' });
+        else s.send(r);
+      } else {
+        s.send(el);
+      }
+    };
+    const next = (prev ? prev.then(run) : run()).catch(() => {});
+    this.tails.set(s.id, next);
+    void next.finally(() => {
+      if (this.tails.get(s.id) === next) this.tails.delete(s.id);
+    });
+    msg.respond(OK);
+  }
+
+  private request(node: string, req: Request): Promise<Reply> {
+    const timeout = this.cluster.config.node_timeout * 1000;
+    return this.cluster.nc.request(nodeSubject(this.cluster, node), JSON.stringify(req), { timeout }).then((m) => m.json<Reply>());
+  }
+
+  /** RemoteSession.send: the stanza to the node holding the session. */
+  forward(session: RemoteSession, el: Element): void {
+    this.request(session.remote, { op: 'deliver', sid: session.id, jid: session.jid.toString(), x: el.toString() }).then(
+      (r) => { if ('gone' in r) this.onGone(session, el, false); },
+      () => this.onGone(session, el, true),
+    );
+  }
+
+  /** RemoteSession.close: its node closes it (a resource conflict, an admin's kick). */
+  close(session: RemoteSession, error?: StreamError): void {
+    const req: Request = { op: 'close', sid: session.id, jid: session.jid.toString() };
+    if (error) {
+      req.cond = error.condition;
+      if (error.text) req.text = error.text;
+    }
+    this.request(session.remote, req).then(
+      (r) => { if ('gone' in r) this.onGone(session, null, false); },
+      () => this.onGone(session, null, true),
+    );
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    this.sub = null;
+  }
+}

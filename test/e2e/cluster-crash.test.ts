@@ -1,0 +1,126 @@
+// A cluster node that dies (kill -9 of its process; issue 13): the lowest-named live node purges its sessions
+// through the end-of-session path, so its users' contacts on other nodes get unavailable presence (RFC 6121
+// §4.5.2); messages to its users (full or bare JID) go to offline storage (§8.5.3.2, §8.5.2.2) and are
+// delivered when they log in on another node. On both virtual hosts.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { NatsCluster, natsSkip } from '../support/nats-cluster.js';
+import { startNodes, seedUsers, sees, clusterName, clusterSection, CLUSTER_MODULES } from '../support/cluster-nodes.js';
+import { startTestServer, HOSTS, type TestServer } from '../support/harness.js';
+import { escapeRe } from '../support/each-host.js';
+import { RawClient } from '../support/raw-client.js';
+import { until } from '../support/until.js';
+import { Jid } from '../../src/core/jid.js';
+import { session } from '../../modules/carbons/test-support.js';
+import { presence } from '../../modules/roster/test-support.js';
+
+const CHILD = fileURLToPath(new URL('./crash-server.js', import.meta.url));
+const USERS = ['judy', 'kate', 'leo'];
+const FRIENDS: Array<[string, string]> = [['judy', 'kate']];
+
+interface Child { proc: ChildProcess; port: number; exited: Promise<unknown> }
+
+async function startChild(configFile: string): Promise<Child> {
+  const proc = spawn(process.execPath, [CHILD], { env: { ...process.env, XMPPD_CRASH_CONFIG: configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = once(proc, 'exit');
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /ready (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    void exited.then(() => reject(new Error(`node x3 exited before it was ready: ${stderr}`)));
+  });
+  return { proc, port, exited };
+}
+
+describe('a cluster node that dies', { skip: natsSkip() }, () => {
+  let nats: NatsCluster;
+  let n: TestServer[] = [];
+  let child: Child | null = null;
+  let dir = '';
+  const clients: RawClient[] = [];
+
+  before(async () => {
+    nats = await NatsCluster.start(3);
+    const name = clusterName();
+    n = await startNodes(nats, 2, name);
+    await seedUsers(n, USERS, FRIENDS);
+    // Node x3 runs in its own process (kill -9 is a real crash); its store gets the same accounts first.
+    dir = await mkdtemp(join(tmpdir(), 'xmppd-cluster-x3-'));
+    const seed = await startTestServer({ modules: CLUSTER_MODULES }, { dir });
+    await seedUsers([seed], USERS, FRIENDS);
+    await seed.stop();
+    const configFile = join(dir, 'xmppd.yaml');
+    await writeFile(configFile, stringify({
+      hosts: [...HOSTS], data_dir: dir, control_socket: join(dir, 'ctl3.sock'), log_level: 'error',
+      listen: [{ port: 0, ip: '127.0.0.1', type: 'c2s' }],
+      modules: CLUSTER_MODULES,
+      cluster: clusterSection(nats, name, 'x3'),
+    }));
+    child = await startChild(configFile);
+    await until(() => n.every((t) => t.server.clusterSessions!.liveness.isReachable('x3')), 'x1 and x2 hear x3');
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    if (child && child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGKILL');
+    for (const t of n) await t.stop();
+    await nats?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('its sessions are purged, contacts see them unavailable, messages to them go offline and arrive at login elsewhere', async () => {
+    const kates = new Map<string, RawClient>();
+    const leos = new Map<string, RawClient>();
+    for (const host of HOSTS) {
+      const { c: judy } = await RawClient.login(child!.port, 'judy', 'pw-judy', 'j1', { host });
+      clients.push(judy);
+      for (const t of n) await sees(t, `judy@${host}/j1`);
+      const kate = await session(n[0]!.c2sPort, 'kate', 'k1', { host });
+      clients.push(kate);
+      kates.set(host, kate);
+      const leo = await session(n[1]!.c2sPort, 'leo', 'l1', { host });
+      clients.push(leo);
+      leos.set(host, leo);
+      for (const t of n) await sees(t, `leo@${host}/l1`);
+    }
+
+    child!.proc.kill('SIGKILL');
+    await child!.exited;
+    // Right away, before any node has judged x3 dead: x2 forwards, finds no responder, and stores the messages.
+    for (const host of HOSTS) {
+      leos.get(host)!.send(`<message to='judy@${host}/j1' type='chat' id='full-${host}'><body>to the gone resource</body></message>`);
+    }
+
+    for (const host of HOSTS) {
+      const h = escapeRe(host);
+      // kate (x1) hears judy go, from the purge by the lowest-named live node.
+      await presence(kates.get(host)!, new RegExp(`from=["']judy@${h}/j1["']`), /type=["']unavailable["']/);
+      for (const t of n) await until(() => !t.server.core.sessions.get(Jid.parse(`judy@${host}/j1`)), `judy@${host}/j1 left ${t.server.core.cluster!.node}`);
+    }
+    await until(() => n.every((t) => !t.server.clusterSessions!.liveness.nodes.has('x3')), 'x3 is forgotten by every node');
+    for (const host of HOSTS) {
+      leos.get(host)!.send(`<message to='judy@${host}' type='chat' id='bare-${host}'><body>to the account</body></message>`);
+      // Both stored (no error back to leo): judy logs in on x2 and gets them.
+      const { c: judy } = await RawClient.login(n[1]!.c2sPort, 'judy', 'pw-judy', 'j2', { host });
+      clients.push(judy);
+      const [m1] = await judy.expect(new RegExp(`<message\\b[^>]*id=["']full-${escapeRe(host)}["'][\\s\\S]*?</message>`));
+      assert.match(m1, /to the gone resource/);
+      const [m2] = await judy.expect(new RegExp(`<message\\b[^>]*id=["']bare-${escapeRe(host)}["'][\\s\\S]*?</message>`));
+      assert.match(m2, /to the account/);
+      assert.doesNotMatch(leos.get(host)!.buffer, /type=["']error["']/, 'nothing bounced to the sender');
+    }
+    const status = await n[0]!.server.core.cluster!.statusParts.get('nodes')!();
+    assert.deepEqual(Object.keys(status as object).sort(), ['x1', 'x2']);
+  });
+});

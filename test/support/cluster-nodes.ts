@@ -1,0 +1,58 @@
+// Test harness: N xmppd nodes in-process on one NATS JetStream cluster (nats-cluster.ts), each with its own
+// data dir and node name, both test hosts (localhost, example.test); fast heartbeats so a dead node is found soon.
+import { randomBytes } from 'node:crypto';
+import { Jid } from '../../src/core/jid.js';
+import type { RosterApi } from '../../src/core/services/roster-service.js';
+import { startTestServer, HOSTS, type TestServer } from './harness.js';
+import type { NatsCluster } from './nats-cluster.js';
+import { until } from './until.js';
+
+export const CLUSTER_MODULES = {
+  disco: {}, ping: {}, roster: {}, presence: {}, offline: {}, carbons: {}, last: {}, stream_management: {},
+};
+
+/** The `cluster` config section of node `node` (a fresh cluster name per test file: buckets never mix). */
+export function clusterSection(nats: NatsCluster, name: string, node: string): Record<string, unknown> {
+  return { node, name, nats: nats.urls, replicas: 3, heartbeat_interval: 0.3, node_timeout: 2 };
+}
+
+export function clusterName(): string {
+  return `t${randomBytes(4).toString('hex')}`;
+}
+
+export async function startNodes(nats: NatsCluster, count: number, name = clusterName(), modules: Record<string, unknown> = CLUSTER_MODULES): Promise<TestServer[]> {
+  const nodes: TestServer[] = [];
+  for (let i = 0; i < count; i++) {
+    nodes.push(await startTestServer({ modules, cluster: clusterSection(nats, name, `x${i + 1}`) }));
+  }
+  // Every node has heard every other one's heartbeat.
+  await until(() => nodes.every((t) => t.server.clusterSessions!.liveness.nodes.size >= count), 'every node sees the others');
+  return nodes;
+}
+
+/**
+ * Accounts (and mutual `both` subscriptions) on every node's own store: what the replicated tables give a
+ * real cluster, here written to each node so that sessions and routing are tested on their own.
+ */
+export async function seedUsers(nodes: TestServer[], users: string[], friends: Array<[string, string]>, hosts: readonly string[] = HOSTS): Promise<void> {
+  for (const t of nodes) {
+    for (const host of hosts) {
+      for (const u of users) await t.addUser(u, `pw-${u}`, host);
+      const roster = t.server.core.services.get<RosterApi>(host, 'roster')!;
+      for (const [a, b] of friends) {
+        for (const [o, c] of [[a, b], [b, a]] as const) {
+          await roster.update(Jid.of(o, host), Jid.of(c, host), () => ({ jid: `${c}@${host}`, groups: [], subscription: 'both', ask: false, approved: false, pendingIn: false }));
+        }
+      }
+    }
+  }
+}
+
+/** Node `t` routes to `full` (the registry entry reached its session manager). */
+export function sees(t: TestServer, full: string, available = true): Promise<unknown> {
+  const jid = Jid.parse(full);
+  return until(() => {
+    const s = t.server.core.sessions.get(jid);
+    return s && (!available || s.presence !== null);
+  }, `${full} is visible on ${t.server.core.cluster?.node}`);
+}
