@@ -1,0 +1,114 @@
+// MUC rooms across cluster nodes (XEP-0045; issue 13): three xmppd nodes on a three-server NATS JetStream cluster,
+// each room held by one node (the first to see it), joined by users on every node: presence and groupchat
+// messages flow both ways, private messages and IQs between occupants on other nodes go through the room, and
+// a temporary room left by everyone may be hosted by another node next time. On both virtual hosts.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { NatsCluster, natsSkip } from '../support/nats-cluster.js';
+import { startNodes, seedUsers, sees, CLUSTER_MODULES } from '../support/cluster-nodes.js';
+import { forEachHost, escapeRe } from '../support/each-host.js';
+import { RawClient } from '../support/raw-client.js';
+import { until } from '../support/until.js';
+import type { TestServer } from '../support/harness.js';
+import { session } from '../../modules/carbons/test-support.js';
+import { MUC_SERVICE, type MucApi } from '../../modules/muc/api.js';
+import { codes, createInstant, join, messageFrom, next, presenceFrom } from '../../modules/muc/test-support.js';
+
+const USERS = ['alice', 'bob', 'carol'];
+
+describe('MUC rooms across cluster nodes', { skip: natsSkip() }, () => {
+  let nats: NatsCluster;
+  let n: TestServer[] = [];
+  const clients: RawClient[] = [];
+  const open = async (t: TestServer, user: string, resource: string, host: string) => {
+    const c = await session(t.c2sPort, user, resource, { host });
+    clients.push(c);
+    for (const other of n) await sees(other, `${user}@${host}/${resource}`);
+    return c;
+  };
+  /** The nodes whose MUC service holds `room` in memory. */
+  const holders = (host: string, room: string) => n.filter((t) => t.server.core.services.get<MucApi>(host, MUC_SERVICE.name)?.room(room));
+
+  before(async () => {
+    nats = await NatsCluster.start(3);
+    n = await startNodes(nats, 3, undefined, { ...CLUSTER_MODULES, muc: {} });
+    await seedUsers(n, USERS, []);
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    for (const t of n) await t.stop();
+    await nats?.stop();
+  });
+
+  forEachHost((host) => {
+    const svc = `conference.${host}`;
+
+    test('users on three nodes share a room held by one node: presence and messages flow every way', async () => {
+      const alice = await open(n[0]!, 'alice', 'a', host);
+      const bob = await open(n[1]!, 'bob', 'b', host);
+      const carol = await open(n[2]!, 'carol', 'c', host);
+      const room = `lounge@${svc}`;
+      await createInstant(alice, room, 'Alice');
+      assert.deepEqual(holders(host, 'lounge').map((t) => t.server.core.cluster!.node), ['x1'], 'the first node to see the room holds it');
+
+      // bob joins through node x2: he gets alice's presence, then his own (110), then the subject.
+      const got = await join(bob, `${room}/Bob`);
+      const pres = got.filter((e) => e.name === 'presence');
+      assert.equal(pres[0]!.attrs.from, `${room}/Alice`);
+      assert.equal(pres.at(-1)!.attrs.from, `${room}/Bob`);
+      assert.ok(codes(pres.at(-1)!).includes(110));
+      await next(alice, presenceFrom(`${room}/Bob`));
+      await join(carol, `${room}/Carol`);
+      await next(alice, presenceFrom(`${room}/Carol`));
+      await next(bob, presenceFrom(`${room}/Carol`));
+
+      // A groupchat message from each node reaches everyone (the sender's echo included).
+      bob.send(`<message to='${room}' type='groupchat' id='g1'><body>hello from x2</body></message>`);
+      for (const c of [alice, bob, carol]) assert.match((await next(c, messageFrom(`${room}/Bob`))).toString(), /hello from x2/);
+      alice.send(`<message to='${room}' type='groupchat' id='g2'><body>hello from x1</body></message>`);
+      for (const c of [alice, bob, carol]) assert.match((await next(c, messageFrom(`${room}/Alice`))).toString(), /hello from x1/);
+
+      // A private message between occupants on x3 and x2, through the room held on x1 (§7.5).
+      carol.send(`<message to='${room}/Bob' type='chat' id='pm1'><body>psst</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>`);
+      assert.match((await next(bob, messageFrom(`${room}/Carol`))).toString(), /psst/);
+      // An IQ from x2 to an occupant on x3 and its answer (§7.9: the room relays it).
+      bob.send(`<iq to='${room}/Carol' type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>`);
+      const q = await next(carol, new RegExp(`<iq\\b[^>]*from=["']${escapeRe(room)}/Bob["'][\\s\\S]*?</iq>`));
+      assert.equal(q.attrs.type, 'get'); // under an id of the room's
+      carol.send(`<iq to='${room}/Bob' type='result' id='${q.attrs.id}'><query xmlns='jabber:iq:version'><name>c</name></query></iq>`);
+      assert.match((await bob.expect(/<iq\b[^>]*id=["']v1["'][^>]*>[\s\S]*?<\/iq>/))[0], /type=["']result["']/);
+
+      // bob leaves: the others hear it.
+      bob.send(`<presence to='${room}/Bob' type='unavailable'/>`);
+      for (const c of [alice, carol]) assert.match((await next(c, presenceFrom(`${room}/Bob`))).toString(), /type=["']unavailable["']/);
+      assert.deepEqual(holders(host, 'lounge').map((t) => t.server.core.cluster!.node), ['x1'], 'only the holder ever had the room');
+      for (const c of [alice, carol]) c.send(`<presence to='${room}/x' type='unavailable'/>`);
+      await until(() => holders(host, 'lounge').length === 0, 'the temporary room goes with its last occupant');
+      alice.close();
+      bob.close();
+      carol.close();
+    });
+
+    test('a room first seen on another node is held there; a temporary room emptied may move to another node', async () => {
+      const alice = await open(n[0]!, 'alice', 'a2', host);
+      const carol = await open(n[2]!, 'carol', 'c2', host);
+      const room = `den@${svc}`;
+      await createInstant(carol, room, 'Carol');
+      assert.deepEqual(holders(host, 'den').map((t) => t.server.core.cluster!.node), ['x3']);
+      await join(alice, `${room}/Alice`);
+      await next(carol, presenceFrom(`${room}/Alice`));
+      alice.send(`<message to='${room}' type='groupchat' id='d1'><body>from x1 to x3</body></message>`);
+      assert.match((await next(carol, messageFrom(`${room}/Alice`))).toString(), /from x1 to x3/);
+      // Everyone leaves: the room and its claim go; alice's join through x1 now makes it on x1.
+      alice.send(`<presence to='${room}/Alice' type='unavailable'/>`);
+      await next(alice, presenceFrom(`${room}/Alice`));
+      carol.send(`<presence to='${room}/Carol' type='unavailable'/>`);
+      await next(carol, presenceFrom(`${room}/Carol`));
+      await until(() => holders(host, 'den').length === 0, 'the room is gone');
+      await createInstant(alice, room, 'Alice');
+      assert.deepEqual(holders(host, 'den').map((t) => t.server.core.cluster!.node), ['x1']);
+      alice.close();
+      carol.close();
+    });
+  });
+});
