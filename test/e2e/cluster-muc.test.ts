@@ -5,7 +5,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NatsCluster, natsSkip } from '../support/nats-cluster.js';
-import { startNodes, seedUsers, sees, CLUSTER_MODULES } from '../support/cluster-nodes.js';
+import { startNodes, sees, CLUSTER_MODULES } from '../support/cluster-nodes.js';
+import { clusterAccounts } from '../support/cluster-accounts.js';
 import { forEachHost, escapeRe } from '../support/each-host.js';
 import { RawClient } from '../support/raw-client.js';
 import { until } from '../support/until.js';
@@ -32,7 +33,7 @@ describe('MUC rooms across cluster nodes', { skip: natsSkip() }, () => {
   before(async () => {
     nats = await NatsCluster.start(3);
     n = await startNodes(nats, 3, undefined, { ...CLUSTER_MODULES, muc: {} });
-    await seedUsers(n, USERS, []);
+    await clusterAccounts(n, USERS);
   });
   after(async () => {
     for (const c of clients) c.close();

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { NatsCluster, natsSkip } from '../support/nats-cluster.js';
-import { clusterName, clusterSection, seedUsers, sees, CLUSTER_MODULES } from '../support/cluster-nodes.js';
+import { clusterName, clusterSection, sees, CLUSTER_MODULES } from '../support/cluster-nodes.js';
+import { clusterAccounts } from '../support/cluster-accounts.js';
 import { startTestServer, type TestServer } from '../support/harness.js';
 import { until } from '../support/until.js';
 import { TestCa } from './interop/test-ca.js';
@@ -43,7 +44,7 @@ describe('federation with a cluster', { skip: natsSkip() }, () => {
       }, { log: new Logger('silent') }));
     }
     await until(() => n.every((t) => t.server.clusterSessions!.liveness.nodes.size >= 2), 'the nodes see each other');
-    await seedUsers(n, ['alice'], [], ['a.test']);
+    await clusterAccounts(n, ['alice'], ['a.test']);
     b = await XmppdPeer.start({
       domain: 'b.test', s2sPort: pb!, cert: ca.issue('b', { dns: ['b.test'] }),
       // b.test knows a.test (and its MUC service) at node x1 only.
