@@ -119,7 +119,20 @@ export default defineModule({
       throw new StanzaError('service-unavailable');
     };
 
+    // In a cluster the service runs on every node over the replicated tables (its state is all in them): a node
+    // just made through another node may not be applied here yet, so item-not-found is checked once more after
+    // this replica has caught up (read-your-writes for a client whose requests land on several nodes).
+    const serve = ctx.cluster ? async (el: Element, from: Jid, to: Jid): Promise<Element | null> => {
+      try {
+        return await handleIq(el, from, to);
+      } catch (err) {
+        if (!(err instanceof StanzaError) || err.condition !== 'item-not-found') throw err;
+        await ctx.store.barrier();
+        return handleIq(el, from, to);
+      }
+    } : handleIq;
+
     // The service answers IQs only, and the host's disco#items lists it.
-    serveIqDomain(ctx, domain, o.name, handleIq);
+    serveIqDomain(ctx, domain, o.name, serve);
   },
 });

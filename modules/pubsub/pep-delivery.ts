@@ -45,8 +45,12 @@ export class PepDelivery implements Notifier {
     private readonly metrics: PubsubMetrics,
   ) {}
 
-  private wantsNotify(full: Jid, node: string): boolean {
-    return this.ctx.service(CAPS_SERVICE)?.wantsNotify(full, node) ?? false;
+  /** Whether a resource asked for `node` (+notify); a client on another cluster node is looked up in the shared cache. */
+  private async wantsNotify(full: Jid, node: string): Promise<boolean> {
+    const caps = this.ctx.service(CAPS_SERVICE);
+    if (!caps) return false;
+    const features = caps.featuresOf(full) ?? (await caps.load(full));
+    return features?.has(`${node}+notify`) ?? false;
   }
 
   private available(bare: Jid): Jid[] {
@@ -98,7 +102,7 @@ export class PepDelivery implements Notifier {
   /** Everyone (full JIDs, or bare JIDs of explicit subscribers) who hears about `node` of `owner`. */
   private async recipients(scope: ServiceScope, owner: Jid, node: string, row: NodeRow): Promise<Jid[]> {
     const out = new Map<string, Jid>();
-    for (const full of this.available(owner)) if (this.wantsNotify(full, node)) out.set(full.toString(), full);
+    for (const full of this.available(owner)) if (await this.wantsNotify(full, node)) out.set(full.toString(), full);
     const roster = this.ctx.service(ROSTER_SERVICE);
     const contacts = roster ? (await roster.items(owner)).filter((i) => hasFrom(i.subscription)) : [];
     const remote = new Map<string, Jid[]>();
@@ -107,7 +111,7 @@ export class PepDelivery implements Notifier {
       const contact = Jid.tryParse(item.jid);
       if (!contact || !contactMay(row, item.jid, item.groups)) continue;
       const resources = this.ctx.isLocal(contact.domain) ? this.available(contact) : remote.get(contact.bareString()) ?? [];
-      for (const full of resources) if (this.wantsNotify(full, node)) out.set(full.toString(), full);
+      for (const full of resources) if (await this.wantsNotify(full, node)) out.set(full.toString(), full);
     }
     for (const s of Object.keys(row.subscriptions)) {
       const jid = Jid.tryParse(s);
