@@ -1,7 +1,8 @@
 // MUC rooms across cluster nodes (XEP-0045; issue 13): three xmppd nodes on a three-server NATS JetStream cluster,
 // each room held by one node (the first to see it), joined by users on every node: presence and groupchat
 // messages flow both ways, private messages and IQs between occupants on other nodes go through the room, and
-// a temporary room left by everyone may be hosted by another node next time. On both virtual hosts.
+// a temporary room left by everyone may be hosted by another node next time; every node lists the persistent
+// rooms. On both virtual hosts.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NatsCluster, natsSkip } from '../support/nats-cluster.js';
@@ -13,7 +14,7 @@ import { until } from '../support/until.js';
 import type { TestServer } from '../support/harness.js';
 import { session } from '../../modules/carbons/test-support.js';
 import { MUC_SERVICE, type MucApi } from '../../modules/muc/api.js';
-import { codes, createInstant, join, messageFrom, next, presenceFrom } from '../../modules/muc/test-support.js';
+import { codes, configure, createInstant, join, messageFrom, next, presenceFrom, rc } from '../../modules/muc/test-support.js';
 
 const USERS = ['alice', 'bob', 'carol'];
 
@@ -88,6 +89,19 @@ describe('MUC rooms across cluster nodes', { skip: natsSkip() }, () => {
       alice.close();
       bob.close();
       carol.close();
+    });
+
+    test('every node lists the persistent public rooms held by the others (disco#items of the service)', async () => {
+      const alice = await open(n[0]!, 'alice', 'a3', host);
+      const bob = await open(n[1]!, 'bob', 'b3', host);
+      const room = `hall@${svc}`;
+      await createInstant(alice, room, 'Alice');
+      assert.match(await configure(alice, room, { [rc('persistentroom')]: '1', [rc('roomname')]: 'The Hall' }), /type=["']result/);
+      // x2 answers for the service itself, from the replicated rows.
+      const items = await bob.iq('it1', `<iq type='get' id='it1' to='${svc}'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`);
+      assert.match(items, new RegExp(`<item[^>]*jid=["']${escapeRe(room)}["'][^>]*name=["']The Hall["']`));
+      alice.close();
+      bob.close();
     });
 
     test('a room first seen on another node is held there; a temporary room emptied may move to another node', async () => {
