@@ -9,7 +9,7 @@ export interface StreamFeaturesCtx { host: string; stage: FeatureStage; secure: 
 export interface SessionHooks {
   c2s_stream_features: { kind: 'filter'; drop: false; value: Element[]; ctx: StreamFeaturesCtx };
   session_opened: { kind: 'notify'; ctx: { session: Session } };
-  session_closed: { kind: 'notify'; ctx: { session: Session; reason: string } };
+  session_closed: { kind: 'notify'; ctx: { session: Session; reason: string; movedTo?: string } };
   session_resumed: { kind: 'notify'; ctx: { session: Session } };
   c2s_unauthenticated_iq: { kind: 'filter'; drop: false; value: Element | null; ctx: { host: string; ip: string; secure: boolean; iq: Element } };
   c2s_nonza: { kind: 'filter'; drop: false; value: boolean; ctx: { session: Session; element: Element } };
@@ -22,7 +22,10 @@ export const SESSION_HOOKS: Record<keyof SessionHooks, HookSpec> = {
     doc: 'The children of <stream:features/> offered at each stage; add or remove features.',
   },
   session_opened: { kind: 'notify', host: "the session's", drop: false, ctx: '{ session: Session }', doc: 'A resource was bound.' },
-  session_closed: { kind: 'notify', host: "the session's", drop: false, ctx: '{ session: Session; reason: string }', doc: 'A bound session ended (any cause).' },
+  session_closed: {
+    kind: 'notify', host: "the session's", drop: false, ctx: '{ session: Session; reason: string; movedTo?: string }',
+    doc: 'A bound session ended (any cause). movedTo: it goes on on that cluster node (XEP-0198 resumption there): no end-of-session presence.',
+  },
   session_resumed: {
     kind: 'notify', host: "the session's", drop: false, ctx: '{ session: Session }',
     doc: 'A detached session was taken over by a new stream (XEP-0198 resumption), after its unacknowledged stanzas were sent again.',

@@ -158,12 +158,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     // XEP-0114 external components: their domains are routed before the remote branch.
     const components = Object.keys(config.components).length ? new ComponentRegistry(core) : null;
     router.components = components;
-    const modules = new ModuleManager(core, BUNDLED_MODULES);
-    // An account's removal asks every module definition at hand for its rows (loaded, else bundled).
-    accounts.userData = userDataCollector(core, { modules, definitions: BUNDLED_MODULES });
-    await modules.startConfigured(config.modules);
-    auth.checkRegistered();
-    // Before the listeners: every session bound from now on is registered cluster-wide.
+    // Before the modules (they serve cluster requests) and the listeners (every session is registered cluster-wide).
     const clusterSessions = core.cluster ? new ClusterSessions(core, core.cluster) : null;
     await clusterSessions?.start();
     let placement: JidPlacement | null = null;
@@ -179,6 +174,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       });
       router.placement = placement;
     }
+    const modules = new ModuleManager(core, BUNDLED_MODULES);
+    // An account's removal asks every module definition at hand for its rows (loaded, else bundled).
+    accounts.userData = userDataCollector(core, { modules, definitions: BUNDLED_MODULES });
+    await modules.startConfigured(config.modules);
+    auth.checkRegistered();
     const listeners = new Listeners(core, tls, s2s, components);
     let control: ControlServer | null = null;
     // One admin target behind every admin surface: the CLI's control socket, the REST API, ad-hoc commands.

@@ -63,6 +63,14 @@ export default defineModule({
       return answers; // XEP-0386: carbons has no answer element inside <bound/>
     });
 
+    // A session handed over by another cluster node (XEP-0198 resumption here) keeps its carbons state.
+    ctx.hook('session_resumed', ({ session }) => {
+      if (session.marks.has(NS_CARBONS) && !enabled.has(session.id)) {
+        enabled.add(session.id);
+        sessions.set({ host: ctx.host }, enabled.size);
+      }
+    });
+
     ctx.hook('session_closed', ({ session }) => {
       if (enabled.delete(session.id)) sessions.set({ host: ctx.host }, enabled.size);
     });

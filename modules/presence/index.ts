@@ -117,7 +117,8 @@ export default defineModule({
     ctx.hook('user_unavailable', ({ session, stanza }) => b.onUnavailable(session, stanza));
 
     // A session that ends without ever being available still owes its directed presence an unavailable.
-    ctx.hook('session_closed', ({ session }) => b.flushDirected(session));
+    // A session resumed on another cluster node (movedTo) has not ended: its directed presence stands.
+    ctx.hook('session_closed', ({ session, movedTo }) => (movedTo === undefined ? b.flushDirected(session) : undefined));
 
     // Account removal (§3.2, §3.3 on the user's behalf): contacts stop seeing the user and the user's
     // subscriptions to them end, before the roster is deleted.

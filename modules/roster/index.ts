@@ -143,5 +143,7 @@ export default defineModule({
     }
 
     ctx.hook('session_closed', ({ session }) => void interested.delete(session));
+    // A session handed over by another cluster node (XEP-0198 resumption here) stays interested.
+    ctx.hook('session_resumed', ({ session }) => void (session.marks.has(NS_ROSTER) && interested.add(session)));
   },
 });

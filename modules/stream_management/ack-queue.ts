@@ -61,6 +61,12 @@ export class AckQueue {
     return true;
   }
 
+  /** A session handed over by another cluster node: the counters go on from there (its h, and the client's). */
+  restore(handled: number, acknowledged: number): void {
+    this.handled = handled >>> 0;
+    this.sent = acknowledged >>> 0;
+  }
+
   /** On resumption (§5): write the unacknowledged stanzas again, counted again from the client's h. */
   resend(): void {
     const pending = this.unacked;

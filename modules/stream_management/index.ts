@@ -3,7 +3,7 @@
 // a timeout the client may lower (max), and for a session not resumed in time, its unacknowledged
 // messages handed to the offline store (hand-back.ts). The c2s core keeps a detached session alive.
 import { randomBytes } from 'node:crypto';
-import { defineModule, opt, xml, StreamError, type Element, type Session, type UnboundStream } from '../../src/sdk.js';
+import { defineModule, opt, xml, StreamError, Jid, parseXml, type Element, type Session, type UnboundStream } from '../../src/sdk.js';
 import { AckQueue, NS_SM, parseH } from './ack-queue.js';
 import { handBack } from './hand-back.js';
 
@@ -19,6 +19,14 @@ interface SmState {
   timeout: number;
   timer: NodeJS.Timeout | null;
   release: () => void;
+}
+
+/** The session mark carrying a resumption id (seen by every cluster node). */
+const smMark = (id: string) => `${NS_SM}#${id}`;
+
+/** What the node holding a detached session hands to the node the client resumes on. */
+interface HandedOver {
+  jid: string; presence: string | null; priority: number; marks: string[]; handled: number; unacked: string[]; timeout: number;
 }
 
 function failed(condition: string, h?: number): Element {
@@ -48,11 +56,12 @@ export default defineModule({
   },
   start(ctx) {
     const o = ctx.options;
+    const clustered = ctx.clusterNode !== null;
     const bySession = new Map<Session, SmState>();
     // Other modules ask whether a session waits for resumption (push notifies those, XEP-0357).
     ctx.provide('stream_management', { isDetached: (session: Session) => session.detached && bySession.has(session) });
     const byId = new Map<string, SmState>();
-    const events = ctx.counter({ name: 'xmppd_sm_events_total', help: 'Stream management (XEP-0198): enabled, resumed, resume_failed, detached, expired, stored_offline, bounced', labelNames: ['host', 'event'] });
+    const events = ctx.counter({ name: 'xmppd_sm_events_total', help: 'Stream management (XEP-0198): enabled, resumed, resume_failed, detached, expired, stored_offline, bounced, handed_over (to another cluster node)', labelNames: ['host', 'event'] });
     const detachedGauge = ctx.gauge({ name: 'xmppd_sm_detached_sessions', help: 'Sessions waiting to be resumed (XEP-0198)', labelNames: ['host'] });
     detachedGauge.set({ host: ctx.host }, 0);
     ctx.onStop(() => detachedGauge.remove({ host: ctx.host }));
@@ -96,6 +105,8 @@ export default defineModule({
       if (wantsResume && o.resume) {
         st.id = randomBytes(18).toString('base64url');
         byId.set(st.id, st);
+        // In a cluster the id is a mark of the session: a node the client resumes on finds the node that holds it.
+        if (clustered) void session.mark(smMark(st.id), true);
         session.setDetachable((reason) => onDetach(st, reason));
         Object.assign(attrs, { id: st.id, resume: 'true', max: String(timeout) }, o.location ? { location: o.location } : {});
       }
@@ -169,6 +180,11 @@ export default defineModule({
     const afterResume = async (st: SmState): Promise<void> => {
       const session = st.acks.session;
       st.acks.resend();
+      const handed = resent.get(st);
+      if (handed) {
+        resent.delete(st);
+        for (const x of handed) session.send(x);
+      }
       if (ctx.hasHandlers('session_resumed')) await ctx.runNotify('session_resumed', { session });
       events.inc({ host: ctx.host, event: 'resumed' });
       ctx.log.info('session resumed', { jid: session.jid.toString(), resent: st.acks.unacked.length });
@@ -200,11 +216,82 @@ export default defineModule({
         if (el.name === 'enable') stream.writeNonza(failed('unexpected-request')); // §4: after binding
         return el.name === 'enable' || el.name === 'r' || el.name === 'a';
       }
-      const r = resume(stream, el);
+      const r = byId.has(el.attrs.previd ?? '') || !clustered ? resume(stream, el) : await resumeFromNode(stream, el);
       stream.writeNonza(r.answer);
       if (r.resumed) await afterResume(r.resumed);
       return true;
     });
+
+    // ---- resumption on another cluster node than the one that holds the detached session ----
+
+    /** The node holding the session hands it over: its state, and it ends there without going unavailable. */
+    ctx.clusterServe('handover', (payload, from) => {
+      const p = payload as { previd: string; account: string; h: number };
+      const st = byId.get(p.previd);
+      if (!st || !st.acks.session.jid.bare().equals(Jid.parse(p.account))) return { error: 'item-not-found' };
+      if (st.acks.acknowledges(p.h) < 0) return { error: 'undefined-condition', h: st.acks.handled };
+      st.acks.ack(p.h);
+      const s = st.acks.session;
+      const out: HandedOver = {
+        jid: s.jid.toString(), presence: s.presence ? s.presence.toString() : null, priority: s.priority, marks: [...s.marks],
+        handled: st.acks.handled, unacked: st.acks.unacked.map((x) => x.toString()), timeout: st.timeout,
+      };
+      forget(st);
+      st.release();
+      s.handOver(from);
+      events.inc({ host: ctx.host, event: 'handed_over' });
+      ctx.log.info('session handed over to another node', { jid: out.jid, node: from, unacked: out.unacked.length });
+      return out;
+    });
+
+    /** §5 <resume/> for a session another node holds (found by its mark): fetched from there, bound here. */
+    const resumeFromNode = async (stream: UnboundStream, el: Element): Promise<{ answer: Element; resumed?: SmState }> => {
+      const previd = el.attrs.previd ?? '';
+      const h = parseH(el.attrs.h);
+      const holder = ctx.sessionsOf(stream.account).find((s) => s.remote !== undefined && s.marks.has(smMark(previd)));
+      if (!holder || h === null) {
+        events.inc({ host: ctx.host, event: 'resume_failed' });
+        return { answer: failed(h === null && holder ? 'bad-request' : 'item-not-found') };
+      }
+      let got: HandedOver | { error: string; h?: number };
+      try {
+        got = (await ctx.clusterRequest(holder.remote!, 'handover', { previd, account: stream.account.toString(), h })) as typeof got;
+      } catch (err) {
+        ctx.log.warn('resumption on another node failed', { node: holder.remote, err: (err as Error).message });
+        got = { error: 'item-not-found' };
+      }
+      if ('error' in got) {
+        events.inc({ host: ctx.host, event: 'resume_failed' });
+        return { answer: failed(got.error, got.h) };
+      }
+      const session = stream.adopt({
+        resource: Jid.parse(got.jid).resource, presence: got.presence === null ? null : parseXml(got.presence), priority: got.priority, marks: got.marks,
+      });
+      const pending = got.unacked.map((x) => parseXml(x));
+      if (!session) {
+        // Handed over but not bindable here: what it never acknowledged goes the offline way.
+        await handBack(ctx, { jid: Jid.parse(got.jid) } as Session, pending);
+        events.inc({ host: ctx.host, event: 'resume_failed' });
+        return { answer: failed('item-not-found') };
+      }
+      const acks = new AckQueue(session, o.ack_after, o.max_unacked, () => session.close(new StreamError('policy-violation', `more than ${o.max_unacked} stanzas wait for an acknowledgement`)));
+      acks.restore(got.handled, h);
+      const st: SmState = { acks, id: previd, timeout: Math.min(got.timeout, o.max_resume_timeout), timer: null, release: () => {} };
+      byId.set(previd, st);
+      bySession.set(session, st);
+      session.setDetachable((reason) => onDetach(st, reason));
+      const unfilter = session.addOutboundFilter(acks.filter, 10);
+      session.setInboundCounter(acks.countInbound);
+      st.release = () => {
+        unfilter();
+        session.setInboundCounter(null);
+        session.setDetachable(null);
+      };
+      resent.set(st, pending);
+      return { answer: xml('resumed', { xmlns: NS_SM, previd, h: String(got.handled) }), resumed: st };
+    };
+    /** Stanzas a handed-over session still owes the client, written after <resumed/>. */
+    const resent = new WeakMap<SmState, Element[]>();
 
     // A session that ends (closed, not resumed in time): what it never acknowledged is not dropped.
     ctx.hook('session_closed', async ({ session }) => {

@@ -37,6 +37,11 @@ export interface Session {
   addOutboundFilter(fn: OutboundFilter, priority?: number): () => void;
   /** Write a top-level element that is not a stanza (a nonza: XEP-0198 <r/>, <a/>), past the outbound filters. */
   writeNonza(el: Element): void;
+  /**
+   * End the session here because it goes on on cluster node `node` (XEP-0198 resumption there): out of the
+   * session manager, its transport (if any) closed, session_closed with movedTo, and no unavailable presence.
+   */
+  handOver(node: string): void;
   /** End the session, with a stream error if given. */
   close(error?: StreamError): void;
   /**
@@ -63,4 +68,17 @@ export interface UnboundStream {
    * transport it still has is closed. False if it cannot be taken over.
    */
   takeOver(session: Session): boolean;
+  /**
+   * Bind `state.resource` for a session another cluster node handed over (XEP-0198 resumption here): its
+   * presence, priority and marks as they were, without the first-presence work of a new session. Null if
+   * the stream cannot bind it.
+   */
+  adopt(state: AdoptedState): Session | null;
+}
+
+export interface AdoptedState {
+  resource: string;
+  presence: Element | null;
+  priority: number;
+  marks: string[];
 }

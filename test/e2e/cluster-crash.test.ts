@@ -1,7 +1,8 @@
 // A cluster node that dies (kill -9 of its process; issue 13): the lowest-named live node purges its sessions
 // through the end-of-session path, so its users' contacts on other nodes get unavailable presence (RFC 6121
 // §4.5.2); messages to its users (full or bare JID) go to offline storage (§8.5.3.2, §8.5.2.2) and are
-// delivered when they log in on another node. On both virtual hosts.
+// delivered when they log in on another node. A node that stops gracefully ends its sessions itself and
+// leaves at once. On both virtual hosts.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -49,11 +50,12 @@ describe('a cluster node that dies', { skip: natsSkip() }, () => {
   let n: TestServer[] = [];
   let child: Child | null = null;
   let dir = '';
+  let name = '';
   const clients: RawClient[] = [];
 
   before(async () => {
     nats = await NatsCluster.start(3);
-    const name = clusterName();
+    name = clusterName();
     n = await startNodes(nats, 2, name);
     await seedUsers(n, USERS, FRIENDS);
     // Node x3 runs in its own process (kill -9 is a real crash); its store gets the same accounts first.
@@ -122,5 +124,32 @@ describe('a cluster node that dies', { skip: natsSkip() }, () => {
     }
     const status = await n[0]!.server.core.cluster!.statusParts.get('nodes')!();
     assert.deepEqual(Object.keys(status as object).sort(), ['x1', 'x2']);
+  });
+
+  test('a node that stops gracefully: its users go unavailable at once and the others forget it', async () => {
+    const x4 = await startTestServer({ modules: CLUSTER_MODULES, cluster: clusterSection(nats, name, 'x4') });
+    let stopped = false;
+    try {
+      await seedUsers([x4], USERS, FRIENDS);
+      await until(() => n.every((t) => t.server.clusterSessions!.liveness.isReachable('x4')), 'x1 and x2 hear x4');
+      const kates = new Map<string, RawClient>();
+      for (const host of HOSTS) {
+        const kate = await session(n[0]!.c2sPort, 'kate', 'k2', { host });
+        clients.push(kate);
+        kates.set(host, kate);
+        const { c: judy } = await RawClient.login(x4.c2sPort, 'judy', 'pw-judy', 'j3', { host });
+        clients.push(judy);
+        await presence(kate, new RegExp(`from=["']judy@${escapeRe(host)}/j3["']`));
+      }
+      await x4.stop();
+      stopped = true;
+      for (const host of HOSTS) {
+        await presence(kates.get(host)!, new RegExp(`from=["']judy@${escapeRe(host)}/j3["']`), /type=["']unavailable["']/);
+        for (const t of n) await until(() => !t.server.core.sessions.get(Jid.parse(`judy@${host}/j3`)), `judy@${host}/j3 left ${t.server.core.cluster!.node}`);
+      }
+      await until(() => n.every((t) => !t.server.clusterSessions!.liveness.nodes.has('x4')), 'x4 left the nodes bucket');
+    } finally {
+      if (!stopped) await x4.stop();
+    }
   });
 });

@@ -1,7 +1,7 @@
 // Sessions and routing across cluster nodes (DESIGN.md "Data layer"; issue 13): three xmppd nodes on a
 // three-server NATS JetStream cluster, users on different nodes: messages to full and bare JIDs (RFC 6121
 // §8.5), presence broadcast and probes (§4), roster pushes (§2.1.6), carbons (XEP-0280), a resource bound on
-// two nodes (RFC 6120 §7.7.2.2 override), on both virtual hosts.
+// two nodes (RFC 6120 §7.7.2.2 override), XEP-0198 resumption on another node, on both virtual hosts.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NatsCluster, natsSkip } from '../support/nats-cluster.js';
@@ -13,8 +13,9 @@ import type { TestServer } from '../support/harness.js';
 import { Jid } from '../../src/core/jid.js';
 import { session, roundTrip, setCarbons } from '../../modules/carbons/test-support.js';
 import { iq, presence, push } from '../../modules/roster/test-support.js';
+import { enable, resume, cut, Tally } from '../../modules/stream_management/test-support.js';
 
-const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'henry', 'ivan'];
+const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'henry', 'ivan', 'mia', 'nina', 'olga'];
 
 describe('sessions across cluster nodes', { skip: natsSkip() }, () => {
   let nats: NatsCluster;
@@ -32,7 +33,7 @@ describe('sessions across cluster nodes', { skip: natsSkip() }, () => {
   before(async () => {
     nats = await NatsCluster.start(3);
     n = await startNodes(nats, 3);
-    await seedUsers(n, USERS, [['carol', 'dave'], ['alice', 'bob']]);
+    await seedUsers(n, USERS, [['carol', 'dave'], ['alice', 'bob'], ['mia', 'nina']]);
   });
   after(async () => {
     for (const c of clients) c.close();
@@ -135,6 +136,46 @@ describe('sessions across cluster nodes', { skip: natsSkip() }, () => {
       await roundTrip(fresh);
       fresh.close();
       ivan.close();
+    });
+
+    test('a detached session resumes on another node (XEP-0198): unacknowledged stanzas follow, contacts see no change', async () => {
+      const { c: m1 } = await RawClient.login(n[0]!.c2sPort, 'mia', 'pw-mia', 'm1', { host, presence: false });
+      clients.push(m1);
+      const tally = new Tally(m1);
+      const enabled = await enable(m1);
+      assert.equal(enabled.name, 'enabled');
+      m1.send('<presence/>');
+      await roundTrip(m1);
+      const nina = await open(n[2]!, 'nina', 'n1', host);
+      const olga = await open(n[1]!, 'olga', 'o1', host);
+      await sees(n[1]!, `mia@${host}/m1`);
+      await until(() => n[1]!.server.core.sessions.get(Jid.parse(`mia@${host}/m1`))?.marks.has(`urn:xmpp:sm:3#${enabled.attrs.id}`), 'node 2 knows the resumption id');
+      olga.send(`<message to='mia@${host}/m1' type='chat' id='sm1'><body>before the cut</body></message>`);
+      await msg(m1, 'sm1');
+      const h = tally.h;
+      await cut(n[0]!, m1, `mia@${host}/m1`);
+      // Written while detached: waits on node 1 for an acknowledgement.
+      olga.send(`<message to='mia@${host}/m1' type='chat' id='sm2'><body>while away</body></message>`);
+      await until(() => (n[0]!.server.core.sessions.get(Jid.parse(`mia@${host}/m1`)) as unknown as { detached: boolean })?.detached, 'the session waits on node 1');
+      await roundTrip(olga);
+      const r = await resume(n[1]!.c2sPort, 'mia', enabled.attrs.id!, h, host);
+      clients.push(r.c);
+      assert.equal(r.answer.name, 'resumed', r.answer.toString());
+      assert.match((await msg(r.c, 'sm2'))[0], /while away/);
+      // Every node now routes the resource to node 2; node 1 let it go without an unavailable presence.
+      for (const t of n) {
+        await until(() => {
+          const s = t.server.core.sessions.get(Jid.parse(`mia@${host}/m1`));
+          return t === n[1] ? s && s.remote === undefined : s?.remote === 'x2';
+        }, `${t.server.core.cluster!.node} routes mia/m1 to x2`);
+      }
+      olga.send(`<message to='mia@${host}/m1' type='chat' id='sm3'><body>after</body></message>`);
+      await msg(r.c, 'sm3');
+      const ninaGot = await roundTrip(nina);
+      assert.doesNotMatch(ninaGot + nina.buffer, /type=["']unavailable["']/, 'nina saw no unavailable presence');
+      r.c.send(`<r xmlns='urn:xmpp:sm:3'/>`);
+      assert.match((await r.c.expect(/<a xmlns=["']urn:xmpp:sm:3["'][^>]*\/>/))[0], /h=/);
+      for (const c of [r.c, nina, olga]) c.close();
     });
   });
 });

@@ -60,6 +60,7 @@ export class RecordingSession implements Session {
     else this.marks.delete(name);
   }
 
+  handOver(): void {}
   readonly detached = false;
   setDetachable(): void {}
   setInboundCounter(): void {}

@@ -2,6 +2,7 @@
 // NATS connection, and the sections of `xmppd cluster status`. Absent (core.cluster undefined) on a single node.
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClusterConfig } from '../config/cluster-config.js';
+import type { ClusterRpc } from './cluster-rpc.js';
 
 export interface ClusterRuntime {
   readonly node: string;
@@ -9,6 +10,8 @@ export interface ClusterRuntime {
   readonly nc: NatsConnection;
   /** Sections of `xmppd cluster status` (replication, nodes, sessions...), each reported by the part that owns it. */
   readonly statusParts: Map<string, () => unknown | Promise<unknown>>;
+  /** Requests between modules on different nodes (set once the cluster sessions run). */
+  rpc?: ClusterRpc;
 }
 
 export async function clusterStatus(c: ClusterRuntime): Promise<Record<string, unknown>> {

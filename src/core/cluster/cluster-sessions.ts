@@ -36,6 +36,7 @@ export class ClusterSessions {
   async start(): Promise<void> {
     await this.liveness.start();
     this.link.start();
+    this.cluster.rpc = this.link;
     await this.registry.start();
     this.timer = setInterval(() => void this.sweep(), this.cluster.config.heartbeat_interval * 1000);
     this.timer.unref();
@@ -103,6 +104,7 @@ export class ClusterSessions {
     this.timer = null;
     await this.registry.stop(graceful);
     this.link.stop();
+    this.cluster.rpc = undefined;
     await this.liveness.stop(graceful);
   }
 }

@@ -11,9 +11,11 @@ import { StreamError, type StreamErrorCondition } from '../errors.js';
 import type { Core } from '../core.js';
 import type { ClusterRuntime } from './cluster-runtime.js';
 import type { RemoteSession } from './remote-session.js';
+import type { ClusterHandler, ClusterRpc } from './cluster-rpc.js';
 
 type Request =
   | { op: 'deliver'; sid: string; jid: string; x: string }
+  | { op: 'rpc'; host: string; name: string; from: string; p: unknown }
   | { op: 'close'; sid: string; jid: string; cond?: string; text?: string };
 
 /** The answer: the stanza reached the session (or it was closed), or that session is gone from its node. */
@@ -27,7 +29,9 @@ export function nodeSubject(c: ClusterRuntime, node: string): string {
   return `${c.config.name}.node.${node}`;
 }
 
-export class NodeLink {
+export class NodeLink implements ClusterRpc {
+  private readonly handlers = new Map<string, ClusterHandler>();
+
   private sub: Subscription | null = null;
   /** Per local session id, the tail of its forwarded deliveries (kept in order). */
   private readonly tails = new Map<string, Promise<void>>();
@@ -51,6 +55,7 @@ export class NodeLink {
     } catch {
       return;
     }
+    if (req.op === 'rpc') return this.answer(msg, req);
     const jid = Jid.tryParse(req.jid);
     const s = jid ? this.core.sessions.get(jid) : undefined;
     if (!s || s.remote !== undefined || s.id !== req.sid) {
@@ -88,14 +93,46 @@ export class NodeLink {
     msg.respond(OK);
   }
 
-  private request(node: string, req: Request): Promise<Reply> {
+  private answer(msg: Msg, req: { host: string; name: string; from: string; p: unknown }): void {
+    const h = this.handlers.get(`${req.host}\u0000${req.name}`);
+    if (!h) {
+      msg.respond(JSON.stringify({ error: `no handler for ${req.name} on ${req.host}` }));
+      return;
+    }
+    void (async () => {
+      try {
+        msg.respond(JSON.stringify({ r: (await h(req.p, req.from)) ?? null }));
+      } catch (err) {
+        msg.respond(JSON.stringify({ error: (err as Error)?.message ?? String(err) }));
+      }
+    })();
+  }
+
+  serve(host: string, name: string, handler: ClusterHandler): () => void {
+    const k = `${host}\u0000${name}`;
+    if (this.handlers.has(k)) throw new Error(`cluster request ${name} is already served on ${host}`);
+    this.handlers.set(k, handler);
+    return () => {
+      if (this.handlers.get(k) === handler) this.handlers.delete(k);
+    };
+  }
+
+  async request(node: string, host: string, name: string, payload: unknown): Promise<unknown> {
+    const req: Request = { op: 'rpc', host, name, from: this.cluster.node, p: payload };
+    const m = await this.cluster.nc.request(nodeSubject(this.cluster, node), JSON.stringify(req), { timeout: this.cluster.config.node_timeout * 1000 });
+    const r = m.json<{ r?: unknown; error?: string }>();
+    if (r.error !== undefined) throw new Error(r.error);
+    return r.r;
+  }
+
+  private send(node: string, req: Request): Promise<Reply> {
     const timeout = this.cluster.config.node_timeout * 1000;
     return this.cluster.nc.request(nodeSubject(this.cluster, node), JSON.stringify(req), { timeout }).then((m) => m.json<Reply>());
   }
 
   /** RemoteSession.send: the stanza to the node holding the session. */
   forward(session: RemoteSession, el: Element): void {
-    this.request(session.remote, { op: 'deliver', sid: session.id, jid: session.jid.toString(), x: el.toString() }).then(
+    this.send(session.remote, { op: 'deliver', sid: session.id, jid: session.jid.toString(), x: el.toString() }).then(
       (r) => { if ('gone' in r) this.onGone(session, el, false); },
       () => this.onGone(session, el, true),
     );
@@ -108,7 +145,7 @@ export class NodeLink {
       req.cond = error.condition;
       if (error.text) req.text = error.text;
     }
-    this.request(session.remote, req).then(
+    this.send(session.remote, req).then(
       (r) => { if ('gone' in r) this.onGone(session, null, false); },
       () => this.onGone(session, null, true),
     );

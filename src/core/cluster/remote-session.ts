@@ -44,6 +44,9 @@ export class RemoteSession implements Session {
   /** Set by its own node only (this mirror follows the registry). */
   async mark(_name: string, _on: boolean): Promise<void> {}
 
+  /** Only its own node hands it over. */
+  handOver(_node: string): void {}
+
   close(error?: StreamError): void {
     this.link.close(this, error);
   }

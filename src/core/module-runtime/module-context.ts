@@ -247,6 +247,23 @@ export class ModuleContext<O = Record<string, unknown>> {
     return this.core.cluster?.node ?? null;
   }
 
+  /**
+   * Answer requests `name` from this module on other cluster nodes (withdrawn on stop); nothing on a single node.
+   * The handler gets the payload and the asking node's name; what it returns (JSON) is the answer.
+   */
+  clusterServe(name: string, handler: (payload: unknown, from: string) => unknown | Promise<unknown>): void {
+    const rpc = this.core.cluster?.rpc;
+    if (!rpc) return;
+    this.onStop(rpc.serve(this.host, `${this.moduleName}/${name}`, handler));
+  }
+
+  /** Ask this module on cluster node `node`; rejects when the node is gone or did not answer it. */
+  clusterRequest(node: string, name: string, payload: unknown): Promise<unknown> {
+    const rpc = this.core.cluster?.rpc;
+    if (!rpc) return Promise.reject(new Error('not in a cluster'));
+    return rpc.request(node, this.host, `${this.moduleName}/${name}`, payload);
+  }
+
   /** Bound sessions on this module's host. */
   hostSessions(): Session[] {
     return this.core.sessions.all().filter((s) => s.host === this.host);

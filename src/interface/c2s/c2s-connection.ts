@@ -12,7 +12,7 @@ import { StanzaError, StreamError } from '../../core/errors.js';
 import { errorReply, iqResult } from '../../core/stanza.js';
 import { Jid, JidError } from '../../core/jid.js';
 import type { Core } from '../../core/core.js';
-import type { Session, UnboundStream } from '../../core/session.js';
+import type { AdoptedState, Session, UnboundStream } from '../../core/session.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
 import type { AuthAttempt } from '../../core/limits/auth-throttle.js';
 import { accountKey, claimedAccount } from '../../core/limits/sasl-claim.js';
@@ -275,7 +275,50 @@ export class C2SConnection extends XmlStreamBase implements Session {
       host: this.host,
       writeNonza: (el) => this.writeNonza(el),
       takeOver: (session) => this.takeOver(session),
+      adopt: (state) => this.adopt(state),
     };
+  }
+
+  private adopt(state: AdoptedState): Session | null {
+    if (this.bound || this.carried || this.phase !== 'negotiating') return null;
+    let resource: string;
+    try {
+      resource = Jid.of(this.username!, this.host, state.resource).resource;
+    } catch {
+      return null;
+    }
+    if (this.bindResource(resource)) return null;
+    this.presence = state.presence;
+    this.priority = state.priority;
+    for (const m of state.marks) this.marks.add(m);
+    this.reader.authenticated();
+    this.openSession();
+    this.log.debug('session adopted from another node', { jid: this.jid.toString() });
+    return this;
+  }
+
+  handOver(node: string): void {
+    if (!this.bound) return;
+    const error = new StreamError('conflict', 'the session was resumed on another cluster node');
+    let transport = true;
+    if (this.carrier) {
+      const c = this.carrier;
+      c.carried = null;
+      this.carrier = null;
+      c.close(error);
+      transport = false;
+    } else if (!this.detached) {
+      this.detached = true; // closing its own transport must not end it the usual way
+      this.closeOwnTransport(error);
+    } else {
+      transport = false;
+    }
+    this.detached = false;
+    this.bound = false;
+    this.phase = 'closed';
+    if (this.core.sessions.remove(this)) this.core.metrics.sessions.dec();
+    this.closing = this.core.hooks.notify('session_closed', this.host, { session: this, reason: `resumed on ${node}`, movedTo: node });
+    if (!transport) this.opts.onClose(this);
   }
 
   private takeOver(session: Session): boolean {
