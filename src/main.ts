@@ -18,7 +18,11 @@ import { newCommandRegistry } from './core/admin/commands.js';
 import { Limits } from './core/limits/limits.js';
 import type { Core } from './core/core.js';
 import { ModuleManager } from './core/module-runtime/module-manager.js';
-import { openStore } from './data/index.js';
+import { openStore, type Store } from './data/index.js';
+import { connectNats } from './data/cluster/nats-connect.js';
+import { openReplica, type Replica } from './data/cluster/replica.js';
+import { registerReplicationMetrics } from './data/cluster/replication-metrics.js';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { meteredStore } from './core/metered-store.js';
 import { Listeners } from './interface/listeners.js';
 import { ControlServer } from './interface/control/control-server.js';
@@ -33,7 +37,6 @@ import { emptyReport, type ReloadReport } from './core/config/reload/reload-repo
 import { MemoryTrimmer } from './core/memory-trim.js';
 import { HttpRoutes } from './core/http-routes.js';
 import { Readiness } from './core/readiness.js';
-import { connectNats } from './data/cluster/nats-connect.js';
 import { JidPlacement } from './core/cluster/jid-placement.js';
 import { ClusterSessions } from './core/cluster/cluster-sessions.js';
 
@@ -93,7 +96,7 @@ export class XmppServer {
       await this.core.auth.stop();
       this.core.iq.cancelAll();
       await this.core.store.close();
-      await this.core.cluster?.nc.close().catch(() => undefined);
+      await this.core.cluster?.nc.close().catch(() => undefined); // after the store: its log drains over this connection
       this.core.log.info('stopped');
     })();
     return this.stopping;
@@ -107,16 +110,36 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   // until a restart (the store's rule); say so once, loudly, whoever made the write.
   let storageFailed = false;
   let metricsOf: Metrics | null = null; // the store opens before the metrics exist
-  let store = await openStore(join(config.data_dir, 'db'), {
-    durability: config.durability.mode,
-    groupWindowMs: config.durability.group_window_ms,
-    groupSize: config.durability.group_size,
-    onFailure: (err) => {
+  const storeOpts = {
+    onFailure: (err: Error) => {
       log.error('storage write failed; the server refuses writes until it is restarted', { err, data_dir: config.data_dir });
       storageFailed = true;
       metricsOf?.storageWritable.set(0);
     },
-  });
+  };
+  // With `cluster`: the replica of the JetStream log (DESIGN.md "Data layer"); without it NATS is never touched.
+  let nc: NatsConnection | undefined;
+  let replica: Replica | undefined;
+  let store: Store;
+  if (config.cluster) {
+    nc = await connectNats(config.cluster);
+    try {
+      replica = await openReplica(join(config.data_dir, 'db'), {
+        nc, config: config.cluster, log: log.child({ part: 'replication' }), sync: config.durability.mode !== 'none', ...storeOpts,
+      });
+    } catch (err) {
+      await nc.close();
+      throw err;
+    }
+    store = replica.store;
+  } else {
+    store = await openStore(join(config.data_dir, 'db'), {
+      durability: config.durability.mode,
+      groupWindowMs: config.durability.group_window_ms,
+      groupSize: config.durability.group_size,
+      ...storeOpts,
+    });
+  }
   try {
     const metrics = new Metrics(opts.processMetrics ?? false);
     metrics.storageWritable.set(storageFailed ? 0 : 1);
@@ -145,8 +168,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       http: new HttpRoutes(),
       readiness: new Readiness(),
     };
-    if (config.cluster) {
-      core.cluster = { node: config.cluster.node, config: config.cluster, nc: await connectNats(config.cluster), statusParts: new Map() };
+    if (replica !== undefined && nc !== undefined && config.cluster) {
+      core.cluster = { node: config.cluster.node, config: config.cluster, nc, statusParts: new Map() };
+      core.cluster.statusParts.set('replication', () => replica.status());
+      core.readiness!.add('replication', () => replica.readiness());
+      registerReplicationMetrics(metrics.registry, replica);
     }
     const tls = await loadTlsContexts(config, log);
     let s2s: S2SManager | null = null;
@@ -214,6 +240,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     return running;
   } catch (err) {
     await store.close();
+    await nc?.close();
     throw err;
   }
 }

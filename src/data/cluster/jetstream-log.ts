@@ -25,6 +25,8 @@ export interface JetStreamLogOptions {
   maxGroup?: number;
 }
 
+/** Longest wait for one consumer setup request before it is abandoned and tried again. */
+const SETUP_MS = 5000;
 /** Entries queued ahead of apply before the consumer is paused. */
 const HIGH_WATER = 4000;
 
@@ -42,6 +44,8 @@ export class JetStreamLog implements ReplicationLog {
   #applier: Promise<void> | undefined;
   #space: (() => void) | undefined;
   #messages: ConsumerMessages | undefined;
+  /** Abandons the consumer being set up (a create request can hang for long while a server is down). */
+  #abort: ((why: Error) => void) | undefined;
   #consumer: string | undefined;
   #runner: Promise<void> | undefined;
   #closed = false;
@@ -72,6 +76,11 @@ export class JetStreamLog implements ReplicationLog {
     return this.#applied;
   }
 
+  /** The highest seq this node's own appends were given (known even when stream info cannot be read). */
+  highestAppended(): number {
+    return this.#ownMax;
+  }
+
   consumerName(): string | undefined {
     return this.#consumer;
   }
@@ -89,9 +98,10 @@ export class JetStreamLog implements ReplicationLog {
    */
   async append(entry: LogEntry): Promise<number> {
     if (this.#closed) throw new DataError('XMPPD_ERR_DATA_CLOSED', 'the replication log is closed');
+    if (this.fatal !== undefined) throw new DataError('XMPPD_ERR_DATA_CLUSTER', this.fatal);
     const data = JSON.stringify(entry);
     const p = withRetry(`publish to ${this.#o.names.stream}`, this.#appendMs,
-      () => this.#js.publish(this.#o.names.subject, data, { msgID: entry.txid, timeout: 5000 }));
+      () => this.#js.publish(this.#o.names.subject, data, { msgID: entry.txid, timeout: 2000 }));
     this.#inflight.add(p);
     try {
       const ack = await p;
@@ -107,15 +117,18 @@ export class JetStreamLog implements ReplicationLog {
   }
 
   async head(): Promise<number> {
+    if (this.fatal !== undefined) throw new DataError('XMPPD_ERR_DATA_CLUSTER', this.fatal);
     const si = await withRetry(`stream info ${this.#o.names.stream}`, this.#appendMs, () => this.#jsm.streams.info(this.#o.names.stream));
     return si.state.last_seq;
   }
 
   /** Drops the current consumer; the loop makes a new one from the next seq not yet queued (the watchdog). */
   recreateConsumer(why: string): void {
-    if (this.#stopped || this.fatal !== undefined) return;
+    // A consumer being set up is bounded by SETUP_MS already: abandoning it early only restarts the wait.
+    if (this.#stopped || this.fatal !== undefined || this.#messages === undefined) return;
     this.recreatedTotal++;
     this.#o.log.warn('recreating the replication consumer', { why, from_seq: this.#next, consumer: this.#consumer });
+    this.#abort?.(new Error(`recreated: ${why}`));
     this.#messages?.stop();
   }
 
@@ -127,6 +140,7 @@ export class JetStreamLog implements ReplicationLog {
     while (this.#applied < this.#ownMax && this.fatal === undefined && Date.now() < until) await sleep(20);
     this.#stopped = true;
     this.#space?.();
+    this.#abort?.(new Error('closed'));
     this.#messages?.stop();
     await this.#runner;
     while (this.#applier !== undefined) await this.#applier;
@@ -151,7 +165,16 @@ export class JetStreamLog implements ReplicationLog {
   async #consumeOnce(): Promise<void> {
     const stream = this.#o.names.stream;
     const name = `${this.#o.node}_${nuid.next()}`;
-    await this.#jsm.consumers.add(stream, {
+    const aborted = new Promise<never>((_, reject) => { this.#abort = reject; });
+    aborted.catch(() => undefined);
+    // Each setup step is bounded: an abandoned create leaves an ephemeral consumer that expires by itself.
+    const step = <T>(p: Promise<T>, what: string): Promise<T> => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer in ${SETUP_MS} ms`)), SETUP_MS); });
+      return Promise.race([p, aborted, late]).finally(() => clearTimeout(timer));
+    };
+    if (this.#stopped) return;
+    await step(this.#jsm.consumers.add(stream, {
       name,
       ack_policy: AckPolicy.None,
       deliver_policy: DeliverPolicy.StartSequence,
@@ -159,12 +182,14 @@ export class JetStreamLog implements ReplicationLog {
       mem_storage: true,
       num_replicas: 1,
       inactive_threshold: nanos(60_000),
-    });
+    }), 'consumer create');
     this.#consumer = name;
+    this.#o.log.info('replication consumer created', { consumer: name, from_seq: this.#next });
     try {
-      const consumer = await this.#js.consumers.get(stream, name);
-      const msgs = await consumer.consume({ max_messages: 1000, expires: 5000 });
+      const consumer = await step(this.#js.consumers.get(stream, name), 'consumer info');
+      const msgs = await step(consumer.consume({ max_messages: 1000, expires: 5000, idle_heartbeat: 1000 }), 'consume');
       this.#messages = msgs;
+      this.#abort = () => msgs.stop();
       if (this.#stopped) msgs.stop();
       void (async () => {
         for await (const s of msgs.status()) {
@@ -177,8 +202,7 @@ export class JetStreamLog implements ReplicationLog {
       for await (const m of msgs) {
         const seq = m.seq;
         if (seq < this.#next) continue; // already queued by an earlier consumer
-        if (seq > this.#next) {
-          this.#fail(`the stream no longer holds seq ${this.#next} (purged up to ${seq - 1}) while this node had applied only ${this.#applied}; restart it to catch up from the snapshot`);
+        if (seq > this.#next && !(await this.#skippable(seq))) {
           msgs.stop();
           break;
         }
@@ -187,9 +211,38 @@ export class JetStreamLog implements ReplicationLog {
         this.#kick();
         if (this.#queue.length >= HIGH_WATER && !this.#stopped) await new Promise<void>((r) => { this.#space = r; });
       }
+      this.#o.log.info('replication consumer ended', { consumer: name, next_seq: this.#next });
     } finally {
       this.#messages = undefined;
+      this.#abort = undefined;
       this.#jsm.consumers.delete(stream, name).catch(() => undefined); // else it expires (inactive_threshold)
+    }
+  }
+
+  /**
+   * A consumer jumped from #next to `seq`. A clustered stream can hold interior deleted seqs (skip records after
+   * a leader change): every replica skips those alike. Purged seqs (below first_seq) cannot be replayed: this
+   * replica must restart from the snapshot. A message the consumer lost: make a new consumer from #next.
+   */
+  async #skippable(seq: number): Promise<boolean> {
+    const stream = this.#o.names.stream;
+    try {
+      for (let s = this.#next; s < seq; s++) {
+        if ((await this.#jsm.streams.getMessage(stream, { seq: s })) !== null) {
+          this.#o.log.warn('the replication consumer skipped a stored entry; recreating it', { seq: s });
+          return false;
+        }
+        const first = (await this.#jsm.streams.info(stream)).state.first_seq;
+        if (s < first) {
+          this.#fail(`the stream no longer holds seq ${s} (purged up to ${first - 1}) while this node had applied only ${this.#applied}; restart it to catch up from the snapshot`);
+          return false;
+        }
+        this.#next = s + 1; // an interior delete: no entry at this seq on any replica
+      }
+      return true;
+    } catch (err) {
+      this.#o.log.warn('could not check a gap in the stream; recreating the consumer', { seq: this.#next, err: (err as Error)?.message ?? String(err) });
+      return false;
     }
   }
 

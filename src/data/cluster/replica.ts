@@ -74,7 +74,7 @@ export class Replica {
   }
 
   lag(): number {
-    return Math.max(0, this.stream.state.last_seq - this.log.lastApplied());
+    return Math.max(0, Math.max(this.stream.state.last_seq, this.log.highestAppended()) - this.log.lastApplied());
   }
 
   /** Readiness: not ready while catching up, lagging more than max_ready_lag, or stopped. */
@@ -87,11 +87,13 @@ export class Replica {
     return { ready: true };
   }
 
+  /** Starts progress, watchdog, snapshot and digest timers (openReplica does; idempotent). */
   startTimers(): void {
+    if (this.#timers.length > 0 || this.#closed) return;
     const cfg = this.#o.config;
     const tick = this.#o.tickMs ?? Math.min(1000, cfg.heartbeat_interval * 1000);
     this.#timers.push(setInterval(() => this.tick(), tick));
-    this.#timers.push(setInterval(() => { void this.#ifElected(() => this.snapshotNow()); }, cfg.snapshot_interval * 1000));
+    this.#timers.push(setInterval(() => { void this.#ifElected(() => this.snapshotNow(), () => this.#refreshSnapshotSeq()); }, cfg.snapshot_interval * 1000));
     if (cfg.digest_interval > 0) this.#timers.push(setInterval(() => { void this.#ifElected(() => this.requestDigest()); }, cfg.digest_interval * 1000));
     for (const t of this.#timers) t.unref();
   }
@@ -114,10 +116,12 @@ export class Replica {
     try {
       this.stream = await this.jsm.streams.info(this.names.stream);
     } catch { /* leader election: keep the last state */ }
-    // Watchdog: the stream has entries this node has not applied, and nothing moved for a while.
-    if (this.stream.state.last_seq > applied && now - this.#movedAt > (this.#o.stallMs ?? 5000)) {
+    // Watchdog: the stream has entries this node has not applied, and nothing moved for a while. Our own acked
+    // appends count too: stream info is unavailable from a server that is still rejoining the cluster.
+    const head = Math.max(this.stream.state.last_seq, this.log.highestAppended());
+    if (head > applied && now - this.#movedAt > (this.#o.stallMs ?? 5000)) {
       this.#movedAt = now;
-      this.log.recreateConsumer(`no progress at seq ${applied} while the stream is at ${this.stream.state.last_seq}`);
+      this.log.recreateConsumer(`no progress at seq ${applied} while the stream is at ${head}`);
     }
     await this.publishProgress();
     if (this.#compare !== undefined) await this.#compareDigests();
@@ -153,10 +157,11 @@ export class Replica {
     return names[0] === this.node;
   }
 
-  async #ifElected(fn: () => Promise<unknown>): Promise<void> {
+  async #ifElected(fn: () => Promise<unknown>, otherwise?: () => Promise<unknown>): Promise<void> {
     if (this.#closed) return;
     try {
       if (await this.elected()) await fn();
+      else await otherwise?.();
     } catch (err) {
       this.#o.log.warn('replication maintenance failed', { err: (err as Error)?.message ?? String(err) });
     }
@@ -173,6 +178,10 @@ export class Replica {
     }
     this.lastSnapshotSeq = seq;
     return { snapshotSeq: seq, purgedTo: await this.purge(seq) };
+  }
+
+  async #refreshSnapshotSeq(): Promise<void> {
+    this.lastSnapshotSeq = (await storedSnapshot(this.os))?.seq ?? this.lastSnapshotSeq;
   }
 
   /** Purges the stream up to min(slowest live node, snapshot): every live node can still replay, a new one loads the snapshot. */
@@ -272,6 +281,8 @@ export async function openReplica(dir: string, opts: ReplicaOptions): Promise<Re
   const os = await withRetry(`object store ${names.snapshots}`, 60_000, () => new Objm(opts.nc).create(names.snapshots, { replicas: cfg.replicas }));
   const file = `${dir}.snapshot-download`;
   try {
+    // Counted as live from now on, at the oldest seq it may need: no purge goes past it while it joins.
+    await withRetry(`KV ${names.progress}`, 60_000, () => kv.put(nodeKey(cfg.node), JSON.stringify({ lastApplied: Math.max(0, si.state.first_seq - 1), at: Date.now() })));
     const plan = await planCatchUp(dir, si, os, file);
     if (plan.fromSnapshot !== undefined) opts.log.info('catching up from the cluster snapshot', { local: plan.local, snapshot_seq: plan.snapshotSeq, stream_first_seq: si.state.first_seq });
     const log = await JetStreamLog.open({ nc: opts.nc, names, node: cfg.node, log: opts.log, ...(opts.appendTimeoutMs !== undefined && { appendTimeoutMs: opts.appendTimeoutMs }) });
@@ -288,6 +299,7 @@ export async function openReplica(dir: string, opts: ReplicaOptions): Promise<Re
     });
     replica = new Replica(opts, dir, names, inner, log, jsm, kv, os, si);
     if (plan.snapshotSeq !== undefined) replica.lastSnapshotSeq = plan.snapshotSeq;
+    replica.startTimers(); // progress from the start: a long replay must not look like a dead node
     return replica;
   } finally {
     await rm(file, { force: true });

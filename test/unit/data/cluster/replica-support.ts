@@ -20,11 +20,13 @@ export class TestNode {
 
   async open(): Promise<this> {
     this.nc = await connect({ servers: this.cfg.nats, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 10_000 });
-    const sink = (level: string) => (msg: string, fields?: Record<string, unknown>) => { this.logs.push({ level, msg, ...(fields && { fields }) }); };
+    const sink = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+      this.logs.push({ level, msg, ...(fields && { fields }) });
+      if (process.env.XMPPD_TEST_CLUSTER_LOG) console.error(new Date().toISOString(), this.name, level, msg, JSON.stringify(fields));
+    };
     this.replica = await openReplica(this.dir, {
       nc: this.nc, config: this.cfg, log: { info: sink('info'), warn: sink('warn'), error: sink('error') }, stallMs: 2000, tickMs: 200,
     });
-    this.replica.startTimers();
     return this;
   }
 
@@ -53,8 +55,8 @@ export class Nodes {
     return join(d, 'db');
   }
 
-  async open(name: string, dir?: string): Promise<TestNode> {
-    const n = new TestNode(name, dir ?? (await this.dir()), clusterConfig(this.nats, this.cluster, name));
+  async open(name: string, dir?: string, over: Partial<ClusterConfig> = {}): Promise<TestNode> {
+    const n = new TestNode(name, dir ?? (await this.dir()), { ...clusterConfig(this.nats, this.cluster, name), ...over });
     await n.open();
     this.all.push(n);
     return n;

@@ -1,0 +1,132 @@
+// Replicas under NATS server failures (DESIGN.md "Data layer"): kill -9 the stream leader, a follower and the
+// server holding a node's consumer while two nodes write; every acknowledged transaction is on both nodes
+// afterwards and apply resumes (the consumer is recreated). Also reports latency, lag and the failover stall.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NatsCluster, natsSkip } from '../../../support/nats-cluster.js';
+import { until } from '../../../support/until.js';
+import { Nodes, type TestNode } from './replica-support.js';
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const ms = (x: number): string => `${x.toFixed(1)} ms`;
+
+describe('replicas through NATS server failures', { skip: natsSkip() }, () => {
+  let nats: NatsCluster;
+  before(async () => { nats = await NatsCluster.start(3); });
+  after(async () => { await nats?.stop(); });
+
+  test('every acknowledged transact() survives killing the leader, a follower and the consumer host', async (t) => {
+    const nodes = new Nodes(nats, 'fail');
+    try {
+      const a = await nodes.open('a');
+      const b = await nodes.open('b');
+      const jsm = a.replica.jsm;
+      const stream = a.replica.names.stream;
+      const info = () => jsm.streams.info(stream);
+      const healthy = async () => {
+        const si = await info().catch(() => null);
+        return si !== null && si.cluster?.leader !== undefined && (si.cluster.replicas ?? []).length === 2 && si.cluster.replicas!.every((r) => r.current);
+      };
+
+      // Sequential latency of one writer with 3 replicas.
+      const seqLat: number[] = [];
+      for (let i = 0; i < 150; i++) {
+        const t0 = performance.now();
+        await a.store.transact([{ type: 'put', table: 'kv', key: `seq${i}`, value: i }]);
+        seqLat.push(performance.now() - t0);
+      }
+      t.diagnostic(`transact latency, 1 writer, R3: p50 ${ms(pct(seqLat, 50))}, p99 ${ms(pct(seqLat, 99))}`);
+
+      const acked = new Set<string>();
+      const errors: string[] = [];
+      const lat: number[] = [];
+      let ackTimes: number[] = [];
+      let maxSeq = 0;
+      let running = true;
+      const writer = async (n: TestNode, w: number) => {
+        for (let i = 0; running; i++) {
+          const key = `${n.name}-${w}-${i}`;
+          const t0 = performance.now();
+          try {
+            const r = await n.store.transact([{ type: 'put', table: 'kv', key, value: i }]);
+            if (r.ok) acked.add(key);
+            if (r.seq > maxSeq) maxSeq = r.seq;
+            lat.push(performance.now() - t0);
+            ackTimes.push(Date.now());
+          } catch (err) {
+            errors.push((err as Error).message);
+          }
+        }
+      };
+      const writers = [a, a, b, b].map((n, i) => writer(n, i));
+      const lags: number[] = [];
+      const sampler = setInterval(() => { for (const n of [a, b]) lags.push(Math.max(0, maxSeq - n.store.lastApplied())); }, 20);
+      const progress = async (what: string, more = 30) => {
+        if (process.env.XMPPD_TEST_CLUSTER_LOG) console.error(new Date().toISOString(), 'phase', what, acked.size, a.store.lastApplied(), b.store.lastApplied());
+        const target = acked.size + more;
+        await until(() => acked.size >= target, what, 60_000);
+      };
+      try {
+        await progress('steady load', 200);
+        t.diagnostic(`transact latency, 4 concurrent writers on 2 nodes, R3: p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}`);
+        t.diagnostic(`apply lag under that load (entries behind the highest acknowledged seq): p50 ${pct(lags, 50)}, p99 ${pct(lags, 99)}, max ${Math.max(...lags)}`);
+
+        // 1. The stream leader.
+        const leader = (await info()).cluster!.leader!;
+        ackTimes = [];
+        const killedAt = Date.now();
+        await nats.kill(nats.indexOf(leader));
+        await progress('writes after the leader was killed');
+        const firstAfter = ackTimes.find((x) => x > killedAt) ?? NaN;
+        let stall = 0;
+        for (let i = 1; i < ackTimes.length; i++) stall = Math.max(stall, ackTimes[i]! - ackTimes[i - 1]!);
+        t.diagnostic(`leader ${leader} killed: first ack after ${firstAfter - killedAt} ms, longest gap between acks ${stall} ms`);
+        await nats.startServer(nats.indexOf(leader));
+        await until(healthy, 'the stream has its three replicas again', 60_000);
+
+        // 2. A follower.
+        const follower = (await info()).cluster!.replicas![0]!.name;
+        await nats.kill(nats.indexOf(follower));
+        await progress('writes after a follower was killed');
+        await nats.startServer(nats.indexOf(follower));
+        await until(healthy, 'the stream has its three replicas again', 60_000);
+
+        // 3. The server holding b's consumer: b must get a new consumer and go on applying.
+        // (b may be between two consumers: ask until its current one answers.)
+        const host = await until(async () => {
+          const ci = await jsm.consumers.info(stream, b.replica.log.consumerName()!).catch(() => null);
+          return ci?.cluster?.leader ?? '';
+        }, 'b\'s consumer and its server', 30_000);
+        const recreated = b.replica.log.recreatedTotal;
+        await nats.kill(nats.indexOf(host));
+        const seqAtKill = maxSeq;
+        await until(() => b.replica.log.recreatedTotal > recreated && b.store.lastApplied() > seqAtKill + 20, 'b applies again on a new consumer', 60_000);
+        t.diagnostic(`consumer host ${host} killed: b recreated its consumer ${b.replica.log.recreatedTotal - recreated} time(s)`);
+
+        await nats.startServer(nats.indexOf(host));
+        await until(healthy, 'the stream has its three replicas again', 60_000);
+        await progress('writes after the consumer host came back');
+      } finally {
+        for (const l of b.logs.filter((x) => !/tick failed/.test(x.msg))) t.diagnostic(`b ${l.level}: ${l.msg} ${JSON.stringify(l.fields)}`);
+        running = false;
+        clearInterval(sampler);
+        await Promise.all(writers);
+      }
+      await a.store.barrier();
+      await b.store.barrier();
+      assert.equal(a.store.lastApplied(), b.store.lastApplied());
+      const keys = [...acked];
+      for (const n of [a, b]) {
+        const rows = await n.store.table('kv').getMany(keys);
+        const missing = keys.filter((_, i) => rows[i] === undefined);
+        assert.deepEqual(missing, [], `every acknowledged write is on ${n.name}`);
+      }
+      t.diagnostic(`${acked.size} acknowledged writes, ${errors.length} failed: ${[...new Set(errors)].slice(0, 3).join(' | ')}`);
+    } finally {
+      await nodes.cleanup();
+    }
+  });
+});
