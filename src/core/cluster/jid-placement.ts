@@ -49,8 +49,14 @@ export class JidPlacement implements DomainPlacement {
   private stopWatch: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private checking = false;
+  /** When the watch last delivered this node's own beat (performance.now()). */
+  private beatSeen = 0;
+  private readonly beatKey: string;
 
-  private constructor(private readonly d: PlacementDeps, private readonly kv: KV) {}
+  private constructor(private readonly d: PlacementDeps, private readonly kv: KV) {
+    this.beatKey = `beat.${d.node}`; // node names have no dots; claim keys (base64url) have none either
+  }
 
   static async start(d: PlacementDeps): Promise<JidPlacement> {
     const kv = await new Kvm(d.nc).create(`${d.cluster}_placement`, { replicas: d.replicas, history: 1 });
@@ -68,8 +74,10 @@ export class JidPlacement implements DomainPlacement {
 
   /** Mirror the bucket; the initial values are in before start() resolves. */
   private async watch(): Promise<void> {
+    this.stopWatch?.();
     const iter = await this.kv.watch({ key: '>' });
     this.stopWatch = () => iter.stop();
+    this.beatSeen = performance.now();
     let initial: () => void = () => {};
     const loaded = new Promise<void>((resolve) => (initial = resolve));
     void (async () => {
@@ -85,6 +93,10 @@ export class JidPlacement implements DomainPlacement {
   }
 
   private apply(e: KvEntry): void {
+    if (e.key.startsWith('beat.')) {
+      if (e.key === this.beatKey) this.beatSeen = performance.now();
+      return;
+    }
     const cur = this.mirror.get(e.key);
     if (cur && cur.rev > e.revision) return; // a claim we learnt first-hand is newer
     if (e.operation !== 'PUT') this.mirror.delete(e.key);
@@ -218,8 +230,37 @@ export class JidPlacement implements DomainPlacement {
     await done;
   }
 
+  /**
+   * A watch whose consumer stalled (its NATS server died) would leave this node serving rooms taken over
+   * elsewhere: each heartbeat writes this node's beat key, and a watch that has not delivered it for three
+   * periods is recreated (its initial values bring the mirror up to date).
+   */
+  private async beat(): Promise<void> {
+    try {
+      await this.kv.put(this.beatKey, this.codec.encode(String(Date.now())));
+    } catch (err) {
+      this.d.log.debug('placement beat failed', { err });
+      return; // NATS itself is away: nothing to judge the watch by
+    }
+    if (performance.now() - this.beatSeen > 3 * this.d.recheckMs && !this.stopped) {
+      this.d.log.warn('placement watch stalled; recreating it');
+      await this.watch().catch((err: unknown) => this.d.log.error('placement watch could not be recreated', { err }));
+    }
+  }
+
   /** With each heartbeat: what this node holds is still claimed by it in the bucket (re-created if it vanished). */
   private async recheck(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      await this.beat();
+      await this.recheckHeld();
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private async recheckHeld(): Promise<void> {
     for (const [key, h] of this.held) {
       if (this.stopped) return;
       await this.dropIfEmpty(key, h); // gone without a stanza (a timer destroyed the room)

@@ -28,7 +28,7 @@ interface FakeNode {
   dead: Set<string>;
 }
 
-async function node(cluster: NatsCluster, name: string, clusterName: string): Promise<FakeNode> {
+async function node(cluster: NatsCluster, name: string, clusterName: string, recheckMs = 60_000): Promise<FakeNode> {
   const nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const n = { name, nc, handled: [], acquired: [], released: [], rooms: new Set<string>(), dead: new Set<string>() } as unknown as FakeNode;
   n.entry = {
@@ -45,7 +45,7 @@ async function node(cluster: NatsCluster, name: string, clusterName: string): Pr
     holds: (bare) => n.rooms.has(bare.local),
   };
   n.placement = await JidPlacement.start({
-    nc, cluster: clusterName, node: name, replicas: 3, recheckMs: 60_000,
+    nc, cluster: clusterName, node: name, replicas: 3, recheckMs,
     entry: (d) => (d === DOMAIN ? n.entry : undefined), alive: (x) => !n.dead.has(x), log: new Logger('silent'),
   });
   return n;
@@ -71,8 +71,8 @@ describe('JidPlacement: one node per room over NATS', { skip: natsSkip() }, () =
     }
     await cluster?.stop();
   });
-  const start = async (name: string, cn: string) => {
-    const x = await node(cluster, name, cn);
+  const start = async (name: string, cn: string, recheckMs?: number) => {
+    const x = await node(cluster, name, cn, recheckMs);
     nodes.push(x);
     return x;
   };
@@ -123,6 +123,20 @@ describe('JidPlacement: one node per room over NATS', { skip: natsSkip() }, () =
     // a serves it no more: what it receives now goes to b.
     await send(a, 'room', 'sent on a');
     assert.deepEqual(a.handled.map((h) => h.body), ['on a']);
+    assert.deepEqual(b.handled.map((h) => h.body), ['on b', 'sent on a']);
+  });
+
+  it('a watch that stops delivering is recreated, and the room taken over meanwhile is released', async () => {
+    const cn = fresh();
+    const a = await start('a', cn, 200);
+    const b = await start('b', cn);
+    await send(a, 'room', 'on a');
+    // As when the consumer behind a's watch dies with its NATS server: nothing reaches a's mirror any more.
+    (a.placement as unknown as { stopWatch: () => void }).stopWatch();
+    b.dead.add('a');
+    await send(b, 'room', 'on b');
+    await until(() => a.released.length === 1, 'a notices (its own beat is missing), watches again and releases the room');
+    await send(a, 'room', 'sent on a');
     assert.deepEqual(b.handled.map((h) => h.body), ['on b', 'sent on a']);
   });
 
