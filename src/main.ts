@@ -199,6 +199,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         alive: (node) => liveness.nodes.get(node)?.alive ?? true, // unknown: ask it (no responders settles it)
       });
       router.placement = placement;
+      const p = placement;
+      c.statusParts.set('placement', () => p.status());
     }
     const modules = new ModuleManager(core, BUNDLED_MODULES);
     // An account's removal asks every module definition at hand for its rows (loaded, else bundled).

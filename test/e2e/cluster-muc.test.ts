@@ -52,6 +52,8 @@ describe('MUC rooms across cluster nodes', { skip: natsSkip() }, () => {
       const room = `lounge@${svc}`;
       await createInstant(alice, room, 'Alice');
       assert.deepEqual(holders(host, 'lounge').map((t) => t.server.core.cluster!.node), ['x1'], 'the first node to see the room holds it');
+      // `xmppd cluster status` shows it: x1 holds a room.
+      assert.ok(((await n[0]!.server.core.cluster!.statusParts.get('placement')!()) as { held: number }).held >= 1);
 
       // bob joins through node x2: he gets alice's presence, then his own (110), then the subject.
       const got = await join(bob, `${room}/Bob`);

@@ -272,6 +272,13 @@ export class JidPlacement implements DomainPlacement {
     }
   }
 
+  /** For `xmppd cluster status`: the JIDs this node holds, and the claims per node. */
+  status(): { held: number; claims: Record<string, number> } {
+    const claims: Record<string, number> = {};
+    for (const c of this.mirror.values()) claims[c.node] = (claims[c.node] ?? 0) + 1;
+    return { held: this.held.size, claims };
+  }
+
   /** Stop serving forwarded stanzas; claims stay for a restart under the same node name, or a takeover. */
   async stop(): Promise<void> {
     this.stopped = true;
