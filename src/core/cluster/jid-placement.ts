@@ -132,9 +132,14 @@ export class JidPlacement implements DomainPlacement {
         continue;
       }
       const answer = await this.forward(claim.node, entry, el, from, to);
-      if (answer === 'gone') await this.claim(key, claim);
-      else if (answer === 'moved') await this.refresh(key);
-      else return;
+      if (answer === 'done') return;
+      if (answer === 'moved') {
+        await this.refresh(key);
+        // Still claimed by a node that does not serve it (its module stopped, or its mirror went wrong): take it.
+        const now = this.mirror.get(key);
+        if (now?.node !== claim.node || now.rev !== claim.rev) continue;
+      }
+      await this.claim(key, claim);
     }
     throw new Error(`no node would take ${to.bare().toString()}`);
   }

@@ -26,6 +26,8 @@ interface FakeNode {
   released: string[];
   rooms: Set<string>;
   dead: Set<string>;
+  /** The module is not running on this node (unloaded). */
+  unloaded: boolean;
 }
 
 async function node(cluster: NatsCluster, name: string, clusterName: string, recheckMs = 60_000): Promise<FakeNode> {
@@ -46,7 +48,7 @@ async function node(cluster: NatsCluster, name: string, clusterName: string, rec
   };
   n.placement = await JidPlacement.start({
     nc, cluster: clusterName, node: name, replicas: 3, recheckMs,
-    entry: (d) => (d === DOMAIN ? n.entry : undefined), alive: (x) => !n.dead.has(x), log: new Logger('silent'),
+    entry: (d) => (d === DOMAIN && !n.unloaded ? n.entry : undefined), alive: (x) => !n.dead.has(x), log: new Logger('silent'),
   });
   return n;
 }
@@ -138,6 +140,17 @@ describe('JidPlacement: one node per room over NATS', { skip: natsSkip() }, () =
     await until(() => a.released.length === 1, 'a notices (its own beat is missing), watches again and releases the room');
     await send(a, 'room', 'sent on a');
     assert.deepEqual(b.handled.map((h) => h.body), ['on b', 'sent on a']);
+  });
+
+  it('a holder whose module no longer serves the domain is taken over', async () => {
+    const cn = fresh();
+    const a = await start('a', cn);
+    const b = await start('b', cn);
+    await send(a, 'room', 'on a');
+    a.unloaded = true;
+    await send(b, 'room', 'on b');
+    assert.deepEqual(b.handled.map((h) => h.body), ['on b']);
+    assert.deepEqual(b.acquired, [`room@${DOMAIN}`]);
   });
 
   it('a room the module does not keep is not claimed any longer: the next node to see it hosts it', async () => {
