@@ -90,6 +90,7 @@ export class XmppServer {
       this.memoryTrim?.stop();
       await this.control?.stop();
       await this.listeners.stop();
+      await this.placement?.drain(); // rooms held here move on while their occupants on other nodes can be told
       await this.clusterSessions?.stop(true);
       await this.modules.stopAll();
       await this.placement?.stop();

@@ -1,6 +1,7 @@
 // A MUC room whose node dies (kill -9 of its process; issue 13): the next stanza to the room finds no responder
 // and another node takes the room over, loading its persistent state (configuration, affiliations) from the
-// replicated tables; the occupants rejoin through their own nodes and chat again. On both virtual hosts.
+// replicated tables; the occupants rejoin through their own nodes and chat again. A node that stops gracefully
+// lets its rooms go at once: their occupants are told (status 332) and rejoin on another node. On both hosts.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -129,6 +130,35 @@ describe('a MUC room whose node dies', { skip: natsSkip() }, () => {
       carol.send(`<message to='${room}' type='groupchat' id='after'><body>back again</body></message>`);
       for (const c of [bob, carol]) assert.match((await next(c, messageFrom(`${room}/Carol`))).toString(), /back again/);
       assert.equal(holders(host, 'keep').length, 1);
+    }
+  });
+
+  test('a node that stops gracefully lets its rooms go: occupants elsewhere are told (332) and rejoin on another node', async () => {
+    const bobs = new Map<string, RawClient>();
+    for (const host of HOSTS) {
+      const room = `moving@conference.${host}`;
+      const dave = await session(n[0]!.c2sPort, 'carol', 'mv', { host });
+      clients.push(dave);
+      for (const t of n) await sees(t, `carol@${host}/mv`);
+      await createInstant(dave, room, 'Carol'); // held by x1
+      assert.match(await configure(dave, room, { [rc('persistentroom')]: '1', [rc('roomname')]: 'Moving' }), /type=["']result/);
+      const bob = await session(n[1]!.c2sPort, 'bob', 'mv', { host });
+      clients.push(bob);
+      for (const t of n) await sees(t, `bob@${host}/mv`);
+      await join(bob, `${room}/Bob`);
+      bobs.set(host, bob);
+    }
+    await n[0]!.server.stop();
+    for (const host of HOSTS) {
+      const room = `moving@conference.${host}`;
+      const bob = bobs.get(host)!;
+      const gone = await next(bob, presenceFrom(`${room}/Bob`), 15_000);
+      assert.equal(gone.attrs.type, 'unavailable');
+      assert.ok(codes(gone).includes(332), 'the room went away with the node (332)');
+      // bob rejoins through x2, which now holds the room with its stored configuration.
+      const got = await join(bob, `${room}/Bob`);
+      assert.ok(codes(got.find((e) => e.attrs.from === `${room}/Bob`)!).includes(110));
+      assert.equal(n[1]!.server.core.services.get<MucApi>(host, MUC_SERVICE.name)!.room('moving')?.config.name, 'Moving');
     }
   });
 });

@@ -149,6 +149,7 @@ export class JidPlacement implements DomainPlacement {
    * revision). Returns the claim now in the mirror (ours when we won), or null after a lost race.
    */
   private async claim(key: string, prev: Claim | null): Promise<Claim | null> {
+    if (this.stopped) return null; // leaving: this node takes nothing more
     const value = this.codec.encode(this.d.node);
     try {
       const rev = prev ? await this.kv.update(key, value, prev.rev) : await this.kv.create(key, value);
@@ -282,6 +283,29 @@ export class JidPlacement implements DomainPlacement {
     const claims: Record<string, number> = {};
     for (const c of this.mirror.values()) claims[c.node] = (claims[c.node] ?? 0) + 1;
     return { held: this.held.size, claims };
+  }
+
+  /**
+   * Leaving gracefully (before the node's cluster links go): every JID held here is let go, its claim deleted so
+   * that the next stanza makes a fresh holder at once, and the module releases it (a MUC room tells its occupants
+   * to rejoin, XEP-0045 status 332) while they can still be reached.
+   */
+  async drain(): Promise<void> {
+    this.stopped = true;
+    for (const [key, h] of [...this.held]) {
+      this.held.delete(key);
+      const claim = this.mirror.get(key);
+      if (claim?.node === this.d.node) {
+        this.mirror.delete(key);
+        await this.kv.delete(key, { previousSeq: claim.rev }).catch(() => undefined);
+      }
+      try {
+        await h.ready.catch(() => undefined);
+        await h.entry.release?.(h.bare);
+      } catch (err) {
+        this.d.log.error('placement release failed', { err, jid: h.bare.toString() });
+      }
+    }
   }
 
   /** Stop serving forwarded stanzas; claims stay for a restart under the same node name, or a takeover. */
