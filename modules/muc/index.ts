@@ -4,7 +4,7 @@ import { defineModule, Jid, opt } from '../../src/sdk.js';
 import { History } from './history.js';
 import { MUC_SERVICE } from './api.js';
 import { mucCommands } from './commands.js';
-import { affiliationsOf, RoomStore, type StoredRoom } from './persistence.js';
+import { affiliationsOf, AFFILIATIONS as AFFILIATION_ROWS, RoomStore, type StoredRoom } from './persistence.js';
 import { defaultConfig, Room } from './room.js';
 import { MucService } from './service.js';
 import { mucMetrics } from './metrics.js';
@@ -69,6 +69,27 @@ export default defineModule({
     ctx.hookGlobal('user_removed', ({ jid }) => {
       for (const room of svc.rooms.values()) room.affiliations.delete(jid.bareString());
     });
+    // In a cluster the account may go through another node: its affiliation rows are deleted there, and a room
+    // held here drops them from memory (else its next save would write them back). A room's own save deletes and
+    // re-puts its rows in one transaction: only rows whose last change in a transaction is a delete count.
+    if (svc.clustered) {
+      let batch: Map<string, boolean> | null = null;
+      ctx.watch(AFFILIATION_ROWS, (ev) => {
+        if (!batch) {
+          batch = new Map();
+          queueMicrotask(() => {
+            const done = batch!;
+            batch = null;
+            for (const [key, deleted] of done) {
+              const a = deleted ? store.affiliationOf(key) : null;
+              const room = a && svc.rooms.get(a.room);
+              if (room?.config.persistent) room.affiliations.delete(a!.jid); // a temporary room's rows went with it
+            }
+          });
+        }
+        batch.set(ev.key, ev.value === undefined);
+      }, { prefix: store.prefix });
+    }
 
     ctx.provide(MUC_SERVICE, {
       domain,

@@ -26,6 +26,19 @@ export class RoomStore {
     this.base = `${host}/${service}\u0000`;
   }
 
+  /** Prefix of every row of this service (a watch keeps to it). */
+  get prefix(): string {
+    return this.base;
+  }
+
+  /** The room and bare JID of an affiliation row's key of this service, or null. */
+  affiliationOf(key: string): { room: string; jid: string } | null {
+    if (!key.startsWith(this.base)) return null;
+    const rest = key.slice(this.base.length);
+    const cut = rest.indexOf('\u0000');
+    return cut < 0 ? null : { room: rest.slice(0, cut), jid: rest.slice(cut + 1) };
+  }
+
   private roomKey = (name: string) => this.base + name;
   private affPrefix = (name: string) => `${this.base}${name}\u0000`;
 

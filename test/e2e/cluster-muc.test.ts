@@ -14,7 +14,8 @@ import { until } from '../support/until.js';
 import type { TestServer } from '../support/harness.js';
 import { session } from '../../modules/carbons/test-support.js';
 import { MUC_SERVICE, type MucApi } from '../../modules/muc/api.js';
-import { codes, configure, createInstant, join, messageFrom, next, presenceFrom, rc } from '../../modules/muc/test-support.js';
+import { NS_MUC_ADMIN, codes, configure, createInstant, join, messageFrom, next, presenceFrom, rc } from '../../modules/muc/test-support.js';
+import { Jid } from '../../src/core/jid.js';
 
 const USERS = ['alice', 'bob', 'carol'];
 
@@ -104,6 +105,28 @@ describe('MUC rooms across cluster nodes', { skip: natsSkip() }, () => {
       assert.match(items, new RegExp(`<item[^>]*jid=["']${escapeRe(room)}["'][^>]*name=["']The Hall["']`));
       alice.close();
       bob.close();
+    });
+
+    test('an account removed through another node loses its affiliation in a room held elsewhere, for good', async () => {
+      const alice = await open(n[0]!, 'alice', 'a4', host);
+      const room = `club@${svc}`;
+      await createInstant(alice, room, 'Alice');
+      assert.match(await configure(alice, room, { [rc('persistentroom')]: '1' }), /type=["']result/);
+      const gone = `gone-${host.replace(/\./g, '-')}`;
+      await n[0]!.server.core.accounts.create(Jid.of(gone, host), 'pw');
+      assert.match(await alice.iq('af1', `<iq type='set' id='af1' to='${room}'><query xmlns='${NS_MUC_ADMIN}'><item jid='${gone}@${host}' affiliation='member'/></query></iq>`), /type=["']result/);
+      const kept = () => holders(host, 'club')[0]!.server.core.services.get<MucApi>(host, MUC_SERVICE.name)!.room('club')!;
+      assert.equal(kept().affiliation(`${gone}@${host}`), 'member');
+      await until(() => n[2]!.server.core.accounts.exists(Jid.of(gone, host)), 'the account reached x3');
+      await n[2]!.server.core.accounts.remove(Jid.of(gone, host)); // through x3
+      await until(() => kept().affiliation(`${gone}@${host}`) === 'none', 'the holder x1 drops the affiliation');
+      // The room's next save does not bring it back.
+      assert.match(await alice.iq('af2', `<iq type='set' id='af2' to='${room}'><query xmlns='${NS_MUC_ADMIN}'><item jid='bob@${host}' affiliation='member'/></query></iq>`), /type=["']result/);
+      const rows = await n[0]!.server.core.store.table('muc_affiliations').range({});
+      assert.ok(rows.some((r) => r.key.endsWith(`\u0000bob@${host}`) && r.key.includes('\u0000club\u0000')));
+      assert.ok(!rows.some((r) => r.key.endsWith(`\u0000${gone}@${host}`)), 'no row for the removed account');
+      assert.equal(kept().affiliation(`alice@${host}`), 'owner', "the others' affiliations stay");
+      alice.close();
     });
 
     test('a room first seen on another node is held there; a temporary room emptied may move to another node', async () => {
