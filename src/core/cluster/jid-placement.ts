@@ -188,7 +188,11 @@ export class JidPlacement implements DomainPlacement {
       await entry.handle(el, from, to);
     } finally {
       // Nothing left of it once its last stanza is done (no room made, or it went): the claim goes.
-      if (--h.busy === 0) await this.dropIfEmpty(key, h);
+      if (--h.busy === 0) {
+        if (this.held.has(key)) await this.dropIfEmpty(key, h);
+        // Lost while stanzas queued here were handled: what they made here goes too.
+        else if (h.entry.holds?.(h.bare)) await h.entry.release?.(h.bare);
+      }
     }
   }
 
