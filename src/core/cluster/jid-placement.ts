@@ -9,6 +9,7 @@ import { Jid } from '../jid.js';
 import { parseXml } from '../stanza.js';
 import type { Logger } from '../log.js';
 import type { DomainPlacement, ServiceEntry } from '../router.js';
+import { withRetry } from '../../data/cluster/retry.js';
 
 /** What the placement needs of the rest of the node. */
 export interface PlacementDeps {
@@ -59,7 +60,8 @@ export class JidPlacement implements DomainPlacement {
   }
 
   static async start(d: PlacementDeps): Promise<JidPlacement> {
-    const kv = await new Kvm(d.nc).create(`${d.cluster}_placement`, { replicas: d.replicas, history: 1 });
+    // Created at boot, perhaps while JetStream elects its leaders: retried as the data layer does.
+    const kv = await withRetry(`KV ${d.cluster}_placement`, 60_000, () => new Kvm(d.nc).create(`${d.cluster}_placement`, { replicas: d.replicas, history: 1 }));
     const p = new JidPlacement(d, kv);
     await p.watch();
     p.sub = d.nc.subscribe(p.subject(d.node), { callback: (err, msg) => (err ? undefined : void p.onForward(msg)) });

@@ -2,6 +2,7 @@
 // every node (XEP-0363 uploads served from any node). Buckets are `<cluster name>_<name>` with the configured replicas.
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { ClusterRuntime } from './cluster-runtime.js';
+import { withRetry } from '../../data/cluster/retry.js';
 
 export type { ObjectStore };
 
@@ -24,7 +25,7 @@ export function moduleCluster(c: ClusterRuntime): ModuleCluster {
         if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new Error(`object store name "${name}": letters, digits, "-" and "_" only`);
         let s = stores.get(name);
         if (!s) {
-          s = new Objm(c.nc).create(`${c.config.name}_${name}`, { replicas: c.config.replicas });
+          s = withRetry(`object store ${c.config.name}_${name}`, 60_000, () => new Objm(c.nc).create(`${c.config.name}_${name}`, { replicas: c.config.replicas }));
           s.catch(() => stores.delete(name)); // a NATS outage at first use: try again next time
           stores.set(name, s);
         }
