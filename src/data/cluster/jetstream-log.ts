@@ -101,7 +101,8 @@ export class JetStreamLog implements ReplicationLog {
     if (this.fatal !== undefined) throw new DataError('XMPPD_ERR_DATA_CLUSTER', this.fatal);
     const data = JSON.stringify(entry);
     const p = withRetry(`publish to ${this.#o.names.stream}`, this.#appendMs,
-      () => this.#js.publish(this.#o.names.subject, data, { msgID: entry.txid, timeout: 2000 }));
+      () => this.#js.publish(this.#o.names.subject, data, { msgID: entry.txid, timeout: 2000 }),
+      () => this.#closed); // shutting down: no new attempts (the writer hears "may still be applied")
     this.#inflight.add(p);
     try {
       const ack = await p;
@@ -122,7 +123,10 @@ export class JetStreamLog implements ReplicationLog {
     return si.state.last_seq;
   }
 
-  /** Drops the current consumer; the loop makes a new one from the next seq not yet queued (the watchdog). */
+  /**
+   * Drops the current consumer; the loop makes a new one from the first seq not yet queued (= lastApplied + 1
+   * once the queue has been applied; queued entries are applied, not fetched again). The watchdog's tool.
+   */
   recreateConsumer(why: string): void {
     // A consumer being set up is bounded by SETUP_MS already: abandoning it early only restarts the wait.
     if (this.#stopped || this.fatal !== undefined || this.#messages === undefined) return;
@@ -152,6 +156,7 @@ export class JetStreamLog implements ReplicationLog {
       try {
         await this.#consumeOnce();
         wait = 250;
+        if (!this.#stopped) await sleep(100); // a consumer that ends at once must not spin
       } catch (err) {
         if (this.#stopped) break;
         this.#o.log.warn('replication consumer failed; retrying', { err: (err as Error)?.message ?? String(err), from_seq: this.#next });

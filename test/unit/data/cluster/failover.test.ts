@@ -3,6 +3,8 @@
 // afterwards and apply resumes (the consumer is recreated). Also reports latency, lag and the failover stall.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { NatsCluster, natsSkip } from '../../../support/nats-cluster.js';
 import { until } from '../../../support/until.js';
 import { Nodes, type TestNode } from './replica-support.js';
@@ -20,16 +22,34 @@ describe('replicas through NATS server failures', { skip: natsSkip() }, () => {
 
   test('every acknowledged transact() survives killing the leader, a follower and the consumer host', async (t) => {
     const nodes = new Nodes(nats, 'fail');
+    const cleanups: Array<() => Promise<unknown>> = [];
     try {
       const a = await nodes.open('a');
       const b = await nodes.open('b');
       const jsm = a.replica.jsm;
       const stream = a.replica.names.stream;
-      const info = () => jsm.streams.info(stream);
+      // The test watches the stream through one connection per server, asking whichever answers: a restarted
+      // server answers JetStream requests only once it has rejoined.
+      const monitors = await Promise.all(nats.urls.map((url) => connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 250 })));
+      cleanups.push(() => Promise.all(monitors.map((m) => m.close())));
+      const info = async () => {
+        let last: unknown;
+        for (const m of monitors) {
+          try {
+            return await (await jetstreamManager(m, { timeout: 2000 })).streams.info(stream);
+          } catch (err) { last = err; }
+        }
+        throw last;
+      };
+      let lastSeen = '';
       const healthy = async () => {
-        const si = await info().catch(() => null);
+        const si = await info().catch((err: Error) => { lastSeen = err.message; return null; });
+        if (si !== null) lastSeen = JSON.stringify(si.cluster);
         return si !== null && si.cluster?.leader !== undefined && (si.cluster.replicas ?? []).length === 2 && si.cluster.replicas!.every((r) => r.current);
       };
+      const backToThree = () => until(healthy, 'the stream has its three replicas again', 60_000).catch((err: Error) => {
+        throw new Error(`${err.message}; last seen: ${lastSeen}`);
+      });
 
       // Sequential latency of one writer with 3 replicas.
       const seqLat: number[] = [];
@@ -85,14 +105,14 @@ describe('replicas through NATS server failures', { skip: natsSkip() }, () => {
         for (let i = 1; i < ackTimes.length; i++) stall = Math.max(stall, ackTimes[i]! - ackTimes[i - 1]!);
         t.diagnostic(`leader ${leader} killed: first ack after ${firstAfter - killedAt} ms, longest gap between acks ${stall} ms`);
         await nats.startServer(nats.indexOf(leader));
-        await until(healthy, 'the stream has its three replicas again', 60_000);
+        await backToThree();
 
         // 2. A follower.
         const follower = (await info()).cluster!.replicas![0]!.name;
         await nats.kill(nats.indexOf(follower));
         await progress('writes after a follower was killed');
         await nats.startServer(nats.indexOf(follower));
-        await until(healthy, 'the stream has its three replicas again', 60_000);
+        await backToThree();
 
         // 3. The server holding b's consumer: b must get a new consumer and go on applying.
         // (b may be between two consumers: ask until its current one answers.)
@@ -107,7 +127,7 @@ describe('replicas through NATS server failures', { skip: natsSkip() }, () => {
         t.diagnostic(`consumer host ${host} killed: b recreated its consumer ${b.replica.log.recreatedTotal - recreated} time(s)`);
 
         await nats.startServer(nats.indexOf(host));
-        await until(healthy, 'the stream has its three replicas again', 60_000);
+        await backToThree();
         await progress('writes after the consumer host came back');
       } finally {
         for (const l of b.logs.filter((x) => !/tick failed/.test(x.msg))) t.diagnostic(`b ${l.level}: ${l.msg} ${JSON.stringify(l.fields)}`);
@@ -127,6 +147,7 @@ describe('replicas through NATS server failures', { skip: natsSkip() }, () => {
       t.diagnostic(`${acked.size} acknowledged writes, ${errors.length} failed: ${[...new Set(errors)].slice(0, 3).join(' | ')}`);
     } finally {
       await nodes.cleanup();
+      for (const c of cleanups) await c();
     }
   });
 });

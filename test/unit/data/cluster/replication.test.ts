@@ -94,6 +94,34 @@ describe('replicated data layer on JetStream', { skip: natsSkip() }, () => {
     }
   });
 
+  test('a lagging node whose tail was purged reloads the snapshot over its old rows, then replays', async () => {
+    const nodes = new Nodes(nats, 'lag');
+    try {
+      const over = { node_timeout: 1, heartbeat_interval: 0.2 };
+      const a = await nodes.open('a', undefined, over);
+      let b = await nodes.open('b', undefined, over);
+      for (let i = 0; i < 10; i++) await a.store.transact([{ type: 'put', table: 'kv', key: `k${i}`, value: i }]);
+      await b.store.barrier();
+      await b.close();
+      nodes.all.splice(nodes.all.indexOf(b), 1);
+      const bLast = b.store.lastApplied();
+      // While b is away (and, after node_timeout, no longer live): a deletes a row, snapshots, purges.
+      await a.store.transact([{ type: 'del', table: 'kv', key: 'k0' }]);
+      for (let i = 10; i < 20; i++) await a.store.transact([{ type: 'put', table: 'kv', key: `k${i}`, value: i }]);
+      await until(async () => !(await a.replica.liveNodes()).has('b'), 'b no longer counts as live', 10_000);
+      const { purgedTo } = await a.replica.snapshotNow();
+      assert.ok(purgedTo > bLast + 1, `purged (to ${purgedTo}) past b's lastApplied (${bLast})`);
+      await a.store.transact([{ type: 'put', table: 'kv', key: 'tail', value: true }]);
+      b = await nodes.open('b', b.dir, over);
+      assert.equal(b.replica.lastSnapshotSeq, purgedTo);
+      await b.store.barrier();
+      assert.equal(await dump(b, 'kv'), await dump(a, 'kv'));
+      assert.equal(await b.store.table('kv').get('k0'), undefined, 'a row deleted while b was away is gone');
+    } finally {
+      await nodes.cleanup();
+    }
+  });
+
   test('the divergence alarm fires when one replica\'s row is changed behind the log', async () => {
     const nodes = new Nodes(nats, 'div');
     try {
