@@ -229,7 +229,6 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await modules.stopAll();
       await placement?.stop();
       await auth.stop();
-      await core.cluster?.nc.close();
       throw err;
     }
     auth.start();

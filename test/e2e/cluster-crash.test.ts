@@ -1,7 +1,7 @@
 // A cluster node that dies (kill -9 of its process; issue 13): the lowest-named live node purges its sessions
 // through the end-of-session path, so its users' contacts on other nodes get unavailable presence (RFC 6121
 // §4.5.2); messages to its users (full or bare JID) go to offline storage (§8.5.3.2, §8.5.2.2) and are
-// delivered when they log in on another node. A node that stops gracefully ends its sessions itself and
+// delivered when they log in on another node (the offline store is replicated). A node that stops gracefully ends its sessions itself and
 // leaves at once. On both virtual hosts.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +21,7 @@ import { until } from '../support/until.js';
 import { Jid } from '../../src/core/jid.js';
 import { session } from '../../modules/carbons/test-support.js';
 import { presence } from '../../modules/roster/test-support.js';
+import { storedOffline } from '../../modules/stream_management/test-support.js';
 
 const CHILD = fileURLToPath(new URL('./crash-server.js', import.meta.url));
 const USERS = ['judy', 'kate', 'leo'];
@@ -58,11 +59,8 @@ describe('a cluster node that dies', { skip: natsSkip() }, () => {
     name = clusterName();
     n = await startNodes(nats, 2, name);
     await seedUsers(n, USERS, FRIENDS);
-    // Node x3 runs in its own process (kill -9 is a real crash); its store gets the same accounts first.
+    // Node x3 runs in its own process (kill -9 is a real crash); the accounts reach it through the replicated tables.
     dir = await mkdtemp(join(tmpdir(), 'xmppd-cluster-x3-'));
-    const seed = await startTestServer({ modules: CLUSTER_MODULES }, { dir });
-    await seedUsers([seed], USERS, FRIENDS);
-    await seed.stop();
     const configFile = join(dir, 'xmppd.yaml');
     await writeFile(configFile, stringify({
       hosts: [...HOSTS], data_dir: dir, control_socket: join(dir, 'ctl3.sock'), log_level: 'error',
@@ -99,7 +97,8 @@ describe('a cluster node that dies', { skip: natsSkip() }, () => {
 
     child!.proc.kill('SIGKILL');
     await child!.exited;
-    // Right away, before any node has judged x3 dead: x2 forwards, finds no responder, and stores the messages.
+    // Right away: x2 forwards, finds no responder, waits while x3's heartbeat is fresh, then (x3 dead) takes
+    // the missing-resource path: offline storage.
     for (const host of HOSTS) {
       leos.get(host)!.send(`<message to='judy@${host}/j1' type='chat' id='full-${host}'><body>to the gone resource</body></message>`);
     }
@@ -112,9 +111,12 @@ describe('a cluster node that dies', { skip: natsSkip() }, () => {
     }
     await until(() => n.every((t) => !t.server.clusterSessions!.liveness.nodes.has('x3')), 'x3 is forgotten by every node');
     for (const host of HOSTS) {
+      await storedOffline(n[1]!, `judy@${host}`, 1);
       leos.get(host)!.send(`<message to='judy@${host}' type='chat' id='bare-${host}'><body>to the account</body></message>`);
-      // Both stored (no error back to leo): judy logs in on x2 and gets them.
-      const { c: judy } = await RawClient.login(n[1]!.c2sPort, 'judy', 'pw-judy', 'j2', { host });
+      await storedOffline(n[1]!, `judy@${host}`, 2);
+      await n[0]!.server.core.store.barrier();
+      // Both stored by x2 (no error back to leo): judy logs in on x1 and gets them.
+      const { c: judy } = await RawClient.login(n[0]!.c2sPort, 'judy', 'pw-judy', 'j2', { host });
       clients.push(judy);
       const [m1] = await judy.expect(new RegExp(`<message\\b[^>]*id=["']full-${escapeRe(host)}["'][\\s\\S]*?</message>`));
       assert.match(m1, /to the gone resource/);
@@ -130,7 +132,7 @@ describe('a cluster node that dies', { skip: natsSkip() }, () => {
     const x4 = await startTestServer({ modules: CLUSTER_MODULES, cluster: clusterSection(nats, name, 'x4') });
     let stopped = false;
     try {
-      await seedUsers([x4], USERS, FRIENDS);
+      await x4.server.core.store.barrier();
       await until(() => n.every((t) => t.server.clusterSessions!.liveness.isReachable('x4')), 'x1 and x2 hear x4');
       const kates = new Map<string, RawClient>();
       for (const host of HOSTS) {

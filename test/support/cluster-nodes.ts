@@ -12,18 +12,18 @@ export const CLUSTER_MODULES = {
 };
 
 /** The `cluster` config section of node `node` (a fresh cluster name per test file: buckets never mix). */
-export function clusterSection(nats: NatsCluster, name: string, node: string): Record<string, unknown> {
-  return { node, name, nats: nats.urls, replicas: 3, heartbeat_interval: 0.3, node_timeout: 2 };
+export function clusterSection(nats: NatsCluster, name: string, node: string, more: Record<string, unknown> = {}): Record<string, unknown> {
+  return { node, name, nats: nats.urls, replicas: 3, heartbeat_interval: 0.3, node_timeout: 2, ...more };
 }
 
 export function clusterName(): string {
   return `t${randomBytes(4).toString('hex')}`;
 }
 
-export async function startNodes(nats: NatsCluster, count: number, name = clusterName(), modules: Record<string, unknown> = CLUSTER_MODULES): Promise<TestServer[]> {
+export async function startNodes(nats: NatsCluster, count: number, name = clusterName(), modules: Record<string, unknown> = CLUSTER_MODULES, more: Record<string, unknown> = {}): Promise<TestServer[]> {
   const nodes: TestServer[] = [];
   for (let i = 0; i < count; i++) {
-    nodes.push(await startTestServer({ modules, cluster: clusterSection(nats, name, `x${i + 1}`) }));
+    nodes.push(await startTestServer({ modules, cluster: clusterSection(nats, name, `x${i + 1}`, more) }));
   }
   // Every node has heard every other one's heartbeat.
   await until(() => nodes.every((t) => t.server.clusterSessions!.liveness.nodes.size >= count), 'every node sees the others');
@@ -31,11 +31,11 @@ export async function startNodes(nats: NatsCluster, count: number, name = cluste
 }
 
 /**
- * Accounts (and mutual `both` subscriptions) on every node's own store: what the replicated tables give a
- * real cluster, here written to each node so that sessions and routing are tested on their own.
+ * Accounts (and mutual `both` subscriptions), written on the first node: the replicated tables bring them to
+ * the others, which are waited for.
  */
 export async function seedUsers(nodes: TestServer[], users: string[], friends: Array<[string, string]>, hosts: readonly string[] = HOSTS): Promise<void> {
-  for (const t of nodes) {
+  for (const t of nodes.slice(0, 1)) {
     for (const host of hosts) {
       for (const u of users) await t.addUser(u, `pw-${u}`, host);
       const roster = t.server.core.services.get<RosterApi>(host, 'roster')!;
@@ -46,6 +46,7 @@ export async function seedUsers(nodes: TestServer[], users: string[], friends: A
       }
     }
   }
+  for (const t of nodes) await t.server.core.store.barrier();
 }
 
 /** Node `t` routes to `full` (the registry entry reached its session manager). */

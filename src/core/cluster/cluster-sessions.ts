@@ -5,6 +5,7 @@
 import type { Element } from '@xmpp/xml';
 import { Jid } from '../jid.js';
 import type { Core } from '../core.js';
+import type { Logger } from '../log.js';
 import type { ClusterRuntime } from './cluster-runtime.js';
 import { NodeLiveness } from './node-liveness.js';
 import { NodeLink } from './node-link.js';
@@ -19,7 +20,7 @@ export class ClusterSessions {
   readonly registry: SessionRegistry;
   private timer: NodeJS.Timeout | null = null;
   private sweeping = false;
-  private readonly log;
+  private readonly log: Logger;
 
   constructor(private readonly core: Core, private readonly cluster: ClusterRuntime) {
     this.log = core.log.child({ part: 'cluster-sessions' });
@@ -31,6 +32,9 @@ export class ClusterSessions {
       if (!reachable) void this.sweep();
     };
     this.link.onGone = (s, el, unreachable) => this.gone(s, el, unreachable);
+    this.liveness.onBeat = () => this.registry.beat();
+    this.liveness.onCheck = (staleMs) => this.registry.checkWatch(staleMs);
+    this.link.mayWait = (node) => this.liveness.nodes.get(node)?.alive === true;
   }
 
   async start(): Promise<void> {
@@ -77,7 +81,10 @@ export class ClusterSessions {
         else owners.add(m.e.n);
       }
       for (const [name, n] of [...this.liveness.nodes]) {
-        if (!n.alive && !owners.has(name)) await this.liveness.forget(name);
+        if (!n.alive && !owners.has(name)) {
+          await this.registry.forgetNode(name);
+          await this.liveness.forget(name);
+        }
       }
     } catch (err) {
       this.log.error('purging dead nodes failed', { err });

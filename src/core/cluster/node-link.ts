@@ -35,6 +35,10 @@ export class NodeLink implements ClusterRpc {
   private sub: Subscription | null = null;
   /** Per local session id, the tail of its forwarded deliveries (kept in order). */
   private readonly tails = new Map<string, Promise<void>>();
+  /** Whether `node` may still be waited for (liveness has not found it dead): a failed request is retried then. */
+  mayWait: (node: string) => boolean = () => false;
+  /** Per node, the tail of the stanzas waiting for it to answer again (kept in order behind the first). */
+  private readonly waiting = new Map<string, Promise<void>>();
   /** A remote session is gone from its node (`unreachable`: the whole node did not answer). */
   onGone: (session: RemoteSession, el: Element | null, unreachable: boolean) => void = () => {};
 
@@ -132,10 +136,38 @@ export class NodeLink implements ClusterRpc {
 
   /** RemoteSession.send: the stanza to the node holding the session. */
   forward(session: RemoteSession, el: Element): void {
-    this.send(session.remote, { op: 'deliver', sid: session.id, jid: session.jid.toString(), x: el.toString() }).then(
-      (r) => { if ('gone' in r) this.onGone(session, el, false); },
-      () => this.onGone(session, el, true),
-    );
+    const node = session.remote;
+    const req: Request = { op: 'deliver', sid: session.id, jid: session.jid.toString(), x: el.toString() };
+    const done = (r: Reply) => { if ('gone' in r) this.onGone(session, el, false); };
+    if (this.waiting.has(node)) return this.queue(node, () => this.patiently(node, req).then(done, () => this.onGone(session, el, true)));
+    this.send(node, req).then(done, () => {
+      // No responder: the node may be reconnecting to another NATS server. It is waited for while its
+      // heartbeat is fresh (stanzas to it queue in order meanwhile); then it is gone.
+      this.queue(node, () => this.patiently(node, req).then(done, () => this.onGone(session, el, true)));
+    });
+  }
+
+  private queue(node: string, fn: () => Promise<void>): void {
+    const prev = this.waiting.get(node);
+    const next = (prev ? prev.then(fn) : fn()).catch(() => {});
+    this.waiting.set(node, next);
+    void next.finally(() => {
+      if (this.waiting.get(node) === next) this.waiting.delete(node);
+    });
+  }
+
+  /** Send until it is answered, or the node is found dead. */
+  private async patiently(node: string, req: Request): Promise<Reply> {
+    let wait = 100;
+    for (;;) {
+      if (!this.mayWait(node)) throw new Error(`cluster node ${node} is gone`);
+      try {
+        return await this.send(node, req);
+      } catch {
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * 2, 1000);
+      }
+    }
   }
 
   /** RemoteSession.close: its node closes it (a resource conflict, an admin's kick). */

@@ -4,8 +4,8 @@
 // node that went on: sessions registered by an earlier boot are stale.
 import { randomBytes } from 'node:crypto';
 import { Kvm, type KV } from '@nats-io/kv';
-import type { QueuedIterator } from '@nats-io/nats-core';
 import type { KvWatchEntry } from '@nats-io/kv';
+import { KvFollower } from './kv-follower.js';
 import type { ClusterRuntime } from './cluster-runtime.js';
 import type { Logger } from '../log.js';
 
@@ -29,7 +29,11 @@ export class NodeLiveness {
   /** When this node's own last heartbeat was written: a node cut off from NATS judges no one. */
   private ownBeat = performance.now();
   private kv!: KV;
-  private watch: QueuedIterator<KvWatchEntry> | null = null;
+  private watch: KvFollower | null = null;
+  /** Each heartbeat tick, after this node's heartbeat was written (the session registry writes its own echo key). */
+  onBeat: () => void = () => {};
+  /** Each check, while this node's heartbeats are written: the registry checks its watch the same way. */
+  onCheck: (staleMs: number) => void = () => {};
   private beat: NodeJS.Timeout | null = null;
   private readonly started = Date.now();
 
@@ -40,8 +44,8 @@ export class NodeLiveness {
     this.kv = await new Kvm(this.cluster.nc).create(`${c.name}_nodes`, { replicas: c.replicas, history: 1 });
     this.nodes.set(c.node, { boot: this.boot, seen: performance.now(), alive: true, unreachable: false, started: this.started });
     await this.heartbeat();
-    this.watch = await this.kv.watch();
-    void this.follow(this.watch);
+    this.watch = new KvFollower(this.kv, (e) => this.entry(e), this.log, `${c.name}_nodes@${c.node}`);
+    await this.watch.start();
     this.beat = setInterval(() => {
       void this.heartbeat();
       this.check();
@@ -54,30 +58,33 @@ export class NodeLiveness {
     try {
       await this.kv.put(this.cluster.config.node, JSON.stringify({ boot: this.boot, started: this.started }));
       this.ownBeat = performance.now();
+      if (this.watch) this.watch.lastWrite = this.ownBeat;
+      this.onBeat();
     } catch (err) {
       this.log.warn('cluster heartbeat failed', { err: (err as Error).message });
     }
   }
 
-  private async follow(w: QueuedIterator<KvWatchEntry>): Promise<void> {
-    for await (const e of w) {
-      if (e.key === this.cluster.config.node) continue;
-      if (e.operation !== 'PUT') {
-        // Deleted by a node leaving gracefully (it closed its sessions), or by the node that purged it.
-        if (this.nodes.delete(e.key)) this.onChange(e.key, false);
-        continue;
-      }
-      let v: { boot?: string; started?: number };
-      try {
-        v = e.json();
-      } catch {
-        continue;
-      }
-      const prev = this.nodes.get(e.key);
-      const boot = String(v.boot ?? '');
-      this.nodes.set(e.key, { boot, seen: performance.now(), alive: true, unreachable: false, started: Number(v.started ?? 0) });
-      if (!prev || !prev.alive || prev.unreachable || prev.boot !== boot) this.onChange(e.key, true);
+  private entry(e: KvWatchEntry): void {
+    if (e.key === this.cluster.config.node) {
+      this.watch!.lastEcho = performance.now();
+      return;
     }
+    if (e.operation !== 'PUT') {
+      // Deleted by a node leaving gracefully (it closed its sessions), or by the node that purged it.
+      if (this.nodes.delete(e.key)) this.onChange(e.key, false);
+      return;
+    }
+    let v: { boot?: string; started?: number };
+    try {
+      v = e.json();
+    } catch {
+      return;
+    }
+    const prev = this.nodes.get(e.key);
+    const boot = String(v.boot ?? '');
+    this.nodes.set(e.key, { boot, seen: performance.now(), alive: true, unreachable: false, started: Number(v.started ?? 0) });
+    if (!prev || !prev.alive || prev.unreachable || prev.boot !== boot) this.onChange(e.key, true);
   }
 
   /** Nodes silent for node_timeout are dead (unless this node is the one cut off). */
@@ -85,6 +92,14 @@ export class NodeLiveness {
     const limit = this.cluster.config.node_timeout * 1000;
     const now = performance.now();
     if (now - this.ownBeat > limit) return;
+    // Our heartbeats are written but the watch does not bring them back: it lost its server. Reopened, and
+    // no one is judged on what a stale watch did not show.
+    const stale = Math.max(3 * this.cluster.config.heartbeat_interval * 1000, 1000);
+    this.onCheck(stale);
+    if (this.watch?.checkEcho(stale)) {
+      for (const n of this.nodes.values()) n.seen = Math.max(n.seen, now - limit / 2);
+      return;
+    }
     for (const [name, n] of this.nodes) {
       if (name === this.cluster.config.node || !n.alive || now - n.seen < limit) continue;
       n.alive = false;

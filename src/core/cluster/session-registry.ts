@@ -6,7 +6,11 @@
 import { parse } from 'ltx';
 import type { Element } from '@xmpp/xml';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
-import type { QueuedIterator } from '@nats-io/nats-core';
+import { KvFollower } from './kv-follower.js';
+import { withRetry } from '../../data/cluster/retry.js';
+
+/** A conditional delete that lost to a newer write: nothing to retry. */
+const superseded = (err: unknown) => /wrong last sequence/i.test((err as Error)?.message ?? '');
 import { Jid } from '../jid.js';
 import { StreamError } from '../errors.js';
 import type { Core } from '../core.js';
@@ -26,6 +30,9 @@ export interface Mirrored { rev: number; e: Entry; s: RemoteSession }
 
 interface Own { s: Session; rev: number; tail: Promise<void> }
 
+/** How long a presence change waits for its registry write before the session goes on. */
+const PUBLISH_WAIT_MS = 500;
+
 export const sessionKey = (jid: Jid | string): string => Buffer.from(jid.toString()).toString('base64url');
 
 export class SessionRegistry implements SessionObserver {
@@ -35,7 +42,7 @@ export class SessionRegistry implements SessionObserver {
   private readonly own = new Map<string, Own>();
   private readonly pending = new Set<Promise<unknown>>();
   private kv!: KV;
-  private watch: QueuedIterator<KvWatchEntry> | null = null;
+  private watch: KvFollower | null = null;
 
   constructor(
     private readonly core: Core,
@@ -47,8 +54,8 @@ export class SessionRegistry implements SessionObserver {
   async start(): Promise<void> {
     const c = this.cluster.config;
     this.kv = await new Kvm(this.cluster.nc).create(`${c.name}_sessions`, { replicas: c.replicas, history: 1 });
-    this.watch = await this.kv.watch();
-    void this.follow(this.watch);
+    this.watch = new KvFollower(this.kv, (e) => this.onEntry(e), this.core.log, `${c.name}_sessions@${c.node}`);
+    await this.watch.start();
     this.core.sessions.observer = this;
     this.cluster.statusParts.set('sessions', () => ({
       local: this.own.size,
@@ -83,18 +90,37 @@ export class SessionRegistry implements SessionObserver {
     const o: Own = { s, rev: 0, tail: Promise.resolve() };
     this.own.set(key, o);
     void this.chain(o, async () => {
-      o.rev = await this.kv.put(key, this.entry(s));
+      o.rev = await this.putRetried(key, o);
     });
   }
+
+  /** Writes are retried across a JetStream leader election (a NATS server lost) while the session is current. */
+  private putRetried(key: string, o: Own): Promise<number> {
+    return withRetry('session registry write', 60_000, () => this.kv.put(key, this.entry(o.s)), () => this.stopped || this.own.get(key) !== o);
+  }
+
+  private deleteRetried(key: string, rev: number): Promise<void> {
+    return withRetry('session registry delete', 60_000, async () => {
+      try {
+        await this.kv.delete(key, { previousSeq: rev });
+      } catch (err) {
+        if (!superseded(err)) throw err;
+      }
+    }, () => this.stopped);
+  }
+  private stopped = false;
 
   changed(s: Session): Promise<void> {
     const key = sessionKey(s.jid);
     const o = this.own.get(key);
     if (!o || o.s !== s) return Promise.resolve();
-    return this.chain(o, async () => {
+    const written = this.chain(o, async () => {
       if (this.own.get(key) !== o) return;
-      o.rev = await this.kv.put(key, this.entry(s));
+      o.rev = await this.putRetried(key, o);
     });
+    // The session waits for the write, but not through a JetStream leader election (seconds): it goes on
+    // after PUBLISH_WAIT_MS and the write lands later.
+    return Promise.race([written, new Promise<void>((r) => setTimeout(r, PUBLISH_WAIT_MS).unref())]);
   }
 
   removed(s: Session): void {
@@ -104,21 +130,42 @@ export class SessionRegistry implements SessionObserver {
     this.own.delete(key);
     // Only our own entry: a newer registration of the same JID elsewhere stays.
     void this.chain(o, async () => {
-      if (o.rev) await this.kv.delete(key, { previousSeq: o.rev }).catch(() => {});
+      if (o.rev) await this.deleteRetried(key, o.rev);
     });
   }
 
   // ---- the mirror of the other nodes' sessions ----------------------------------------------------------
 
-  private async follow(w: QueuedIterator<KvWatchEntry>): Promise<void> {
-    for await (const e of w) {
-      try {
-        if (e.operation === 'PUT') this.put(e.key, e.revision, e.json<Entry>());
-        else this.deleted(e.key, e.revision);
-      } catch (err) {
-        this.core.log.warn('bad session registry entry', { key: e.key, err: (err as Error).message });
-      }
+  private onEntry(e: KvWatchEntry): void {
+    if (e.key.startsWith('n.')) {
+      if (e.key === `n.${this.cluster.node}`) this.watch!.lastEcho = performance.now();
+      return;
     }
+    try {
+      if (e.operation === 'PUT') this.put(e.key, e.revision, e.json<Entry>());
+      else this.deleted(e.key, e.revision);
+    } catch (err) {
+      this.core.log.warn('bad session registry entry', { key: e.key, err: (err as Error).message });
+    }
+  }
+
+  /**
+   * This node's heartbeat in this bucket too (key `n.<node>`: never a base64url session key), so that a watch
+   * that lost its server is noticed here as in the nodes bucket, and reopened.
+   */
+  beat(): void {
+    this.kv.put(`n.${this.cluster.node}`, this.liveness.boot).then(() => {
+      if (this.watch) this.watch.lastWrite = performance.now();
+    }, () => {});
+  }
+
+  /** A dead node's echo key goes with it. */
+  async forgetNode(node: string): Promise<void> {
+    await this.kv.delete(`n.${node}`).catch(() => {});
+  }
+
+  checkWatch(staleMs: number): void {
+    this.watch?.checkEcho(staleMs);
   }
 
   private put(key: string, rev: number, e: Entry): void {
@@ -208,7 +255,7 @@ export class SessionRegistry implements SessionObserver {
   /** Remove an entry of a gone session (the purge): only if it was not replaced meanwhile. */
   async forget(key: string, m: Mirrored): Promise<void> {
     this.drop(key, m);
-    const p = this.kv.delete(key, { previousSeq: m.rev }).catch(() => {});
+    const p = this.deleteRetried(key, m.rev).catch(() => {});
     this.pending.add(p);
     await p;
     this.pending.delete(p);
@@ -220,6 +267,8 @@ export class SessionRegistry implements SessionObserver {
     if (flush && this.pending.size) {
       await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, 3000).unref())]);
     }
+    this.stopped = true;
+    if (flush) await this.forgetNode(this.cluster.node);
     this.watch?.stop();
     for (const [key, m] of [...this.mirror]) this.drop(key, m);
   }
