@@ -16,6 +16,7 @@ import { session } from '../../modules/carbons/test-support.js';
 import { MUC_SERVICE, type MucApi } from '../../modules/muc/api.js';
 import { NS_MUC_ADMIN, codes, configure, createInstant, join, messageFrom, next, presenceFrom, rc } from '../../modules/muc/test-support.js';
 import { Jid } from '../../src/core/jid.js';
+import { runCommand } from '../../src/core/admin/commands.js';
 
 const USERS = ['alice', 'bob', 'carol'];
 
@@ -103,6 +104,11 @@ describe('MUC rooms across cluster nodes', { skip: natsSkip() }, () => {
       // x2 answers for the service itself, from the replicated rows.
       const items = await bob.iq('it1', `<iq type='get' id='it1' to='${svc}'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`);
       assert.match(items, new RegExp(`<item[^>]*jid=["']${escapeRe(room)}["'][^>]*name=["']The Hall["']`));
+      // So does the admin command on x2 (held elsewhere), and on x1 (held here, with its occupant).
+      const list = async (t: TestServer) => ((await runCommand({ core: t.server.core, modules: t.server.modules }, 'muc.rooms', { host })) as { rooms: Array<Record<string, unknown>> }).rooms.find((r) => r.jid === room);
+      assert.deepEqual(await list(n[1]!), { jid: room, name: 'The Hall', occupants: 0, persistent: true, public: true, membersOnly: false, locked: false, here: false });
+      assert.equal((await list(n[0]!))?.here, true);
+      assert.equal((await list(n[0]!))?.occupants, 1);
       alice.close();
       bob.close();
     });
