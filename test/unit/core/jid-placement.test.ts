@@ -112,6 +112,20 @@ describe('JidPlacement: one node per room over NATS', { skip: natsSkip() }, () =
     assert.equal(c.handled.length, 0);
   });
 
+  it('a node restarted under the same name loads the rooms it still holds when their stanzas come', async () => {
+    const cn = fresh();
+    const a = await start('a', cn);
+    const b = await start('b', cn);
+    await send(a, 'room', 'before');
+    await a.placement.stop(); // restarted quickly: the others have not taken anything over
+    await a.nc.close();
+    const again = await start('a', cn);
+    await send(b, 'room', 'after');
+    assert.deepEqual(again.handled.map((h) => h.body), ['after']);
+    assert.deepEqual(again.acquired, [`room@${DOMAIN}`], 'loaded fresh, not served from nothing');
+    assert.equal(b.handled.length, 0);
+  });
+
   it('a holder declared dead by liveness is taken over while still connected, and releases the room', async () => {
     const cn = fresh();
     const a = await start('a', cn);
