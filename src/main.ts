@@ -198,6 +198,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         nc: c.nc, cluster: c.config.name, node: c.node, replicas: c.config.replicas,
         recheckMs: c.config.heartbeat_interval * 1000, entry: (d) => router.serviceEntry(d), log: log.child({ part: 'placement' }),
         alive: (node) => liveness.nodes.get(node)?.alive ?? true, // unknown: ask it (no responders settles it)
+        mayWait: (node) => liveness.nodes.get(node)?.alive === true, // as the session links do: a NATS failover is no death
       });
       router.placement = placement;
       const p = placement;

@@ -24,6 +24,12 @@ export interface PlacementDeps {
   entry(domain: string): ServiceEntry | undefined;
   /** Node liveness (heartbeats) when the cluster has it: a dead holder's claims are taken over. */
   alive?: (node: string) => boolean;
+  /**
+   * Whether a holder that did not answer (no responders) is still heard from: it may be reconnecting to another
+   * NATS server, so its stanzas wait (in order per sender) until it answers or its heartbeats stop. Without it,
+   * no responders means gone at once.
+   */
+  mayWait?: (node: string) => boolean;
   log: Logger;
 }
 
@@ -133,7 +139,7 @@ export class JidPlacement implements DomainPlacement {
         await this.claim(key, claim);
         continue;
       }
-      const answer = await this.forward(claim.node, entry, el, from, to);
+      const answer = await this.patiently(claim.node, entry, el, from, to);
       if (answer === 'done') return;
       if (answer === 'moved') {
         await this.refresh(key);
@@ -195,6 +201,17 @@ export class JidPlacement implements DomainPlacement {
         // Lost while stanzas queued here were handled: what they made here goes too.
         else if (h.entry.holds?.(h.bare)) await h.entry.release?.(h.bare);
       }
+    }
+  }
+
+  /** forward(), again while a holder that does not answer is still heard from (backing off to once a second). */
+  private async patiently(node: string, entry: ServiceEntry, el: Element, from: Jid, to: Jid): Promise<'done' | 'moved' | 'gone'> {
+    let wait = 100;
+    for (;;) {
+      const answer = await this.forward(node, entry, el, from, to);
+      if (answer !== 'gone' || this.stopped || !this.d.mayWait?.(node)) return answer;
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * 2, 1000);
     }
   }
 

@@ -28,11 +28,13 @@ interface FakeNode {
   dead: Set<string>;
   /** The module is not running on this node (unloaded). */
   unloaded: boolean;
+  /** Nodes still heard from (heartbeats): a holder among them that does not answer is waited for. */
+  heard: Set<string>;
 }
 
 async function node(cluster: NatsCluster, name: string, clusterName: string, recheckMs = 60_000): Promise<FakeNode> {
   const nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-  const n = { name, nc, handled: [], acquired: [], released: [], rooms: new Set<string>(), dead: new Set<string>() } as unknown as FakeNode;
+  const n = { name, nc, handled: [], acquired: [], released: [], rooms: new Set<string>(), dead: new Set<string>(), heard: new Set<string>() } as unknown as FakeNode;
   n.entry = {
     domain: DOMAIN, host: 'localhost', placement: 'one-node-per-jid',
     handle: async (el: Element, from: Jid, to: Jid) => {
@@ -48,7 +50,7 @@ async function node(cluster: NatsCluster, name: string, clusterName: string, rec
   };
   n.placement = await JidPlacement.start({
     nc, cluster: clusterName, node: name, replicas: 3, recheckMs,
-    entry: (d) => (d === DOMAIN && !n.unloaded ? n.entry : undefined), alive: (x) => !n.dead.has(x), log: new Logger('silent'),
+    entry: (d) => (d === DOMAIN && !n.unloaded ? n.entry : undefined), alive: (x) => !n.dead.has(x), mayWait: (x) => n.heard.has(x), log: new Logger('silent'),
   });
   return n;
 }
@@ -124,6 +126,27 @@ describe('JidPlacement: one node per room over NATS', { skip: natsSkip() }, () =
     assert.deepEqual(again.handled.map((h) => h.body), ['after']);
     assert.deepEqual(again.acquired, [`room@${DOMAIN}`], 'loaded fresh, not served from nothing');
     assert.equal(b.handled.length, 0);
+  });
+
+  it('a holder that does not answer but is still heard from is waited for, not taken over (a NATS failover)', async () => {
+    const cn = fresh();
+    const a = await start('a', cn);
+    const b = await start('b', cn);
+    await send(a, 'room', 'before');
+    b.heard.add('a');
+    await a.placement.stop(); // its subscription is gone while it reconnects
+    await a.nc.close();
+    const sent = send(b, 'room', 'during');
+    const back = await start('a', cn); // back on NATS, under its name
+    await sent;
+    assert.deepEqual(back.handled.map((h) => h.body), ['during']);
+    assert.equal(b.handled.length, 0, 'b did not take the room');
+    // Once its heartbeats stop, b takes over.
+    await back.placement.stop();
+    await back.nc.close();
+    b.heard.delete('a');
+    await send(b, 'room', 'after');
+    assert.deepEqual(b.handled.map((h) => h.body), ['after']);
   });
 
   it('a holder declared dead by liveness is taken over while still connected, and releases the room', async () => {
