@@ -41,6 +41,7 @@ import { HttpRoutes } from './core/http-routes.js';
 import { Readiness } from './core/readiness.js';
 import { shutdownError } from './interface/shutdown-error.js';
 import { C2SConnection } from './interface/c2s/c2s-connection.js';
+import { JidPlacement } from './core/cluster/jid-placement.js';
 import { ClusterSessions } from './core/cluster/cluster-sessions.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
@@ -73,6 +74,8 @@ export class XmppServer {
     readonly certificates: HostCertificates | null = null,
     /** Sessions and routing across cluster nodes (null on a single node). */
     readonly clusterSessions: ClusterSessions | null = null,
+    /** Sharded service domains in a cluster (null on a single node). */
+    readonly placement: JidPlacement | null = null,
   ) {
     // A node that drains takes no new clients: the load balancer and the orchestrator see it at /readyz.
     core.readiness?.add('drain', () => (this.stopping ? { ready: false, reason: 'the node is shutting down' } : { ready: true }));
@@ -105,14 +108,16 @@ export class XmppServer {
       this.certificates?.stop();
       await this.control?.stop();
       await this.listeners.stop((c) => shutdownError(this.core.config, c.listenerType));
+      await this.placement?.drain(); // rooms held here move on while their occupants on other nodes can be told
       await this.endDetachedSessions();
       await this.clusterSessions?.stop(true);
       await this.listeners.closeHttp();
       await this.modules.stopAll();
+      await this.placement?.stop();
       await this.core.auth.stop();
       this.core.iq.cancelAll();
       await this.core.store.close();
-      await this.core.cluster?.nc.close(); // after the store: its log drains over this connection
+      await this.core.cluster?.nc.close().catch(() => undefined); // after the store: its log drains over this connection
       this.core.log.info('stopped');
     })();
     return this.stopping;
@@ -217,6 +222,22 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     // Before the modules (they serve cluster requests) and the listeners (every session is registered cluster-wide).
     const clusterSessions = core.cluster ? new ClusterSessions(core, core.cluster) : null;
     await clusterSessions?.start();
+    let placement: JidPlacement | null = null;
+    if (core.cluster && clusterSessions) {
+      // Sharded service domains (a MUC room on one node at a time): claims in KV, stanzas to the holder, which
+      // is taken over when it is gone from NATS or its heartbeats stopped.
+      const c = core.cluster;
+      const liveness = clusterSessions.liveness;
+      placement = await JidPlacement.start({
+        nc: c.nc, cluster: c.config.name, node: c.node, replicas: c.config.replicas,
+        recheckMs: c.config.heartbeat_interval * 1000, entry: (d) => router.serviceEntry(d), log: log.child({ part: 'placement' }),
+        alive: (node) => liveness.nodes.get(node)?.alive ?? true, // unknown: ask it (no responders settles it)
+        mayWait: (node) => liveness.nodes.get(node)?.alive === true, // as the session links do: a NATS failover is no death
+      });
+      router.placement = placement;
+      const p = placement;
+      c.statusParts.set('placement', () => p.status());
+    }
     const modules = new ModuleManager(core, BUNDLED_MODULES);
     // An account's removal asks every module definition at hand for its rows (loaded, else bundled).
     accounts.userData = userDataCollector(core, { modules, definitions: BUNDLED_MODULES });
@@ -241,6 +262,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await listeners.stop();
       await clusterSessions?.stop(true);
       await modules.stopAll();
+      await placement?.stop();
       await auth.stop();
       throw err;
     }
@@ -252,7 +274,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     memoryTrim.start();
     // Renewed certificates on disk are served from the next connection on (certbot, lego, `xmppd cert import`).
     certificates.start();
-    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim, certificates, clusterSessions);
+    const running = new XmppServer(core, modules, listeners, control, s2s, memoryTrim, certificates, clusterSessions, placement);
     log.info('xmppd started', { version: VERSION, hosts: config.hosts, config: config.path || '(embedded default)', ...(config.cluster ? { node: config.cluster.node } : {}) });
     // Not awaited: an auth provider that is slow to list accounts never delays the start.
     void startupNotes(core, listeners.bound, { firstStart, cliHint: opts.cliHint ?? ((w) => `xmppd ${w}`) }).catch(() => undefined);

@@ -41,7 +41,8 @@ export { PEP_SERVICE, type PepApi, type PepItem, type PublishOptions } from './c
 export { CAPS_SERVICE, type CapsApi } from './core/services/caps-service.js';
 export { ROOM_ARCHIVE_SERVICE, type RoomArchiveApi } from './core/services/room-archive-service.js';
 export { privateSlotService, type PrivateSlotApi } from './core/services/private-slot-service.js';
-export type { ServiceDomainHandler } from './core/router.js';
+export type { ServiceDomainHandler, ServeDomainOptions } from './core/router.js';
+export type { ModuleCluster, ObjectStore } from './core/cluster/module-cluster.js';
 export { serveIqDomain, type ServiceIqHandler } from './core/module-runtime/iq-service-domain.js';
 export type { HttpRouteHandler } from './core/http-routes.js';
 export type { RegistrationSlot } from './core/limits/limits.js';

@@ -38,13 +38,21 @@ export class CapsCache {
     this.maxRows = limits.maxRows;
     this.stampEvery = Math.min(STAMP_EVERY_MAX, limits.expireAfterMs / 2);
     // A row deleted (swept, by an operator or on another node) leaves the mirror too; a stamp moves it.
+    // A row stored by another node (a cluster) is mirrored at once: its clients' features are known here too.
     ctx.watch(CAPS_TABLE, (ev) => {
       if (ev.value === undefined) this.mirror.delete(ev.key);
       else {
+        const row = ev.value as unknown as CapsRow;
         const seen = this.mirror.get(ev.key);
-        if (seen) seen.lastUsed = Math.max(seen.lastUsed, lastUsedOf(ev.value as unknown as CapsRow));
+        if (seen) seen.lastUsed = Math.max(seen.lastUsed, lastUsedOf(row));
+        else this.remember(ev.key, new Set(row.features), lastUsedOf(row), clientName(row.identities ?? []));
       }
     });
+  }
+
+  /** The features of a verified hash when this node has it in memory (no read, not marked as used). */
+  peek(key: string): ReadonlySet<string> | undefined {
+    return this.mirror.get(key)?.features;
   }
 
   /** The features of a verified hash, or undefined when it is not cached. Marks the row as used. */

@@ -57,7 +57,34 @@ export class CapsTracker {
   ) {}
 
   featuresOf(full: Jid): Features | undefined {
-    return this.entries.get(full.toString())?.features;
+    const e = this.entries.get(full.toString());
+    if (e) return e.features;
+    const claim = this.remoteClaim(full);
+    if (!claim) return undefined;
+    for (const v of claim.verifiable) {
+      const f = this.cache.peek(v.key);
+      if (f) return f;
+    }
+    return undefined;
+  }
+
+  /** featuresOf, reading the shared cache for a client on another cluster node. */
+  async load(full: Jid): Promise<Features | undefined> {
+    const known = this.featuresOf(full);
+    if (known || this.entries.has(full.toString())) return known;
+    const claim = this.remoteClaim(full);
+    return claim ? this.cached(claim) : undefined;
+  }
+
+  /**
+   * The caps claim of a client bound on another cluster node, from its last presence as the session registry
+   * carries it: only verified hashes count (its own node verified them into the shared cache).
+   */
+  private remoteClaim(full: Jid): Claim | null {
+    if (!full.resource) return null;
+    const s = this.ctx.sessionsOf(full.bare()).find((x) => x.jid.resource === full.resource);
+    if (!s || s.remote === undefined || !s.presence) return null;
+    return claimOf(s.presence);
   }
 
   clientOf(full: Jid): string | undefined {

@@ -58,11 +58,13 @@ export default defineModule({
     const hosts = trackers;
     hosts.set(ctx.host, tracker);
     ctx.onStop(() => void (hosts.get(ctx.host) === tracker && hosts.delete(ctx.host)));
-    const featuresOf = (full: Jid) => (full.domain === ctx.host ? tracker : hosts.get(full.domain))?.featuresOf(full);
+    const trackerOf = (full: Jid) => (full.domain === ctx.host ? tracker : hosts.get(full.domain));
+    const featuresOf = (full: Jid) => trackerOf(full)?.featuresOf(full);
     ctx.provide(CAPS_SERVICE, {
       featuresOf,
       clientOf: (full: Jid) => (full.domain === ctx.host ? tracker : hosts.get(full.domain))?.clientOf(full),
       wantsNotify: (full: Jid, node: string) => featuresOf(full)?.has(`${node}+notify`) ?? false,
+      load: async (full: Jid) => trackerOf(full)?.load(full),
     });
 
     // Broadcast available presence only (a directed presence's caps are for its recipient); after the

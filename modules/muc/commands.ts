@@ -23,9 +23,23 @@ export function mucCommands(ctx: ModuleContext<MucOptions>, svc: MucService): vo
     public: r.config.public, membersOnly: r.config.membersOnly, locked: r.locked,
   });
 
+  // In a cluster: every persistent room, and the rooms this node holds (`here`: occupants are counted where a
+  // room is held; muc.occupants and muc.destroy act on the rooms held by the node they run on).
   ctx.command({
     name: 'muc.rooms', description: 'List the rooms of a host\'s MUC service', args: ['host?'],
-    run: async () => ({ service: svc.domain, rooms: [...svc.rooms.values()].sort((a, b) => a.name.localeCompare(b.name)).map(describe) }),
+    run: async () => {
+      const rooms = new Map<string, ReturnType<typeof describe> & { here?: boolean }>();
+      if (svc.clustered) {
+        // A cluster node holds some rooms only: the persistent ones of every node come from the tables.
+        await ctx.store.barrier();
+        for (const s of await svc.store.load()) {
+          const c = s.row.config;
+          rooms.set(s.name, { jid: `${s.name}@${svc.domain}`, name: c.name, occupants: 0, persistent: true, public: c.public, membersOnly: c.membersOnly, locked: false, here: false });
+        }
+      }
+      for (const r of svc.rooms.values()) rooms.set(r.name, { ...describe(r), ...(svc.clustered && { here: true }) });
+      return { service: svc.domain, rooms: [...rooms.keys()].sort((a, b) => a.localeCompare(b)).map((k) => rooms.get(k)!) };
+    },
   });
   ctx.command({
     name: 'muc.create', description: 'Create a persistent room (owner: a JID to make its owner)', args: ['room', 'owner?', 'name?', 'host?'],

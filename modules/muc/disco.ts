@@ -17,13 +17,26 @@ export function serviceInfo(svc: MucService, call: IqCall): Element {
   return q;
 }
 
-/** §6.3: the public rooms (hidden and locked ones are not listed), with their names. */
-export function serviceItems(svc: MucService, call: IqCall): Element {
+/**
+ * §6.3: the public rooms (hidden and locked ones are not listed), with their names. In a cluster this node holds
+ * some rooms only: the persistent ones come from the replicated tables (this node's copies are fresher).
+ */
+export async function serviceItems(svc: MucService, call: IqCall): Promise<Element> {
   if (call.type !== 'get') throw new StanzaError('bad-request', 'disco#items is read-only');
   if (call.payload.attrs.node) throw new StanzaError('item-not-found');
   const q = xml('query', { xmlns: NS_DISCO_ITEMS });
-  const rooms = [...svc.rooms.values()].filter((r) => r.config.public && !r.locked).sort((a, b) => a.name.localeCompare(b.name));
-  for (const r of rooms) q.c('item', { jid: r.jid.toString(), name: r.config.name || r.name });
+  const listed = new Map<string, { jid: string; name: string }>();
+  if (svc.clustered) {
+    await svc.ctx.store.barrier(); // rooms made through other nodes until now are listed
+    for (const s of await svc.store.load()) {
+      if (s.row.config.public) listed.set(s.name, { jid: `${s.name}@${svc.domain}`, name: s.row.config.name || s.name });
+    }
+  }
+  for (const r of svc.rooms.values()) {
+    if (r.config.public && !r.locked) listed.set(r.name, { jid: r.jid.toString(), name: r.config.name || r.name });
+    else listed.delete(r.name);
+  }
+  for (const name of [...listed.keys()].sort((a, b) => a.localeCompare(b))) q.c('item', listed.get(name)!);
   return q;
 }
 

@@ -4,13 +4,11 @@ import { defineModule, Jid, opt } from '../../src/sdk.js';
 import { History } from './history.js';
 import { MUC_SERVICE } from './api.js';
 import { mucCommands } from './commands.js';
-import { affiliationsOf, RoomStore } from './persistence.js';
-import { broadcastPresence } from './occupants.js';
+import { affiliationsOf, AFFILIATIONS as AFFILIATION_ROWS, RoomStore, type StoredRoom } from './persistence.js';
 import { defaultConfig, Room } from './room.js';
 import { MucService } from './service.js';
 import { mucMetrics } from './metrics.js';
 import { roomArchive } from './room-archive.js';
-import { STATUS } from './status-codes.js';
 import { LIMIT_OPTIONS, refusalCounter } from './limits.js';
 
 export default defineModule({
@@ -42,12 +40,26 @@ export default defineModule({
     }
     const store = new RoomStore(ctx, ctx.host, domain);
     const svc = new MucService(ctx, domain, store);
-    for (const s of await store.load()) {
+    const roomOf = (s: StoredRoom): Room => {
       const room = new Room(Jid.of(s.name, domain), defaultConfig(s.row.config), new Map(s.affiliations), s.row.secret, new History(ctx.options.history_size, ctx.options.max_history_message_size), s.row.createdAt);
       room.subject = s.row.subject;
-      svc.rooms.set(s.name, room);
-    }
-    ctx.serveDomain(domain, svc.handle);
+      return room;
+    };
+    // In a cluster each room lives on one node, loaded there when it arrives (a takeover reads the replicated
+    // rows, never an old copy); a single node holds every room from the start.
+    svc.clustered = ctx.cluster !== undefined;
+    if (!svc.clustered) for (const s of await store.load()) svc.rooms.set(s.name, roomOf(s));
+    ctx.serveDomain(domain, svc.handle, {
+      placement: 'one-node-per-jid',
+      acquire: async (bare) => {
+        await ctx.store.barrier(); // every write of the node that held it before is applied here
+        const s = await store.loadOne(bare.local);
+        svc.rooms.delete(bare.local);
+        if (s) svc.rooms.set(s.name, roomOf(s));
+      },
+      release: (bare) => ctx.lock(`room:${bare.local}`, () => svc.release(bare.local)),
+      holds: (bare) => svc.rooms.has(bare.local),
+    });
 
     // The host lists its MUC service (XEP-0045 §6.1).
     ctx.hook('disco_items', (items, { target, node }) =>
@@ -57,6 +69,27 @@ export default defineModule({
     ctx.hookGlobal('user_removed', ({ jid }) => {
       for (const room of svc.rooms.values()) room.affiliations.delete(jid.bareString());
     });
+    // In a cluster the account may go through another node: its affiliation rows are deleted there, and a room
+    // held here drops them from memory (else its next save would write them back). A room's own save deletes and
+    // re-puts its rows in one transaction: only rows whose last change in a transaction is a delete count.
+    if (svc.clustered) {
+      let batch: Map<string, boolean> | null = null;
+      ctx.watch(AFFILIATION_ROWS, (ev) => {
+        if (!batch) {
+          batch = new Map();
+          queueMicrotask(() => {
+            const done = batch!;
+            batch = null;
+            for (const [key, deleted] of done) {
+              const a = deleted ? store.affiliationOf(key) : null;
+              const room = a && svc.rooms.get(a.room);
+              if (room?.config.persistent) room.affiliations.delete(a!.jid); // a temporary room's rows went with it
+            }
+          });
+        }
+        batch.set(ev.key, ev.value === undefined);
+      }, { prefix: store.prefix });
+    }
 
     ctx.provide(MUC_SERVICE, {
       domain,
@@ -84,13 +117,7 @@ export default defineModule({
 
     // Stopping the service (unload, reload, shutdown): every occupant leaves with 332 (§15.6).
     ctx.onStop(async () => {
-      for (const room of svc.rooms.values()) {
-        for (const o of [...room.occupants.values()]) {
-          room.remove(o);
-          o.payload = [];
-          await broadcastPresence(svc, room, o, { type: 'unavailable', role: 'none', codes: [STATUS.SHUTDOWN] });
-        }
-      }
+      for (const room of svc.rooms.values()) await svc.shutRoom(room);
       svc.rooms.clear();
     });
     return svc;

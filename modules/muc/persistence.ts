@@ -12,7 +12,10 @@ export interface RoomRow { config: RoomConfig; subject: Subject | null; secret: 
 export interface StoredRoom { name: string; row: RoomRow; affiliations: Array<[string, AffiliationEntry]> }
 
 interface Tables {
-  table<V>(name: string): { range(o: { prefix?: string }): Promise<Array<{ key: string; value: V }>> };
+  table<V>(name: string): {
+    range(o: { prefix?: string }): Promise<Array<{ key: string; value: V }>>;
+    get(key: string): Promise<{ value: V } | undefined>;
+  };
   readonly store: { transact(ops: Op[]): Promise<unknown> };
 }
 
@@ -21,6 +24,19 @@ export class RoomStore {
 
   constructor(private readonly data: Tables, host: string, service: string) {
     this.base = `${host}/${service}\u0000`;
+  }
+
+  /** Prefix of every row of this service (a watch keeps to it). */
+  get prefix(): string {
+    return this.base;
+  }
+
+  /** The room and bare JID of an affiliation row's key of this service, or null. */
+  affiliationOf(key: string): { room: string; jid: string } | null {
+    if (!key.startsWith(this.base)) return null;
+    const rest = key.slice(this.base.length);
+    const cut = rest.indexOf('\u0000');
+    return cut < 0 ? null : { room: rest.slice(0, cut), jid: rest.slice(cut + 1) };
   }
 
   private roomKey = (name: string) => this.base + name;
@@ -42,6 +58,15 @@ export class RoomStore {
       const name = r.key.slice(this.base.length);
       return { name, row: r.value, affiliations: byRoom.get(name) ?? [] };
     });
+  }
+
+  /** One stored room with its affiliations, or undefined (a cluster node loading the room it takes over). */
+  async loadOne(name: string): Promise<StoredRoom | undefined> {
+    const row = await this.data.table<RoomRow>(ROOMS).get(this.roomKey(name));
+    if (!row) return undefined;
+    const p = this.affPrefix(name);
+    const affs = await this.data.table<AffiliationEntry>(AFFILIATIONS).range({ prefix: p });
+    return { name, row: row.value, affiliations: affs.map((a) => [a.key.slice(p.length), a.value]) };
   }
 
   /** Write the whole room in one transaction (its affiliation rows replaced). */

@@ -16,6 +16,8 @@ import { IqRelay } from './occupant-iq.js';
 import { NS_REGISTER, registerQuery } from './register.js';
 import type { MucLimitOptions } from './limits.js';
 import { removeRoomArchive } from './room-archive.js';
+import { broadcastPresence } from './occupants.js';
+import { STATUS } from './status-codes.js';
 
 export interface MucOptions extends MucLimitOptions {
   host: string;
@@ -51,6 +53,8 @@ export class MucService {
   readonly roomFeatures = new Set<(room: Room) => string[]>();
   /** Groupchat messages broadcast (xmppd_muc_messages_total); set by the module. */
   messagesCounter: { inc(labels: { host: string }): void } | null = null;
+  /** In a cluster: each room is held by one node, loaded there on arrival (the module's placement). */
+  clustered = false;
   /** Stanzas refused for a limit (xmppd_muc_refusals_total); set by the module. */
   refused?: { inc(labels: { host: string; limit: string }): void };
 
@@ -188,6 +192,23 @@ export class MucService {
       this.rooms.delete(room.name);
       void removeRoomArchive(this, room); // one kept from when it was persistent
     }
+  }
+
+  /** Every occupant leaves the room with 332 (§15.6: the service is going, or the room moved to another node). */
+  async shutRoom(room: Room): Promise<void> {
+    for (const o of [...room.occupants.values()]) {
+      room.remove(o);
+      o.payload = [];
+      await broadcastPresence(this, room, o, { type: 'unavailable', role: 'none', codes: [STATUS.SHUTDOWN] });
+    }
+  }
+
+  /** Another cluster node holds the room now: its occupants here are told to rejoin, and this copy goes. */
+  async release(name: string): Promise<void> {
+    const room = this.rooms.get(name);
+    if (!room) return;
+    this.rooms.delete(name);
+    await this.shutRoom(room);
   }
 
   /** Write a persistent room (config, affiliations, subject) or drop the rows of a temporary one. */

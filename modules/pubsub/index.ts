@@ -10,6 +10,9 @@ import { ACCESS_MODELS, NS_OWNER, NS_PUBSUB, type NodeConfig } from './engine/ty
 import { ServiceNotifier } from './service-notify.js';
 import { pubsubMetrics } from './metrics.js';
 
+/** Refusals a write not yet applied on this node could explain (checked again after a barrier in a cluster). */
+const STALE_REFUSALS = new Set(['item-not-found', 'forbidden', 'not-allowed', 'not-authorized', 'unexpected-request', 'registration-required']);
+
 export default defineModule({
   name: 'pubsub',
   description: 'Publish-Subscribe service (XEP-0060) on a subdomain',
@@ -119,7 +122,21 @@ export default defineModule({
       throw new StanzaError('service-unavailable');
     };
 
+    // In a cluster the service runs on every node over the replicated tables (its state is all in them): a node
+    // made, or a right granted, through another node may not be applied here yet, so a refusal that such a
+    // change would lift is checked once more after this replica has caught up (read-your-writes for requests
+    // that land on several nodes). Refusals come before anything is written: the retry repeats nothing.
+    const serve = ctx.cluster ? async (el: Element, from: Jid, to: Jid): Promise<Element | null> => {
+      try {
+        return await handleIq(el, from, to);
+      } catch (err) {
+        if (!(err instanceof StanzaError) || !STALE_REFUSALS.has(err.condition)) throw err;
+        await ctx.store.barrier();
+        return handleIq(el, from, to);
+      }
+    } : handleIq;
+
     // The service answers IQs only, and the host's disco#items lists it.
-    serveIqDomain(ctx, domain, o.name, handleIq);
+    serveIqDomain(ctx, domain, o.name, serve);
   },
 });

@@ -45,8 +45,16 @@ export class PepDelivery implements Notifier {
     private readonly metrics: PubsubMetrics,
   ) {}
 
-  private wantsNotify(full: Jid, node: string): boolean {
-    return this.ctx.service(CAPS_SERVICE)?.wantsNotify(full, node) ?? false;
+  /**
+   * Whether a resource asked for `node` (+notify): known here (a local client, or a verified hash met before),
+   * else looked up in the shared cache (a client on another cluster node; awaited only then).
+   */
+  private asks(full: Jid, node: string): boolean | Promise<boolean> {
+    const caps = this.ctx.service(CAPS_SERVICE);
+    if (!caps) return false;
+    const features = caps.featuresOf(full);
+    if (features || !this.ctx.clusterNode) return features?.has(`${node}+notify`) ?? false;
+    return caps.load(full).then((f) => f?.has(`${node}+notify`) ?? false);
   }
 
   private available(bare: Jid): Jid[] {
@@ -98,7 +106,10 @@ export class PepDelivery implements Notifier {
   /** Everyone (full JIDs, or bare JIDs of explicit subscribers) who hears about `node` of `owner`. */
   private async recipients(scope: ServiceScope, owner: Jid, node: string, row: NodeRow): Promise<Jid[]> {
     const out = new Map<string, Jid>();
-    for (const full of this.available(owner)) if (this.wantsNotify(full, node)) out.set(full.toString(), full);
+    for (const full of this.available(owner)) {
+      const w = this.asks(full, node); // awaited only for a client on another cluster node
+      if (w === true || (w !== false && (await w))) out.set(full.toString(), full);
+    }
     const roster = this.ctx.service(ROSTER_SERVICE);
     const contacts = roster ? (await roster.items(owner)).filter((i) => hasFrom(i.subscription)) : [];
     const remote = new Map<string, Jid[]>();
@@ -107,7 +118,10 @@ export class PepDelivery implements Notifier {
       const contact = Jid.tryParse(item.jid);
       if (!contact || !contactMay(row, item.jid, item.groups)) continue;
       const resources = this.ctx.isLocal(contact.domain) ? this.available(contact) : remote.get(contact.bareString()) ?? [];
-      for (const full of resources) if (this.wantsNotify(full, node)) out.set(full.toString(), full);
+      for (const full of resources) {
+        const w = this.asks(full, node);
+        if (w === true || (w !== false && (await w))) out.set(full.toString(), full);
+      }
     }
     for (const s of Object.keys(row.subscriptions)) {
       const jid = Jid.tryParse(s);

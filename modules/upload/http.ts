@@ -27,6 +27,8 @@ export interface HttpSide {
   /** Seconds a file lives (0: for ever). */
   expireAfter: number;
   uploaded(bytes: number): void;
+  /** In a cluster: wait until this node has applied every write so far (a file uploaded through another node). */
+  catchUp?: () => Promise<void>;
 }
 
 function answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
@@ -124,7 +126,9 @@ function disposition(type: string, name: string): string | null {
 export function getHandler(s: HttpSide) {
   return async (req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> => {
     const t = target(s, rest);
-    const meta = t && (await s.ledger.has(t.id)) ? await s.store.stat(t.id) : null;
+    // Only a link this server signed may wait for the replica to catch up.
+    const known = t && ((await s.ledger.has(t.id)) || (s.catchUp && (await s.catchUp(), await s.ledger.has(t.id))));
+    const meta = t && known ? await s.store.stat(t.id) : null;
     const expired = meta && s.expireAfter > 0 && meta.created + s.expireAfter * 1000 <= Date.now();
     if (!t || !meta || meta.name !== t.name || expired) return answer(res, 404, 'no such file');
     const etag = `"${t.id}"`;

@@ -1,9 +1,11 @@
 // XEP-0363 HTTP File Upload on a subdomain of the host (upload.<host>), served through ctx.serveDomain:
 // slot requests over XMPP, the files over the server's http/https listeners (ctx.httpRoute), kept in a
-// FileStore (local disk under data_dir/upload/<host>) and expired after expire_after.
+// FileStore (local disk under data_dir/upload/<host>, or a cluster's shared object store) and expired after
+// expire_after.
 import { join } from 'node:path';
 import { defineModule, opt, Jid, NS, StanzaError, xml, type Element, serveIqDomain } from '../../src/sdk.js';
-import { DiskStore } from './storage.js';
+import { DiskStore, type FileStore } from './storage.js';
+import { ObjectFileStore } from './object-storage.js';
 import { Signer } from './signing.js';
 import { Ledger, removeUserOps } from './ledger.js';
 import { NS_UPLOAD, requestSlot, type SlotRules } from './slot.js';
@@ -62,7 +64,11 @@ export default defineModule({
       if (!MEDIA_RANGE.test(t)) throw new Error(`modules.upload.allowed_types[${i}]: "${t}" must be a lowercase media type such as image/png or image/*`);
     }
     const prefix = `/upload/${encodeURIComponent(ctx.host)}/`; // as a request path carries it
-    const store = new DiskStore(join(ctx.dataDir, 'upload', ctx.host));
+    // In a cluster the files live in the shared object store `<cluster>_uploads`: any node serves any file.
+    const cluster = ctx.cluster;
+    const store: FileStore = cluster ? new ObjectFileStore(() => cluster.objectStore('uploads'), ctx.host) : new DiskStore(join(ctx.dataDir, 'upload', ctx.host));
+    // Opened now rather than by the first upload (a failure here is retried at first use).
+    if (cluster) await cluster.objectStore('uploads').catch((err: unknown) => ctx.log.warn('upload object store not reachable yet', { err }));
     const ledger = new Ledger(ctx);
     const files = ctx.counter({ name: 'xmppd_upload_files_total', help: 'Files uploaded over HTTP File Upload (XEP-0363)', labelNames: ['host'] });
     const bytes = ctx.counter({ name: 'xmppd_upload_bytes_total', help: 'Bytes uploaded over HTTP File Upload (XEP-0363)', labelNames: ['host'] });
@@ -70,6 +76,8 @@ export default defineModule({
     const signer = await Signer.load(ctx);
     const side: HttpSide = {
       store, signer, ledger, allowedTypes: o.allowed_types, quota: o.quota, expireAfter: o.expire_after,
+      // A link shared right after its upload on another node: wait until this node has the upload's rows.
+      ...(cluster && { catchUp: () => ctx.store.barrier() }),
       uploaded(n) {
         files.inc({ host: ctx.host });
         bytes.inc({ host: ctx.host }, n);

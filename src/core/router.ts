@@ -37,6 +37,37 @@ export interface ComponentRoutes {
  */
 export type ServiceDomainHandler = (el: Element, from: Jid, to: Jid) => Promise<void>;
 
+/**
+ * How a module-served domain is spread over a cluster. 'one-node-per-jid': every stanza to one bare JID of the
+ * domain (a MUC room) is handled by the one node that holds it, the module's state for it living there only;
+ * stanzas to the domain itself are handled wherever they arrive. On a single node nothing changes.
+ */
+export interface ServeDomainOptions {
+  placement?: 'one-node-per-jid';
+  /** This node has just become the holder of `bare` (cluster only): load its state fresh from the tables. */
+  acquire?: (bare: Jid) => Promise<void>;
+  /** This node no longer holds `bare` (another node took it over): drop what it kept of it. */
+  release?: (bare: Jid) => void | Promise<void>;
+  /**
+   * Whether the module keeps anything of `bare` (a room exists): asked once its stanzas are handled; when it
+   * does not, the claim goes and any node may host that JID next time. Without it a claim stays for ever.
+   */
+  holds?: (bare: Jid) => boolean;
+}
+
+/** A served domain as the router keeps it. */
+export interface ServiceEntry extends ServeDomainOptions {
+  readonly domain: string;
+  readonly host: string;
+  readonly handle: ServiceDomainHandler;
+}
+
+/** The cluster's seam for 'one-node-per-jid' domains (src/core/cluster/jid-placement.ts); null on a single node. */
+export interface DomainPlacement {
+  /** Deliver a stanza for a bare JID of a sharded domain: here when this node holds it, else to its holder. */
+  route(entry: ServiceEntry, el: Element, from: Jid, to: Jid): Promise<void>;
+}
+
 export class Router {
   /** Without federation (s2s.enabled: false) remote stanzas bounce with remote-server-not-found. */
   routeRemote: RemoteRoute = async (el, from, to) => {
@@ -44,6 +75,8 @@ export class Router {
   };
   /** XEP-0114 component domains (null without a `components` section); isLocal() stays for hosts. */
   components: ComponentRoutes | null = null;
+  /** Where the bare JIDs of sharded service domains live (set by the composition root in a cluster). */
+  placement: DomainPlacement | null = null;
 
   constructor(
     private readonly hosts: ReadonlySet<string>,
@@ -61,18 +94,23 @@ export class Router {
     return this.hosts.has(domain);
   }
 
-  private readonly serviceDomains = new Map<string, { host: string; handle: ServiceDomainHandler }>();
+  private readonly serviceDomains = new Map<string, ServiceEntry>();
 
   /** Serve `domain` on behalf of `host` (a module's subdomain); the returned function withdraws it. */
-  serveDomain(domain: string, host: string, handle: ServiceDomainHandler): () => void {
+  serveDomain(domain: string, host: string, handle: ServiceDomainHandler, opts: ServeDomainOptions = {}): () => void {
     if (this.hosts.has(domain)) throw new Error(`${domain} is a virtual host, not a service domain`);
     if (this.components?.has(domain)) throw new Error(`${domain} is already an external component`);
     if (this.serviceDomains.has(domain)) throw new Error(`${domain} is already served by ${this.serviceDomains.get(domain)!.host}`);
-    const entry = { host, handle };
+    const entry: ServiceEntry = { ...opts, domain, host, handle };
     this.serviceDomains.set(domain, entry);
     return () => {
       if (this.serviceDomains.get(domain) === entry) this.serviceDomains.delete(domain);
     };
+  }
+
+  /** The module serving `domain` on this node (the cluster's placement runs stanzas forwarded to it). */
+  serviceEntry(domain: string): ServiceEntry | undefined {
+    return this.serviceDomains.get(domain);
   }
 
   /** Whether this server answers for `domain`: a virtual host or a module-served subdomain (s2s accepts both). */
@@ -107,7 +145,8 @@ export class Router {
       if (toLocal) {
         await this.routeLocal(el, from, to, session);
       } else if (service) {
-        await service.handle(el, from, to);
+        if (service.placement && to.local && this.placement) await this.placement.route(service, el, from, to);
+        else await service.handle(el, from, to);
       } else if (this.components?.has(to.domain)) {
         await this.components.route(el, from, to);
       } else {

@@ -19,7 +19,8 @@ import type { ServiceKey } from '../services/service-key.js';
 import type { RegistrationSlot } from '../limits/limits.js';
 import { runCommand } from '../admin/commands.js';
 import type { ModuleInfo } from './module-manager.js';
-import type { ServiceDomainHandler } from '../router.js';
+import type { ServeDomainOptions, ServiceDomainHandler } from '../router.js';
+import { moduleCluster, type ModuleCluster } from '../cluster/module-cluster.js';
 import type { CommandInfo, ModuleCommandDef } from '../admin/command-registry.js';
 import type { HttpRouteHandler } from '../http-routes.js';
 
@@ -180,9 +181,17 @@ export class ModuleContext<O = Record<string, unknown>> {
   /**
    * Serve a subdomain of this host (a MUC or PubSub service): every stanza to `domain` or its JIDs goes to
    * `handler`, after filter_packet for this host. Withdrawn on stop. Throws when the domain is taken.
+   * With `placement: 'one-node-per-jid'`, in a cluster each bare JID of the domain (a room) lives on one node:
+   * `acquire` loads its state there fresh, `release` drops it when another node takes it over, and `holds`
+   * says whether anything is left of it (if not, another node may host it next time).
    */
-  serveDomain(domain: string, handler: ServiceDomainHandler): void {
-    this.disposers.push(this.core.router.serveDomain(domain, this.host, handler));
+  serveDomain(domain: string, handler: ServiceDomainHandler, opts: ServeDomainOptions = {}): void {
+    this.disposers.push(this.core.router.serveDomain(domain, this.host, handler, opts));
+  }
+
+  /** This node's cluster (config `cluster`): its name and shared object stores; undefined on a single node. */
+  get cluster(): ModuleCluster | undefined {
+    return this.core.cluster && moduleCluster(this.core.cluster);
   }
 
   /**

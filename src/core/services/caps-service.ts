@@ -10,6 +10,11 @@ export interface CapsApi {
   clientOf?(full: Jid): string | undefined;
   /** Whether the full JID's client asked for notifications of `node` ("<node>+notify" among its features). */
   wantsNotify(full: Jid, node: string): boolean;
+  /**
+   * featuresOf, reading the shared cache when this node has not met the client's verified hash yet (a client
+   * on another cluster node: its own node verified it, the replicated cache has it).
+   */
+  load(full: Jid): Promise<ReadonlySet<string> | undefined>;
 }
 
 /** `ctx.service(CAPS_SERVICE)` is a CapsApi while the caps module runs on the host. */
