@@ -23,7 +23,7 @@ export class SmClient {
   private inH = 0;
   /** Outbound stanzas (messages) since enable/resume: the server acknowledges a prefix. */
   private outQueue: Array<{ id: string | null; xml: string }> = [];
-  private outAcked = 0;
+  private outBase = 0;
   up = false;
   stopped = false;
   /** Ids of messages the server acknowledged (XEP-0198 <a/> or <resumed h/>). */
@@ -75,18 +75,17 @@ export class SmClient {
         this.up = true;
         if (failover) { failover.back = Date.now(); failover.how = 'resumed'; }
         // §5: the client re-sends what the server had not acknowledged.
-        const pending = this.outQueue.slice(this.outAcked).filter((m) => m.id !== null);
+        const pending = this.outQueue.filter((m) => m.id !== null);
         this.outQueue = [];
-        this.outAcked = 0;
         for (const m of pending) this.write(m.id, m.xml);
         this.c.send(`<r xmlns='${SM}'/>`);
         return;
       }
     }
     // A fresh session (first login, or resumption refused): what the old one never acknowledged is sent again.
-    const pending = this.outQueue.slice(this.outAcked).filter((m) => m.id !== null);
+    const pending = this.outQueue.filter((m) => m.id !== null);
     this.outQueue = [];
-    this.outAcked = 0;
+    this.outBase = 0;
     this.inH = 0;
     this.previd = null;
     c.send(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${this.resource}</resource></bind></iq>`);
@@ -140,17 +139,15 @@ export class SmClient {
     w?.resolve(el);
   }
 
-  /** h counts the stanzas of this session from the server's point of view: the first h of outQueue are acknowledged. */
+  /** h counts the stanzas of this SM session the server handled: outQueue holds those after the first outBase. */
   private ackUpTo(h: number): void {
-    if (h > this.outQueue.length) {
-      this.errors.push(`h=${h} > sent ${this.outQueue.length}`);
-      h = this.outQueue.length;
+    const n = h - this.outBase;
+    if (n > this.outQueue.length || n < 0) {
+      this.errors.push(`h=${h}: ${this.outBase} acknowledged and ${this.outQueue.length} waiting`);
+      return;
     }
-    for (let i = this.outAcked; i < h; i++) {
-      const id = this.outQueue[i]!.id;
-      if (id !== null) this.acked.add(id);
-    }
-    if (h > this.outAcked) this.outAcked = h;
+    for (const m of this.outQueue.splice(0, n)) if (m.id !== null) this.acked.add(m.id);
+    this.outBase = h;
   }
 
   private write(id: string | null, x: string): void {
@@ -163,7 +160,7 @@ export class SmClient {
     if (!this.up || !this.c) return false;
     this.sent.add(id);
     this.write(id, `<message to='${to}' type='chat' id='${id}'><body>${body}</body></message>`);
-    if (this.outQueue.length % 5 === 0) this.c.send(`<r xmlns='${SM}'/>`);
+    if ((this.outBase + this.outQueue.length) % 5 === 0) this.c.send(`<r xmlns='${SM}'/>`);
     return true;
   }
 
@@ -209,6 +206,11 @@ export class SmClient {
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1000)));
       }
     }
+  }
+
+  /** The network goes away under the client (no closing tag): it reconnects to the next node and resumes. */
+  drop(): void {
+    this.c?.socket.destroy();
   }
 
   close(): void {
