@@ -11,7 +11,11 @@ const { Parser } = xmlPkg as unknown as { Parser: new () => NodeJS.EventEmitter 
 const SM = 'urn:xmpp:sm:3';
 const STREAM_HEADER = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
 
-export interface Received { id: string; from: string; body: string; via: 'live' | 'offline' | 'resent' }
+export interface Received {
+  id: string; from: string; body: string; via: 'live' | 'offline' | 'resent';
+  /** For an offline message: when it was stored (XEP-0203 stamp), and the logins of this client before it arrived. */
+  stamp?: number; logins?: number[];
+}
 export interface Failover { reason: string; at: number; back: number | null; firstMessage: number | null; how: 'resumed' | 'login' | null; to: number }
 
 export class SmClient {
@@ -35,6 +39,8 @@ export class SmClient {
   /** During the first messages after <resumed/>, what arrives before any new traffic is the server's re-sends. */
   private resentWindow = false;
   errors: string[] = [];
+  /** When each fresh session (bind + initial presence) began. */
+  readonly logins: number[] = [];
 
   constructor(readonly user: string, readonly host: string, readonly resource: string, readonly ports: () => number[], start: number) {
     this.node = start;
@@ -97,6 +103,7 @@ export class SmClient {
     this.previd = e.attrs.id ?? null;
     this.resentWindow = false;
     this.up = true;
+    this.logins.push(Date.now());
     this.write(null, '<presence/>'); // initial presence (counted by the server's h): offline messages come now
     if (failover) { failover.back = Date.now(); failover.how = 'login'; }
     for (const m of pending) this.write(m.id, m.xml);
@@ -121,8 +128,11 @@ export class SmClient {
     if (el.name === 'message' || el.name === 'presence' || el.name === 'iq') {
       if (this.previd) this.inH++;
       if (el.name === 'message' && el.getChildText('body') !== null) {
-        const delayed = el.getChild('delay', 'urn:xmpp:delay') !== undefined;
-        this.received.push({ id: el.attrs.id, from: el.attrs.from, body: el.getChildText('body')!, via: delayed ? 'offline' : this.resentWindow ? 'resent' : 'live' });
+        const delay = el.getChild('delay', 'urn:xmpp:delay');
+        this.received.push({
+          id: el.attrs.id, from: el.attrs.from, body: el.getChildText('body')!, via: delay ? 'offline' : this.resentWindow ? 'resent' : 'live',
+          ...(delay ? { stamp: Date.parse(delay.attrs.stamp), logins: [...this.logins] } : {}),
+        });
         const f = this.failovers.at(-1);
         if (f && f.back !== null && f.firstMessage === null) f.firstMessage = Date.now();
       }
