@@ -85,6 +85,7 @@ test('a rolling restart of all nodes under steady traffic loses no acknowledged 
 
   // Steady traffic: every sender a numbered message every 20-50 ms while it is connected.
   let running = true;
+  t.after(() => { running = false; }); // a failed step must not leave the senders running
   const loops = pairs.map(async ({ s, r }, k) => {
     let n = 0;
     while (running) {
