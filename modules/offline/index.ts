@@ -121,6 +121,21 @@ export default defineModule({
       return { handled: true, stored: true };
     });
 
+    // In a cluster a message may be stored by another node that did not see this node's new session yet,
+    // while this node's delivery at login ran before the stored row reached it: the row's arrival here hands
+    // it to a session of this node that is waiting for it (the stored message never waits for the next login).
+    if (ctx.clusterNode !== null) {
+      const hostPrefix = `${ctx.host}/`;
+      ctx.watch(TABLE, (ev) => {
+        if (ev.value === undefined) return;
+        const nul = ev.key.indexOf('\u0000');
+        const bare = nul > 0 ? Jid.tryParse(`${ev.key.slice(hostPrefix.length, nul)}@${ctx.host}`) : null;
+        if (!bare) return;
+        const here = ctx.sessionsOf(bare).filter((s) => s.remote === undefined && eligible(s)).sort((a, b) => b.priority - a.priority)[0];
+        if (here) void deliver(here).catch((err) => ctx.log.error('offline delivery failed', { err }));
+      }, { prefix: hostPrefix });
+    }
+
     // XEP-0160 §2: initial presence with a non-negative priority triggers delivery.
     ctx.hook('user_available', async ({ session }) => {
       if (session.priority >= 0) await deliver(session);
