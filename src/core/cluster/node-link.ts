@@ -112,11 +112,19 @@ export class NodeLink implements ClusterRpc {
     let gone: number[] | null = null;
     b.entries.forEach((e, i) => {
       const s = this.local(e.sid, e.jid);
-      if (!s) (gone ??= []).push(i);
-      else if (e.kind === 'c') {
-        const c = e.x ? (JSON.parse(e.x) as { cond?: string; text?: string }) : {};
-        this.closeLocal(s, c.cond, c.text);
-      } else this.deliverLocal(s, e.x);
+      if (!s) {
+        (gone ??= []).push(i);
+        return;
+      }
+      // One entry that fails here must not keep the batch unanswered (it would be sent again, whole).
+      try {
+        if (e.kind === 'c') {
+          const c = e.x ? (JSON.parse(e.x) as { cond?: string; text?: string }) : {};
+          this.closeLocal(s, c.cond, c.text);
+        } else this.deliverLocal(s, e.x);
+      } catch (err) {
+        this.core.log.warn('a forwarded entry failed on its session', { err: (err as Error)?.message ?? String(err), jid: e.jid });
+      }
     });
     const reply = gone ? enc.encode(JSON.stringify({ gone })) : OK;
     this.answered.set(b.link, { seq: b.seq, reply });
