@@ -94,6 +94,29 @@ describe('batched stanzas between cluster nodes', { skip: natsSkip() }, () => {
     }
   });
 
+  test('to a node of an earlier version (no batches in its heartbeat) each entry goes as its own request', async () => {
+    const host = HOSTS[0];
+    const link = n[0]!.server.clusterSessions!.link;
+    const asked: string[] = [];
+    link.batches = (node) => {
+      asked.push(node);
+      return false;
+    };
+    try {
+      const { c: bob } = await RawClient.login(n[1]!.c2sPort, 'bob', 'pw-bob', 'old', { host });
+      clients.push(bob);
+      for (const t of n) await sees(t, `bob@${host}/old`);
+      const { c: alice } = await RawClient.login(n[0]!.c2sPort, 'alice', 'pw-alice', 'a2', { host });
+      clients.push(alice);
+      for (let i = 0; i < 100; i++) alice.send(`<message to='bob@${host}/old' type='chat' id='o-${i}'><body>old ${i}</body></message>`);
+      await until(() => ids(bob.buffer, 'o-').length === 100, `bob@${host}/old got every message`);
+      assert.deepEqual(ids(bob.buffer, 'o-'), Array.from({ length: 100 }, (_, i) => i));
+      assert.ok(asked.includes('x2'), 'the sender asked whether x2 takes batches');
+    } finally {
+      link.batches = () => true;
+    }
+  });
+
   test('a node killed while batches to it are in flight: every message reaches the session or offline storage', async () => {
     const COUNT = 300;
     dir = await mkdtemp(join(tmpdir(), 'xmppd-cluster-batch-x3-'));

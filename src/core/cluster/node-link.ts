@@ -60,6 +60,8 @@ export class NodeLink implements ClusterRpc {
   private readonly tails = new Map<string, Promise<void>>();
   /** Whether `node` may still be waited for (liveness has not found it dead): a failed batch is retried then. */
   mayWait: (node: string) => boolean = () => false;
+  /** Whether `node` takes batches (else, during a rolling upgrade, one request per entry). */
+  batches: (node: string) => boolean = () => true;
   /** A remote session is gone from its node (`unreachable`: the whole node did not answer). */
   onGone: (session: RemoteSession, el: Element | null, unreachable: boolean) => void = () => {};
 
@@ -253,10 +255,11 @@ export class NodeLink implements ClusterRpc {
       box.busy = false;
       this.flush(node, box);
     };
-    this.send(node, payload).then(done, () =>
+    const send = (): Promise<BatchReply> => (this.batches(node) ? this.send(node, payload) : this.sendEach(node, batch));
+    send().then(done, () =>
       // No responder: the node may be reconnecting to another NATS server. The batch is sent again while its
       // heartbeat is fresh (what follows waits behind it, in order); then its entries take the gone path.
-      this.patiently(node, payload).then(done, () => {
+      this.patiently(node, send).then(done, () => {
         for (const p of batch) this.onGone(p.session, p.el, true);
       }),
     ).catch(() => {}).finally(next);
@@ -267,13 +270,25 @@ export class NodeLink implements ClusterRpc {
     return this.cluster.nc.request(nodeSubject(this.cluster, node), payload, { timeout }).then((m) => m.json<BatchReply>());
   }
 
+  /** To a node of an earlier version: one request per entry, all in flight together, answered as a batch. */
+  private async sendEach(node: string, batch: readonly Pending[]): Promise<BatchReply> {
+    const timeout = this.cluster.config.node_timeout * 1000;
+    const replies = await Promise.all(batch.map((p) => {
+      const c = p.kind === 'c' && p.x ? (JSON.parse(p.x) as { cond?: string; text?: string }) : {};
+      const req: Request = p.kind === 'd' ? { op: 'deliver', sid: p.sid, jid: p.jid, x: p.x } : { op: 'close', sid: p.sid, jid: p.jid, ...c };
+      return this.cluster.nc.request(nodeSubject(this.cluster, node), JSON.stringify(req), { timeout }).then((m) => m.json<{ gone?: boolean }>());
+    }));
+    const gone = replies.flatMap((r, i) => (r.gone ? [i] : []));
+    return gone.length ? { gone } : { ok: true };
+  }
+
   /** Send until it is answered, or the node is found dead. */
-  private async patiently(node: string, payload: string): Promise<BatchReply> {
+  private async patiently(node: string, send: () => Promise<BatchReply>): Promise<BatchReply> {
     let wait = 100;
     for (;;) {
       if (!this.mayWait(node)) throw new Error(`cluster node ${node} is gone`);
       try {
-        return await this.send(node, payload);
+        return await send();
       } catch {
         await new Promise((r) => setTimeout(r, wait));
         wait = Math.min(wait * 2, 1000);
