@@ -20,10 +20,13 @@ export function clusterName(): string {
   return `t${randomBytes(4).toString('hex')}`;
 }
 
-export async function startNodes(nats: NatsCluster, count: number, name = clusterName(), modules: Record<string, unknown> = CLUSTER_MODULES, more: Record<string, unknown> = {}): Promise<TestServer[]> {
+export async function startNodes(
+  nats: NatsCluster, count: number, name = clusterName(), modules: Record<string, unknown> = CLUSTER_MODULES,
+  more: Record<string, unknown> = {}, config: Record<string, unknown> = {},
+): Promise<TestServer[]> {
   const nodes: TestServer[] = [];
   for (let i = 0; i < count; i++) {
-    nodes.push(await startTestServer({ modules, cluster: clusterSection(nats, name, `x${i + 1}`, more) }));
+    nodes.push(await startTestServer({ ...config, modules, cluster: clusterSection(nats, name, `x${i + 1}`, more) }));
   }
   // Every node has heard every other one's heartbeat.
   await until(() => nodes.every((t) => t.server.clusterSessions!.liveness.nodes.size >= count), 'every node sees the others');

@@ -35,6 +35,7 @@ export class ClusterSessions {
     this.liveness.onBeat = () => this.registry.beat();
     this.liveness.onCheck = (staleMs) => this.registry.checkWatch(staleMs);
     this.link.mayWait = (node) => this.liveness.nodes.get(node)?.alive === true;
+    this.link.batches = (node) => this.liveness.nodes.get(node)?.batches !== false;
   }
 
   async start(): Promise<void> {

@@ -20,7 +20,12 @@ export interface NodeState {
   unreachable: boolean;
   /** When it started (its own clock, ms since the epoch): for status only. */
   started: number;
+  /** It takes stanzas in batches (node-link.ts); a node of an earlier version takes one request per stanza. */
+  batches: boolean;
 }
+
+/** The version of the node link this node speaks, in its heartbeat: 2 = batches. */
+const LINK_VERSION = 2;
 
 export class NodeLiveness {
   readonly boot = randomBytes(9).toString('base64url');
@@ -44,7 +49,7 @@ export class NodeLiveness {
     const c = this.cluster.config;
     // A fresh NATS cluster may still be electing its JetStream leader when every node starts at once.
     this.kv = await withRetry(`KV ${c.name}_nodes`, 60_000, () => new Kvm(this.cluster.nc).create(`${c.name}_nodes`, { replicas: c.replicas, history: 1 }));
-    this.nodes.set(c.node, { boot: this.boot, seen: performance.now(), alive: true, unreachable: false, started: this.started });
+    this.nodes.set(c.node, { boot: this.boot, seen: performance.now(), alive: true, unreachable: false, started: this.started, batches: true });
     await this.heartbeat();
     this.watch = new KvFollower(this.kv, (e) => this.entry(e), this.log, `${c.name}_nodes@${c.node}`);
     await this.watch.start();
@@ -58,7 +63,7 @@ export class NodeLiveness {
 
   private async heartbeat(): Promise<void> {
     try {
-      await this.kv.put(this.cluster.config.node, JSON.stringify({ boot: this.boot, started: this.started }));
+      await this.kv.put(this.cluster.config.node, JSON.stringify({ boot: this.boot, started: this.started, link: LINK_VERSION }));
       this.ownBeat = performance.now();
       if (this.watch) this.watch.lastWrite = this.ownBeat;
       this.onBeat();
@@ -77,7 +82,7 @@ export class NodeLiveness {
       if (this.nodes.delete(e.key)) this.onChange(e.key, false);
       return;
     }
-    let v: { boot?: string; started?: number };
+    let v: { boot?: string; started?: number; link?: number };
     try {
       v = e.json();
     } catch {
@@ -85,7 +90,7 @@ export class NodeLiveness {
     }
     const prev = this.nodes.get(e.key);
     const boot = String(v.boot ?? '');
-    this.nodes.set(e.key, { boot, seen: performance.now(), alive: true, unreachable: false, started: Number(v.started ?? 0) });
+    this.nodes.set(e.key, { boot, seen: performance.now(), alive: true, unreachable: false, started: Number(v.started ?? 0), batches: Number(v.link ?? 1) >= 2 });
     if (!prev || !prev.alive || prev.unreachable || prev.boot !== boot) this.onChange(e.key, true);
   }
 

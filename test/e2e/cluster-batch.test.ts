@@ -1,0 +1,178 @@
+// Stanzas between cluster nodes go in batches (node-link.ts, link-batch.ts; issue 13): per-session order holds
+// across batches with two senders interleaving (RFC 6120 §10.1), and a node killed while batches to it are in
+// flight loses none of them: what did not reach its session goes to offline storage (RFC 6121 §8.5.3.2.1) and
+// arrives at the next login on another node. On both virtual hosts.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { NatsCluster, natsSkip } from '../support/nats-cluster.js';
+import { startNodes, seedUsers, sees, clusterName, clusterSection, CLUSTER_MODULES } from '../support/cluster-nodes.js';
+import { HOSTS, type TestServer } from '../support/harness.js';
+import { escapeRe } from '../support/each-host.js';
+import { RawClient } from '../support/raw-client.js';
+import { until } from '../support/until.js';
+import { Jid } from '../../src/core/jid.js';
+
+const CHILD = fileURLToPath(new URL('./crash-server.js', import.meta.url));
+const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** The ids of the messages in `text` with the prefix `p`, in arrival order. */
+function ids(text: string, p: string): number[] {
+  const re = new RegExp(`<message\\b[^>]*\\bid=["']${escapeRe(p)}(\\d+)["']`, 'g');
+  return [...text.matchAll(re)].map((m) => Number(m[1]));
+}
+
+async function startChild(configFile: string): Promise<{ proc: ChildProcess; port: number; exited: Promise<unknown> }> {
+  const proc = spawn(process.execPath, [CHILD], { env: { ...process.env, XMPPD_CRASH_CONFIG: configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = once(proc, 'exit');
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /ready (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    void exited.then(() => reject(new Error(`node x3 exited before it was ready: ${stderr}`)));
+  });
+  return { proc, port, exited };
+}
+
+describe('batched stanzas between cluster nodes', { skip: natsSkip() }, () => {
+  let nats: NatsCluster;
+  let n: TestServer[] = [];
+  let name = '';
+  let dir = '';
+  let child: Awaited<ReturnType<typeof startChild>> | null = null;
+  const clients: RawClient[] = [];
+
+  before(async () => {
+    nats = await NatsCluster.start(3);
+    name = clusterName();
+    n = await startNodes(nats, 2, name);
+    await seedUsers(n, USERS, [['alice', 'bob'], ['carol', 'bob'], ['dave', 'erin']]);
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    if (child && child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGKILL');
+    for (const t of n) await t.stop();
+    await nats?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('500 messages from each of two interleaving senders on one node arrive in order on another node', async () => {
+    const COUNT = 500;
+    for (const host of HOSTS) {
+      const login = async (port: number, user: string, r: string): Promise<RawClient> => {
+        const { c } = await RawClient.login(port, user, `pw-${user}`, r, { host });
+        clients.push(c);
+        for (const t of n) await sees(t, `${user}@${host}/${r}`);
+        return c;
+      };
+      const bob = await login(n[1]!.c2sPort, 'bob', 'b1');
+      const alice = await login(n[0]!.c2sPort, 'alice', 'a1');
+      const carol = await login(n[0]!.c2sPort, 'carol', 'c1');
+      const msg = (p: string, i: number) => `<message to='bob@${host}/b1' type='chat' id='${p}${i}'><body>${p} ${i}</body></message>`;
+      // Chunks of different sizes from both senders, with event-loop turns between: many batches, both mixed.
+      for (let a = 0, c = 0; a < COUNT || c < COUNT; await turn()) {
+        for (const end = Math.min(COUNT, a + 37); a < end; a++) alice.send(msg('a-', a));
+        for (const end = Math.min(COUNT, c + 23); c < end; c++) carol.send(msg('c-', c));
+      }
+      await until(() => ids(bob.buffer, 'a-').length === COUNT && ids(bob.buffer, 'c-').length === COUNT, `bob@${host} got every message`);
+      const want = Array.from({ length: COUNT }, (_, i) => i);
+      assert.deepEqual(ids(bob.buffer, 'a-'), want, "alice's messages in the order sent");
+      assert.deepEqual(ids(bob.buffer, 'c-'), want, "carol's messages in the order sent");
+      for (const c of [alice, carol]) assert.doesNotMatch(c.buffer, /type=["']error["']/);
+    }
+  });
+
+  test('to a node of an earlier version (no batches in its heartbeat) each entry goes as its own request', async () => {
+    const host = HOSTS[0];
+    const link = n[0]!.server.clusterSessions!.link;
+    const asked: string[] = [];
+    link.batches = (node) => {
+      asked.push(node);
+      return false;
+    };
+    try {
+      const { c: bob } = await RawClient.login(n[1]!.c2sPort, 'bob', 'pw-bob', 'old', { host });
+      clients.push(bob);
+      for (const t of n) await sees(t, `bob@${host}/old`);
+      const { c: alice } = await RawClient.login(n[0]!.c2sPort, 'alice', 'pw-alice', 'a2', { host });
+      clients.push(alice);
+      for (let i = 0; i < 100; i++) alice.send(`<message to='bob@${host}/old' type='chat' id='o-${i}'><body>old ${i}</body></message>`);
+      await until(() => ids(bob.buffer, 'o-').length === 100, `bob@${host}/old got every message`);
+      assert.deepEqual(ids(bob.buffer, 'o-'), Array.from({ length: 100 }, (_, i) => i));
+      assert.ok(asked.includes('x2'), 'the sender asked whether x2 takes batches');
+    } finally {
+      link.batches = () => true;
+    }
+  });
+
+  test('a node killed while batches to it are in flight: every message reaches the session or offline storage', async () => {
+    const COUNT = 300;
+    dir = await mkdtemp(join(tmpdir(), 'xmppd-cluster-batch-x3-'));
+    const configFile = join(dir, 'xmppd.yaml');
+    await writeFile(configFile, stringify({
+      hosts: [...HOSTS], data_dir: dir, control_socket: join(dir, 'ctl3.sock'), log_level: 'error',
+      listen: [{ port: 0, ip: '127.0.0.1', type: 'c2s' }],
+      limits: { c2s: { bytes_per_second: 0, stanzas_per_second: 0 } },
+      modules: CLUSTER_MODULES,
+      cluster: clusterSection(nats, name, 'x3'),
+    }));
+    child = await startChild(configFile);
+    await until(() => n.every((t) => t.server.clusterSessions!.liveness.isReachable('x3')), 'x1 and x2 hear x3');
+    await n[0]!.server.core.store.barrier();
+
+    const erins = new Map<string, RawClient>();
+    const daves = new Map<string, RawClient>();
+    for (const host of HOSTS) {
+      const { c: erin } = await RawClient.login(child.port, 'erin', 'pw-erin', 'e3', { host });
+      clients.push(erin);
+      erins.set(host, erin);
+      for (const t of n) await sees(t, `erin@${host}/e3`);
+      const { c: dave } = await RawClient.login(n[0]!.c2sPort, 'dave', 'pw-dave', 'd1', { host });
+      clients.push(dave);
+      daves.set(host, dave);
+    }
+    const send = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i++) {
+        for (const host of HOSTS) daves.get(host)!.send(`<message to='erin@${host}/e3' type='chat' id='k-${i}'><body>kill ${i}</body></message>`);
+        if (i % 20 === 19) await turn();
+      }
+    };
+    // Half are written, and x1 has begun sending them to x3, when x3 is killed; the rest follow at once.
+    await send(0, COUNT / 2);
+    await until(() => HOSTS.some((h) => ids(erins.get(h)!.buffer, 'k-').length > 0), 'the first messages reached x3');
+    child.proc.kill('SIGKILL');
+    await child.exited;
+    await send(COUNT / 2, COUNT);
+
+    for (const host of HOSTS) {
+      const erin = erins.get(host)!;
+      await until(() => erin.closed, `erin@${host}/e3 lost its node`);
+      const before = new Set(ids(erin.buffer, 'k-'));
+      // After x3 is found dead, erin logs in on x2: what did not reach e3 comes from offline storage.
+      for (const t of n) await until(() => !t.server.core.sessions.get(Jid.parse(`erin@${host}/e3`)), `erin@${host}/e3 left ${t.server.core.cluster!.node}`, 30_000);
+      const { c: again } = await RawClient.login(n[1]!.c2sPort, 'erin', 'pw-erin', 'e4', { host });
+      clients.push(again);
+      const missing = (): number[] => {
+        const got = new Set([...before, ...ids(again.buffer, 'k-')]);
+        return Array.from({ length: COUNT }, (_, i) => i).filter((i) => !got.has(i));
+      };
+      await until(() => missing().length === 0, `every message reached erin@${host}`, 30_000).catch(() => {
+        assert.deepEqual(missing(), [], `messages lost for erin@${host} (${before.size} reached e3 before the kill)`);
+      });
+      assert.ok(before.size < COUNT, 'some messages were still on their way when x3 died');
+      assert.doesNotMatch(daves.get(host)!.buffer, /type=["']error["']/, 'nothing bounced to the sender');
+    }
+  });
+});
