@@ -4,22 +4,15 @@
 // arrives at the next login on another node. On both virtual hosts.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { NatsCluster, natsSkip } from '../support/nats-cluster.js';
-import { startNodes, seedUsers, sees, clusterName, clusterSection, CLUSTER_MODULES } from '../support/cluster-nodes.js';
+import { startNodes, seedUsers, sees, clusterName, CLUSTER_MODULES, startProcessNode, type ProcessNode } from '../support/cluster-nodes.js';
 import { HOSTS, type TestServer } from '../support/harness.js';
 import { escapeRe } from '../support/each-host.js';
 import { RawClient } from '../support/raw-client.js';
 import { until } from '../support/until.js';
 import { Jid } from '../../src/core/jid.js';
 
-const CHILD = fileURLToPath(new URL('./crash-server.js', import.meta.url));
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -29,29 +22,12 @@ function ids(text: string, p: string): number[] {
   return [...text.matchAll(re)].map((m) => Number(m[1]));
 }
 
-async function startChild(configFile: string): Promise<{ proc: ChildProcess; port: number; exited: Promise<unknown> }> {
-  const proc = spawn(process.execPath, [CHILD], { env: { ...process.env, XMPPD_CRASH_CONFIG: configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = once(proc, 'exit');
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    void exited.then(() => reject(new Error(`node x3 exited before it was ready: ${stderr}`)));
-  });
-  return { proc, port, exited };
-}
 
 describe('batched stanzas between cluster nodes', { skip: natsSkip() }, () => {
   let nats: NatsCluster;
   let n: TestServer[] = [];
   let name = '';
-  let dir = '';
-  let child: Awaited<ReturnType<typeof startChild>> | null = null;
+  let child: ProcessNode | null = null;
   const clients: RawClient[] = [];
 
   before(async () => {
@@ -62,10 +38,9 @@ describe('batched stanzas between cluster nodes', { skip: natsSkip() }, () => {
   });
   after(async () => {
     for (const c of clients) c.close();
-    if (child && child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGKILL');
     for (const t of n) await t.stop();
     await nats?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await child?.dispose();
   });
 
   test('500 messages from each of two interleaving senders on one node arrive in order on another node', async () => {
@@ -119,17 +94,7 @@ describe('batched stanzas between cluster nodes', { skip: natsSkip() }, () => {
 
   test('a node killed while batches to it are in flight: every message reaches the session or offline storage', async () => {
     const COUNT = 300;
-    dir = await mkdtemp(join(tmpdir(), 'xmppd-cluster-batch-x3-'));
-    const configFile = join(dir, 'xmppd.yaml');
-    await writeFile(configFile, stringify({
-      hosts: [...HOSTS], data_dir: dir, control_socket: join(dir, 'ctl3.sock'), log_level: 'error',
-      listen: [{ port: 0, ip: '127.0.0.1', type: 'c2s' }],
-      limits: { c2s: { bytes_per_second: 0, stanzas_per_second: 0 } },
-      modules: CLUSTER_MODULES,
-      cluster: clusterSection(nats, name, 'x3'),
-    }));
-    child = await startChild(configFile);
-    await until(() => n.every((t) => t.server.clusterSessions!.liveness.isReachable('x3')), 'x1 and x2 hear x3');
+    child = await startProcessNode(nats, name, 'x3', CLUSTER_MODULES, n);
     await n[0]!.server.core.store.barrier();
 
     const erins = new Map<string, RawClient>();

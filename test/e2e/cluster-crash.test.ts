@@ -5,15 +5,9 @@
 // leaves at once. On both virtual hosts.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { NatsCluster, natsSkip } from '../support/nats-cluster.js';
-import { startNodes, seedUsers, sees, clusterName, clusterSection, CLUSTER_MODULES } from '../support/cluster-nodes.js';
+import { startNodes, seedUsers, sees, clusterName, clusterSection, CLUSTER_MODULES, startProcessNode, type ProcessNode } from '../support/cluster-nodes.js';
 import { startTestServer, HOSTS, type TestServer } from '../support/harness.js';
 import { escapeRe } from '../support/each-host.js';
 import { RawClient } from '../support/raw-client.js';
@@ -23,34 +17,15 @@ import { session } from '../../modules/carbons/test-support.js';
 import { presence } from '../../modules/roster/test-support.js';
 import { storedOffline } from '../../modules/stream_management/test-support.js';
 
-const CHILD = fileURLToPath(new URL('./crash-server.js', import.meta.url));
 const USERS = ['judy', 'kate', 'leo'];
 const FRIENDS: Array<[string, string]> = [['judy', 'kate']];
 
-interface Child { proc: ChildProcess; port: number; exited: Promise<unknown> }
 
-async function startChild(configFile: string): Promise<Child> {
-  const proc = spawn(process.execPath, [CHILD], { env: { ...process.env, XMPPD_CRASH_CONFIG: configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = once(proc, 'exit');
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    void exited.then(() => reject(new Error(`node x3 exited before it was ready: ${stderr}`)));
-  });
-  return { proc, port, exited };
-}
 
 describe('a cluster node that dies', { skip: natsSkip() }, () => {
   let nats: NatsCluster;
   let n: TestServer[] = [];
-  let child: Child | null = null;
-  let dir = '';
+  let child: ProcessNode | null = null;
   let name = '';
   const clients: RawClient[] = [];
 
@@ -60,23 +35,13 @@ describe('a cluster node that dies', { skip: natsSkip() }, () => {
     n = await startNodes(nats, 2, name);
     await seedUsers(n, USERS, FRIENDS);
     // Node x3 runs in its own process (kill -9 is a real crash); the accounts reach it through the replicated tables.
-    dir = await mkdtemp(join(tmpdir(), 'xmppd-cluster-x3-'));
-    const configFile = join(dir, 'xmppd.yaml');
-    await writeFile(configFile, stringify({
-      hosts: [...HOSTS], data_dir: dir, control_socket: join(dir, 'ctl3.sock'), log_level: 'error',
-      listen: [{ port: 0, ip: '127.0.0.1', type: 'c2s' }],
-      modules: CLUSTER_MODULES,
-      cluster: clusterSection(nats, name, 'x3'),
-    }));
-    child = await startChild(configFile);
-    await until(() => n.every((t) => t.server.clusterSessions!.liveness.isReachable('x3')), 'x1 and x2 hear x3');
+    child = await startProcessNode(nats, name, 'x3', CLUSTER_MODULES, n);
   });
   after(async () => {
     for (const c of clients) c.close();
-    if (child && child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGKILL');
     for (const t of n) await t.stop();
     await nats?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await child?.dispose();
   });
 
   test('its sessions are purged, contacts see them unavailable, messages to them go offline and arrive at login elsewhere', async () => {

@@ -4,15 +4,9 @@
 // lets its rooms go at once: their occupants are told (status 332) and rejoin on another node. On both hosts.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join as joinPath } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { NatsCluster, natsSkip } from '../support/nats-cluster.js';
-import { startNodes, sees, clusterName, clusterSection, CLUSTER_MODULES } from '../support/cluster-nodes.js';
+import { startNodes, sees, clusterName, CLUSTER_MODULES, startProcessNode, type ProcessNode } from '../support/cluster-nodes.js';
 import { clusterAccounts } from '../support/cluster-accounts.js';
 import { HOSTS, type TestServer } from '../support/harness.js';
 import { RawClient } from '../support/raw-client.js';
@@ -22,34 +16,15 @@ import { session } from '../../modules/carbons/test-support.js';
 import { MUC_SERVICE, type MucApi } from '../../modules/muc/api.js';
 import { NS_MUC_ADMIN, codes, configure, createInstant, item, join, messageFrom, next, presenceFrom, rc } from '../../modules/muc/test-support.js';
 
-const CHILD = fileURLToPath(new URL('./crash-server.js', import.meta.url));
 const USERS = ['alice', 'bob', 'carol'];
 const MODULES = { ...CLUSTER_MODULES, muc: {} };
 
-interface Child { proc: ChildProcess; port: number; exited: Promise<unknown> }
 
-async function startChild(configFile: string): Promise<Child> {
-  const proc = spawn(process.execPath, [CHILD], { env: { ...process.env, XMPPD_CRASH_CONFIG: configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = once(proc, 'exit');
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    void exited.then(() => reject(new Error(`the room's node exited before it was ready: ${stderr}`)));
-  });
-  return { proc, port, exited };
-}
 
 describe('a MUC room whose node dies', { skip: natsSkip() }, () => {
   let nats: NatsCluster;
   let n: TestServer[] = [];
-  let child: Child | null = null;
-  let dir = '';
+  let child: ProcessNode | null = null;
   const clients: RawClient[] = [];
   const holders = (host: string, room: string) => n.filter((t) => t.server.core.services.get<MucApi>(host, MUC_SERVICE.name)?.room(room));
 
@@ -59,23 +34,13 @@ describe('a MUC room whose node dies', { skip: natsSkip() }, () => {
     n = await startNodes(nats, 2, name, MODULES);
     await clusterAccounts(n, USERS);
     // The rooms' node x3 runs in its own process (kill -9 is a real crash); it gets the accounts from the stream.
-    dir = await mkdtemp(joinPath(tmpdir(), 'xmppd-cluster-muc-x3-'));
-    const configFile = joinPath(dir, 'xmppd.yaml');
-    await writeFile(configFile, stringify({
-      hosts: [...HOSTS], data_dir: dir, control_socket: joinPath(dir, 'ctl3.sock'), log_level: 'error',
-      listen: [{ port: 0, ip: '127.0.0.1', type: 'c2s' }],
-      modules: MODULES,
-      cluster: clusterSection(nats, name, 'x3'),
-    }));
-    child = await startChild(configFile);
-    await until(() => n.every((t) => t.server.clusterSessions!.liveness.isReachable('x3')), 'x1 and x2 hear x3');
+    child = await startProcessNode(nats, name, 'x3', MODULES, n);
   });
   after(async () => {
     for (const c of clients) c.close();
-    if (child && child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGKILL');
     for (const t of n) await t.stop();
     await nats?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await child?.dispose();
   });
 
   test('another node takes the room over with its persistent configuration; occupants rejoin and chat', async () => {

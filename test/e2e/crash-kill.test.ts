@@ -7,39 +7,20 @@
 // for duplicates at the end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { RawClient } from '../support/raw-client.js';
+import { startCrashChild, type CrashChild } from '../support/crash-child.js';
 import { expectIq, securedStream } from '../../modules/register/test-support.js';
 
-const CHILD = fileURLToPath(new URL('./crash-server.js', import.meta.url));
 const ROUNDS = 6;
 const SENDERS = 3;
 const PASSWORD = 'crash-test-pw';
 
-interface Child { proc: ChildProcess; port: number; exited: Promise<[number | null, NodeJS.Signals | null]>; stderr: () => string }
+type Child = CrashChild;
 
-async function startChild(configFile: string): Promise<Child> {
-  const proc = spawn(process.execPath, [CHILD], { env: { ...process.env, XMPPD_CRASH_CONFIG: configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    void exited.then(([code]) => reject(new Error(`server exited before it was ready (code ${code}): ${stderr}`)));
-  });
-  return { proc, port, exited, stderr: () => stderr };
-}
 
 async function kill(child: Child): Promise<void> {
   child.proc.kill('SIGKILL');
@@ -157,7 +138,7 @@ test('SIGKILL at random moments during traffic: every acknowledged account and o
   const received = new Map<string, number>();
   const note = (bodies: string[]) => { for (const b of bodies) received.set(b, (received.get(b) ?? 0) + 1); };
 
-  let child = await startChild(configFile);
+  let child = await startCrashChild(configFile);
   let current = child;
   t.after(() => { if (current.proc.exitCode === null && current.proc.signalCode === null) current.proc.kill('SIGKILL'); });
   // The recipient and the senders exist before the first crash.
@@ -192,7 +173,7 @@ test('SIGKILL at random moments during traffic: every acknowledged account and o
     stop.now = true;
     await traffic;
 
-    current = child = await startChild(configFile);
+    current = child = await startCrashChild(configFile);
     note(await drain(child.port));
     // Every acknowledged message has been received exactly once so far; nothing was received twice.
     for (const b of ledger.acked) assert.equal(received.get(b), 1, `round ${round}: acknowledged message ${b} received ${received.get(b) ?? 0} times`);

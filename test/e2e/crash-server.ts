@@ -1,4 +1,4 @@
-// Child process for crash-kill.test.ts: starts xmppd from the YAML file named by $XMPPD_CRASH_CONFIG
+// Child process for the crash tests (test/support/crash-child.ts): starts xmppd from the YAML file named by $XMPPD_CRASH_CONFIG
 // and prints "ready <c2s port>" on stdout; it runs until it is killed. Does nothing without that
 // variable (e.g. when a test runner picks the file up).
 import { loadConfigFile } from '../../src/core/config/load-config.js';

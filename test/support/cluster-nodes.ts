@@ -1,6 +1,11 @@
 // Test harness: N xmppd nodes in-process on one NATS JetStream cluster (nats-cluster.ts), each with its own
 // data dir and node name, both test hosts (localhost, example.test); fast heartbeats so a dead node is found soon.
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { startCrashChild, killCrashChild, type CrashChild } from './crash-child.js';
 import { Jid } from '../../src/core/jid.js';
 import type { RosterApi } from '../../src/core/services/roster-service.js';
 import { startTestServer, HOSTS, type TestServer } from './harness.js';
@@ -59,4 +64,37 @@ export function sees(t: TestServer, full: string, available = true): Promise<unk
     const s = t.server.core.sessions.get(jid);
     return s && (!available || s.presence !== null);
   }, `${full} is visible on ${t.server.core.cluster?.node}`);
+}
+
+/** A node in its own process (kill -9 is a real crash), in a temp dir; `dispose` kills it and removes the dir. */
+export interface ProcessNode extends CrashChild { dir: string; dispose(): Promise<void> }
+
+/**
+ * Starts node `node` of cluster `name` as a child process (both test hosts, c2s on a free port) and waits until
+ * every node of `peers` hears it. Its accounts come from the replicated tables.
+ */
+export async function startProcessNode(nats: NatsCluster, name: string, node: string, modules: Record<string, unknown>, peers: TestServer[]): Promise<ProcessNode> {
+  const dir = await mkdtemp(join(tmpdir(), `xmppd-cluster-${node}-`));
+  const configFile = join(dir, 'xmppd.yaml');
+  await writeFile(configFile, stringify({
+    hosts: [...HOSTS], data_dir: dir, control_socket: join(dir, `${node}.sock`), log_level: 'error',
+    listen: [{ port: 0, ip: '127.0.0.1', type: 'c2s' }],
+    modules,
+    cluster: clusterSection(nats, name, node),
+  }));
+  let child: CrashChild;
+  try {
+    child = await startCrashChild(configFile, `node ${node}`);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  await until(() => peers.every((t) => t.server.clusterSessions!.liveness.isReachable(node)), `every node hears ${node}`);
+  return {
+    ...child, dir,
+    async dispose() {
+      killCrashChild(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
