@@ -93,6 +93,18 @@ export default defineModule({
       st.timer.unref();
     };
 
+    /** Counts what `session` sends and receives under `st` from now on; `st.release` undoes it. */
+    const track = (session: Session, st: SmState): void => {
+      bySession.set(session, st);
+      const unfilter = session.addOutboundFilter(st.acks.filter, 10);
+      session.setInboundCounter(st.acks.countInbound);
+      st.release = () => {
+        unfilter();
+        session.setInboundCounter(null);
+        session.setDetachable(null);
+      };
+    };
+
     /** §4 <enable/>: the answer (<enabled/> or <failed/>), for the caller to write or put in Bind2's <bound/>. */
     const enable = (session: Session, el: Element): Element => {
       if (bySession.has(session)) return failed('unexpected-request');
@@ -110,15 +122,8 @@ export default defineModule({
         session.setDetachable((reason) => onDetach(st, reason));
         Object.assign(attrs, { id: st.id, resume: 'true', max: String(timeout) }, o.location ? { location: o.location } : {});
       }
-      bySession.set(session, st);
       // The caller writes <enabled/> before anything else reaches the client: what comes after it is what h covers.
-      const unfilter = session.addOutboundFilter(acks.filter, 10);
-      session.setInboundCounter(acks.countInbound);
-      st.release = () => {
-        unfilter();
-        session.setInboundCounter(null);
-        session.setDetachable(null);
-      };
+      track(session, st);
       events.inc({ host: ctx.host, event: 'enabled' });
       return xml('enabled', attrs);
     };
@@ -278,15 +283,8 @@ export default defineModule({
       acks.restore(got.handled, h);
       const st: SmState = { acks, id: previd, timeout: Math.min(got.timeout, o.max_resume_timeout), timer: null, release: () => {} };
       byId.set(previd, st);
-      bySession.set(session, st);
       session.setDetachable((reason) => onDetach(st, reason));
-      const unfilter = session.addOutboundFilter(acks.filter, 10);
-      session.setInboundCounter(acks.countInbound);
-      st.release = () => {
-        unfilter();
-        session.setInboundCounter(null);
-        session.setDetachable(null);
-      };
+      track(session, st);
       resent.set(st, pending);
       return { answer: xml('resumed', { xmlns: NS_SM, previd, h: String(got.handled) }), resumed: st };
     };

@@ -5,27 +5,16 @@
 // Every message the server acknowledged to its sender (XEP-0198 <a h/>) must reach its recipient.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { NatsCluster, natsSkip } from '../support/nats-cluster.js';
 import { CLUSTER_MODULES, clusterName, clusterSection, seedUsers } from '../support/cluster-nodes.js';
 import { startTestServer, testCertificateFile, HOSTS } from '../support/harness.js';
 import { XmppdProcess } from '../support/xmppd-process.js';
 import { SmClient, type Failover } from '../support/sm-client.js';
 import { until } from '../support/until.js';
+import { freePorts } from './interop/net-util.js';
 
 const PAIRS = 3; // per host: sender i on node i, its receiver on node i+1
 const ROUNDS = Number(process.env.XMPPD_ROLLING_ROUNDS ?? 1); // restarts of every node, one after the other
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 async function ready(httpPort: number): Promise<boolean> {
   try {
@@ -52,8 +41,8 @@ test('a rolling restart of all nodes under steady traffic loses no acknowledged 
   await seed.stop();
 
   // Fixed ports, so a node comes back where the load balancer (and see-other-host) expects it.
-  const c2s = [await freePort(), await freePort(), await freePort()];
-  const http = [await freePort(), await freePort(), await freePort()];
+  const ports = await freePorts(6); // six different ports: c2s and http of each node
+  const [c2s, http] = [ports.slice(0, 3), ports.slice(3)];
   const cert = await testCertificateFile();
   const nodes: XmppdProcess[] = [];
   t.after(async () => { for (const n of nodes) await n.dispose(); });
