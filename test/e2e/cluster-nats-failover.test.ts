@@ -42,7 +42,8 @@ async function healed(nats: NatsCluster, name: string): Promise<void> {
  * the sessions bucket's stream: its followers notice after nats-server 2.9's raft election timeout (4-9 s) and
  * elect; a registry put sent meanwhile is dropped and retried after its 2 s attempt timeout; a watch whose
  * consumer was on that server is reopened once this node's own heartbeats stop coming back (about 1 s, then at
- * most 3 s per attempt). About 15 s in all, doubled for a loaded 2-core machine.
+ * most 3 s per attempt). About 15 s in all (4-8 s measured when the bucket's leader is the one killed), doubled
+ * for a loaded 2-core machine.
  */
 const FAILOVER_VISIBLE_MS = 30_000;
 
