@@ -37,6 +37,16 @@ async function healed(nats: NatsCluster, name: string): Promise<void> {
   }
 }
 
+/**
+ * How long a session bound during the failover may take to reach the other node. The killed server may lead
+ * the sessions bucket's stream: its followers notice after nats-server 2.9's raft election timeout (4-9 s) and
+ * elect; a registry put sent meanwhile is dropped and retried after its 2 s attempt timeout; a watch whose
+ * consumer was on that server is reopened once this node's own heartbeats stop coming back (about 1 s, then at
+ * most 3 s per attempt). About 15 s in all (4-8 s measured when the bucket's leader is the one killed), doubled
+ * for a loaded 2-core machine.
+ */
+const FAILOVER_VISIBLE_MS = 30_000;
+
 describe('a NATS server that dies', { skip: natsSkip() }, () => {
   let nats: NatsCluster;
   let n: TestServer[] = [];
@@ -74,7 +84,7 @@ describe('a NATS server that dies', { skip: natsSkip() }, () => {
         // A resource bound now is registered and seen by the other node.
         const b2 = await session(n[1]!.c2sPort, 'bob', `r${tag}`, { host });
         clients.push(b2);
-        await sees(n[0]!, `bob@${host}/r${tag}`);
+        await sees(n[0]!, `bob@${host}/r${tag}`, true, FAILOVER_VISIBLE_MS);
         a.send(`<message to='bob@${host}/r${tag}' type='chat' id='h${tag}'><body>new resource</body></message>`);
         await b2.expect(new RegExp(`<message\\b[^>]*id=["']h${tag}["']`), 30_000);
       }

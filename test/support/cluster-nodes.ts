@@ -58,12 +58,12 @@ export async function seedUsers(nodes: TestServer[], users: string[], friends: A
 }
 
 /** Node `t` routes to `full` (the registry entry reached its session manager). */
-export function sees(t: TestServer, full: string, available = true): Promise<unknown> {
+export function sees(t: TestServer, full: string, available = true, timeoutMs = 10_000): Promise<unknown> {
   const jid = Jid.parse(full);
   return until(() => {
     const s = t.server.core.sessions.get(jid);
     return s && (!available || s.presence !== null);
-  }, `${full} is visible on ${t.server.core.cluster?.node}`);
+  }, `${full} is visible on ${t.server.core.cluster?.node}`, timeoutMs);
 }
 
 /** A node in its own process (kill -9 is a real crash), in a temp dir; `dispose` kills it and removes the dir. */

@@ -32,6 +32,11 @@ interface Own { s: Session; rev: number; tail: Promise<void> }
 
 /** How long a presence change waits for its registry write before the session goes on. */
 const PUBLISH_WAIT_MS = 500;
+/**
+ * One registry put attempt. A put sent while the bucket's stream elects a leader is dropped and only its
+ * timeout tells: a short one makes the retry land soon after the election (not up to the 5 s default later).
+ */
+const PUT_TRY_MS = 2000;
 
 export const sessionKey = (jid: Jid | string): string => Buffer.from(jid.toString()).toString('base64url');
 
@@ -97,7 +102,7 @@ export class SessionRegistry implements SessionObserver {
 
   /** Writes are retried across a JetStream leader election (a NATS server lost) while the session is current. */
   private putRetried(key: string, o: Own): Promise<number> {
-    return withRetry('session registry write', 60_000, () => this.kv.put(key, this.entry(o.s)), () => this.stopped || this.own.get(key) !== o);
+    return withRetry('session registry write', 60_000, () => this.kv.put(key, this.entry(o.s), { timeout: PUT_TRY_MS }), () => this.stopped || this.own.get(key) !== o);
   }
 
   private deleteRetried(key: string, rev: number): Promise<void> {

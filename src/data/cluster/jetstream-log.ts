@@ -46,7 +46,9 @@ export class JetStreamLog implements ReplicationLog {
   #messages: ConsumerMessages | undefined;
   /** Abandons the consumer being set up (a create request can hang for long while a server is down). */
   #abort: ((why: Error) => void) | undefined;
+  /** The consumer in use; undefined between two (the last one may linger in JetStream until it expires). */
   #consumer: string | undefined;
+  #made = 0;
   #runner: Promise<void> | undefined;
   #closed = false;
   #stopped = false;
@@ -55,6 +57,10 @@ export class JetStreamLog implements ReplicationLog {
   /** Why this replica stopped applying (a gap in the stream, a failed apply); it needs a restart. */
   fatal: string | undefined;
   appliedTotal = 0;
+  /**
+   * Consumers made after the first one, whatever ended the previous one: the watchdog, a lost server, or a gap
+   * in what it delivered. Counted when the new one exists, so it also says that apply has a consumer again.
+   */
   recreatedTotal = 0;
   /** Called synchronously after each applied group, before the next one is handed to apply. */
   onApplied: ((last: LogItem) => void) | undefined;
@@ -130,7 +136,6 @@ export class JetStreamLog implements ReplicationLog {
   recreateConsumer(why: string): void {
     // A consumer being set up is bounded by SETUP_MS already: abandoning it early only restarts the wait.
     if (this.#stopped || this.fatal !== undefined || this.#messages === undefined) return;
-    this.recreatedTotal++;
     this.#o.log.warn('recreating the replication consumer', { why, from_seq: this.#next, consumer: this.#consumer });
     this.#abort?.(new Error(`recreated: ${why}`));
     this.#messages?.stop();
@@ -188,6 +193,7 @@ export class JetStreamLog implements ReplicationLog {
       num_replicas: 1,
       inactive_threshold: nanos(60_000),
     }), 'consumer create');
+    if (this.#made++ > 0) this.recreatedTotal++;
     this.#consumer = name;
     this.#o.log.info('replication consumer created', { consumer: name, from_seq: this.#next });
     try {
@@ -220,6 +226,7 @@ export class JetStreamLog implements ReplicationLog {
     } finally {
       this.#messages = undefined;
       this.#abort = undefined;
+      this.#consumer = undefined;
       this.#jsm.consumers.delete(stream, name).catch(() => undefined); // else it expires (inactive_threshold)
     }
   }

@@ -22,7 +22,7 @@ export interface ReplicaOptions extends Pick<LevelStoreOptions, 'sync' | 'onFail
   nc: NatsConnection;
   config: ClusterConfig;
   log: LogSink;
-  /** Watchdog: behind the stream with lastApplied still for this long = the consumer is stalled. Default 5 s. */
+  /** Watchdog: behind the stream with lastApplied still for this long = the consumer is stalled. Default 5 s; seen within stallMs + tickMs. */
   stallMs?: number;
   /** Progress / watchdog period; default the heartbeat interval. */
   tickMs?: number;
@@ -98,31 +98,43 @@ export class Replica {
     for (const t of this.#timers) t.unref();
   }
 
-  /** Progress, stream state, watchdog and digest comparison; one at a time. */
+  /**
+   * Watchdog, then progress, stream state and digest comparison (one at a time). The watchdog runs at every
+   * tick even while the previous tick still waits on JetStream: a stream info or KV put can hang for the
+   * request timeout (10 s) through a leader election, and the stall must still be seen within stallMs.
+   */
   tick(): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    this.#watchdog();
     return (this.#ticking ??= this.#tick().catch((err: unknown) => {
       this.#o.log.warn('replication tick failed', { err: (err as Error)?.message ?? String(err) });
     }).finally(() => { this.#ticking = undefined; }));
   }
 
-  async #tick(): Promise<void> {
+  /**
+   * The stream has entries this node has not applied, and nothing moved for stallMs: the consumer is recreated.
+   * Synchronous, on the cached stream state: our own acked appends count too, as stream info is unavailable
+   * from a server that is still rejoining the cluster.
+   */
+  #watchdog(): void {
     const applied = this.log.lastApplied();
     const now = Date.now();
     if (applied !== this.#lastSeen) {
       this.#lastSeen = applied;
       this.#movedAt = now;
+      return;
     }
-    try {
-      this.stream = await this.jsm.streams.info(this.names.stream);
-    } catch { /* leader election: keep the last state */ }
-    // Watchdog: the stream has entries this node has not applied, and nothing moved for a while. Our own acked
-    // appends count too: stream info is unavailable from a server that is still rejoining the cluster.
     const head = Math.max(this.stream.state.last_seq, this.log.highestAppended());
     if (head > applied && now - this.#movedAt > (this.#o.stallMs ?? 5000)) {
       this.#movedAt = now;
       this.log.recreateConsumer(`no progress at seq ${applied} while the stream is at ${head}`);
     }
+  }
+
+  async #tick(): Promise<void> {
+    try {
+      this.stream = await this.jsm.streams.info(this.names.stream);
+    } catch { /* leader election: keep the last state */ }
     await this.publishProgress();
     if (this.#compare !== undefined) await this.#compareDigests();
   }

@@ -10,7 +10,7 @@ export function registerReplicationMetrics(registry: Registry, r: Replica): void
     collect() { this.set(r.lag()); } });
   new Counter({ name: 'xmppd_cluster_applied_total', help: 'Stream entries applied by this replica', registers,
     collect() { const v = r.log.appliedTotal; this.inc(v - applied); applied = v; } });
-  new Counter({ name: 'xmppd_cluster_consumer_recreated_total', help: 'Replication consumers recreated (stalled or lost)', registers,
+  new Counter({ name: 'xmppd_cluster_consumer_recreated_total', help: 'Replication consumers recreated (stalled, lost, or delivering with a gap)', registers,
     collect() { const v = r.log.recreatedTotal; this.inc(v - recreated); recreated = v; } });
   new Gauge({ name: 'xmppd_cluster_divergence', help: '1 when another replica reported a different table digest at the same seq', registers,
     collect() { this.set(r.divergence); } });

@@ -115,15 +115,26 @@ describe('replicas through NATS server failures', { skip: natsSkip() }, () => {
         await backToThree();
 
         // 3. The server holding b's consumer: b must get a new consumer and go on applying.
-        // (b may be between two consumers: ask until its current one answers.)
-        const host = await until(async () => {
-          const ci = await jsm.consumers.info(stream, b.replica.log.consumerName()!).catch(() => null);
-          return ci?.cluster?.leader ?? '';
-        }, 'b\'s consumer and its server', 30_000);
-        const recreated = b.replica.log.recreatedTotal;
+        // How long b may be without a consumer: it notices a lost one within 2 s (two missed 1 s consumer
+        // heartbeats, or the watchdog: stallMs 2 s + tickMs); if the killed server led the JetStream meta group,
+        // no consumer is created before its election (4-9 s on 2.9), and each create attempt is abandoned after
+        // 5 s and retried within 2 s: seen up to ~30 s on a loaded 2-core machine.
+        const NEW_CONSUMER_MS = 60_000;
+        // (b may be between two consumers, and its previous one may still answer: ask until b has one, and
+        // it is still the same once its server is known.)
+        const { host, recreated } = (await until(async () => {
+          const name = b.replica.log.consumerName();
+          const before = b.replica.log.recreatedTotal;
+          if (name === undefined) return null;
+          const ci = await jsm.consumers.info(stream, name).catch(() => null);
+          const leader = ci?.cluster?.leader;
+          const same = b.replica.log.consumerName() === name && b.replica.log.recreatedTotal === before;
+          return leader !== undefined && same ? { host: leader, recreated: before } : null;
+        }, 'b\'s consumer and its server', NEW_CONSUMER_MS))!;
         await nats.kill(nats.indexOf(host));
         const seqAtKill = maxSeq;
-        await until(() => b.replica.log.recreatedTotal > recreated && b.store.lastApplied() > seqAtKill + 20, 'b applies again on a new consumer', 60_000);
+        // recreatedTotal counts any replacement consumer, whichever path ended the old one.
+        await until(() => b.replica.log.recreatedTotal > recreated && b.store.lastApplied() > seqAtKill + 20, 'b applies again on a new consumer', NEW_CONSUMER_MS);
         t.diagnostic(`consumer host ${host} killed: b recreated its consumer ${b.replica.log.recreatedTotal - recreated} time(s)`);
 
         await nats.startServer(nats.indexOf(host));
