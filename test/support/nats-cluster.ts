@@ -59,8 +59,22 @@ export class NatsCluster {
     return this.servers.map((s) => s.url);
   }
 
-  /** Starts `size` JetStream servers forming one cluster (size 1: a standalone JetStream server). */
+  /**
+   * Starts `size` JetStream servers forming one cluster (size 1: a standalone JetStream server). A port is free
+   * when chosen but may be taken before nats-server binds it (tests run side by side): then the whole cluster
+   * starts again on fresh ports.
+   */
   static async start(size = 3): Promise<NatsCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await NatsCluster.startOnce(size);
+      } catch (err) {
+        if (attempt >= 4 || !/address already in use/i.test((err as Error).message)) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(size: number): Promise<NatsCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'xmppd-nats-'));
     const clientPorts: number[] = [];
     const routePorts: number[] = [];
