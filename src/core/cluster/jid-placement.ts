@@ -71,6 +71,8 @@ export class JidPlacement implements DomainPlacement {
     const p = new JidPlacement(d, kv);
     await p.watch();
     p.sub = d.nc.subscribe(p.subject(d.node), { callback: (err, msg) => (err ? undefined : void p.onForward(msg)) });
+    // The server has the subscription before this node counts as started (others reach it from now on).
+    await d.nc.flush();
     p.timer = setInterval(() => void p.recheck(), d.recheckMs);
     p.timer.unref();
     return p;

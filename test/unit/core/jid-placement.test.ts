@@ -121,6 +121,7 @@ describe('JidPlacement: one node per room over NATS', { skip: natsSkip() }, () =
     await send(a, 'room', 'before');
     await a.placement.stop(); // restarted quickly: the others have not taken anything over
     await a.nc.close();
+    b.heard.add('a'); // its heartbeats go on: b waits for it while its subscription reaches every NATS server
     const again = await start('a', cn);
     await send(b, 'room', 'after');
     assert.deepEqual(again.handled.map((h) => h.body), ['after']);
