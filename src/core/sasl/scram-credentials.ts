@@ -37,9 +37,14 @@ export class SaslPrepError extends Error {
   }
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** SASLprep (RFC 4013) for stored strings: unassigned code points are refused too (§2.5), so a
  *  string that prepares now prepares identically after a Unicode update. */
 export function saslPrep(input: string, field = 'string'): string {
+  // Printable ASCII (U+0020-U+007E) is left unchanged by every SASLprep step (no mapping, NFKC identity,
+  // nothing prohibited, no RandALCat): skip the library's per-code-point tables (one call per login).
+  if (PRINTABLE_ASCII.test(input)) return input;
   try {
     return saslprep(input);
   } catch (err) {

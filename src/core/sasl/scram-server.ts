@@ -1,6 +1,7 @@
 // SCRAM server: SCRAM-SHA-1/-256 and their -PLUS variants (RFC 5802, RFC 7677) with channel
 // binding tls-server-end-point and tls-unique (RFC 5929) and tls-exporter (RFC 9266), profiled by RFC 6120 §6.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { randomString } from '../random-pool.js';
 import type { ChannelBindingType, SaslContext, SaslFailureCondition, SaslServerSession, SaslStep } from './mechanism.js';
 import {
   decodeCredential, DEFAULT_ITERATIONS, digest, fakeCredential, hmac, SaslPrepError, saslPrep,
@@ -187,7 +188,7 @@ export class ScramServerSession implements SaslServerSession {
       cred = decodeCredential(this.hash, fakeCredential(username, this.hash, this.opts.fakeIterations ?? DEFAULT_ITERATIONS))!;
     }
 
-    const nonce = clientNonce + (this.opts.serverNonce ?? randomBytes(24).toString('base64'));
+    const nonce = clientNonce + (this.opts.serverNonce ?? randomString(24, 'base64'));
     const serverFirst = `r=${nonce},s=${cred.salt.toString('base64')},i=${cred.iterations}`;
     this.state = {
       name: 'await-final',

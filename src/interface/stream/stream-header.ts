@@ -1,11 +1,11 @@
 // The one stream-header path of every stream kind: opening and closing tags (RFC 6120 §4.2, §4.4, §4.7;
 // XEP-0114 §3 for components, which have no version), the checks on a peer's header (§4.8.1 invalid-namespace,
 // §4.7.5 unsupported-version) and the features element (§4.3.2).
-import { randomBytes } from 'node:crypto';
 import xml, { escapeXML } from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { StreamError } from '../../core/errors.js';
 import { NS } from '../../core/ns.js';
+import { randomString } from '../../core/random-pool.js';
 
 export interface HeaderAttrs {
   /** The content namespace (jabber:client, jabber:server, jabber:component:accept). */
@@ -31,7 +31,7 @@ export function openingTag(h: HeaderAttrs): string {
 export const CLOSING_TAG = '</stream:stream>';
 
 /** A fresh stream ID (RFC 6120 §4.7.3: unique and unpredictable; XEP-0114 and dialback keys depend on it). */
-export const newStreamId = (): string => randomBytes(12).toString('base64url');
+export const newStreamId = (): string => randomString(12, 'base64url');
 
 /**
  * The checks every stream makes on the peer's header, in the order of RFC 6120 §4.9.1.2's examples:
