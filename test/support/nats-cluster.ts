@@ -61,15 +61,16 @@ export class NatsCluster {
 
   /**
    * Starts `size` JetStream servers forming one cluster (size 1: a standalone JetStream server). A port is free
-   * when chosen but may be taken before nats-server binds it (tests run side by side): then the whole cluster
-   * starts again on fresh ports.
+   * when chosen but may be taken before nats-server binds it (tests run side by side): when the cluster does
+   * not come up with every server a JetStream peer, it starts again on fresh ports.
    */
   static async start(size = 3): Promise<NatsCluster> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await NatsCluster.startOnce(size);
       } catch (err) {
-        if (attempt >= 4 || !/address already in use/i.test((err as Error).message)) throw err;
+        // A port taken meanwhile, or a cluster whose routes never formed (a route port taken): fresh ports.
+        if (attempt >= 3) throw err;
       }
     }
   }
@@ -143,7 +144,7 @@ export class NatsCluster {
     return this.servers.findIndex((s) => s.name === serverName);
   }
 
-  /** Waits until JetStream has a meta leader (a stream can be created). */
+  /** Waits until JetStream has a meta leader and every server as a peer (a stream of `size` replicas can be placed). */
   private async waitJetStreamReady(): Promise<void> {
     const { connect: natsConnect } = await import('@nats-io/transport-node');
     const { jetstreamManager } = await import('@nats-io/jetstream');
@@ -154,6 +155,11 @@ export class NatsCluster {
         try {
           const jsm = await jetstreamManager(nc, { timeout: 2000 });
           await jsm.getAccountInfo();
+          // A meta leader is not enough: every server must be a JetStream peer before a stream with one replica
+          // per server can be placed (a route still forming answers "no suitable peers for placement").
+          const probe = `READY_${process.pid}_${Date.now()}`;
+          await jsm.streams.add({ name: probe, subjects: [`${probe}.x`], num_replicas: this.servers.length });
+          await jsm.streams.delete(probe);
           return;
         } catch (err) {
           if (Date.now() > deadline) throw err;
