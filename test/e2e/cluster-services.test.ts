@@ -7,9 +7,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { NatsCluster, natsSkip } from '../support/nats-cluster.js';
-import { clusterName, clusterSection, sees, CLUSTER_MODULES } from '../support/cluster-nodes.js';
+import { clusterName, sees, startNodes, CLUSTER_MODULES } from '../support/cluster-nodes.js';
 import { clusterAccounts } from '../support/cluster-accounts.js';
-import { startTestServer, type TestServer } from '../support/harness.js';
+import type { TestServer } from '../support/harness.js';
 import { forEachHost } from '../support/each-host.js';
 import { RawClient } from '../support/raw-client.js';
 import { until } from '../support/until.js';
@@ -35,15 +35,9 @@ describe('pubsub, PEP and uploads across cluster nodes', { skip: natsSkip() }, (
 
   before(async () => {
     nats = await NatsCluster.start(3);
-    const name = clusterName();
-    for (let i = 0; i < 3; i++) {
-      n.push(await startTestServer({
-        listen: [{ port: 0, ip: '127.0.0.1', type: 'c2s' }, { port: 0, ip: '127.0.0.1', type: 'http' }],
-        modules: MODULES,
-        cluster: clusterSection(nats, name, `x${i + 1}`),
-      }));
-    }
-    await until(() => n.every((t) => t.server.clusterSessions!.liveness.nodes.size >= 3), 'every node sees the others');
+    n.push(...(await startNodes(nats, 3, clusterName(), MODULES, {}, {
+      listen: [{ port: 0, ip: '127.0.0.1', type: 'c2s' }, { port: 0, ip: '127.0.0.1', type: 'http' }],
+    })));
     await clusterAccounts(n, USERS);
   });
   after(async () => {
