@@ -38,9 +38,9 @@ describe('batched stanzas between cluster nodes', { skip: natsSkip() }, () => {
   });
   after(async () => {
     for (const c of clients) c.close();
+    await child?.dispose(); // first, as before: the other nodes then stop without waiting on it
     for (const t of n) await t.stop();
     await nats?.stop();
-    await child?.dispose();
   });
 
   test('500 messages from each of two interleaving senders on one node arrive in order on another node', async () => {
