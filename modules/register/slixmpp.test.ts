@@ -1,6 +1,7 @@
-// XEP-0077 interop with slixmpp 1.8.3 (Debian python3-slixmpp, /usr/bin/python3): its xep_0077 plugin
-// registers in-band and logs in, meets conflict / not-acceptable / forbidden / not-authorized (no TLS),
-// changes the password, and cancels the account (sessions closed, every row of the user deleted).
+// XEP-0077 interop with slixmpp 1.8.3 (Debian python3-slixmpp, /usr/bin/python3), default settings: its
+// xep_0077 plugin changes the password and cancels the account (sessions closed, every row of the user
+// deleted). Registration before login is tried with aioxmpp (aioxmpp.test.ts): slixmpp 1.8.3 holds back
+// every stanza but bind and session before session_start, so its own registration form request is never sent.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -17,28 +18,13 @@ const LOGIN = fileURLToPath(new URL('../../../test/e2e/slixmpp/login.py', import
 /** Run one script to its end; it must exit 0 with a 'done' line and no exception. */
 const slix = (script: string, args: Array<string | number>) => runSlixmppOk(script.includes('/') ? script : join(SCRIPTS, script), args);
 
-/** The features of the last <stream:features/> offered over TLS (before authentication). */
-function offeredOverTls(s: Awaited<ReturnType<typeof slix>>): string[] {
-  const f = s.all('features').filter((e) => e.tls);
-  assert.ok(f.length > 0, s.transcript);
-  return f[0]!.offered as string[];
-}
-
 describe('slixmpp 1.8.3 xep_0077 against xmppd', () => {
   let t: TestServer;
-  let insecurePort: number;
   let watched: ReturnType<typeof watchTables>;
   const exists = (local: string) => t.server.core.accounts.exists(Jid.of(local, t.domain));
   before(async () => {
     if (opts.skip) return;
-    t = await startTestServer({
-      modules: ALL_MODULES,
-      listen: [
-        { port: 0, ip: '127.0.0.1', type: 'c2s' },
-        { port: 0, ip: '127.0.0.1', type: 'c2s', starttls_required: false },
-      ],
-    });
-    insecurePort = t.server.listeners.bound[1]!.port;
+    t = await startTestServer({ modules: ALL_MODULES });
     watched = watchTables(t);
     await t.addUser('alice', 'alice-password');
     await t.addUser('bob', 'bob-password');
@@ -46,66 +32,6 @@ describe('slixmpp 1.8.3 xep_0077 against xmppd', () => {
   after(async () => {
     watched?.stop();
     await t?.stop();
-  });
-
-  test('slixmpp registers newbie in-band from the stream feature, then logs in with the new account', opts, async () => {
-    const s = await slix('register.py', [t.c2sPort, 'newbie@localhost/slix', 'newbie-password', 'starttls']);
-    assert.ok(offeredOverTls(s).includes('register'), `the register feature is offered over TLS\n${s.transcript}`);
-    assert.ok(!s.all('features').filter((e) => !e.tls).some((e) => (e.offered as string[]).includes('register')), 'not before TLS');
-    const form = s.one('form');
-    assert.deepEqual(form.fields, ['password', 'username']);
-    assert.equal(form.registered, false);
-    assert.match(String(form.instructions), /at least 8 characters/);
-    assert.equal(s.one('registered').username, 'newbie');
-    assert.equal(s.one('session_start').jid, 'newbie@localhost/slix');
-    assert.equal(s.one('ping').ok, true);
-    assert.equal(await exists('newbie'), true);
-    const again = await slix(LOGIN, [t.c2sPort, 'newbie@localhost/again', 'newbie-password', 'auto', 'starttls']);
-    assert.equal(again.one('session_start').jid, 'newbie@localhost/again');
-  });
-
-  test('registering alice again: slixmpp gets conflict, and alice keeps her password', opts, async () => {
-    const s = await slix('register.py', [t.c2sPort, 'alice@localhost/slix', 'not-alices-password', 'starttls']);
-    const err = s.one('register_error');
-    assert.equal(err.stage, 'set');
-    assert.equal(err.error, 'conflict');
-    assert.equal(err.type, 'cancel');
-    assert.ok(!s.has('session_start'), s.transcript);
-    const login = await slix(LOGIN, [t.c2sPort, 'alice@localhost/check', 'alice-password', 'auto', 'starttls']);
-    assert.equal(login.one('session_start').jid, 'alice@localhost/check');
-  });
-
-  test('a weak password: slixmpp gets not-acceptable and no account is created', opts, async () => {
-    const s = await slix('register.py', [t.c2sPort, 'weakling@localhost/slix', '1234', 'starttls']);
-    const err = s.one('register_error');
-    assert.equal(err.error, 'not-acceptable');
-    assert.equal(err.type, 'modify');
-    assert.match(String(err.text), /too weak/);
-    assert.equal(await exists('weakling'), false);
-  });
-
-  test('without TLS: no register feature, and a forced registration is refused with not-authorized', opts, async () => {
-    const s = await slix('register.py', [insecurePort, 'cleartext@localhost/slix', 'cleartext-password', 'insecure', 'force']);
-    const features = s.all('features');
-    assert.ok(features.length > 0 && features.every((e) => !e.tls && !(e.offered as string[]).includes('register')), s.transcript);
-    const err = s.one('register_error');
-    assert.equal(err.stage, 'get');
-    assert.equal(err.error, 'not-authorized');
-    assert.equal(await exists('cleartext'), false);
-  });
-
-  test('a server whose access rule denies registration: no feature, and a forced attempt gets forbidden', opts, async () => {
-    const closed = await startTestServer({ modules: { register: {} }, access_rules: { register: [{ deny: 'all' }] } });
-    try {
-      const s = await slix('register.py', [closed.c2sPort, 'outsider@localhost/slix', 'outsider-password', 'starttls', 'force']);
-      assert.ok(!offeredOverTls(s).includes('register'), s.transcript);
-      const err = s.one('register_error');
-      assert.equal(err.stage, 'get');
-      assert.equal(err.error, 'forbidden');
-      assert.deepEqual(await closed.server.core.accounts.list(), []);
-    } finally {
-      await closed.stop();
-    }
   });
 
   test('slixmpp changes alice’s password (to her account, then to the server); only the newest works', opts, async () => {
