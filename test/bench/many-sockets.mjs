@@ -1,0 +1,49 @@
+// Room for N sessions from one source address (the harness's generator connects from 127.0.0.1 only): enough
+// file descriptors for generator and server, and enough ephemeral ports (one per connection to one server port).
+// Root only; changes are reported on stderr and the port range is put back by restore().
+import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+
+const RANGE = '/proc/sys/net/ipv4/ip_local_port_range';
+const RESERVED = '/proc/sys/net/ipv4/ip_local_reserved_ports';
+// Harness and test ports (ejabberd 25xxx, prosody 26xxx, xmppd 27xxx, NATS 4222, XMPP 5222/5269/5280) stay
+// out of the widened ephemeral range, so servers that bind them later in a run still can.
+const KEEP_FREE = '4222,5222,5269,5280,25000-27999';
+
+/**
+ * @param {number} sessions  the largest number of sessions that will be open at once
+ * @param {(msg: string) => void} say
+ * @returns {{ prefix: string[], restore: () => void }} prefix: a command prefix (prlimit) for the process tree
+ */
+export function roomForSessions(sessions, say) {
+  const none = { prefix: [], restore: () => {} };
+  const needFds = sessions + 4096;
+  const isRoot = process.getuid?.() === 0;
+  const prefix = [];
+  const softNow = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim()) || 0;
+  if (softNow < needFds) {
+    if (isRoot || Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) >= needFds) {
+      prefix.push('prlimit', `--nofile=${needFds}:${needFds}`, '--');
+      say(`open files: ulimit -n ${softNow} -> ${needFds} for this run (prlimit)`);
+    } else say(`WARNING: ulimit -n is ${softNow}, ${sessions} sessions need ~${needFds} and this is not root`);
+  }
+  let restore = () => {};
+  try {
+    const [lo, hi] = readFileSync(RANGE, 'utf8').trim().split(/\s+/).map(Number);
+    if (hi - lo + 1 < sessions + 2000) {
+      if (!isRoot) { say(`WARNING: ephemeral port range ${lo}-${hi} is smaller than ${sessions} sessions (not root: left alone)`); return { prefix, restore }; }
+      const reservedBefore = readFileSync(RESERVED, 'utf8').trim();
+      writeFileSync(RESERVED, reservedBefore ? `${reservedBefore},${KEEP_FREE}` : KEEP_FREE);
+      writeFileSync(RANGE, '1024 65535');
+      say(`ephemeral ports: ${lo}-${hi} -> 1024-65535 (reserved ${KEEP_FREE}) for ${sessions} sessions from 127.0.0.1; restored afterwards`);
+      restore = () => {
+        try {
+          if (readFileSync(RANGE, 'utf8').trim().split(/\s+/).join(' ') === '1024 65535') writeFileSync(RANGE, `${lo} ${hi}`);
+          writeFileSync(RESERVED, reservedBefore || '\n');
+          say(`ephemeral ports restored to ${lo}-${hi}`);
+        } catch (e) { say(`WARNING: could not restore the port range: ${e.message}`); }
+      };
+    }
+  } catch (e) { say(`WARNING: cannot read/raise the ephemeral port range: ${e.message}`); return prefix.length ? { prefix, restore } : none; }
+  return { prefix, restore };
+}
