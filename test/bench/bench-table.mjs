@@ -9,12 +9,14 @@
 //   npm run bench -- --only xmppd --tls 0  # a subset of servers / TLS modes
 //   npm run bench -- --report FILE.jsonl   # render the table again from a finished run's rows
 //   npm run bench -- --dry-run             # the plan and its time estimate only
+//   npm run bench -- --server xmppd ...    # ONE run of one server instead (run-bench.js; --server X --help)
 //
 // Options: --reps N (3), --tls 0,1, --only|--servers LIST (xmppd,ejabberd,prosody), --quick, --users N (50000),
 // --idle-steps LIST (10000,50000), --big-idle-reps N (reps that include the largest idle step, default 1),
 // --rate R (fixed-rate phase, 2000), --ports xmppd=P,ejabberd=P,prosody=P (27222/25222/26222),
 // --workdir DIR ($TMPDIR/xmppd-bench), --out DIR (test/bench/results), --session ID, --no-c2s, --no-fanout,
-// --fanout-reps N (reps that run the fan-out scripts, default 1), --fanout-timeout S (900), --timeout S (per c2s run, 2400), --verbose (child output on stderr), --no-build.
+// --fanout-reps N (reps that run the fan-out scripts, default 1), --fanout-timeout S (900), --timeout S (per c2s
+// run, 2400), --verbose (child output on stderr), --no-build.
 // Any other option goes to every run-bench.js / run.sh run (e.g. --online 1000).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, appendFileSync, createWriteStream } from 'node:fs';
@@ -63,7 +65,7 @@ for (let i = 0; i < argv.length; i++) {
     case '--report': o.report = resolve(next()); break;
     case '--dry-run': o.dryRun = true; break;
     case '-h': case '--help':
-      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 19).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l, i, a) => a.slice(0, i + 1).every((x) => x.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
       process.exit(0);
     default: pass.push(a);
   }
@@ -72,6 +74,8 @@ for (const s of o.servers) if (!(s in o.ports)) die(`unknown server ${s} (xmppd,
 if (!Number.isInteger(o.reps) || o.reps < 1) die('--reps must be >= 1');
 if (o.tls.some((t) => t !== 0 && t !== 1)) die('--tls takes 0, 1 or 0,1');
 if (o.quick) {
+  // ejabberd's and Prosody's run dirs remember one account count: quick runs keep theirs apart from full runs
+  o.workdir = join(o.workdir, 'quick');
   if (!argv.includes('--reps')) o.reps = 1;
   o.users ||= 2000;
   o.idleSteps ||= '1000,2000';

@@ -32,7 +32,7 @@ const RATE = {
   ejabberd: { scram: [800, 440], plain: [120, 105] },
   prosody: { scram: [280, 170], plain: [300, 220] },
 };
-const PROVISION_PER_S = { xmppd: 900, ejabberd: 100, prosody: 250 };
+const PROVISION_PER_S = { xmppd: 900, ejabberd: 70, prosody: 70 }; // IBR + first login: 48-100/s seen
 
 /** Seconds one job is expected to take; `unfit(job)` true = it will be skipped. */
 export function estimateSeconds(job, ctx, unfit) {

@@ -4,23 +4,23 @@
 const SERVERS = ['xmppd', 'ejabberd', 'prosody'];
 const idleAt = (n) => (row) => row.phases?.idle?.steps?.find((s) => s.n === n && !s.skipped)?.kib_per_conn ?? null;
 
-/** c2s figures: [label, value(row), tlsModes] */
+/** c2s figures: [label, value(row), tlsModes, noRatio] */
 function c2sMetrics(idleSteps) {
   return [
     ['SCRAM-SHA-1 logins/s', (r) => r.login_scram_per_s],
     ['server CPU ms per SCRAM login', (r) => r.login_scram_cpu_ms],
-    ['SCRAM iterations (as announced)', (r) => r.scram_iterations],
+    ['SCRAM iterations (as announced)', (r) => r.scram_iterations, null, true],
     ['PLAIN logins/s (stored SCRAM keys)', (r) => r.login_plain_per_s, [1]],
     ['server CPU ms per PLAIN login', (r) => r.login_plain_cpu_ms, [1]],
     ['chat msgs/s at saturation (1,000 online)', (r) => r.msg_per_s],
     ['server CPU s per 100k msgs at saturation', (r) => r.cpu_s_per_100k_msgs],
-    ['generator CPU at saturation (1.0 = its core full)', (r) => r.sat_gen_cpu_util],
+    ['generator CPU at saturation (1.0 = its core full)', (r) => r.sat_gen_cpu_util, null, true],
     ['delivered/s at the fixed rate', (r) => r.fixed_delivered_per_s],
     ['latency p50 ms at the fixed rate', (r) => r.fixed_lat_p50_ms],
     ['latency p99 ms at the fixed rate', (r) => r.fixed_lat_p99_ms],
     ['server CPU s per 100k msgs at the fixed rate', (r) => r.fixed_cpu_s_per_100k_msgs],
     ...idleSteps.map((n) => [`KiB per idle session at ${n.toLocaleString('en-US')}`, idleAt(n)]),
-    ['foreign load on the server core (max over phases)', (r) => r.other_util_server_core_max],
+    ['foreign load on the server core (max over phases)', (r) => r.other_util_server_core_max, null, true],
   ];
 }
 
@@ -95,13 +95,16 @@ export function renderTable(rows, { command }) {
     out.push('', `### ${tls ? 'STARTTLS on every connection' : 'Plain TCP'}${rate ? ` (fixed rate ${fmt(rate)} msg/s)` : ''}`, '');
     const hdr = ['figure', ...servers, ...servers.filter((s) => s !== 'xmppd').map((s) => `xmppd/${s}`), 'target', ''];
     out.push(`| ${hdr.join(' | ')} |`, `|${hdr.map((h, i) => (i === 0 || i >= hdr.length - 2 ? '---' : '--:')).join('|')}|`);
-    for (const [label] of metrics) {
+    for (const [label, , , noRatio] of metrics) {
       const s = st(label);
       if (!servers.some((v) => s[v])) continue;
       const t = tg[label];
       const ok = t ? t[1]() : undefined;
       if (t) summary.targets.push({ tls, figure: label, target: t[0], ok });
-      out.push(`| ${[label, ...servers.map((v) => cell(s[v])), ...servers.filter((v) => v !== 'xmppd').map((v) => ratio(s.xmppd, s[v])),
+      // latency at the fixed rate means nothing for a server that did not deliver what was offered
+      const behind = (v) => /at the fixed rate/.test(label) && /latency/.test(label) && st('delivered/s at the fixed rate')[v] && rate
+        && st('delivered/s at the fixed rate')[v].med < 0.98 * rate;
+      out.push(`| ${[label, ...servers.map((v) => cell(s[v]) + (behind(v) ? ' (saturated)' : '')), ...servers.filter((v) => v !== 'xmppd').map((v) => (noRatio ? '' : ratio(s.xmppd, s[v]))),
         t ? t[0] : '', t ? mark(ok) : ''].join(' | ')} |`);
     }
     summary.c2s[tls ? 'starttls' : 'plain'] = Object.fromEntries(Object.entries(stats).map(([l, v]) => [l, v]));
@@ -130,18 +133,20 @@ export function renderTable(rows, { command }) {
     out.push('', 'Targets for these rows are set from their first measurement (issue 15).');
   }
 
-  // what did not run, once per reason
+  // what did not run: one line per job kind and reason, naming the servers
   const notes = new Map();
   for (const r of rows.filter((x) => (x.kind === 'c2s' || x.kind === 'fanout') && (x.skipped || x.error || (x.kind === 'c2s' && !x.row)))) {
-    const what = r.kind === 'c2s' ? `${r.server} c2s ${r.tls ? 'STARTTLS' : 'plain'}` : `${r.script} --server ${r.server}`;
-    const why = r.skipped ? `skipped: ${r.skipped}` : `failed: ${r.error}`;
-    const k = `${what} — ${why.replace(/log \S+/, 'see its log')}`;
-    notes.set(k, (notes.get(k) || 0) + 1);
+    const what = r.kind === 'c2s' ? `c2s ${r.tls ? 'STARTTLS' : 'plain'}` : r.script;
+    const why = (r.skipped ? `skipped: ${r.skipped}` : `failed: ${r.error}`).replace(/log \S+/, 'see its log');
+    const k = `${what} — ${why}`;
+    if (!notes.has(k)) notes.set(k, new Set());
+    notes.get(k).add(r.rep > 1 ? `${r.server} rep ${r.rep}` : r.server);
   }
+  for (const [k, who] of [...notes]) { notes.delete(k); const [what, why] = k.split(' — '); notes.set(`${what} (${[...who].join(', ')}) — ${why}`, 1); }
   for (const r of c2s) {
     const errs = Object.entries(r.row.phases || {}).filter(([, v]) => v && (v.error || v.failed)).map(([k, v]) => `${k} ${v.error || `${v.failed} failed`}`);
     if (errs.length) { const k = `${r.server} ${r.tls ? 'STARTTLS' : 'plain'} rep ${r.rep}: phase errors: ${errs.join(', ')}`; notes.set(k, 1); }
   }
-  if (notes.size) { out.push('', 'Not measured / errors:', ''); for (const [k, n] of notes) out.push(`- ${k}${n > 1 ? ` (×${n})` : ''}`); }
+  if (notes.size) { out.push('', 'Not measured / errors:', ''); for (const k of notes.keys()) out.push(`- ${k}`); }
   return { md: out.join('\n'), summary };
 }
