@@ -13,10 +13,12 @@
 //
 // Options: --reps N (3), --tls 0,1, --only|--servers LIST (xmppd,ejabberd,prosody), --quick, --users N (50000),
 // --idle-steps LIST (10000,50000), --big-idle-reps N (reps that include the largest idle step, default 1),
+// --big-idle-servers LIST|all (servers that take the largest step, default xmppd: the targets are xmppd's, and the
+// others then need only 10,000 accounts; `all` adds ~10 min and ~30 min of first-time account creation),
 // --rate R (fixed-rate phase, 2000), --ports xmppd=P,ejabberd=P,prosody=P (27222/25222/26222),
 // --workdir DIR ($TMPDIR/xmppd-bench), --out DIR (test/bench/results), --session ID, --no-c2s, --no-fanout,
-// --fanout-reps N (reps that run the fan-out scripts, default 1), --fanout-timeout S (900), --timeout S (per c2s
-// run, 2400), --verbose (child output on stderr), --no-build.
+// --fanout-reps N (reps that run the fan-out scripts, default 1), --fanout-timeout S (900), --fanout-dir DIR (where
+// the scripts are, default test/bench), --timeout S (per c2s run, 2400), --verbose (child output on stderr), --no-build.
 // Any other option goes to every run-bench.js / run.sh run (e.g. --online 1000).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, appendFileSync, createWriteStream } from 'node:fs';
@@ -35,9 +37,10 @@ const die = (m) => { say(`error: ${m}`); process.exit(1); };
 const argv = process.argv.slice(2);
 const o = {
   reps: 3, fanoutReps: 1, tls: [0, 1], servers: ['xmppd', 'ejabberd', 'prosody'], quick: false, users: 0, idleSteps: '', bigIdleReps: 1,
+  bigIdleServers: ['xmppd'],
   rate: 2000, ports: { xmppd: 27222, ejabberd: 25222, prosody: 26222 }, workdir: process.env.BENCH_WORKDIR || join(tmpdir(), 'xmppd-bench'),
   out: join(HERE, 'results'), session: process.env.BENCH_SESSION || '', c2s: true, fanout: true, fanoutTimeout: 900, timeout: 2400,
-  verbose: false, build: true, report: '', dryRun: false,
+  verbose: false, build: true, report: '', dryRun: false, fanoutDir: HERE,
 };
 const pass = [];
 for (let i = 0; i < argv.length; i++) {
@@ -51,6 +54,7 @@ for (let i = 0; i < argv.length; i++) {
     case '--users': o.users = Number(next()); break;
     case '--idle-steps': o.idleSteps = next(); break;
     case '--big-idle-reps': o.bigIdleReps = Number(next()); break;
+    case '--big-idle-servers': { const v = next(); o.bigIdleServers = v === 'all' ? ['xmppd', 'ejabberd', 'prosody'] : v.split(','); break; }
     case '--rate': o.rate = Number(next()); break;
     case '--ports': for (const kv of next().split(',')) { const [k, v] = kv.split('='); o.ports[k] = Number(v); } break;
     case '--workdir': o.workdir = resolve(next()); break;
@@ -59,6 +63,7 @@ for (let i = 0; i < argv.length; i++) {
     case '--no-c2s': o.c2s = false; break;
     case '--no-fanout': o.fanout = false; break;
     case '--fanout-timeout': o.fanoutTimeout = Number(next()); break;
+    case '--fanout-dir': o.fanoutDir = resolve(next()); break;
     case '--timeout': o.timeout = Number(next()); break;
     case '--verbose': o.verbose = true; break;
     case '--no-build': o.build = false; break;
@@ -79,6 +84,7 @@ if (o.quick) {
   if (!argv.includes('--reps')) o.reps = 1;
   o.users ||= 2000;
   o.idleSteps ||= '1000,2000';
+  o.bigIdleServers = ['xmppd', 'ejabberd', 'prosody'];
   for (const [k, v] of [['--login-count', '2000'], ['--login-duration', '5'], ['--login-pool', '1000']]) if (!pass.includes(k)) pass.push(k, v);
 }
 o.users ||= 50000;
@@ -86,6 +92,9 @@ o.idleSteps ||= '10000,50000';
 const idleSteps = o.idleSteps.split(',').map(Number);
 if (Math.max(...idleSteps) > o.users) die(`--users ${o.users} is below the largest idle step ${Math.max(...idleSteps)}`);
 const stem = o.quick ? 'quick' : 'latest';
+/** Accounts per server: enough for its largest idle step (and at least 10,000, the harness's default, or --users). */
+const usersFor = (s) => (o.bigIdleServers.includes(s) || idleSteps.length < 2 ? o.users
+  : Math.min(o.users, Math.max(10000, ...idleSteps.slice(0, -1))));
 
 // ------------------------------------------------------------------ report only
 if (o.report) {
@@ -100,14 +109,14 @@ const missing = {};
 if (!existsSync('/usr/bin/erl') || !existsSync('/usr/sbin/ejabberdctl')) missing.ejabberd = 'ejabberd (Debian package) is not installed';
 if (!existsSync('/usr/bin/prosody')) missing.prosody = 'prosody (Debian package) is not installed';
 // The s2s benchmark's file name is not fixed: every test/bench/s2s*.mjs (listed as missing when there is none).
-const s2sScripts = readdirSync(HERE).filter((n) => /^s2s.*\.mjs$/.test(n)).sort();
+const s2sScripts = readdirSync(o.fanoutDir).filter((n) => /^s2s.*\.mjs$/.test(n)).sort();
 const FANOUT_SCRIPTS = ['muc-fanout.mjs', 'pep-fanout.mjs', 'websocket.mjs', ...(s2sScripts.length ? s2sScripts : ['s2s.mjs'])];
 /** Why a fan-out script cannot run in table mode, or '' if it can. */
 function fanoutUnfit(script) {
-  const p = join(HERE, script);
-  if (!existsSync(p)) return `test/bench/${script} is not there`;
+  const p = join(o.fanoutDir, script);
+  if (!existsSync(p)) return `${script} is not there`;
   const src = readFileSync(p, 'utf8');
-  if (!src.includes('--json') && !/['"]json['"]/.test(src)) return `test/bench/${script} has no --server/--json mode yet`;
+  if (!src.includes('--json') && !/['"]json['"]/.test(src)) return `${script} has no --server/--json mode yet`;
   return '';
 }
 
@@ -116,21 +125,25 @@ const session = o.session || `table-${new Date().toISOString().slice(0, 16).repl
 const jobs = planJobs({ ...o, idleSteps, fanoutScripts: FANOUT_SCRIPTS });
 const harnessRun = join(o.workdir, 'harness', 'run');
 const provisioned = (s) => {
-  if (s === 'xmppd') return existsSync(join(o.workdir, 'cache', `bench.local-u${o.users}-i4096`, 'data/db'));
+  if (s === 'xmppd') return existsSync(join(o.workdir, 'cache', `bench.local-u${usersFor(s)}-i4096`, 'data/db'));
   const dir = join(harnessRun, `${s}-${o.ports[s]}`);
-  return existsSync(join(dir, 'srv')) && readFileSync(join(dir, 'provisioned'), 'utf8').trim() === String(o.users)
+  return existsSync(join(dir, 'srv')) && readFileSync(join(dir, 'provisioned'), 'utf8').trim() === String(usersFor(s))
     && (s !== 'prosody' || (existsSync(join(dir, 'iterations')) && readFileSync(join(dir, 'iterations'), 'utf8').trim() === '4096'));
 };
-const estCtx = { users: o.users, quick: o.quick, provisioned: Object.fromEntries(o.servers.map((s) => { try { return [s, provisioned(s)]; } catch { return [s, false]; } })) };
-for (const j of jobs) j.est = estimateSeconds(j, estCtx, (f) => f.kind === 'fanout' && fanoutUnfit(f.script));
+const newEstCtx = () => ({ usersFor, quick: o.quick, provisioned: Object.fromEntries(o.servers.map((s) => { try { return [s, provisioned(s)]; } catch { return [s, false]; } })) });
+const unfitJob = (f) => f.kind === 'fanout' && fanoutUnfit(f.script);
+const estCtx = newEstCtx();
+for (const j of jobs) j.est = estimateSeconds(j, estCtx, unfitJob);
 const total = jobs.reduce((a, j) => a + j.est, 0);
-say(`session ${session}: ${o.reps} rep(s) x ${o.servers.join('/')} x tls ${o.tls.join(',')}, ${o.users} users, idle steps ${idleSteps.join(',')} `
-  + `(largest in ${Math.min(o.bigIdleReps, o.reps)} rep(s)), fixed rate ${o.rate}/s; ${jobs.length} jobs`);
+const oneRep = () => { const c = newEstCtx(); return planJobs({ ...o, reps: 1, idleSteps, fanoutScripts: FANOUT_SCRIPTS }).reduce((a, j) => a + estimateSeconds(j, c, unfitJob), 0); };
+say(`session ${session}: ${o.reps} rep(s) x ${o.servers.join('/')} x tls ${o.tls.join(',')}, idle steps ${idleSteps.join(',')} `
+  + `(the largest for ${o.bigIdleServers.filter((v) => o.servers.includes(v)).join('/') || 'none'} in ${Math.min(o.bigIdleReps, o.reps)} rep(s)), `
+  + `accounts ${o.servers.map((v) => `${v} ${usersFor(v)}`).join(', ')}, fixed rate ${o.rate}/s; ${jobs.length} jobs`);
 say(`estimated ${fmtDuration(total)} (done ~${new Date(Date.now() + total * 1000).toISOString().slice(11, 16)} UTC)`
   + `${estCtx.provisionS ? `, of which ~${fmtDuration(estCtx.provisionS)} making accounts (first run in this work dir only)` : ''}`
-  + `${total > 45 * 60 && o.reps > 1 ? `; --reps 1 takes about a third of the rest` : ''}`);
+  + `${total > 45 * 60 && o.reps > 1 ? `; --reps 1: ~${fmtDuration(oneRep())}` : ''}`);
 for (const [s, why] of Object.entries(missing)) if (o.servers.includes(s)) say(`SKIP ${s}: ${why}`);
-for (const s of o.servers) if (!missing[s] && !estCtx.provisioned[s] && o.c2s) say(`${s}: ${o.users} accounts are made first (once per work dir), included in the estimate`);
+for (const s of o.servers) if (!missing[s] && !estCtx.provisioned[s] && o.c2s) say(`${s}: ${usersFor(s)} accounts are made first (once per work dir), included in the estimate`);
 if (o.dryRun) { for (const j of jobs) say(`  ${j.name} ~${fmtDuration(j.est)}`); process.exit(0); }
 
 // ------------------------------------------------------------------ run
@@ -141,7 +154,7 @@ mkdirSync(logDir, { recursive: true });
 const rowsFile = join(runDir, `${session}.jsonl`);
 const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
 const record = (r) => appendFileSync(rowsFile, JSON.stringify(r) + '\n');
-record({ kind: 'meta', session, command, started: new Date().toISOString(), reps: o.reps, tls: o.tls, servers: o.servers, users: o.users,
+record({ kind: 'meta', session, command, started: new Date().toISOString(), reps: o.reps, tls: o.tls, servers: o.servers, users: Object.fromEntries(o.servers.map((v) => [v, usersFor(v)])),
   idle_steps: idleSteps, rate: o.rate, host: { loadavg: readFileSync('/proc/loadavg', 'utf8').trim(), node: process.version } });
 
 let current = null, stopping = false;
@@ -181,7 +194,7 @@ for (let k = 0; k < jobs.length && !stopping; k++) {
   const ts = Date.now();
   if (job.kind === 'c2s') {
     const args = [join(HERE, 'run-bench.js'), '--server', job.server, '--port', String(o.ports[job.server]), '--workdir', o.workdir,
-      '--tls', String(job.tls), '--session', session, '--label', `rep${job.rep}`, '--users', String(o.users),
+      '--tls', String(job.tls), '--session', session, '--label', `rep${job.rep}`, '--users', String(usersFor(job.server)),
       '--phases', job.phases, '--idle-steps', job.idleSteps, '--rate', String(o.rate), ...(built ? ['--no-build'] : []), ...pass];
     const { rc, out } = await run(job, process.execPath, args, {}, o.timeout);
     if (job.server === 'xmppd') built = true;
@@ -199,11 +212,11 @@ for (let k = 0; k < jobs.length && !stopping; k++) {
   } else {
     const env = { BENCH_WORKDIR: join(o.workdir, 'fanout'), BENCH_PORT_BASE: String(o.ports[job.server] + 10), BENCH_SESSION: session,
       ...(o.quick ? { BENCH_QUICK: '1' } : {}) };
-    const { rc, out } = await run(job, process.execPath, [join(HERE, job.script), '--server', job.server, '--json'], env, o.fanoutTimeout);
+    const { rc, out } = await run(job, process.execPath, [join(o.fanoutDir, job.script), '--server', job.server, '--json'], env, o.fanoutTimeout);
     const res = lastJson(out);
     if (res && !res.skipped && !res.error && rc === 0) { record({ ...base, rc, result: res }); say(`  ${JSON.stringify(res)}`); }
     else {
-      const why = res?.skipped || res?.error || `failed rc=${rc} without a JSON line; log ${job.log}`;
+      const why = res?.skipped || res?.error || `rc ${rc} without a JSON line; log ${job.log}`;
       record({ ...base, rc, ...(res?.skipped ? { skipped: why } : { error: why }), result: res || undefined });
       say(`  ${res?.skipped ? 'skipped' : 'FAILED'}: ${why}${res ? '' : `\n${tail(job.log, 6)}`}`);
     }

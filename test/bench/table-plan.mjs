@@ -5,17 +5,18 @@ const C2S_PHASES = { 0: 'login_scram,throughput,fixedrate,idle', 1: 'login_scram
 
 /**
  * Repetitions are interleaved: every rep runs each TLS mode on every server (order reversed on even reps), then
- * each fan-out script on every server (in the first `fanoutReps` reps). Only the first `bigIdleReps` reps include
- * the largest idle step.
+ * each fan-out script on every server (in the first `fanoutReps` reps). Only the first `bigIdleReps` reps of the
+ * `bigIdleServers` include the largest idle step.
  */
 export function planJobs(o) {
   const jobs = [];
   for (let rep = 1; rep <= o.reps; rep++) {
     const order = rep % 2 ? o.servers : [...o.servers].reverse();
-    const steps = rep <= o.bigIdleReps || o.idleSteps.length < 2 ? o.idleSteps : o.idleSteps.slice(0, -1);
     if (o.c2s) {
       for (const tls of o.tls) {
         for (const server of order) {
+          const big = rep <= o.bigIdleReps && o.bigIdleServers.includes(server);
+          const steps = big || o.idleSteps.length < 2 ? o.idleSteps : o.idleSteps.slice(0, -1);
           jobs.push({ kind: 'c2s', rep, server, tls, phases: C2S_PHASES[tls], idleSteps: steps.join(','),
             name: `rep ${rep} ${server} c2s ${tls ? 'STARTTLS' : 'plain'}${steps.length < o.idleSteps.length ? '' : ` (idle to ${Math.max(...steps)})`}` });
         }
@@ -42,7 +43,7 @@ export function estimateSeconds(job, ctx, unfit) {
   const pool = ctx.quick ? 1000 : 2000, window = ctx.quick ? 5 : 10;
   let s = 15; // start, data dir copy, stop
   if (!ctx.provisioned[job.server]) {
-    const p = ctx.users / PROVISION_PER_S[job.server] + ctx.users * 0.0015; // accounts + the generator's SCRAM cache
+    const n = ctx.usersFor(job.server), p = n / PROVISION_PER_S[job.server] + n * 0.0015; // accounts + the generator's SCRAM cache
     s += p; ctx.provisionS = (ctx.provisionS || 0) + p;
     ctx.provisioned[job.server] = true;
   }

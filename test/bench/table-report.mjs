@@ -74,12 +74,12 @@ export function renderTable(rows, { command }) {
   const idleSteps = [...new Set(c2s.flatMap((r) => (r.row.phases?.idle?.steps || []).filter((s) => !s.skipped).map((s) => s.n)))].sort((a, b) => a - b);
   const versions = {};
   for (const r of c2s) versions[r.server] ||= r.row.version || r.row.server;
-  const reps = new Set(c2s.map((r) => r.rep)).size;
+  const reps = new Set(rows.filter((r) => r.kind === 'c2s' || r.kind === 'fanout').map((r) => r.rep)).size;
   const out = [];
   const summary = { c2s: {}, fanout: {}, targets: [] };
   out.push(`Command: \`${command}\` · session \`${meta.session || '-'}\` · ${meta.started ? meta.started.slice(0, 16).replace('T', ' ') : ''} UTC · `
-    + `${reps} interleaved repetition(s) · ${meta.users?.toLocaleString('en-US') ?? '-'} accounts · server pinned to CPU 0, generator to CPU 1 · `
-    + `${servers.map((s) => `${s} ${versions[s] ? `\`${String(versions[s]).replace(/^xmppd /, '')}\`` : '(no result)'}`).join(', ')}`);
+    + `${reps} interleaved repetition(s) · accounts ${servers.map((v) => `${v} ${fmt(c2s.find((r) => r.server === v)?.row.users)}`).join(', ')} · server pinned to CPU 0, generator to CPU 1 · `
+    + `${servers.map((s) => `${s} ${versions[s] ? `\`${String(versions[s]).replace(/^xmppd /, '')}\`` : '(no c2s result)'}`).join(', ')}`);
   out.push('', 'Cells: median [min-max] over the repetitions; ratios are of the medians; targets are checked on xmppd\'s medians.');
 
   for (const tls of [...new Set(c2s.map((r) => (r.tls ? 1 : 0)))].sort()) {
