@@ -27,6 +27,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderTable } from './table-report.mjs';
 import { planJobs, estimateSeconds, fmtDuration } from './table-plan.mjs';
+import { maxSessions } from './many-sockets.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '../..');
@@ -78,6 +79,7 @@ for (let i = 0; i < argv.length; i++) {
 for (const s of o.servers) if (!(s in o.ports)) die(`unknown server ${s} (xmppd, ejabberd, prosody)`);
 if (!Number.isInteger(o.reps) || o.reps < 1) die('--reps must be >= 1');
 if (o.tls.some((t) => t !== 0 && t !== 1)) die('--tls takes 0, 1 or 0,1');
+const usersGiven = o.users > 0;
 if (o.quick) {
   // ejabberd's and Prosody's run dirs remember one account count: quick runs keep theirs apart from full runs
   o.workdir = join(o.workdir, 'quick');
@@ -89,8 +91,22 @@ if (o.quick) {
 }
 o.users ||= 50000;
 o.idleSteps ||= '10000,50000';
-const idleSteps = o.idleSteps.split(',').map(Number);
+let idleSteps = o.idleSteps.split(',').map(Number);
 if (Math.max(...idleSteps) > o.users) die(`--users ${o.users} is below the largest idle step ${Math.max(...idleSteps)}`);
+// One generator process and one server process hold the largest step: without a way to raise the hard
+// open-files limit (a container without CAP_SYS_RESOURCE), measure the largest step that fits, and say so.
+const notes = [];
+{
+  const want = Math.max(...idleSteps), { max, hard } = maxSessions(want);
+  if (want > max) {
+    const note = `idle step ${want.toLocaleString('en-US')} does not fit: the hard open-files limit is ${hard} and cannot be raised here `
+      + `(no CAP_SYS_RESOURCE); measured at ${max.toLocaleString('en-US')} instead`;
+    idleSteps = [...new Set(idleSteps.map((n) => Math.min(n, max)))];
+    notes.push(note);
+    say(`WARNING: ${note}`);
+    if (!usersGiven) o.users = Math.max(o.quick ? 2000 : 10000, ...idleSteps);
+  }
+}
 const stem = o.quick ? 'quick' : 'latest';
 /** Accounts per server: enough for its largest idle step (and at least 10,000, the harness's default, or --users). */
 const usersFor = (s) => (o.bigIdleServers.includes(s) || idleSteps.length < 2 ? o.users
@@ -155,7 +171,7 @@ const rowsFile = join(runDir, `${session}.jsonl`);
 const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
 const record = (r) => appendFileSync(rowsFile, JSON.stringify(r) + '\n');
 record({ kind: 'meta', session, command, started: new Date().toISOString(), reps: o.reps, tls: o.tls, servers: o.servers, users: Object.fromEntries(o.servers.map((v) => [v, usersFor(v)])),
-  idle_steps: idleSteps, rate: o.rate, host: { loadavg: readFileSync('/proc/loadavg', 'utf8').trim(), node: process.version } });
+  idle_steps: idleSteps, notes, rate: o.rate, host: { loadavg: readFileSync('/proc/loadavg', 'utf8').trim(), node: process.version } });
 
 let current = null, stopping = false;
 const stop = (sig) => { say(`${sig}: stopping ${current ? current.name : ''}`); if (current?.child) current.child.kill('SIGTERM'); process.exitCode = 130; stopping = true; };

@@ -10,6 +10,20 @@ const RESERVED = '/proc/sys/net/ipv4/ip_local_reserved_ports';
 // out of the widened ephemeral range, so servers that bind them later in a run still can.
 const KEEP_FREE = '4222,5222,5269,5280,25000-27999';
 
+const sh = (cmd) => spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
+/** Whether this process may raise its hard open-files limit (root with CAP_SYS_RESOURCE; containers often drop it). */
+const canRaiseFds = (n) => sh(`prlimit --nofile=${n}:${n} -- true`).status === 0;
+
+/**
+ * The most sessions one generator process and one server process can hold here: unlimited when the open-files
+ * limit can be raised, else the hard limit less room for the process's other files.
+ */
+export function maxSessions(wanted) {
+  const hard = Number(sh('ulimit -Hn').stdout.trim()) || 0;
+  if (hard >= wanted + 4096 || canRaiseFds(wanted + 4096)) return { max: Infinity, hard };
+  return { max: Math.max(0, Math.floor((hard - 1000) / 1000) * 1000), hard };
+}
+
 /**
  * @param {number} sessions  the largest number of sessions that will be open at once
  * @param {(msg: string) => void} say
@@ -20,12 +34,16 @@ export function roomForSessions(sessions, say) {
   const needFds = sessions + 4096;
   const isRoot = process.getuid?.() === 0;
   const prefix = [];
-  const softNow = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim()) || 0;
+  const softNow = Number(sh('ulimit -n').stdout.trim()) || 0, hardNow = Number(sh('ulimit -Hn').stdout.trim()) || 0;
   if (softNow < needFds) {
-    if (isRoot || Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) >= needFds) {
-      prefix.push('prlimit', `--nofile=${needFds}:${needFds}`, '--');
+    if (hardNow >= needFds || canRaiseFds(needFds)) {
+      prefix.push('prlimit', `--nofile=${needFds}:${Math.max(needFds, hardNow)}`, '--');
       say(`open files: ulimit -n ${softNow} -> ${needFds} for this run (prlimit)`);
-    } else say(`WARNING: ulimit -n is ${softNow}, ${sessions} sessions need ~${needFds} and this is not root`);
+    } else {
+      if (softNow < hardNow) prefix.push('prlimit', `--nofile=${hardNow}:${hardNow}`, '--');
+      say(`WARNING: ${sessions} sessions need ~${needFds} open files; the hard limit is ${hardNow} and cannot be raised here `
+        + '(no CAP_SYS_RESOURCE): the largest idle step will fail');
+    }
   }
   let restore = () => {};
   try {

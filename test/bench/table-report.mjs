@@ -150,6 +150,7 @@ export function renderTable(rows, { command }) {
     const errs = Object.entries(r.row.phases || {}).filter(([, v]) => v && (v.error || v.failed)).map(([k, v]) => `${k} ${v.error || `${v.failed} failed`}`);
     if (errs.length) { const k = `${r.server} ${r.tls ? 'STARTTLS' : 'plain'} rep ${r.rep}: phase errors: ${errs.join(', ')}`; notes.set(k, 1); }
   }
+  for (const n of meta.notes || []) notes.set(n, 1);
   if (notes.size) { out.push('', 'Not measured / errors:', ''); for (const k of notes.keys()) out.push(`- ${k}`); }
   return { md: out.join('\n'), summary };
 }
