@@ -79,6 +79,14 @@ for (let i = 0; i < argv.length; i++) {
 for (const s of o.servers) if (!(s in o.ports)) die(`unknown server ${s} (xmppd, ejabberd, prosody)`);
 if (!Number.isInteger(o.reps) || o.reps < 1) die('--reps must be >= 1');
 if (o.tls.some((t) => t !== 0 && t !== 1)) die('--tls takes 0, 1 or 0,1');
+// ------------------------------------------------------------------ report only
+if (o.report) {
+  const rows = readFileSync(o.report, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const { md } = renderTable(rows, { command: rows.find((r) => r.kind === 'meta')?.command || 'npm run bench' });
+  process.stdout.write(md + '\n');
+  process.exit(0);
+}
+
 const usersGiven = o.users > 0;
 if (o.quick) {
   // ejabberd's and Prosody's run dirs remember one account count: quick runs keep theirs apart from full runs
@@ -111,14 +119,6 @@ const stem = o.quick ? 'quick' : 'latest';
 /** Accounts per server: enough for its largest idle step (and at least 10,000, the harness's default, or --users). */
 const usersFor = (s) => (o.bigIdleServers.includes(s) || idleSteps.length < 2 ? o.users
   : Math.min(o.users, Math.max(10000, ...idleSteps.slice(0, -1))));
-
-// ------------------------------------------------------------------ report only
-if (o.report) {
-  const rows = readFileSync(o.report, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  const { md } = renderTable(rows, { command: rows.find((r) => r.kind === 'meta')?.command || 'npm run bench' });
-  process.stdout.write(md + '\n');
-  process.exit(0);
-}
 
 // ------------------------------------------------------------------ which servers / scripts exist here
 const missing = {};

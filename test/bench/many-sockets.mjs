@@ -20,7 +20,7 @@ const canRaiseFds = (n) => sh(`prlimit --nofile=${n}:${n} -- true`).status === 0
  */
 export function maxSessions(wanted) {
   const hard = Number(sh('ulimit -Hn').stdout.trim()) || 0;
-  if (hard >= wanted + 4096 || canRaiseFds(wanted + 4096)) return { max: Infinity, hard };
+  if (hard >= wanted + 1000 || canRaiseFds(wanted + 1000)) return { max: Infinity, hard };
   return { max: Math.max(0, Math.floor((hard - 1000) / 1000) * 1000), hard };
 }
 
@@ -31,7 +31,7 @@ export function maxSessions(wanted) {
  */
 export function roomForSessions(sessions, say) {
   const none = { prefix: [], restore: () => {} };
-  const needFds = sessions + 4096;
+  const needFds = sessions + 1000; // the sessions plus the process's other files (data dir, logs, pipes)
   const isRoot = process.getuid?.() === 0;
   const prefix = [];
   const softNow = Number(sh('ulimit -n').stdout.trim()) || 0, hardNow = Number(sh('ulimit -Hn').stdout.trim()) || 0;

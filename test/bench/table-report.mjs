@@ -35,7 +35,11 @@ const stat = (vals) => {
   return v.length ? { med: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length } : null;
 };
 const cell = (s) => (!s ? '-' : s.n === 1 ? fmt(s.med) : `${fmt(s.med)} [${fmt(s.min)}-${fmt(s.max)}]`);
-const ratio = (a, b) => (a && b && b.med ? `${(a.med / b.med).toFixed(2)}×` : '-');
+const ratio = (a, b) => {
+  if (!a || !b || !b.med) return '-';
+  const r = a.med / b.med;
+  return `${r >= 0.01 || r === 0 ? r.toFixed(2) : r.toPrecision(1)}×`;
+};
 
 /**
  * Targets of issue 15 on medians. Each: [row label, tls modes, check(stats) -> [text, ok|null]].
@@ -148,6 +152,7 @@ export function renderTable(rows, { command }) {
   for (const [k, who] of [...notes]) { notes.delete(k); const [what, why] = k.split(' — '); notes.set(`${what} (${[...who].join(', ')}) — ${why}`, 1); }
   for (const r of c2s) {
     const errs = Object.entries(r.row.phases || {}).filter(([, v]) => v && (v.error || v.failed)).map(([k, v]) => `${k} ${v.error || `${v.failed} failed`}`);
+    if (r.row.phases?.throughput && !r.row.msg_per_s) errs.push('the saturation phase delivered no message (server starved or stuck; see the harness log)');
     if (errs.length) { const k = `${r.server} ${r.tls ? 'STARTTLS' : 'plain'} rep ${r.rep}: phase errors: ${errs.join(', ')}`; notes.set(k, 1); }
   }
   for (const n of meta.notes || []) notes.set(n, 1);
