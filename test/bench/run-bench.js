@@ -1,16 +1,20 @@
 #!/usr/bin/env node
-// `npm run bench [-- options]`: load benchmark of xmppd's c2s path with the shared harness (../shared/bench).
+// `npm run bench -- --server X [options]`: one load benchmark run of one server's c2s path with the shared
+// harness (../shared/bench). Without --server, `npm run bench` runs the whole table instead (bench-table.mjs:
+// xmppd, ejabberd and Prosody, interleaved repetitions, plain and STARTTLS, fan-out rows, ratios and targets).
 // Builds if dist/ is stale, copies the harness to a work dir, writes a benchmark config, pre-provisions the
 // accounts directly in the data dir (cached per user count), runs the harness's run.sh against xmppd
 // (--server custom) and prints the JSON line plus a short summary. See test/bench/README.md.
 //
-//   npm run bench                                   # xmppd, 10000 users, plain TCP, all phases but login_plain
-//   npm run bench -- --tls 1 --phases throughput    # any run.sh option is passed through
+//   npm run bench                                   # the whole table (see bench-table.mjs / test/bench/README.md)
+//   npm run bench -- --server xmppd                 # xmppd, 10000 users, plain TCP, all phases but login_plain
+//   npm run bench -- --server xmppd --tls 1 --phases throughput    # any run.sh option is passed through
 //   npm run bench -- --server ejabberd              # the harness's own ejabberd (same work dir / results.jsonl)
-//   npm run bench -- --cpu-prof --phases throughput # node --cpu-prof on the server; prints top self-time functions
+//   npm run bench -- --server xmppd --cpu-prof --phases throughput # node --cpu-prof on the server; prints top self-time functions
 //
 // Own options (not passed to run.sh): --server xmppd|ejabberd|prosody|sink (default xmppd), --workdir DIR,
-// --no-build, --reprovision, --keep-tmp, --cpu-prof, --iterations N (xmppd scram_iterations, default 4096),
+// --no-build, --reprovision, --keep-tmp, --cpu-prof, --iterations N (SCRAM iterations of xmppd's accounts and of
+// Prosody's default_iteration_count, default 4096 = ejabberd's fixed count),
 // --nats URL (run xmppd as a cluster node on that NATS, JetStream on), --workers N (N node processes, needs --nats),
 // --server-cpus LIST (widen the server's CPU affinity from the harness's CPU 0, e.g. 0,1).
 // Env: BENCH_HARNESS (harness dir, default <repo>/../shared/bench), BENCH_WORKDIR (default $TMPDIR/xmppd-bench),
@@ -22,10 +26,26 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { roomForSessions } from './many-sockets.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+if (!process.argv.slice(2).includes('--server')) {
+  await import('./bench-table.mjs'); // no --server: the whole table
+  await new Promise(() => {}); // bench-table.mjs exits by itself
+}
 const REPO = resolve(HERE, '../..');
-const HARNESS_SRC = resolve(process.env.BENCH_HARNESS || join(REPO, '../shared/bench'));
+const HARNESS_SRC = resolve(process.env.BENCH_HARNESS || defaultHarness());
+/** ../shared/bench beside the checkout, or beside the main checkout when this is a git worktree. */
+function defaultHarness() {
+  const beside = join(REPO, '../shared/bench');
+  if (existsSync(join(beside, 'run.sh'))) return beside;
+  try {
+    const common = execFileSync('git', ['-C', REPO, 'rev-parse', '--path-format=absolute', '--git-common-dir'], { encoding: 'utf8' }).trim();
+    const main = join(dirname(common), '../shared/bench');
+    if (existsSync(join(main, 'run.sh'))) return main;
+  } catch { /* not a git checkout */ }
+  return beside;
+}
 const say = (...m) => process.stderr.write(`[bench] ${m.join(' ')}\n`);
 const die = (m) => { say(`error: ${m}`); process.exit(1); };
 
@@ -48,7 +68,7 @@ for (let i = 0; i < argv.length; i++) {
     case '--workers': own.workers = Number(argv[++i]); break;
     case '--server-cpus': own.serverCpus = argv[++i]; break;
     case '-h': case '--help':
-      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 16).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1).filter((l, i, a) => a.slice(0, i + 1).every((x) => x.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
       process.exit(0);
     default: pass.push(a);
   }
@@ -102,6 +122,22 @@ for (const e of readdirSync(HARNESS_SRC)) {
 }
 const chmodW = (p) => { const s = statSync(p); chmodSync(p, s.mode | 0o200); if (s.isDirectory()) for (const e of readdirSync(p)) chmodW(join(p, e)); };
 chmodW(BENCH);
+// Prosody 0.12 hashes new accounts with 10000 PBKDF2 iterations; the table compares logins at one count
+// (ejabberd 23.01's fixed 4096, xmppd's --iterations), so the copied template gets default_iteration_count and
+// accounts made with another count are made again (--fresh).
+if (own.server === 'prosody') {
+  const tmpl = join(BENCH, 'servers/prosody.cfg.lua.tmpl');
+  writeFileSync(tmpl, readFileSync(tmpl, 'utf8').replace(/^VirtualHost/m,
+    `default_iteration_count = ${own.iterations}   -- set by test/bench/run-bench.js --iterations\n\nVirtualHost`));
+  const mark = join(BENCH, 'run', `prosody-${PORT}`, 'iterations');
+  const before = existsSync(mark) ? readFileSync(mark, 'utf8').trim() : '';
+  if (before !== String(own.iterations)) {
+    if (!pass.includes('--fresh')) pass.push('--fresh');
+    say(`prosody accounts ${before ? `have ${before} iterations` : 'have no recorded iteration count'}: provisioning again with ${own.iterations}`);
+    mkdirSync(dirname(mark), { recursive: true });
+    writeFileSync(mark, `${own.iterations}\n`);
+  }
+}
 // TLS certificate the harness's server templates expect (run/cert/bench.{crt,key,pem}); not shipped with it.
 const CERT = join(BENCH, 'run/cert');
 if (!existsSync(join(CERT, 'bench.pem'))) {
@@ -206,13 +242,19 @@ if (isXmppd) {
 }
 say(`${join(BENCH, 'run.sh')} ${args.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`);
 const t0 = Date.now();
-const child = spawn(join(BENCH, 'run.sh'), args, { cwd: BENCH, stdio: ['ignore', 'pipe', 'inherit'] });
+// The idle phase keeps its largest step open at once: file descriptors and ephemeral ports for that many.
+const runPhases = opt('--phases', 'login_scram,login_plain,throughput,fixedrate,idle').split(',');
+const openAtOnce = runPhases.includes('idle') ? Math.max(...opt('--idle-steps', '5000,10000').split(',').map(Number)) : 0;
+const room = roomForSessions(openAtOnce, say);
+const child = spawn(room.prefix[0] || join(BENCH, 'run.sh'), [...room.prefix.slice(1), ...(room.prefix.length ? [join(BENCH, 'run.sh')] : []), ...args],
+  { cwd: BENCH, stdio: ['ignore', 'pipe', 'inherit'] });
 let out = '';
 child.stdout.on('data', (d) => { out += d; });
 const forward = (sig) => () => child.kill(sig);
 process.on('SIGINT', forward('SIGINT'));
 process.on('SIGTERM', forward('SIGTERM'));
 const rc = await new Promise((r) => child.on('close', (code) => r(code ?? 1)));
+room.restore();
 
 // Safety net: run.sh stops the server it started on exit; make sure (by its recorded PID only).
 const pidFile = join(BENCH, 'run', `${isXmppd ? 'custom' : own.server}-${PORT}`, 'srv', 'server.pid');
