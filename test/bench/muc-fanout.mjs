@@ -5,12 +5,13 @@
 // time, delivered messages/s, p50/p99 delivery latency and server CPU per 1000 deliveries. The server runs
 // pinned to CPU 0, this process pins itself to CPU 1.
 //   node test/bench/muc-fanout.mjs [--server xmppd|ejabberd|prosody] [--occupants 2000] [--senders 10]
-//        [--messages 50] [--window 2] [--workdir /tmp/bench-fanout] [--json]
+//        [--messages 50] [--window 2] [--workdir /tmp/bench-fanout] [--ports xmppd=27460,...] [--json]
 // xmppd: build first (npx tsc -p tsconfig.json). Indicative figures; see RESULTS.md for measured ones.
 import { Client, args, pct, pool } from './lib/client.mjs';
-import { cpuSeconds, pinSelf, startServer } from './lib/servers.mjs';
+import { cpuSeconds, pinSelf, setPortBases, startServer } from './lib/servers.mjs';
 
-const A = args({ server: 'xmppd', occupants: 2000, senders: 10, messages: 50, window: 2, workdir: '/tmp/bench-fanout' }, ['json']);
+const A = args({ server: 'xmppd', occupants: 2000, senders: 10, messages: 50, window: 2, workdir: '/tmp/bench-fanout', ports: '' }, ['json']);
+setPortBases(A.ports);
 const say = (...m) => process.stderr.write(`[muc-fanout] ${m.join(' ')}\n`);
 pinSelf('1');
 const DOMAIN = 'bench.local';

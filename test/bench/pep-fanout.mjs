@@ -2,15 +2,17 @@
 // PEP (XEP-0163) notification fan-out over real sockets, against xmppd, ejabberd or Prosody with the same client
 // code (lib/client.mjs, lib/servers.mjs): alice (u0) and C contacts (u1..uC), each a real session; roster
 // subscription both ways made over the wire (RFC 6121 §3), every contact's XEP-0115 caps ask "<node>+notify"
-// (the server's disco#info queries are answered). Alice publishes N items with a window of W unanswered publish
-// IQs; every contact receives every notification. Reports notifications delivered/s, p50/p99 latency from the
+// (the server's disco#info queries are answered). Alice publishes N items, W items in flight (an item is done when
+// every contact has its notification; servers answer the publish IQ before the fan-out ends, so a window on IQ
+// results would only measure queueing); every contact receives every notification. Reports notifications delivered/s, p50/p99 latency from the
 // publish to each delivery, and server CPU per 1000 notifications. Server pinned to CPU 0, this process to CPU 1.
 //   node test/bench/pep-fanout.mjs [--server xmppd|ejabberd|prosody] [--contacts 1000] [--items 200] [--window 2]
-//        [--workdir /tmp/bench-fanout] [--json]
+//        [--workdir /tmp/bench-fanout] [--ports xmppd=27460,...] [--json]
 import { Client, args, pct, pool, wholeTags } from './lib/client.mjs';
-import { cpuSeconds, pinSelf, startServer } from './lib/servers.mjs';
+import { cpuSeconds, pinSelf, setPortBases, startServer } from './lib/servers.mjs';
 
-const A = args({ server: 'xmppd', contacts: 1000, items: 200, window: 2, workdir: '/tmp/bench-fanout' }, ['json']);
+const A = args({ server: 'xmppd', contacts: 1000, items: 200, window: 2, workdir: '/tmp/bench-fanout', ports: '' }, ['json']);
+setPortBases(A.ports);
 const say = (...m) => process.stderr.write(`[pep-fanout] ${m.join(' ')}\n`);
 pinSelf('1');
 const DOMAIN = 'bench.local';
@@ -73,7 +75,8 @@ try {
 
   // Notifications carry the publish time in the payload; each contact records the latency of each one.
   const lat = [];
-  let delivered = 0, results = 0;
+  let delivered = 0, results = 0, done = 0, wakeAlice = null;
+  const perItem = new Array(A.items).fill(0);
   const got = new Array(contacts.length).fill(0);
   contacts.forEach((c, k) => {
     let carry = '';
@@ -86,12 +89,16 @@ try {
       carry = all.slice(cut);
       const now = performance.now();
       for (let i = d.indexOf('<title>t='); i >= 0; i = d.indexOf('<title>t=', i + 1)) {
-        const ts = Number(d.slice(i + 9, d.indexOf('<', i + 9)));
-        if (ts > 0) { lat.push(now - ts); delivered++; got[k]++; }
+        const sp = d.indexOf(' ', i + 9);
+        const ts = Number(d.slice(i + 9, sp));
+        if (ts > 0) {
+          lat.push(now - ts); delivered++; got[k]++;
+          const n = Number(d.slice(sp + 1, d.indexOf('<', sp)));
+          if (++perItem[n] === A.contacts) { done++; wakeAlice?.(); }
+        }
       }
     };
   });
-  let wakeAlice = null;
   alice.sink = (d) => {
     for (let i = d.indexOf("id='p"); i >= 0; i = d.indexOf("id='p", i + 1)) results++;
     for (let i = d.indexOf('id="p'); i >= 0; i = d.indexOf('id="p', i + 1)) results++;
@@ -99,13 +106,13 @@ try {
     wakeAlice?.();
   };
   const publish = (id, ts) => alice.send(`<iq type='set' id='${id}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${NODE}'>` +
-    `<item id='${id}'><tune xmlns='${NODE}'><title>t=${ts}</title></tune></item></publish></pubsub></iq>`);
+    `<item id='${id}'><tune xmlns='${NODE}'><title>t=${ts} ${id.slice(1)}</title></tune></item></publish></pubsub></iq>`);
 
   // Warm-up: one item must reach every contact (caps verified, subscriptions in place) before measuring.
-  publish('pw', -1);
+  publish('pw', -1); // (its title ends in "w": not counted)
   const warmStart = performance.now();
   const warmed = () => contacts.every((c, k) => got[k] > 0 || c.warm);
-  contacts.forEach((c) => { const s = c.sink; c.sink = (d) => { if (d.includes('<title>t=-1')) c.warm = true; s(d); }; });
+  contacts.forEach((c) => { const s = c.sink; c.sink = (d) => { if (d.includes('<title>t=-1 ')) c.warm = true; s(d); }; });
   while (!warmed()) {
     if (performance.now() - warmStart > 60_000) throw new Error(`warm-up notification reached ${contacts.filter((c) => c.warm).length} of ${A.contacts} contacts`);
     await sleep(50);
@@ -118,7 +125,7 @@ try {
   const cpu0 = cpuSeconds(srv.pid);
   t0 = performance.now();
   for (let n = 0; n < A.items; n++) {
-    while (n - results >= A.window) await new Promise((r) => { wakeAlice = r; });
+    while (n - done >= A.window) await new Promise((r) => { wakeAlice = r; });
     publish(`p${n}`, performance.now());
   }
   const publishedS = (performance.now() - t0) / 1000;

@@ -7,11 +7,12 @@
 // process to CPU 1. No system DNS: xmppd gets s2s.overrides; ejabberd (Erlang inetrc) and Prosody (lua-unbound)
 // ask a DnsResponder in this process (test/e2e/interop/dns-responder, built into dist/) for the SRV records.
 //   node test/bench/s2s-throughput.mjs [--server xmppd|ejabberd|prosody] [--pairs 50] [--window 20] [--seconds 8]
-//        [--workdir /tmp/bench-fanout] [--json]
+//        [--workdir /tmp/bench-fanout] [--ports xmppd=27460,...] [--json]
 import { Client, args, pct, pool } from './lib/client.mjs';
-import { cpuSeconds, pinSelf, portsOf, startDns, startServer } from './lib/servers.mjs';
+import { cpuSeconds, pinSelf, portsOf, setPortBases, startDns, startServer } from './lib/servers.mjs';
 
-const A = args({ server: 'xmppd', pairs: 50, window: 20, seconds: 8, warmup: 2, workdir: '/tmp/bench-fanout' }, ['json']);
+const A = args({ server: 'xmppd', pairs: 50, window: 20, seconds: 8, warmup: 2, workdir: '/tmp/bench-fanout', ports: '' }, ['json']);
+setPortBases(A.ports);
 const say = (...m) => process.stderr.write(`[s2s] ${m.join(' ')}\n`);
 pinSelf('1');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -6,12 +6,13 @@
 // of each is reported); then the server's RSS growth per idle bound session at N sessions of each transport.
 // Server pinned to CPU 0, this process to CPU 1.
 //   node test/bench/websocket.mjs [--server xmppd|ejabberd|prosody] [--pairs 100] [--window 10] [--seconds 8]
-//        [--sessions 1000] [--workdir /tmp/bench-fanout] [--json]
+//        [--sessions 1000] [--workdir /tmp/bench-fanout] [--ports xmppd=27460,...] [--json]
 import { readFileSync } from 'node:fs';
 import { Client, args, pct, pool } from './lib/client.mjs';
-import { cpuSeconds, pinSelf, startServer } from './lib/servers.mjs';
+import { cpuSeconds, pinSelf, setPortBases, startServer } from './lib/servers.mjs';
 
-const A = args({ server: 'xmppd', pairs: 100, window: 10, seconds: 8, warmup: 2, sessions: 1000, workdir: '/tmp/bench-fanout' }, ['json']);
+const A = args({ server: 'xmppd', pairs: 100, window: 10, seconds: 8, warmup: 2, sessions: 1000, workdir: '/tmp/bench-fanout', ports: '' }, ['json']);
+setPortBases(A.ports);
 const say = (...m) => process.stderr.write(`[websocket] ${m.join(' ')}\n`);
 pinSelf('1');
 const DOMAIN = 'bench.local';

@@ -14,6 +14,15 @@ const BENCH = resolve(REPO, 'test/bench');
 export const KINDS = ['xmppd', 'ejabberd', 'prosody'];
 /** Port bases of the three kinds; instance k of a kind uses base + 10k .. base + 10k + 3 (c2s, s2s, http, erl dist). */
 export const PORT_BASE = { xmppd: 27460, ejabberd: 25460, prosody: 26460 };
+/** --ports xmppd=27460,ejabberd=25460,prosody=26460: other port bases (each kind needs base .. base+13 for s2s). */
+export function setPortBases(spec) {
+  for (const kv of String(spec ?? '').split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    if (!(k in PORT_BASE) || !(Number(v) > 0)) throw new Error(`--ports: bad entry ${kv}`);
+    PORT_BASE[k] = Number(v);
+  }
+}
+
 /** The ports instance k of a kind uses. */
 export function portsOf(kind, instance = 0) {
   const base = PORT_BASE[kind] + 10 * instance;
