@@ -7,7 +7,7 @@
 //   node test/bench/muc-fanout.mjs [--server xmppd|ejabberd|prosody] [--occupants 2000] [--senders 10]
 //        [--messages 50] [--window 2] [--workdir /tmp/bench-fanout] [--ports xmppd=27460,...] [--json]
 // xmppd: build first (npx tsc -p tsconfig.json). Indicative figures; see RESULTS.md for measured ones.
-import { Client, args, pct, pool } from './lib/client.mjs';
+import { Client, args, pct, pool, wholeTags } from './lib/client.mjs';
 import { cpuSeconds, pinSelf, setPortBases, startServer } from './lib/servers.mjs';
 
 const A = args({ server: 'xmppd', occupants: 2000, senders: 10, messages: 50, window: 2, workdir: '/tmp/bench-fanout', ports: '' }, ['json']);
@@ -36,17 +36,23 @@ try {
   // join traffic out of the message phase (else the first messages queue behind it in the room).
   let presences = 0, selves = 1, lastData = performance.now();
   for (const c of clients) {
-    c.sink = (d) => {
+    c.sink = wholeTags((d) => {
       lastData = performance.now();
       for (let i = d.indexOf('<presence'); i >= 0; i = d.indexOf('<presence', i + 1)) presences++;
-      if (/code=['"]110['"]/.test(d)) selves++;
-    };
+      for (let i = d.indexOf('110'); i >= 0; i = d.indexOf('110', i + 1)) if (/code=['"]$/.test(d.slice(i - 6, i))) selves++;
+    });
   }
   const expected = A.occupants * A.occupants - 1;
   t0 = performance.now();
   for (let i = 1; i < clients.length; i++) clients[i].send(`<presence to='${ROOM}/u${i}'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>`);
-  // (a server that broadcasts fewer presences ends the wait once every joiner is in and the sockets are quiet)
-  while (presences < expected && !(selves >= A.occupants && performance.now() - lastData > 3000)) await new Promise((r) => setTimeout(r, 50));
+  // (a server that broadcasts fewer presences ends the wait once every joiner is in and the sockets are quiet;
+  // 15 s of silence ends it in any case, with the count in the log)
+  for (;;) {
+    const quiet = performance.now() - lastData;
+    if (presences >= expected || (selves >= A.occupants && quiet > 3000)) break;
+    if (quiet > 15_000) { say(`join went quiet at ${presences} of ${expected} presences, ${selves} of ${A.occupants} joined`); break; }
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const joinS = (performance.now() - t0) / 1000;
   say(`${A.occupants} joined in ${joinS.toFixed(1)} s (${presences} of ${expected} presences, ${(presences / joinS).toFixed(0)} presences/s)`);
 
