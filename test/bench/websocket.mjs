@@ -1,156 +1,110 @@
 #!/usr/bin/env node
-// XMPP over WebSocket (RFC 7395) against c2s over TCP, in one server process (a child, node --expose-gc, LevelDB
-// in a temp dir, loopback only, no shaping): chat messages/s between two sessions (a window of messages in
-// flight, sender to receiver), and the server's memory per idle bound session at N sessions (after GC).
-// TCP here is plain (no STARTTLS) so that both transports are compared without TLS.
-//
-//   npx tsc -p tsconfig.json && node test/bench/websocket.mjs [--messages 20000] [--window 200] [--sessions 1000]
-//   node test/bench/websocket.mjs --tcp-only --repo /tmp/base    # the TCP figures of another build (before/after)
-import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
+// XMPP over WebSocket (RFC 7395) against c2s over plain TCP (RFC 6120), in one server process of any kind
+// (xmppd, ejabberd's ejabberd_http_ws, Prosody's mod_websocket) with the same client code (lib/client.mjs):
+// P pairs of sessions chat both ways, each sender keeping W messages undelivered (closed loop); after a warm-up,
+// messages delivered/s and p50/p99 delivery latency over a fixed window, TCP and WS alternated twice (the best
+// of each is reported); then the server's RSS growth per idle bound session at N sessions of each transport.
+// Server pinned to CPU 0, this process to CPU 1.
+//   node test/bench/websocket.mjs [--server xmppd|ejabberd|prosody] [--pairs 100] [--window 10] [--seconds 8]
+//        [--sessions 1000] [--workdir /tmp/bench-fanout] [--ports xmppd=27460,...] [--json]
+import { readFileSync } from 'node:fs';
+import { Client, args, pct, pool } from './lib/client.mjs';
+import { cpuSeconds, pinSelf, setPortBases, startServer } from './lib/servers.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-// --repo DIR: the server and TCP client of another checkout's build (with --tcp-only: a build without WebSocket).
-const repoAt = process.argv.indexOf('--repo');
-const REPO = repoAt > 0 ? resolve(process.argv[repoAt + 1]) : resolve(HERE, '../..');
-const TCP_ONLY = process.argv.includes('--tcp-only');
-const dist = (p) => import(pathToFileURL(join(REPO, 'dist', p)).href);
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
+const A = args({ server: 'xmppd', pairs: 100, window: 10, seconds: 8, warmup: 2, sessions: 1000, workdir: '/tmp/bench-fanout', ports: '' }, ['json']);
+setPortBases(A.ports);
+const say = (...m) => process.stderr.write(`[websocket] ${m.join(' ')}\n`);
+pinSelf('1');
+const DOMAIN = 'bench.local';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const rssKib = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
-if (process.argv[2] === '--child') await child(process.argv[3]);
-else await parent();
+const users = Math.max(2 * A.pairs, A.sessions);
+const srv = await startServer({ kind: A.server, workdir: A.workdir, domain: DOMAIN, users, features: { ws: true } });
+const client = (transport, i, resource) => new Client({ transport, port: srv.c2sPort, url: srv.wsUrl, domain: DOMAIN, user: `u${i}`, resource });
 
-async function child(dir) {
-  const { buildConfig } = await dist('src/core/config/load-config.js');
-  const { startServer } = await dist('src/main.js');
-  const { Jid } = await dist('src/core/jid.js');
-  const { ensureSelfSignedCertificate } = await dist('src/interface/tls/self-signed.js');
-  await ensureSelfSignedCertificate(dir, ['localhost']);
-  const config = buildConfig({
-    hosts: ['localhost'], data_dir: dir, control_socket: join(dir, 'ctl.sock'), log_level: 'error',
-    tls: { cert: join(dir, 'self-signed.crt'), key: join(dir, 'self-signed.key') },
-    listen: [{ port: 0, ip: '127.0.0.1', type: 'c2s', starttls_required: false }, { port: 0, ip: '127.0.0.1', type: 'http' }],
-    modules: { roster: {}, presence: {}, disco: {}, ping: {} },
-    limits: { c2s: { bytes_per_second: 0 }, max_connections_per_ip: 10000, max_http_connections_per_ip: 10000, max_sessions_per_user: 0 },
-    scram_iterations: 4096,
-  });
-  const server = await startServer(config, { controlSocket: false });
-  const port = (t) => server.listeners.bound.find((l) => l.type === t).port;
-  process.on('message', async (m) => {
-    if (m.op === 'users') {
-      for (let i = 0; i < m.n; i += 50) {
-        await Promise.all(Array.from({ length: Math.min(50, m.n - i) }, (_, k) => server.core.accounts.create(Jid.of(`u${i + k}`, 'localhost'), 'benchpass')));
-      }
-      process.send({ ok: true });
-    } else if (m.op === 'mem') {
-      for (let i = 0; i < 3; i++) { global.gc(); await sleep(50); }
-      const u = process.memoryUsage();
-      process.send({ rss: u.rss, heap: u.heapUsed, external: u.external, arrayBuffers: u.arrayBuffers, sessions: server.core.sessions.count?.() });
-    } else if (m.op === 'stop') {
-      await server.stop();
-      process.exit(0);
+/** One closed-loop run over `transport`: delivered/s and latency percentiles in the measured window. */
+async function throughput(transport) {
+  const cs = Array.from({ length: 2 * A.pairs }, (_, i) => client(transport, i, `t${transport}`));
+  await pool(cs.length, 50, (i) => cs[i].login());
+  for (const c of cs) c.presence();
+  await sleep(500);
+  let measuring = false, running = true, delivered = 0;
+  const lat = [];
+  const outstanding = new Array(cs.length).fill(0);
+  const send = (k) => {
+    const c = cs[k];
+    while (running && outstanding[k] < A.window) {
+      outstanding[k]++;
+      c.send(`<message to='${cs[k ^ 1].jid}' type='chat'><body>t=${performance.now()} x</body></message>`);
     }
-  });
-  process.send({ c2s: port('c2s'), http: port('http') });
-}
-
-async function parent() {
-  const messages = arg('messages', 20000);
-  const window = arg('window', 200);
-  const sessions = arg('sessions', 1000);
-  const dir = mkdtempSync(join(tmpdir(), 'xmppd-bench-ws-'));
-  const proc = fork(fileURLToPath(import.meta.url), ['--child', dir, ...(repoAt > 0 ? ['--repo', REPO] : [])], { execArgv: ['--expose-gc'] });
-  const replies = [];
-  const waiters = [];
-  proc.on('message', (m) => (waiters.length ? waiters.shift()(m) : replies.push(m)));
-  const reply = () => (replies.length ? Promise.resolve(replies.shift()) : new Promise((r) => waiters.push(r)));
-  const ask = (m) => { proc.send(m); return reply(); };
-  const ports = await reply();
-  await ask({ op: 'users', n: Math.max(sessions, 4) });
-  const { RawClient } = await dist('test/support/raw-client.js');
-  const { wsConnect, wsLogin } = TCP_ONLY ? {} : await dist('test/support/ws-client.js');
-  const wsUrl = `ws://127.0.0.1:${ports.http}/xmpp-websocket`;
-
-  // A logged-in session that sends raw text and counts the <body> it receives.
-  const tcpSession = async (user, resource) => {
-    const c = await RawClient.connect(ports.c2s);
-    c.openStream('localhost');
-    await c.features();
-    const r = await c.authScram('SCRAM-SHA-1', user, 'benchpass');
-    if (!r.startsWith('<success')) throw new Error(r);
-    c.openStream('localhost');
-    await c.features();
-    const jid = await c.bind(resource);
-    let got = 0;
-    c.socket.on('data', (d) => { const s = d.toString(); for (let i = s.indexOf('<body>'); i >= 0; i = s.indexOf('<body>', i + 1)) got++; });
-    return { jid, send: (t) => c.send(t), received: () => got, close: () => c.close() };
   };
-  const wsSession = async (user, resource) => {
-    const c = await wsConnect(wsUrl);
-    const jid = await wsLogin(c, 'localhost', user, 'benchpass', resource);
-    let got = 0;
-    c.ws.on('message', (d) => { if (d.includes('<body>')) got++; });
-    return { jid, send: (t) => c.send(t), received: () => got, close: () => c.ws.terminate(), ws: c };
-  };
-
-  const throughput = async (make) => {
-    const a = await make('u0', 'a');
-    const b = await make('u1', 'b');
-    const run = async (n) => {
-      const base = b.received();
-      const t0 = process.hrtime.bigint();
-      let sent = 0;
-      while (b.received() - base < n) {
-        while (sent < n && sent - (b.received() - base) < window) {
-          a.send(`<message xmlns='jabber:client' to='${b.jid}' type='chat' id='m${sent}'><body>message number ${sent}</body></message>`);
-          sent++;
-        }
-        await new Promise((r) => setImmediate(r));
+  cs.forEach((c, k) => {
+    let carry = '';
+    c.sink = (chunk) => {
+      const all = carry + chunk;
+      const cut = all.lastIndexOf('</message>') + 10;
+      if (cut < 10) { carry = all; return; }
+      const d = all.slice(0, cut);
+      carry = all.slice(cut);
+      const now = performance.now();
+      let n = 0;
+      for (let i = d.indexOf('<body>t='); i >= 0; i = d.indexOf('<body>t=', i + 1)) {
+        n++;
+        if (measuring) { lat.push(now - Number(d.slice(i + 8, d.indexOf(' ', i + 8)))); delivered++; }
       }
-      return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+      outstanding[k ^ 1] -= n; // the partner sent these
+      send(k ^ 1);
     };
-    await run(Math.min(2000, messages)); // warm-up
-    const rate = await run(messages);
-    a.close();
-    b.close();
-    return Math.round(rate);
-  };
-
-  const idle = async (make) => {
-    await sleep(500);
-    const before = await ask({ op: 'mem' });
-    const list = [];
-    for (let i = 0; i < sessions; i += 25) {
-      list.push(...(await Promise.all(Array.from({ length: Math.min(25, sessions - i) }, (_, k) => make(`u${i + k}`, 'idle')))));
-    }
-    for (const s of list) s.send("<presence xmlns='jabber:client'/>");
-    await sleep(1000);
-    const after = await ask({ op: 'mem' });
-    for (const s of list) s.close();
-    await sleep(1500);
-    const per = (k) => +((after[k] - before[k]) / sessions / 1024).toFixed(1);
-    return { rss_kib: per('rss'), heap_kib: per('heap'), external_kib: per('external') };
-  };
-
-  const out = { messages, window, sessions };
-  // Alternating runs, so that a busy moment on a shared machine does not land on one transport only.
-  for (let r = 1; r <= 2; r++) {
-    out[`tcp_msgs_per_s_${r}`] = await throughput(tcpSession);
-    if (!TCP_ONLY) out[`ws_msgs_per_s_${r}`] = await throughput(wsSession);
-  }
-  out.tcp_idle_per_session = await idle(tcpSession);
-  if (!TCP_ONLY) out.ws_idle_per_session = await idle(wsSession);
-  console.log(JSON.stringify(out));
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.send({ op: 'stop' });
-  await exited;
-  rmSync(dir, { recursive: true, force: true });
-  process.exit(0);
+  });
+  cs.forEach((_, k) => send(k));
+  await sleep(A.warmup * 1000);
+  const cpu0 = cpuSeconds(srv.pid);
+  measuring = true;
+  const t0 = performance.now();
+  await sleep(A.seconds * 1000);
+  measuring = false;
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(srv.pid) - cpu0;
+  running = false;
+  await sleep(1000);
+  for (const c of cs) c.close();
+  await sleep(1000);
+  lat.sort((a, b) => a - b);
+  const r = { msg_per_s: Math.round(delivered / secs), p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99), cpu_ms_per_1k: +((cpu * 1e6) / delivered).toFixed(1) };
+  say(`${transport}: ${JSON.stringify(r)}`);
+  return r;
 }
+
+/** Server RSS growth per idle session (logged in, available) at A.sessions sessions of one transport. */
+async function idle(transport) {
+  await sleep(2000);
+  const before = rssKib(srv.pid);
+  const cs = Array.from({ length: A.sessions }, (_, i) => client(transport, i, `i${transport}`));
+  await pool(cs.length, 50, async (i) => { await cs[i].login(); cs[i].presence(); cs[i].sink = () => {}; });
+  await sleep(3000);
+  const after = rssKib(srv.pid);
+  for (const c of cs) c.close();
+  await sleep(2000);
+  return +((after - before) / A.sessions).toFixed(1);
+}
+
+try {
+  const best = {};
+  for (let round = 0; round < 2; round++) {
+    for (const t of ['tcp', 'ws']) {
+      const r = await throughput(t);
+      if (!best[t] || r.msg_per_s > best[t].msg_per_s) best[t] = r;
+    }
+  }
+  const idleKib = A.sessions ? { tcp: await idle('tcp'), ws: await idle('ws') } : {};
+  const result = { bench: 'websocket', server: A.server, pairs: A.pairs, window: A.window, msg_per_s: best.ws.msg_per_s, p50_ms: best.ws.p50_ms, p99_ms: best.ws.p99_ms,
+    tcp_msg_per_s: best.tcp.msg_per_s, tcp_p50_ms: best.tcp.p50_ms, tcp_p99_ms: best.tcp.p99_ms, ws_over_tcp: +(best.ws.msg_per_s / best.tcp.msg_per_s).toFixed(2),
+    ws_cpu_ms_per_1k: best.ws.cpu_ms_per_1k, tcp_cpu_ms_per_1k: best.tcp.cpu_ms_per_1k,
+    ...(A.sessions ? { sessions: A.sessions, ws_idle_rss_kib: idleKib.ws, tcp_idle_rss_kib: idleKib.tcp } : {}) };
+  if (A.json) console.log(JSON.stringify(result));
+  else console.log(`${A.server}: WebSocket ${result.msg_per_s} msg/s (p50 ${result.p50_ms} / p99 ${result.p99_ms} ms) vs TCP ${result.tcp_msg_per_s} msg/s (p50 ${result.tcp_p50_ms} / p99 ${result.tcp_p99_ms} ms) = ${result.ws_over_tcp}x; idle RSS per session WS ${result.ws_idle_rss_kib} KiB, TCP ${result.tcp_idle_rss_kib} KiB`);
+} finally {
+  await srv.stop();
+}
+process.exit(0);
