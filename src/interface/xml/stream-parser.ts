@@ -6,6 +6,7 @@ import type { Element as XmlElement } from '@xmpp/xml';
 import { isAscii } from 'node:buffer';
 import type { StreamErrorCondition } from '../../core/errors.js';
 import { NS } from '../../core/ns.js';
+import { commonName } from './common-names.js';
 import {
   INVALID_CHARS, MAX_REF_LENGTH, checkReference, checkXmlDecl, isNameChar, isNameStart, isReferencePrefix, referenceText,
 } from './xml-chars.js';
@@ -62,6 +63,7 @@ const enum S {
 }
 
 const CDATA_OPEN = '[CDATA[';
+const DECODE_STREAM = { stream: true };
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function isSpace(c: number): boolean {
@@ -81,7 +83,8 @@ export class StreamParser {
   private readonly maxDepth: number;
   private readonly maxAttrs: number;
   private readonly maxName: number;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  // ignoreBOM: the decoder is skipped for ASCII chunks, so it must not treat its first input as the start.
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   private failed = false;
   private seenInput = false;
   private highSurrogate = ''; // a string chunk ended inside a surrogate pair
@@ -135,15 +138,19 @@ export class StreamParser {
       if (typeof chunk === 'string') {
         s = this.fromString(chunk);
         this.ascii = s.length === Buffer.byteLength(s);
+      } else if (this.utf8Tail === null && isAscii(chunk)) {
+        // Nothing is held in the decoder and ASCII is its own UTF-8: a plain copy, no validating decoder.
+        s = chunk.toString('latin1');
+        this.ascii = true;
       } else {
         try {
-          s = this.decoder.decode(chunk, { stream: true });
+          s = this.decoder.decode(chunk, DECODE_STREAM);
         } catch {
           this.badUtf8(chunk);
           return;
         }
         this.ascii = isAscii(chunk);
-        if (!this.ascii || this.utf8Tail !== null) this.utf8Tail = pendingUtf8(this.utf8Tail, chunk);
+        this.utf8Tail = pendingUtf8(this.utf8Tail, chunk);
       }
       if (s.length === 0) return;
       if (!this.seenInput) {
@@ -179,7 +186,7 @@ export class StreamParser {
       else hi = mid;
     }
     const prefix = data.subarray(0, lo);
-    let s = new TextDecoder('utf-8', { fatal: true }).decode(prefix, { stream: true });
+    let s = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(prefix, { stream: true });
     if (s.length > 0) {
       this.ascii = isAscii(prefix);
       if (!this.seenInput) {
@@ -242,6 +249,12 @@ export class StreamParser {
       default:
         return false;
     }
+  }
+
+  /** A name token up to `to`: a constant string for the common ones. */
+  private takeName(s: string, to: number): string {
+    if (this.tok === '') return commonName(s, this.seg, to) ?? s.slice(this.seg, to);
+    return this.take(s, to);
   }
 
   /** The token's text up to `to` (exclusive); the token is done. */
@@ -465,7 +478,7 @@ export class StreamParser {
             return this.fail('policy-violation', `element name longer than ${this.maxName} characters`);
           }
           if (i === end) break;
-          this.openTag(this.take(s, i));
+          this.openTag(this.takeName(s, i));
           const c = s.charCodeAt(i);
           if (isSpace(c)) {
             i++;
@@ -516,7 +529,7 @@ export class StreamParser {
             return this.fail('policy-violation', `attribute name longer than ${this.maxName} characters`);
           }
           if (i === end) break;
-          const name = this.take(s, i);
+          const name = this.takeName(s, i);
           // XML 1.0 §3.1 WFC Unique Att Spec. Values are strings: anything else found is inherited.
           const prev = this.attrs[name] as unknown;
           if (prev !== undefined && (typeof prev === 'string' || name === '__proto__')) {
