@@ -1,15 +1,14 @@
 // Incremental XMPP stream parser with limits: bytes -> stream header, detached top-level elements, stream end.
 // RFC 6120 §4.2-4.4 (stream open/close), §4.8 (namespaces), §4.9 (stream errors), §11 (XML usage:
 // §11.1 restricted XML, §11.6 UTF-8), §13.12 (resource exhaustion).
-import SaxLtx from 'ltx/lib/parsers/ltx.js';
 import Element from 'ltx/lib/Element.js';
-import { unescapeXML } from '@xmpp/xml';
 import type { Element as XmlElement } from '@xmpp/xml';
 import { isAscii } from 'node:buffer';
 import type { StreamErrorCondition } from '../../core/errors.js';
 import { NS } from '../../core/ns.js';
+import { commonName } from './common-names.js';
 import {
-  INVALID_CHARS, MAX_REF_LENGTH, checkReference, checkXmlDecl, isNameChar, isNameStart, isReferencePrefix,
+  INVALID_CHARS, MAX_REF_LENGTH, checkReference, checkXmlDecl, isNameChar, isNameStart, isReferencePrefix, referenceText,
 } from './xml-chars.js';
 
 export interface StreamParserHandlers {
@@ -41,7 +40,7 @@ export const DEFAULT_MAX_NAME_LENGTH = 1024;
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 
-/** States of the guard scanner (the lexical position in the stream, kept across chunks). */
+/** Lexical positions in the stream, kept across chunks. */
 const enum S {
   Text, // character data (or whitespace between top-level elements)
   Lt, // after '<'
@@ -64,6 +63,7 @@ const enum S {
 }
 
 const CDATA_OPEN = '[CDATA[';
+const DECODE_STREAM = { stream: true };
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function isSpace(c: number): boolean {
@@ -71,27 +71,26 @@ function isSpace(c: number): boolean {
 }
 
 /**
- * ltx's SAX parser does the tokenising and ltx Elements hold the result, but ltx skips comments, PIs
- * and DTDs, throws on unknown entities, accepts unquoted/duplicate attributes, loses text that follows
- * a CDATA section and re-scans its whole pending remainder on every write. So each decoded chunk first
- * goes through a guard: a small lexer (indexOf jumps over text, attribute values and CDATA; a
- * per-character loop only inside tags) that enforces RFC 6120 §11.1 and XML well-formedness, tracks
- * depth and the size of the current top-level element, and decides how much of the input ltx gets:
- * only whole tokens, so ltx never holds a partial token and never sees an unbounded remainder.
+ * One lexer tokenises each character once and builds the ltx Elements as it goes. It enforces RFC 6120
+ * §11.1 and XML well-formedness (ltx's SAX parser would skip comments, PIs and DTDs, throw on unknown
+ * entities and accept unquoted or duplicate attributes), tracks depth and the size of the current
+ * top-level element, and jumps with indexOf over text, attribute values and CDATA; only names and the
+ * inside of tags are walked character by character. A token cut by the end of a chunk keeps just its
+ * own text (`tok`) for the next one, so nothing else of the input is ever copied or re-scanned.
  */
 export class StreamParser {
   private readonly maxSize: number;
   private readonly maxDepth: number;
   private readonly maxAttrs: number;
   private readonly maxName: number;
-  private readonly sax = new SaxLtx();
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  // ignoreBOM: the decoder is skipped for ASCII chunks, so it must not treat its first input as the start.
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   private failed = false;
   private seenInput = false;
   private highSurrogate = ''; // a string chunk ended inside a surrogate pair
   private utf8Tail: Buffer | null = null; // bytes of a character the decoder holds for the next chunk
 
-  // ---- guard state (survives chunk boundaries) ----
+  // ---- lexer state (survives chunk boundaries) ----
   private st = S.Text;
   private depth = 0; // open elements, the stream root included
   private sawRoot = false;
@@ -103,36 +102,32 @@ export class StreamParser {
   private cdataBrackets = 0; // trailing ']' of a chunk that ended inside CDATA
   private piBuf = '';
   private attrCount = 0;
-  private nameLen = 0; // characters of the name being scanned after its first one, across chunks (so `>=`)
   private unitOpen = false; // inside a top-level unit: the header, a top-level element or the end tag
   private unitBytes = 0; // bytes of the open unit in earlier chunks
+
+  // ---- the token being read: a name, an attribute value, a text run or a CDATA section ----
+  private tok = ''; // its text from earlier chunks, and the characters its references stand for
+  private seg = 0; // where the rest of it starts in the current chunk
 
   // ---- per chunk ----
   private ascii = true; // the chunk is pure ASCII, so UTF-16 length == UTF-8 byte count
   private unitStart = -1; // where the open unit began in this chunk (-1: in an earlier chunk)
-  private lastCut = -1; // just after the last complete token in this chunk
-  private feedFrom = 0; // what ltx has not been given yet starts here (after `pend`)
-
-  // ---- feeding ltx ----
-  private readonly pend: string[] = []; // input held back because it ends inside a token
-  private selfText = false; // ltx would drop the text after a CDATA section: we deliver it
-  private readonly attrCounts: number[] = []; // per start tag, as the guard counted them
-  private attrHead = 0;
 
   // ---- element building ----
+  private tagName = ''; // of the start tag being read
+  private tagEl: XmlElement | null = null; // the element of that start tag (null for the stream header)
+  private attrs: Record<string, string> = {}; // its attributes: tagEl.attrs itself, so they are built once
+  private attrName = '';
+  private prefixed = false; // the start tag has a prefixed element or attribute name
   private rootName = '';
   private rootAttrs: Record<string, string> | null = null;
   private cursor: XmlElement | null = null; // innermost open element below the root
-  private level = 0; // like depth, but as ltx has reported it
 
   constructor(private readonly h: StreamParserHandlers, opts: StreamParserOptions = {}) {
     this.maxSize = opts.maxStanzaSize ?? DEFAULT_MAX_STANZA_SIZE;
     this.maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxAttrs = opts.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
     this.maxName = opts.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
-    this.sax.on('startElement', (name: string, attrs: Record<string, string>) => this.onStart(name, attrs));
-    this.sax.on('endElement', (name: string) => this.onEnd(name));
-    this.sax.on('text', (text: string) => this.onText(text));
   }
 
   /** Feeds bytes (or already decoded text, e.g. WebSocket frames). Never throws. */
@@ -143,15 +138,19 @@ export class StreamParser {
       if (typeof chunk === 'string') {
         s = this.fromString(chunk);
         this.ascii = s.length === Buffer.byteLength(s);
+      } else if (this.utf8Tail === null && isAscii(chunk)) {
+        // Nothing is held in the decoder and ASCII is its own UTF-8: a plain copy, no validating decoder.
+        s = chunk.toString('latin1');
+        this.ascii = true;
       } else {
         try {
-          s = this.decoder.decode(chunk, { stream: true });
+          s = this.decoder.decode(chunk, DECODE_STREAM);
         } catch {
           this.badUtf8(chunk);
           return;
         }
         this.ascii = isAscii(chunk);
-        if (!this.ascii || this.utf8Tail !== null) this.utf8Tail = pendingUtf8(this.utf8Tail, chunk);
+        this.utf8Tail = pendingUtf8(this.utf8Tail, chunk);
       }
       if (s.length === 0) return;
       if (!this.seenInput) {
@@ -187,7 +186,7 @@ export class StreamParser {
       else hi = mid;
     }
     const prefix = data.subarray(0, lo);
-    let s = new TextDecoder('utf-8', { fatal: true }).decode(prefix, { stream: true });
+    let s = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(prefix, { stream: true });
     if (s.length > 0) {
       this.ascii = isAscii(prefix);
       if (!this.seenInput) {
@@ -212,9 +211,8 @@ export class StreamParser {
   }
 
   private chunk(s: string, fromString: boolean): void {
-    this.feedFrom = 0;
-    this.lastCut = -1;
     this.unitStart = -1;
+    this.seg = 0;
     let end = s.search(INVALID_CHARS);
     // A lone surrogate can only come from string input (the fatal decoder never yields one); it is
     // no XML Char (XML 1.0 §2.2). isWellFormed() is native and linear; the regex only runs on a hit.
@@ -225,52 +223,47 @@ export class StreamParser {
     this.scan(s, end === -1 ? s.length : end);
     if (this.failed) return;
     if (end !== -1) {
-      this.flush(s, this.lastCut);
       this.fail('not-well-formed', `character U+${s.charCodeAt(end).toString(16).padStart(4, '0')} is not allowed in XML`);
       return;
     }
     this.finishChunk(s);
   }
 
-  /** End of a chunk: account the open unit, give ltx the complete tokens, keep the rest. */
+  /** End of a chunk: keep the cut token's text, account the open unit. */
   private finishChunk(s: string): void {
     const len = s.length;
+    if (this.seg < len && this.inToken()) this.tok += s.slice(this.seg, len);
     if (this.unitOpen) {
-      const start = this.unitStart < 0 ? 0 : this.unitStart;
-      this.unitBytes += this.bytes(s, start, len);
-      if (this.unitBytes > this.maxSize) {
-        this.flush(s, this.unitStart);
-        this.failSize();
-        return;
-      }
-      this.unitStart = -1;
-    }
-    if (this.selfText) {
-      if (this.feedFrom < len) this.pend.push(s.slice(this.feedFrom));
-    } else {
-      this.flush(s, this.lastCut);
-      if (this.failed) return;
-      // Whitespace between top-level elements is dropped here so that keepalives never pile up.
-      if (!(this.st === S.Text && this.depth <= 1) && this.feedFrom < len) {
-        this.pend.push(this.feedFrom === 0 ? s : s.slice(this.feedFrom));
-      }
-    }
-    if (this.attrHead === this.attrCounts.length) {
-      this.attrCounts.length = 0;
-      this.attrHead = 0;
+      this.unitBytes += this.bytes(s, this.unitStart < 0 ? 0 : this.unitStart, len);
+      if (this.unitBytes > this.maxSize) this.failSize();
     }
   }
 
-  /** Writes to ltx everything held back plus s[feedFrom, upTo). */
-  private flush(s: string, upTo: number): void {
-    if (upTo <= this.feedFrom || this.failed) return;
-    let data = this.feedFrom === 0 && upTo === s.length ? s : s.slice(this.feedFrom, upTo);
-    if (this.pend.length > 0) {
-      data = this.pend.join('') + data;
-      this.pend.length = 0;
+  /** The lexer is inside a token whose text is being collected in tok/seg. */
+  private inToken(): boolean {
+    switch (this.st) {
+      case S.Text:
+        return this.depth >= 2;
+      case S.StagName: case S.AttrName: case S.AttrValue: case S.EtagName: case S.Cdata:
+        return true;
+      default:
+        return false;
     }
-    this.feedFrom = upTo;
-    this.sax.write(data);
+  }
+
+  /** A name token up to `to`: a constant string for the common ones. */
+  private takeName(s: string, to: number): string {
+    if (this.tok === '') return commonName(s, this.seg, to) ?? s.slice(this.seg, to);
+    return this.take(s, to);
+  }
+
+  /** The token's text up to `to` (exclusive); the token is done. */
+  private take(s: string, to: number): string {
+    const tail = this.seg < to ? s.slice(this.seg, to) : '';
+    if (this.tok === '') return tail;
+    const t = this.tok + tail;
+    this.tok = '';
+    return t;
   }
 
   private bytes(s: string, from: number, to: number): number {
@@ -283,17 +276,12 @@ export class StreamParser {
     this.fail('policy-violation', `top-level element larger than ${this.maxSize} bytes`);
   }
 
-  /** A guard error: first hand ltx the complete tokens before it (they came earlier on the wire). */
-  private guardFail(s: string, condition: StreamErrorCondition, text: string): void {
-    this.flush(s, this.lastCut);
-    this.fail(condition, text);
-  }
-
   private fail(condition: StreamErrorCondition, text: string): void {
     if (this.failed) return;
     this.failed = true;
-    this.pend.length = 0;
     this.cursor = null;
+    this.tagEl = null;
+    this.tok = '';
     try {
       this.h.error(condition, text);
     } catch {
@@ -301,23 +289,12 @@ export class StreamParser {
     }
   }
 
-  /** The guard: scans s[0, end) from the saved state. */
+  /** Lexes s[0, end) from the saved state, building elements and reporting them as they complete. */
   private scan(s: string, end: number): void {
     let st = this.st;
-    let depth = this.depth;
     let i = 0;
     let nextLt = -1; // cached position of the next '<' at or after i (end if none)
     let nextAmp = -1; // same for '&'
-
-    // On exit (end of input or error) the state goes back to the instance.
-    const save = (): void => {
-      this.st = st;
-      this.depth = depth;
-    };
-    const bad = (condition: StreamErrorCondition, text: string): void => {
-      save();
-      this.guardFail(s, condition, text);
-    };
 
     while (i < end) {
       switch (st) {
@@ -326,12 +303,13 @@ export class StreamParser {
             nextLt = s.indexOf('<', i);
             if (nextLt === -1 || nextLt > end) nextLt = end;
           }
-          if (depth >= 2) {
+          if (this.depth >= 2) {
             if (nextAmp < i) {
               nextAmp = s.indexOf('&', i);
               if (nextAmp === -1 || nextAmp > end) nextAmp = end;
             }
             if (nextAmp < nextLt) {
+              if (this.seg < nextAmp) this.tok += s.slice(this.seg, nextAmp);
               i = nextAmp + 1;
               this.refReturn = S.Text;
               this.refBuf = '';
@@ -340,7 +318,8 @@ export class StreamParser {
             }
             i = nextLt;
             if (i === end) break;
-            if (this.selfText) this.deliverText(s, i);
+            const text = this.take(s, i);
+            if (text.length > 0) this.cursor!.children.push(text);
             i++;
             st = S.Lt;
             break;
@@ -348,15 +327,15 @@ export class StreamParser {
           // Between top-level elements only whitespace may appear (keepalives, RFC 6120 §4.6.1).
           for (; i < nextLt; i++) {
             if (!isSpace(s.charCodeAt(i))) {
-              if (depth === 1) {
+              if (this.depth === 1) {
                 // Well-formed XML, but the stream's content model has no text: RFC 6120 §4.9.3.1.
-                return bad('bad-format', 'text is not allowed at the top level of the stream');
+                return this.fail('bad-format', 'text is not allowed at the top level of the stream');
               }
-              return bad('not-well-formed', this.sawRoot ? 'content after the end of the stream' : 'text before the stream header');
+              return this.fail('not-well-formed', this.sawRoot ? 'content after the end of the stream' : 'text before the stream header');
             }
           }
           if (i === end) break;
-          if (depth === 0 && this.sawRoot) return bad('not-well-formed', 'content after the end of the stream');
+          if (this.depth === 0 && this.sawRoot) return this.fail('not-well-formed', 'content after the end of the stream');
           this.unitOpen = true;
           this.unitStart = i;
           this.unitBytes = 0;
@@ -368,9 +347,8 @@ export class StreamParser {
         case S.Lt: {
           const c = s.charCodeAt(i);
           if (isNameStart(c)) {
+            this.seg = i;
             i++;
-            this.attrCount = 0;
-            this.nameLen = 0;
             this.declAllowed = false;
             st = S.StagName;
           } else if (c === 47 /* / */) {
@@ -380,14 +358,14 @@ export class StreamParser {
             i++;
             st = S.Bang;
           } else if (c === 63 /* ? */) {
-            if (!(this.declAllowed && depth === 0)) {
-              return bad('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)');
+            if (!(this.declAllowed && this.depth === 0)) {
+              return this.fail('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)');
             }
             this.declAllowed = false;
             this.piBuf = '<';
             st = S.Pi;
           } else {
-            return bad('not-well-formed', "'<' must start a tag");
+            return this.fail('not-well-formed', "'<' must start a tag");
           }
           break;
         }
@@ -395,7 +373,7 @@ export class StreamParser {
         case S.Bang: {
           // Only CDATA may follow '<!': comments, DOCTYPE, ENTITY etc. are restricted (RFC 6120 §11.1).
           if (s.charCodeAt(i) !== 91 /* [ */) {
-            return bad('restricted-xml', 'comments and DTDs are not allowed (RFC 6120 §11.1)');
+            return this.fail('restricted-xml', 'comments and DTDs are not allowed (RFC 6120 §11.1)');
           }
           i++;
           this.cdataMatched = 1;
@@ -406,18 +384,19 @@ export class StreamParser {
         case S.CdataOpen: {
           while (i < end && this.cdataMatched < CDATA_OPEN.length) {
             if (s.charCodeAt(i) !== CDATA_OPEN.charCodeAt(this.cdataMatched)) {
-              return bad('restricted-xml', 'markup declarations are not allowed (RFC 6120 §11.1)');
+              return this.fail('restricted-xml', 'markup declarations are not allowed (RFC 6120 §11.1)');
             }
             i++;
             this.cdataMatched++;
           }
           if (this.cdataMatched < CDATA_OPEN.length) break;
-          if (depth < 2) {
-            return depth === 1
-              ? bad('bad-format', 'text is not allowed at the top level of the stream')
-              : bad('not-well-formed', 'text before the stream header');
+          if (this.depth < 2) {
+            return this.depth === 1
+              ? this.fail('bad-format', 'text is not allowed at the top level of the stream')
+              : this.fail('not-well-formed', 'text before the stream header');
           }
           this.cdataBrackets = 0;
+          this.seg = i;
           st = S.Cdata;
           break;
         }
@@ -438,7 +417,11 @@ export class StreamParser {
             i++;
           }
           this.cdataBrackets = 0;
-          if (!closed) {
+          let content: string;
+          if (closed) {
+            const upTo = this.take(s, i - 1); // ends with the ']]' of the terminator
+            content = upTo.slice(0, upTo.length - 2);
+          } else {
             if (br > 0 && i === end) {
               this.cdataBrackets = br;
               break;
@@ -451,16 +434,13 @@ export class StreamParser {
               i = end;
               break;
             }
+            content = this.take(s, e);
             i = e + 3;
           }
-          // ltx loses text that follows a CDATA section, so hand it everything up to here now and
-          // deliver the text up to the next '<' ourselves.
+          // CDATA content is a text child of its own, as ltx delivers it (and nothing when empty).
+          if (content.length > 0) this.cursor!.children.push(content);
           st = S.Text;
-          this.lastCut = i;
-          save();
-          this.flush(s, i);
-          if (this.failed) return;
-          this.selfText = true;
+          this.seg = i;
           break;
         }
 
@@ -472,32 +452,33 @@ export class StreamParser {
             const c = s.charCodeAt(i);
             buf += s[i];
             if (buf.length === 6 && !/^<\?xml[ \t\r\n]$/.test(buf)) {
-              return bad('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)');
+              return this.fail('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)');
             }
             if (c === 62 /* > */ && buf.length >= 4 && buf.charCodeAt(buf.length - 2) === 63 /* ? */) {
               i++;
               done = true;
               break;
             }
-            if (buf.length > 256) return bad('not-well-formed', 'XML declaration too long');
+            if (buf.length > 256) return this.fail('not-well-formed', 'XML declaration too long');
           }
           this.piBuf = buf;
           if (!done) break;
-          if (buf.length < 6) return bad('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)');
+          if (buf.length < 6) return this.fail('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)');
           const err = checkXmlDecl(buf);
-          if (err) return bad(err[0], err[1]);
+          if (err) return this.fail(err[0], err[1]);
           this.piBuf = '';
-          this.lastCut = i;
           this.unitOpen = false;
           st = S.Text;
           break;
         }
 
         case S.StagName: {
-          const from = i;
           while (i < end && isNameChar(s.charCodeAt(i))) i++;
-          if ((this.nameLen += i - from) >= this.maxName) return bad('policy-violation', `element name longer than ${this.maxName} characters`);
+          if (this.tok.length + i - this.seg > this.maxName) {
+            return this.fail('policy-violation', `element name longer than ${this.maxName} characters`);
+          }
           if (i === end) break;
+          this.openTag(this.takeName(s, i));
           const c = s.charCodeAt(i);
           if (isSpace(c)) {
             i++;
@@ -505,16 +486,12 @@ export class StreamParser {
           } else if (c === 62 /* > */) {
             i++;
             st = S.Text;
-            if (!this.startTagDone(s, i, false, depth)) return save();
-            depth++;
-            if (depth > this.maxDepth + 1) {
-              return bad('policy-violation', `elements nested deeper than ${this.maxDepth}`);
-            }
+            if (!this.startTagDone(s, i, false)) return;
           } else if (c === 47 /* / */) {
             i++;
             st = S.EmptyEnd;
           } else {
-            return bad('not-well-formed', 'invalid character in element name');
+            return this.fail('not-well-formed', 'invalid character in element name');
           }
           break;
         }
@@ -529,44 +506,49 @@ export class StreamParser {
           } else if (c === 62 /* > */) {
             i++;
             st = S.Text;
-            if (!this.startTagDone(s, i, false, depth)) return save();
-            depth++;
-            if (depth > this.maxDepth + 1) {
-              return bad('policy-violation', `elements nested deeper than ${this.maxDepth}`);
-            }
+            if (!this.startTagDone(s, i, false)) return;
           } else if (c === 47 /* / */) {
             i++;
             st = S.EmptyEnd;
           } else if (st === S.StagSpace && isNameStart(c)) {
             if (++this.attrCount > this.maxAttrs) {
-              return bad('policy-violation', `more than ${this.maxAttrs} attributes on one element`);
+              return this.fail('policy-violation', `more than ${this.maxAttrs} attributes on one element`);
             }
+            this.seg = i;
             i++;
-            this.nameLen = 0;
             st = S.AttrName;
           } else {
-            return bad('not-well-formed', st === S.AfterValue ? 'attributes must be separated by whitespace' : 'malformed start tag');
+            return this.fail('not-well-formed', st === S.AfterValue ? 'attributes must be separated by whitespace' : 'malformed start tag');
           }
           break;
         }
 
         case S.AttrName: {
-          const from = i;
           while (i < end && isNameChar(s.charCodeAt(i))) i++;
-          if ((this.nameLen += i - from) >= this.maxName) return bad('policy-violation', `attribute name longer than ${this.maxName} characters`);
+          if (this.tok.length + i - this.seg > this.maxName) {
+            return this.fail('policy-violation', `attribute name longer than ${this.maxName} characters`);
+          }
           if (i === end) break;
+          const name = this.takeName(s, i);
+          // XML 1.0 §3.1 WFC Unique Att Spec. Values are strings: anything else found is inherited.
+          const prev = this.attrs[name] as unknown;
+          if (prev !== undefined && (typeof prev === 'string' || name === '__proto__')) {
+            return this.fail('not-well-formed', typeof prev === 'string' ? 'duplicate attribute' : `attribute name ${name} is not supported`);
+          }
+          if (!this.prefixed && name.indexOf(':') !== -1) this.prefixed = true;
+          this.attrName = name;
           const c = s.charCodeAt(i);
           i++;
           if (c === 61 /* = */) st = S.AttrQuote;
           else if (isSpace(c)) st = S.AttrEq;
-          else return bad('not-well-formed', 'attribute without a value');
+          else return this.fail('not-well-formed', 'attribute without a value');
           break;
         }
 
         case S.AttrEq: {
           while (i < end && isSpace(s.charCodeAt(i))) i++;
           if (i === end) break;
-          if (s.charCodeAt(i) !== 61 /* = */) return bad('not-well-formed', 'attribute without a value');
+          if (s.charCodeAt(i) !== 61 /* = */) return this.fail('not-well-formed', 'attribute without a value');
           i++;
           st = S.AttrQuote;
           break;
@@ -576,9 +558,10 @@ export class StreamParser {
           while (i < end && isSpace(s.charCodeAt(i))) i++;
           if (i === end) break;
           const c = s.charCodeAt(i);
-          if (c !== 34 /* " */ && c !== 39 /* ' */) return bad('not-well-formed', 'attribute value must be quoted');
+          if (c !== 34 /* " */ && c !== 39 /* ' */) return this.fail('not-well-formed', 'attribute value must be quoted');
           this.quote = c;
           i++;
+          this.seg = i;
           st = S.AttrValue;
           break;
         }
@@ -590,12 +573,13 @@ export class StreamParser {
             nextLt = s.indexOf('<', i);
             if (nextLt === -1 || nextLt > end) nextLt = end;
           }
-          if (nextLt < q) return bad('not-well-formed', "'<' is not allowed in attribute values");
+          if (nextLt < q) return this.fail('not-well-formed', "'<' is not allowed in attribute values");
           if (nextAmp < i) {
             nextAmp = s.indexOf('&', i);
             if (nextAmp === -1 || nextAmp > end) nextAmp = end;
           }
           if (nextAmp < q) {
+            if (this.seg < nextAmp) this.tok += s.slice(this.seg, nextAmp);
             i = nextAmp + 1;
             this.refReturn = S.AttrValue;
             this.refBuf = '';
@@ -606,57 +590,47 @@ export class StreamParser {
             i = end;
             break;
           }
+          this.attrs[this.attrName] = this.take(s, q);
           i = q + 1;
           st = S.AfterValue;
           break;
         }
 
         case S.EmptyEnd: {
-          if (s.charCodeAt(i) !== 62 /* > */) return bad('not-well-formed', "'/' must be followed by '>'");
+          if (s.charCodeAt(i) !== 62 /* > */) return this.fail('not-well-formed', "'/' must be followed by '>'");
           i++;
           st = S.Text;
-          // An empty element is as deep as an open one would be: without this, <a/> could sit one
-          // level below max_xml_depth.
-          if (depth > this.maxDepth) return bad('policy-violation', `elements nested deeper than ${this.maxDepth}`);
-          if (!this.startTagDone(s, i, true, depth)) return save();
+          if (!this.startTagDone(s, i, true)) return;
           break;
         }
 
         case S.EtagStart: {
-          if (!isNameStart(s.charCodeAt(i))) return bad('not-well-formed', 'malformed end tag');
+          if (!isNameStart(s.charCodeAt(i))) return this.fail('not-well-formed', 'malformed end tag');
+          if (this.depth === 0) return this.fail('not-well-formed', 'end tag before the stream header');
+          this.seg = i;
           i++;
-          this.nameLen = 0;
           st = S.EtagName;
           break;
         }
 
-        case S.EtagName:
-        case S.EtagSpace: {
-          if (st === S.EtagName) {
-            const from = i;
-            while (i < end && isNameChar(s.charCodeAt(i))) i++;
-            if ((this.nameLen += i - from) >= this.maxName) return bad('policy-violation', `element name longer than ${this.maxName} characters`);
-          }
-          while (i < end && isSpace(s.charCodeAt(i))) {
-            i++;
-            st = S.EtagSpace;
+        case S.EtagName: {
+          while (i < end && isNameChar(s.charCodeAt(i))) i++;
+          if (this.tok.length + i - this.seg > this.maxName) {
+            return this.fail('policy-violation', `element name longer than ${this.maxName} characters`);
           }
           if (i === end) break;
-          if (s.charCodeAt(i) !== 62 /* > */) return bad('not-well-formed', 'malformed end tag');
+          if (!this.endTagNameMatches(s, i)) return;
+          st = S.EtagSpace;
+          break;
+        }
+
+        case S.EtagSpace: {
+          while (i < end && isSpace(s.charCodeAt(i))) i++;
+          if (i === end) break;
+          if (s.charCodeAt(i) !== 62 /* > */) return this.fail('not-well-formed', 'malformed end tag');
           i++;
           st = S.Text;
-          if (depth === 0) return bad('not-well-formed', 'end tag before the stream header');
-          depth--;
-          this.lastCut = i;
-          if (depth <= 1) {
-            if (!this.unitDone(s, i)) return save();
-            if (depth === 0) {
-              // </stream:stream>: let ltx report it now; anything after it is an error.
-              save();
-              this.flush(s, i);
-              if (this.failed) return;
-            }
-          }
+          if (!this.endTagDone(s, i)) return;
           break;
         }
 
@@ -664,98 +638,95 @@ export class StreamParser {
           const room = MAX_REF_LENGTH - this.refBuf.length;
           const semi = s.indexOf(';', i);
           if (semi !== -1 && semi < end && semi - i <= room) {
-            const ref = this.refBuf ? this.refBuf + s.slice(i, semi) : s.slice(i, semi);
-            this.refBuf = '';
+            let text: string | null;
+            let ref = '';
+            if (this.refBuf === '') text = referenceText(s, i, semi);
+            else {
+              ref = this.refBuf + s.slice(i, semi);
+              this.refBuf = '';
+              text = referenceText(ref, 0, ref.length);
+            }
+            if (text === null) {
+              const err = checkReference(ref || s.slice(i, semi), true)!;
+              return this.fail(err[0], err[1]);
+            }
+            this.tok += text;
             i = semi + 1;
-            const err = checkReference(ref, true);
-            if (err) return bad(err[0], err[1]);
+            this.seg = i;
             st = this.refReturn;
           } else if ((semi === -1 || semi >= end) && end - i <= room) {
             this.refBuf += s.slice(i, end);
             i = end;
             if (!isReferencePrefix(this.refBuf)) {
               const err = checkReference(this.refBuf, false);
-              return bad(err![0], err![1]);
+              return this.fail(err![0], err![1]);
             }
           } else {
             const err = checkReference(this.refBuf + s.slice(i, i + room), false);
-            return bad(err![0], err![1]);
+            return this.fail(err![0], err![1]);
           }
           break;
         }
       }
     }
-    save();
+    this.st = st;
+  }
+
+  /** A start-tag name is complete: the element (or the stream header's attributes) to fill. */
+  private openTag(name: string): void {
+    this.tagName = name;
+    this.attrCount = 0;
+    this.prefixed = name.indexOf(':') !== -1;
+    if (this.depth === 0) {
+      this.tagEl = null;
+      this.attrs = {};
+    } else {
+      const el = new Element(name) as XmlElement;
+      this.tagEl = el;
+      this.attrs = el.attrs as Record<string, string>;
+    }
   }
 
   /** A start tag ended just before i. Returns false if the stream failed. */
-  private startTagDone(s: string, i: number, empty: boolean, depth: number): boolean {
-    this.attrCounts.push(this.attrCount);
-    this.lastCut = i;
-    if (depth === 0) this.sawRoot = true;
-    // The header (or an empty root, i.e. a whole stream in one tag) and empty top-level elements
-    // end their unit here.
-    if (depth === 0 || (depth === 1 && empty)) return this.unitDone(s, i);
-    return true;
-  }
-
-  /** The current top-level unit ended just before i: check its size. */
-  private unitDone(s: string, i: number): boolean {
-    this.unitOpen = false;
-    const size = this.unitBytes + this.bytes(s, this.unitStart < 0 ? 0 : this.unitStart, i);
-    if (size > this.maxSize) {
-      this.flush(s, this.unitStart);
-      this.failSize();
+  private startTagDone(s: string, i: number, empty: boolean): boolean {
+    const depth = this.depth;
+    if (depth === 0) return this.rootDone(s, i, empty);
+    // An empty element is as deep as an open one would be: without this, <a/> could sit one level
+    // below max_xml_depth.
+    if (depth > this.maxDepth) {
+      this.fail('policy-violation', `elements nested deeper than ${this.maxDepth}`);
       return false;
     }
-    return true;
-  }
-
-  /** Text after a CDATA section, up to the '<' at `to`, which ltx would drop. */
-  private deliverText(s: string, to: number): void {
-    let text = s.slice(this.feedFrom, to);
-    if (this.pend.length > 0) {
-      text = this.pend.join('') + text;
-      this.pend.length = 0;
-    }
-    this.feedFrom = to;
-    this.selfText = false;
-    if (text.length > 0) this.onText(unescapeXML(text));
-  }
-
-  // ---- ltx events -> elements ----
-
-  private onStart(name: string, attrs: Record<string, string>): void {
-    if (this.failed) return;
-    let n = 0;
-    let prefixed = name.indexOf(':') !== -1;
-    for (const k in attrs) {
-      n++;
-      if (!prefixed && k.indexOf(':') !== -1) prefixed = true;
-    }
-    // ltx keeps the last of duplicate attributes; the guard counted them all (XML 1.0 §3.1 WFC).
-    if (n !== this.attrCounts[this.attrHead++]) {
-      this.fail('not-well-formed', 'duplicate attribute');
-      return;
-    }
-    if (prefixed && !this.checkPrefixes(name, attrs)) return;
-    if (this.level === 0) {
-      this.onRoot(name, attrs);
-      return;
-    }
-    // Build like @xmpp/xml's Parser, but reuse ltx's fresh attrs object instead of copying it.
-    const el = new Element(name);
-    el.attrs = attrs;
+    if (this.prefixed && !this.checkPrefixes(this.tagName, this.attrs)) return false;
+    const el = this.tagEl!;
+    this.tagEl = null;
     const parent = this.cursor;
     if (parent !== null) {
       parent.children.push(el);
       el.parent = parent;
     }
-    this.cursor = el;
-    this.level++;
+    if (!empty) {
+      this.cursor = el;
+      this.depth = depth + 1;
+      this.seg = i; // its text starts here
+      return true;
+    }
+    if (depth > 1) {
+      this.seg = i; // the parent's text goes on
+      return true;
+    }
+    // An empty top-level element: el.parent stays null, it goes out detached.
+    if (!this.unitDone(s, i)) return false;
+    return this.emitStanza(el);
   }
 
-  private onRoot(name: string, attrs: Record<string, string>): void {
+  /** The stream header (or an empty root, i.e. a whole stream in one tag) ended just before i. */
+  private rootDone(s: string, i: number, empty: boolean): boolean {
+    this.sawRoot = true;
+    if (!this.unitDone(s, i)) return false;
+    const name = this.tagName;
+    const attrs = this.attrs;
+    if (this.prefixed && !this.checkPrefixes(name, attrs)) return false;
     const colon = name.indexOf(':');
     const prefix = colon === -1 ? '' : name.slice(0, colon);
     const local = colon === -1 ? name : name.slice(colon + 1);
@@ -763,22 +734,85 @@ export class StreamParser {
     // RFC 6120 §4.8.1: the header must be <stream/> qualified by the stream namespace.
     if (local !== 'stream' || ns !== NS.STREAM) {
       this.fail('invalid-namespace', `the stream header must be <stream:stream xmlns:stream='${NS.STREAM}'>`);
-      return;
+      return false;
     }
     // RFC 6120 §4.8.5: an implementation MAY accept only the prefix 'stream' (and we do, so that
     // <stream:features/> and <stream:error/> keep their usual names); else bad-namespace-prefix.
     if (prefix !== 'stream') {
       this.fail('bad-namespace-prefix', "the stream namespace must use the prefix 'stream'");
-      return;
+      return false;
     }
     this.rootName = name;
     this.rootAttrs = attrs;
-    this.level = 1;
+    this.depth = 1;
     try {
       this.h.streamStart(name, attrs);
     } catch (err) {
       this.handlerFailed(err);
+      return false;
     }
+    if (this.failed) return false;
+    if (!empty) return true;
+    this.depth = 0;
+    return this.emitStreamEnd();
+  }
+
+  /** An end-tag name ends just before i: it must close the innermost open element. */
+  private endTagNameMatches(s: string, i: number): boolean {
+    const open = this.depth === 1 ? this.rootName : this.cursor!.name;
+    let ok: boolean;
+    if (this.tok === '') ok = i - this.seg === open.length && s.startsWith(open, this.seg);
+    else ok = this.tok + s.slice(this.seg, i) === open;
+    if (ok) {
+      this.tok = '';
+      return true;
+    }
+    this.fail('not-well-formed', `</${this.take(s, i)}> does not close <${open}>`);
+    return false;
+  }
+
+  /** An end tag ended just before i. Returns false if the stream failed. */
+  private endTagDone(s: string, i: number): boolean {
+    const depth = --this.depth;
+    if (depth >= 2) {
+      this.cursor = this.cursor!.parent;
+      this.seg = i; // the parent's text goes on
+      return true;
+    }
+    if (!this.unitDone(s, i)) return false;
+    if (depth === 0) return this.emitStreamEnd();
+    const el = this.cursor!;
+    this.cursor = null; // el.parent is already null: top-level elements are never attached
+    return this.emitStanza(el);
+  }
+
+  /** The current top-level unit ended just before i: check its size. */
+  private unitDone(s: string, i: number): boolean {
+    this.unitOpen = false;
+    const size = this.unitBytes + this.bytes(s, this.unitStart < 0 ? 0 : this.unitStart, i);
+    if (size > this.maxSize) {
+      this.failSize();
+      return false;
+    }
+    return true;
+  }
+
+  private emitStanza(el: XmlElement): boolean {
+    try {
+      this.h.stanza(el);
+    } catch (err) {
+      this.handlerFailed(err);
+    }
+    return !this.failed;
+  }
+
+  private emitStreamEnd(): boolean {
+    try {
+      this.h.streamEnd();
+    } catch (err) {
+      this.handlerFailed(err);
+    }
+    return !this.failed;
   }
 
   /** Namespaces in XML 1.0 §3-§5 for a prefixed element or attribute name. */
@@ -826,45 +860,6 @@ export class StreamParser {
       if (el.attrs[key] !== undefined) return el.attrs[key] as string;
     }
     return this.rootAttrs?.[key];
-  }
-
-  private onEnd(name: string): void {
-    if (this.failed) return;
-    if (this.level === 1) {
-      if (name !== this.rootName) {
-        this.fail('not-well-formed', `</${name}> does not close <${this.rootName}>`);
-        return;
-      }
-      this.level = 0;
-      try {
-        this.h.streamEnd();
-      } catch (err) {
-        this.handlerFailed(err);
-      }
-      return;
-    }
-    const el = this.cursor!;
-    if (name !== el.name) {
-      this.fail('not-well-formed', `</${name}> does not close <${el.name}>`);
-      return;
-    }
-    this.level--;
-    if (this.level > 1) {
-      this.cursor = el.parent;
-      return;
-    }
-    this.cursor = null; // el.parent is already null: top-level elements are never attached
-    try {
-      this.h.stanza(el);
-    } catch (err) {
-      this.handlerFailed(err);
-    }
-  }
-
-  private onText(text: string): void {
-    // Top-level text was checked by the guard to be whitespace: drop it.
-    if (this.failed || this.level < 2) return;
-    this.cursor!.children.push(text);
   }
 
   private handlerFailed(err: unknown): void {

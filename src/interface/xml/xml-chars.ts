@@ -83,6 +83,30 @@ export function checkReference(ref: string, complete: boolean): [StreamErrorCond
   return ['not-well-formed', "'&' must start an entity or character reference"];
 }
 
+/**
+ * The text a complete reference stands for (`s[from, to)` is what sits between '&' and ';'), or null when
+ * it is not one of the five predefined entities or a character reference to an XML Char (checkReference
+ * then says why). The predefined entities are matched in place: no string is cut out for them.
+ */
+export function referenceText(s: string, from: number, to: number): string | null {
+  const n = to - from;
+  const c0 = s.charCodeAt(from);
+  if (n === 2 && s.charCodeAt(from + 1) === 116 /* t */) {
+    if (c0 === 108 /* l */) return '<';
+    if (c0 === 103 /* g */) return '>';
+  } else if (n === 3 && c0 === 97 /* a */ && s.startsWith('mp', from + 1)) {
+    return '&';
+  } else if (n === 4) {
+    if (c0 === 113 /* q */ && s.startsWith('uot', from + 1)) return '"';
+    if (c0 === 97 /* a */ && s.startsWith('pos', from + 1)) return "'";
+  }
+  if (c0 !== 35 /* # */) return null;
+  const ref = s.slice(from, to);
+  if (!NUMERIC_REF.test(ref)) return null;
+  const cp = ref.charCodeAt(1) === 120 /* x */ ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+  return isXmlChar(cp) ? String.fromCodePoint(cp) : null;
+}
+
 const NUMERIC_REF_PREFIX = /^#(?:x[0-9A-Fa-f]*|[0-9]*)$/;
 
 /**
