@@ -1,5 +1,6 @@
 // SCRAM stored credentials (RFC 5802 §3, RFC 7677) and SASLprep (RFC 4013) of usernames/passwords.
 // The accounts table keeps only salt, iteration count, StoredKey and ServerKey: never the password.
+import * as nodeCrypto from 'node:crypto';
 import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import saslprep from 'saslprep';
@@ -60,8 +61,12 @@ export function hmac(hash: ScramHash, key: Buffer, data: Buffer | string): Buffe
   return createHmac(SCRAM_HASH_INFO[hash].digest, key).update(data).digest();
 }
 
+/** crypto.hash (Node >= 20.12): a one-shot digest at about a third of a Hash object's cost. */
+const oneShotHash = (nodeCrypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
+
 export function digest(hash: ScramHash, data: Buffer): Buffer {
-  return createHash(SCRAM_HASH_INFO[hash].digest).update(data).digest();
+  const alg = SCRAM_HASH_INFO[hash].digest;
+  return oneShotHash ? oneShotHash(alg, data, 'buffer') : createHash(alg).update(data).digest();
 }
 
 /** SaltedPassword := Hi(Normalize(password), salt, i) — Hi is PBKDF2 with HMAC (RFC 5802 §2.2). */

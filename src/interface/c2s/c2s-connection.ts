@@ -15,7 +15,7 @@ import type { Core } from '../../core/core.js';
 import type { AdoptedState, Session, UnboundStream } from '../../core/session.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
 import type { AuthAttempt } from '../../core/limits/auth-throttle.js';
-import { accountKey, claimedAccount } from '../../core/limits/sasl-claim.js';
+import { claimedAccount } from '../../core/limits/sasl-claim.js';
 import { channelBindingsFor } from '../../core/sasl/channel-binding.js';
 import { OutboundChain, type OutboundFilter } from '../../core/outbound-chain.js';
 import type { ChannelBindingType, SaslServerSession } from '../../core/sasl/mechanism.js';
@@ -26,6 +26,9 @@ import { decodeSasl2Response, parseAuthenticate, sasl2Challenge, sasl2Failure, t
 import { completeSasl2, fastSaslSession, sasl2Features } from './sasl2-login.js';
 
 type Phase = 'header' | 'negotiating' | 'tls-upgrade' | 'closed';
+
+/** The text of unhooked stream features per config (a reload makes a new one) and stream state. */
+const featureTexts = new WeakMap<object, Map<string, string>>();
 
 export interface C2SOptions {
   core: Core;
@@ -59,6 +62,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
   /** The SASL exchange in progress as the brute-force throttle (limits.auth) sees it, and the account it claims. */
   private saslAttempt: AuthAttempt | null = null;
   private saslClaim: string | null = null;
+  /** The SASL messages the claim is read from, only when a failure needs it (most logins succeed). */
+  private saslClaimFrom: Array<{ mechanism: string; data: Buffer }> = [];
   /** The <authenticate/> of a SASL2 exchange (XEP-0388) in progress; null on the classic path. */
   private sasl2: Sasl2Request | null = null;
   /** The profile of the SASL element being answered: its challenge, failure or success is framed the same way. */
@@ -405,28 +410,44 @@ export class C2SConnection extends XmlStreamBase implements Session {
 
   private async sendFeatures(): Promise<void> {
     const stage = this.stage();
+    // The host's auth provider decides (an extauth program checks passwords only: PLAIN, after TLS).
+    const mechs = stage === 'pre-auth' ? this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types }) : [];
+    // XEP-0388 SASL2 next to the classic profile, only once the stream is encrypted.
+    const sasl2 = this.secure && mechs.length > 0 && this.core.config.sasl2.enabled;
+    // Without module handlers the features depend only on the stream's state: their text is made once per
+    // host and state (a login sends two), and made again after a config reload.
+    const hooked = this.core.hooks.has('c2s_stream_features', this.host)
+      || (sasl2 && (this.core.hooks.has('bind2_features', this.host) || this.core.hooks.has('sasl2_features', this.host)));
+    const key = hooked ? '' : `${this.host}\n${stage}\n${this.secure}\n${this.opts.starttls !== false}\n${mechs.join(' ')}\n${this.channelBindings.types.join(' ')}`;
+    if (!hooked) {
+      const text = featureTexts.get(this.core.config)?.get(key);
+      if (text !== undefined) return this.write(text);
+    }
     let features: Element[] = [];
     if (stage === 'pre-tls') {
       features.push(xml('starttls', { xmlns: NS.TLS }, xml('required')));
     } else if (stage === 'pre-auth') {
       if (!this.secure && this.opts.starttls !== false) features.push(xml('starttls', { xmlns: NS.TLS }));
-      // The host's auth provider decides (an extauth program checks passwords only: PLAIN, after TLS).
-      const mechs = this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types });
       if (mechs.length) features.push(xml('mechanisms', { xmlns: NS.SASL }, ...mechs.map((m) => xml('mechanism', {}, m))));
       if (this.channelBindings.types.length && mechs.some((m) => m.endsWith('-PLUS'))) {
         // XEP-0440: tell the client which channel-binding types it may use with the -PLUS mechanisms.
         features.push(xml('sasl-channel-binding', { xmlns: NS.SASL_CB }, ...this.channelBindings.types.map((type) => xml('channel-binding', { type }))));
       }
-      // XEP-0388 SASL2 next to the classic profile, only once the stream is encrypted.
-      if (this.secure && mechs.length && this.core.config.sasl2.enabled) features.push(await sasl2Features(this.core, this.host, mechs));
+      if (sasl2) features.push(await sasl2Features(this.core, this.host, mechs));
     } else {
       features.push(xml('bind', { xmlns: NS.BIND }));
       features.push(xml('session', { xmlns: NS.SESSION }, xml('optional')));
     }
-    if (this.core.hooks.has('c2s_stream_features', this.host)) {
+    if (hooked && this.core.hooks.has('c2s_stream_features', this.host)) {
       features = await this.core.hooks.filter('c2s_stream_features', this.host, features, { host: this.host, stage, secure: this.secure, ip: this.ip, session: this.bound ? this : undefined }) as Element[];
     }
-    this.write(featuresElement(features).toString());
+    const text = featuresElement(features).toString();
+    if (!hooked) {
+      let texts = featureTexts.get(this.core.config);
+      if (!texts) featureTexts.set(this.core.config, (texts = new Map()));
+      texts.set(key, text);
+    }
+    this.write(text);
   }
 
   // ---- element processing (in order, RFC 6120 §10.1) -------------------------------------------------
@@ -506,7 +527,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
       const mechanism = el.attrs.mechanism ?? '';
       data = this.sasl2 ? this.sasl2.initial : decodeSaslPayload(el);
       // The account as the client claims it, for the log and the per-account throttle only.
-      if (data?.length) this.saslClaim = claimedAccount(mechanism, data, this.host);
+      if (data?.length) this.saslClaimFrom.push({ mechanism, data });
       // The metrics label stays 'none' until the mechanism is one we offer (client-chosen names are unbounded).
       if (!this.secure && this.opts.starttlsRequired) return this.saslFailed('encryption-required', 'STARTTLS first', 'none', 'no TLS yet');
       const offered = this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types });
@@ -527,7 +548,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
       if (session && v2 !== (this.sasl2 !== null)) return this.saslFailed('malformed-request', 'response in the other SASL profile', session.mechanism, 'response in the other SASL profile');
       if (!session) return this.saslFailed('malformed-request', 'no authentication in progress', 'none', 'response without auth');
       data = v2 ? decodeSasl2Response(el) : decodeSaslPayload(el);
-      if (this.saslClaim === null && data?.length) this.saslClaim = claimedAccount(session.mechanism, data, this.host);
+      if (data?.length && this.saslClaimFrom.length < 2) this.saslClaimFrom.push({ mechanism: session.mechanism, data });
     } else {
       return this.close(new StreamError('unsupported-stanza-type', `<${el.name}/> in the SASL namespace`));
     }
@@ -544,10 +565,11 @@ export class C2SConnection extends XmlStreamBase implements Session {
       return this.saslFailed('invalid-authzid', 'you may only act as yourself', session.mechanism, 'authzid names another account');
     }
     // A banned account: told only after its credentials were proven, so bans reveal nothing to others.
-    const ban = await this.core.accounts.banOf(Jid.of(step.username, this.host));
+    const account = Jid.of(step.username, this.host);
+    const ban = await this.core.accounts.banOf(account);
     if (this.phase !== 'negotiating') return;
     if (ban) return this.saslFailed('account-disabled', ban.reason || 'this account is disabled', session.mechanism, 'account disabled');
-    this.saslAttempt?.succeeded(accountKey(step.username, this.host));
+    this.saslAttempt?.succeeded(account.toString());
     this.saslAttempt = null;
     this.username = step.username;
     this.authMechanism = session.mechanism;
@@ -572,11 +594,22 @@ export class C2SConnection extends XmlStreamBase implements Session {
     }, { fakeIterations: this.core.config.scram_iterations });
   }
 
+  /** The account the client claims: from the first of its SASL messages that names one. */
+  private claimedAccount(): string | null {
+    for (const { mechanism, data } of this.saslClaimFrom) {
+      if (this.saslClaim !== null) break;
+      this.saslClaim = claimedAccount(mechanism, data, this.host);
+    }
+    this.saslClaimFrom = [];
+    return this.saslClaim;
+  }
+
   /** The attempt ended without a verdict on the credentials (abort, restart, malformed, provider down...). */
   private settleSaslAttempt(): void {
     this.saslAttempt?.settle();
     this.saslAttempt = null;
     this.saslClaim = null;
+    this.saslClaimFrom = [];
   }
 
   /**
@@ -588,7 +621,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.core.metrics.authFailure.inc({ mechanism, condition });
     // Only wrong credentials count as a guess (limits.auth).
     // Their answer is withheld for the throttle's delay; this connection's next elements wait behind it.
-    const claim = this.saslClaim;
+    const claim = this.claimedAccount();
     const guess = condition === 'not-authorized' && this.saslAttempt !== null;
     const delay = guess ? this.saslAttempt!.failed(reason, claim, { mechanism, condition }) : 0;
     if (!guess && condition !== 'aborted') {
