@@ -57,12 +57,12 @@ export function saslPrep(input: string, field = 'string'): string {
 
 const pbkdf2Async = promisify(pbkdf2);
 
+/** crypto.hash (Node >= 20.12): a one-shot digest at about a third of a Hash object's cost. */
+const oneShotHash = (nodeCrypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
+
 export function hmac(hash: ScramHash, key: Buffer, data: Buffer | string): Buffer {
   return createHmac(SCRAM_HASH_INFO[hash].digest, key).update(data).digest();
 }
-
-/** crypto.hash (Node >= 20.12): a one-shot digest at about a third of a Hash object's cost. */
-const oneShotHash = (nodeCrypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
 
 export function digest(hash: ScramHash, data: Buffer): Buffer {
   const alg = SCRAM_HASH_INFO[hash].digest;

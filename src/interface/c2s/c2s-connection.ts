@@ -56,6 +56,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
 
   private phase: Phase = 'header';
   private username: string | null = null;
+  /** The authenticated account (username@host, prepared once): a bound JID only adds the resource. */
+  private account: Jid | null = null;
   private bound = false;
   private sasl: SaslServerSession | null = null;
   private saslFailures = 0;
@@ -418,7 +420,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
     // host and state (a login sends two), and made again after a config reload.
     const hooked = this.core.hooks.has('c2s_stream_features', this.host)
       || (sasl2 && (this.core.hooks.has('bind2_features', this.host) || this.core.hooks.has('sasl2_features', this.host)));
-    const key = hooked ? '' : `${this.host}\n${stage}\n${this.secure}\n${this.opts.starttls !== false}\n${mechs.join(' ')}\n${this.channelBindings.types.join(' ')}`;
+    const cb = this.channelBindings.types;
+    const key = hooked ? '' : `${this.host}\n${stage}\n${this.secure}\n${this.opts.starttls !== false}\n${mechs.length ? mechs.join(' ') : ''}\n${cb.length ? cb.join(' ') : ''}`;
     if (!hooked) {
       const text = featureTexts.get(this.core.config)?.get(key);
       if (text !== undefined) return this.write(text);
@@ -572,6 +575,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.saslAttempt?.succeeded(account.toString());
     this.saslAttempt = null;
     this.username = step.username;
+    this.account = account;
     this.authMechanism = session.mechanism;
     this.core.metrics.authSuccess.inc({ mechanism: session.mechanism });
     this.log.info('authenticated', {
@@ -641,23 +645,25 @@ export class C2SConnection extends XmlStreamBase implements Session {
 
   private bind(iq: Element, payload: Element): void {
     const requested = payload.getChildText('resource');
-    let resource: string;
+    let jid: Jid | null;
     try {
-      resource = requested ? Jid.of(this.username!, this.host, requested).resource : '';
+      jid = requested ? this.accountJid().withResource(requested) : null;
     } catch (err) {
       const e = new StanzaError('bad-request', err instanceof JidError ? `invalid resource: ${err.message}` : 'invalid resource');
       return this.write(errorReply(iq, e).toString());
     }
-    if (!resource) resource = `xmppd-${randomBytes(6).toString('hex')}`;
-    const refusal = this.bindResource(resource);
+    const refusal = jid?.resource ? this.bindResource(jid.resource, jid) : this.bindResource(`xmppd-${randomBytes(6).toString('hex')}`);
     if (refusal) return this.write(errorReply(iq, refusal).toString());
     this.write(iqResult(iq, xml('bind', { xmlns: NS.BIND }, xml('jid', {}, this.jid.toString()))).toString());
     this.openSession();
   }
 
+  private accountJid(): Jid {
+    return (this.account ??= Jid.of(this.username!, this.host));
+  }
+
   /** Take `resource` for this stream (RFC 6120 §7; XEP-0386), not yet routable; a refusal is the stanza error. */
-  private bindResource(resource: string): StanzaError | null {
-    const jid = Jid.of(this.username!, this.host, resource);
+  private bindResource(resource: string, jid = this.accountJid().withResource(resource)): StanzaError | null {
     const refusal = this.core.limits.admitBind(jid, this.ip, this.reader); // max_sessions_per_user; exempt accounts go unshaped
     if (refusal) return refusal;
     this.jid = jid;
