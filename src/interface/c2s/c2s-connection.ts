@@ -16,7 +16,7 @@ import type { AdoptedState, Session, UnboundStream } from '../../core/session.js
 import type { TlsContexts } from '../tls/tls-contexts.js';
 import type { AuthAttempt } from '../../core/limits/auth-throttle.js';
 import { claimedAccount } from '../../core/limits/sasl-claim.js';
-import { channelBindingsFor } from '../../core/sasl/channel-binding.js';
+import { serverChannelBindings } from '../../core/sasl/channel-binding.js';
 import { OutboundChain, type OutboundFilter } from '../../core/outbound-chain.js';
 import type { ChannelBindingType, SaslServerSession } from '../../core/sasl/mechanism.js';
 import { XmlStreamBase } from '../stream/xml-stream-base.js';
@@ -112,9 +112,10 @@ export class C2SConnection extends XmlStreamBase implements Session {
     // channel_binding.plus false: no binding types, so no -PLUS and a SCRAM 'y' flag is no downgrade.
     const policy = this.core.config.channel_binding;
     if (!policy.plus) return;
-    // The certificate this socket was served, not the one configured now: a renewal may land mid-handshake.
-    const der = tlsSocket.getX509Certificate()?.raw ?? this.opts.tls.certificateDerFor(tlsSocket.servername || undefined);
-    this.channelBindings = channelBindingsFor(tlsSocket, der, { role: 'server', tlsUnique: policy.tls_unique });
+    // The binding data hashes the certificate this socket was served, not the one configured now (a renewal
+    // may land mid-handshake); it is read back from the socket only if a -PLUS exchange asks for it.
+    const held = this.opts.tls.certificateDerFor(tlsSocket.servername || undefined);
+    this.channelBindings = serverChannelBindings(tlsSocket, held, () => tlsSocket.getX509Certificate()?.raw, { tlsUnique: policy.tls_unique });
   }
 
   readonly marks = new Set<string>();
