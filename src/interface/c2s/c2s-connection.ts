@@ -575,6 +575,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     if (ban) return this.saslFailed('account-disabled', ban.reason || 'this account is disabled', session.mechanism, 'account disabled');
     this.saslAttempt?.succeeded(account.toString());
     this.saslAttempt = null;
+    this.saslClaimFrom = []; // a PLAIN message holds the password: not kept past the exchange
     this.username = step.username;
     this.account = account;
     this.authMechanism = session.mechanism;
