@@ -6,7 +6,7 @@ import type { AuthConfig, ServerConfig } from '../config/types.js';
 import type { Store } from '../../data/index.js';
 import { Jid } from '../jid.js';
 import type { Logger } from '../log.js';
-import { createSaslSession, offeredMechanisms, type SaslSessionOptions } from '../sasl/index.js';
+import { createSaslSession, offeredMechanisms, VerifiedPasswords, type SaslSessionOptions } from '../sasl/index.js';
 import type { ChannelBindingType, SaslContext, SaslServerSession, SaslStep } from '../sasl/mechanism.js';
 import { AuthUnavailableError, type AuthCapabilities, type AuthProvider } from './auth-provider.js';
 import { CachedAuthProvider } from './cached-provider.js';
@@ -28,6 +28,8 @@ export class AuthProviders {
   /** name -> capabilities last seen, to offer the right mechanisms while a module is being reloaded. */
   private readonly lastCapabilities = new Map<string, AuthCapabilities>();
   private readonly metrics: ExtauthMetrics | undefined;
+  /** host -> passwords PLAIN logins proved against stored keys lately (never shared between hosts). */
+  private readonly verified = new Map<string, VerifiedPasswords>();
 
   constructor(private readonly config: ServerConfig, store: Store, private readonly log: Logger, registry?: Registry) {
     this.internal = new InternalAuthProvider(store, config.scram_iterations);
@@ -115,10 +117,10 @@ export class AuthProviders {
   }
 
   /** The SASL mechanisms to offer on a stream to `host`, strongest first. */
-  mechanisms(host: string, opts: { secure: boolean; channelBindings: ChannelBindingType[] }): string[] {
+  mechanisms(host: string, opts: { secure: boolean; channelBindings: readonly ChannelBindingType[] }): readonly string[] {
     const caps = this.capabilities(host);
     // Stored SCRAM keys also check a PLAIN password (RFC 5802 §3: SaltedPassword -> StoredKey).
-    return offeredMechanisms({ ...opts, scram: caps.scram, allowPlain: caps.plain || caps.scram });
+    return offeredMechanisms({ secure: opts.secure, channelBindings: opts.channelBindings, scram: caps.scram, allowPlain: caps.plain || caps.scram });
   }
 
   /** A SASL session for `mechanism` against the host's provider; null means <invalid-mechanism/>. */
@@ -138,6 +140,11 @@ export class AuthProviders {
     }
     if (!caps.scram || !provider.credentials) return null;
     const credentials = provider.credentials.bind(provider);
+    if (mechanism === 'PLAIN') {
+      let verified = this.verified.get(host);
+      if (!verified) this.verified.set(host, (verified = new VerifiedPasswords()));
+      opts = { ...opts, verified };
+    }
     return createSaslSession(mechanism, {
       ...ctx,
       domain: host,

@@ -159,3 +159,65 @@ export function channelBindingsFor(sock: TLSSocket, serverCertDer?: Buffer, poli
     get: (type) => data.get(type) ?? null,
   };
 }
+
+/** tls-server-end-point of the certificates the server holds (long-lived DER buffers): hashed once each. */
+const endPointOfHeld = new WeakMap<Buffer, Buffer | null>();
+
+function heldEndPoint(der: Buffer): Buffer | null {
+  let v = endPointOfHeld.get(der);
+  if (v === undefined) {
+    try {
+      v = tlsServerEndPoint(der);
+    } catch {
+      v = null; // an unparsable certificate just means this binding type is not offered
+    }
+    endPointOfHeld.set(der, v);
+  }
+  return v;
+}
+
+/**
+ * The server side's bindings for one TLS connection, with the types decided at once and the data read only
+ * when a -PLUS exchange asks for it (most logins use none, and reading the served certificate back from
+ * the socket costs more than the rest of a login's crypto). `heldDer` is the certificate configured for the
+ * connection's SNI name: it decides whether tls-server-end-point is offered; the binding data hashes the
+ * certificate the socket was really served (`servedDer`, different if a renewal landed mid-handshake).
+ */
+export function serverChannelBindings(sock: TLSSocket, heldDer: Buffer | undefined, servedDer: () => Buffer | undefined,
+  policy: Omit<ChannelBindingPolicy, 'role'> = {}): ChannelBindings {
+  const types: ChannelBindingType[] = [];
+  if (sock.getProtocol() === 'TLSv1.3') types.push('tls-exporter');
+  if (heldDer && heldDer.length > 0 && heldEndPoint(heldDer)) types.push('tls-server-end-point');
+  // tls-unique is the handshake's Finished message: taken now, as the handshake just ended.
+  const uniqueMode = policy.tlsUnique ?? 'always';
+  const unique = uniqueMode === 'always' || (uniqueMode === 'tls12' && sock.getProtocol() !== 'TLSv1.3') ? tlsUnique(sock, 'server') : null;
+  if (unique) types.push('tls-unique');
+  const data = new Map<ChannelBindingType, Buffer | null>();
+  const compute = (type: ChannelBindingType): Buffer | null => {
+    if (type === 'tls-exporter') return tlsExporter(sock);
+    if (type === 'tls-unique') return unique;
+    let der: Buffer | undefined;
+    try {
+      der = servedDer();
+    } catch {
+      der = undefined; // the socket is gone
+    }
+    if (!der || der.length === 0) der = heldDer;
+    if (!der) return null;
+    if (der === heldDer || (heldDer && der.equals(heldDer))) return heldEndPoint(heldDer!);
+    try {
+      return tlsServerEndPoint(der);
+    } catch {
+      return null;
+    }
+  };
+  return {
+    types,
+    get: (type) => {
+      if (!types.includes(type)) return null;
+      let v = data.get(type);
+      if (v === undefined) data.set(type, (v = compute(type)));
+      return v;
+    },
+  };
+}

@@ -11,19 +11,30 @@ export {
 } from './scram-credentials.js';
 export { ScramServerSession, type ScramServerOptions } from './scram-server.js';
 export { PlainServerSession, type PlainServerOptions } from './plain-server.js';
+export { VerifiedPasswords } from './verified-passwords.js';
 export { ScramClient, ScramClientError, type ScramClientOptions } from './scram-client.js';
 export {
   channelBindingsFor, tlsExporter, tlsServerEndPoint, tlsUnique, type ChannelBindingPolicy, type ChannelBindings,
 } from './channel-binding.js';
 
+/** The few distinct answers of offeredMechanisms, shared (every stream asks once per negotiation). */
+const offeredCache = new Map<string, readonly string[]>();
+
 /** Mechanisms to advertise, strongest first (clients usually pick the first they support). */
 export function offeredMechanisms(opts: {
   secure: boolean;
-  channelBindings: ChannelBindingType[];
+  channelBindings: readonly ChannelBindingType[];
   allowPlain?: boolean;
   /** false when the account store has no SCRAM keys (an external password checker): PLAIN only. */
   scram?: boolean;
-}): string[] {
+}): readonly string[] {
+  const key = `${opts.scram ?? true}|${opts.secure}|${opts.allowPlain ?? true}|${opts.channelBindings.join(',')}`;
+  let out = offeredCache.get(key);
+  if (out === undefined) offeredCache.set(key, (out = Object.freeze(computeOffered(opts))));
+  return out;
+}
+
+function computeOffered(opts: Parameters<typeof offeredMechanisms>[0]): string[] {
   const out: string[] = [];
   if (opts.scram ?? true) {
     if (opts.channelBindings.length > 0) out.push('SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS');
@@ -53,7 +64,10 @@ export function createSaslSession(mechanism: string, ctx: SaslContext, opts: Sas
     case 'SCRAM-SHA-1':
       return new ScramServerSession('SHA-1', false, ctx, opts);
     case 'PLAIN':
-      return new PlainServerSession(ctx, opts.fakeIterations !== undefined ? { fakeIterations: opts.fakeIterations } : {});
+      return new PlainServerSession(ctx, {
+        ...(opts.fakeIterations !== undefined ? { fakeIterations: opts.fakeIterations } : {}),
+        ...(opts.verified !== undefined ? { verified: opts.verified } : {}),
+      });
     default:
       return null;
   }

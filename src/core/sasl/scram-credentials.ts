@@ -1,5 +1,6 @@
 // SCRAM stored credentials (RFC 5802 §3, RFC 7677) and SASLprep (RFC 4013) of usernames/passwords.
 // The accounts table keeps only salt, iteration count, StoredKey and ServerKey: never the password.
+import * as nodeCrypto from 'node:crypto';
 import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import saslprep from 'saslprep';
@@ -56,12 +57,16 @@ export function saslPrep(input: string, field = 'string'): string {
 
 const pbkdf2Async = promisify(pbkdf2);
 
+/** crypto.hash (Node >= 20.12): a one-shot digest at about a third of a Hash object's cost. */
+const oneShotHash = (nodeCrypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
+
 export function hmac(hash: ScramHash, key: Buffer, data: Buffer | string): Buffer {
   return createHmac(SCRAM_HASH_INFO[hash].digest, key).update(data).digest();
 }
 
 export function digest(hash: ScramHash, data: Buffer): Buffer {
-  return createHash(SCRAM_HASH_INFO[hash].digest).update(data).digest();
+  const alg = SCRAM_HASH_INFO[hash].digest;
+  return oneShotHash ? oneShotHash(alg, data, 'buffer') : createHash(alg).update(data).digest();
 }
 
 /** SaltedPassword := Hi(Normalize(password), salt, i) — Hi is PBKDF2 with HMAC (RFC 5802 §2.2). */

@@ -40,6 +40,15 @@ type State =
     }
   | { name: 'done' };
 
+/** cbind-input = gs2-header [ cbind-data ] (RFC 5802 §7), compared without building it (one login each). */
+function channelBindingMatches(cb: Buffer, gs2Header: string, cbData: Buffer | null): boolean {
+  const header = Buffer.from(gs2Header, 'utf8');
+  if (cb.length !== header.length + (cbData?.length ?? 0)) return false;
+  // The GS2 header is the client's own text: comparing it in the clear tells the client nothing new.
+  if (!header.equals(cb.subarray(0, header.length))) return false;
+  return cbData === null || timingSafeEqual(cb.subarray(header.length), cbData);
+}
+
 function fail(condition: SaslFailureCondition, text?: string, reason?: string): SaslStep {
   const step: SaslStep = text === undefined ? { kind: 'failure', condition } : { kind: 'failure', condition, text };
   if (reason !== undefined) step.reason = reason;
@@ -231,8 +240,7 @@ export class ScramServerSession implements SaslServerSession {
 
     // c= must carry the exact GS2 header the client sent first, plus the binding data for -PLUS
     // (RFC 5802 §7 "cbind-input"): a mismatch means the TLS channel is not the one we are on.
-    const expectedCb = Buffer.concat([Buffer.from(st.gs2Header, 'utf8'), st.cbData ?? Buffer.alloc(0)]);
-    if (cb.length !== expectedCb.length || !timingSafeEqual(cb, expectedCb)) {
+    if (!channelBindingMatches(cb, st.gs2Header, st.cbData)) {
       return fail('not-authorized', 'channel-bindings-dont-match', 'channel bindings do not match');
     }
 

@@ -15,8 +15,8 @@ import type { Core } from '../../core/core.js';
 import type { AdoptedState, Session, UnboundStream } from '../../core/session.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
 import type { AuthAttempt } from '../../core/limits/auth-throttle.js';
-import { accountKey, claimedAccount } from '../../core/limits/sasl-claim.js';
-import { channelBindingsFor } from '../../core/sasl/channel-binding.js';
+import { claimedAccount } from '../../core/limits/sasl-claim.js';
+import { serverChannelBindings } from '../../core/sasl/channel-binding.js';
 import { OutboundChain, type OutboundFilter } from '../../core/outbound-chain.js';
 import type { ChannelBindingType, SaslServerSession } from '../../core/sasl/mechanism.js';
 import { XmlStreamBase } from '../stream/xml-stream-base.js';
@@ -26,6 +26,9 @@ import { decodeSasl2Response, parseAuthenticate, sasl2Challenge, sasl2Failure, t
 import { completeSasl2, fastSaslSession, sasl2Features } from './sasl2-login.js';
 
 type Phase = 'header' | 'negotiating' | 'tls-upgrade' | 'closed';
+
+/** The text of unhooked stream features per config (a reload makes a new one) and stream state. */
+const featureTexts = new WeakMap<object, Map<string, string>>();
 
 export interface C2SOptions {
   core: Core;
@@ -53,12 +56,16 @@ export class C2SConnection extends XmlStreamBase implements Session {
 
   private phase: Phase = 'header';
   private username: string | null = null;
+  /** The authenticated account (username@host, prepared once): a bound JID only adds the resource. */
+  private account: Jid | null = null;
   private bound = false;
   private sasl: SaslServerSession | null = null;
   private saslFailures = 0;
   /** The SASL exchange in progress as the brute-force throttle (limits.auth) sees it, and the account it claims. */
   private saslAttempt: AuthAttempt | null = null;
   private saslClaim: string | null = null;
+  /** The SASL messages the claim is read from, only when a failure needs it (most logins succeed). */
+  private saslClaimFrom: Array<{ mechanism: string; data: Buffer }> = [];
   /** The <authenticate/> of a SASL2 exchange (XEP-0388) in progress; null on the classic path. */
   private sasl2: Sasl2Request | null = null;
   /** The profile of the SASL element being answered: its challenge, failure or success is framed the same way. */
@@ -105,9 +112,10 @@ export class C2SConnection extends XmlStreamBase implements Session {
     // channel_binding.plus false: no binding types, so no -PLUS and a SCRAM 'y' flag is no downgrade.
     const policy = this.core.config.channel_binding;
     if (!policy.plus) return;
-    // The certificate this socket was served, not the one configured now: a renewal may land mid-handshake.
-    const der = tlsSocket.getX509Certificate()?.raw ?? this.opts.tls.certificateDerFor(tlsSocket.servername || undefined);
-    this.channelBindings = channelBindingsFor(tlsSocket, der, { role: 'server', tlsUnique: policy.tls_unique });
+    // The binding data hashes the certificate this socket was served, not the one configured now (a renewal
+    // may land mid-handshake); it is read back from the socket only if a -PLUS exchange asks for it.
+    const held = this.opts.tls.certificateDerFor(tlsSocket.servername || undefined);
+    this.channelBindings = serverChannelBindings(tlsSocket, held, () => tlsSocket.getX509Certificate()?.raw, { tlsUnique: policy.tls_unique });
   }
 
   readonly marks = new Set<string>();
@@ -405,28 +413,45 @@ export class C2SConnection extends XmlStreamBase implements Session {
 
   private async sendFeatures(): Promise<void> {
     const stage = this.stage();
+    // The host's auth provider decides (an extauth program checks passwords only: PLAIN, after TLS).
+    const mechs = stage === 'pre-auth' ? this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types }) : [];
+    // XEP-0388 SASL2 next to the classic profile, only once the stream is encrypted.
+    const sasl2 = this.secure && mechs.length > 0 && this.core.config.sasl2.enabled;
+    // Without module handlers the features depend only on the stream's state: their text is made once per
+    // host and state (a login sends two), and made again after a config reload.
+    const hooked = this.core.hooks.has('c2s_stream_features', this.host)
+      || (sasl2 && (this.core.hooks.has('bind2_features', this.host) || this.core.hooks.has('sasl2_features', this.host)));
+    const cb = this.channelBindings.types;
+    const key = hooked ? '' : `${this.host}\n${stage}\n${this.secure}\n${this.opts.starttls !== false}\n${mechs.length ? mechs.join(' ') : ''}\n${cb.length ? cb.join(' ') : ''}`;
+    if (!hooked) {
+      const text = featureTexts.get(this.core.config)?.get(key);
+      if (text !== undefined) return this.write(text);
+    }
     let features: Element[] = [];
     if (stage === 'pre-tls') {
       features.push(xml('starttls', { xmlns: NS.TLS }, xml('required')));
     } else if (stage === 'pre-auth') {
       if (!this.secure && this.opts.starttls !== false) features.push(xml('starttls', { xmlns: NS.TLS }));
-      // The host's auth provider decides (an extauth program checks passwords only: PLAIN, after TLS).
-      const mechs = this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types });
       if (mechs.length) features.push(xml('mechanisms', { xmlns: NS.SASL }, ...mechs.map((m) => xml('mechanism', {}, m))));
       if (this.channelBindings.types.length && mechs.some((m) => m.endsWith('-PLUS'))) {
         // XEP-0440: tell the client which channel-binding types it may use with the -PLUS mechanisms.
         features.push(xml('sasl-channel-binding', { xmlns: NS.SASL_CB }, ...this.channelBindings.types.map((type) => xml('channel-binding', { type }))));
       }
-      // XEP-0388 SASL2 next to the classic profile, only once the stream is encrypted.
-      if (this.secure && mechs.length && this.core.config.sasl2.enabled) features.push(await sasl2Features(this.core, this.host, mechs));
+      if (sasl2) features.push(await sasl2Features(this.core, this.host, mechs));
     } else {
       features.push(xml('bind', { xmlns: NS.BIND }));
       features.push(xml('session', { xmlns: NS.SESSION }, xml('optional')));
     }
-    if (this.core.hooks.has('c2s_stream_features', this.host)) {
+    if (hooked && this.core.hooks.has('c2s_stream_features', this.host)) {
       features = await this.core.hooks.filter('c2s_stream_features', this.host, features, { host: this.host, stage, secure: this.secure, ip: this.ip, session: this.bound ? this : undefined }) as Element[];
     }
-    this.write(featuresElement(features).toString());
+    const text = featuresElement(features).toString();
+    if (!hooked) {
+      let texts = featureTexts.get(this.core.config);
+      if (!texts) featureTexts.set(this.core.config, (texts = new Map()));
+      texts.set(key, text);
+    }
+    this.write(text);
   }
 
   // ---- element processing (in order, RFC 6120 §10.1) -------------------------------------------------
@@ -506,7 +531,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
       const mechanism = el.attrs.mechanism ?? '';
       data = this.sasl2 ? this.sasl2.initial : decodeSaslPayload(el);
       // The account as the client claims it, for the log and the per-account throttle only.
-      if (data?.length) this.saslClaim = claimedAccount(mechanism, data, this.host);
+      if (data?.length) this.saslClaimFrom.push({ mechanism, data });
       // The metrics label stays 'none' until the mechanism is one we offer (client-chosen names are unbounded).
       if (!this.secure && this.opts.starttlsRequired) return this.saslFailed('encryption-required', 'STARTTLS first', 'none', 'no TLS yet');
       const offered = this.core.auth.mechanisms(this.host, { secure: this.secure, channelBindings: this.channelBindings.types });
@@ -527,7 +552,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
       if (session && v2 !== (this.sasl2 !== null)) return this.saslFailed('malformed-request', 'response in the other SASL profile', session.mechanism, 'response in the other SASL profile');
       if (!session) return this.saslFailed('malformed-request', 'no authentication in progress', 'none', 'response without auth');
       data = v2 ? decodeSasl2Response(el) : decodeSaslPayload(el);
-      if (this.saslClaim === null && data?.length) this.saslClaim = claimedAccount(session.mechanism, data, this.host);
+      if (data?.length && this.saslClaimFrom.length < 2) this.saslClaimFrom.push({ mechanism: session.mechanism, data });
     } else {
       return this.close(new StreamError('unsupported-stanza-type', `<${el.name}/> in the SASL namespace`));
     }
@@ -544,12 +569,15 @@ export class C2SConnection extends XmlStreamBase implements Session {
       return this.saslFailed('invalid-authzid', 'you may only act as yourself', session.mechanism, 'authzid names another account');
     }
     // A banned account: told only after its credentials were proven, so bans reveal nothing to others.
-    const ban = await this.core.accounts.banOf(Jid.of(step.username, this.host));
+    const account = Jid.of(step.username, this.host);
+    const ban = await this.core.accounts.banOf(account);
     if (this.phase !== 'negotiating') return;
     if (ban) return this.saslFailed('account-disabled', ban.reason || 'this account is disabled', session.mechanism, 'account disabled');
-    this.saslAttempt?.succeeded(accountKey(step.username, this.host));
+    this.saslAttempt?.succeeded(account.toString());
     this.saslAttempt = null;
+    this.saslClaimFrom = []; // a PLAIN message holds the password: not kept past the exchange
     this.username = step.username;
+    this.account = account;
     this.authMechanism = session.mechanism;
     this.core.metrics.authSuccess.inc({ mechanism: session.mechanism });
     this.log.info('authenticated', {
@@ -572,11 +600,22 @@ export class C2SConnection extends XmlStreamBase implements Session {
     }, { fakeIterations: this.core.config.scram_iterations });
   }
 
+  /** The account the client claims: from the first of its SASL messages that names one. */
+  private claimedAccount(): string | null {
+    for (const { mechanism, data } of this.saslClaimFrom) {
+      if (this.saslClaim !== null) break;
+      this.saslClaim = claimedAccount(mechanism, data, this.host);
+    }
+    this.saslClaimFrom = [];
+    return this.saslClaim;
+  }
+
   /** The attempt ended without a verdict on the credentials (abort, restart, malformed, provider down...). */
   private settleSaslAttempt(): void {
     this.saslAttempt?.settle();
     this.saslAttempt = null;
     this.saslClaim = null;
+    this.saslClaimFrom = [];
   }
 
   /**
@@ -588,7 +627,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.core.metrics.authFailure.inc({ mechanism, condition });
     // Only wrong credentials count as a guess (limits.auth).
     // Their answer is withheld for the throttle's delay; this connection's next elements wait behind it.
-    const claim = this.saslClaim;
+    const claim = this.claimedAccount();
     const guess = condition === 'not-authorized' && this.saslAttempt !== null;
     const delay = guess ? this.saslAttempt!.failed(reason, claim, { mechanism, condition }) : 0;
     if (!guess && condition !== 'aborted') {
@@ -608,23 +647,25 @@ export class C2SConnection extends XmlStreamBase implements Session {
 
   private bind(iq: Element, payload: Element): void {
     const requested = payload.getChildText('resource');
-    let resource: string;
+    let jid: Jid | null;
     try {
-      resource = requested ? Jid.of(this.username!, this.host, requested).resource : '';
+      jid = requested ? this.accountJid().withResource(requested) : null;
     } catch (err) {
       const e = new StanzaError('bad-request', err instanceof JidError ? `invalid resource: ${err.message}` : 'invalid resource');
       return this.write(errorReply(iq, e).toString());
     }
-    if (!resource) resource = `xmppd-${randomBytes(6).toString('hex')}`;
-    const refusal = this.bindResource(resource);
+    const refusal = jid?.resource ? this.bindResource(jid.resource, jid) : this.bindResource(`xmppd-${randomBytes(6).toString('hex')}`);
     if (refusal) return this.write(errorReply(iq, refusal).toString());
     this.write(iqResult(iq, xml('bind', { xmlns: NS.BIND }, xml('jid', {}, this.jid.toString()))).toString());
     this.openSession();
   }
 
+  private accountJid(): Jid {
+    return (this.account ??= Jid.of(this.username!, this.host));
+  }
+
   /** Take `resource` for this stream (RFC 6120 §7; XEP-0386), not yet routable; a refusal is the stanza error. */
-  private bindResource(resource: string): StanzaError | null {
-    const jid = Jid.of(this.username!, this.host, resource);
+  private bindResource(resource: string, jid = this.accountJid().withResource(resource)): StanzaError | null {
     const refusal = this.core.limits.admitBind(jid, this.ip, this.reader); // max_sessions_per_user; exempt accounts go unshaped
     if (refusal) return refusal;
     this.jid = jid;

@@ -13,7 +13,7 @@ import type { SaslServerSession } from '../../core/sasl/mechanism.js';
 import { authenticationFeature, bind2Feature, bind2Resource, fastFeature, sasl2Success, type Sasl2Request } from './sasl2.js';
 
 /** The <authentication/> stream feature: the mechanisms, Bind2 with the modules' inline features, FAST. */
-export async function sasl2Features(core: Core, host: string, mechanisms: string[]): Promise<Element> {
+export async function sasl2Features(core: Core, host: string, mechanisms: readonly string[]): Promise<Element> {
   let vars: string[] = [];
   if (core.hooks.has('bind2_features', host)) vars = await core.hooks.filter('bind2_features', host, vars, { host }) as string[];
   let inline = [bind2Feature(vars)];

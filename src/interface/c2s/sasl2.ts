@@ -66,7 +66,7 @@ export function decodeSasl2Response(el: Element): Buffer | null {
 }
 
 /** XEP-0388 §2.1: the stream feature, with what can be negotiated inline. */
-export function authenticationFeature(mechanisms: string[], inline: Element[]): Element {
+export function authenticationFeature(mechanisms: readonly string[], inline: Element[]): Element {
   const el = xml('authentication', { xmlns: NS.SASL2 }, ...mechanisms.map((m) => xml('mechanism', {}, m)));
   if (inline.length) el.append(xml('inline', {}, ...inline));
   return el;

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import forge from 'node-forge';
 import {
-  certificateSignatureHash, channelBindingsFor, tlsExporter, tlsServerEndPoint, tlsUnique,
+  certificateSignatureHash, channelBindingsFor, serverChannelBindings, tlsExporter, tlsServerEndPoint, tlsUnique,
 } from '../../../src/core/sasl/channel-binding.js';
 import { deriveCredentials } from '../../../src/core/sasl/scram-credentials.js';
 import { ScramServerSession } from '../../../src/core/sasl/scram-server.js';
@@ -133,6 +133,44 @@ describe('channel binding over loopback TLS', () => {
       assert.deepEqual(s.get('tls-server-end-point'), sha('sha256', der));
       assert.deepEqual(c.get('tls-server-end-point'), sha('sha256', der));
       assert.deepEqual(channelBindingsFor(srv, der).get('tls-server-end-point'), sha('sha256', der));
+    } finally {
+      done();
+    }
+  });
+
+  it('server bindings read lazily: the same types and data as computed at once; the served certificate is read only for tls-server-end-point', async () => {
+    for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+      const { srv, cli, done } = await connect(version);
+      try {
+        let reads = 0;
+        const lazy = serverChannelBindings(srv, der, () => (reads++, srv.getX509Certificate()!.raw));
+        const eager = channelBindingsFor(srv);
+        const client = channelBindingsFor(cli, cli.getPeerCertificate().raw, { role: 'client' });
+        assert.deepEqual(lazy.types, eager.types, version);
+        for (const type of lazy.types.filter((t) => t !== 'tls-server-end-point')) {
+          assert.deepEqual(lazy.get(type), eager.get(type), `${version} ${type}`);
+          assert.deepEqual(lazy.get(type), client.get(type), `${version} ${type} as the client computes it`);
+        }
+        assert.equal(reads, 0, 'no certificate read for the other types');
+        assert.deepEqual(lazy.get('tls-server-end-point'), sha('sha256', der));
+        assert.deepEqual(lazy.get('tls-server-end-point'), sha('sha256', der));
+        assert.equal(reads, 1, 'read once');
+        assert.deepEqual(serverChannelBindings(srv, der, () => srv.getX509Certificate()!.raw, { tlsUnique: 'never' }).types,
+          eager.types.filter((t) => t !== 'tls-unique'));
+      } finally {
+        done();
+      }
+    }
+  });
+
+  it('server bindings hash the certificate the socket was served, not the one configured since (a renewal mid-handshake)', async () => {
+    const { srv, done } = await connect('TLSv1.3');
+    try {
+      const renewed = makeCert().der;
+      const cb = serverChannelBindings(srv, renewed, () => srv.getX509Certificate()!.raw);
+      assert.ok(cb.types.includes('tls-server-end-point'));
+      assert.deepEqual(cb.get('tls-server-end-point'), sha('sha256', der));
+      assert.equal(serverChannelBindings(srv, undefined, () => der).types.includes('tls-server-end-point'), false, 'no certificate held: not offered');
     } finally {
       done();
     }

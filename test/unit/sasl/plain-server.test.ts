@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { SaslContext, SaslStep } from '../../../src/core/sasl/mechanism.js';
 import { deriveCredentials, type StoredCredentials } from '../../../src/core/sasl/scram-credentials.js';
 import { PlainServerSession } from '../../../src/core/sasl/plain-server.js';
+import { VerifiedPasswords } from '../../../src/core/sasl/verified-passwords.js';
 
 let users: Record<string, StoredCredentials>;
 
@@ -103,5 +104,75 @@ describe('PLAIN', () => {
   it('a failing account store: temporary-auth-failure', async () => {
     const ctx = ctxFor({ lookup: async () => { throw new Error('db down'); } });
     assertFailure(await new PlainServerSession(ctx).step(plain('\0user\0pencil')), 'temporary-auth-failure');
+  });
+});
+
+describe('PLAIN: recently verified passwords', () => {
+  const credentialOf = (c: StoredCredentials) => {
+    const s = c.scram['SHA-256'] ?? c.scram['SHA-1']!;
+    return `${s.salt}:${s.iterations}:${s.storedKey}`;
+  };
+
+  it('remembers a password only for the account and stored key it was verified against', () => {
+    const v = new VerifiedPasswords();
+    v.remember('alice', 'pencil', 'cred-1');
+    assert.equal(v.has('alice', 'pencil', 'cred-1'), true);
+    assert.equal(v.has('alice', 'crayon', 'cred-1'), false, 'another password');
+    assert.equal(v.has('bob', 'pencil', 'cred-1'), false, 'another account');
+    assert.equal(v.has('alice', 'pencil', 'cred-2'), false, 'the stored key changed');
+    assert.equal(v.has('alice', 'pencil', 'cred-1'), false, 'a stale entry is dropped, not kept');
+  });
+
+  it('forgets entries past their lifetime and keeps at most maxEntries, oldest use out first', () => {
+    const expired = new VerifiedPasswords(10, 0);
+    expired.remember('alice', 'pencil', 'c');
+    assert.equal(expired.has('alice', 'pencil', 'c'), false);
+    const small = new VerifiedPasswords(2);
+    small.remember('a', 'p', 'c');
+    small.remember('b', 'p', 'c');
+    assert.equal(small.has('a', 'p', 'c'), true); // a is now the most recently used
+    small.remember('c', 'p', 'c');
+    assert.equal(small.size, 2);
+    assert.equal(small.has('b', 'p', 'c'), false);
+    assert.equal(small.has('a', 'p', 'c'), true);
+  });
+
+  it('alice logs in again with the same password from the cache; a wrong password is never cached', async () => {
+    const hits: boolean[] = [];
+    const verified = new (class extends VerifiedPasswords {
+      override has(u: string, p: string, c: string): boolean {
+        const hit = super.has(u, p, c);
+        hits.push(hit);
+        return hit;
+      }
+    })();
+    assertFailure(await new PlainServerSession(ctxFor(), { verified }).step(plain('\0user\0crayon')), 'not-authorized');
+    assert.equal(verified.size, 0);
+    assert.equal((await new PlainServerSession(ctxFor(), { verified }).step(plain('\0user\0pencil'))).kind, 'success');
+    assert.equal(verified.size, 1);
+    assert.equal((await new PlainServerSession(ctxFor(), { verified }).step(plain('\0user\0pencil'))).kind, 'success');
+    assertFailure(await new PlainServerSession(ctxFor(), { verified }).step(plain('\0user\0crayon')), 'not-authorized');
+    assert.deepEqual(hits, [false, false, true, false]);
+  });
+
+  it('after a password change the old password is refused even though it was verified a moment ago', async () => {
+    const verified = new VerifiedPasswords();
+    const before = users.user!;
+    assert.equal((await new PlainServerSession(ctxFor(), { verified }).step(plain('\0user\0pencil'))).kind, 'success');
+    users.user = await deriveCredentials('crayon');
+    try {
+      assert.notEqual(credentialOf(users.user), credentialOf(before));
+      assertFailure(await new PlainServerSession(ctxFor(), { verified }).step(plain('\0user\0pencil')), 'not-authorized');
+      assert.equal((await new PlainServerSession(ctxFor(), { verified }).step(plain('\0user\0crayon'))).kind, 'success');
+    } finally {
+      users.user = before;
+    }
+  });
+
+  it('a removed account is refused even with a remembered password', async () => {
+    const verified = new VerifiedPasswords();
+    assert.equal((await new PlainServerSession(ctxFor(), { verified }).step(plain('\0user\0pencil'))).kind, 'success');
+    const gone = ctxFor({ lookup: async () => null });
+    assertFailure(await new PlainServerSession(gone, { verified }).step(plain('\0user\0pencil')), 'not-authorized');
   });
 });
