@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { StreamTransport } from '../stream/transport.js';
 import { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { DROP } from '../../../hooks/index.js';
@@ -14,6 +15,7 @@ import { Jid, JidError } from '../../core/jid.js';
 import type { Core } from '../../core/core.js';
 import type { AdoptedState, Session, UnboundStream } from '../../core/session.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
+import { afterClientHello } from '../tls/after-client-hello.js';
 import type { AuthAttempt } from '../../core/limits/auth-throttle.js';
 import { accountKey, claimedAccount } from '../../core/limits/sasl-claim.js';
 import { channelBindingsFor } from '../../core/sasl/channel-binding.js';
@@ -475,6 +477,10 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.phase = 'tls-upgrade';
     this.write(`<proceed xmlns='${NS.TLS}'/>`);
     const raw = this.detachForTls();
+    afterClientHello(raw, () => this.handshake(raw), () => this.transportClosed());
+  }
+
+  private handshake(raw: Socket): void {
     const tlsSocket = new TLSSocket(raw, { isServer: true, ...this.opts.tls.socketOptions() });
     tlsSocket.once('secure', () => {
       this.phase = 'header';
