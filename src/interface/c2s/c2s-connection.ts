@@ -29,6 +29,14 @@ import { completeSasl2, fastSaslSession, sasl2Features } from './sasl2-login.js'
 
 type Phase = 'header' | 'negotiating' | 'tls-upgrade' | 'closed';
 
+type ChannelBindings = { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null };
+/** Shared by every stream without TLS, and by every stream once authenticated (SASL is over: nothing binds to the channel). */
+const NO_CHANNEL_BINDINGS: ChannelBindings = { types: [], get: () => null };
+/** The end-of-session work of a session that has none yet (one promise for all). */
+const SETTLED: Promise<void> = Promise.resolve();
+/** Shared by every session without marks; a session's own Set is made by its first mark. */
+const NO_MARKS: ReadonlySet<string> = new Set<string>();
+
 export interface C2SOptions {
   core: Core;
   tls: TlsContexts;
@@ -68,7 +76,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
   /** The negotiated TLS version, for the login log line and `xmppd sessions`. */
   private tlsProtocol: string | null = null;
   lastActiveAt = Date.now();
-  private channelBindings: { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null } = { types: [], get: () => null };
+  private channelBindings: ChannelBindings = NO_CHANNEL_BINDINGS;
   private negotiationTimer: NodeJS.Timeout | null;
 
   constructor(socket: StreamTransport, private readonly opts: C2SOptions) {
@@ -112,14 +120,19 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.channelBindings = channelBindingsFor(tlsSocket, der, { role: 'server', tlsUnique: policy.tls_unique });
   }
 
-  readonly marks = new Set<string>();
+  marks: ReadonlySet<string> = NO_MARKS;
 
   /** Session.mark: published with the session's presence (the cluster's registry), if it changed. */
   async mark(name: string, on: boolean): Promise<void> {
     if (this.marks.has(name) === on) return;
-    if (on) this.marks.add(name);
-    else this.marks.delete(name);
+    if (on) this.ownMarks().add(name);
+    else this.ownMarks().delete(name);
     await this.core.sessions.changed(this);
+  }
+
+  private ownMarks(): Set<string> {
+    if (this.marks === NO_MARKS) this.marks = new Set<string>();
+    return this.marks as Set<string>;
   }
 
   /** Modules' outbound filters (CSI, stream management); created on first use. */
@@ -167,7 +180,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
    * The end-of-session work (unavailable presence, session_closed and what modules write then, such as
    * last activity): a shutdown awaits it before the modules stop and the store closes.
    */
-  closing: Promise<void> = Promise.resolve();
+  closing: Promise<void> = SETTLED;
 
   protected onEnded(reason: string): void {
     // One line per connection, whatever happens to its session (kept for resumption, carried on): who, why,
@@ -315,7 +328,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     if (this.bindResource(resource)) return null;
     this.presence = state.presence;
     this.priority = state.priority;
-    for (const m of state.marks) this.marks.add(m);
+    for (const m of state.marks) this.ownMarks().add(m);
     this.reader.authenticated();
     this.openSession();
     this.log.debug('session adopted from another node', { jid: this.jid.toString() });
@@ -556,6 +569,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.saslAttempt?.succeeded(accountKey(step.username, this.host));
     this.saslAttempt = null;
     this.username = step.username;
+    this.channelBindings = NO_CHANNEL_BINDINGS; // only SASL binds to the channel, and it is over
     this.authMechanism = session.mechanism;
     this.core.metrics.authSuccess.inc({ mechanism: session.mechanism });
     this.log.info('authenticated', {
