@@ -342,6 +342,9 @@ test('STARTTLS then half a ClientHello and a close: the server releases the conn
   const known = new Set(t.server.listeners.connections);
   const sockets = await openSockets();
   for (const [name, bytes, how] of [
+    // the TLS layer is put on the socket only once the ClientHello is read: a client gone before it is released too
+    ['no ClientHello, then FIN', clientHello.subarray(0, 0), 'end'],
+    ['no ClientHello, then reset', clientHello.subarray(0, 0), 'destroy'],
     ['half a ClientHello, then FIN', clientHello.subarray(0, clientHello.length >> 1), 'end'],
     ['half a ClientHello, then reset', clientHello.subarray(0, clientHello.length >> 1), 'destroy'],
     ['a whole ClientHello, then FIN', clientHello, 'end'],

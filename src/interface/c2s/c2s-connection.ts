@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { StreamTransport } from '../stream/transport.js';
 import { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { DROP } from '../../../hooks/index.js';
@@ -14,6 +15,7 @@ import { Jid, JidError } from '../../core/jid.js';
 import type { Core } from '../../core/core.js';
 import type { AdoptedState, Session, UnboundStream } from '../../core/session.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
+import { afterClientHello } from '../tls/after-client-hello.js';
 import type { AuthAttempt } from '../../core/limits/auth-throttle.js';
 import { claimedAccount } from '../../core/limits/sasl-claim.js';
 import { serverChannelBindings } from '../../core/sasl/channel-binding.js';
@@ -29,6 +31,13 @@ type Phase = 'header' | 'negotiating' | 'tls-upgrade' | 'closed';
 
 /** The text of unhooked stream features per config (a reload makes a new one) and stream state. */
 const featureTexts = new WeakMap<object, Map<string, string>>();
+type ChannelBindings = { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null };
+/** Shared by every stream without TLS, and by every stream once authenticated (SASL is over: nothing binds to the channel). */
+const NO_CHANNEL_BINDINGS: ChannelBindings = { types: [], get: () => null };
+/** The end-of-session work of a session that has none yet (one promise for all). */
+const SETTLED: Promise<void> = Promise.resolve();
+/** Shared by every session without marks; a session's own Set is made by its first mark. */
+const NO_MARKS: ReadonlySet<string> = new Set<string>();
 
 export interface C2SOptions {
   core: Core;
@@ -73,7 +82,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
   /** The negotiated TLS version, for the login log line and `xmppd sessions`. */
   private tlsProtocol: string | null = null;
   lastActiveAt = Date.now();
-  private channelBindings: { types: ChannelBindingType[]; get(type: ChannelBindingType): Buffer | null } = { types: [], get: () => null };
+  private channelBindings: ChannelBindings = NO_CHANNEL_BINDINGS;
   private negotiationTimer: NodeJS.Timeout | null;
 
   constructor(socket: StreamTransport, private readonly opts: C2SOptions) {
@@ -118,14 +127,19 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.channelBindings = serverChannelBindings(tlsSocket, held, () => tlsSocket.getX509Certificate()?.raw, { tlsUnique: policy.tls_unique });
   }
 
-  readonly marks = new Set<string>();
+  marks: ReadonlySet<string> = NO_MARKS;
 
   /** Session.mark: published with the session's presence (the cluster's registry), if it changed. */
   async mark(name: string, on: boolean): Promise<void> {
     if (this.marks.has(name) === on) return;
-    if (on) this.marks.add(name);
-    else this.marks.delete(name);
+    if (on) this.ownMarks().add(name);
+    else this.ownMarks().delete(name);
     await this.core.sessions.changed(this);
+  }
+
+  private ownMarks(): Set<string> {
+    if (this.marks === NO_MARKS) this.marks = new Set<string>();
+    return this.marks as Set<string>;
   }
 
   /** Modules' outbound filters (CSI, stream management); created on first use. */
@@ -173,7 +187,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
    * The end-of-session work (unavailable presence, session_closed and what modules write then, such as
    * last activity): a shutdown awaits it before the modules stop and the store closes.
    */
-  closing: Promise<void> = Promise.resolve();
+  closing: Promise<void> = SETTLED;
 
   protected onEnded(reason: string): void {
     // One line per connection, whatever happens to its session (kept for resumption, carried on): who, why,
@@ -321,7 +335,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     if (this.bindResource(resource)) return null;
     this.presence = state.presence;
     this.priority = state.priority;
-    for (const m of state.marks) this.marks.add(m);
+    for (const m of state.marks) this.ownMarks().add(m);
     this.reader.authenticated();
     this.openSession();
     this.log.debug('session adopted from another node', { jid: this.jid.toString() });
@@ -500,6 +514,10 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.phase = 'tls-upgrade';
     this.write(`<proceed xmlns='${NS.TLS}'/>`);
     const raw = this.detachForTls();
+    afterClientHello(raw, () => this.handshake(raw), () => this.transportClosed());
+  }
+
+  private handshake(raw: Socket): void {
     const tlsSocket = new TLSSocket(raw, { isServer: true, ...this.opts.tls.socketOptions() });
     tlsSocket.once('secure', () => {
       this.phase = 'header';
@@ -578,6 +596,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     this.saslClaimFrom = []; // a PLAIN message holds the password: not kept past the exchange
     this.username = step.username;
     this.account = account;
+    this.channelBindings = NO_CHANNEL_BINDINGS; // only SASL binds to the channel, and it is over
     this.authMechanism = session.mechanism;
     this.core.metrics.authSuccess.inc({ mechanism: session.mechanism });
     this.log.info('authenticated', {

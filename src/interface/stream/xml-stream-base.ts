@@ -220,6 +220,13 @@ export abstract class XmlStreamBase {
     this.end('the peer is not reading');
   }
 
+  /** The transport closed while no socket listener was attached (between STARTTLS's <proceed/> and the handshake). */
+  protected transportClosed(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+    this.end('connection closed');
+  }
+
   private end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
