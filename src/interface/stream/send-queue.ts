@@ -17,6 +17,20 @@ export class SendQueue {
   private waitingChars = 0;
   private paused = false;
   private corked = false;
+  /**
+   * On a byte stream (TCP, TLS): what this turn wrote, joined into one string and written once at the end of
+   * the turn (cheaper than corking: no buffered request per write, no writev). null: nothing pending. A
+   * framed transport (WebSocket: one element per message) is corked instead.
+   */
+  private batch: string | null = null;
+  private joinable = false;
+  private readonly writeBatch = (): void => {
+    const data = this.batch;
+    this.batch = null;
+    const sock = this.socket;
+    if (data === null || this.stopped || !sock || sock.destroyed) return;
+    if (!sock.write(data)) this.pause();
+  };
   private stopped = false;
   /** end() was asked while writes still waited: the socket ends once they are written. */
   private ending = false;
@@ -35,13 +49,14 @@ export class SendQueue {
     this.flush();
     this.socket?.off('drain', this.drained);
     this.socket = socket;
+    this.joinable = socket.framing === undefined;
     this.paused = false;
     if (this.waiting.length) this.onDrain();
   }
 
   /** Characters waiting: here and in the socket's own buffer (not yet taken by the kernel). */
   queued(): number {
-    return this.waitingChars + (this.socket?.writableLength ?? 0);
+    return this.waitingChars + (this.batch?.length ?? 0) + (this.socket?.writableLength ?? 0);
   }
 
   write(data: string): void {
@@ -50,9 +65,16 @@ export class SendQueue {
     if (this.paused) {
       this.waiting.push(data);
       this.waitingChars += data.length;
-    } else {
+    } else if (this.joinable) {
       // Everything written during this turn of the event loop goes out in one syscall (at load, one
       // write per stanza dominated CPU).
+      if (this.batch === null) {
+        this.batch = data;
+        process.nextTick(this.writeBatch);
+      } else {
+        this.batch += data;
+      }
+    } else {
       if (!this.corked) {
         this.corked = true;
         sock.cork();
@@ -68,6 +90,7 @@ export class SendQueue {
   /** Hand what this turn wrote to the kernel now (before a TLS handshake takes the socket over). */
   flush(): void {
     this.uncork();
+    this.writeBatch();
     if (this.waiting.length && this.socket && !this.socket.destroyed) {
       this.socket.write(this.take());
     }
@@ -76,12 +99,14 @@ export class SendQueue {
   /** End the socket after everything written so far (RFC 6120 §4.4: the closing tag is the last thing sent). */
   end(): void {
     if (!this.socket || this.socket.destroyed) return;
+    this.writeBatch();
     if (this.waiting.length) this.ending = true;
     else this.socket.end();
   }
 
   /** Drop what waits here (the stream closes because the peer does not read it). */
   discard(): void {
+    this.batch = null;
     this.waiting = [];
     this.waitingChars = 0;
     this.paused = false;
