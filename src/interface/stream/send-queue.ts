@@ -29,7 +29,7 @@ export class SendQueue {
     this.batch = null;
     const sock = this.socket;
     if (data === null || this.stopped || !sock || sock.destroyed) return;
-    if (!sock.write(data)) this.pause();
+    if (!this.put(sock, data)) this.pause();
   };
   private stopped = false;
   /** end() was asked while writes still waited: the socket ends once they are written. */
@@ -42,7 +42,16 @@ export class SendQueue {
   };
   private readonly drained = (): void => this.onDrain();
 
+  /** Bytes handed to the transports so far (UTF-8; before TLS), for the stream's closing log line. */
+  bytesWritten = 0;
+
   constructor(private readonly opts: SendQueueOptions) {}
+
+  /** Counted here, once per write to the socket (a turn's joined batch), not once per stanza. */
+  private put(sock: StreamTransport, data: string): boolean {
+    this.bytesWritten += Buffer.byteLength(data);
+    return sock.write(data);
+  }
 
   /** Write to this socket from now on (the first one, or the TLS socket after STARTTLS). */
   attach(socket: StreamTransport): void {
@@ -80,7 +89,7 @@ export class SendQueue {
         sock.cork();
         process.nextTick(this.uncork);
       }
-      if (!sock.write(data)) this.pause();
+      if (!this.put(sock, data)) this.pause();
     }
     // A burst to a peer that reads looks like a peer that does not until the kernel has taken what it can:
     // judge what still waits after this turn's writes were flushed.
@@ -92,7 +101,7 @@ export class SendQueue {
     this.uncork();
     this.writeBatch();
     if (this.waiting.length && this.socket && !this.socket.destroyed) {
-      this.socket.write(this.take());
+      this.put(this.socket, this.take());
     }
   }
 
@@ -136,7 +145,7 @@ export class SendQueue {
     const sock = this.socket;
     if (!sock || sock.destroyed || !this.waiting.length) return;
     // One write for everything that waited: one syscall, and the socket's buffer holds it in order.
-    if (!sock.write(this.take())) this.pause();
+    if (!this.put(sock, this.take())) this.pause();
     if (this.ending && !this.waiting.length) {
       this.ending = false;
       sock.end();
