@@ -13,7 +13,11 @@ export function startKeepalive(ctx: ModuleContext<KeepaliveOptions>): void {
   if (ping_interval === 0) return;
   const intervalMs = ping_interval * 1000;
   const timeoutMs = ping_timeout * 1000;
-  /** Session id -> when its client last sent a stanza (or when it was last pinged without an answer). */
+  /**
+   * Session id -> when it was opened or last pinged without an answer. When its client last sent a stanza
+   * comes from the session itself (lastActiveAt): a user_send_packet handler for that put a hook chain, its
+   * timing and a promise on every stanza.
+   */
   const lastSeen = new Map<string, number>();
   const pending = new Set<string>();
   let stopped = false;
@@ -25,8 +29,6 @@ export function startKeepalive(ctx: ModuleContext<KeepaliveOptions>): void {
     lastSeen.delete(session.id);
     pending.delete(session.id);
   });
-  // Any stanza from the client shows the connection works (a ping answer too): no ping is needed then.
-  ctx.hook('user_send_packet', (_el, { session }) => void lastSeen.set(session.id, Date.now()), 100);
 
   const ping = async (s: Session): Promise<void> => {
     pending.add(s.id);
@@ -55,9 +57,10 @@ export function startKeepalive(ctx: ModuleContext<KeepaliveOptions>): void {
     const now = Date.now();
     for (const s of ctx.hostSessions()) {
       if (pending.has(s.id) || s.detached) continue; // no transport to probe: it waits to be resumed (XEP-0198)
-      const seen = lastSeen.get(s.id);
-      if (seen === undefined) lastSeen.set(s.id, now); // bound before the module started
-      else if (now - seen >= intervalMs) void ping(s);
+      const mark = lastSeen.get(s.id);
+      if (mark === undefined) lastSeen.set(s.id, now); // bound before the module started
+      // Any stanza from the client shows the connection works (a ping answer too): no ping is needed then.
+      else if (now - Math.max(mark, s.lastActiveAt ?? 0) >= intervalMs) void ping(s);
     }
   };
   ctx.setInterval(sweep, Math.max(250, Math.min(intervalMs / 4, MAX_TICK_MS)));

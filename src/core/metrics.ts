@@ -1,5 +1,13 @@
 // Prometheus metrics (prom-client), one registry per server instance so in-process test servers don't clash.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { BatchedHistogram } from './batched-histogram.js';
+
+/** Per-stanza counts as plain integers; the exported counters read them when scraped (collect()). */
+class StanzaCounts {
+  in = { message: 0, presence: 0, iq: 0 } as Record<string, number>;
+  out = 0;
+  routed = 0;
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -8,13 +16,32 @@ export class Metrics {
   readonly sessions = new Gauge({ name: 'xmppd_sessions', help: 'Bound c2s sessions', registers: [this.registry] });
   readonly authSuccess = new Counter({ name: 'xmppd_auth_success_total', help: 'Successful SASL authentications', labelNames: ['mechanism'], registers: [this.registry] });
   readonly authFailure = new Counter({ name: 'xmppd_auth_failure_total', help: 'Failed SASL authentications', labelNames: ['mechanism', 'condition'], registers: [this.registry] });
-  readonly stanzasIn = new Counter({ name: 'xmppd_stanzas_in_total', help: 'Stanzas received from clients', labelNames: ['kind'], registers: [this.registry] });
-  readonly stanzasOut = new Counter({ name: 'xmppd_stanzas_out_total', help: 'Stanzas written to clients', registers: [this.registry] });
-  readonly stanzasRouted = new Counter({ name: 'xmppd_stanzas_routed_total', help: 'Stanzas through the router', registers: [this.registry] });
+  /**
+   * The per-stanza counters: the hot path adds to plain integers (countIn/countOut/countRouted); a prom-client
+   * inc() per stanza (label hashing, validation) cost more than the routing it counted.
+   */
+  private readonly counts = new StanzaCounts();
+  readonly stanzasIn = batchedCounter(this.registry, 'xmppd_stanzas_in_total', 'Stanzas received from clients', ['kind'], (c) => {
+    for (const kind of Object.keys(this.counts.in)) if (this.counts.in[kind]) c.labels(kind).inc(this.counts.in[kind]);
+  });
+  readonly stanzasOut = batchedCounter(this.registry, 'xmppd_stanzas_out_total', 'Stanzas written to clients', [], (c) => c.inc(this.counts.out));
+  readonly stanzasRouted = batchedCounter(this.registry, 'xmppd_stanzas_routed_total', 'Stanzas through the router', [], (c) => c.inc(this.counts.routed));
+  /** A stanza from a client (kind: message, presence or iq). */
+  countIn(kind: 'message' | 'presence' | 'iq'): void {
+    this.counts.in[kind]!++;
+  }
+  /** A stanza written to a client. */
+  countOut(): void {
+    this.counts.out++;
+  }
+  /** A stanza through the router. */
+  countRouted(): void {
+    this.counts.routed++;
+  }
   readonly stanzasDropped = new Counter({ name: 'xmppd_stanzas_dropped_total', help: 'Stanzas dropped, by hook', labelNames: ['hook'], registers: [this.registry] });
   readonly streamErrors = new Counter({ name: 'xmppd_stream_errors_total', help: 'Stream errors sent, by condition', labelNames: ['condition'], registers: [this.registry] });
   readonly hookErrors = new Counter({ name: 'xmppd_hook_errors_total', help: 'Hook handlers that threw', labelNames: ['hook', 'owner'], registers: [this.registry] });
-  readonly hookSeconds = new Histogram({ name: 'xmppd_hook_seconds', help: 'Time spent running a hook chain (only hooks with handlers)', labelNames: ['hook'], buckets: [0.00001, 0.0001, 0.001, 0.01, 0.1, 1], registers: [this.registry] });
+  readonly hookSeconds = new BatchedHistogram('xmppd_hook_seconds', 'Time spent running a hook chain (only hooks with handlers)', 'hook', [0.00001, 0.0001, 0.001, 0.01, 0.1, 1], this.registry);
   readonly authFailures = new Counter({ name: 'xmppd_auth_failures_total', help: 'Wrong credentials (SASL password, component handshake, admin API token), by kind: c2s, component, http', labelNames: ['kind'], registers: [this.registry] });
   readonly authThrottled = new Counter({ name: 'xmppd_auth_throttled_total', help: 'Authentication throttling (limits.auth), by kind, scope (ip, account) and action (delayed: a failure answered late; locked: an address locked; refused: an attempt turned away unchecked)', labelNames: ['kind', 'scope', 'action'], registers: [this.registry] });
   readonly limitViolations = new Counter({ name: 'xmppd_limit_violations_total', help: 'Shaper and limit violations (a slowed run, a refused bind, connection or registration), by limit', labelNames: ['limit'], registers: [this.registry] });
@@ -26,19 +53,12 @@ export class Metrics {
   readonly memoryTrimReleased = new Counter({ name: 'xmppd_memory_trim_released_bytes_total', help: 'RSS given back by malloc_trim(0) calls (RSS before minus after)', registers: [this.registry] });
   readonly txLatency = new Histogram({ name: 'xmppd_storage_transaction_seconds', help: 'Storage transaction latency', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
 
-  /** Pre-bound label children for the per-stanza path (a label lookup per stanza costs more than the count). */
-  readonly stanzasInByKind: Record<string, { inc(): void }> = {
-    message: this.stanzasIn.labels('message'),
-    presence: this.stanzasIn.labels('presence'),
-    iq: this.stanzasIn.labels('iq'),
-  };
-
-  private readonly hookTimers = new Map<string, { observe(v: number): void }>();
-  /** Per-hook chain time, with the labelled child cached (this runs for every stanza a hook sees). */
+  private readonly hookTimers = new Map<string, (seconds: number) => void>();
+  /** Per-hook chain time, with the labelled series cached (this runs for every stanza a hook sees). */
   readonly observeHookTime = (hook: string, seconds: number): void => {
     let h = this.hookTimers.get(hook);
-    if (!h) this.hookTimers.set(hook, (h = this.hookSeconds.labels(hook)));
-    h.observe(seconds);
+    if (!h) this.hookTimers.set(hook, (h = this.hookSeconds.child(hook)));
+    h(seconds);
   };
 
   private readonly shared = new Map<string, { metric: Metric; refs: number }>();
@@ -77,4 +97,15 @@ export class Metrics {
   constructor(withProcessMetrics = false) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry });
   }
+}
+
+/** A prom-client counter set from plain integers when it is read (scrape, admin stats): reset, then the totals. */
+function batchedCounter(registry: Registry, name: string, help: string, labelNames: string[], fill: (c: Counter) => void): Counter {
+  return new Counter({
+    name, help, labelNames, registers: [registry],
+    collect() {
+      this.reset();
+      fill(this);
+    },
+  });
 }

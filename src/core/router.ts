@@ -68,6 +68,8 @@ export interface DomainPlacement {
   route(entry: ServiceEntry, el: Element, from: Jid, to: Jid): Promise<void>;
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 export class Router {
   /** Without federation (s2s.enabled: false) remote stanzas bounce with remote-server-not-found. */
   routeRemote: RemoteRoute = async (el, from, to) => {
@@ -125,9 +127,54 @@ export class Router {
   }
 
   /** Route a stanza whose from/to are already validated JIDs. */
-  async route(el: Element, from: Jid, to: Jid, session?: Session): Promise<void> {
+  route(el: Element, from: Jid, to: Jid, session?: Session): Promise<void> {
+    return this.dispatch(el, from, to, session) ?? RESOLVED;
+  }
+
+  /**
+   * route(), returning nothing when the stanza was handled in this turn: a message between two local
+   * sessions with no filter_packet, message_accepted, user_receive_packet or message_delivered handler for
+   * the hosts concerned is written at once, without a promise; everything else takes the full path.
+   */
+  dispatch(el: Element, from: Jid, to: Jid, session?: Session): Promise<void> | undefined {
+    this.metrics.countRouted();
+    if (el.name === 'message' && to.local && this.hosts.has(to.domain)) {
+      try {
+        if (this.messageNow(el, from, to)) return undefined;
+      } catch (err) {
+        this.failed(err, el, from, to);
+        return undefined;
+      }
+    }
+    return this.routeAsync(el, from, to, session);
+  }
+
+  /**
+   * A message to a local account delivered in this turn when no hook has a say in it (RFC 6121 §8.5.2.1.1,
+   * §8.5.3.1, as routeLocal does); false when it needs the full path (hooks, offline, errors).
+   */
+  private messageNow(el: Element, from: Jid, to: Jid): boolean {
+    const host = to.domain;
+    const hooks = this.hooks;
+    if (hooks.has('filter_packet', host) || hooks.has('message_accepted', host) || hooks.has('user_receive_packet', host) || hooks.has('message_delivered', host)) return false;
+    if (from.domain !== host && this.hosts.has(from.domain) && hooks.has('filter_packet', from.domain)) return false;
+    const type = el.attrs.type;
+    if (to.resource) {
+      const target = this.sm.get(to);
+      if (!target) return false;
+      target.send(el);
+      return true;
+    }
+    if (type === 'error') return true; // §8.5.2.1.1: silently ignored
+    if (type === 'groupchat') return false;
+    const targets = type === 'headline' ? this.sm.availableResources(to) : this.sm.messageTargets(to);
+    if (!targets.length) return false;
+    for (const s of targets) s.send(el);
+    return true;
+  }
+
+  private async routeAsync(el: Element, from: Jid, to: Jid, session?: Session): Promise<void> {
     try {
-      this.metrics.stanzasRouted.inc();
       // filter_packet runs for the host of the local party the stanza concerns: the recipient's if local,
       // else the sender's. Between two local hosts both are concerned (e.g. XEP-0191 blocking works both
       // ways): the sender's host first, then the recipient's. The cost never grows with the host count.
@@ -153,9 +200,13 @@ export class Router {
         await this.routeRemote(el, from, to);
       }
     } catch (err) {
-      this.log.error('routing failed', { err, name: el.name, to: to.toString() });
-      this.bounce(el, from, to, new StanzaError('internal-server-error'));
+      this.failed(err, el, from, to);
     }
+  }
+
+  private failed(err: unknown, el: Element, from: Jid, to: Jid): void {
+    this.log.error('routing failed', { err, name: el.name, to: to.toString() });
+    this.bounce(el, from, to, new StanzaError('internal-server-error'));
   }
 
   private async filterPacket(host: string, el: Element, from: Jid, to: Jid, session?: Session): Promise<Element | typeof DROP> {

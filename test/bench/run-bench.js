@@ -13,8 +13,9 @@
 //   npm run bench -- --server xmppd --cpu-prof --phases throughput # node --cpu-prof on the server; prints top self-time functions
 //
 // Own options (not passed to run.sh): --server xmppd|ejabberd|prosody|sink (default xmppd), --workdir DIR,
-// --no-build, --reprovision, --keep-tmp, --cpu-prof, --iterations N (SCRAM iterations of xmppd's accounts and of
-// Prosody's default_iteration_count, default 4096 = ejabberd's fixed count),
+// --no-build, --reprovision, --keep-tmp, --cpu-prof, --default-modules (the module set of a config without `modules`),
+// --iterations N (SCRAM iterations of xmppd's accounts and of Prosody's default_iteration_count, default 4096 =
+// ejabberd's fixed count),
 // --nats URL (run xmppd as a cluster node on that NATS, JetStream on), --workers N (N node processes, needs --nats),
 // --server-cpus LIST (widen the server's CPU affinity from the harness's CPU 0, e.g. 0,1).
 // Env: BENCH_HARNESS (harness dir, default <repo>/../shared/bench), BENCH_WORKDIR (default $TMPDIR/xmppd-bench),
@@ -52,7 +53,7 @@ const die = (m) => { say(`error: ${m}`); process.exit(1); };
 // ------------------------------------------------------------------ arguments
 const argv = process.argv.slice(2);
 const own = { server: 'xmppd', workdir: process.env.BENCH_WORKDIR || join(tmpdir(), 'xmppd-bench'), build: true,
-  reprovision: false, keepTmp: false, cpuProf: false, iterations: 4096, nats: '', workers: 1, serverCpus: '' };
+  reprovision: false, keepTmp: false, cpuProf: false, defaultModules: false, iterations: 4096, nats: '', workers: 1, serverCpus: '' };
 const pass = [];
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -63,6 +64,7 @@ for (let i = 0; i < argv.length; i++) {
     case '--reprovision': own.reprovision = true; break;
     case '--keep-tmp': own.keepTmp = true; break;
     case '--cpu-prof': own.cpuProf = true; break;
+    case '--default-modules': own.defaultModules = true; break;
     case '--iterations': own.iterations = Number(argv[++i]); break;
     case '--nats': own.nats = argv[++i]; break;
     case '--workers': own.workers = Number(argv[++i]); break;
@@ -213,7 +215,8 @@ if (isXmppd) {
     'c2s_negotiation_timeout: 300',
     'sasl_max_failures: 10',
     `scram_iterations: ${own.iterations}`,
-    'modules: { disco: {}, ping: {}, version: {}, time: {} }',
+    // --default-modules: no modules key, so the server loads what `npm start` loads without a config
+    ...(own.defaultModules ? [] : ['modules: { disco: {}, ping: {}, version: {}, time: {} }']),
     // the harness opens 10000 connections from 127.0.0.1 and must not be shaped
     'limits: { c2s: { bytes_per_second: 0, stanzas_per_second: 0 }, max_connections_per_ip: 0, max_sessions_per_user: 0 }',
     ...(own.nats ? [`cluster: { node: bench, name: ${clusterName}, nats: [${own.nats}], replicas: 1 }`] : []),

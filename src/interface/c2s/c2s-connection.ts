@@ -12,6 +12,7 @@ import { NS } from '../../core/ns.js';
 import { StanzaError, StreamError } from '../../core/errors.js';
 import { errorReply, iqResult } from '../../core/stanza.js';
 import { Jid, JidError } from '../../core/jid.js';
+import { serialize } from '../../core/xml-serialize.js';
 import type { Core } from '../../core/core.js';
 import type { AdoptedState, Session, UnboundStream } from '../../core/session.js';
 import type { TlsContexts } from '../tls/tls-contexts.js';
@@ -154,8 +155,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
 
   private readonly writeStanza = (el: Element): void => {
     if (this.phase === 'closed') return;
-    this.core.metrics.stanzasOut.inc();
-    this.write(el.toString());
+    this.core.metrics.countOut();
+    this.write(serialize(el));
   };
 
   addOutboundFilter(fn: OutboundFilter, priority?: number): () => void {
@@ -474,6 +475,7 @@ export class C2SConnection extends XmlStreamBase implements Session {
     if (this.phase === 'closed') return;
     // limits.c2s.stanzas_per_second: over the rate a stanza waits; timed from its arrival, so waits overlap.
     const wait = this.reader.stanza();
+    if (wait <= 0 && this.bound) return this.inbound.run(() => this.boundStanza(el));
     const gate = wait > 0 ? new Promise<void>((r) => setTimeout(r, wait).unref()) : null;
     this.inbound.push(() => this.handle(el), gate);
   }
@@ -729,14 +731,28 @@ export class C2SConnection extends XmlStreamBase implements Session {
 
   // ---- bound session: stanzas from the client (RFC 6120 §8.1, §10) ----------------------------------------
 
-  private async handleStanza(el: Element): Promise<void> {
+  /** The last 'to' this client sent and its JID: a chat sends to one address over and over. */
+  private lastTo: string | undefined = undefined;
+  private lastToJid: Jid | null = null;
+
+  /** A stanza of a bound stream, run as soon as it is parsed when none waits before it (handle() otherwise). */
+  private boundStanza(el: Element): Promise<void> | void {
+    if (this.phase !== 'negotiating') return;
+    if (this.bound) return this.handleStanza(el);
+    return this.handle(el);
+  }
+
+  /**
+   * Everything up to routing runs in the caller's turn; only a hook with handlers (or presence) makes it
+   * wait, so a plain message costs no promise here.
+   */
+  private handleStanza(el: Element): Promise<void> | void {
     const name = el.name;
     if ((name !== 'message' && name !== 'presence' && name !== 'iq') || (el.attrs.xmlns !== undefined && el.attrs.xmlns !== NS.CLIENT)) {
       // A nonza (XEP-0198 <r/>, XEP-0352 <active/>...): the module that speaks its namespace takes it.
-      if (this.core.hooks.has('c2s_nonza', this.host) && (await this.core.hooks.filter('c2s_nonza', this.host, false, { session: this, element: el }))) return;
-      return this.close(new StreamError('unsupported-stanza-type', `<${name}/> is not a stanza this server handles`));
+      return this.handleNonza(el);
     }
-    this.core.metrics.stanzasInByKind[name]!.inc();
+    this.core.metrics.countIn(name);
     this.lastActiveAt = Date.now(); // stanzas only: acks and keepalives are not the user's activity
     this.inboundCounter?.();
     // RFC 6120 §8.1.2.1: the 'from' a client sends must be its own JID; the server stamps the full JID.
@@ -756,6 +772,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
     let to: Jid;
     if (el.attrs.to === undefined) {
       to = this.jid.bare(); // RFC 6120 §10.3: no 'to' means the account itself
+    } else if (el.attrs.to === this.lastTo) {
+      to = this.lastToJid!;
     } else {
       const parsed = Jid.tryParse(el.attrs.to);
       if (!parsed) {
@@ -764,18 +782,29 @@ export class C2SConnection extends XmlStreamBase implements Session {
         }
         return;
       }
-      to = parsed;
+      this.lastTo = el.attrs.to;
+      this.lastToJid = to = parsed;
     }
-    if (this.core.hooks.has('user_send_packet', this.host)) {
-      const r = await this.core.hooks.filter('user_send_packet', this.host, el, { session: this, from: this.jid, to });
-      if (r === DROP) {
-        this.core.metrics.stanzasDropped.inc({ hook: 'user_send_packet' });
-        return;
-      }
-      el = r;
-    }
+    if (this.core.hooks.has('user_send_packet', this.host)) return this.userSendPacket(el, name, to);
     if (name === 'presence') return this.handlePresence(el, el.attrs.to === undefined ? null : to);
-    await this.core.router.route(el, this.jid, to, this);
+    return this.core.router.dispatch(el, this.jid, to, this);
+  }
+
+  /** A top-level element that is not a stanza: the module that speaks its namespace, else a stream error. */
+  private async handleNonza(el: Element): Promise<void> {
+    if (this.core.hooks.has('c2s_nonza', this.host) && (await this.core.hooks.filter('c2s_nonza', this.host, false, { session: this, element: el }))) return;
+    return this.close(new StreamError('unsupported-stanza-type', `<${el.name}/> is not a stanza this server handles`));
+  }
+
+  /** user_send_packet handlers see (and may replace or drop) the stanza before it is routed. */
+  private async userSendPacket(el: Element, name: string, to: Jid): Promise<void> {
+    const r = await this.core.hooks.filter('user_send_packet', this.host, el, { session: this, from: this.jid, to });
+    if (r === DROP) {
+      this.core.metrics.stanzasDropped.inc({ hook: 'user_send_packet' });
+      return;
+    }
+    if (name === 'presence') return this.handlePresence(r, r.attrs.to === undefined ? null : to);
+    await this.core.router.route(r, this.jid, to, this);
   }
 
   /**

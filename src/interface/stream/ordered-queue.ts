@@ -17,6 +17,35 @@ export class OrderedQueue {
 
   constructor(private readonly hooks: OrderedQueueHooks) {}
 
+  /**
+   * Run `task` at once when nothing is queued (in the caller's turn, so a handler that finishes without
+   * waiting costs no promise), else after everything queued before it. Only for callers that may run a
+   * handler re-entrantly (a bound stream: its parser is never replaced by a stanza).
+   */
+  run(task: () => Promise<void> | void): void {
+    if (this.pending !== 0) return this.push(task);
+    this.pending = 1;
+    let r: Promise<void> | void;
+    try {
+      r = task();
+    } catch (err) {
+      this.done();
+      this.hooks.failed(err);
+      return;
+    }
+    if (r === undefined) {
+      this.pending = 0;
+      return;
+    }
+    this.tail = r.then(
+      () => this.done(),
+      (err) => {
+        this.done();
+        this.hooks.failed(err);
+      },
+    );
+  }
+
   /** Run `task` after everything queued before it; `gate` (if any) delays it, keeping the order. */
   push(task: () => Promise<void> | void, gate?: Promise<void> | null): void {
     if (++this.pending >= MAX_PENDING) this.hooks.hold();

@@ -17,6 +17,20 @@ export class SendQueue {
   private waitingChars = 0;
   private paused = false;
   private corked = false;
+  /**
+   * On a byte stream (TCP, TLS): what this turn wrote, joined into one string and written once at the end of
+   * the turn (cheaper than corking: no buffered request per write, no writev). null: nothing pending. A
+   * framed transport (WebSocket: one element per message) is corked instead.
+   */
+  private batch: string | null = null;
+  private joinable = false;
+  private readonly writeBatch = (): void => {
+    const data = this.batch;
+    this.batch = null;
+    const sock = this.socket;
+    if (data === null || this.stopped || !sock || sock.destroyed) return;
+    if (!this.put(sock, data)) this.pause();
+  };
   private stopped = false;
   /** end() was asked while writes still waited: the socket ends once they are written. */
   private ending = false;
@@ -28,20 +42,30 @@ export class SendQueue {
   };
   private readonly drained = (): void => this.onDrain();
 
+  /** Bytes handed to the transports so far (UTF-8; before TLS), for the stream's closing log line. */
+  bytesWritten = 0;
+
   constructor(private readonly opts: SendQueueOptions) {}
+
+  /** Counted here, once per write to the socket (a turn's joined batch), not once per stanza. */
+  private put(sock: StreamTransport, data: string): boolean {
+    this.bytesWritten += Buffer.byteLength(data);
+    return sock.write(data);
+  }
 
   /** Write to this socket from now on (the first one, or the TLS socket after STARTTLS). */
   attach(socket: StreamTransport): void {
     this.flush();
     this.socket?.off('drain', this.drained);
     this.socket = socket;
+    this.joinable = socket.framing === undefined;
     this.paused = false;
     if (this.waiting.length) this.onDrain();
   }
 
   /** Characters waiting: here and in the socket's own buffer (not yet taken by the kernel). */
   queued(): number {
-    return this.waitingChars + (this.socket?.writableLength ?? 0);
+    return this.waitingChars + (this.batch?.length ?? 0) + (this.socket?.writableLength ?? 0);
   }
 
   write(data: string): void {
@@ -50,15 +74,22 @@ export class SendQueue {
     if (this.paused) {
       this.waiting.push(data);
       this.waitingChars += data.length;
-    } else {
+    } else if (this.joinable) {
       // Everything written during this turn of the event loop goes out in one syscall (at load, one
       // write per stanza dominated CPU).
+      if (this.batch === null) {
+        this.batch = data;
+        process.nextTick(this.writeBatch);
+      } else {
+        this.batch += data;
+      }
+    } else {
       if (!this.corked) {
         this.corked = true;
         sock.cork();
         process.nextTick(this.uncork);
       }
-      if (!sock.write(data)) this.pause();
+      if (!this.put(sock, data)) this.pause();
     }
     // A burst to a peer that reads looks like a peer that does not until the kernel has taken what it can:
     // judge what still waits after this turn's writes were flushed.
@@ -68,20 +99,23 @@ export class SendQueue {
   /** Hand what this turn wrote to the kernel now (before a TLS handshake takes the socket over). */
   flush(): void {
     this.uncork();
+    this.writeBatch();
     if (this.waiting.length && this.socket && !this.socket.destroyed) {
-      this.socket.write(this.take());
+      this.put(this.socket, this.take());
     }
   }
 
   /** End the socket after everything written so far (RFC 6120 §4.4: the closing tag is the last thing sent). */
   end(): void {
     if (!this.socket || this.socket.destroyed) return;
+    this.writeBatch();
     if (this.waiting.length) this.ending = true;
     else this.socket.end();
   }
 
   /** Drop what waits here (the stream closes because the peer does not read it). */
   discard(): void {
+    this.batch = null;
     this.waiting = [];
     this.waitingChars = 0;
     this.paused = false;
@@ -111,7 +145,7 @@ export class SendQueue {
     const sock = this.socket;
     if (!sock || sock.destroyed || !this.waiting.length) return;
     // One write for everything that waited: one syscall, and the socket's buffer holds it in order.
-    if (!sock.write(this.take())) this.pause();
+    if (!this.put(sock, this.take())) this.pause();
     if (this.ending && !this.waiting.length) {
       this.ending = false;
       sock.end();

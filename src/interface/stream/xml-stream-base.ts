@@ -29,7 +29,9 @@ export abstract class XmlStreamBase {
   ip = '';
   /** Bytes read from and written to the peer (after TLS), for the closing log line. */
   bytesIn = 0;
-  bytesOut = 0;
+  get bytesOut(): number {
+    return this.out.bytesWritten;
+  }
   /** Why the stream ended, as the log says it: the first of our stream error, the peer's closing tag, or the transport. */
   protected endReason: string | null = null;
   protected socket: StreamTransport | null = null;
@@ -170,7 +172,6 @@ export abstract class XmlStreamBase {
 
   protected write(data: string): void {
     if (this.closeSent || this.ended || !this.socket) return;
-    this.bytesOut += Buffer.byteLength(data);
     this.out.write(data);
   }
 

@@ -310,6 +310,37 @@ test('user_receive_packet and message_accepted run for the recipient host’s ha
   assert.ok(ran.includes('recv-a:sentinel:alice@a.test/laptop'));
 });
 
+test('a message to a local session with no hook for either host is written before dispatch returns; with one it goes the full way', async () => {
+  const { hooks, router, sender, bind, settle } = setup();
+  const bob = bind('bob@a.test/pc', 0);
+  const stamped = (id: string, to: string) => {
+    const el = msg(to, id, 'chat');
+    el.attrs.from = sender.jid.toString();
+    return el;
+  };
+  assert.equal(router.dispatch(stamped('now', 'bob@a.test'), sender.jid, Jid.parse('bob@a.test'), sender), undefined);
+  assert.equal(router.dispatch(stamped('now-full', 'bob@a.test/pc'), sender.jid, Jid.parse('bob@a.test/pc'), sender), undefined);
+  assert.deepEqual(ids(bob), ['now', 'now-full']);
+  const seen: string[] = [];
+  hooks.on('filter_packet', (el) => void seen.push(el.attrs.id), 50, 'test', 'a.test');
+  const r = router.dispatch(stamped('hooked', 'bob@a.test'), sender.jid, Jid.parse('bob@a.test'), sender);
+  assert.ok(r instanceof Promise, 'a filter_packet handler makes it wait');
+  await r;
+  assert.deepEqual(seen, ['hooked']);
+  assert.deepEqual(ids(bob), ['now', 'now-full', 'hooked']);
+  assert.deepEqual(await settle(), []);
+});
+
+test('a session that throws while a message is written to it at once: the sender gets internal-server-error', async () => {
+  const { bind, send, settle } = setup();
+  const bob = bind('bob@a.test/pc', 0);
+  bob.send = () => { throw new Error('socket exploded'); };
+  await send(msg('bob@a.test', 'boom', 'chat'));
+  const got = await settle();
+  assert.equal(got.length, 1);
+  assertStanza(got[0]!, bounced('message', 'boom', 'bob@a.test', 'internal-server-error'));
+});
+
 test('a failure inside routing answers with internal-server-error instead of throwing', async () => {
   const { router, send, settle } = setup();
   router.routeRemote = async () => { throw new Error('s2s exploded'); };

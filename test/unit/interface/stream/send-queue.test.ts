@@ -134,3 +134,28 @@ test('end() ends the socket only after everything that waited was written', asyn
     close();
   }
 });
+
+test('what one turn writes reaches the socket in one write, and the bytes are counted as UTF-8', async () => {
+  const { ours, peer, close } = await pair();
+  try {
+    const q = new SendQueue({ maxQueued: () => 64 * 1024 * 1024, overflow: () => {} });
+    q.attach(ours);
+    const writes: string[] = [];
+    const write = ours.write.bind(ours) as (d: string) => boolean;
+    (ours as unknown as { write: (d: string) => boolean }).write = (d: string) => {
+      writes.push(d);
+      return write(d);
+    };
+    q.write('<a/>');
+    q.write('<b>é</b>');
+    q.write('<c/>');
+    assert.deepEqual(writes, [], 'nothing is written before the end of the turn');
+    const r = reader(peer);
+    const bytes = Buffer.byteLength('<a/><b>é</b><c/>');
+    await until(() => r.text().length >= bytes, 'the data at the peer'); // read as latin1: one char a byte
+    assert.deepEqual(writes, ['<a/><b>é</b><c/>']);
+    assert.equal(q.bytesWritten, bytes);
+  } finally {
+    close();
+  }
+});
