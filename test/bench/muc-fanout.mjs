@@ -91,13 +91,15 @@ try {
   t0 = performance.now();
   await Promise.all(senders.map(async (c) => {
     for (let m = 0; m < A.messages; m++) {
-      while (m - reflected.get(c) >= A.window) await new Promise((r) => wake.set(c, r));
+      while (m - reflected.get(c) >= A.window) {
+      await new Promise((r) => { wake.set(c, r); setTimeout(r, 1000); });
+      if (performance.now() - lastData > 30_000) throw new Error(`stalled: sender u${c.i} waits for its message ${reflected.get(c)} (${delivered} of ${total} deliveries)`);
+    }
       c.send(`<message to='${ROOM}' type='groupchat'><body>t=${performance.now()} s${c.i} m${m}</body></message>`);
     }
   }));
   while (delivered < total) {
     if (performance.now() - lastData > 30_000) throw new Error(`stalled at ${delivered} of ${total} deliveries`);
-    // copies to occupants that left quietly are not waited for once the rest has arrived
 
     await new Promise((r) => setTimeout(r, 20));
   }
