@@ -39,7 +39,7 @@ try {
     c.sink = wholeTags((d) => {
       lastData = performance.now();
       for (let i = d.indexOf('<presence'); i >= 0; i = d.indexOf('<presence', i + 1)) presences++;
-      for (let i = d.indexOf('110'); i >= 0; i = d.indexOf('110', i + 1)) if (/code=['"]$/.test(d.slice(i - 6, i))) selves++;
+      for (let i = d.indexOf('110'); i >= 0; i = d.indexOf('110', i + 1)) if (/code=['"]$/.test(d.slice(i - 6, i))) { selves++; c.joined = true; }
     });
   }
   const expected = A.occupants * A.occupants - 1;
@@ -82,23 +82,31 @@ try {
     };
   }
   senders.forEach((c, k) => { c.i = k; });
-  const total = A.senders * A.messages * A.occupants;
+  // (an occupant whose self-presence never came is not counted on: the JSON says how many were in)
+  owner.joined = true;
+  const inRoom = clients.filter((c) => c.joined).length;
+  if (senders.some((c) => !c.joined)) throw new Error('a sender is not in the room');
+  const total = A.senders * A.messages * inRoom;
   const cpu0 = cpuSeconds(srv.pid);
   t0 = performance.now();
   await Promise.all(senders.map(async (c) => {
     for (let m = 0; m < A.messages; m++) {
-      while (m - reflected.get(c) >= A.window) await new Promise((r) => wake.set(c, r));
+      while (m - reflected.get(c) >= A.window) {
+      await new Promise((r) => { wake.set(c, r); setTimeout(r, 1000); });
+      if (performance.now() - lastData > 30_000) throw new Error(`stalled: sender u${c.i} waits for its message ${reflected.get(c)} (${delivered} of ${total} deliveries)`);
+    }
       c.send(`<message to='${ROOM}' type='groupchat'><body>t=${performance.now()} s${c.i} m${m}</body></message>`);
     }
   }));
   while (delivered < total) {
     if (performance.now() - lastData > 30_000) throw new Error(`stalled at ${delivered} of ${total} deliveries`);
+
     await new Promise((r) => setTimeout(r, 20));
   }
   const secs = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(srv.pid) - cpu0;
   lat.sort((a, b) => a - b);
-  const result = { bench: `muc${A.occupants}`, server: A.server, occupants: A.occupants, msg_per_s: Math.round(delivered / secs),
+  const result = { bench: `muc${A.occupants}`, server: A.server, occupants: A.occupants, in_room: inRoom, msg_per_s: Math.round(delivered / secs),
     p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99), senders: A.senders, window: A.window, messages: A.senders * A.messages, delivered,
     seconds: +secs.toFixed(2), join_s: +joinS.toFixed(1), join_presences: presences, server_cpu_ms_per_1k: +((cpu * 1e6) / delivered).toFixed(1) };
   if (A.json) console.log(JSON.stringify(result));

@@ -64,7 +64,7 @@ try {
   t0 = performance.now();
   for (const c of contacts) alice.send(`<presence to='u${c.o.user.slice(1)}@${DOMAIN}' type='subscribe'/>`);
   while (approvedByContacts < A.contacts || approvedByAlice < A.contacts) {
-    if (performance.now() - lastData > 30_000) throw new Error(`subscriptions stalled: ${approvedByContacts}/${approvedByAlice} of ${A.contacts}`);
+    if (performance.now() - lastData > 120_000) throw new Error(`subscriptions stalled: ${approvedByContacts}/${approvedByAlice} of ${A.contacts}`);
     await sleep(50);
   }
   // Every contact announces its caps again now that alice receives its presence (the server learns them from it).
