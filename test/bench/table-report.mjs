@@ -111,7 +111,7 @@ export function renderTable(rows, { command }) {
       // latency at the fixed rate means nothing for a server that did not deliver what was offered
       const behind = (v) => /at the fixed rate/.test(label) && /latency/.test(label) && st('delivered/s at the fixed rate')[v] && rate
         && st('delivered/s at the fixed rate')[v].med < 0.98 * rate;
-      out.push(`| ${[label, ...servers.map((v) => cell(s[v]) + (behind(v) ? ' (saturated)' : '')), ...servers.filter((v) => v !== 'xmppd').map((v) => (noRatio ? '' : ratio(s.xmppd, s[v]))),
+      out.push(`| ${[label, ...servers.map((v) => cell(s[v]) + (behind(v) && s[v] ? ' (saturated)' : '')), ...servers.filter((v) => v !== 'xmppd').map((v) => (noRatio ? '' : ratio(s.xmppd, s[v]))),
         t ? t[0] : '', t ? mark(ok) : ''].join(' | ')} |`);
     }
     summary.c2s[tls ? 'starttls' : 'plain'] = Object.fromEntries(Object.entries(stats).map(([l, v]) => [l, v]));
