@@ -21,6 +21,7 @@ import type { StreamTransport } from './stream/transport.js';
 import { WebSocketEndpoint, type AcceptedWebSocket } from './http/websocket-endpoint.js';
 import { hostMetaHandler } from './http/host-meta.js';
 import { BoshEndpoint } from './http/bosh-endpoint.js';
+import { afterClientHello } from './tls/after-client-hello.js';
 
 export interface BoundListener { type: string; ip: string; port: number }
 
@@ -173,7 +174,9 @@ export class Listeners {
       this.core.log.debug('TLS handshake failed', { err: err.message, type: cfg.type });
       sock.destroy();
     });
-    return (raw) => this.handOver(server, raw, web);
+    // Handed over once the ClientHello is read (after-client-hello.ts): node:tls then keeps a ~1 KiB input
+    // buffer for the connection's life instead of 64 KiB. A socket gone before is the gate's to count.
+    return (raw) => afterClientHello(raw, () => this.handOver(server, raw, web), () => {});
   }
 
   /** limits.http_request_timeout as it is now (a reloaded configuration applies from the next connection on). */
