@@ -155,9 +155,8 @@ export class Router {
    */
   private messageNow(el: Element, from: Jid, to: Jid): boolean {
     const host = to.domain;
-    const hooks = this.hooks;
-    if (hooks.has('filter_packet', host) || hooks.has('message_accepted', host) || hooks.has('user_receive_packet', host) || hooks.has('message_delivered', host)) return false;
-    if (from.domain !== host && this.hosts.has(from.domain) && hooks.has('filter_packet', from.domain)) return false;
+    if (!this.quiet(host)) return false;
+    if (from.domain !== host && this.hosts.has(from.domain) && this.hooks.has('filter_packet', from.domain)) return false;
     const type = el.attrs.type;
     if (to.resource) {
       const target = this.sm.get(to);
@@ -171,6 +170,23 @@ export class Router {
     if (!targets.length) return false;
     for (const s of targets) s.send(el);
     return true;
+  }
+
+  /** Per host: no handler has a say in a message delivered there; cached until the hook chains change. */
+  private readonly quietHosts = new Map<string, boolean>();
+  private quietGeneration = -1;
+  private quiet(host: string): boolean {
+    const hooks = this.hooks;
+    if (hooks.generation !== this.quietGeneration) {
+      this.quietHosts.clear();
+      this.quietGeneration = hooks.generation;
+    }
+    let q = this.quietHosts.get(host);
+    if (q === undefined) {
+      q = !(hooks.has('filter_packet', host) || hooks.has('message_accepted', host) || hooks.has('user_receive_packet', host) || hooks.has('message_delivered', host));
+      this.quietHosts.set(host, q);
+    }
+    return q;
   }
 
   private async routeAsync(el: Element, from: Jid, to: Jid, session?: Session): Promise<void> {

@@ -28,6 +28,8 @@ export class HookRunner {
   /** Precomputed merged chains, rebuilt on (un)registration so firing never sorts or merges. */
   private readonly chains = new Map<string, Chains>();
   private seq = 0;
+  /** Bumped whenever a chain changes: callers may cache "does any handler run" answers per generation. */
+  generation = 0;
   /** Called on every handler failure; the metrics layer counts it. */
   onHandlerError: (hook: string, owner: string) => void = () => {};
   /** Called with the seconds a chain took (only chains that have handlers: empty hooks stay free). */
@@ -58,6 +60,7 @@ export class HookRunner {
       return;
     }
     this.declarations.delete(name);
+    this.generation++;
     this.specs.delete(name);
     this.entries.delete(name);
     this.chains.delete(name);
@@ -95,6 +98,7 @@ export class HookRunner {
 
   /** Recompute one hook's chains; copy-on-write: a running fold keeps iterating its own array. */
   private rebuild(name: string): void {
+    this.generation++;
     const all = this.entries.get(name);
     if (!all) {
       this.chains.delete(name);
