@@ -30,6 +30,8 @@ export class Client {
     /** Raw mode: once set, every chunk goes here instead of the wait() buffer. */
     this.sink = null;
     this.jid = null;
+    /** The start of an IQ cut by the end of a read (answerPings finishes it with the next read). */
+    this.iqCarry = '';
   }
 
   open() {
@@ -53,6 +55,9 @@ export class Client {
   }
 
   feed(d) {
+    // XEP-0199 §4.2: a server pings a client that has sent nothing for a while (xmppd after 300 s) and closes
+    // the stream when no answer comes; a long fan-out only receives, so every mode answers pings.
+    if (this.iqCarry || d.includes('<iq') || d.endsWith('<') || d.endsWith('<i')) this.answerPings(d);
     if (this.caps && d.includes(NS_DISCO_INFO) && (d.includes("type='get'") || d.includes('type="get"'))) this.answerDisco(d);
     if (this.sink) return this.sink(d);
     this.buf += d;
@@ -152,6 +157,25 @@ export class Client {
     if (capsFeatures) this.caps = [NS_DISCO_INFO, 'http://jabber.org/protocol/caps', ...capsFeatures];
     const c = this.caps ? `<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='${CAPS_NODE}' ver='${capsVer(this.caps)}'/>` : '';
     this.send(`<presence>${c}</presence>`);
+  }
+
+  answerPings(d) {
+    const s = this.iqCarry + d;
+    this.iqCarry = '';
+    const re = /<iq\b[^>]*>\s*<ping\s+xmlns=['"]urn:xmpp:ping['"]\s*\/>/g;
+    let end = 0;
+    for (let m; (m = re.exec(s));) {
+      end = re.lastIndex;
+      const s0 = m[0];
+      if (!/type=['"]get['"]/.test(s0)) continue;
+      const attr = (n) => new RegExp(`\\b${n}=["']([^"']*)["']`).exec(s0)?.[1];
+      const from = attr('from');
+      this.send(`<iq type='result' id='${xmlEsc(attr('id') ?? '')}'${from ? ` to='${xmlEsc(from)}'` : ''}/>`);
+    }
+    // An IQ whose start came in this read but not its payload: keep it (a ping is short) for the next read.
+    const last = s.lastIndexOf('<iq');
+    if (last >= end && last >= 0 && s.length - last < 1024 && s.indexOf('</iq>', last) < 0 && !/^<iq\b[^>]*\/>/.test(s.slice(last))) this.iqCarry = s.slice(last);
+    else if (s.endsWith('<') || s.endsWith('<i')) this.iqCarry = s.slice(s.lastIndexOf('<'));
   }
 
   answerDisco(d) {

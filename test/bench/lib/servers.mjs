@@ -3,7 +3,7 @@
 // benchmark asks for (muc, pep, ws, s2s) and accounts u0..u{N-1}/benchpass. Nothing touches the system
 // services; s2s peers are found through xmppd's s2s.overrides or, for ejabberd/Prosody, a DnsResponder.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -73,7 +73,9 @@ export async function startServer(o) {
   if (o.kind === 'xmppd') provisionXmppd(c);
   const proc = spawn('taskset', ['-c', o.cpu ?? '0', ...cmd.argv], { cwd: dir, env: cmd.env ?? process.env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  proc.stderr.setEncoding('utf8').on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  // (BENCH_SERVER_STDERR=1: the server's whole stderr, its log for xmppd, also goes to <dir>/stderr.log)
+  const keep = process.env.BENCH_SERVER_STDERR ? createWriteStream(join(dir, 'stderr.log')) : null;
+  proc.stderr.setEncoding('utf8').on('data', (d) => { keep?.write(d); stderr = (stderr + d).slice(-4000); });
   let exited = false;
   proc.on('exit', () => { exited = true; });
   s.pid = proc.pid;
@@ -117,7 +119,7 @@ function provisionXmppd(c) {
 }
 
 function xmppd(c) {
-  const mods = ['disco: {}', 'ping: {}', 'roster: {}', 'presence: {}'];
+  const mods = ['disco: {}', `ping: { ${process.env.BENCH_XMPPD_PING ?? ''} }`, 'roster: {}', 'presence: {}'];
   if (c.f.muc) mods.push('muc: { history_size: 0 }');
   if (c.f.pep) mods.push('pep: {}', 'pubsub: {}', 'caps: {}');
   const listen = [`{ type: c2s, ip: 127.0.0.1, port: ${c.c2sPort}, starttls_required: false }`];
@@ -127,7 +129,7 @@ function xmppd(c) {
     `hosts: [${c.domain}]`,
     `data_dir: ${join(c.dir, 'data')}`,
     `control_socket: ${join(c.dir, 'ctl.sock')}`,
-    'log_level: warn',
+    `log_level: ${process.env.BENCH_XMPPD_LOG_LEVEL || 'warn'}`,
     `listen: [${listen.join(', ')}]`,
     `tls: { cert: ${c.cert.crt}, key: ${c.cert.key} }`,
     `max_send_queue: ${256 * 1024 * 1024}`,
