@@ -7,7 +7,7 @@
 //   node test/bench/muc-fanout.mjs [--server xmppd|ejabberd|prosody] [--occupants 2000] [--senders 10]
 //        [--messages 50] [--window 2] [--workdir /tmp/bench-fanout] [--ports xmppd=27460,...] [--json]
 // xmppd: build first (npx tsc -p tsconfig.json). Indicative figures; see RESULTS.md for measured ones.
-import { Client, args, pct, pool, wholeTags } from './lib/client.mjs';
+import { Client, args, pct, pool, wholeMessages, wholeTags } from './lib/client.mjs';
 import { cpuSeconds, pinSelf, setPortBases, startServer } from './lib/servers.mjs';
 
 const A = args({ server: 'xmppd', occupants: 2000, senders: 10, messages: 50, window: 2, workdir: '/tmp/bench-fanout', ports: '' }, ['json']);
@@ -63,23 +63,15 @@ try {
   const reflected = new Map(senders.map((c) => [c, 0]));
   const wake = new Map();
   for (const c of clients) {
-    let carry = '';
-    c.sink = (chunk) => {
-      lastData = performance.now();
-      // A TCP read may end inside a stanza: count whole messages only, keep the rest for the next read.
-      const all = carry + chunk;
-      const cut = all.lastIndexOf('</message>') + 10;
-      if (cut < 10) { carry = all; return; }
-      const d = all.slice(0, cut);
-      carry = all.slice(cut);
-      const now = performance.now();
+    const messages = wholeMessages((d, now) => {
       for (let i = d.indexOf('<body>t='); i >= 0; i = d.indexOf('<body>t=', i + 1)) {
         const end = d.indexOf(' ', i + 8);
         lat.push(now - Number(d.slice(i + 8, end)));
         delivered++;
         if (reflected.has(c) && d.startsWith(`s${c.i} `, end + 1)) { reflected.set(c, reflected.get(c) + 1); wake.get(c)?.(); }
       }
-    };
+    });
+    c.sink = (chunk) => { lastData = performance.now(); messages(chunk); };
   }
   senders.forEach((c, k) => { c.i = k; });
   // (an occupant whose self-presence never came is not counted on: the JSON says how many were in)

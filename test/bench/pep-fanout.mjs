@@ -8,7 +8,7 @@
 // publish to each delivery, and server CPU per 1000 notifications. Server pinned to CPU 0, this process to CPU 1.
 //   node test/bench/pep-fanout.mjs [--server xmppd|ejabberd|prosody] [--contacts 1000] [--items 200] [--window 2]
 //        [--workdir /tmp/bench-fanout] [--ports xmppd=27460,...] [--json]
-import { Client, args, pct, pool, wholeTags } from './lib/client.mjs';
+import { Client, args, pct, pool, wholeMessages, wholeTags } from './lib/client.mjs';
 import { cpuSeconds, pinSelf, setPortBases, startServer } from './lib/servers.mjs';
 
 const A = args({ server: 'xmppd', contacts: 1000, items: 200, window: 2, workdir: '/tmp/bench-fanout', ports: '' }, ['json']);
@@ -79,15 +79,7 @@ try {
   const perItem = new Array(A.items).fill(0);
   const got = new Array(contacts.length).fill(0);
   contacts.forEach((c, k) => {
-    let carry = '';
-    c.sink = (chunk) => {
-      lastData = performance.now();
-      const all = carry + chunk;
-      const cut = all.lastIndexOf('</message>') + 10;
-      if (cut < 10) { carry = all; return; }
-      const d = all.slice(0, cut);
-      carry = all.slice(cut);
-      const now = performance.now();
+    const messages = wholeMessages((d, now) => {
       for (let i = d.indexOf('<title>t='); i >= 0; i = d.indexOf('<title>t=', i + 1)) {
         const sp = d.indexOf(' ', i + 9);
         const ts = Number(d.slice(i + 9, sp));
@@ -97,7 +89,8 @@ try {
           if (++perItem[n] === A.contacts) { done++; wakeAlice?.(); }
         }
       }
-    };
+    });
+    c.sink = (chunk) => { lastData = performance.now(); messages(chunk); };
   });
   alice.sink = (d) => {
     for (let i = d.indexOf("id='p"); i >= 0; i = d.indexOf("id='p", i + 1)) results++;

@@ -8,7 +8,7 @@
 // ask a DnsResponder in this process (test/e2e/interop/dns-responder, built into dist/) for the SRV records.
 //   node test/bench/s2s-throughput.mjs [--server xmppd|ejabberd|prosody] [--pairs 50] [--window 20] [--seconds 8]
 //        [--workdir /tmp/bench-fanout] [--ports xmppd=27460,...] [--json]
-import { Client, args, pct, pool } from './lib/client.mjs';
+import { Client, args, pct, pool, wholeMessages } from './lib/client.mjs';
 import { cpuSeconds, pinSelf, portsOf, setPortBases, startDns, startServer } from './lib/servers.mjs';
 
 const A = args({ server: 'xmppd', pairs: 50, window: 20, seconds: 8, warmup: 2, workdir: '/tmp/bench-fanout', ports: '' }, ['json']);
@@ -43,15 +43,7 @@ try {
     }
   };
   receivers.forEach((c, k) => {
-    let carry = '';
-    c.sink = (chunk) => {
-      lastData = performance.now();
-      const all = carry + chunk;
-      const cut = all.lastIndexOf('</message>') + 10;
-      if (cut < 10) { carry = all; return; }
-      const d = all.slice(0, cut);
-      carry = all.slice(cut);
-      const now = performance.now();
+    const messages = wholeMessages((d, now) => {
       let n = 0;
       for (let i = d.indexOf('<body>t='); i >= 0; i = d.indexOf('<body>t=', i + 1)) {
         n++;
@@ -62,7 +54,8 @@ try {
       if (d.includes('<error')) say(`error at receiver: ${d.slice(0, 300)}`);
       outstanding[k] = Math.max(0, outstanding[k] - n);
       send(k);
-    };
+    });
+    c.sink = (chunk) => { lastData = performance.now(); messages(chunk); };
   });
   for (const c of senders) c.sink = (d) => { if (d.includes("type='error'") || d.includes('type="error"')) say(`bounce: ${d.slice(0, 400)}`); };
 

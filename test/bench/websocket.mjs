@@ -8,7 +8,7 @@
 //   node test/bench/websocket.mjs [--server xmppd|ejabberd|prosody] [--pairs 100] [--window 10] [--seconds 8]
 //        [--sessions 1000] [--workdir /tmp/bench-fanout] [--ports xmppd=27460,...] [--json]
 import { readFileSync } from 'node:fs';
-import { Client, args, pct, pool } from './lib/client.mjs';
+import { Client, args, pct, pool, wholeMessages } from './lib/client.mjs';
 import { cpuSeconds, pinSelf, setPortBases, startServer } from './lib/servers.mjs';
 
 const A = args({ server: 'xmppd', pairs: 100, window: 10, seconds: 8, warmup: 2, sessions: 1000, workdir: '/tmp/bench-fanout', ports: '' }, ['json']);
@@ -40,14 +40,7 @@ async function throughput(transport) {
     }
   };
   cs.forEach((c, k) => {
-    let carry = '';
-    c.sink = (chunk) => {
-      const all = carry + chunk;
-      const cut = all.lastIndexOf('</message>') + 10;
-      if (cut < 10) { carry = all; return; }
-      const d = all.slice(0, cut);
-      carry = all.slice(cut);
-      const now = performance.now();
+    const messages = wholeMessages((d, now) => {
       let n = 0;
       for (let i = d.indexOf('<body>t='); i >= 0; i = d.indexOf('<body>t=', i + 1)) {
         n++;
@@ -55,7 +48,8 @@ async function throughput(transport) {
       }
       outstanding[k ^ 1] -= n; // the partner sent these
       send(k ^ 1);
-    };
+    });
+    c.sink = messages;
   });
   cs.forEach((_, k) => send(k));
   await sleep(A.warmup * 1000);

@@ -212,6 +212,18 @@ export function wholeTags(fn) {
   };
 }
 
+/** A sink that hands fn(text, now) only whole <message/> stanzas (a TCP read may end inside one). */
+export function wholeMessages(fn) {
+  let carry = '';
+  return (d) => {
+    const all = carry + d;
+    const cut = all.lastIndexOf('</message>') + 10;
+    if (cut < 10) { carry = all; return; }
+    carry = all.slice(cut);
+    fn(all.slice(0, cut), performance.now());
+  };
+}
+
 /** Count occurrences of needle in s. */
 export function count(s, needle) { let n = 0, i = -1; while ((i = s.indexOf(needle, i + 1)) >= 0) n++; return n; }
 
