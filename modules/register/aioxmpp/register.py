@@ -5,8 +5,7 @@
 # certificate comes from a private CA that the test names in SSL_CERT_FILE, as a user with a private CA would.
 # Usage: register.py <port> <full-jid> <password>
 # Reports (JSON lines): form, registered | register_error, session_start, ping, done.
-import asyncio
-import json
+import os
 import sys
 
 import aioxmpp
@@ -16,13 +15,13 @@ import aioxmpp.node
 import aioxmpp.protocol
 import aioxmpp.ping
 
+# The shared helpers of the project's aioxmpp scripts, imported in place.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'test', 'e2e', 'clients'))
+from aioxmpp_common import emit, run  # noqa: E402
+
 port, jid_text, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 jid = aioxmpp.JID.fromstr(jid_text)
 peer = [('127.0.0.1', port, aioxmpp.connector.STARTTLSConnector())]
-
-
-def emit(event, **fields):
-    print(json.dumps({'event': event, **fields}, default=str), flush=True)
 
 
 def iq_error(error):
@@ -73,12 +72,4 @@ async def main():
         await login()
 
 
-async def run():
-    try:
-        await asyncio.wait_for(main(), 25)
-    except Exception as e:  # noqa: BLE001 - reported to the test, which fails on it
-        emit('exception', error=repr(e))
-        sys.exit(1)
-
-asyncio.run(run())
-emit('done')
+run(main)

@@ -4,18 +4,15 @@
 # The server's certificate comes from a private CA: the test sets SSL_CERT_FILE to it, the OpenSSL variable
 # a user with a private CA sets too (aioxmpp's default PKIX verifier loads OpenSSL's default paths).
 import asyncio
-import json
 import sys
 
 import aioxmpp
 import aioxmpp.connector
 import aioxmpp.dispatcher
 
+from aioxmpp_common import emit, run
+
 port, mode, jid, password, peer, body = sys.argv[1:7]
-
-
-def emit(event, **fields):
-    print(json.dumps({'event': event, **fields}, default=str), flush=True)
 
 
 async def main():
@@ -44,12 +41,4 @@ async def main():
         emit('message', sender=str(m.from_), type=m.type_.value, body=m.body.any())
 
 
-async def run():
-    try:
-        await asyncio.wait_for(main(), 25)
-    except Exception as e:  # noqa: BLE001 - reported to the test, which fails on it
-        emit('exception', error=repr(e))
-        sys.exit(1)
-
-asyncio.run(run())
-emit('done')
+run(main)
