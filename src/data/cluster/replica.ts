@@ -10,6 +10,7 @@ import type { ClusterConfig } from '../../core/config/cluster-config.js';
 import { openStore } from '../open-store.js';
 import type { LevelStoreOptions } from '../level-store.js';
 import type { LogItem, Store } from '../types.js';
+import { bucketKeys } from './bucket-keys.js';
 import { planCatchUp } from './catch-up.js';
 import { JetStreamLog, type LogSink } from './jetstream-log.js';
 import { clusterNames, digestKey, nodeKey, type ClusterNames } from './names.js';
@@ -148,7 +149,7 @@ export class Replica {
   async liveNodes(): Promise<Map<string, Progress>> {
     const out = new Map<string, Progress>();
     const oldest = Date.now() - this.#o.config.node_timeout * 1000;
-    for await (const k of await this.kv.keys('node.>')) {
+    for (const k of await bucketKeys(this.jsm, this.names.progress, 'node.')) {
       const e = await this.kv.get(k);
       if (e === null || e.operation !== 'PUT') continue;
       const p = e.json<Progress>();
@@ -229,7 +230,7 @@ export class Replica {
     const mine = this.lastDigest;
     const c = this.#compare;
     if (mine === undefined || c === undefined || c.seq !== mine.seq) return;
-    for await (const k of await this.kv.keys('digest.>')) {
+    for (const k of await bucketKeys(this.jsm, this.names.progress, 'digest.')) {
       const node = k.slice('digest.'.length);
       if (node === this.node || c.seen.has(node)) continue;
       const e = await this.kv.get(k);
