@@ -11,6 +11,7 @@ import { HOSTS, type TestServer } from '../support/harness.js';
 import { escapeRe } from '../support/each-host.js';
 import { RawClient } from '../support/raw-client.js';
 import { until } from '../support/until.js';
+import { connect } from '@nats-io/transport-node';
 import { Jid } from '../../src/core/jid.js';
 
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
@@ -89,6 +90,45 @@ describe('batched stanzas between cluster nodes', { skip: natsSkip() }, () => {
       assert.ok(asked.includes('x2'), 'the sender asked whether x2 takes batches');
     } finally {
       link.batches = () => true;
+    }
+  });
+
+  test('a batch is answered only once its stanzas went through user_receive_packet on the receiving node', async () => {
+    // The sender forgets a batch when it is answered: an answer sent before the delivery ran would lose
+    // the stanzas if the receiving node died in between.
+    for (const host of HOSTS) {
+      const { c: bob } = await RawClient.login(n[1]!.c2sPort, 'bob', 'pw-bob', 'slow', { host });
+      clients.push(bob);
+      for (const t of n) await sees(t, `bob@${host}/slow`);
+      const { c: alice } = await RawClient.login(n[0]!.c2sPort, 'alice', 'pw-alice', 'a3', { host });
+      clients.push(alice);
+      let delivered = 0;
+      const off = n[1]!.server.core.hooks.on('user_receive_packet', async (el) => {
+        if (el.attrs.id === 'slow-1') {
+          await new Promise((r) => setTimeout(r, 300));
+          delivered = Date.now();
+        }
+        return el;
+      }, 50, 'test', host);
+      // The answers to x1's requests, seen on the wire (a batch with no gone entry is answered {"ok":true}).
+      const watch = await connect({ servers: nats.urls });
+      const answers: number[] = [];
+      watch.subscribe('_INBOX.>', { callback: (_e, m) => { if (m.string() === '{"ok":true}') answers.push(Date.now()); } });
+      await watch.flush();
+      try {
+        // Alice's presence went to bob through x2 first: only the message's batch is answered from here on.
+        await until(() => bob.buffer.includes(`from='alice@${host}/a3'`) || bob.buffer.includes(`from="alice@${host}/a3"`), `bob@${host} saw alice's presence`);
+        await new Promise((r) => setTimeout(r, 100));
+        answers.length = 0;
+        alice.send(`<message to='bob@${host}/slow' type='chat' id='slow-1'><body>slow</body></message>`);
+        await until(() => ids(bob.buffer, 'slow-').length === 1, `bob@${host}/slow got the message`);
+        await until(() => answers.length > 0, 'x2 answered the batch');
+        assert.ok(delivered > 0, 'the hook ran');
+        assert.ok(answers[0]! >= delivered, `answered ${delivered - answers[0]!} ms before the hook let the stanza through`);
+      } finally {
+        off();
+        await watch.close();
+      }
     }
   });
 

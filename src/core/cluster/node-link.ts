@@ -48,6 +48,9 @@ interface Outbox {
   scheduled: boolean;
 }
 
+/** After the writes queued in this turn (a connection writes its turn's stanzas in a process.nextTick). */
+const afterWrites = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 export function nodeSubject(c: ClusterRuntime, node: string): string {
   return `${c.config.name}.node.${node}`;
 }
@@ -69,8 +72,8 @@ export class NodeLink implements ClusterRpc {
   private readonly linkId: string;
   private seq = 0;
   private readonly outboxes = new Map<string, Outbox>();
-  /** Per sending link, its last batch answered and the answer. */
-  private readonly answered = new Map<string, { seq: number; reply: Uint8Array }>();
+  /** Per sending link, its last batch answered, the answer, and when its stanzas were written. */
+  private readonly answered = new Map<string, { seq: number; reply: Uint8Array; written: Promise<void> }>();
 
   constructor(private readonly core: Core, private readonly cluster: ClusterRuntime) {
     this.linkId = `${cluster.node}/${randomBytes(6).toString('base64url')}`;
@@ -108,10 +111,11 @@ export class NodeLink implements ClusterRpc {
     if (!b) return;
     const last = this.answered.get(b.link);
     if (last && last.seq === b.seq) {
-      msg.respond(last.reply); // its reply was lost: the sender sent it again
+      void last.written.then(() => msg.respond(last.reply)); // its reply was lost: the sender sent it again
       return;
     }
     let gone: number[] | null = null;
+    let hooked: Promise<void>[] | null = null;
     b.entries.forEach((e, i) => {
       const s = this.local(e.sid, e.jid);
       if (!s) {
@@ -123,14 +127,21 @@ export class NodeLink implements ClusterRpc {
         if (e.kind === 'c') {
           const c = e.x ? (JSON.parse(e.x) as { cond?: string; text?: string }) : {};
           this.closeLocal(s, c.cond, c.text);
-        } else this.deliverLocal(s, e.x);
+        } else {
+          const p = this.deliverLocal(s, e.x);
+          if (p) (hooked ??= []).push(p);
+        }
       } catch (err) {
         this.core.log.warn('a forwarded entry failed on its session', { err: (err as Error)?.message ?? String(err), jid: e.jid });
       }
     });
     const reply = gone ? enc.encode(JSON.stringify({ gone })) : OK;
-    this.answered.set(b.link, { seq: b.seq, reply });
-    msg.respond(reply);
+    // Answered once the stanzas were handed to their sockets: the sender forgets them when the answer comes,
+    // so a crash of this node between the two must not find them still in this process (the connections'
+    // writes of this turn run before an immediate; deliveries through hooks are waited for first).
+    const written = (hooked ? Promise.all(hooked) : Promise.resolve()).then(afterWrites);
+    this.answered.set(b.link, { seq: b.seq, reply, written });
+    void written.then(() => msg.respond(reply));
   }
 
   /** The local session a request names, if it is still this one. */
@@ -144,19 +155,22 @@ export class NodeLink implements ClusterRpc {
     s.close(cond ? new StreamError(cond as StreamErrorCondition, text) : undefined);
   }
 
-  /** In arrival order per session; without user_receive_packet hooks and nothing queued, written at once. */
-  private deliverLocal(s: Session, x: string): void {
+  /**
+   * In arrival order per session; without user_receive_packet hooks and nothing queued, written at once.
+   * Otherwise the promise settles once this stanza was written (or dropped by a hook).
+   */
+  private deliverLocal(s: Session, x: string): Promise<void> | undefined {
     let el: Element;
     try {
       el = parse(x) as unknown as Element;
     } catch {
-      return; // nothing a retry would fix
+      return undefined; // nothing a retry would fix
     }
     const prev = this.tails.get(s.id);
     const hooked = this.core.hooks.has('user_receive_packet', s.host);
     if (!prev && !hooked) {
       s.send(el);
-      return;
+      return undefined;
     }
     const run = async (): Promise<void> => {
       if (hooked) {
@@ -173,6 +187,7 @@ export class NodeLink implements ClusterRpc {
     void next.finally(() => {
       if (this.tails.get(s.id) === next) this.tails.delete(s.id);
     });
+    return next;
   }
 
   private answer(msg: Msg, req: { host: string; name: string; from: string; p: unknown }): void {
