@@ -1,6 +1,6 @@
 // Composition root (DESIGN.md): config -> data -> core -> modules -> listeners. No globals, so tests
 // run several servers in one process.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServerConfig } from './core/config/types.js';
 import { serverLogger, type Logger, type LogFormat } from './core/log.js';
@@ -43,8 +43,10 @@ import { shutdownError } from './interface/shutdown-error.js';
 import { C2SConnection } from './interface/c2s/c2s-connection.js';
 import { JidPlacement } from './core/cluster/jid-placement.js';
 import { ClusterSessions } from './core/cluster/cluster-sessions.js';
+import { VERSION } from './version.js';
 
-export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+export { VERSION };
+
 
 export interface StartOptions {
   log?: Logger;

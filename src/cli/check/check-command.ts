@@ -1,14 +1,10 @@
-// `xmppd check-config` and `xmppd config check`: one verb under two names. The static check start runs
-// (every key, module options and dependencies), then certificates and DNS as prosodyctl check does them,
-// then, when the server runs, what a reload of this file would change. Errors exit 1; warnings do not.
-import type { Command } from 'commander';
+// What `xmppd check-config` and `xmppd config check` (check-verb.ts) run: the static check start runs (every
+// key, module options and dependencies), then certificates and DNS as prosodyctl check does them.
 import { checkConfig, type CheckResult } from '../../core/config/check-config.js';
 import { errorsOf, formatProblem, type ConfigProblem } from '../../core/config/config-problem.js';
 import { resolvePath } from '../../core/config/yaml-path.js';
-import { formatReport, type ReloadReport } from '../../core/config/reload/reload-report.js';
 import type { ModuleDefinition } from '../../core/module-runtime/module-definition.js';
 import type { DnsClient } from '../../interface/s2s/s2s-resolver.js';
-import { callServer, NotRunningError } from '../control-client.js';
 import { checkCertificates, serviceDomains } from './cert-check.js';
 import { checkDns } from './dns-check.js';
 
@@ -54,28 +50,6 @@ export function formatCheck(result: CheckResult): { stdout: string[]; stderr: st
   // Warnings are listed above; this line stays the same with or without them (scripts match it).
   stdout.push(`${name}: OK (hosts: ${c.hosts.join(', ')}; modules: ${Object.keys(c.modules).join(', ')})`);
   return { stdout, stderr, exit: 0 };
-}
-
-/** Registers the verb under `parent` as `name`; both names get exactly this. */
-export function addCheckVerb(parent: Command, name: string, configOption: (c: Command) => Command, configFile: (opt: string | undefined) => string | undefined,
-  bundled: Record<string, ModuleDefinition<any, any>>): Command {
-  return configOption(parent.command(name)
-    .description('check the configuration as start does (every key, module options), its certificates and DNS; with the server running, what a reload would change')
-    .option('--no-dns', 'skip the DNS lookups of SRV and address records'))
-    .action(async (opts: { config?: string; dns: boolean }) => {
-      const result = await fullCheck(configFile(opts.config), bundled, { dns: opts.dns });
-      const out = formatCheck(result);
-      for (const l of out.stdout) console.log(l);
-      for (const l of out.stderr) console.error(l);
-      if (out.exit === 0 && result.file) {
-        const report = await callServer(result.config!.control_socket, 'config.check', {}).catch((err) => {
-          if (err instanceof NotRunningError) return undefined;
-          throw err;
-        });
-        if (report) console.log(`running server: ${formatReport(report as ReloadReport)}`);
-      }
-      process.exitCode = out.exit;
-    });
 }
 
 /** The report as data (for a --json output): one entry per finding, positions flattened. */
