@@ -410,7 +410,8 @@ export class C2SConnection extends XmlStreamBase implements Session {
     if (this.phase !== 'header') return this.close(new StreamError('not-well-formed', 'unexpected stream header'));
     const to = attrs.to ? Jid.tryParse(attrs.to) : null;
     const host = to && !to.local && !to.resource && this.core.router.isLocal(to.domain) ? to.domain : null;
-    this.openStream(this.header(host ?? (this.host || this.core.config.hosts[0]!)));
+    // Sent with the features (or the stream error) that follow: one write for both.
+    this.openStream(this.header(host ?? (this.host || this.core.config.hosts[0]!)), true, true);
     const bad = checkHeader(attrs, NS.CLIENT);
     if (bad) return this.close(bad);
     if (!host) return this.close(new StreamError('host-unknown', attrs.to ? `this server does not serve ${attrs.to}` : "the stream header has no 'to'"));

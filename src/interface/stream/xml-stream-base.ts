@@ -163,11 +163,16 @@ export abstract class XmlStreamBase {
 
   // ---- writing --------------------------------------------------------------------------------------
 
-  /** Our stream header; `withId` (receiving side, §4.7.3) gives it a fresh stream ID. */
-  protected openStream(h: HeaderAttrs, withId = true): void {
+  /**
+   * Our stream header; `withId` (receiving side, §4.7.3) gives it a fresh stream ID. `withNext`: it goes out
+   * with the next write (the features that always follow), not on its own.
+   */
+  protected openStream(h: HeaderAttrs, withId = true, withNext = false): void {
     if (withId) this.streamId = newStreamId();
     this.headerSent = true;
-    this.write(this.framing.open(withId ? { ...h, id: this.streamId } : h));
+    const text = this.framing.open(withId ? { ...h, id: this.streamId } : h);
+    if (withNext && !this.closeSent && !this.ended && this.socket) this.out.hold(text);
+    else this.write(text);
   }
 
   protected write(data: string): void {

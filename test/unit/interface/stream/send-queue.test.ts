@@ -159,3 +159,27 @@ test('what one turn writes reaches the socket in one write, and the bytes are co
     close();
   }
 });
+
+test('held data (a stream header) leaves in one socket write with the next write, a turn later; end() sends it too', async () => {
+  const { ours, peer, close } = await pair();
+  try {
+    const q = new SendQueue({ maxQueued: () => 64 * 1024 * 1024, overflow: () => {} });
+    q.attach(ours);
+    const writes: string[] = [];
+    const write = ours.write.bind(ours);
+    ours.write = ((d: string, ...rest: never[]) => (writes.push(String(d)), write(d, ...rest))) as typeof ours.write;
+    q.hold('<header>');
+    await new Promise((r) => setImmediate(r)); // the features come a turn later (a hook chain)
+    assert.deepEqual(writes, [], 'nothing is written for held data alone');
+    q.write('<features/>');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(writes, ['<header><features/>']);
+    q.hold('<again>');
+    q.end();
+    const r = reader(peer);
+    await r.ended;
+    assert.equal(r.text(), '<header><features/><again>');
+  } finally {
+    close();
+  }
+});
