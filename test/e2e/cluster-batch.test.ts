@@ -132,6 +132,26 @@ describe('batched stanzas between cluster nodes', { skip: natsSkip() }, () => {
     }
   });
 
+  test('a user_receive_packet handler that never returns holds its own session, not the stanzas behind it to the node', async () => {
+    const host = HOSTS[1];
+    const { c: stuck } = await RawClient.login(n[1]!.c2sPort, 'bob', 'pw-bob', 'stuck', { host });
+    const { c: fine } = await RawClient.login(n[1]!.c2sPort, 'bob', 'pw-bob', 'fine', { host });
+    clients.push(stuck, fine);
+    for (const t of n) for (const r of ['stuck', 'fine']) await sees(t, `bob@${host}/${r}`);
+    const { c: alice } = await RawClient.login(n[0]!.c2sPort, 'alice', 'pw-alice', 'a4', { host });
+    clients.push(alice);
+    const off = n[1]!.server.core.hooks.on('user_receive_packet', (el) => (el.attrs.id === 'hang-1' ? new Promise<never>(() => {}) : el), 50, 'test', host);
+    try {
+      alice.send(`<message to='bob@${host}/stuck' type='chat' id='hang-1'><body>never</body></message>`);
+      await new Promise((r) => setTimeout(r, 50)); // its own batch, in flight when the next message comes
+      alice.send(`<message to='bob@${host}/fine' type='chat' id='after-1'><body>after</body></message>`);
+      await until(() => ids(fine.buffer, 'after-').length === 1, `bob@${host}/fine got the message sent after the stuck one`, 15_000);
+      assert.equal(ids(stuck.buffer, 'hang-').length, 0, 'the stuck stanza is still in its handler');
+    } finally {
+      off();
+    }
+  });
+
   test('a node killed while batches to it are in flight: every message reaches the session or offline storage', async () => {
     const COUNT = 300;
     child = await startProcessNode(nats, name, 'x3', CLUSTER_MODULES, n);

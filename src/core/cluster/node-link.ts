@@ -51,6 +51,17 @@ interface Outbox {
 /** After the writes queued in this turn (a connection writes its turn's stanzas in a process.nextTick). */
 const afterWrites = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** `p` settled, or `ms` passed. */
+function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void p.finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 export function nodeSubject(c: ClusterRuntime, node: string): string {
   return `${c.config.name}.node.${node}`;
 }
@@ -138,8 +149,9 @@ export class NodeLink implements ClusterRpc {
     const reply = gone ? enc.encode(JSON.stringify({ gone })) : OK;
     // Answered once the stanzas were handed to their sockets: the sender forgets them when the answer comes,
     // so a crash of this node between the two must not find them still in this process (the connections'
-    // writes of this turn run before an immediate; deliveries through hooks are waited for first).
-    const written = (hooked ? Promise.all(hooked) : Promise.resolve()).then(afterWrites);
+    // writes of this turn run before an immediate; deliveries through hooks are waited for first, for at most
+    // half the sender's request timeout: a handler that hangs must not hold every stanza to this node).
+    const written = (hooked ? settledWithin(Promise.all(hooked), this.cluster.config.node_timeout * 500) : Promise.resolve()).then(afterWrites);
     this.answered.set(b.link, { seq: b.seq, reply, written });
     void written.then(() => msg.respond(reply));
   }
